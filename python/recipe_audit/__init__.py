@@ -1,0 +1,13 @@
+"""recipe_audit: become one with the data, fast.
+
+The first steps of Karpathy's "A Recipe for Training Neural Networks" as a library: every image
+scanned once in Rust (broken files, copies, what each picture looks like), results as Polars frames.
+
+>>> import recipe_audit
+>>> files = recipe_audit.scan("data/")   # doctest: +SKIP
+"""
+
+from recipe_audit._core import __version__
+from recipe_audit.scan import SCAN_SCHEMA, STATUSES, scan
+
+__all__ = ["scan", "SCAN_SCHEMA", "STATUSES", "__version__"]

@@ -1,0 +1,294 @@
+"""Test and benchmark images made from real photographs that ship inside packages.
+
+Nothing is downloaded: the sources are the photographs bundled with scikit-image
+(and scikit-learn's two sample images when scikit-learn is installed). Output is
+deterministic: the same seed and library versions give the same bytes.
+
+``make_example(dest)`` writes a small ImageFolder dataset, ``dest/{train,val,test}/<class>/``,
+with four classes (astronaut, chelsea, coffee, rocket), 64 clean images and these planted
+problems (relative paths from ``example_planted(root)``):
+
+- ``exact_duplicate``: a byte-identical copy of a train image under another file name.
+- ``near_duplicate``: a train image resized to 70% and re-encoded at another JPEG quality.
+- ``truncated``: a JPEG cut in the middle of its entropy-coded data.
+- ``empty``: a zero-byte ``.jpg``.
+- ``wrong_extension``: a valid PNG saved with a ``.jpg`` extension.
+- ``label_conflict``: the same bytes under two class folders (also an exact duplicate).
+- ``split_leak``: a train image copied into test (also an exact duplicate).
+
+In each list the planted file comes last; for duplicates the original comes first.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["photo_sources", "make_photo_corpus", "make_example", "example_planted"]
+
+_SKIMAGE_PHOTOS = (
+    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins",
+    "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "page",
+    "retina", "rocket", "stereo_motorcycle", "text",
+)
+_EXAMPLE_CLASSES = ("astronaut", "chelsea", "coffee", "rocket")
+_EXAMPLE_COUNTS = {"train": 10, "val": 3, "test": 3}
+_PACKAGES = {"skimage": "scikit-image", "PIL": "Pillow"}
+
+
+def _need(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"recipe_audit.examples needs {_PACKAGES.get(module.split('.')[0], module)}; "
+            "install the extra: pip install recipe-audit[example]"
+        ) from exc
+
+
+@functools.lru_cache(maxsize=1)
+def _load_sources() -> tuple:
+    import numpy as np
+
+    _need("PIL.Image")  # skimage.data reads its files with Pillow (imported lazily)
+    data = _need("skimage.data")
+    out = []
+    for name in _SKIMAGE_PHOTOS:
+        img = getattr(data, name)()
+        if isinstance(img, tuple):  # stereo_motorcycle -> (left, right, disparity)
+            name, img = "motorcycle", img[0]
+        out.append((name, img))
+    try:
+        from sklearn.datasets import load_sample_images
+    except ImportError:
+        pass
+    else:
+        bunch = load_sample_images()
+        for fname, img in zip(bunch.filenames, bunch.images):
+            out.append((Path(fname).stem, img))
+    result = []
+    for name, img in out:
+        arr = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+        arr.flags.writeable = False
+        result.append((name, arr))
+    return tuple(result)
+
+
+def photo_sources() -> list[tuple[str, np.ndarray]]:
+    """Return the bundled photographs as ``(name, array)``; HxWx3 or HxW ``uint8``, cached.
+
+    >>> names = [name for name, _ in photo_sources()]
+    >>> "astronaut" in names
+    True
+    """
+    return list(_load_sources())
+
+
+def _crop(rng: np.random.Generator, arr: np.ndarray, lo: float = 0.3, hi: float = 0.9):
+    """A random crop covering ``lo..hi`` of each side; returns the box (y0, x0, y1, x1)."""
+    h, w = arr.shape[:2]
+    ch = max(1, int(round(h * rng.uniform(lo, hi))))
+    cw = max(1, int(round(w * rng.uniform(lo, hi))))
+    y0 = int(rng.integers(0, h - ch + 1))
+    x0 = int(rng.integers(0, w - cw + 1))
+    return y0, x0, y0 + ch, x0 + cw
+
+
+def _iou(a: tuple, b: tuple) -> float:
+    ih = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iw = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ih * iw
+    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
+    return inter / (area(a) + area(b) - inter)
+
+
+def _to_image(arr: np.ndarray, box: tuple, long_side: int, gray: bool):
+    """Crop ``arr`` to ``box`` and resize (LANCZOS) so the long side is ``long_side``."""
+    Image = _need("PIL.Image")
+    y0, x0, y1, x1 = box
+    im = Image.fromarray(arr[y0:y1, x0:x1])
+    im = im.convert("L" if gray else "RGB")
+    h, w = y1 - y0, x1 - x0
+    scale = long_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return im.resize(size, Image.Resampling.LANCZOS)
+
+
+def _encode(
+    im, fmt: str, quality: int = 90, subsampling: int = 2, progressive: bool = False
+) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "PNG":
+        im.save(buf, format="PNG", compress_level=6)
+    else:
+        im.save(buf, format="JPEG", quality=quality, subsampling=subsampling,
+                progressive=progressive)
+    return buf.getvalue()
+
+
+def make_photo_corpus(
+    dest: str | Path,
+    n: int,
+    *,
+    seed: int = 0,
+    png_share: float = 0.1,
+    gray_share: float = 0.05,
+    min_side: int = 200,
+    max_side: int = 800,
+) -> list[Path]:
+    """Write ``n`` distinct images cropped from real photos into the flat folder ``dest``.
+
+    Each image is a random crop (30-90% of each side) of a random source photo, resized so
+    its long side is uniform in ``[min_side, max_side]``. Exactly ``round(n * png_share)``
+    are PNG and ``round(n * gray_share)`` grayscale; JPEGs use quality 75-95, mostly 4:2:0
+    chroma subsampling (about 20% 4:4:4, 5% 4:2:2) and about 5% are progressive. Files are
+    named ``img_000123.jpg`` / ``.png``. Images from the same source may overlap in content.
+
+    >>> paths = make_photo_corpus("/tmp/corpus", 100, seed=1)
+    >>> len(paths), paths[0].name
+    (100, 'img_000000.jpg')
+    """
+    import numpy as np
+
+    if n < 0 or not 1 <= min_side <= max_side:
+        raise ValueError("need n >= 0 and 1 <= min_side <= max_side")
+    sources = _load_sources()
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    is_png = np.zeros(n, dtype=bool)
+    is_png[rng.permutation(n)[: round(n * png_share)]] = True
+    is_gray = np.zeros(n, dtype=bool)
+    is_gray[rng.permutation(n)[: round(n * gray_share)]] = True
+    seen: set[bytes] = set()
+    paths = []
+    for i in range(n):
+        while True:  # redraw in the (unlikely) case of identical bytes
+            _, arr = sources[int(rng.integers(len(sources)))]
+            box = _crop(rng, arr)
+            im = _to_image(arr, box, int(rng.integers(min_side, max_side + 1)), bool(is_gray[i]))
+            quality = int(rng.integers(75, 96))
+            subsampling = int(rng.choice([2, 0, 1], p=[0.75, 0.2, 0.05]))
+            progressive = bool(rng.random() < 0.05)
+            fmt = "PNG" if is_png[i] else "JPEG"
+            data = _encode(im, fmt, quality, subsampling, progressive)
+            digest = hashlib.sha256(data).digest()
+            if digest not in seen:
+                seen.add(digest)
+                break
+        path = dest / f"img_{i:06d}.{'png' if fmt == 'PNG' else 'jpg'}"
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+def _example_layout() -> tuple[list[tuple[str, int]], dict[str, list[str]]]:
+    """The fixed file plan: clean ``(relpath, class index)`` pairs and the planted problems."""
+    base: list[tuple[str, int]] = []
+    first: dict[tuple[str, int], list[str]] = {}
+    for split, count in _EXAMPLE_COUNTS.items():
+        for c, cls in enumerate(_EXAMPLE_CLASSES):
+            for _ in range(count):
+                rel = f"{split}/{cls}/img_{len(base):06d}.jpg"
+                base.append((rel, c))
+                first.setdefault((split, c), []).append(rel)
+    k = iter(range(len(base), len(base) + 7))
+    a, ch, co, ro = _EXAMPLE_CLASSES
+    name = lambda split, cls: f"{split}/{cls}/img_{next(k):06d}.jpg"  # noqa: E731
+    planted = {
+        "exact_duplicate": [first["train", 0][0], name("train", a)],
+        "near_duplicate": [first["train", 1][0], name("train", ch)],
+        "truncated": [name("train", co)],
+        "empty": [name("val", ro)],
+        "wrong_extension": [name("train", ro)],
+        "label_conflict": [first["train", 0][1], name("train", co)],
+        "split_leak": [first["train", 3][1], name("test", ro)],
+    }
+    return base, planted
+
+
+def _truncate_jpeg(data: bytes) -> bytes:
+    """Cut a JPEG halfway through the entropy-coded data after its first SOS segment."""
+    pos = 2
+    while pos + 4 <= len(data):
+        marker, seglen = data[pos + 1], int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xDA:
+            start = pos + 2 + seglen
+            return data[: start + (len(data) - start) // 2]
+        pos += 2 + seglen
+    raise ValueError("no SOS marker found")
+
+
+def make_example(dest: str | Path) -> Path:
+    """Write the built-in ImageFolder example with planted problems; return its root.
+
+    >>> root = make_example("/tmp/recipe_audit_example")
+    >>> sorted(p.name for p in root.iterdir())
+    ['test', 'train', 'val']
+    """
+    import numpy as np
+
+    root = Path(dest)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} exists and is not empty")
+    sources = dict(_load_sources())
+    arrays = [sources[c] for c in _EXAMPLE_CLASSES]
+    rng = np.random.default_rng(20240601)
+    base, planted = _example_layout()
+    boxes: dict[int, list[tuple]] = {c: [] for c in range(len(arrays))}
+
+    def new_image(c: int, fmt: str = "JPEG") -> bytes:
+        # Reject crops that overlap an earlier one of the same class too much, so that
+        # the clean images are not near duplicates of each other by accident.
+        for attempt in range(500):
+            box = _crop(rng, arrays[c], 0.3, 0.7)
+            if all(_iou(box, b) < 0.25 + attempt / 1000 for b in boxes[c]):
+                break
+        boxes[c].append(box)
+        im = _to_image(arrays[c], box, int(rng.integers(192, 385)), gray=False)
+        return _encode(im, fmt, int(rng.integers(80, 96)), 2)
+
+    for rel, c in base:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(new_image(c))
+
+    def put(rel: str, data: bytes) -> None:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+
+    for kind in ("exact_duplicate", "label_conflict", "split_leak"):
+        src, dst = planted[kind]
+        put(dst, (root / src).read_bytes())
+    src, dst = planted["near_duplicate"]
+    Image = _need("PIL.Image")
+    with Image.open(root / src) as im:
+        im.load()
+        small = im.resize((round(im.width * 0.7), round(im.height * 0.7)), Image.Resampling.LANCZOS)
+    put(dst, _encode(small, "JPEG", quality=78))
+    put(planted["truncated"][0], _truncate_jpeg(new_image(2)))
+    put(planted["empty"][0], b"")
+    put(planted["wrong_extension"][0], new_image(3, "PNG"))
+    return root
+
+
+def example_planted(root: str | Path) -> dict[str, list[str]]:
+    """Relative POSIX paths of each planted problem in an example made by ``make_example``.
+
+    >>> planted = example_planted(make_example("/tmp/ex"))
+    >>> planted["truncated"]
+    ['train/coffee/img_000066.jpg']
+    """
+    _, planted = _example_layout()
+    missing = [p for paths in planted.values() for p in paths if not (Path(root) / p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{root} is not a recipe_audit example; missing {missing[:3]}")
+    return {k: list(v) for k, v in planted.items()}
+

@@ -1,0 +1,102 @@
+//! A single-channel 8-bit picture, and the conversions into it.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gray {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<u8>,
+}
+
+impl Gray {
+    pub fn new(width: usize, height: usize, pixels: Vec<u8>) -> Self {
+        debug_assert_eq!(pixels.len(), width * height);
+        Gray { width, height, pixels }
+    }
+
+    pub fn at(&self, x: usize, y: usize) -> u8 {
+        self.pixels[y * self.width + x]
+    }
+
+    /// Applies an EXIF orientation (1-8) so the picture stands as a viewer shows it.
+    pub fn oriented(self, orientation: u16) -> Gray {
+        if !(2..=8).contains(&orientation) {
+            return self;
+        }
+        let (w, h) = (self.width, self.height);
+        let swaps = orientation >= 5;
+        let (ow, oh) = if swaps { (h, w) } else { (w, h) };
+        let mut out = vec![0u8; w * h];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                // Source coordinates for each output pixel, per the EXIF definition.
+                let (sx, sy) = match orientation {
+                    2 => (w - 1 - ox, oy),
+                    3 => (w - 1 - ox, h - 1 - oy),
+                    4 => (ox, h - 1 - oy),
+                    5 => (oy, ox),
+                    6 => (oy, h - 1 - ox),
+                    7 => (w - 1 - oy, h - 1 - ox),
+                    _ => (w - 1 - oy, ox),
+                };
+                out[oy * ow + ox] = self.pixels[sy * w + sx];
+            }
+        }
+        Gray::new(ow, oh, out)
+    }
+}
+
+/// Pillow's RGB -> L conversion (ITU-R 601-2 luma in 16-bit fixed point), so hashes match imagehash.
+#[inline]
+pub fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8
+}
+
+/// Gray picture from interleaved 8-bit samples with `channels` per pixel (1 gray, 2 gray+alpha,
+/// 3 RGB, 4 RGBA); alpha is ignored, as Pillow's convert("L") does.
+pub fn from_interleaved(width: usize, height: usize, channels: usize, data: &[u8]) -> Gray {
+    let n = width * height;
+    let pixels = match channels {
+        1 => data[..n].to_vec(),
+        2 => data.chunks_exact(2).take(n).map(|p| p[0]).collect(),
+        _ => data
+            .chunks_exact(channels)
+            .take(n)
+            .map(|p| luma(p[0], p[1], p[2]))
+            .collect(),
+    };
+    Gray::new(width, height, pixels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Gray {
+        // 3 wide, 2 tall:  1 2 3 / 4 5 6
+        Gray::new(3, 2, vec![1, 2, 3, 4, 5, 6])
+    }
+
+    #[test]
+    fn orientations_match_exif_definition() {
+        assert_eq!(sample().oriented(1).pixels, vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(sample().oriented(2).pixels, vec![3, 2, 1, 6, 5, 4]);
+        assert_eq!(sample().oriented(3).pixels, vec![6, 5, 4, 3, 2, 1]);
+        assert_eq!(sample().oriented(4).pixels, vec![4, 5, 6, 1, 2, 3]);
+        // 6 = rotate 90 degrees clockwise to display.
+        let r = sample().oriented(6);
+        assert_eq!((r.width, r.height), (2, 3));
+        assert_eq!(r.pixels, vec![4, 1, 5, 2, 6, 3]);
+        let r = sample().oriented(8);
+        assert_eq!(r.pixels, vec![3, 6, 2, 5, 1, 4]);
+        assert_eq!(sample().oriented(5).pixels, vec![1, 4, 2, 5, 3, 6]);
+        assert_eq!(sample().oriented(7).pixels, vec![6, 3, 5, 2, 4, 1]);
+    }
+
+    #[test]
+    fn luma_matches_pillow() {
+        assert_eq!(luma(255, 255, 255), 255);
+        assert_eq!(luma(0, 0, 0), 0);
+        // Pillow: Image.new("RGB", (1, 1), (200, 100, 50)).convert("L").getpixel((0, 0)) == 124
+        assert_eq!(luma(200, 100, 50), 124);
+    }
+}

@@ -1,0 +1,126 @@
+//! Content hash of the bytes, and aHash / dHash / pHash as the `imagehash` package defines them.
+//! Bits are packed row-major, first bit most significant, so `int(str(imagehash_value), 16)`
+//! equals the u64 here.
+
+use crate::gray::Gray;
+use crate::resample::resize_lanczos;
+
+/// Hex of the 128-bit xxh3 hash of the bytes: same bytes, same value (not cryptographic).
+pub fn content_hash(bytes: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+fn pack(bits: impl Iterator<Item = bool>) -> u64 {
+    bits.fold(0u64, |acc, b| (acc << 1) | b as u64)
+}
+
+/// aHash: 8x8 Lanczos thumbnail, each pixel against the mean.
+pub fn ahash(picture: &Gray) -> u64 {
+    let small = resize_lanczos(picture, 8, 8);
+    let mean = small.pixels.iter().map(|&p| p as f64).sum::<f64>() / 64.0;
+    pack(small.pixels.iter().map(|&p| p as f64 > mean))
+}
+
+/// dHash: 9x8 Lanczos thumbnail, each pixel against its left neighbour.
+pub fn dhash(picture: &Gray) -> u64 {
+    let small = resize_lanczos(picture, 9, 8);
+    pack((0..8).flat_map(|y| {
+        let row = &small.pixels[y * 9..(y + 1) * 9];
+        (0..8).map(move |x| row[x + 1] > row[x])
+    }))
+}
+
+/// Unnormalised DCT-II of one line (scipy.fftpack.dct's default; the scale cancels in the median test).
+fn dct_line(input: &[f64], output: &mut [f64], cos_table: &[f64]) {
+    let n = input.len();
+    for (k, out) in output.iter_mut().enumerate() {
+        *out = 2.0 * input.iter().enumerate().map(|(i, &x)| x * cos_table[k * n + i]).sum::<f64>();
+    }
+}
+
+/// pHash: 32x32 Lanczos thumbnail, 2-D DCT, low 8x8 frequencies against their median.
+pub fn phash(picture: &Gray) -> u64 {
+    const N: usize = 32;
+    const LOW: usize = 8;
+    let small = resize_lanczos(picture, N, N);
+    let cos_table: Vec<f64> = (0..N * N)
+        .map(|ki| {
+            let (k, i) = (ki / N, ki % N);
+            (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2 * N) as f64).cos()
+        })
+        .collect();
+    // Along axis 0 (columns) first, then axis 1 (rows), as imagehash does; only the low
+    // frequencies of the second pass are needed.
+    let mut by_column = vec![0f64; N * N];
+    let mut column = [0f64; N];
+    let mut transformed = [0f64; N];
+    for x in 0..N {
+        for y in 0..N {
+            column[y] = small.pixels[y * N + x] as f64;
+        }
+        dct_line(&column, &mut transformed, &cos_table);
+        for y in 0..N {
+            by_column[y * N + x] = transformed[y];
+        }
+    }
+    let mut low = [0f64; LOW * LOW];
+    for y in 0..LOW {
+        let row = &by_column[y * N..(y + 1) * N];
+        dct_line(row, &mut transformed, &cos_table);
+        low[y * LOW..(y + 1) * LOW].copy_from_slice(&transformed[..LOW]);
+    }
+    let mut sorted = low;
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let median = (sorted[31] + sorted[32]) / 2.0;
+    pack(low.iter().map(|&c| c > median))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gradient(w: usize, h: usize) -> Gray {
+        let mut px = Vec::with_capacity(w * h);
+        for y in 0..h {
+            for x in 0..w {
+                let (fx, fy) = (x as f64 / w as f64, y as f64 / h as f64);
+                let v = 128.0 + 60.0 * (fx * 9.0).sin() + 50.0 * (fy * 5.0 + fx * 2.0).cos();
+                px.push(v as u8);
+            }
+        }
+        Gray::new(w, h, px)
+    }
+
+    #[test]
+    fn content_hash_is_stable_and_128_bit() {
+        assert_eq!(content_hash(b"abc"), content_hash(b"abc"));
+        assert_ne!(content_hash(b"abc"), content_hash(b"abd"));
+        assert_eq!(content_hash(b"").len(), 32);
+    }
+
+    #[test]
+    fn dhash_of_left_to_right_ramp_is_all_ones() {
+        let mut px = Vec::new();
+        for _ in 0..40 {
+            for x in 0..90 {
+                px.push((x * 2) as u8);
+            }
+        }
+        assert_eq!(dhash(&Gray::new(90, 40, px)), u64::MAX);
+    }
+
+    #[test]
+    fn flat_picture_hashes_to_zero() {
+        let flat = Gray::new(64, 64, vec![128; 64 * 64]);
+        assert_eq!(ahash(&flat), 0);
+        assert_eq!(dhash(&flat), 0);
+    }
+
+    #[test]
+    fn resized_copy_has_close_phash() {
+        let big = gradient(400, 300);
+        let small = resize_lanczos(&big, 200, 150);
+        let d = (phash(&big) ^ phash(&small)).count_ones();
+        assert!(d <= 4, "distance {d}");
+    }
+}

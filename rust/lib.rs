@@ -1,0 +1,148 @@
+//! Python bindings only: argument conversion, GIL release, and columns out. The work lives in the
+//! pure-Rust modules below, each tested with `cargo test`.
+
+pub mod decode;
+pub mod exif;
+pub mod gifdec;
+pub mod gray;
+pub mod hash;
+pub mod jpeg;
+pub mod otherdec;
+pub mod outcome;
+pub mod pngdec;
+pub mod progress;
+pub mod resample;
+pub mod scan;
+pub mod sniff;
+pub mod stats;
+pub mod turbo;
+pub mod walk;
+
+use outcome::Limits;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rayon::prelude::*;
+use scan::Row;
+use std::path::PathBuf;
+
+/// Files per batch between checks for Ctrl-C and progress redraws.
+const BATCH: usize = 256;
+
+fn analyze_entry(entry: &walk::Entry, limits: &Limits, max_bytes: u64) -> Row {
+    let mut row = match &entry.kind {
+        walk::Kind::Refused(status, message) => Row::unreadable(entry.display.clone(), 0, *status, message.clone()),
+        walk::Kind::File => match walk::read(&entry.path, max_bytes) {
+            Ok(bytes) => scan::analyze(&entry.display, &bytes, limits),
+            Err((status, message, size)) => Row::unreadable(entry.display.clone(), size, status, message),
+        },
+    };
+    row.label = entry.label.clone();
+    row.split = entry.split.clone();
+    row
+}
+
+fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, PyDict>> {
+    let columns = PyDict::new(py);
+    macro_rules! column {
+        ($name:literal, $f:expr) => {
+            columns.set_item($name, rows.iter().map($f).collect::<Vec<_>>())?
+        };
+    }
+    column!("path", |r| r.path.as_str());
+    column!("bytes", |r| r.bytes);
+    column!("format", |r| r.format.name());
+    column!("ext_mismatch", |r| r.ext_mismatch);
+    column!("status", |r| r.status.name());
+    column!("error", |r| r.error.as_deref());
+    column!("width", |r| r.header.map(|h| h.width));
+    column!("height", |r| r.header.map(|h| h.height));
+    column!("channels", |r| r.header.filter(|h| h.channels > 0).map(|h| h.channels));
+    column!("content_hash", |r| r.content_hash.as_deref());
+    column!("ahash", |r| r.hashes.map(|h| h[0]));
+    column!("dhash", |r| r.hashes.map(|h| h[1]));
+    column!("phash", |r| r.hashes.map(|h| h[2]));
+    column!("mean", |r| r.stats.map(|s| s.mean));
+    column!("std", |r| r.stats.map(|s| s.std));
+    column!("dark_frac", |r| r.stats.map(|s| s.dark_frac));
+    column!("bright_frac", |r| r.stats.map(|s| s.bright_frac));
+    column!("blur", |r| r.stats.map(|s| s.blur));
+    column!("entropy", |r| r.stats.map(|s| s.entropy));
+    column!("aspect", |r| r.aspect());
+    column!("label", |r| r.label.as_deref());
+    column!("split", |r| r.split.as_deref());
+    Ok(columns)
+}
+
+fn thread_pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        return Err(PyValueError::new_err("threads must be at least 1 (or None for all cores)"));
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| PyValueError::new_err(format!("cannot start {threads} threads: {e}")))
+}
+
+/// Scans local files and returns the frame's columns as a dict of lists, rows sorted by path.
+#[pyfunction]
+#[pyo3(signature = (sources, *, recursive=true, threads=None, progress=false, max_pixels=100_000_000, max_bytes=1<<30, min_decode_side=64))]
+#[allow(clippy::too_many_arguments)]
+fn scan_paths<'py>(
+    py: Python<'py>,
+    sources: Vec<PathBuf>,
+    recursive: bool,
+    threads: Option<usize>,
+    progress: bool,
+    max_pixels: u64,
+    max_bytes: u64,
+    min_decode_side: u32,
+) -> PyResult<Bound<'py, PyDict>> {
+    let limits = Limits { max_pixels, min_decode_side };
+    let pool = thread_pool(threads)?;
+    let entries = py.detach(|| walk::collect(&sources, recursive));
+    let mut bar = progress::Progress::new(entries.len(), progress);
+    let mut rows: Vec<Row> = Vec::with_capacity(entries.len());
+    for batch in entries.chunks(BATCH * pool.current_num_threads()) {
+        let done: Vec<Row> =
+            py.detach(|| pool.install(|| batch.par_iter().map(|e| analyze_entry(e, &limits, max_bytes)).collect()));
+        rows.extend(done);
+        bar.update(rows.len());
+        // Ctrl-C lands here within one batch; the KeyboardInterrupt propagates to the caller.
+        py.check_signals()?;
+    }
+    bar.finish(rows.len());
+    rows_to_columns(py, &rows)
+}
+
+/// Runs the per-file pipeline on in-memory (name, bytes) pairs: the entry point for object stores
+/// and engine workers. Rows come back in input order.
+#[pyfunction]
+#[pyo3(signature = (names, blobs, *, threads=None, max_pixels=100_000_000, min_decode_side=64))]
+fn scan_bytes<'py>(
+    py: Python<'py>,
+    names: Vec<String>,
+    blobs: Vec<Vec<u8>>,
+    threads: Option<usize>,
+    max_pixels: u64,
+    min_decode_side: u32,
+) -> PyResult<Bound<'py, PyDict>> {
+    if names.len() != blobs.len() {
+        return Err(PyValueError::new_err(format!("{} names but {} byte strings", names.len(), blobs.len())));
+    }
+    let limits = Limits { max_pixels, min_decode_side };
+    let pool = thread_pool(threads)?;
+    let rows: Vec<Row> = py.detach(|| {
+        pool.install(|| names.par_iter().zip(blobs.par_iter()).map(|(n, b)| scan::analyze(n, b, &limits)).collect())
+    });
+    rows_to_columns(py, &rows)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(scan_paths, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_bytes, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! The per-file pipeline: a pure function from (name, bytes) to one row of the scan frame.
+
+use crate::decode::decode;
+use crate::hash::{ahash, content_hash, dhash, phash};
+use crate::outcome::{Header, Limits, Status};
+use crate::sniff::{extension_mismatch, sniff, Format};
+use crate::stats::{measure, Stats};
+
+/// One file's row. Optional fields are null in the frame.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub path: String,
+    pub bytes: u64,
+    pub format: Format,
+    pub ext_mismatch: bool,
+    pub status: Status,
+    pub error: Option<String>,
+    pub header: Option<Header>,
+    pub content_hash: Option<String>,
+    pub hashes: Option<[u64; 3]>,
+    pub stats: Option<Stats>,
+    pub label: Option<String>,
+    pub split: Option<String>,
+}
+
+impl Row {
+    /// A file whose bytes could not be had at all (I/O error, permission, not a regular file).
+    pub fn unreadable(path: String, bytes: u64, status: Status, error: String) -> Row {
+        let format = Format::Unknown;
+        Row {
+            ext_mismatch: false,
+            path,
+            bytes,
+            format,
+            status,
+            error: Some(error),
+            header: None,
+            content_hash: None,
+            hashes: None,
+            stats: None,
+            label: None,
+            split: None,
+        }
+    }
+
+    pub fn aspect(&self) -> Option<f64> {
+        self.header.filter(|h| h.height > 0).map(|h| h.width as f64 / h.height as f64)
+    }
+}
+
+/// Everything the scan knows about one file, from its name and its bytes alone.
+pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
+    let format = sniff(bytes);
+    let mut row = Row {
+        path: name.to_string(),
+        bytes: bytes.len() as u64,
+        format,
+        ext_mismatch: !bytes.is_empty() && extension_mismatch(name, format),
+        status: Status::Ok,
+        error: None,
+        header: None,
+        content_hash: Some(content_hash(bytes)),
+        hashes: None,
+        stats: None,
+        label: None,
+        split: None,
+    };
+    match decode(bytes, format, limits) {
+        Ok(decoded) => {
+            let h = decoded.header;
+            // Width and height as a viewer shows the image, after the EXIF orientation.
+            let upright = if decoded.orientation >= 5 { Header { width: h.height, height: h.width, ..h } } else { h };
+            row.header = Some(upright);
+            let picture = &decoded.picture;
+            row.hashes = Some([ahash(picture), dhash(picture), phash(picture)]);
+            row.stats = Some(measure(picture));
+        }
+        Err(failure) => {
+            row.status = failure.failure.status;
+            row.error = Some(failure.failure.message);
+            row.header = failure.header;
+        }
+    }
+    row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_random_bytes() {
+        let limits = Limits::default();
+        let empty = analyze("a.jpg", b"", &limits);
+        assert_eq!(empty.status, Status::Empty);
+        assert!(!empty.ext_mismatch);
+        let random = analyze("b.jpg", b"\x13\x37 not an image at all", &limits);
+        assert_eq!(random.status, Status::Unsupported);
+        assert!(random.error.as_deref().unwrap().contains("not a recognised"));
+        assert!(random.ext_mismatch);
+    }
+
+    #[test]
+    fn huge_declared_png_is_refused_before_allocation() {
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend(60000u32.to_be_bytes());
+        ihdr.extend(60000u32.to_be_bytes());
+        ihdr.extend([8, 2, 0, 0, 0]);
+        png.extend(13u32.to_be_bytes());
+        png.extend(&ihdr);
+        let crc = crc32(&ihdr);
+        png.extend(crc.to_be_bytes());
+        let row = analyze("big.png", &png, &Limits::default());
+        assert_eq!(row.status, Status::TooLarge, "{:?}", row.error);
+        assert_eq!(row.header.map(|h| (h.width, h.height)), Some((60000, 60000)));
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+}

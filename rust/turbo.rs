@@ -1,0 +1,130 @@
+//! A thin safe wrapper over libjpeg-turbo's TurboJPEG 3 API: header, scaled decode, and the
+//! warning/fatal distinction that the high-level crates hide.
+
+use std::cell::RefCell;
+use std::ffi::{c_int, CStr};
+use turbojpeg_sys as raw;
+
+pub struct JpegHeader {
+    pub width: u32,
+    pub height: u32,
+    pub colorspace: u32,
+    pub lossless: bool,
+}
+
+/// libjpeg's verdict on a decode.
+pub enum TurboError {
+    /// The decode finished but libjpeg complained (Pillow ignores these, and so do we, except
+    /// "Premature end of JPEG file", which is truncation).
+    Warning(String),
+    Fatal(String),
+}
+
+struct Handle(raw::tjhandle);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        unsafe { raw::tj3Destroy(self.0) }
+    }
+}
+
+thread_local! {
+    // One handle per thread; dropped after any error because a handle that failed in some header
+    // phases stays broken for every later file (measured, see shared/notes/jpeg-decoding.md).
+    static HANDLE: RefCell<Option<Handle>> = const { RefCell::new(None) };
+}
+
+const PROGRESSIVE_SCAN_LIMIT: c_int = 500;
+
+impl Handle {
+    fn new() -> Option<Handle> {
+        let ptr = unsafe { raw::tj3Init(raw::TJINIT_TJINIT_DECOMPRESS as c_int) };
+        if ptr.is_null() {
+            return None;
+        }
+        let handle = Handle(ptr);
+        // Guards a crafted progressive file with thousands of scans (a CPU bomb).
+        unsafe { raw::tj3Set(ptr, raw::TJPARAM_TJPARAM_SCANLIMIT as c_int, PROGRESSIVE_SCAN_LIMIT) };
+        Some(handle)
+    }
+
+    fn error(&self) -> TurboError {
+        let message = unsafe { CStr::from_ptr(raw::tj3GetErrorStr(self.0)) }.to_string_lossy().into_owned();
+        let code = unsafe { raw::tj3GetErrorCode(self.0) };
+        if code == raw::TJERR_TJERR_WARNING as c_int {
+            TurboError::Warning(message)
+        } else {
+            TurboError::Fatal(message)
+        }
+    }
+
+    fn get(&self, param: raw::TJPARAM) -> c_int {
+        unsafe { raw::tj3Get(self.0, param as c_int) }
+    }
+}
+
+/// Runs `f` with this thread's handle, creating it on demand and discarding it after an error.
+fn with_handle<T>(f: impl FnOnce(&Handle) -> Result<T, TurboError>) -> Result<T, TurboError> {
+    HANDLE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Handle::new();
+        }
+        let Some(handle) = slot.as_ref() else {
+            return Err(TurboError::Fatal("could not initialise the JPEG decoder".into()));
+        };
+        let result = f(handle);
+        if result.is_err() {
+            *slot = None;
+        }
+        result
+    })
+}
+
+pub fn read_header(jpeg: &[u8]) -> Result<JpegHeader, TurboError> {
+    with_handle(|h| {
+        if unsafe { raw::tj3DecompressHeader(h.0, jpeg.as_ptr(), jpeg.len() as _) } != 0 {
+            return Err(h.error());
+        }
+        Ok(JpegHeader {
+            width: h.get(raw::TJPARAM_TJPARAM_JPEGWIDTH).max(0) as u32,
+            height: h.get(raw::TJPARAM_TJPARAM_JPEGHEIGHT).max(0) as u32,
+            colorspace: h.get(raw::TJPARAM_TJPARAM_COLORSPACE).max(0) as u32,
+            lossless: h.get(raw::TJPARAM_TJPARAM_LOSSLESS) != 0,
+        })
+    })
+}
+
+/// Scaled size as libjpeg computes it: ceil(dimension * num / denom).
+pub fn scaled(dimension: u32, denom: u32) -> u32 {
+    dimension.div_ceil(denom)
+}
+
+/// Decodes the whole stream at 1/`denom` scale (1, 2, 4 or 8) into gray (1 byte per pixel) or,
+/// for CMYK files, CMYK (4 bytes). Returns the pixels and any warning libjpeg raised.
+pub fn decode(jpeg: &[u8], denom: u32, cmyk: bool) -> Result<(Vec<u8>, u32, u32, Option<String>), TurboError> {
+    with_handle(|h| {
+        if unsafe { raw::tj3DecompressHeader(h.0, jpeg.as_ptr(), jpeg.len() as _) } != 0 {
+            return Err(h.error());
+        }
+        let factor = raw::tjscalingfactor { num: 1, denom: denom as c_int };
+        if unsafe { raw::tj3SetScalingFactor(h.0, factor) } != 0 {
+            return Err(h.error());
+        }
+        let width = scaled(h.get(raw::TJPARAM_TJPARAM_JPEGWIDTH).max(0) as u32, denom);
+        let height = scaled(h.get(raw::TJPARAM_TJPARAM_JPEGHEIGHT).max(0) as u32, denom);
+        let (format, bytes_per_pixel) = if cmyk { (raw::TJPF_TJPF_CMYK, 4) } else { (raw::TJPF_TJPF_GRAY, 1) };
+        let pitch = width as usize * bytes_per_pixel;
+        let mut pixels = vec![0u8; pitch * height as usize];
+        let status = unsafe {
+            raw::tj3Decompress8(h.0, jpeg.as_ptr(), jpeg.len() as _, pixels.as_mut_ptr(), pitch as c_int, format)
+        };
+        if status != 0 {
+            return match h.error() {
+                TurboError::Warning(message) => Ok((pixels, width, height, Some(message))),
+                fatal => Err(fatal),
+            };
+        }
+        Ok((pixels, width, height, None))
+    })
+}

@@ -1,0 +1,200 @@
+//! Local sources: which files a directory, a file or a list of paths stands for, in path order,
+//! with the ImageFolder label and split each one's place implies. Nothing here opens a file for
+//! reading except `read`.
+
+use crate::outcome::Status;
+use std::collections::HashSet;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file (possibly reached through a symlink) to read.
+    File,
+    /// Something that must not be opened for reading, or could not be listed: a row with this status.
+    Refused(Status, String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub path: PathBuf,
+    pub display: String,
+    pub kind: Kind,
+    pub label: Option<String>,
+    pub split: Option<String>,
+}
+
+/// Folder names that mark a split in `<root>/<split>/<class>/<file>`.
+const SPLITS: [&str; 4] = ["train", "val", "valid", "test"];
+
+/// Label and split from the folders between the root and the file (ImageFolder conventions).
+pub fn label_and_split(folders: &[String]) -> (Option<String>, Option<String>) {
+    match folders {
+        [] => (None, None),
+        [first, rest @ ..] if SPLITS.contains(&first.to_ascii_lowercase().as_str()) => {
+            (rest.first().cloned(), Some(first.to_ascii_lowercase()))
+        }
+        [first, ..] => (Some(first.clone()), None),
+    }
+}
+
+fn display(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+fn special_kind(file_type: &fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if file_type.is_socket() {
+        Some("a socket")
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        Some("a device file")
+    } else {
+        None
+    }
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.as_encoded_bytes().first() == Some(&b'.')
+}
+
+struct Walker {
+    recursive: bool,
+    visited_dirs: HashSet<(u64, u64)>,
+    entries: Vec<Entry>,
+}
+
+impl Walker {
+    fn push(&mut self, path: PathBuf, kind: Kind, folders: Option<&[String]>) {
+        let (label, split) = folders.map(label_and_split).unwrap_or((None, None));
+        self.entries.push(Entry { display: display(&path), path, kind, label, split });
+    }
+
+    fn walk_dir(&mut self, dir: &Path, folders: &mut Vec<String>) {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = fs::metadata(dir) else { return };
+        // A directory reached twice (a symlink loop, or two links to one folder) is walked once.
+        if !self.visited_dirs.insert((meta.dev(), meta.ino())) {
+            return;
+        }
+        let listing = match fs::read_dir(dir) {
+            Ok(listing) => listing,
+            Err(e) => {
+                let message = format!("cannot list directory: {e}");
+                self.push(dir.to_path_buf(), Kind::Refused(Status::Unreadable, message), None);
+                return;
+            }
+        };
+        let mut children: Vec<_> = listing.filter_map(Result::ok).filter(|e| !is_hidden(&e.file_name())).collect();
+        children.sort_by_key(|e| e.file_name());
+        for child in children {
+            let path = child.path();
+            let Ok(own_type) = child.file_type() else { continue };
+            let file_type = if own_type.is_symlink() {
+                match fs::metadata(&path) {
+                    Ok(target) => target.file_type(),
+                    Err(e) => {
+                        let message = format!("broken symbolic link: {e}");
+                        self.push(path, Kind::Refused(Status::Unreadable, message), Some(folders));
+                        continue;
+                    }
+                }
+            } else {
+                own_type
+            };
+            if file_type.is_dir() {
+                if self.recursive {
+                    folders.push(child.file_name().to_string_lossy().into_owned());
+                    self.walk_dir(&path, folders);
+                    folders.pop();
+                }
+            } else if let Some(what) = special_kind(&file_type) {
+                let message = format!("not a regular file: {what}, skipped without opening");
+                self.push(path, Kind::Refused(Status::Unreadable, message), Some(folders));
+            } else {
+                self.push(path, Kind::File, Some(folders));
+            }
+        }
+    }
+}
+
+/// Every file the sources stand for, sorted by path. A directory is walked (hidden entries
+/// skipped, symlinks followed once each); a file stands for itself.
+pub fn collect(sources: &[PathBuf], recursive: bool) -> Vec<Entry> {
+    let mut walker = Walker { recursive, visited_dirs: HashSet::new(), entries: Vec::new() };
+    for source in sources {
+        match fs::metadata(source) {
+            Ok(meta) if meta.is_dir() => walker.walk_dir(source, &mut Vec::new()),
+            Ok(meta) => match special_kind(&meta.file_type()) {
+                Some(what) => {
+                    let message = format!("not a regular file: {what}, skipped without opening");
+                    walker.push(source.clone(), Kind::Refused(Status::Unreadable, message), None)
+                }
+                None => walker.push(source.clone(), Kind::File, None),
+            },
+            Err(e) => {
+                let message = format!("cannot open: {e}");
+                walker.push(source.clone(), Kind::Refused(Status::Unreadable, message), None)
+            }
+        }
+    }
+    walker.entries.sort_by(|a, b| a.display.cmp(&b.display));
+    walker.entries.dedup_by(|a, b| a.display == b.display);
+    walker.entries
+}
+
+/// The whole file, or why not. Files over `max_bytes` are not read (a 50 GB file named .jpg).
+pub fn read(path: &Path, max_bytes: u64) -> Result<Vec<u8>, (Status, String, u64)> {
+    let file = fs::File::open(path).map_err(|e| (Status::Unreadable, format!("cannot open: {e}"), 0))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > max_bytes {
+        let message = format!("file is {size} bytes, over the limit of {max_bytes} (max_bytes); not read");
+        return Err((Status::TooLarge, message, size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // Read at most one byte past the limit, in case the file grew after the size check.
+    file.take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| (Status::Unreadable, format!("read failed: {e}"), size))?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folders(parts: &[&str]) -> Vec<String> {
+        parts.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn imagefolder_layouts() {
+        assert_eq!(label_and_split(&folders(&[])), (None, None));
+        assert_eq!(label_and_split(&folders(&["cat"])), (Some("cat".into()), None));
+        assert_eq!(label_and_split(&folders(&["cat", "sub"])), (Some("cat".into()), None));
+        assert_eq!(label_and_split(&folders(&["train", "cat"])), (Some("cat".into()), Some("train".into())));
+        assert_eq!(label_and_split(&folders(&["Test", "dog"])), (Some("dog".into()), Some("test".into())));
+        assert_eq!(label_and_split(&folders(&["val"])), (None, Some("val".into())));
+    }
+
+    #[test]
+    fn walks_sorted_and_survives_symlink_loops() {
+        let root = std::env::temp_dir().join(format!("ra_walk_{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("train/cat")).unwrap();
+        fs::write(root.join("train/cat/b.jpg"), b"x").unwrap();
+        fs::write(root.join("train/cat/a.jpg"), b"x").unwrap();
+        fs::write(root.join(".hidden"), b"x").unwrap();
+        std::os::unix::fs::symlink(&root, root.join("train/cat/loop")).unwrap();
+        std::os::unix::fs::symlink(root.join("nowhere"), root.join("dangling.jpg")).unwrap();
+        let entries = collect(&[root.clone()], true);
+        let names: Vec<_> = entries.iter().map(|e| e.path.strip_prefix(&root).unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, vec!["dangling.jpg", "train/cat/a.jpg", "train/cat/b.jpg"]);
+        assert!(matches!(entries[0].kind, Kind::Refused(Status::Unreadable, _)));
+        assert_eq!(entries[1].label.as_deref(), Some("cat"));
+        assert_eq!(entries[1].split.as_deref(), Some("train"));
+        fs::remove_dir_all(&root).unwrap();
+    }
+}
