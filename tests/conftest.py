@@ -1,0 +1,21 @@
+"""Shared fixtures: small corpora of real photographs, generated once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recipe_audit import examples
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """80 distinct crops of real photos: JPEGs at q75-95 (some progressive, some gray) and PNGs."""
+    return examples.make_photo_corpus(tmp_path_factory.mktemp("photos"), 80, seed=7)
+
+
+@pytest.fixture(scope="session")
+def example_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in ImageFolder example with its planted problems."""
+    return examples.make_example(tmp_path_factory.mktemp("example"))
