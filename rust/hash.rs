@@ -38,17 +38,28 @@ fn dct_line(input: &[f64], output: &mut [f64], cos_table: &[f64]) {
     }
 }
 
+const PHASH_SIZE: usize = 32;
+
+/// cos(pi k (2i + 1) / 2N) for the 32-point DCT, computed once per process.
+fn dct_table() -> &'static [f64] {
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let n = PHASH_SIZE;
+        (0..n * n)
+            .map(|ki| {
+                let (k, i) = (ki / n, ki % n);
+                (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2 * n) as f64).cos()
+            })
+            .collect()
+    })
+}
+
 /// pHash: 32x32 Lanczos thumbnail, 2-D DCT, low 8x8 frequencies against their median.
 pub fn phash(picture: &Gray) -> u64 {
-    const N: usize = 32;
+    const N: usize = PHASH_SIZE;
     const LOW: usize = 8;
     let small = resize_lanczos(picture, N, N);
-    let cos_table: Vec<f64> = (0..N * N)
-        .map(|ki| {
-            let (k, i) = (ki / N, ki % N);
-            (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2 * N) as f64).cos()
-        })
-        .collect();
+    let cos_table = dct_table();
     // Along axis 0 (columns) first, then axis 1 (rows), as imagehash does; only the low
     // frequencies of the second pass are needed.
     let mut by_column = vec![0f64; N * N];
@@ -58,7 +69,7 @@ pub fn phash(picture: &Gray) -> u64 {
         for y in 0..N {
             column[y] = small.pixels[y * N + x] as f64;
         }
-        dct_line(&column, &mut transformed, &cos_table);
+        dct_line(&column, &mut transformed, cos_table);
         for y in 0..N {
             by_column[y * N + x] = transformed[y];
         }
@@ -66,7 +77,7 @@ pub fn phash(picture: &Gray) -> u64 {
     let mut low = [0f64; LOW * LOW];
     for y in 0..LOW {
         let row = &by_column[y * N..(y + 1) * N];
-        dct_line(row, &mut transformed, &cos_table);
+        dct_line(row, &mut transformed, cos_table);
         low[y * LOW..(y + 1) * LOW].copy_from_slice(&transformed[..LOW]);
     }
     let mut sorted = low;
