@@ -108,3 +108,24 @@ def test_ra_scan_all_cores(benchmark, corpus) -> None:
     df = _run(benchmark, lambda: scan(str(root), progress=False),
               what="recipe_audit.scan, all cores")
     assert df.height == len(paths)
+
+
+def test_ra_scan_threads1_fast(benchmark, corpus) -> None:
+    """Every JPEG at 1/8 scale, like PIL's draft: the speed end of the accuracy trade-off."""
+    scan = _scan()
+    root, paths = corpus
+    benchmark.extra_info["files"] = len(paths)
+    benchmark.extra_info["threads"] = 1
+    df = _run(benchmark, lambda: scan(str(root), threads=1, progress=False, min_decode_side=8),
+              what="recipe_audit.scan, threads=1, min_decode_side=8 (1/8 scale like draft)")
+    assert df.height == len(paths)
+
+
+def test_ra_scan_all_cores_fast(benchmark, corpus) -> None:
+    scan = _scan()
+    root, paths = corpus
+    benchmark.extra_info["files"] = len(paths)
+    benchmark.extra_info["threads"] = os.cpu_count()
+    df = _run(benchmark, lambda: scan(str(root), progress=False, min_decode_side=8),
+              what="recipe_audit.scan, all cores, min_decode_side=8")
+    assert df.height == len(paths)

@@ -3,6 +3,9 @@
 //! computed on it agree with the `imagehash` package.
 
 use crate::gray::Gray;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 const LANCZOS_SUPPORT: f64 = 3.0;
@@ -31,7 +34,7 @@ struct Coefficients {
     weights: Vec<i32>,
 }
 
-fn coefficients(in_size: usize, out_size: usize) -> Coefficients {
+fn compute_coefficients(in_size: usize, out_size: usize) -> Coefficients {
     let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
     let support = LANCZOS_SUPPORT * filterscale;
@@ -63,9 +66,32 @@ fn coefficients(in_size: usize, out_size: usize) -> Coefficients {
     Coefficients { ksize, bounds, weights }
 }
 
+thread_local! {
+    // Computing weights costs two sin() per tap, more than the resize itself on small pictures;
+    // the same (input, output) sizes recur constantly (every hash, every photo of a camera).
+    static COEFFICIENTS: RefCell<HashMap<(usize, usize), Rc<Coefficients>>> = RefCell::new(HashMap::new());
+}
+const CACHE_ENTRIES: usize = 4096;
+
+fn coefficients(in_size: usize, out_size: usize) -> Rc<Coefficients> {
+    COEFFICIENTS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(found) = cache.get(&(in_size, out_size)) {
+            return found.clone();
+        }
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        let computed = Rc::new(compute_coefficients(in_size, out_size));
+        cache.insert((in_size, out_size), computed.clone());
+        computed
+    })
+}
+
 #[inline]
-fn clip8(acc: i64) -> u8 {
-    if acc >= (1i64 << PRECISION_BITS << 8) {
+fn clip8(acc: i32) -> u8 {
+    // Pillow accumulates in a C int too; these bounds are its clip8.
+    if acc >= (1i32 << PRECISION_BITS << 8) {
         255
     } else if acc <= 0 {
         0
@@ -74,14 +100,7 @@ fn clip8(acc: i64) -> u8 {
     }
 }
 
-#[inline]
-fn weighted_sum(samples: impl Iterator<Item = u8>, weights: &[i32]) -> u8 {
-    let mut acc: i64 = 1 << (PRECISION_BITS - 1);
-    for (s, &w) in samples.zip(weights) {
-        acc += s as i64 * w as i64;
-    }
-    clip8(acc)
-}
+const ROUNDING: i32 = 1 << (PRECISION_BITS - 1);
 
 /// Resize to `out_w` x `out_h` exactly as Pillow's `Image.resize(size, Image.LANCZOS)` on mode "L".
 pub fn resize_lanczos(src: &Gray, out_w: usize, out_h: usize) -> Gray {
@@ -94,12 +113,12 @@ pub fn resize_lanczos(src: &Gray, out_w: usize, out_h: usize) -> Gray {
     let rows: Gray = if out_w != src.width {
         let horizontal = coefficients(src.width, out_w);
         let mut out = Vec::with_capacity(out_w * (last_row - first_row));
-        for y in first_row..last_row {
-            let line = &src.pixels[y * src.width..(y + 1) * src.width];
-            for xx in 0..out_w {
-                let (xmin, count) = horizontal.bounds[xx];
-                let w = &horizontal.weights[xx * horizontal.ksize..][..count];
-                out.push(weighted_sum(line[xmin..xmin + count].iter().copied(), w));
+        for line in src.pixels[first_row * src.width..last_row * src.width].chunks_exact(src.width) {
+            for (xx, &(xmin, count)) in horizontal.bounds.iter().enumerate() {
+                let weights = &horizontal.weights[xx * horizontal.ksize..][..count];
+                let samples = &line[xmin..xmin + count];
+                let acc = samples.iter().zip(weights).fold(ROUNDING, |acc, (&s, &w)| acc.wrapping_add(s as i32 * w));
+                out.push(clip8(acc));
             }
         }
         Gray::new(out_w, last_row - first_row, out)
@@ -110,15 +129,19 @@ pub fn resize_lanczos(src: &Gray, out_w: usize, out_h: usize) -> Gray {
     if out_h == src.height {
         return rows;
     }
-    let mut out = vec![0u8; out_w * out_h];
-    for yy in 0..out_h {
-        let (ymin, count) = vertical.bounds[yy];
-        let ymin = ymin - first_row;
-        let w = &vertical.weights[yy * vertical.ksize..][..count];
-        for xx in 0..out_w {
-            let column = (ymin..ymin + count).map(|y| rows.pixels[y * out_w + xx]);
-            out[yy * out_w + xx] = weighted_sum(column, w);
+    let mut out = Vec::with_capacity(out_w * out_h);
+    let mut acc = vec![0i32; out_w];
+    for (yy, &(ymin, count)) in vertical.bounds.iter().enumerate() {
+        // Whole rows at a time, so the inner loop runs over contiguous memory and vectorises.
+        acc.fill(ROUNDING);
+        let weights = &vertical.weights[yy * vertical.ksize..][..count];
+        for (dy, &w) in weights.iter().enumerate() {
+            let row = &rows.pixels[(ymin - first_row + dy) * out_w..][..out_w];
+            for (a, &p) in acc.iter_mut().zip(row) {
+                *a = a.wrapping_add(p as i32 * w);
+            }
         }
+        out.extend(acc.iter().map(|&a| clip8(a)));
     }
     Gray::new(out_w, out_h, out)
 }

@@ -51,18 +51,19 @@ pub fn measure(picture: &Gray) -> Stats {
 pub fn laplacian_variance(picture: &Gray) -> f64 {
     let small = resize_lanczos(picture, BLUR_SIDE, BLUR_SIDE);
     let s = BLUR_SIDE;
-    let mut values = Vec::with_capacity((s - 2) * (s - 2));
+    let p = &small.pixels;
+    let (mut sum, mut sum_sq) = (0i64, 0i64);
     for y in 1..s - 1 {
         for x in 1..s - 1 {
-            let c = small.at(x, y) as f64;
-            let l = small.at(x - 1, y) as f64 + small.at(x + 1, y) as f64 + small.at(x, y - 1) as f64
-                + small.at(x, y + 1) as f64
-                - 4.0 * c;
-            values.push(l);
+            let at = |x: usize, y: usize| p[y * s + x] as i64;
+            let l = at(x - 1, y) + at(x + 1, y) + at(x, y - 1) + at(x, y + 1) - 4 * at(x, y);
+            sum += l;
+            sum_sq += l * l;
         }
     }
-    let m = values.iter().sum::<f64>() / values.len() as f64;
-    values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / values.len() as f64
+    let n = ((s - 2) * (s - 2)) as f64;
+    let mean = sum as f64 / n;
+    (sum_sq as f64 / n - mean * mean).max(0.0)
 }
 
 #[cfg(test)]

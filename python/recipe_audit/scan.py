@@ -71,6 +71,7 @@ def scan(
     progress: bool | None = None,
     max_pixels: int = 100_000_000,
     max_bytes: int = 1 << 30,
+    min_decode_side: int = 64,
 ) -> pl.DataFrame:
     """Scan images and return one row per file, sorted by path.
 
@@ -88,6 +89,10 @@ def scan(
         max_pixels: images whose header declares more pixels are ``too_large`` and are refused
             before any allocation (decompression-bomb guard).
         max_bytes: files larger than this are ``too_large`` and are not read.
+        min_decode_side: JPEGs are decoded at the smallest DCT scale (1/8, 1/4, 1/2) that keeps
+            the shorter side at least this long. 64 puts 97-99% of photos within 4 bits of
+            imagehash; a huge value (e.g. ``1 << 30``) decodes at full size for bit parity with
+            imagehash on ~99% of files, at a few times the cost (BENCHMARKS.md).
 
     Returns:
         A frame with the columns of `SCAN_SCHEMA`:
@@ -123,6 +128,7 @@ def scan(
         progress=progress,
         max_pixels=max_pixels,
         max_bytes=max_bytes,
+        min_decode_side=min_decode_side,
     )
     return frame_from_columns(columns)
 
