@@ -50,7 +50,9 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
         };
     }
     column!("path", |r| r.path.as_str());
-    column!("bytes", |r| r.bytes);
+    // Never-null numeric columns travel as NumPy arrays: one buffer, no per-row Python objects.
+    let sizes: Vec<u64> = rows.iter().map(|r| r.bytes).collect();
+    columns.set_item("bytes", numpy::PyArray1::from_vec(py, sizes))?;
     column!("format", |r| r.format.name());
     column!("ext_mismatch", |r| r.ext_mismatch);
     column!("status", |r| r.status.name());

@@ -13,7 +13,7 @@ def scan_paths(
     max_pixels: int = 100_000_000,
     max_bytes: int = 1 << 30,
     min_decode_side: int = 64,
-) -> dict[str, list[Any]]: ...
+) -> dict[str, Any]: ...
 def scan_bytes(
     names: Sequence[str],
     blobs: Sequence[bytes],
@@ -21,4 +21,4 @@ def scan_bytes(
     threads: int | None = None,
     max_pixels: int = 100_000_000,
     min_decode_side: int = 64,
-) -> dict[str, list[Any]]: ...
+) -> dict[str, Any]: ...
