@@ -36,7 +36,22 @@ fn to_gray(image: DynamicImage) -> Gray {
     }
 }
 
+/// A RIFF container shorter than its declared size is cut, even when the picture still decodes
+/// (the missing tail may be a padding byte or metadata).
+fn check_riff_length(bytes: &[u8]) -> Result<(), Failure> {
+    let declared = bytes.get(4..8).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    if declared.saturating_add(8) > bytes.len() {
+        return Err(Failure::truncated(format!(
+            "file ends early: the WebP declares {} bytes but has {}",
+            declared.saturating_add(8),
+            bytes.len()
+        )));
+    }
+    Ok(())
+}
+
 pub fn decode(bytes: &[u8], format: Format, limits: &Limits) -> DecodeResult {
+    let structure = if format == Format::Webp { check_riff_length(bytes) } else { Ok(()) };
     let (image_format, name) = match format {
         Format::Webp => (ImageFormat::WebP, "WebP"),
         Format::Bmp => (ImageFormat::Bmp, "BMP"),
@@ -51,6 +66,7 @@ pub fn decode(bytes: &[u8], format: Format, limits: &Limits) -> DecodeResult {
     let stored = Header { width, height, channels: decoder.color_type().channel_count() };
     let fail = |failure: Failure| DecodeError { failure, header: Some(stored) };
     check_size(width as u64, height as u64, limits).map_err(fail)?;
+    structure.map_err(fail)?;
     let orientation = decoder.orientation().map(|o| o.to_exif() as u16).unwrap_or(1);
     let image = DynamicImage::from_decoder(decoder).map_err(|e| fail(failure(e, name)))?;
     Ok(Decoded { header: stored, orientation, picture: to_gray(image).oriented(orientation) })
