@@ -12,7 +12,7 @@ fn failure(error: gif::DecodingError) -> Failure {
             Failure::truncated("file ends early: the GIF is cut short")
         }
         _ if message.contains("memory limit") => Failure::new(Status::TooLarge, format!("GIF frame too large: {message}")),
-        _ if message.to_ascii_lowercase().contains("eof") || message.contains("end of") => {
+        _ if message.to_ascii_lowercase().contains("eof") || message.to_ascii_lowercase().contains("end of") => {
             Failure::truncated(format!("the GIF is cut short ({message})"))
         }
         _ => Failure::corrupt(format!("damaged GIF: {message}")),

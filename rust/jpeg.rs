@@ -112,6 +112,12 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
             return Err(structure.err().unwrap_or_else(|| header_failure(m)).into());
         }
     };
+    if header.width == 0 || header.height == 0 {
+        // libjpeg "succeeds" on a stream cut before its frame header, reporting 0x0.
+        if let Err(failure) = structure {
+            return Err(failure.into());
+        }
+    }
     let cmyk = header.colorspace == raw::TJCS_TJCS_CMYK || header.colorspace == raw::TJCS_TJCS_YCCK;
     let channels = match header.colorspace {
         raw::TJCS_TJCS_GRAY => 1,
