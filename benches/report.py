@@ -11,12 +11,15 @@ import json
 import sys
 from pathlib import Path
 
-ORDER = ["imagehash", "pil_draft", "pil_full", "ra_scan_threads1", "ra_scan_all_cores"]
+ORDER = ["imagehash", "pil_draft", "pil_full", "ra_scan_threads1", "ra_scan_all_cores",
+         "ra_scan_threads1_fast", "ra_scan_all_cores_fast"]
 RATIOS = [
     ("scan (all cores) / imagehash", "ra_scan_all_cores", "imagehash"),
     ("scan (threads=1) / imagehash", "ra_scan_threads1", "imagehash"),
     ("scan (threads=1) / PIL draft decode (floor)", "ra_scan_threads1", "pil_draft"),
     ("scan (all cores) / scan (threads=1)", "ra_scan_all_cores", "ra_scan_threads1"),
+    ("scan min_decode_side=8 (all cores) / imagehash", "ra_scan_all_cores_fast", "imagehash"),
+    ("scan min_decode_side=8 (threads=1) / PIL draft decode (floor)", "ra_scan_threads1_fast", "pil_draft"),
 ]
 
 
