@@ -45,6 +45,45 @@ impl Gray {
     }
 }
 
+impl Gray {
+    /// Averages `factor` x `factor` blocks (partial blocks at the edges average what they hold):
+    /// the same reduction a JPEG gets from DCT scaling, for pictures decoded at full size.
+    pub fn box_reduce(&self, factor: usize) -> Gray {
+        if factor <= 1 {
+            return self.clone();
+        }
+        let (ow, oh) = (self.width.div_ceil(factor), self.height.div_ceil(factor));
+        let mut sums = vec![0u32; ow];
+        let mut out = Vec::with_capacity(ow * oh);
+        for oy in 0..oh {
+            sums.fill(0);
+            let rows = oy * factor..((oy + 1) * factor).min(self.height);
+            let row_count = rows.len();
+            for y in rows {
+                let line = &self.pixels[y * self.width..(y + 1) * self.width];
+                for (x, &p) in line.iter().enumerate() {
+                    sums[x / factor] += p as u32;
+                }
+            }
+            for (ox, &sum) in sums.iter().enumerate() {
+                let cols = (self.width - ox * factor).min(factor);
+                let count = (cols * row_count) as u32;
+                out.push(((sum + count / 2) / count) as u8);
+            }
+        }
+        Gray::new(ow, oh, out)
+    }
+
+    /// The largest reduction (8, 4, 2 or none) that keeps the shorter side at least `min_side`.
+    pub fn reduced_to(self, min_side: usize) -> Gray {
+        let short = self.width.min(self.height);
+        match [8, 4, 2].into_iter().find(|&f| short.div_ceil(f) >= min_side) {
+            Some(factor) => self.box_reduce(factor),
+            None => self,
+        }
+    }
+}
+
 /// Pillow's RGB -> L conversion (ITU-R 601-2 luma in 16-bit fixed point), so hashes match imagehash.
 #[inline]
 pub fn luma(r: u8, g: u8, b: u8) -> u8 {
@@ -90,6 +129,19 @@ mod tests {
         assert_eq!(r.pixels, vec![3, 6, 2, 5, 1, 4]);
         assert_eq!(sample().oriented(5).pixels, vec![1, 4, 2, 5, 3, 6]);
         assert_eq!(sample().oriented(7).pixels, vec![6, 3, 5, 2, 4, 1]);
+    }
+
+    #[test]
+    fn box_reduce_averages_blocks() {
+        let g = Gray::new(5, 2, vec![0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+        let r = g.box_reduce(2);
+        assert_eq!((r.width, r.height), (3, 1));
+        assert_eq!(r.pixels, vec![6, 10, 13]);
+        let big = Gray::new(640, 480, vec![7; 640 * 480]);
+        let small = big.reduced_to(64);
+        // 480 / 8 = 60 is under 64, so the factor is 4.
+        assert_eq!((small.width, small.height), (160, 120));
+        assert!(small.pixels.iter().all(|&p| p == 7));
     }
 
     #[test]

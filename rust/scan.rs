@@ -71,7 +71,13 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
             // Width and height as a viewer shows the image, after the EXIF orientation.
             let upright = if decoded.orientation >= 5 { Header { width: h.height, height: h.width, ..h } } else { h };
             row.header = Some(upright);
-            let picture = &decoded.picture;
+            // JPEGs arrive reduced by DCT scaling; other formats get the same reduction here.
+            let picture = if format == Format::Jpeg {
+                decoded.picture
+            } else {
+                decoded.picture.reduced_to(limits.min_decode_side as usize)
+            };
+            let picture = &picture;
             row.hashes = Some([ahash(picture), dhash(picture), phash(picture)]);
             row.stats = Some(measure(picture));
         }
