@@ -208,3 +208,13 @@ def test_files_are_only_read(photos: list[Path]) -> None:
     recipe_audit.scan(folder, progress=False)
     after = {p: (p.stat().st_mtime_ns, p.stat().st_size, p.stat().st_mode) for p in folder.iterdir()}
     assert before == after
+
+
+def test_name_that_is_not_utf8(tmp_path: Path, photos: list[Path]) -> None:
+    raw_name = os.fsencode(tmp_path) + b"/caf\xe9_latin1.jpg"
+    with open(raw_name, "wb") as f:
+        f.write(photos[0].read_bytes())
+    row = one(tmp_path)
+    # Scanned by its real name; shown with U+FFFD where the bytes are not UTF-8.
+    assert row["status"] == "ok"
+    assert row["path"].endswith("caf\ufffd_latin1.jpg")
