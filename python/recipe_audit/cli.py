@@ -17,22 +17,26 @@ import polars as pl
 from recipe_audit.scan import scan
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _summary(files: pl.DataFrame, seconds: float) -> str:
     """A short text a person reads in ten seconds: counts, broken files, exact copies."""
-    lines = [f"{files.height} files in {seconds:.2f} s ({files.height / max(seconds, 1e-9):.0f} files/s)"]
+    lines = [f"{_count(files.height, 'file')} in {seconds:.2f} s ({files.height / max(seconds, 1e-9):.0f} files/s)"]
     for column in ("status", "format"):
         counts = files.group_by(column).len().sort(["len", column], descending=[True, False])
         lines.append(f"  by {column}: " + ", ".join(f"{v} {n}" for v, n in counts.iter_rows()))
     broken = files.filter(pl.col("status") != "ok")
     if broken.height:
-        lines.append(f"\n{broken.height} broken or unreadable files:")
+        lines.append(f"\n{_count(broken.height, 'broken or unreadable file')}:")
         for path, status, error in broken.select("path", "status", "error").head(20).iter_rows():
             lines.append(f"  {status:<11} {path}: {error}")
         if broken.height > 20:
             lines.append(f"  ... and {broken.height - 20} more")
     mismatched = files.filter(pl.col("ext_mismatch"))
     if mismatched.height:
-        lines.append(f"\n{mismatched.height} files whose extension names another format:")
+        lines.append(f"\n{_count(mismatched.height, 'file')} whose extension names another format:")
         for path, fmt in mismatched.select("path", "format").head(10).iter_rows():
             lines.append(f"  {path} is really {fmt}")
     copies = (
@@ -43,7 +47,7 @@ def _summary(files: pl.DataFrame, seconds: float) -> str:
         .sort(pl.col("path").list.first())
     )
     if copies.height:
-        lines.append(f"\n{copies.height} groups of byte-identical files:")
+        lines.append(f"\n{_count(copies.height, 'group')} of byte-identical files:")
         for paths, labels, splits in copies.select("path", "label", "split").head(10).iter_rows():
             notes = []
             if len(labels) > 1:
