@@ -147,8 +147,19 @@ pub fn collect(sources: &[PathBuf], recursive: bool) -> Vec<Entry> {
 
 /// The whole file, or why not. Files over `max_bytes` are not read (a 50 GB file named .jpg).
 pub fn read(path: &Path, max_bytes: u64) -> Result<Vec<u8>, (Status, String, u64)> {
-    let file = fs::File::open(path).map_err(|e| (Status::Unreadable, format!("cannot open: {e}"), 0))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking, so a FIFO swapped in after the walk cannot hang the scan on open.
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| (Status::Unreadable, format!("cannot open: {e}"), 0))?;
+    let meta = file.metadata().map_err(|e| (Status::Unreadable, format!("cannot stat: {e}"), 0))?;
+    if !meta.is_file() {
+        let message = "not a regular file (it changed during the scan); skipped".to_string();
+        return Err((Status::Unreadable, message, 0));
+    }
+    let size = meta.len();
     if size > max_bytes {
         let message = format!("file is {size} bytes, over the limit of {max_bytes} (max_bytes); not read");
         return Err((Status::TooLarge, message, size));
@@ -196,5 +207,16 @@ mod tests {
         assert_eq!(entries[1].label.as_deref(), Some("cat"));
         assert_eq!(entries[1].split.as_deref(), Some("train"));
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn reading_a_fifo_neither_blocks_nor_succeeds() {
+        let fifo = std::env::temp_dir().join(format!("ra_fifo_{}", std::process::id()));
+        let _ = fs::remove_file(&fifo);
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+        let verdict = read(&fifo, 1 << 20);
+        assert!(matches!(verdict, Err((Status::Unreadable, _, _))));
+        fs::remove_file(&fifo).unwrap();
     }
 }
