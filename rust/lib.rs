@@ -7,6 +7,7 @@ pub mod gifdec;
 pub mod gray;
 pub mod hash;
 pub mod jpeg;
+pub mod neardup;
 pub mod otherdec;
 pub mod outcome;
 pub mod pngdec;
