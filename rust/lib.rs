@@ -19,6 +19,7 @@ pub mod stats;
 pub mod turbo;
 pub mod walk;
 
+use numpy::{PyArray1, PyReadonlyArray1};
 use outcome::Limits;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -53,7 +54,7 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("path", |r| r.path.as_str());
     // Never-null numeric columns travel as NumPy arrays: one buffer, no per-row Python objects.
     let sizes: Vec<u64> = rows.iter().map(|r| r.bytes).collect();
-    columns.set_item("bytes", numpy::PyArray1::from_vec(py, sizes))?;
+    columns.set_item("bytes", PyArray1::from_vec(py, sizes))?;
     column!("format", |r| r.format.name());
     column!("ext_mismatch", |r| r.ext_mismatch);
     column!("status", |r| r.status.name());
@@ -142,10 +143,62 @@ fn scan_bytes<'py>(
     rows_to_columns(py, &rows)
 }
 
+fn check_radius(radius: u32) -> PyResult<()> {
+    if radius > 64 {
+        return Err(PyValueError::new_err(format!("radius {radius} is over 64, the number of bits in a hash")));
+    }
+    Ok(())
+}
+
+/// Columns (i, j, distance) as NumPy arrays.
+type PairColumns<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u8>>);
+
+fn pair_columns<'py>(py: Python<'py>, pairs: Vec<neardup::Pair>) -> PairColumns<'py> {
+    let i = pairs.iter().map(|p| p.0).collect::<Vec<_>>();
+    let j = pairs.iter().map(|p| p.1).collect::<Vec<_>>();
+    let d = pairs.iter().map(|p| p.2).collect::<Vec<_>>();
+    (PyArray1::from_vec(py, i), PyArray1::from_vec(py, j), PyArray1::from_vec(py, d))
+}
+
+/// Every pair (i < j) of hashes within `radius` bits, exactly as brute force finds them.
+#[pyfunction]
+fn hamming_pairs<'py>(py: Python<'py>, hashes: PyReadonlyArray1<'py, u64>, radius: u32) -> PyResult<PairColumns<'py>> {
+    check_radius(radius)?;
+    let hashes = hashes.as_slice()?;
+    let pairs = py.detach(|| neardup::pairs_within(hashes, radius));
+    Ok(pair_columns(py, pairs))
+}
+
+/// Pairs (query index, index index) within `radius` bits between two sets of hashes.
+#[pyfunction]
+fn hamming_pairs_across<'py>(
+    py: Python<'py>,
+    queries: PyReadonlyArray1<'py, u64>,
+    index: PyReadonlyArray1<'py, u64>,
+    radius: u32,
+) -> PyResult<PairColumns<'py>> {
+    check_radius(radius)?;
+    let (queries, index) = (queries.as_slice()?, index.as_slice()?);
+    let pairs = py.detach(|| neardup::pairs_across(queries, index, radius));
+    Ok(pair_columns(py, pairs))
+}
+
+/// Connected components of the within-`radius` graph: per hash, the smallest index in its group.
+#[pyfunction]
+fn hamming_groups<'py>(py: Python<'py>, hashes: PyReadonlyArray1<'py, u64>, radius: u32) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    check_radius(radius)?;
+    let hashes = hashes.as_slice()?;
+    let groups = py.detach(|| neardup::groups_within(hashes, radius));
+    Ok(PyArray1::from_vec(py, groups))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_paths, m)?)?;
     m.add_function(wrap_pyfunction!(scan_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(hamming_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(hamming_pairs_across, m)?)?;
+    m.add_function(wrap_pyfunction!(hamming_groups, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -2,6 +2,9 @@ from collections.abc import Sequence
 from os import PathLike
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 __version__: str
 
 def scan_paths(
@@ -22,3 +25,11 @@ def scan_bytes(
     max_pixels: int = 100_000_000,
     min_decode_side: int = 64,
 ) -> dict[str, Any]: ...
+
+def hamming_pairs(
+    hashes: npt.NDArray[np.uint64], radius: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...
+def hamming_pairs_across(
+    queries: npt.NDArray[np.uint64], index: npt.NDArray[np.uint64], radius: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...
+def hamming_groups(hashes: npt.NDArray[np.uint64], radius: int) -> npt.NDArray[np.uint32]: ...
