@@ -31,19 +31,6 @@ use std::path::PathBuf;
 /// Files per batch between checks for Ctrl-C and progress redraws.
 const BATCH: usize = 256;
 
-fn analyze_entry(entry: &walk::Entry, limits: &Limits, max_bytes: u64) -> Row {
-    let mut row = match &entry.kind {
-        walk::Kind::Refused(status, message) => Row::unreadable(entry.display.clone(), 0, *status, message.clone()),
-        walk::Kind::File => match walk::read(&entry.path, max_bytes) {
-            Ok(bytes) => scan::analyze(&entry.display, &bytes, limits),
-            Err((status, message, size)) => Row::unreadable(entry.display.clone(), size, status, message),
-        },
-    };
-    row.label = entry.label.clone();
-    row.split = entry.split.clone();
-    row
-}
-
 fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, PyDict>> {
     let columns = PyDict::new(py);
     macro_rules! column {
@@ -110,7 +97,7 @@ fn scan_paths<'py>(
     let mut rows: Vec<Row> = Vec::with_capacity(entries.len());
     for batch in entries.chunks(BATCH * pool.current_num_threads()) {
         let done: Vec<Row> =
-            py.detach(|| pool.install(|| batch.par_iter().map(|e| analyze_entry(e, &limits, max_bytes)).collect()));
+            py.detach(|| pool.install(|| batch.par_iter().map(|e| scan::analyze_entry(e, &limits, max_bytes)).collect()));
         rows.extend(done);
         bar.update(rows.len());
         // Ctrl-C lands here within one batch; the KeyboardInterrupt propagates to the caller.

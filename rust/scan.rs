@@ -90,6 +90,20 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
     row
 }
 
+/// One local file: its bytes read (or why not), analysed, with the label and split of its place.
+pub fn analyze_entry(entry: &crate::walk::Entry, limits: &Limits, max_bytes: u64) -> Row {
+    let mut row = match &entry.kind {
+        crate::walk::Kind::Refused(status, message) => Row::unreadable(entry.display.clone(), 0, *status, message.clone()),
+        crate::walk::Kind::File => match crate::walk::read(&entry.path, max_bytes) {
+            Ok(bytes) => analyze(&entry.display, &bytes, limits),
+            Err((status, message, size)) => Row::unreadable(entry.display.clone(), size, status, message),
+        },
+    };
+    row.label = entry.label.clone();
+    row.split = entry.split.clone();
+    row
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
