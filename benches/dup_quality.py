@@ -1,0 +1,183 @@
+"""Near-duplicate detection quality of scan's ahash/dhash/phash, with ground truth from real photos.
+
+    python benches/dup_quality.py [N_ORIGINALS] [N_VARIED] [N_EXACT]   # defaults 400 150 30
+
+Builds a corpus in a temp dir: N_ORIGINALS distinct crops of real photos (make_photo_corpus, seed 5),
+one near copy per transform of N_VARIED of them, and byte-exact copies of N_EXACT of them. Everything
+is scanned with recipe_audit.scan and all pairs within a radius are found with _core.hamming_pairs.
+
+A predicted pair is a true positive when both files descend from the same original (copy-original or
+copy-copy); any other pair is a false positive, including pairs of different crops of one source
+photograph (distinct images that may overlap in content). Recall is per (original, copy) pair, found
+directly (no transitive closure). Horizontal flip is an opt-in match: its links count as true
+positives but it is left out of the overall recall and reported on its own.
+
+Prints markdown tables: (a) precision and overall recall per hash and radius; (b) recall per
+transform at each hash's best radius (highest recall with precision >= 0.99, smallest such radius);
+(c) phash candidates within R1 confirmed by dhash within R2.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageFilter
+
+import recipe_audit
+from recipe_audit import _core, examples
+
+SEED = 5
+HASHES = ("ahash", "dhash", "phash")
+MAX_R = 16
+COMBO_R1 = (10, 12, 14, 16, 18, 20)
+COMBO_R2 = (8, 10, 12, 14)
+MIN_PRECISION = 0.99
+
+
+def _resize(im: Image.Image, f: float) -> Image.Image:
+    f = min(f, 1600 / max(im.size))
+    return im.resize((max(1, round(im.width * f)), max(1, round(im.height * f))), Image.LANCZOS)
+
+
+def _crop(im: Image.Image, share: float) -> Image.Image:
+    dx, dy = int(im.width * share), int(im.height * share)
+    return im.crop((dx, dy, im.width - dx, im.height - dy))
+
+
+# name -> (image transform, output format or None to keep the original's format, JPEG quality)
+TRANSFORMS = {
+    "resize_0.5x": (lambda im: _resize(im, 0.5), None, 90),
+    "resize_2x": (lambda im: _resize(im, 2.0), None, 90),
+    "jpeg_q50": (lambda im: im, "JPEG", 50),
+    "jpeg_q95": (lambda im: im, "JPEG", 95),
+    "png_jpeg_swap": (lambda im: im, "swap", 90),
+    "crop_2%": (lambda im: _crop(im, 0.02), None, 90),
+    "crop_5%": (lambda im: _crop(im, 0.05), None, 90),
+    "bright_+10%": (lambda im: ImageEnhance.Brightness(im).enhance(1.1), None, 90),
+    "bright_-10%": (lambda im: ImageEnhance.Brightness(im).enhance(0.9), None, 90),
+    "contrast_+10%": (lambda im: ImageEnhance.Contrast(im).enhance(1.1), None, 90),
+    "blur_r1": (lambda im: im.filter(ImageFilter.GaussianBlur(1)), None, 90),
+    "hflip": (lambda im: im.transpose(Image.FLIP_LEFT_RIGHT), None, 90),
+}
+OPT_IN = {"hflip"}
+
+
+def build_corpus(root: Path, n_orig: int, n_varied: int, n_exact: int):
+    """Write the corpus; return (group of each path, ground truth [(original, copy, transform)])."""
+    originals = examples.make_photo_corpus(root / "orig", n_orig, seed=SEED)
+    out = root / "copies"
+    out.mkdir()
+    rng = np.random.default_rng(SEED)
+    group = {str(p): k for k, p in enumerate(originals)}
+    truth = []
+    for k in sorted(rng.choice(n_orig, size=min(n_varied, n_orig), replace=False)):
+        src = originals[k]
+        with Image.open(src) as im:
+            im.load()
+            base = im.convert("L" if im.mode in ("L", "I;16") else "RGB")
+        is_png = src.suffix.lower() == ".png"
+        for name, (fn, fmt, q) in TRANSFORMS.items():
+            if fmt == "swap":
+                fmt = "JPEG" if is_png else "PNG"
+            fmt = fmt or ("PNG" if is_png else "JPEG")
+            dest = out / f"{src.stem}__{name.replace('%', 'pct')}.{'png' if fmt == 'PNG' else 'jpg'}"
+            fn(base).save(dest, fmt, **({"quality": q} if fmt == "JPEG" else {}))
+            group[str(dest)] = k
+            truth.append((str(src), str(dest), name))
+    for k in sorted(rng.choice(n_orig, size=min(n_exact, n_orig), replace=False)):
+        dest = out / f"{originals[k].stem}__exact{originals[k].suffix}"
+        shutil.copyfile(originals[k], dest)
+        group[str(dest)] = k
+        truth.append((str(originals[k]), str(dest), "exact_copy"))
+    return group, truth
+
+
+def popcount(x: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(x).astype(np.int64)
+
+
+def evaluate(i, j, g, gt_keys, gt_mask_main, gt_tf, n):
+    """Precision, overall recall (no opt-in), recall per transform for predicted pairs (i, j)."""
+    tp = int(np.sum(g[i] == g[j]))
+    precision = tp / len(i) if len(i) else 1.0
+    found = np.isin(gt_keys, np.minimum(i, j).astype(np.int64) * n + np.maximum(i, j))
+    per_tf = {t: float(found[gt_tf == t].mean()) for t in dict.fromkeys(gt_tf)}
+    return precision, float(found[gt_mask_main].mean()), per_tf, len(i) - tp
+
+
+def main(n_orig: int = 400, n_varied: int = 150, n_exact: int = 30) -> None:
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        group, truth = build_corpus(Path(tmp), n_orig, n_varied, n_exact)
+        t_build = time.perf_counter() - t0
+        df = recipe_audit.scan(tmp, progress=False)
+        t_scan = time.perf_counter() - t0 - t_build
+    bad = df.filter(df["status"] != "ok").height
+    df = df.filter(df["status"] == "ok")
+    paths = df["path"].to_list()
+    n = len(paths)
+    index = {p: k for k, p in enumerate(paths)}
+    g = np.array([group[p] for p in paths], dtype=np.int64)
+    truth = [t for t in truth if t[0] in index and t[1] in index]
+    a = np.array([index[o] for o, _, _ in truth], dtype=np.int64)
+    b = np.array([index[c] for _, c, _ in truth], dtype=np.int64)
+    gt_keys = np.minimum(a, b) * n + np.maximum(a, b)
+    gt_tf = np.array([t for _, _, t in truth])
+    main_mask = ~np.isin(gt_tf, list(OPT_IN))
+    hashes = {h: df[h].to_numpy().astype(np.uint64) for h in HASHES}
+    pairs = {h: tuple(np.asarray(x) for x in _core.hamming_pairs(hashes[h], MAX_R)) for h in HASHES}
+    combo = tuple(np.asarray(x) for x in _core.hamming_pairs(hashes["phash"], max(COMBO_R1)))
+
+    print(f"\n{n} images scanned ({bad} not ok): {n_orig} originals, {len(truth)} copies; "
+          f"build {t_build:.1f}s, scan {t_scan:.1f}s\n")
+    print("### (a) Precision / overall recall (excluding hflip) per hash and radius\n")
+    print("| radius | " + " | ".join(f"{h} P | {h} R | {h} FP" for h in HASHES) + " |")
+    print("|---" * (1 + 3 * len(HASHES)) + "|")
+    results = {h: {} for h in HASHES}
+    for r in range(MAX_R + 1):
+        cells = []
+        for h in HASHES:
+            i, j, d = pairs[h]
+            keep = d <= r
+            res = evaluate(i[keep], j[keep], g, gt_keys, main_mask, gt_tf, n)
+            results[h][r] = res
+            cells.append(f"{res[0]:.4f} | {res[1]:.3f} | {res[3]}")
+        print(f"| {r} | " + " | ".join(cells) + " |")
+
+    best = {}
+    for h in HASHES:
+        ok = [r for r in range(MAX_R + 1) if results[h][r][0] >= MIN_PRECISION]
+        best[h] = max(ok, key=lambda r: (results[h][r][1], -r)) if ok else 0
+    tfs = list(dict.fromkeys(gt_tf))
+    print(f"\n### (b) Recall per transform at each hash's best radius (precision >= {MIN_PRECISION})\n")
+    print("| transform | " + " | ".join(f"{h} (r={best[h]})" for h in HASHES) + " |")
+    print("|---" * (1 + len(HASHES)) + "|")
+    for t in tfs:
+        label = f"{t} (opt-in)" if t in OPT_IN else t
+        print(f"| {label} | " + " | ".join(f"{results[h][best[h]][2][t]:.3f}" for h in HASHES) + " |")
+    print("| **overall (no hflip)** | "
+          + " | ".join(f"**{results[h][best[h]][1]:.3f}**" for h in HASHES) + " |")
+    print("| precision | " + " | ".join(f"{results[h][best[h]][0]:.4f}" for h in HASHES) + " |")
+
+    print("\n### (c) phash within R1, confirmed by dhash within R2\n")
+    print("| R1 | R2 | precision | FP | recall (no hflip) | crop_2% | crop_5% | worst transform |")
+    print("|---|---|---|---|---|---|---|---|")
+    i, j, d = combo
+    dd = popcount(hashes["dhash"][i] ^ hashes["dhash"][j])
+    for r1 in COMBO_R1:
+        for r2 in COMBO_R2:
+            keep = (d <= r1) & (dd <= r2)
+            p, rec, per, fp = evaluate(i[keep], j[keep], g, gt_keys, main_mask, gt_tf, n)
+            worst = min((t for t in tfs if t not in OPT_IN), key=lambda t: per[t])
+            print(f"| {r1} | {r2} | {p:.4f} | {fp} | {rec:.3f} | {per['crop_2%']:.3f} | "
+                  f"{per['crop_5%']:.3f} | {worst} {per[worst]:.3f} |")
+    print(f"\ntotal {time.perf_counter() - t0:.1f}s")
+
+
+if __name__ == "__main__":
+    main(*(int(x) for x in sys.argv[1:4]))
