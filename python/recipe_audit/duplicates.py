@@ -1,0 +1,163 @@
+"""Exact and near duplicates, train/test leaks and conflicting labels, from the `scan` frame.
+
+The search is exact (`_core.hamming_groups`: every pair within the radius, as brute force would
+find, grouped transitively) and runs in Rust on all cores with the GIL released.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from recipe_audit import _core
+
+HASHES = ("ahash", "dhash", "phash")
+DEFAULT_MAX_DISTANCE = {"phash": 10, "ahash": 2, "dhash": 0}
+"""Defaults per hash: the largest radius with precision >= 0.99 in benches/dup_quality.py."""
+
+TRAIN_SPLIT = "train"
+
+
+def _usable(files: pl.DataFrame, hash: str) -> pl.DataFrame:
+    if hash not in HASHES:
+        raise ValueError(f"hash must be one of {HASHES}, not {hash!r}")
+    missing = {"path", "status", "content_hash", hash} - set(files.columns)
+    if missing:
+        raise ValueError(f"files lacks the scan columns {sorted(missing)}; pass the frame recipe_audit.scan returns")
+    return files.filter((pl.col("status") == "ok") & pl.col(hash).is_not_null())
+
+
+def find_duplicates(
+    files: pl.DataFrame,
+    *,
+    hash: str = "phash",
+    max_distance: int | None = None,
+    exact: bool = True,
+) -> pl.DataFrame:
+    """Group files whose `hash` lies within `max_distance` bits, transitively; broken files left out.
+
+    Args:
+        files: the frame `recipe_audit.scan` returns.
+        hash: ``phash`` (default; best recall at precision >= 0.99 in BENCHMARKS.md), ``ahash``
+            or ``dhash``.
+        max_distance: bits; default `DEFAULT_MAX_DISTANCE[hash]` (10 for pHash).
+        exact: mark byte-identical members (same ``content_hash``) as ``exact``.
+
+    Returns:
+        One row per file that has at least one duplicate: ``path``, ``group`` (0, 1, ... in the
+        order of each group's first path: stable for the same input), ``kind`` (``exact``: another
+        member has the same bytes; ``near``: linked by hash distance), ``distance`` (bits to the
+        group's representative), ``representative`` (the file to keep: most pixels, then shortest
+        path, then first path), plus ``label`` and ``split`` when the frame has them. Sorted by
+        group, then path.
+
+    Example:
+        >>> dups = recipe_audit.find_duplicates(recipe_audit.scan("data/"))   # doctest: +SKIP
+        >>> dups.filter(~pl.col("representative")).select("path")              # doctest: +SKIP
+    """
+    usable = _usable(files, hash)
+    radius = DEFAULT_MAX_DISTANCE[hash] if max_distance is None else max_distance
+    if radius is None or not 0 <= radius <= 64:
+        raise ValueError(f"max_distance must be between 0 and 64 bits, not {max_distance!r}")
+    extra = [c for c in ("label", "split") if c in files.columns]
+    roots = _core.hamming_groups(usable[hash].to_numpy(), radius)
+    grouped = (
+        usable.select("path", "content_hash", hash, "width", "height", *extra)
+        .with_columns(root=pl.Series(roots), pixels=pl.col("width").cast(pl.UInt64) * pl.col("height"))
+        .filter(pl.len().over("root") > 1)
+    )
+    representatives = (
+        grouped.sort(["pixels", pl.col("path").str.len_bytes(), "path"], descending=[True, False, False], nulls_last=True)
+        .group_by("root", maintain_order=True)
+        .first()
+        .select("root", rep_path=pl.col("path"), rep_hash=pl.col(hash))
+    )
+    same_bytes = pl.len().over("root", "content_hash") > 1
+    return (
+        grouped.join(representatives, on="root")
+        .with_columns(
+            group=pl.col("path").min().over("root").rank("dense").cast(pl.UInt32) - 1,
+            kind=pl.when(pl.lit(exact) & same_bytes).then(pl.lit("exact")).otherwise(pl.lit("near")),
+            distance=(pl.col(hash) ^ pl.col("rep_hash")).bitwise_count_ones().cast(pl.UInt8),
+            representative=pl.col("path") == pl.col("rep_path"),
+        )
+        .select("path", "group", "kind", "distance", "representative", *extra)
+        .sort("group", "path")
+    )
+
+
+def _with_labels(files: pl.DataFrame, dups: pl.DataFrame | None, needed: str) -> pl.DataFrame:
+    if needed not in files.columns:
+        raise ValueError(f"files has no {needed!r} column; scan an ImageFolder layout or join a manifest first")
+    dups = find_duplicates(files) if dups is None else dups
+    return dups.select("path", "group", "kind").join(files.select("path", "label", "split", "phash"), on="path")
+
+
+def find_leaks(files: pl.DataFrame, dups: pl.DataFrame | None = None, *, max_twins: int = 10) -> pl.DataFrame:
+    """Files outside the train split that have a duplicate inside it: the test score's lie.
+
+    Args:
+        files: the frame `recipe_audit.scan` returns (with a ``split`` column).
+        dups: the result of `find_duplicates` (computed with its defaults when omitted).
+        max_twins: at most this many train twins listed per file (a blank frame can have 100,000).
+
+    Returns:
+        One row per leaking file: ``path``, ``split``, ``group``, ``kind`` (``exact`` when a twin has
+        the same bytes), ``train_paths`` (list, first `max_twins` by path), ``train_count``,
+        ``distance`` (bits to the nearest listed twin). Sorted by path.
+
+    Example:
+        >>> leaks = recipe_audit.find_leaks(recipe_audit.scan("data/"))   # doctest: +SKIP
+    """
+    members = _with_labels(files, dups, "split")
+    is_train = pl.col("split") == TRAIN_SPLIT
+    twins = (
+        members.filter(is_train)
+        .sort("path")
+        .group_by("group")
+        .agg(
+            train_paths=pl.col("path").head(max_twins),
+            train_hashes=pl.col("phash").head(max_twins),
+            train_kinds=pl.col("kind").head(max_twins),
+            train_count=pl.len().cast(pl.UInt32),
+        )
+    )
+    leaks = members.filter(pl.col("split").is_not_null() & ~is_train).join(twins, on="group")
+    nearest = (
+        leaks.select("path", "phash", "train_hashes")
+        .explode("train_hashes")
+        .group_by("path")
+        .agg(distance=(pl.col("phash") ^ pl.col("train_hashes")).bitwise_count_ones().min().cast(pl.UInt8))
+    )
+    return (
+        leaks.join(nearest, on="path")
+        .with_columns(
+            kind=pl.when((pl.col("kind") == "exact") & pl.col("train_kinds").list.contains("exact"))
+            .then(pl.lit("exact"))
+            .otherwise(pl.lit("near"))
+        )
+        .select("path", "split", "group", "kind", "train_paths", "train_count", "distance")
+        .sort("path")
+    )
+
+
+def find_label_conflicts(files: pl.DataFrame, dups: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Duplicate groups whose members carry different labels: label noise you can prove.
+
+    Returns:
+        One row per member of each conflicting group: ``group``, ``path``, ``label``, ``split``,
+        ``kind``, ``labels`` (every distinct label in the group, sorted). Sorted by group, path.
+
+    Example:
+        >>> conflicts = recipe_audit.find_label_conflicts(recipe_audit.scan("data/"))  # doctest: +SKIP
+    """
+    members = _with_labels(files, dups, "label")
+    labels = pl.col("label").drop_nulls().unique().sort()
+    return (
+        members.with_columns(labels=labels.implode().over("group"))
+        .filter(pl.col("labels").list.len() > 1)
+        .select("group", "path", "label", "split", "kind", "labels")
+        .sort("group", "path")
+    )
+
+
+__all__ = ["find_duplicates", "find_leaks", "find_label_conflicts", "DEFAULT_MAX_DISTANCE"]

@@ -1,0 +1,93 @@
+"""Duplicates, leaks and label conflicts on the built-in example and on real photo hashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import recipe_audit
+from recipe_audit import examples
+
+
+@pytest.fixture(scope="module")
+def example_files(example_root: Path) -> pl.DataFrame:
+    return recipe_audit.scan(example_root, progress=False)
+
+
+def _abs(root: Path, relative: list[str]) -> list[str]:
+    return [str(root / r) for r in relative]
+
+
+def test_planted_copies_are_grouped(example_root: Path, example_files: pl.DataFrame) -> None:
+    planted = examples.example_planted(example_root)
+    dups = recipe_audit.find_duplicates(example_files)
+    group_of = dict(dups.select("path", "group").iter_rows())
+    for problem in ("exact_duplicate", "near_duplicate", "label_conflict", "split_leak"):
+        original, copy = _abs(example_root, planted[problem])[0], _abs(example_root, planted[problem])[-1]
+        assert group_of[original] == group_of[copy], problem
+    kinds = dict(dups.select("path", "kind").iter_rows())
+    assert kinds[_abs(example_root, planted["exact_duplicate"])[-1]] == "exact"
+    assert kinds[_abs(example_root, planted["near_duplicate"])[-1]] == "near"
+    # Broken files never appear; exactly one representative per group.
+    assert set(dups["path"]).isdisjoint(_abs(example_root, planted["truncated"] + planted["empty"]))
+    assert dups.group_by("group").agg(pl.col("representative").sum())["representative"].to_list() == [1] * dups["group"].n_unique()
+    # Stable for the same input.
+    assert dups.equals(recipe_audit.find_duplicates(example_files))
+
+
+def test_leak_and_label_conflict(example_root: Path, example_files: pl.DataFrame) -> None:
+    planted = examples.example_planted(example_root)
+    leaks = recipe_audit.find_leaks(example_files)
+    leak = _abs(example_root, planted["split_leak"])
+    assert leaks["path"].to_list() == [leak[-1]]
+    assert leaks.row(0, named=True)["train_paths"] == [leak[0]]
+    assert leaks.row(0, named=True)["kind"] == "exact"
+    conflicts = recipe_audit.find_label_conflicts(example_files)
+    assert sorted(conflicts["path"]) == sorted(_abs(example_root, planted["label_conflict"]))
+    assert conflicts["labels"].to_list()[0] == sorted(set(conflicts["label"]))
+
+
+def test_radius_boundary_on_real_hashes(photos: list[Path]) -> None:
+    files = recipe_audit.scan(photos[0].parent, progress=False)
+    base = files.row(0, named=True)
+    def variant(name: str, mask: int) -> dict:
+        row = dict(base, path=f"/virtual/{name}.jpg", content_hash=name * 32)
+        row["phash"] = base["phash"] ^ mask
+        return row
+    # 10 low bits flipped: just inside; 11 high bits: just outside (and 21 from the other copy).
+    inside, outside = (1 << 10) - 1, ((1 << 11) - 1) << 53
+    extra = pl.DataFrame([variant("inside", inside), variant("outside", outside)], schema=files.schema)
+    dups = recipe_audit.find_duplicates(pl.concat([files, extra]), max_distance=10)
+    members = set(dups.filter(pl.col("group") == dups.filter(pl.col("path") == base["path"])["group"])["path"])
+    assert "/virtual/inside.jpg" in members
+    assert "/virtual/outside.jpg" not in members
+
+
+def test_hundred_thousand_member_group_stays_linear() -> None:
+    n = 100_000
+    files = pl.DataFrame({
+        "path": [f"f{i:06d}.jpg" for i in range(n)],
+        "status": ["ok"] * n,
+        "content_hash": [f"{i:032x}" for i in range(n)],
+        "phash": np.full(n, 0xF0F0_F0F0_0F0F_0F0F, dtype=np.uint64),
+        "width": [64] * n, "height": [64] * n,
+        "label": ["blank"] * n,
+        "split": ["train" if i % 2 else "test" for i in range(n)],
+    })
+    dups = recipe_audit.find_duplicates(files)
+    assert dups.height == n and dups["group"].n_unique() == 1
+    leaks = recipe_audit.find_leaks(files, dups)
+    assert leaks.height == n // 2
+    assert leaks["train_paths"].list.len().max() == 10 and leaks["train_count"][0] == n // 2
+
+
+def test_misuse_is_explained(example_files: pl.DataFrame) -> None:
+    with pytest.raises(ValueError, match="hash must be one of"):
+        recipe_audit.find_duplicates(example_files, hash="md5")
+    with pytest.raises(ValueError, match="between 0 and 64"):
+        recipe_audit.find_duplicates(example_files, max_distance=65)
+    with pytest.raises(ValueError, match="scan columns"):
+        recipe_audit.find_duplicates(pl.DataFrame({"path": ["a"]}))
