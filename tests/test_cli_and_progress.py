@@ -22,7 +22,7 @@ def test_cli_scan_prints_summary_and_writes_parquet(example_root: Path, tmp_path
     text = capsys.readouterr().out
     assert "files/s" in text and "truncated" in text and "empty" in text
     assert "is really png" in text
-    assert "different labels" in text and "across splits" in text
+    assert "different labels" in text and "(leaks)" in text and "[near" in text
     frame = pl.read_parquet(out)
     assert frame.equals(recipe_audit.scan(example_root, progress=False))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from recipe_audit.duplicates import DEFAULT_MAX_DISTANCE, find_duplicates, find_label_conflicts, find_leaks
 from recipe_audit.scan import scan
 
 
@@ -22,7 +23,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _summary(files: pl.DataFrame, seconds: float) -> str:
-    """A short text a person reads in ten seconds: counts, broken files, exact copies."""
+    """A short text a person reads in ten seconds: counts, broken files, copies, leaks, conflicts."""
     lines = [f"{_count(files.height, 'file')} in {seconds:.2f} s ({files.height / max(seconds, 1e-9):.0f} files/s)"]
     for column in ("status", "format"):
         counts = files.group_by(column).len().sort(["len", column], descending=[True, False])
@@ -39,23 +40,27 @@ def _summary(files: pl.DataFrame, seconds: float) -> str:
         lines.append(f"\n{_count(mismatched.height, 'file')} whose extension names another format:")
         for path, fmt in mismatched.select("path", "format").head(10).iter_rows():
             lines.append(f"  {path} is really {fmt}")
-    copies = (
-        files.filter(pl.col("status") == "ok")
-        .group_by("content_hash")
-        .agg(pl.col("path").sort(), pl.col("label").unique().drop_nulls(), pl.col("split").unique().drop_nulls())
-        .filter(pl.col("path").list.len() > 1)
-        .sort(pl.col("path").list.first())
-    )
-    if copies.height:
-        lines.append(f"\n{_count(copies.height, 'group')} of byte-identical files:")
-        for paths, labels, splits in copies.select("path", "label", "split").head(10).iter_rows():
-            notes = []
-            if len(labels) > 1:
-                notes.append(f"different labels {sorted(labels)}")
-            if len(splits) > 1:
-                notes.append(f"across splits {sorted(splits)}")
-            suffix = f"  <- {'; '.join(notes)}" if notes else ""
-            lines.append("  " + "  ==  ".join(paths) + suffix)
+    dups = find_duplicates(files)
+    if dups.height:
+        groups = dups.group_by("group", maintain_order=True).agg(
+            pl.col("path"), pl.col("kind").first(), pl.col("distance").max()
+        )
+        lines.append(f"\n{_count(groups.height, 'group')} of duplicates (pHash within {DEFAULT_MAX_DISTANCE['phash']} bits):")
+        for paths, kind, distance in groups.select("path", "kind", "distance").head(10).iter_rows():
+            lines.append(f"  [{kind}, <= {distance} bits] " + "  ==  ".join(paths))
+    if "split" in files.columns and files["split"].drop_nulls().len():
+        leaks = find_leaks(files, dups)
+        if leaks.height:
+            lines.append(f"\n{_count(leaks.height, 'file')} outside train with a copy in train (leaks):")
+            for path, twins in leaks.select("path", "train_paths").head(10).iter_rows():
+                lines.append(f"  {path}  ==  {twins[0]}")
+    if files["label"].drop_nulls().len():
+        conflicts = find_label_conflicts(files, dups)
+        if conflicts.height:
+            per_group = conflicts.group_by("group", maintain_order=True).agg(pl.col("path"), pl.col("labels").first())
+            lines.append(f"\n{_count(per_group.height, 'group')} of copies with different labels:")
+            for paths, labels in per_group.select("path", "labels").head(10).iter_rows():
+                lines.append(f"  {labels}: " + "  ==  ".join(paths))
     return "\n".join(lines)
 
 
