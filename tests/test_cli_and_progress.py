@@ -69,3 +69,13 @@ def test_ctrl_c_stops_a_long_scan(photos: list[Path], tmp_path: Path) -> None:
     assert out.strip() == "interrupted"
     # Not a wall-time assertion on speed: a generous bound that only a scan ignoring Ctrl-C misses.
     assert stopped_after < 5.0
+
+
+def test_cli_duplicates_and_leaks(example_root: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "dups.parquet"
+    assert main(["duplicates", str(example_root), "--out", str(out)]) == 0
+    assert "files in duplicate groups" in capsys.readouterr().out
+    assert pl.read_parquet(out).equals(recipe_audit.find_duplicates(recipe_audit.scan(example_root, progress=False)))
+    assert main(["leaks", str(example_root)]) == 0
+    assert "1 row: files outside train" in capsys.readouterr().out
+    assert main(["duplicates", str(example_root), "--max-distance", "99"]) == 2

@@ -91,3 +91,18 @@ def test_misuse_is_explained(example_files: pl.DataFrame) -> None:
         recipe_audit.find_duplicates(example_files, max_distance=65)
     with pytest.raises(ValueError, match="scan columns"):
         recipe_audit.find_duplicates(pl.DataFrame({"path": ["a"]}))
+
+
+def test_pairs_match_brute_force_and_cap(photos: list[Path]) -> None:
+    files = recipe_audit.scan(photos[0].parent, progress=False)
+    pairs = recipe_audit.duplicate_pairs(files, max_distance=24)
+    hashes = dict(files.select("path", "phash").iter_rows())
+    paths = sorted(hashes)
+    expected = [(a, b, bin(hashes[a] ^ hashes[b]).count("1")) for k, a in enumerate(paths) for b in paths[k + 1:]
+                if bin(hashes[a] ^ hashes[b]).count("1") <= 24]
+    assert pairs.rows() == expected and expected
+    blank = pl.DataFrame({"path": [f"{i}.jpg" for i in range(2000)], "status": ["ok"] * 2000,
+                          "content_hash": [str(i) for i in range(2000)], "phash": np.zeros(2000, dtype=np.uint64)})
+    with pytest.raises(ValueError, match="could hold 1,999,000 pairs"):
+        recipe_audit.duplicate_pairs(blank, max_pairs=1_000_000)
+    assert recipe_audit.duplicate_pairs(blank, max_pairs=2_000_000).height == 1_999_000

@@ -8,12 +8,13 @@ scanned once in Rust (broken files, copies, what each picture looks like), resul
 """
 
 from recipe_audit._core import __version__
-from recipe_audit.duplicates import find_duplicates, find_label_conflicts, find_leaks
+from recipe_audit.duplicates import duplicate_pairs, find_duplicates, find_label_conflicts, find_leaks
 from recipe_audit.scan import SCAN_SCHEMA, STATUSES, scan
 
 __all__ = [
     "scan",
     "find_duplicates",
+    "duplicate_pairs",
     "find_leaks",
     "find_label_conflicts",
     "SCAN_SCHEMA",

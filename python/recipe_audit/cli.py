@@ -2,6 +2,8 @@
 
     recipe-audit example [DIR]              build the built-in example dataset and scan it
     recipe-audit scan DIR [--out F.parquet] scan a folder, print a summary, optionally write the frame
+    recipe-audit duplicates DIR [--max-distance N] [--out F.parquet]
+    recipe-audit leaks DIR [--max-distance N] [--out F.parquet]
 """
 
 from __future__ import annotations
@@ -77,6 +79,27 @@ def _run_scan(directory: str, out: str | None, threads: int | None) -> int:
     return 0
 
 
+def _run_duplicates(directory: str, max_distance: int | None, out: str | None, leaks_only: bool) -> int:
+    if not Path(directory).exists():
+        print(f"recipe-audit: {directory!r} does not exist", file=sys.stderr)
+        return 2
+    if max_distance is not None and not 0 <= max_distance <= 64:
+        print("recipe-audit: --max-distance must be between 0 and 64", file=sys.stderr)
+        return 2
+    files = scan(directory)
+    dups = find_duplicates(files, max_distance=max_distance)
+    frame = find_leaks(files, dups) if leaks_only else dups
+    with pl.Config(tbl_rows=50, fmt_str_lengths=80, tbl_width_chars=160):
+        what = "files outside train with a copy in train" if leaks_only else "files in duplicate groups"
+        print(f"{_count(frame.height, 'row')}: {what}")
+        if frame.height:
+            print(frame)
+    if out:
+        frame.write_parquet(out)
+        print(f"wrote {frame.height} rows to {out}")
+    return 0
+
+
 def _run_example(directory: str | None, out: str | None) -> int:
     from recipe_audit.examples import make_example
 
@@ -93,6 +116,14 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument("directory")
     scan_cmd.add_argument("--out", help="write the per-file frame to this Parquet file")
     scan_cmd.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    dup_cmd = commands.add_parser("duplicates", help="exact and near-duplicate groups")
+    dup_cmd.add_argument("directory")
+    dup_cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits (default 10)")
+    dup_cmd.add_argument("--out", help="write the groups to this Parquet file")
+    leaks_cmd = commands.add_parser("leaks", help="val/test files with a duplicate in train")
+    leaks_cmd.add_argument("directory")
+    leaks_cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits (default 10)")
+    leaks_cmd.add_argument("--out", help="write the leaks to this Parquet file")
     example_cmd = commands.add_parser("example", help="build the built-in example dataset and scan it")
     example_cmd.add_argument("directory", nargs="?", help="where to write it (default: a new temporary folder)")
     example_cmd.add_argument("--out", help="write the per-file frame to this Parquet file")
@@ -107,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             print("recipe-audit: --threads must be at least 1", file=sys.stderr)
             return 2
         return _run_scan(args.directory, args.out, args.threads)
+    if args.command in ("duplicates", "leaks"):
+        return _run_duplicates(args.directory, args.max_distance, args.out, args.command == "leaks")
     return _run_example(args.directory, args.out)
 
 

@@ -85,6 +85,53 @@ def find_duplicates(
     )
 
 
+def duplicate_pairs(
+    files: pl.DataFrame,
+    *,
+    hash: str = "phash",
+    max_distance: int | None = None,
+    max_pairs: int = 10_000_000,
+) -> pl.DataFrame:
+    """Every pair of usable files within `max_distance` bits: each link `find_duplicates` follows.
+
+    A group of k identical images has k(k-1)/2 pairs (100,000 blank frames: 5e9), so the result is
+    capped: when the groups could hold more than `max_pairs` pairs (the bound sum k(k-1)/2 is
+    computed without listing any), a ValueError says how many; use `find_duplicates` (which never
+    lists pairs) for such data, or raise the cap knowingly.
+
+    Returns:
+        ``path_a``, ``path_b`` (``path_a < path_b``), ``distance`` (bits), sorted by both paths.
+
+    Example:
+        >>> pairs = recipe_audit.duplicate_pairs(recipe_audit.scan("data/"), max_distance=4)  # doctest: +SKIP
+    """
+    usable = _usable(files, hash)
+    radius = DEFAULT_MAX_DISTANCE[hash] if max_distance is None else max_distance
+    if not 0 <= radius <= 64:
+        raise ValueError(f"max_distance must be between 0 and 64 bits, not {max_distance!r}")
+    # Bound first through the groups, which list no pairs: k members hold at most k(k-1)/2.
+    hashes = usable[hash].to_numpy()
+    sizes = pl.Series(_core.hamming_groups(hashes, radius)).value_counts()["count"].cast(pl.UInt64)
+    bound = int((sizes * (sizes - 1) // 2).sum())
+    if bound > max_pairs:
+        raise ValueError(
+            f"the groups within {radius} bits could hold {bound:,} pairs, over max_pairs={max_pairs:,}; "
+            "use find_duplicates (it lists files, not pairs), or pass a larger max_pairs"
+        )
+    i, j, d = _core.hamming_pairs(hashes, radius)
+    paths = usable["path"]
+    a, b = paths.gather(pl.Series(i)), paths.gather(pl.Series(j))
+    return (
+        pl.DataFrame({"a": a, "b": b, "distance": pl.Series(d)})
+        .select(
+            path_a=pl.min_horizontal("a", "b"),
+            path_b=pl.max_horizontal("a", "b"),
+            distance=pl.col("distance"),
+        )
+        .sort("path_a", "path_b")
+    )
+
+
 def _with_labels(files: pl.DataFrame, dups: pl.DataFrame | None, needed: str) -> pl.DataFrame:
     if needed not in files.columns:
         raise ValueError(f"files has no {needed!r} column; scan an ImageFolder layout or join a manifest first")
@@ -160,4 +207,4 @@ def find_label_conflicts(files: pl.DataFrame, dups: pl.DataFrame | None = None) 
     )
 
 
-__all__ = ["find_duplicates", "find_leaks", "find_label_conflicts", "DEFAULT_MAX_DISTANCE"]
+__all__ = ["find_duplicates", "duplicate_pairs", "find_leaks", "find_label_conflicts", "DEFAULT_MAX_DISTANCE"]
