@@ -43,9 +43,7 @@ impl Gray {
         }
         Gray::new(ow, oh, out)
     }
-}
 
-impl Gray {
     /// Averages `factor` x `factor` blocks (partial blocks at the edges average what they hold):
     /// the same reduction a JPEG gets from DCT scaling, for pictures decoded at full size.
     pub fn box_reduce(&self, factor: usize) -> Gray {

@@ -130,7 +130,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
     let orientation = structure.map_err(fail)?;
 
     let denom = scale_denominator(header.width, header.height, limits.min_decode_side, header.lossless);
-    let (pixels, width, height, warning) = match turbo::decode(bytes, denom, cmyk) {
+    let (pixels, width, height, warning) = match turbo::decode(bytes, &header, denom, cmyk) {
         Ok(decoded) => decoded,
         Err(TurboError::Warning(m) | TurboError::Fatal(m)) => return Err(fail(header_failure(m))),
     };

@@ -102,17 +102,19 @@ pub fn scaled(dimension: u32, denom: u32) -> u32 {
 
 /// Decodes the whole stream at 1/`denom` scale (1, 2, 4 or 8) into gray (1 byte per pixel) or,
 /// for CMYK files, CMYK (4 bytes). Returns the pixels and any warning libjpeg raised.
-pub fn decode(jpeg: &[u8], denom: u32, cmyk: bool) -> Result<(Vec<u8>, u32, u32, Option<String>), TurboError> {
+/// `header` is what `read_header` returned for these bytes.
+pub fn decode(
+    jpeg: &[u8],
+    header: &JpegHeader,
+    denom: u32,
+    cmyk: bool,
+) -> Result<(Vec<u8>, u32, u32, Option<String>), TurboError> {
     with_handle(|h| {
-        if unsafe { raw::tj3DecompressHeader(h.0, jpeg.as_ptr(), jpeg.len() as _) } != 0 {
-            return Err(h.error());
-        }
         let factor = raw::tjscalingfactor { num: 1, denom: denom as c_int };
         if unsafe { raw::tj3SetScalingFactor(h.0, factor) } != 0 {
             return Err(h.error());
         }
-        let width = scaled(h.get(raw::TJPARAM_TJPARAM_JPEGWIDTH).max(0) as u32, denom);
-        let height = scaled(h.get(raw::TJPARAM_TJPARAM_JPEGHEIGHT).max(0) as u32, denom);
+        let (width, height) = (scaled(header.width, denom), scaled(header.height, denom));
         let (format, bytes_per_pixel) = if cmyk { (raw::TJPF_TJPF_CMYK, 4) } else { (raw::TJPF_TJPF_GRAY, 1) };
         let pitch = width as usize * bytes_per_pixel;
         let mut pixels = vec![0u8; pitch * height as usize];

@@ -66,9 +66,16 @@ def _summary(files: pl.DataFrame, seconds: float) -> str:
     return "\n".join(lines)
 
 
+def _missing(directory: str) -> bool:
+    """True (after saying so on stderr) when the directory to audit does not exist."""
+    if Path(directory).exists():
+        return False
+    print(f"recipe-audit: {directory!r} does not exist", file=sys.stderr)
+    return True
+
+
 def _run_scan(directory: str, out: str | None, threads: int | None) -> int:
-    if not Path(directory).exists():
-        print(f"recipe-audit: {directory!r} does not exist", file=sys.stderr)
+    if _missing(directory):
         return 2
     started = time.perf_counter()
     files = scan(directory, threads=threads)
@@ -80,8 +87,7 @@ def _run_scan(directory: str, out: str | None, threads: int | None) -> int:
 
 
 def _run_duplicates(directory: str, max_distance: int | None, out: str | None, leaks_only: bool) -> int:
-    if not Path(directory).exists():
-        print(f"recipe-audit: {directory!r} does not exist", file=sys.stderr)
+    if _missing(directory):
         return 2
     if max_distance is not None and not 0 <= max_distance <= 64:
         print("recipe-audit: --max-distance must be between 0 and 64", file=sys.stderr)

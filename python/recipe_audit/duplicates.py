@@ -26,6 +26,13 @@ def _usable(files: pl.DataFrame, hash: str) -> pl.DataFrame:
     return files.filter((pl.col("status") == "ok") & pl.col(hash).is_not_null())
 
 
+def _radius(hash: str, max_distance: int | None) -> int:
+    radius = DEFAULT_MAX_DISTANCE[hash] if max_distance is None else max_distance
+    if not 0 <= radius <= 64:
+        raise ValueError(f"max_distance must be between 0 and 64 bits, not {max_distance!r}")
+    return radius
+
+
 def find_duplicates(
     files: pl.DataFrame,
     *,
@@ -55,9 +62,7 @@ def find_duplicates(
         >>> dups.filter(~pl.col("representative")).select("path")              # doctest: +SKIP
     """
     usable = _usable(files, hash)
-    radius = DEFAULT_MAX_DISTANCE[hash] if max_distance is None else max_distance
-    if radius is None or not 0 <= radius <= 64:
-        raise ValueError(f"max_distance must be between 0 and 64 bits, not {max_distance!r}")
+    radius = _radius(hash, max_distance)
     extra = [c for c in ("label", "split") if c in files.columns]
     roots = _core.hamming_groups(usable[hash].to_numpy(), radius)
     grouped = (
@@ -106,9 +111,7 @@ def duplicate_pairs(
         >>> pairs = recipe_audit.duplicate_pairs(recipe_audit.scan("data/"), max_distance=4)  # doctest: +SKIP
     """
     usable = _usable(files, hash)
-    radius = DEFAULT_MAX_DISTANCE[hash] if max_distance is None else max_distance
-    if not 0 <= radius <= 64:
-        raise ValueError(f"max_distance must be between 0 and 64 bits, not {max_distance!r}")
+    radius = _radius(hash, max_distance)
     # Bound first through the groups, which list no pairs: k members hold at most k(k-1)/2.
     hashes = usable[hash].to_numpy()
     sizes = pl.Series(_core.hamming_groups(hashes, radius)).value_counts()["count"].cast(pl.UInt64)
