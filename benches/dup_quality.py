@@ -14,7 +14,8 @@ positives but it is left out of the overall recall and reported on its own.
 
 Prints markdown tables: (a) precision and overall recall per hash and radius; (b) recall per
 transform at each hash's best radius (highest recall with precision >= 0.99, smallest such radius);
-(c) phash candidates within R1 confirmed by dhash within R2.
+(c) phash candidates within R1 confirmed by dhash within R2; (d) phash with flips=True (links to
+each file's mirror-image pHash, the scan's phash_mirror column).
 """
 
 from __future__ import annotations
@@ -176,6 +177,18 @@ def main(n_orig: int = 400, n_varied: int = 150, n_exact: int = 30) -> None:
             worst = min((t for t in tfs if t not in OPT_IN), key=lambda t: per[t])
             print(f"| {r1} | {r2} | {p:.4f} | {fp} | {rec:.3f} | {per['crop_2%']:.3f} | "
                   f"{per['crop_5%']:.3f} | {worst} {per[worst]:.3f} |")
+    print("\n### (d) phash with flips=True: direct links plus links to each file's mirror image\n")
+    print("| radius | precision | FP | recall (no hflip) | hflip recall |")
+    print("|---|---|---|---|---|")
+    mi, mj, md = (np.asarray(x) for x in _core.hamming_pairs_across(hashes["phash"], df["phash_mirror"].to_numpy(), MAX_R))
+    i, j, d = pairs["phash"]
+    for r in (6, 8, 10, 12):
+        keep, mkeep = d <= r, (md <= r) & (mi != mj)
+        fi = np.concatenate([i[keep], np.minimum(mi, mj)[mkeep]])
+        fj = np.concatenate([j[keep], np.maximum(mi, mj)[mkeep]])
+        unique = np.unique(fi.astype(np.int64) * n + fj)
+        p, rec, per, fp = evaluate(unique // n, unique % n, g, gt_keys, main_mask, gt_tf, n)
+        print(f"| {r} | {p:.4f} | {fp} | {rec:.3f} | {per['hflip']:.3f} |")
     print(f"\ntotal {time.perf_counter() - t0:.1f}s")
 
 

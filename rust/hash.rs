@@ -54,8 +54,8 @@ fn dct_table() -> &'static [f64] {
     })
 }
 
-/// pHash: 32x32 Lanczos thumbnail, 2-D DCT, low 8x8 frequencies against their median.
-pub fn phash(picture: &Gray) -> u64 {
+/// The low 8x8 DCT frequencies of the 32x32 Lanczos thumbnail, row-major (index y * 8 + x).
+fn phash_low_frequencies(picture: &Gray) -> [f64; 64] {
     const N: usize = PHASH_SIZE;
     const LOW: usize = 8;
     let small = resize_lanczos(picture, N, N);
@@ -80,10 +80,35 @@ pub fn phash(picture: &Gray) -> u64 {
         dct_line(row, &mut transformed, cos_table);
         low[y * LOW..(y + 1) * LOW].copy_from_slice(&transformed[..LOW]);
     }
-    let mut sorted = low;
+    low
+}
+
+/// Each coefficient against the median of all 64.
+fn above_median(low: &[f64; 64]) -> u64 {
+    let mut sorted = *low;
     sorted.sort_by(|a, b| a.total_cmp(b));
     let median = (sorted[31] + sorted[32]) / 2.0;
     pack(low.iter().map(|&c| c > median))
+}
+
+/// pHash: 32x32 Lanczos thumbnail, 2-D DCT, low 8x8 frequencies against their median.
+pub fn phash(picture: &Gray) -> u64 {
+    above_median(&phash_low_frequencies(picture))
+}
+
+/// pHash of the picture and of its horizontal mirror image, from one DCT.
+///
+/// Mirroring a line negates its odd DCT-II frequencies (X'[k] = (-1)^k X[k]), so the mirror's
+/// coefficients are the picture's with odd horizontal frequencies negated: no second resize.
+pub fn phash_and_mirror(picture: &Gray) -> (u64, u64) {
+    let low = phash_low_frequencies(picture);
+    let mut mirrored = low;
+    for (i, c) in mirrored.iter_mut().enumerate() {
+        if i % 8 % 2 == 1 {
+            *c = -*c;
+        }
+    }
+    (above_median(&low), above_median(&mirrored))
 }
 
 #[cfg(test)]
@@ -133,5 +158,23 @@ mod tests {
         let small = resize_lanczos(&big, 200, 150);
         let d = (phash(&big) ^ phash(&small)).count_ones();
         assert!(d <= 4, "distance {d}");
+    }
+
+    fn mirror(picture: &Gray) -> Gray {
+        let (w, h) = (picture.width, picture.height);
+        let px = (0..h).flat_map(|y| (0..w).map(move |x| (y, w - 1 - x))).map(|(y, x)| picture.pixels[y * w + x]);
+        Gray::new(w, h, px.collect())
+    }
+
+    #[test]
+    fn mirror_phash_from_coefficients_equals_phash_of_mirrored_picture() {
+        for (w, h) in [(32, 32), (64, 48), (400, 300)] {
+            let picture = gradient(w, h);
+            let (direct, mirrored) = phash_and_mirror(&picture);
+            assert_eq!(direct, phash(&picture));
+            let of_mirror = phash(&mirror(&picture));
+            assert!((mirrored ^ of_mirror).count_ones() <= 2, "{w}x{h}: {mirrored:016x} vs {of_mirror:016x}");
+            assert!((direct ^ mirrored).count_ones() > 10, "the gradient is not symmetric");
+        }
     }
 }

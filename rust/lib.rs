@@ -7,6 +7,7 @@ pub mod gifdec;
 pub mod gray;
 pub mod hash;
 pub mod jpeg;
+pub mod matching;
 pub mod neardup;
 pub mod otherdec;
 pub mod outcome;
@@ -53,6 +54,7 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("ahash", |r| r.hashes.map(|h| h[0]));
     column!("dhash", |r| r.hashes.map(|h| h[1]));
     column!("phash", |r| r.hashes.map(|h| h[2]));
+    column!("phash_mirror", |r| r.hashes.map(|h| h[3]));
     column!("mean", |r| r.stats.map(|s| s.mean));
     column!("std", |r| r.stats.map(|s| s.std));
     column!("dark_frac", |r| r.stats.map(|s| s.dark_frac));
@@ -179,6 +181,88 @@ fn hamming_groups<'py>(py: Python<'py>, hashes: PyReadonlyArray1<'py, u64>, radi
     Ok(PyArray1::from_vec(py, groups))
 }
 
+/// Groups where a picture also joins pictures within `radius` bits of its mirror image.
+#[pyfunction]
+fn hamming_groups_with_mirrors<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    mirrors: PyReadonlyArray1<'py, u64>,
+    radius: u32,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    check_radius(radius)?;
+    let (hashes, mirrors) = (hashes.as_slice()?, mirrors.as_slice()?);
+    if hashes.len() != mirrors.len() {
+        return Err(PyValueError::new_err(format!("{} hashes but {} mirror hashes", hashes.len(), mirrors.len())));
+    }
+    let groups = py.detach(|| matching::groups_with_mirrors(hashes, mirrors, radius));
+    Ok(PyArray1::from_vec(py, groups))
+}
+
+/// Columns (query, position, distance, mirrored) and the match count per query.
+type NearestColumns<'py> = (
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, PyArray1<bool>>,
+    Bound<'py, PyArray1<u32>>,
+);
+
+/// A multi-index over a fixed set of hashes, built once and queried many times.
+#[pyclass(module = "recipe_audit._core", frozen)]
+struct HammingIndex {
+    inner: neardup::HammingIndex,
+}
+
+#[pymethods]
+impl HammingIndex {
+    #[new]
+    #[pyo3(signature = (hashes, radius_max))]
+    fn new(py: Python<'_>, hashes: PyReadonlyArray1<'_, u64>, radius_max: u32) -> PyResult<Self> {
+        check_radius(radius_max)?;
+        let hashes = hashes.as_slice()?;
+        Ok(HammingIndex { inner: py.detach(|| neardup::HammingIndex::new(hashes, radius_max)) })
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    #[getter]
+    fn radius_max(&self) -> u32 {
+        self.inner.radius_max()
+    }
+
+    /// Per query, the `k` nearest indexed hashes within `radius`: columns (query, position,
+    /// distance, mirrored) by query, distance, position; then the count of all matches per query.
+    /// With `mirrors`, a match to the query's mirror image counts too.
+    #[pyo3(signature = (queries, radius, k, mirrors=None))]
+    fn nearest<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray1<'py, u64>,
+        radius: u32,
+        k: usize,
+        mirrors: Option<PyReadonlyArray1<'py, u64>>,
+    ) -> PyResult<NearestColumns<'py>> {
+        check_radius(radius)?;
+        let queries = queries.as_slice()?;
+        let mirrors = match &mirrors {
+            Some(m) if m.len()? != queries.len() => {
+                return Err(PyValueError::new_err(format!("{} queries but {} mirror hashes", queries.len(), m.len()?)));
+            }
+            Some(m) => Some(m.as_slice()?),
+            None => None,
+        };
+        let found = py.detach(|| matching::nearest(&self.inner, queries, mirrors, radius, k));
+        let (i, j, d) = pair_columns(py, found.pairs);
+        Ok((i, j, d, PyArray1::from_vec(py, found.mirrored), PyArray1::from_vec(py, found.counts)))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("HammingIndex({} hashes, radius_max={})", self.inner.len(), self.inner.radius_max())
+    }
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_paths, m)?)?;
@@ -186,6 +270,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_pairs_across, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_groups, m)?)?;
+    m.add_function(wrap_pyfunction!(hamming_groups_with_mirrors, m)?)?;
+    m.add_class::<HammingIndex>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The per-file pipeline: a pure function from (name, bytes) to one row of the scan frame.
 
 use crate::decode::decode;
-use crate::hash::{ahash, content_hash, dhash, phash};
+use crate::hash::{ahash, content_hash, dhash, phash_and_mirror};
 use crate::outcome::{Header, Limits, Status};
 use crate::sniff::{extension_mismatch, sniff, Format};
 use crate::stats::{measure, Stats};
@@ -17,7 +17,8 @@ pub struct Row {
     pub error: Option<String>,
     pub header: Option<Header>,
     pub content_hash: Option<String>,
-    pub hashes: Option<[u64; 3]>,
+    /// aHash, dHash, pHash, and the pHash of the horizontal mirror image.
+    pub hashes: Option<[u64; 4]>,
     pub stats: Option<Stats>,
     pub label: Option<String>,
     pub split: Option<String>,
@@ -78,7 +79,8 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
                 decoded.picture.reduced_to(limits.min_decode_side as usize)
             };
             let picture = &picture;
-            row.hashes = Some([ahash(picture), dhash(picture), phash(picture)]);
+            let (phash, phash_mirror) = phash_and_mirror(picture);
+            row.hashes = Some([ahash(picture), dhash(picture), phash, phash_mirror]);
             row.stats = Some(measure(picture));
         }
         Err(failure) => {

@@ -9,6 +9,7 @@ scanned once in Rust (broken files, copies, what each picture looks like), resul
 
 from recipe_audit._core import __version__
 from recipe_audit.duplicates import duplicate_pairs, find_duplicates, find_label_conflicts, find_leaks
+from recipe_audit.index import DuplicateIndex
 from recipe_audit.scan import SCAN_SCHEMA, STATUSES, scan
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "duplicate_pairs",
     "find_leaks",
     "find_label_conflicts",
+    "DuplicateIndex",
     "SCAN_SCHEMA",
     "STATUSES",
     "__version__",

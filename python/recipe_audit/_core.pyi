@@ -33,3 +33,27 @@ def hamming_pairs_across(
     queries: npt.NDArray[np.uint64], index: npt.NDArray[np.uint64], radius: int
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...
 def hamming_groups(hashes: npt.NDArray[np.uint64], radius: int) -> npt.NDArray[np.uint32]: ...
+def hamming_groups_with_mirrors(
+    hashes: npt.NDArray[np.uint64], mirrors: npt.NDArray[np.uint64], radius: int
+) -> npt.NDArray[np.uint32]: ...
+
+class HammingIndex:
+    """A multi-index over a fixed set of hashes, built once and queried many times."""
+
+    def __init__(self, hashes: npt.NDArray[np.uint64], radius_max: int) -> None: ...
+    def __len__(self) -> int: ...
+    @property
+    def radius_max(self) -> int: ...
+    def nearest(
+        self,
+        queries: npt.NDArray[np.uint64],
+        radius: int,
+        k: int,
+        mirrors: npt.NDArray[np.uint64] | None = None,
+    ) -> tuple[
+        npt.NDArray[np.uint32],
+        npt.NDArray[np.uint32],
+        npt.NDArray[np.uint8],
+        npt.NDArray[np.bool_],
+        npt.NDArray[np.uint32],
+    ]: ...

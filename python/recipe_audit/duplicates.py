@@ -6,9 +6,14 @@ find, grouped transitively) and runs in Rust on all cores with the GIL released.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from recipe_audit import _core
+
+if TYPE_CHECKING:
+    from recipe_audit.index import DuplicateIndex
 
 HASHES = ("ahash", "dhash", "phash")
 DEFAULT_MAX_DISTANCE = {"phash": 10, "ahash": 2, "dhash": 0}
@@ -39,6 +44,9 @@ def find_duplicates(
     hash: str = "phash",
     max_distance: int | None = None,
     exact: bool = True,
+    flips: bool = False,
+    against: pl.DataFrame | DuplicateIndex | None = None,
+    max_matches: int = 10,
 ) -> pl.DataFrame:
     """Group files whose `hash` lies within `max_distance` bits, transitively; broken files left out.
 
@@ -48,25 +56,43 @@ def find_duplicates(
             or ``dhash``.
         max_distance: bits; default `DEFAULT_MAX_DISTANCE[hash]` (10 for pHash).
         exact: mark byte-identical members (same ``content_hash``) as ``exact``.
+        flips: also join a file with the horizontal mirror image of another (pHash only): a
+            flipped copy is a common train/test leak. Off by default: it doubles the chances of a
+            false match.
+        against: a reference set (a scan frame, or a `DuplicateIndex` loaded from Parquet): then
+            only copies of reference files are reported, one row per file of `files` (see
+            `DuplicateIndex.query` for the columns; `max_matches` bounds each listing).
 
     Returns:
         One row per file that has at least one duplicate: ``path``, ``group`` (0, 1, ... in the
         order of each group's first path: stable for the same input), ``kind`` (``exact``: another
-        member has the same bytes; ``near``: linked by hash distance), ``distance`` (bits to the
-        group's representative), ``representative`` (the file to keep: most pixels, then shortest
-        path, then first path), plus ``label`` and ``split`` when the frame has them. Sorted by
-        group, then path.
+        member has the same bytes; ``flip``: closer to the representative's mirror image than to
+        the representative; ``near``: linked by hash distance), ``distance`` (bits to the group's
+        representative, or to its mirror image for ``flip``), ``representative`` (the file to
+        keep: most pixels, then shortest path, then first path), plus ``label`` and ``split`` when
+        the frame has them. Sorted by group, then path.
 
     Example:
         >>> dups = recipe_audit.find_duplicates(recipe_audit.scan("data/"))   # doctest: +SKIP
         >>> dups.filter(~pl.col("representative")).select("path")              # doctest: +SKIP
     """
+    if against is not None:
+        from recipe_audit.index import DuplicateIndex
+
+        index = against if isinstance(against, DuplicateIndex) else DuplicateIndex(against)
+        return index.query(files, hash=hash, max_distance=max_distance, flips=flips, max_matches=max_matches)
+    if flips and hash != "phash":
+        raise ValueError("flips=True needs hash='phash' (the scan stores the mirror image's pHash only)")
     usable = _usable(files, hash)
     radius = _radius(hash, max_distance)
     extra = [c for c in ("label", "split") if c in files.columns]
-    roots = _core.hamming_groups(usable[hash].to_numpy(), radius)
+    mirror = ["phash_mirror"] if flips else []
+    if flips:
+        roots = _core.hamming_groups_with_mirrors(usable[hash].to_numpy(), usable["phash_mirror"].to_numpy(), radius)
+    else:
+        roots = _core.hamming_groups(usable[hash].to_numpy(), radius)
     grouped = (
-        usable.select("path", "content_hash", hash, "width", "height", *extra)
+        usable.select("path", "content_hash", hash, *mirror, "width", "height", *extra)
         .with_columns(root=pl.Series(roots), pixels=pl.col("width").cast(pl.UInt64) * pl.col("height"))
         .filter(pl.len().over("root") > 1)
     )
@@ -77,12 +103,18 @@ def find_duplicates(
         .select("root", rep_path=pl.col("path"), rep_hash=pl.col(hash))
     )
     same_bytes = pl.len().over("root", "content_hash") > 1
+    direct = (pl.col(hash) ^ pl.col("rep_hash")).bitwise_count_ones()
+    via_mirror = (pl.col("phash_mirror") ^ pl.col("rep_hash")).bitwise_count_ones() if flips else direct
     return (
         grouped.join(representatives, on="root")
         .with_columns(
             group=pl.col("path").min().over("root").rank("dense").cast(pl.UInt32) - 1,
-            kind=pl.when(pl.lit(exact) & same_bytes).then(pl.lit("exact")).otherwise(pl.lit("near")),
-            distance=(pl.col(hash) ^ pl.col("rep_hash")).bitwise_count_ones().cast(pl.UInt8),
+            kind=pl.when(pl.lit(exact) & same_bytes)
+            .then(pl.lit("exact"))
+            .when(via_mirror < direct)
+            .then(pl.lit("flip"))
+            .otherwise(pl.lit("near")),
+            distance=pl.min_horizontal(direct, via_mirror).cast(pl.UInt8),
             representative=pl.col("path") == pl.col("rep_path"),
         )
         .select("path", "group", "kind", "distance", "representative", *extra)

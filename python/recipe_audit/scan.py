@@ -31,6 +31,7 @@ SCAN_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "ahash": pl.UInt64,
     "dhash": pl.UInt64,
     "phash": pl.UInt64,
+    "phash_mirror": pl.UInt64,
     "mean": pl.Float64,
     "std": pl.Float64,
     "dark_frac": pl.Float64,
@@ -102,7 +103,8 @@ def scan(
         after EXIF orientation; known from the header even for a truncated file), ``channels``
         (as stored: 1 gray, 2 gray+alpha, 3 color, 4 color+alpha or CMYK), ``content_hash`` (hex
         xxh3-128 of the bytes), ``ahash``/``dhash``/``phash`` (u64, defined as in the imagehash
-        package: ``int(str(imagehash.phash(img)), 16)``), ``mean``/``std`` (luma 0-255),
+        package: ``int(str(imagehash.phash(img)), 16)``), ``phash_mirror`` (the pHash of the
+        horizontally mirrored image, for ``find_duplicates(flips=True)``), ``mean``/``std`` (luma 0-255),
         ``dark_frac``/``bright_frac`` (share of pixels with luma <= 15 / >= 240), ``blur``
         (variance of the Laplacian on a 64x64 picture: low is blurry or flat), ``entropy`` (bits
         of the luma histogram, 0-8), ``aspect`` (width / height), ``label`` and ``split`` (from an

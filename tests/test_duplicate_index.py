@@ -1,0 +1,145 @@
+"""Checking new files against a reference set (find_duplicates(against=...), DuplicateIndex), and
+mirror-image matches (flips=True), on real photographs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import imagehash
+import numpy as np
+import polars as pl
+import pytest
+from PIL import Image
+
+import recipe_audit
+from recipe_audit.index import DuplicateIndex
+
+
+@pytest.fixture(scope="module")
+def train_and_new(photos: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
+    """Train = 60 photos; new = an exact copy under another name, a half-size copy, a mirrored
+    copy, and 10 photos that are not in train. Returns (train frame, new frame, role -> path)."""
+    train_dir = tmp_path_factory.mktemp("train")
+    new_dir = tmp_path_factory.mktemp("new")
+    train = [p for p in photos if p.suffix == ".jpg"][:60]
+    for p in train:
+        shutil.copy(p, train_dir / p.name)
+    roles = {
+        "exact": (train[0], new_dir / "renamed_copy.jpg"),
+        "resized": (train[1], new_dir / "half_size.jpg"),
+        "mirrored": (train[2], new_dir / "mirrored.png"),
+    }
+    shutil.copy(roles["exact"][0], roles["exact"][1])
+    with Image.open(roles["resized"][0]) as im:
+        im.resize((im.width // 2, im.height // 2), Image.LANCZOS).save(roles["resized"][1], quality=85)
+    with Image.open(roles["mirrored"][0]) as im:
+        im.transpose(Image.FLIP_LEFT_RIGHT).save(roles["mirrored"][1])
+    unseen = [p for p in photos if p not in train][:10]
+    for p in unseen:
+        shutil.copy(p, new_dir / f"unseen_{p.name}")
+    paths = {role: str(copy) for role, (_, copy) in roles.items()}
+    paths |= {f"{role}_source": str(train_dir / src.name) for role, (src, _) in roles.items()}
+    return recipe_audit.scan(train_dir, progress=False), recipe_audit.scan(new_dir, progress=False), paths
+
+
+def test_new_batch_against_a_training_set(train_and_new) -> None:
+    train, new, paths = train_and_new
+    found = recipe_audit.find_duplicates(new, against=train)
+    by_path = {row["path"]: row for row in found.iter_rows(named=True)}
+    assert set(by_path) == {paths["exact"], paths["resized"]}, "only the copies match; the mirror needs flips"
+    assert by_path[paths["exact"]]["kind"] == "exact"
+    assert by_path[paths["exact"]]["match_path"] == paths["exact_source"]
+    assert by_path[paths["exact"]]["distance"] == 0
+    assert by_path[paths["resized"]]["kind"] == "near"
+    assert by_path[paths["resized"]]["match_path"] == paths["resized_source"]
+    assert by_path[paths["resized"]]["match_count"] >= 1
+    assert found.columns[:6] == ["path", "kind", "distance", "match_path", "match_count", "match_paths"]
+
+
+def test_flips_find_the_mirrored_copy(train_and_new) -> None:
+    train, new, paths = train_and_new
+    found = recipe_audit.find_duplicates(new, against=train, flips=True)
+    mirrored = found.filter(pl.col("path") == paths["mirrored"]).row(0, named=True)
+    assert mirrored["kind"] == "flip" and mirrored["match_path"] == paths["mirrored_source"]
+    assert mirrored["distance"] <= recipe_audit.duplicates.DEFAULT_MAX_DISTANCE["phash"]
+    # Within one set: the original and its mirror image form a group only with flips=True.
+    both = pl.concat([train, new.filter(pl.col("path") == paths["mirrored"])])
+    plain = recipe_audit.find_duplicates(both)
+    assert paths["mirrored"] not in plain["path"].to_list()
+    grouped = recipe_audit.find_duplicates(both, flips=True)
+    rows = {row["path"]: row for row in grouped.iter_rows(named=True)}
+    assert rows[paths["mirrored"]]["group"] == rows[paths["mirrored_source"]]["group"]
+    assert {rows[paths["mirrored"]]["kind"], rows[paths["mirrored_source"]]["kind"]} == {"flip", "near"}
+
+
+def test_mirror_hash_equals_imagehash_of_the_mirrored_photo(photos: list[Path]) -> None:
+    pngs = [p for p in photos if p.suffix == ".png"][:8]
+    # At full size (no reduction before the resize) the mirror hash is imagehash's, bit for bit.
+    files = recipe_audit.scan(pngs, progress=False, min_decode_side=1 << 20)
+    for row in files.iter_rows(named=True):
+        with Image.open(row["path"]) as im:
+            reference = int(str(imagehash.phash(im.transpose(Image.FLIP_LEFT_RIGHT))), 16)
+        assert row["phash_mirror"] == reference, row["path"]
+        assert row["phash_mirror"] != row["phash"]
+
+
+def test_index_saved_as_parquet_answers_the_same(train_and_new, tmp_path: Path) -> None:
+    train, new, _ = train_and_new
+    index = DuplicateIndex(train)
+    assert len(index) == train.filter(pl.col("status") == "ok").height
+    index.save(tmp_path / "train.index.parquet")
+    loaded = DuplicateIndex.load(tmp_path / "train.index.parquet")
+    assert loaded.files.equals(index.files)
+    assert loaded.query(new, flips=True).equals(index.query(new, flips=True))
+    # A larger radius than the built one rebuilds the index and finds at least as much.
+    assert loaded.query(new, max_distance=20).height >= loaded.query(new).height
+    train.write_parquet(tmp_path / "scan.parquet")
+    with pytest.raises(ValueError, match="not a recipe_audit index"):
+        DuplicateIndex.load(tmp_path / "scan.parquet")
+    with pytest.raises(FileNotFoundError, match="no index file"):
+        DuplicateIndex.load(tmp_path / "missing.parquet")
+    with pytest.raises(ValueError, match="flips=True needs hash='phash'"):
+        index.query(new, hash="dhash", flips=True)
+
+
+def test_a_query_matching_100k_indexed_files_lists_a_few_and_counts_all() -> None:
+    n = 100_000
+    blank = np.full(n, 0xF0F0_F0F0_0F0F_0F0F, dtype=np.uint64)
+    reference = pl.DataFrame({
+        "path": [f"train/{i:06d}.jpg" for i in range(n)],
+        "status": ["ok"] * n,
+        "content_hash": [f"{i:032x}" for i in range(n)],
+        "phash": blank, "phash_mirror": blank,
+        "width": [64] * n, "height": [64] * n,
+    })
+    new = reference.head(3).with_columns(
+        path=pl.format("new/{}", pl.col("path")), content_hash=pl.lit("f" * 32),
+        phash=pl.col("phash") ^ 1, phash_mirror=pl.col("phash_mirror") ^ 1,
+    )
+    found = recipe_audit.find_duplicates(new, against=reference, max_matches=5, flips=True)
+    assert found["match_count"].to_list() == [n] * 3
+    assert found["match_paths"].list.len().to_list() == [5] * 3
+    assert found["match_paths"][0].to_list() == [f"train/{i:06d}.jpg" for i in range(5)]
+    assert found["kind"].to_list() == ["near"] * 3 and found["distance"].to_list() == [1] * 3
+
+
+def test_real_near_copy_just_inside_and_just_outside_the_radius(photos: list[Path], tmp_path: Path) -> None:
+    """A real re-cropped copy at distance d is found at max_distance=d and not at d - 1."""
+    source = next(p for p in photos if p.suffix == ".jpg")
+    shutil.copy(source, tmp_path / "original.jpg")
+    with Image.open(source) as im:
+        for k, share in enumerate((0.01, 0.02, 0.03, 0.04)):
+            dx, dy = int(im.width * share), int(im.height * share)
+            im.crop((dx, dy, im.width - dx, im.height - dy)).save(tmp_path / f"crop_{k}.jpg", quality=90)
+    files = recipe_audit.scan(tmp_path, progress=False)
+    phash = dict(files.select("path", "phash").iter_rows())
+    original = str(tmp_path / "original.jpg")
+    copy = max((p for p in phash if p != original), key=lambda p: bin(phash[p] ^ phash[original]).count("1"))
+    d = bin(phash[copy] ^ phash[original]).count("1")
+    assert d > 0
+    pair = files.filter(pl.col("path").is_in([original, copy]))
+    assert recipe_audit.find_duplicates(pair, max_distance=d).height == 2
+    assert recipe_audit.find_duplicates(pair, max_distance=d - 1).is_empty()
+    assert recipe_audit.find_duplicates(pair.filter(pl.col("path") == copy), against=pair.filter(pl.col("path") == original), max_distance=d).height == 1
+    assert recipe_audit.find_duplicates(pair.filter(pl.col("path") == copy), against=pair.filter(pl.col("path") == original), max_distance=d - 1).is_empty()
