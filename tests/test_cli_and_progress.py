@@ -79,3 +79,20 @@ def test_cli_duplicates_and_leaks(example_root: Path, tmp_path: Path, capsys) ->
     assert main(["leaks", str(example_root)]) == 0
     assert "1 row: files outside train" in capsys.readouterr().out
     assert main(["duplicates", str(example_root), "--max-distance", "99"]) == 2
+
+
+def test_cli_checks_a_folder_against_a_saved_index(example_root: Path, tmp_path: Path, capsys) -> None:
+    index = tmp_path / "train.index.parquet"
+    assert main(["duplicates", str(example_root / "train"), "--save-index", str(index)]) == 0
+    assert "wrote the index of" in capsys.readouterr().out
+    out = tmp_path / "found.parquet"
+    assert main(["duplicates", str(example_root / "test"), "--against", str(index), "--flips", "--out", str(out)]) == 0
+    assert "with a copy among the" in capsys.readouterr().out
+    found = pl.read_parquet(out)
+    leak = recipe_audit.find_leaks(recipe_audit.scan(example_root, progress=False))
+    assert set(leak["path"]) <= set(found["path"])
+    # A folder works as the reference too; a Parquet file that is not an index is misuse.
+    assert main(["duplicates", str(example_root / "test"), "--against", str(example_root / "train")]) == 0
+    capsys.readouterr()
+    assert main(["duplicates", str(example_root / "test"), "--against", str(out)]) == 2
+    assert "not a recipe_audit index" in capsys.readouterr().err

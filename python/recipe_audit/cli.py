@@ -2,7 +2,8 @@
 
     recipe-audit example [DIR]              build the built-in example dataset and scan it
     recipe-audit scan DIR [--out F.parquet] scan a folder, print a summary, optionally write the frame
-    recipe-audit duplicates DIR [--max-distance N] [--out F.parquet]
+    recipe-audit duplicates DIR [--max-distance N] [--flips] [--against INDEX|DIR] [--save-index F]
+                                [--out F.parquet]
     recipe-audit leaks DIR [--max-distance N] [--out F.parquet]
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from recipe_audit.duplicates import DEFAULT_MAX_DISTANCE, find_duplicates, find_label_conflicts, find_leaks
+from recipe_audit.index import DuplicateIndex
 from recipe_audit.scan import scan
 
 
@@ -86,23 +88,49 @@ def _run_scan(directory: str, out: str | None, threads: int | None) -> int:
     return 0
 
 
-def _run_duplicates(directory: str, max_distance: int | None, out: str | None, leaks_only: bool) -> int:
-    if _missing(directory):
+def _reference(against: str) -> DuplicateIndex | None:
+    """The reference set for --against: a saved index file, or a folder scanned now."""
+    if Path(against).is_file():
+        try:
+            return DuplicateIndex.load(against)
+        except ValueError as error:
+            print(f"recipe-audit: {error}", file=sys.stderr)
+            return None
+    if _missing(against):
+        return None
+    return DuplicateIndex(scan(against))
+
+
+def _run_duplicates(args: argparse.Namespace, leaks_only: bool) -> int:
+    if _missing(args.directory):
         return 2
-    if max_distance is not None and not 0 <= max_distance <= 64:
+    if args.max_distance is not None and not 0 <= args.max_distance <= 64:
         print("recipe-audit: --max-distance must be between 0 and 64", file=sys.stderr)
         return 2
-    files = scan(directory)
-    dups = find_duplicates(files, max_distance=max_distance)
-    frame = find_leaks(files, dups) if leaks_only else dups
-    with pl.Config(tbl_rows=50, fmt_str_lengths=80, tbl_width_chars=160):
+    reference = None
+    if getattr(args, "against", None):
+        reference = _reference(args.against)
+        if reference is None:
+            return 2
+    files = scan(args.directory)
+    if getattr(args, "save_index", None):
+        DuplicateIndex(files).save(args.save_index)
+        print(f"wrote the index of {files.height} files to {args.save_index}")
+    flips = getattr(args, "flips", False)
+    if reference is not None:
+        frame = find_duplicates(files, against=reference, max_distance=args.max_distance, flips=flips)
+        what = f"files with a copy among the {len(reference)} reference files"
+    else:
+        dups = find_duplicates(files, max_distance=args.max_distance, flips=flips)
+        frame = find_leaks(files, dups) if leaks_only else dups
         what = "files outside train with a copy in train" if leaks_only else "files in duplicate groups"
+    with pl.Config(tbl_rows=50, fmt_str_lengths=80, tbl_width_chars=160):
         print(f"{_count(frame.height, 'row')}: {what}")
         if frame.height:
             print(frame)
-    if out:
-        frame.write_parquet(out)
-        print(f"wrote {frame.height} rows to {out}")
+    if args.out:
+        frame.write_parquet(args.out)
+        print(f"wrote {frame.height} rows to {args.out}")
     return 0
 
 
@@ -126,10 +154,16 @@ def _parser() -> argparse.ArgumentParser:
     dup_cmd.add_argument("directory")
     dup_cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits (default 10)")
     dup_cmd.add_argument("--out", help="write the groups to this Parquet file")
+    dup_cmd.add_argument("--flips", action="store_true", help="also match horizontally mirrored copies")
+    dup_cmd.add_argument(
+        "--against", metavar="INDEX_OR_DIR", help="report only copies of these reference files (a saved index or a folder)"
+    )
+    dup_cmd.add_argument("--save-index", metavar="F", help="save DIR's hashes as an index file for later --against")
     leaks_cmd = commands.add_parser("leaks", help="val/test files with a duplicate in train")
     leaks_cmd.add_argument("directory")
     leaks_cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits (default 10)")
     leaks_cmd.add_argument("--out", help="write the leaks to this Parquet file")
+    leaks_cmd.add_argument("--flips", action="store_true", help="also match horizontally mirrored copies")
     example_cmd = commands.add_parser("example", help="build the built-in example dataset and scan it")
     example_cmd.add_argument("directory", nargs="?", help="where to write it (default: a new temporary folder)")
     example_cmd.add_argument("--out", help="write the per-file frame to this Parquet file")
@@ -145,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return _run_scan(args.directory, args.out, args.threads)
     if args.command in ("duplicates", "leaks"):
-        return _run_duplicates(args.directory, args.max_distance, args.out, args.command == "leaks")
+        return _run_duplicates(args, args.command == "leaks")
     return _run_example(args.directory, args.out)
 
 
