@@ -16,6 +16,8 @@
 //!   clusters around centres from that distribution, and 1% near-blank frames
 //!   (hashes with <= 6 bits set: a hot block value shared by many distinct
 //!   hashes).
+//! * `photos`    — real pHashes read from the file named by `RA_PHOTO_HASHES`
+//!   (u64 little-endian; `RA_HASHES_OUT=f python benches/dup_quality.py` writes one): the first N.
 //! * `hot`       — `planted`, with every 4th hash's low 24 bits cleared: one
 //!   block value shared by 25% of all (distinct) hashes.
 //!
@@ -131,6 +133,12 @@ fn make_data(kind: &str, n: usize, seed: u64) -> Vec<u64> {
                 *x &= !0xFF_FFFF;
             }
         }
+        "photos" => {
+            // Real pHashes of photos, written by `benches/dup_quality.py` (RA_HASHES_OUT): the first n.
+            let file = std::env::var("RA_PHOTO_HASHES").expect("set RA_PHOTO_HASHES to a file of u64 LE hashes");
+            let bytes = std::fs::read(&file).expect("read RA_PHOTO_HASHES");
+            v.extend(bytes.chunks_exact(8).take(n).map(|c| u64::from_le_bytes(c.try_into().unwrap())));
+        }
         _ => panic!("unknown data set {kind}"),
     }
     v
@@ -212,6 +220,10 @@ fn main() {
     for &n in &sizes {
         for data in &datas {
             let h = make_data(data, n, n as u64);
+            if h.len() < n {
+                println!("# {data}: only {} hashes, skipping N={n}", h.len());
+                continue;
+            }
             let (m, sd) = dist_stats(&h);
             println!("# {data} N={n}: random-pair distance {m:.1} ± {sd:.1} bits");
             for &r in &radii {

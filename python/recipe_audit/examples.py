@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
+    import polars as pl
 
-__all__ = ["photo_sources", "make_photo_corpus", "make_example", "example_planted"]
+__all__ = ["photo_sources", "make_photo_corpus", "make_photo_corpus_table", "make_example", "example_planted"]
 
 _SKIMAGE_PHOTOS = (
     "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins",
@@ -156,7 +157,33 @@ def make_photo_corpus(
     >>> len(paths), paths[0].name
     (100, 'img_000000.jpg')
     """
+    return [Path(p) for p in make_photo_corpus_table(
+        dest, n, seed=seed, png_share=png_share, gray_share=gray_share, min_side=min_side, max_side=max_side
+    )["path"]]
+
+
+def make_photo_corpus_table(
+    dest: str | Path,
+    n: int,
+    *,
+    seed: int = 0,
+    png_share: float = 0.1,
+    gray_share: float = 0.05,
+    min_side: int = 200,
+    max_side: int = 800,
+) -> pl.DataFrame:
+    """`make_photo_corpus`, returning where each image comes from as a frame.
+
+    Columns: ``path``, ``source`` (the photo's name), ``top``, ``left``, ``bottom``, ``right``
+    (the crop box in the source photo's pixels). Benchmarks use the boxes to tell apart crops that
+    overlap so much they are near copies of each other from crops that are distinct.
+
+    >>> table = make_photo_corpus_table("/tmp/corpus", 10, seed=1)
+    >>> table.columns
+    ['path', 'source', 'top', 'left', 'bottom', 'right']
+    """
     import numpy as np
+    import polars as pl
 
     if n < 0 or not 1 <= min_side <= max_side:
         raise ValueError("need n >= 0 and 1 <= min_side <= max_side")
@@ -169,10 +196,10 @@ def make_photo_corpus(
     is_gray = np.zeros(n, dtype=bool)
     is_gray[rng.permutation(n)[: round(n * gray_share)]] = True
     seen: set[bytes] = set()
-    paths = []
+    rows = []
     for i in range(n):
         while True:  # redraw in the (unlikely) case of identical bytes
-            _, arr = sources[int(rng.integers(len(sources)))]
+            source, arr = sources[int(rng.integers(len(sources)))]
             box = _crop(rng, arr)
             im = _to_image(arr, box, int(rng.integers(min_side, max_side + 1)), bool(is_gray[i]))
             quality = int(rng.integers(75, 96))
@@ -186,8 +213,8 @@ def make_photo_corpus(
                 break
         path = dest / f"img_{i:06d}.{'png' if fmt == 'PNG' else 'jpg'}"
         path.write_bytes(data)
-        paths.append(path)
-    return paths
+        rows.append((str(path), source, *box))
+    return pl.DataFrame(rows, schema=["path", "source", "top", "left", "bottom", "right"], orient="row")
 
 
 def _example_layout() -> tuple[list[tuple[str, int]], dict[str, list[str]]]:
