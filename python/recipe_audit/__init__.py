@@ -11,6 +11,11 @@ from recipe_audit._core import __version__
 from recipe_audit.duplicates import duplicate_pairs, find_duplicates, find_label_conflicts, find_leaks
 from recipe_audit.index import DuplicateIndex
 from recipe_audit.scan import SCAN_SCHEMA, STATUSES, scan
+from recipe_audit.labels import join_labels, label_issues, label_stats, read_labels
+from recipe_audit.bias import Bias, suggest_bias
+from recipe_audit.outliers import OutlierThresholds, find_outliers
+from recipe_audit.audit import Audit, audit
+from recipe_audit.boxes import read_boxes, read_coco, read_yolo
 
 __all__ = [
     "scan",
@@ -18,6 +23,19 @@ __all__ = [
     "duplicate_pairs",
     "find_leaks",
     "find_label_conflicts",
+    "audit",
+    "Audit",
+    "read_labels",
+    "join_labels",
+    "label_issues",
+    "label_stats",
+    "suggest_bias",
+    "Bias",
+    "find_outliers",
+    "OutlierThresholds",
+    "read_boxes",
+    "read_coco",
+    "read_yolo",
     "DuplicateIndex",
     "SCAN_SCHEMA",
     "STATUSES",

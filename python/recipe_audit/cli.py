@@ -5,6 +5,7 @@
     recipe-audit duplicates DIR [--max-distance N] [--flips] [--against INDEX|DIR] [--save-index F]
                                 [--out F.parquet]
     recipe-audit leaks DIR [--max-distance N] [--out F.parquet]
+    recipe-audit audit DIR [--labels FILE] [--html report.html] [--out DIR] [--fail-on leaks,corrupt,...]
 """
 
 from __future__ import annotations
@@ -143,6 +144,59 @@ def _run_example(directory: str | None, out: str | None) -> int:
     return _run_scan(str(root), out, None)
 
 
+def _add_audit_parser(commands: argparse._SubParsersAction) -> None:
+    from recipe_audit.audit import PROBLEMS
+
+    cmd = commands.add_parser(
+        "audit",
+        help="the whole audit: summary, HTML report, Parquet frames; exit 1 on --fail-on problems",
+        description="Scan DIR, find broken files, duplicates, leaks, label conflicts, label stats and outliers.",
+    )
+    cmd.add_argument("directory")
+    cmd.add_argument("--labels", help="a manifest (CSV, TSV, Parquet, JSON Lines), a COCO JSON file or a YOLO label folder")
+    cmd.add_argument("--html", help="write the self-contained HTML report to this file")
+    cmd.add_argument("--out", help="write every frame as Parquet (and summary.txt) into this folder")
+    cmd.add_argument(
+        "--fail-on",
+        default="",
+        help="exit 1 when any of these is found (comma-separated; 'any' for all): " + ",".join(PROBLEMS),
+    )
+    cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits for duplicates (default 10)")
+    cmd.add_argument("--threads", type=int, default=None, help="scan threads (default: all cores)")
+
+
+def _run_audit(args: argparse.Namespace) -> int:
+    """`recipe-audit audit`: 0 clean (or nothing to gate on), 1 a --fail-on problem found, 2 misuse."""
+    from recipe_audit.audit import PROBLEMS, audit
+
+    if _missing(args.directory):
+        return 2
+    if args.labels and not Path(args.labels).exists():
+        print(f"recipe-audit: --labels {args.labels!r} does not exist", file=sys.stderr)
+        return 2
+    gate = [name.strip() for name in args.fail_on.split(",") if name.strip()]
+    gate = list(PROBLEMS) if gate == ["any"] else gate
+    unknown = [name for name in gate if name not in PROBLEMS]
+    if unknown:
+        print(f"recipe-audit: unknown --fail-on {','.join(unknown)}; choose from any,{','.join(PROBLEMS)}", file=sys.stderr)
+        return 2
+    if (args.threads is not None and args.threads < 1) or (args.max_distance is not None and not 0 <= args.max_distance <= 64):
+        print("recipe-audit: --threads must be at least 1 and --max-distance between 0 and 64", file=sys.stderr)
+        return 2
+    result = audit(args.directory, labels=args.labels, max_distance=args.max_distance, threads=args.threads)
+    print(result.summary())
+    if args.out:
+        written = result.write(args.out)
+        print(f"\nwrote {len(written)} files to {args.out}")
+    if args.html:
+        print(f"wrote the report to {result.to_html(args.html)}")
+    found = {name: count for name, count in result.problems().items() if name in gate and count}
+    if found:
+        print("recipe-audit: failing on " + ", ".join(f"{name} ({count})" for name, count in found.items()), file=sys.stderr)
+        return 1
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recipe-audit", description="Become one with the data, fast.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -164,6 +218,7 @@ def _parser() -> argparse.ArgumentParser:
     leaks_cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits (default 10)")
     leaks_cmd.add_argument("--out", help="write the leaks to this Parquet file")
     leaks_cmd.add_argument("--flips", action="store_true", help="also match horizontally mirrored copies")
+    _add_audit_parser(commands)
     example_cmd = commands.add_parser("example", help="build the built-in example dataset and scan it")
     example_cmd.add_argument("directory", nargs="?", help="where to write it (default: a new temporary folder)")
     example_cmd.add_argument("--out", help="write the per-file frame to this Parquet file")
@@ -178,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             print("recipe-audit: --threads must be at least 1", file=sys.stderr)
             return 2
         return _run_scan(args.directory, args.out, args.threads)
+    if args.command == "audit":
+        return _run_audit(args)
     if args.command in ("duplicates", "leaks"):
         return _run_duplicates(args, args.command == "leaks")
     return _run_example(args.directory, args.out)

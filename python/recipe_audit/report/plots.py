@@ -1,0 +1,179 @@
+"""The report's plots: matplotlib (no pyplot state), embedded as PNG data URIs.
+
+Every plot is drawn from aggregates (histograms over all values) or a fixed-size sample (the
+scatter), so a million-file audit draws as fast as a small one. Text from the data (class and
+split names) has its ``$`` escaped, so mathtext never parses it: a class called ``$5`` stays ``$5``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import polars as pl
+
+SCATTER_POINTS = 20_000
+"""At most this many images in the size scatter (a fixed random sample beyond)."""
+MAX_BARS = 40
+"""Class histograms show each class up to this many classes; beyond, the rank/count curve."""
+
+_SPLIT_COLORS = ("#3b6ea5", "#e07b39", "#5a9e4b", "#a55194", "#8c6d31", "#7f7f7f")
+_FLAG_COLOR = "#d62728"
+
+
+def _png(fig) -> str:  # noqa: ANN001 - a matplotlib Figure
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _figure(width: float = 6.0, height: float = 3.2):  # noqa: ANN202
+    from matplotlib.figure import (
+        Figure,  # drawn without pyplot: no global backend or state touched
+    )
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _context():  # noqa: ANN202
+    import matplotlib
+
+    return matplotlib.rc_context({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
+
+
+def _text(value: object, limit: int = 40) -> str:
+    """Data shown as plain text in a plot: cut, and no mathtext."""
+    return str(value)[:limit].replace("$", r"\$")
+
+
+def class_histogram(stats: pl.DataFrame) -> str | None:
+    """Share of each class per split (grouped bars), or the rank/count curve for many classes."""
+    if stats.height == 0:
+        return None
+    stats = stats.with_columns(pl.col("split").fill_null("(no split)"))
+    splits = stats["split"].unique(maintain_order=True).sort().to_list()
+    order = (
+        stats.group_by("label")
+        .agg(pl.col("count").sum())
+        .sort(["count", "label"], descending=[True, False])["label"]
+        .to_list()
+    )
+    with _context():
+        fig = _figure(7.0, 3.4)
+        ax = fig.subplots()
+        if len(order) <= MAX_BARS:
+            width = 0.8 / len(splits)
+            x = np.arange(len(order))
+            for i, split in enumerate(splits):
+                share = dict(stats.filter(pl.col("split") == split).select("label", "share").iter_rows())
+                ax.bar(
+                    x + i * width - 0.4 + width / 2,
+                    [share.get(c, 0.0) for c in order],
+                    width,
+                    label=_text(split),
+                    color=_SPLIT_COLORS[i % 6],
+                )
+            ax.set_xticks(
+                x,
+                [_text(c, 20) for c in order],
+                rotation=60 if len(order) > 8 else 0,
+                ha="right" if len(order) > 8 else "center",
+            )
+            ax.set_ylabel("share of the split")
+        else:
+            for i, split in enumerate(splits):
+                counts = np.sort(stats.filter(pl.col("split") == split)["count"].to_numpy())[::-1]
+                ax.plot(
+                    np.arange(1, len(counts) + 1),
+                    np.maximum(counts, 0.8),
+                    label=_text(split),
+                    color=_SPLIT_COLORS[i % 6],
+                )
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel(f"class rank ({len(order):,} classes)")
+            ax.set_ylabel("files")
+        ax.legend(frameon=False, fontsize=8)
+        return _png(fig)
+
+
+def size_scatter(files: pl.DataFrame, outliers: pl.DataFrame) -> str | None:
+    """Width against height (log-log), flagged images in red; a fixed sample beyond SCATTER_POINTS."""
+    ok = files.filter((pl.col("status") == "ok") & (pl.col("width") > 0) & (pl.col("height") > 0)).select(
+        "path", "width", "height"
+    )
+    if ok.height == 0:
+        return None
+    flagged = (
+        set(outliers.filter(pl.col("odd_size") | pl.col("odd_aspect"))["path"].to_list()) if outliers.height else set()
+    )
+    shown = ok.sample(SCATTER_POINTS, seed=0) if ok.height > SCATTER_POINTS else ok
+    marked = shown["path"].is_in(list(flagged)).to_numpy() if flagged else np.zeros(shown.height, dtype=bool)
+    w, h = shown["width"].to_numpy().astype(float), shown["height"].to_numpy().astype(float)
+    with _context():
+        fig = _figure(4.6, 3.6)
+        ax = fig.subplots()
+        ax.scatter(w[~marked], h[~marked], s=8, alpha=0.5, color=_SPLIT_COLORS[0], linewidths=0, label="images")
+        if marked.any():
+            ax.scatter(w[marked], h[marked], s=18, color=_FLAG_COLOR, linewidths=0, label="odd size / aspect")
+        top = max(w.max(), h.max()) * 1.5
+        ax.plot([1, top], [1, top], color="#999", lw=0.6, ls="--")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(max(1, w.min() / 1.5), top)
+        ax.set_ylim(max(1, h.min() / 1.5), top)
+        ax.set_xlabel("width (px)")
+        ax.set_ylabel("height (px)")
+        title = f"{ok.height:,} images" + (f" ({SCATTER_POINTS:,} shown)" if ok.height > SCATTER_POINTS else "")
+        ax.set_title(title, fontsize=9)
+        ax.legend(frameon=False, fontsize=8, loc="upper left")
+        return _png(fig)
+
+
+def _log_bins(values: np.ndarray, n: int = 40) -> np.ndarray:
+    lo, hi = float(values.min()), float(values.max())
+    return np.geomspace(lo, hi * 1.0001 if hi > lo else lo * 2.0, n + 1)
+
+
+def measure_histograms(files: pl.DataFrame) -> str | None:
+    """Brightness, blur (log axis) and entropy histograms over every decoded image."""
+    ok = files.filter(pl.col("status") == "ok").select("mean", "blur", "entropy").drop_nulls()
+    if ok.height == 0:
+        return None
+    blur = ok["blur"].to_numpy() + 1.0
+    panels = [
+        ("brightness (luma mean)", ok["mean"].to_numpy(), np.linspace(0, 255, 52), False),
+        ("blur (1 + Laplacian variance)", blur, _log_bins(blur, 50), True),
+        ("entropy (bits)", ok["entropy"].to_numpy(), np.linspace(0, 8, 49), False),
+    ]
+    with _context():
+        fig = _figure(9.0, 2.6)
+        for ax, (title, values, bins, logged) in zip(fig.subplots(1, 3), panels):
+            counts, edges = np.histogram(values, bins=bins)
+            ax.stairs(counts, edges, fill=True, color=_SPLIT_COLORS[0], alpha=0.8)
+            ax.set_title(title, fontsize=9)
+            if logged:
+                ax.set_xscale("log")
+        return _png(fig)
+
+
+def box_histograms(boxes: pl.DataFrame) -> str | None:
+    """Box area (share of the image) and aspect (w / h) histograms, on log axes."""
+    real = boxes.filter(pl.col("found") & (pl.col("area_share") > 0) & (pl.col("aspect") > 0))
+    if real.height == 0:
+        return None
+    with _context():
+        fig = _figure(7.0, 2.6)
+        for ax, column, title in zip(
+            fig.subplots(1, 2), ("area_share", "aspect"), ("box area / image area", "box aspect w / h")
+        ):
+            values = real[column].to_numpy()
+            counts, edges = np.histogram(values, bins=_log_bins(values))
+            ax.stairs(counts, edges, fill=True, color=_SPLIT_COLORS[1], alpha=0.8)
+            ax.set_xscale("log")
+            ax.set_title(title, fontsize=9)
+        return _png(fig)
+
+
+__all__ = ["class_histogram", "size_scatter", "measure_histograms", "box_histograms", "SCATTER_POINTS", "MAX_BARS"]
