@@ -186,14 +186,15 @@ def main(n_orig: int = 400, n_varied: int = 150, n_exact: int = 30) -> None:
         best[h] = max(ok, key=lambda r: (results[h][r][1], -r)) if ok else 0
     tfs = list(dict.fromkeys(gt_tf))
     print(f"\n### (b) Recall per transform at each hash's best radius (precision >= {MIN_PRECISION})\n")
-    print("| transform | " + " | ".join(f"{h} (r={best[h]})" for h in HASHES) + " |")
-    print("|---" * (1 + len(HASHES)) + "|")
+    default = recipe_audit.duplicates.DEFAULT_MAX_DISTANCE["phash"]
+    columns = [(h, best[h]) for h in HASHES] + [("phash", default)]
+    print("| transform | " + " | ".join(f"{h} (r={r})" for h, r in columns[:-1]) + f" | phash default (r={default}) |")
+    print("|---" * (1 + len(columns)) + "|")
     for t in tfs:
         label = f"{t} (opt-in)" if t in OPT_IN else t
-        print(f"| {label} | " + " | ".join(f"{results[h][best[h]][2][t]:.3f}" for h in HASHES) + " |")
-    print("| **overall (no hflip)** | "
-          + " | ".join(f"**{results[h][best[h]][1]:.3f}**" for h in HASHES) + " |")
-    print("| precision | " + " | ".join(f"{results[h][best[h]][0]:.4f}" for h in HASHES) + " |")
+        print(f"| {label} | " + " | ".join(f"{results[h][r][2][t]:.3f}" for h, r in columns) + " |")
+    print("| **overall (no hflip)** | " + " | ".join(f"**{results[h][r][1]:.3f}**" for h, r in columns) + " |")
+    print("| precision | " + " | ".join(f"{results[h][r][0]:.4f}" for h, r in columns) + " |")
 
     print("\n### (c) phash within R1, confirmed by dhash within R2\n")
     print("| R1 | R2 | precision | FP | recall (no hflip) | crop_2% | crop_5% | worst transform |")
