@@ -1,0 +1,214 @@
+"""Verdicts drawn from recorded training: shared by `watch(...).report()` and the active checks."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import polars as pl
+
+from recipe_audit.checks._report import Row, fmt, frame, row, skip
+from recipe_audit.checks._stats import (
+    DEAD_FAIL,
+    DEAD_WARN,
+    EXPLODING_FAIL,
+    SATURATED_FAIL,
+    SATURATED_WARN,
+    decrease_ratio,
+    first_lr_near_zero,
+    judge_inputs,
+)
+from recipe_audit.checks._torch import nn
+
+NAN_HINTS = {
+    "input": "a sample in the data holds NaN/Inf: find it with torch.isfinite(x).all() over the dataset",
+    "forward": "a log of 0, a division by 0, a sqrt of a negative or an exp overflow in forward(): use log1p, eps, clamp",
+    "loss": "a loss of log(0): compute cross-entropy on logits (F.cross_entropy), not log of probabilities",
+    "backward": "an infinite gradient (sqrt or norm at 0): add an eps inside",
+    "step": "the update diverged: lower the learning rate or clip the gradient norm",
+}
+
+
+def nan_row(first: dict[str, Any] | None, steps: int) -> Row:
+    """``nan_inf`` from the first non-finite place recorded (or None)."""
+    if first is None:
+        return row("nan_inf", "pass", 0.0, "all finite",
+                   f"inputs, activations, loss, gradients and weights stayed finite over {steps} steps")
+    return row("nan_inf", "fail", float(first["step"]), "all finite",
+               f"the first NaN/Inf appears at step {first['step']} ({first['phase']}) in {first['where']}",
+               NAN_HINTS[first["phase"]])
+
+
+def first_normalizes(model: Any) -> bool:
+    """Whether the first leaf module normalizes its input (BatchNorm, LayerNorm, ...)."""
+    for module in model.modules():
+        if not list(module.children()):
+            return isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm,
+                                       nn.modules.instancenorm._InstanceNorm))
+    return False
+
+
+def input_row(channels: tuple[list[float], list[float]] | None, model: Any) -> Row:
+    """``input_normalization`` from per-channel means and stds of a batch entering the net."""
+    if channels is None:
+        return skip("input_normalization", "the inputs are not floating point (token ids), nothing to normalize")
+    status, value, message = judge_inputs(channels[0], channels[1], first_normalizes(model))
+    hint = "" if status == "pass" else "normalize in preprocess: (x / 255 - mean) / std per channel, the statistics of the training set"
+    return row("input_normalization", status, value, "per-channel |mean| <= 3 and std <= 5", message, hint)
+
+
+def activation_row(acts: pl.DataFrame, when: str) -> Row:
+    """``activations`` from rows of `Watcher.activations`: dead, saturated or exploding layers."""
+    if acts.is_empty():
+        return skip("activations", "no floating-point activations were recorded")
+    per = (
+        acts.with_columns(pl.col("dead_frac", "saturated_frac", "rms_ratio").fill_nan(None))
+        .group_by("module", "kind", maintain_order=True)
+        .agg(
+            dead=pl.col("dead_frac").max(),
+            sat=pl.col("saturated_frac").max(),
+            ratio=pl.col("rms_ratio").filter(~pl.col("is_output")).max(),
+        )
+    )
+    fails, warns, worst = [], [], 0.0
+    for r in per.iter_rows(named=True):
+        dead, sat, ratio = r["dead"], r["sat"], r["ratio"]
+        if dead is not None and dead > DEAD_WARN:
+            (fails if dead > DEAD_FAIL else warns).append(f"`{r['module']}` {dead:.0%} of units dead (ReLU never active)")
+            worst = max(worst, dead)
+        if sat is not None and sat > SATURATED_WARN:
+            (fails if sat > SATURATED_FAIL else warns).append(f"`{r['module']}` {sat:.0%} of values saturated ({r['kind']})")
+            worst = max(worst, sat)
+        if ratio is not None and ratio > EXPLODING_FAIL:
+            fails.append(f"`{r['module']}` output rms {fmt(ratio)}x the input's (exploding)")
+            worst = max(worst, ratio)
+    expected = f"dead <= {DEAD_WARN:.0%}, saturated <= {SATURATED_WARN:.0%}, rms ratio <= {EXPLODING_FAIL:g}"
+    hint = ("use a fan-in-scaled init (kaiming for ReLU, xavier for tanh), no large negative biases, "
+            "and a smaller learning rate if layers die during training")
+    if fails:
+        return row("activations", "fail", worst, expected, f"{when}: " + "; ".join(fails + warns), hint)
+    if warns:
+        return row("activations", "warn", worst, expected, f"{when}: " + "; ".join(warns), hint)
+    return row("activations", "pass", worst, expected, f"{when}: no dead, saturated or exploding layer among {per.height}")
+
+
+def frozen_reasons(model: Any, optimizer: Any, names: list[str], got_grad: set[str]) -> list[str]:
+    """Why each named parameter never changed: requires_grad off, not in the optimizer, no gradient."""
+    params = dict(model.named_parameters())
+    in_opt = {id(p): g.get("lr", None) for g in optimizer.param_groups for p in g["params"]}
+    out = []
+    for name in names:
+        p = params[name]
+        if not p.requires_grad:
+            why = "requires_grad is off"
+        elif id(p) not in in_opt:
+            why = "not in the optimizer"
+        elif in_opt[id(p)] == 0:
+            why = "its param group has lr=0"
+        elif name not in got_grad:
+            why = "never receives a gradient (a detached branch, or unused in forward)"
+        else:
+            why = "its gradient is always zero"
+        out.append(f"`{name}` ({why})")
+    return out
+
+
+def frozen_row(reasons: list[str], total: int, expected_frozen: tuple[str, ...], steps: int) -> Row:
+    """``frozen_params`` from the reasons of the parameters that never changed."""
+    expected = "every trainable parameter changes" + (f" (except {', '.join(expected_frozen)})" if expected_frozen else "")
+    if not reasons:
+        return row("frozen_params", "pass", 0.0, expected, f"all {total} parameter tensors changed over {steps} steps")
+    shown = "; ".join(reasons[:8]) + (f"; and {len(reasons) - 8} more" if len(reasons) > 8 else "")
+    all_frozen = len(reasons) == total
+    message = (f"no parameter changed over {steps} steps (is optimizer.step() called?): " if all_frozen
+               else f"{len(reasons)} of {total} parameter tensors never changed over {steps} steps: ") + shown
+    hint = ("put every trainable parameter in the optimizer (optimizer_fn(model) over model.parameters()), keep "
+            "requires_grad on, and do not .detach() a branch that should learn; name deliberate freezes in frozen=(...)")
+    return row("frozen_params", "fail", float(len(reasons)), expected, message, hint)
+
+
+def lr_row(lrs: list[float], planned: int | None, how: str) -> Row:
+    """``lr_schedule`` from the learning rate at every step (`planned`: steps of the whole run)."""
+    if not lrs:
+        return skip("lr_schedule", "no learning rate was recorded")
+    total = planned or len(lrs)
+    hit = first_lr_near_zero(lrs)
+    frac = 1.0 if hit is None else hit / total
+    peak = max(lrs)
+    expected = "lr above 1e-3 x peak until at least 80% of the run"
+    hint = ("step the schedule in the unit it was written in (T_max / step_size / milestones in iterations "
+            "when stepped per batch, in epochs when stepped per epoch), scaled to this run's length")
+    if hit is None:
+        return row("lr_schedule", "pass", frac, expected, f"{how}: lr from {fmt(lrs[0])} (peak {fmt(peak)}) "
+                   f"to {fmt(lrs[-1])}, never near zero before the end")
+    rebound = max(lrs[hit:]) > 0.1 * peak
+    detail = (f"{how}: lr reaches ~0 ({fmt(lrs[hit])}, peak {fmt(peak)}) at step {hit} of {total} ({frac:.0%})"
+              + ("; then rises again (a cosine period far shorter than the run)" if rebound else ""))
+    status = "fail" if frac < 0.5 else "warn" if frac < 0.8 else "pass"
+    return row("lr_schedule", status, frac, expected, detail, hint if status != "pass" else "")
+
+
+def loss_trend_row(losses: list[float], fail_above: float, warn_above: float) -> Row:
+    """``decreasing_loss`` from training losses: fail when last/first >= `fail_above`."""
+    first, last, ratio = decrease_ratio(losses)
+    expected = f"last/first < {warn_above:g}"
+    message = f"training loss from {fmt(first)} to {fmt(last)} over {len(losses)} steps (last/first {fmt(ratio)})"
+    hint = ("make sure optimizer.step() runs after backward(), the loss is the one being minimized, and the learning "
+            "rate is neither 0 nor so large that the loss plateaus or rises")
+    if math.isnan(first) or math.isnan(last):
+        return row("decreasing_loss", "fail", ratio, expected, message + ": the loss is NaN", hint)
+    decreased = last < first - 0.1 * abs(first) if first <= 0 else ratio < warn_above
+    if decreased:
+        return row("decreasing_loss", "pass", ratio, expected, message)
+    status = "fail" if (first <= 0 or ratio >= fail_above) else "warn"
+    return row("decreasing_loss", status, ratio, expected, message + ": not decreasing", hint)
+
+
+def report(watcher: Any, planned_steps: int | None = None) -> pl.DataFrame:
+    """Every finding of a `Watcher` (see `Watcher.report`)."""
+    hist = watcher.history
+    n = hist.height
+    rows = [nan_row(watcher.first_nonfinite, n)]
+    losses = hist["loss"].drop_nulls().to_list()
+    rows.append(loss_trend_row(losses, 1.0, 0.95) if len(losses) >= 10
+                else skip("decreasing_loss", f"{len(losses)} losses recorded; needs 10"))
+    layers = watcher.layers
+    measured = layers.filter(pl.col("update_norm").is_not_null())
+    if measured.is_empty():
+        rows.append(skip("frozen_params", "no update was measured"))
+    else:
+        per = measured.group_by("param", maintain_order=True).agg(moved=pl.col("update_norm").sum() > 0)
+        got_grad = set(layers.filter(pl.col("grad_norm").is_not_null())["param"].unique().to_list())
+        still = per.filter(~pl.col("moved"))["param"].to_list()
+        rows.append(frozen_row(frozen_reasons(watcher.model, watcher.optimizer, still, got_grad), per.height, (), n))
+    carried = hist.filter(pl.col("grad_carried") > 0)
+    rows.append(
+        row("grad_accumulation", "fail", float(carried.height), "0 steps",
+            f"at {carried.height} of {n} steps the gradients of the previous step were still there at the first "
+            f"backward (first: step {carried['step'][0]}): they accumulate across optimizer steps",
+            "call optimizer.zero_grad() once per optimizer step, before backward()")
+        if carried.height else
+        row("grad_accumulation", "pass", 0.0, "0 steps", f"gradients started from zero at each of {n} steps"))
+    sched = watcher.scheduler
+    stepped = (f"scheduler stepped {sched.last_epoch - watcher._sched_start} times over {n} optimizer steps"
+               if sched is not None and hasattr(sched, "last_epoch") else f"{n} optimizer steps")
+    rows.append(lr_row(hist["lr"].drop_nulls().to_list(), planned_steps, stepped))
+    rows.append(input_row(watcher.input_channels, watcher.model))
+    rows.append(activation_row(watcher.activations, f"over {n} steps"))
+    fp = hist["fingerprint"]
+    repeats = int((fp == fp.shift(1)).sum()) if n > 1 else 0
+    rows.append(
+        row("repeated_batches", "warn", float(repeats), "0 repeats",
+            f"the same input batch entered the net at {repeats} of {n - 1} consecutive steps",
+            "full-batch training repeats by design; otherwise the loader is stuck on one batch")
+        if repeats else row("repeated_batches", "pass", 0.0, "0 repeats", f"{n} distinct consecutive batches"))
+    ratio = hist["update_ratio"].drop_nulls()
+    if ratio.is_empty():
+        rows.append(skip("update_ratio", "no update was measured"))
+    else:
+        med = float(ratio.median())  # type: ignore[arg-type]
+        ok = 1e-6 <= med <= 1e-1
+        rows.append(row("update_ratio", "pass" if ok else "warn", med, "about 1e-3 (1e-6 to 1e-1)",
+                        f"median update/weight ratio {fmt(med)} over {ratio.len()} measured steps",
+                        "" if ok else "the learning rate is far too " + ("high" if med > 1e-1 else "low")))
+    return frame(rows)

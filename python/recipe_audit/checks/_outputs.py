@@ -1,0 +1,130 @@
+"""What the outputs mean for the task: priors, constant baselines, predicted labels, per-sample losses."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from recipe_audit.checks._torch import torch
+
+
+@dataclass
+class Target:
+    """How outputs relate to targets: ``categorical`` (long labels over the last dim), ``bernoulli``
+    (float 0/1 targets per output) or ``regression``."""
+
+    kind: str
+    priors: Any = None  # categorical: [C]; bernoulli: [...] per output; regression: mean per output
+    spread: Any = None  # regression: std per output
+
+
+_PASS_THROUGH = ("View", "Reshape", "Squeeze", "Unsqueeze", "Clone", "Expand", "Permute", "Transpose", "Alias")
+
+
+def final_activation(out: Any) -> str | None:
+    """``softmax`` or ``sigmoid`` when the output's last operation (past reshapes) is one, from its
+    autograd graph; None when it is not, or the output carries no graph."""
+    node = getattr(out, "grad_fn", None)
+    while node is not None:
+        name = type(node).__name__
+        if "LogSoftmax" in name:
+            return "log_softmax"
+        if "Softmax" in name:
+            return "softmax"
+        if "Sigmoid" in name:
+            return "sigmoid"
+        if not any(p in name for p in _PASS_THROUGH) or not node.next_functions:
+            return None
+        node = node.next_functions[0][0]
+    return None
+
+
+def is_probabilities(out: Any, kind: str, activation: str | None = None) -> bool:
+    """Whether outputs already are probabilities: softmax rows summing to 1 (or a final softmax),
+    or a final sigmoid (values in [0, 1] alone could be small logits)."""
+    if out.min() < 0 or out.max() > 1:
+        return False
+    if kind == "categorical":
+        rows = out.sum(-1)
+        return activation == "softmax" or (out.shape[-1] > 1 and bool(torch.allclose(rows, torch.ones_like(rows), atol=1e-3)))
+    return kind == "bernoulli" and activation == "sigmoid"
+
+
+def describe(task: str, out: Any, y: Any) -> Target:
+    """The target kind and its statistics, from one batch of outputs and targets."""
+    out, y = out.detach().float(), y.detach()
+    if task == "regression":
+        per = math.prod(out.shape[1:])
+        yf = y.float().reshape(-1, *out.shape[1:]) if per and y.numel() % per == 0 else y.float()
+        dims = tuple(range(yf.dim() - 1)) if yf.dim() > 1 else (0,)
+        return Target("regression", yf.mean(dims), yf.std(dims, unbiased=False))
+    if not y.is_floating_point():
+        classes = out.shape[-1]
+        if int(y.max()) >= classes or int(y.min()) < 0:
+            raise ValueError(f"a label is outside 0..{classes - 1} (the model has {classes} outputs): "
+                             f"labels span {int(y.min())}..{int(y.max())}")
+        counts = torch.bincount(y.reshape(-1).long().cpu(), minlength=classes).float()
+        return Target("categorical", (counts / counts.sum()).to(out.device))
+    yf = y.float().reshape(-1, *out.shape[1:])
+    dims = tuple(range(yf.dim() - 1)) if yf.dim() > 1 else (0,)
+    return Target("bernoulli", yf.mean(dims))
+
+
+def constant_outputs(target: Target, out: Any, activation: str | None = None) -> tuple[Any, Any]:
+    """(the outputs of an uninformed net, of a net whose final bias is 'initialized well'), in the
+    space the model outputs: logits, probabilities (a final softmax/sigmoid) or log-probabilities."""
+    zeros = torch.zeros_like(out)
+    eps = 1e-6
+    if target.kind == "categorical":
+        uniform, priors = zeros, torch.log(target.priors.clamp_min(eps)).expand_as(out).clone()
+        if activation == "log_softmax":
+            return uniform - math.log(out.shape[-1]), priors
+        if is_probabilities(out, "categorical", activation):
+            return uniform + 1 / out.shape[-1], priors.exp()
+        return uniform, priors
+    if target.kind == "bernoulli":
+        p = target.priors.clamp(eps, 1 - eps)
+        if is_probabilities(out, "bernoulli", activation):
+            return zeros + 0.5, p.expand_as(out).clone()
+        return zeros, torch.log(p / (1 - p)).expand_as(out).clone()
+    return zeros, target.priors.reshape(-1).expand_as(out).clone() if out.dim() > 1 else target.priors.expand_as(out).clone()
+
+
+def mean_prediction(target: Target, out: Any, activation: str | None = None) -> Any:
+    """The mean predicted distribution (categorical/bernoulli) or value (regression) over a batch."""
+    out = out.detach().float()
+    probs = is_probabilities(out, target.kind, activation)
+    if target.kind == "categorical":
+        p = out if probs else torch.softmax(out, -1)
+        return p.reshape(-1, out.shape[-1]).mean(0)
+    dims = tuple(range(out.dim() - 1)) if out.dim() > 1 else (0,)
+    if target.kind == "bernoulli":
+        return (out if probs else torch.sigmoid(out)).mean(dims)
+    return out.mean(dims)
+
+
+def predicted_labels(target: Target, out: Any, activation: str | None = None) -> Any:
+    """Labels a classifier predicts (argmax; a threshold at 0 on logits, 0.5 after a sigmoid), or
+    the regression values."""
+    out = out.detach()
+    if target.kind == "categorical":
+        return out.argmax(-1)
+    if target.kind == "bernoulli":
+        return (out > (0.5 if is_probabilities(out, "bernoulli", activation) else 0.0)).to(out.dtype)
+    return out
+
+
+def per_sample_losses(loss_fn: Any, out: Any, y: Any) -> list[float]:
+    """The loss of each sample alone (the user's `loss_fn` on one-sample slices)."""
+    with torch.no_grad():
+        return [float(loss_fn(out[i : i + 1], y[i : i + 1])) for i in range(out.shape[0])]
+
+
+def final_bias(model: Any, size: int) -> tuple[str, Any] | None:
+    """The last registered bias vector of length `size`: the output layer's, in the usual model."""
+    found = None
+    for name, p in model.named_parameters():
+        if name.endswith("bias") and p.dim() == 1 and p.shape[0] == size:
+            found = (name, p)
+    return found

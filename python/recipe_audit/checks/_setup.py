@@ -1,0 +1,271 @@
+"""What every check is handed: the user's factories and pipeline, the budget, and shared experiments.
+
+`Setup` holds the arguments of `run_recipe`, starts every experiment from scratch (seeded RNGs, a
+fresh model from `model_fn`, a fresh data pipeline) and caches the experiments several checks share
+(the baseline training run), so `run_recipe` trains each kind of run once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from recipe_audit.checks._data import Data
+from recipe_audit.checks._torch import device_of, first_tensor, require_torch, torch
+
+TASKS = ("classification", "regression", "sequence")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The knobs that bound the cost of the active checks (defaults: the whole recipe on a small
+    model in a few seconds on one CPU core).
+
+    Attributes:
+        steps: training steps of each experiment (baseline, zeroed inputs, wider model, clean run
+            for augmentation_labels).
+        batch_size: batch size when `data` is ``(X, y)`` tensors (a DataLoader keeps its own).
+        overfit_examples: size of the batch `overfit_one_batch` must memorize (2-16).
+        overfit_steps: most steps `overfit_one_batch` may take (it stops as soon as it succeeds).
+        seed_steps: steps of each of the two runs `seed_determinism` compares.
+        eval_examples: samples used for loss at init, priors, predictions and augmentation.
+        probe_examples: samples used by the gradient probes (batch_independence, causality, grad checks).
+        seed: the seed every experiment starts from.
+
+    Example:
+        >>> fast = checks.Budget(steps=100, overfit_steps=500)                       # doctest: +SKIP
+        >>> checks.run_recipe(model_fn, (X, y), F.cross_entropy, budget=fast)        # doctest: +SKIP
+    """
+
+    steps: int = 200
+    batch_size: int = 32
+    overfit_examples: int = 8
+    overfit_steps: int = 1000
+    seed_steps: int = 10
+    eval_examples: int = 256
+    probe_examples: int = 8
+    seed: int = 0
+
+
+def seed_all(seed: int) -> None:
+    """Seed the global RNGs a seeded program seeds: Python's, NumPy's legacy one, and torch's (all devices)."""
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:  # numpy is a dependency; keep the checks working without it anyway
+        pass
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Restore every global RNG on exit, so running the checks leaves the caller's RNG streams alone."""
+    import numpy as np
+
+    state = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
+             torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+    try:
+        yield
+    finally:
+        random.setstate(state[0])
+        np.random.set_state(state[1])
+        torch.set_rng_state(state[2])
+        if state[3] is not None:
+            torch.cuda.set_rng_state_all(state[3])
+
+
+def default_optimizer(model: Any) -> Any:
+    """Adam at 3e-4: 'Adam with a learning rate of 3e-4 ... is safe' (the recipe)."""
+    return torch.optim.Adam(model.parameters(), lr=3e-4)
+
+
+def default_predict(model: Any, x: Any) -> Any:
+    """Inference as it should be: eval mode, no graph, and the model's mode restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(x)
+    finally:
+        model.train(was_training)
+
+
+@dataclass
+class Run:
+    """One training experiment: the trained model, its optimizer, the losses, the start and the watcher."""
+
+    model: Any
+    optimizer: Any
+    losses: list[float]
+    initial: dict[str, Any]
+    watcher: Any = None
+
+
+@dataclass
+class Setup:
+    """Everything a check needs (the arguments of `run_recipe`), plus caches shared between checks."""
+
+    model_fn: Callable[..., Any]
+    data: Data
+    loss_fn: Callable[[Any, Any], Any]
+    optimizer_fn: Callable[[Any], Any] = default_optimizer
+    scheduler_fn: Callable[[Any], Any] | None = None
+    scheduler_interval: str = "step"
+    train_step: Callable[..., float] | None = None
+    predict: Callable[[Any, Any], Any] = default_predict
+    augment: Callable[[Any, Any], tuple[Any, Any]] | None = None
+    preprocess: Callable[[Any], Any] | None = None
+    task: str = "classification"
+    epochs: float | None = None
+    budget: Budget = field(default_factory=Budget)
+    frozen: tuple[str, ...] = ()
+    width_arg: str = "width"
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, not {self.task!r}")
+        if self.scheduler_interval not in ("step", "epoch"):
+            raise ValueError(f"scheduler_interval must be 'step' or 'epoch', not {self.scheduler_interval!r}")
+        if not callable(self.model_fn):
+            raise TypeError("model_fn must be a zero-argument callable returning a fresh nn.Module")
+
+    # -- building blocks ------------------------------------------------------------------
+    def new_model(self, **kwargs: Any) -> Any:
+        """A fresh model (seed the RNGs first when it matters)."""
+        model = self.model_fn(**kwargs)
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"model_fn must return an nn.Module, not {type(model).__name__}")
+        return model
+
+    @property
+    def device(self) -> Any:
+        if "device" not in self._cache:
+            with preserved_rng():  # never disturb the RNG stream of the experiment that asks first
+                self._cache["device"] = device_of(self.new_model())
+        return self._cache["device"]
+
+    def fresh_model(self, seed_offset: int = 0, **kwargs: Any) -> Any:
+        """A model built right after seeding, as a seeded program builds it."""
+        seed_all(self.budget.seed + seed_offset)
+        return self.new_model(**kwargs)
+
+    def prepare(self, x: Any, y: Any, *, train: bool) -> tuple[Any, Any]:
+        """The pipeline in the user's order: to the model's device, augment (training only), preprocess."""
+        x, y = x.to(self.device), y.to(self.device)
+        if train and self.augment is not None:
+            x, y = self.augment(x, y)
+        if self.preprocess is not None:
+            x = self.preprocess(x)
+        return x, y
+
+    def forward(self, model: Any, x: Any) -> Any:
+        """The model's output tensor (the first tensor of a tuple/dict output)."""
+        out = first_tensor(model(x))
+        if out is None:
+            raise TypeError("the model returned no tensor")
+        return out
+
+    def step(self, model: Any, optimizer: Any, x: Any, y: Any) -> float:
+        """One training step: the user's `train_step`, or the textbook one."""
+        if self.train_step is not None:
+            return float(self.train_step(model, optimizer, x, y))
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.forward(model, x), y)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    def outputs(self, model: Any, x: Any) -> Any:
+        """The user's `predict` on `x`, as one tensor."""
+        out = first_tensor(self.predict(model, x))
+        if out is None:
+            raise TypeError("predict returned no tensor")
+        return out
+
+    def eval_batch(self) -> tuple[Any, Any]:
+        """`Budget.eval_examples` samples from a fresh pipeline, prepared without augmentation (cached)."""
+        if "eval" not in self._cache:
+            with preserved_rng():
+                seed_all(self.budget.seed)
+                x, y = self.data.take(self.budget.eval_examples)
+                self._cache["eval"] = self.prepare(x, y, train=False)
+        return self._cache["eval"]
+
+    def activation(self) -> str | None:
+        """The model's final softmax/sigmoid, if any, read from a forward's autograd graph (cached)."""
+        if "activation" not in self._cache:
+            from recipe_audit.checks._outputs import final_activation
+
+            x, _ = self.eval_batch()
+            with preserved_rng(), torch.enable_grad():
+                self._cache["activation"] = final_activation(self.forward(self.fresh_model().eval(), x[:2]))
+        return self._cache["activation"]
+
+    def width_default(self) -> int | None:
+        """The default of `model_fn`'s width argument, when it has one with an int default."""
+        try:
+            param = inspect.signature(self.model_fn).parameters.get(self.width_arg)
+        except (TypeError, ValueError):
+            return None
+        if param is None or not isinstance(param.default, int):
+            return None
+        return param.default
+
+    # -- experiments ----------------------------------------------------------------------
+    def train(self, steps: int, *, zero_inputs: bool = False, augment: bool = True, watch: bool = False,
+              model_kwargs: dict[str, Any] | None = None, seed_offset: int = 0) -> Run:
+        """Train a fresh model for `steps` steps on a fresh pipeline, at constant lr (no scheduler:
+        'disable learning rate decays' while building trust)."""
+        from recipe_audit.checks.watch import Watcher
+
+        model = self.fresh_model(seed_offset, **(model_kwargs or {}))
+        initial = {k: v.detach().clone() for k, v in model.named_parameters()}
+        optimizer = self.optimizer_fn(model)
+        batches = self.data.cycle()
+        losses: list[float] = []
+        watcher = Watcher(model, optimizer, every=max(1, steps // 10)) if watch else None
+        with watcher if watcher is not None else contextlib.nullcontext():
+            for _ in range(steps):
+                x, y = next(batches)
+                x, y = self.prepare(x, y, train=augment)
+                if zero_inputs:
+                    x = torch.zeros_like(x)
+                losses.append(self.step(model, optimizer, x, y))
+        return Run(model, optimizer, losses, initial, watcher)
+
+    def baseline(self) -> Run:
+        """The shared training run: `Budget.steps` steps on real data, watched (cached)."""
+        if "baseline" not in self._cache:
+            self._cache["baseline"] = self.train(self.budget.steps, watch=True)
+        return self._cache["baseline"]
+
+
+OPTION_NAMES = ("optimizer_fn", "scheduler_fn", "scheduler_interval", "train_step", "predict", "augment",
+                "preprocess", "task", "epochs", "steps", "budget", "seed", "frozen", "width_arg")
+
+
+def make_setup(model_fn: Any, data: Any, loss_fn: Any, options: dict[str, Any]) -> Setup:
+    """A `Setup` from `run_recipe`'s arguments; unknown option names are a TypeError."""
+    require_torch()
+    unknown = set(options) - set(OPTION_NAMES)
+    if unknown:
+        raise TypeError(f"unknown option(s) {sorted(unknown)}; the options are {OPTION_NAMES}")
+    budget = options.pop("budget", None) or Budget()
+    if options.get("steps") is not None:
+        budget = replace(budget, steps=int(options["steps"]))
+    if options.get("seed") is not None:
+        budget = replace(budget, seed=int(options["seed"]))
+    options.pop("steps", None)
+    options.pop("seed", None)
+    clean = {k: v for k, v in options.items() if v is not None}
+    if "frozen" in clean:
+        clean["frozen"] = tuple(clean["frozen"])
+    return Setup(model_fn, Data(data, budget.batch_size), loss_fn, budget=budget, **clean)

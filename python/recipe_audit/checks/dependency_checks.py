@@ -1,0 +1,163 @@
+"""'Use backprop to chart dependencies': which inputs each output's gradient reaches.
+
+The probe differentiates a random projection of one output with respect to the inputs (float
+inputs directly; token ids through the output of the first ``nn.Embedding``). Layers that mix the
+batch legitimately (BatchNorm in training mode) are put in eval mode, so they use their running
+statistics; dropout is off. Everything else runs in training mode, as in the training step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from recipe_audit.checks._report import Row, row, skip
+from recipe_audit.checks._runner import single
+from recipe_audit.checks._setup import Setup, seed_all
+from recipe_audit.checks._torch import nn, torch
+
+LEAK_TOL = 1e-6
+"""Share of gradient mass on inputs an output must not see, above which the check fails."""
+
+
+def _probe_model(setup: Setup) -> Any:
+    model = setup.fresh_model()
+    model.train()
+    for module in model.modules():
+        if isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)):
+            module.eval()
+    return model
+
+
+def _forward_with_handle(setup: Setup, model: Any, x: Any) -> tuple[Any, Any, str]:
+    """(outputs, the tensor to differentiate against, what it is) or (outputs, None, why not)."""
+    if x.is_floating_point():
+        leaf = x.detach().clone().requires_grad_(True)
+        return setup.forward(model, leaf), leaf, "the input"
+    embedding = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
+    if embedding is None:
+        return setup.forward(model, x), None, "the inputs are not floating point and the model has no nn.Embedding"
+    captured: dict[str, Any] = {}
+
+    def hook(module: Any, args: Any, out: Any) -> Any:
+        if "e" in captured:
+            return None
+        captured["e"] = out.detach().requires_grad_(True)
+        return captured["e"]
+
+    handle = embedding.register_forward_hook(hook)
+    try:
+        out = setup.forward(model, x)
+    finally:
+        handle.remove()
+    return out, captured.get("e"), "the embedding output"
+
+
+def _probe(setup: Setup) -> tuple[Any, Any, Any, str]:
+    x, _ = setup.eval_batch()
+    x = x[: max(2, setup.budget.probe_examples)]
+    model = _probe_model(setup)
+    out, wrt, what = _forward_with_handle(setup, model, x)
+    seed_all(setup.budget.seed + 1)
+    projection = torch.randn(out.shape, device=out.device, dtype=out.dtype)
+    return out, wrt, projection, what
+
+
+def _batch_independence(setup: Setup) -> Row:
+    out, wrt, projection, what = _probe(setup)
+    if wrt is None:
+        return skip("batch_independence", what)
+    batch = out.shape[0]
+    worst, pair, silent = 0.0, None, 0
+    for i in range(batch):
+        (grad,) = torch.autograd.grad((out[i] * projection[i]).sum(), wrt, retain_graph=True, allow_unused=True)
+        if grad is None:
+            silent += 1
+            continue
+        per = grad.reshape(batch, -1).abs().sum(1)
+        total = float(per.sum())
+        if total == 0:
+            silent += 1
+            continue
+        others = per.clone()
+        others[i] = 0
+        share = float(others.sum()) / total
+        if share > worst:
+            worst, pair = share, (i, int(others.argmax()))
+    expected = f"gradient share on other samples <= {LEAK_TOL:g}"
+    if pair is not None and worst > LEAK_TOL:
+        i, j = pair
+        return row("batch_independence", "fail", worst, expected,
+                   f"the output of sample {i} depends on sample {j}'s input ({worst:.1%} of its gradient on other "
+                   f"samples, through {what}): the batch is mixed", "look for a .view()/.reshape() that should be a "
+                   ".permute()/.transpose() (e.g. [B, T, D] -> [T, B, D]), or a reduction over dim 0")
+    note = f"; {silent} outputs do not depend on any input" if silent else ""
+    return row("batch_independence", "pass", worst, expected,
+               f"each of {batch} outputs depends only on its own sample (through {what}; BatchNorm in eval mode){note}")
+
+
+def _causality(setup: Setup) -> Row:
+    if setup.task != "sequence":
+        return skip("causality", f"task is {setup.task!r}; causality is checked for task='sequence'")
+    out, wrt, projection, what = _probe(setup)
+    if wrt is None:
+        return skip("causality", what)
+    if out.dim() < 3 or wrt.dim() < 2 or out.shape[1] != wrt.shape[1]:
+        return skip("causality", f"outputs {tuple(out.shape)} and {what} {tuple(wrt.shape)} are not [B, T, ...] alike")
+    batch, length = out.shape[0], out.shape[1]
+    positions = range(length) if length <= 32 else [round(i * (length - 1) / 15) for i in range(16)]
+    leaks, blind, worst = [], [], 0.0
+    for t in positions:
+        (grad,) = torch.autograd.grad((out[:, t] * projection[:, t]).sum(), wrt, retain_graph=True, allow_unused=True)
+        if grad is None:
+            blind.append(t)
+            continue
+        dep = grad.abs().reshape(batch, length, -1).sum((0, 2))
+        total = float(dep.sum())
+        future = float(dep[t + 1 :].sum()) / total if total > 0 else 0.0
+        if future > LEAK_TOL:
+            seen = [s for s in range(t + 1, length) if float(dep[s]) > 0]
+            leaks.append((t, seen[-1]))
+            worst = max(worst, future)
+        if float(dep[t]) == 0:
+            blind.append(t)
+    expected = f"no gradient from output t to inputs after t (share <= {LEAK_TOL:g}); output t sees input t"
+    if leaks:
+        t, s = leaks[0]
+        return row("causality", "fail", worst, expected,
+                   f"{len(leaks)} of {len(positions)} positions see the future: the output at t={t} depends on "
+                   f"inputs up to t={s} (through {what})",
+                   "mask with torch.triu(ones(T, T), diagonal=1) (True = hidden) before softmax; pad causal "
+                   "convolutions on the left only (F.pad(x, (k - 1, 0)))")
+    if len(blind) == len(positions):
+        return row("causality", "fail", 0.0, expected,
+                   "no output at t depends on the input at t: the mask or padding is shifted one step too far",
+                   "the diagonal must stay visible: output t predicts token t+1 from tokens 0..t")
+    return row("causality", "pass", worst, expected,
+               f"outputs at {len(positions)} positions depend on inputs 0..t only (through {what})")
+
+
+def batch_independence(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
+    """The gradient of sample i's output reaches only input i (BatchNorm in eval mode): catches a
+    view instead of a permute mixing samples. Options as `run_recipe`.
+
+    Example:
+        >>> r = checks.batch_independence(model_fn, (X, y), F.cross_entropy)   # doctest: +SKIP
+        >>> r["message"][0]                                                    # doctest: +SKIP
+    """
+    return single("batch_independence", _batch_independence, model_fn, data, loss_fn, options)
+
+
+def causality(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
+    """For ``task='sequence'`` (tokens [B, T] -> logits [B, T, V]): the output at t depends on the
+    inputs 0..t only, and on t itself. Catches a missing or shifted mask and causal-convolution
+    padding on the wrong side. Options as `run_recipe`.
+
+    Example:
+        >>> r = checks.causality(model_fn, (tokens, targets), loss, task="sequence")  # doctest: +SKIP
+        >>> r["status"][0]                                                            # doctest: +SKIP
+    """
+    return single("causality", _causality, model_fn, data, loss_fn, options)
+
+

@@ -1,0 +1,134 @@
+"""`seed_determinism`: two seeded runs from scratch must agree, and when they do not, on what.
+
+Each run starts the way the user's program starts: seed the global RNGs (Python, NumPy, torch),
+build a fresh model, start a fresh data pipeline (call the factory, or copy the DataLoader with
+its generator state), train `Budget.seed_steps` steps. When the runs differ, the sources are
+tested one by one: init, data order, augmentation, randomness in the forward pass, a
+nondeterministic kernel, and what is left (the step).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import polars as pl
+
+from recipe_audit.checks._report import Row, fmt, row
+from recipe_audit.checks._runner import single
+from recipe_audit.checks._setup import Setup, seed_all
+from recipe_audit.checks._torch import torch
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(u, v) for u, v in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, torch.Tensor):
+        return a.shape == b.shape and bool(torch.equal(a, b) or (a.is_floating_point() and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)))
+    both_nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return bool(a == b or both_nan)
+
+
+def _run(setup: Setup, fixed: list[Any] | None) -> tuple[list[float], dict[str, Any]]:
+    model = setup.fresh_model()
+    optimizer = setup.optimizer_fn(model)
+    batches = iter(fixed) if fixed is not None else setup.data.cycle()
+    losses = []
+    for _ in range(setup.budget.seed_steps):
+        x, y = setup.prepare(*next(batches), train=True)
+        losses.append(setup.step(model, optimizer, x, y))
+    return losses, {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _first_batches(setup: Setup, k: int) -> list[Any]:
+    return [(x.clone(), y.clone()) for x, y in itertools.islice(setup.data.cycle(), k)]
+
+
+def _causes(setup: Setup) -> list[str]:
+    seed = setup.budget.seed
+    causes = []
+    first = setup.fresh_model().state_dict()
+    if not _same(first, setup.fresh_model().state_dict()):
+        causes.append("init: model_fn builds different weights under the same seed (an RNG the global seed does "
+                      "not reach, e.g. numpy.random.default_rng() or a torch.Generator seeded from entropy)")
+    if setup.data.restartable:
+        seed_all(seed)
+        one = _first_batches(setup, 3)
+        seed_all(seed)
+        if not _same(one, _first_batches(setup, 3)):
+            causes.append("data order: two fresh pipelines under the same seed yield different batches (a sampler, "
+                          "generator or dataset randomness seeded from entropy)")
+    seed_all(seed)
+    x, y = setup.prepare(*setup.data.batches(1)[0], train=False)
+    if setup.augment is not None:
+        seed_all(seed)
+        a = setup.augment(x.clone(), y.clone())
+        seed_all(seed)
+        if not _same(list(a), list(setup.augment(x.clone(), y.clone()))):
+            causes.append("augment: the same batch under the same seed is augmented differently")
+    model, twin = setup.fresh_model(), setup.fresh_model()  # each with its own, freshly built internals
+    twin.load_state_dict(model.state_dict())
+    outs = []
+    for m, mode in ((model, False), (twin, False), (model, True), (twin, True)):
+        m.train(mode)
+        seed_all(seed + 1)
+        with torch.no_grad():
+            outs.append(setup.forward(m, x))
+    if not _same(outs[0], outs[1]):
+        causes.append("a nondeterministic kernel: the same weights and inputs give different outputs in eval mode")
+    elif not _same(outs[2], outs[3]):
+        causes.append("dropout / noise in forward: the same weights, inputs and seed give different training-mode "
+                      "outputs (randomness drawn from an unseeded generator)")
+    else:
+        grads = []
+        for m in (model, twin):
+            m.zero_grad(set_to_none=True)
+            seed_all(seed + 1)
+            setup.loss_fn(setup.forward(m, x), y).backward()
+            grads.append([None if p.grad is None else p.grad.clone() for p in m.parameters()])
+        if not _same(grads[0], grads[1]):
+            causes.append("a nondeterministic kernel: the same weights, inputs and seed give different gradients")
+    return causes
+
+
+def _seed_determinism(setup: Setup) -> Row:
+    fixed = None
+    note = ""
+    if not setup.data.restartable:
+        seed_all(setup.budget.seed)
+        fixed = _first_batches(setup, setup.budget.seed_steps)
+        note = (f"; data order not checked: {setup.data.note}, so both runs used the same batches "
+                "(pass data as a factory, e.g. data=lambda: make_loader(), to check it)")
+    seed_all(setup.budget.seed)
+    losses_a, weights_a = _run(setup, fixed)
+    seed_all(setup.budget.seed)
+    losses_b, weights_b = _run(setup, fixed)
+    gap = max((abs(a - b) for a, b in zip(losses_a, losses_b)), default=0.0)
+    expected = "identical losses and weights"
+    if _same(losses_a, losses_b) and _same(weights_a, weights_b):
+        return row("seed_determinism", "pass", 0.0, expected,
+                   f"two seeded runs of {len(losses_a)} steps from scratch gave identical losses and weights{note}")
+    differ = [k for k in weights_a if not _same(weights_a[k], weights_b[k])]
+    weight_gap = max((float((weights_a[k].float() - weights_b[k].float()).abs().max()) for k in differ), default=0.0)
+    causes = _causes(setup) or ["the training step itself (train_step or the optimizer) is not deterministic"]
+    losses_words = "identical losses" if gap == 0 else f"losses by up to {fmt(gap)}"
+    return row("seed_determinism", "fail", max(gap, weight_gap), expected,
+               f"two seeded runs differ ({losses_words}; {len(differ)} weight tensors, by up to {fmt(weight_gap)}, "
+               f"e.g. `{differ[0] if differ else '-'}`); unseeded: " + "; ".join(causes) + note,
+               "seed every generator from the one seed (torch.Generator().manual_seed(seed), "
+               "np.random.default_rng(seed)); torch.use_deterministic_algorithms(True) names nondeterministic kernels")
+
+
+def seed_determinism(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
+    """Two runs from scratch with the same seed must give the same losses and weights; a run that
+    differs says which source is unseeded (init, data order, augmentation, dropout, a kernel).
+    Options as `run_recipe`.
+
+    Example:
+        >>> r = checks.seed_determinism(model_fn, lambda: make_loader(), F.cross_entropy)  # doctest: +SKIP
+        >>> r["message"][0]                                                               # doctest: +SKIP
+    """
+    return single("seed_determinism", _seed_determinism, model_fn, data, loss_fn, options)

@@ -1,0 +1,111 @@
+"""`run_recipe`: every check of the recipe's second half, on the user's own set-up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import polars as pl
+
+from recipe_audit.checks import (
+    dependency_checks,
+    determinism,
+    health_checks,
+    init_checks,
+    pipeline_checks,
+    step_checks,
+    training_checks,
+)
+from recipe_audit.checks._report import CHECK_NAMES, frame
+from recipe_audit.checks._runner import CheckImpl, run_check
+from recipe_audit.checks._setup import Budget, make_setup
+
+IMPLS: dict[str, CheckImpl] = {
+    "seed_determinism": determinism._seed_determinism,
+    "loss_at_init": init_checks._loss_at_init,
+    "init_bias": init_checks._init_bias,
+    "input_normalization": init_checks._input_normalization,
+    "input_independent_baseline": training_checks._input_independent_baseline,
+    "overfit_one_batch": training_checks._overfit_one_batch,
+    "decreasing_loss": training_checks._decreasing_loss,
+    "batch_independence": dependency_checks._batch_independence,
+    "causality": dependency_checks._causality,
+    "lr_schedule": pipeline_checks._lr_schedule,
+    "augmentation_labels": pipeline_checks._augmentation_labels,
+    "grad_clipping": step_checks._grad_clipping,
+    "grad_accumulation": step_checks._grad_accumulation,
+    "frozen_params": step_checks._frozen_params,
+    "eval_mode": pipeline_checks._eval_mode,
+    "activations": health_checks._activations,
+    "nan_inf": health_checks._nan_inf,
+}
+assert tuple(IMPLS) == CHECK_NAMES
+
+
+def run_recipe(
+    model_fn: Callable[..., Any],
+    data: Any,
+    loss_fn: Callable[[Any, Any], Any],
+    *,
+    optimizer_fn: Callable[[Any], Any] | None = None,
+    scheduler_fn: Callable[[Any], Any] | None = None,
+    train_step: Callable[[Any, Any, Any, Any], float] | None = None,
+    predict: Callable[[Any, Any], Any] | None = None,
+    augment: Callable[[Any, Any], tuple[Any, Any]] | None = None,
+    preprocess: Callable[[Any], Any] | None = None,
+    task: str = "classification",
+    epochs: float | None = None,
+    steps: int | None = None,
+    scheduler_interval: str = "step",
+    checks: Sequence[str] | None = None,
+    budget: Budget | None = None,
+    seed: int | None = None,
+    frozen: Sequence[str] = (),
+    width_arg: str = "width",
+) -> pl.DataFrame:
+    """Run the recipe's training checks on a fresh model: one row per check.
+
+    Args:
+        model_fn: returns a fresh ``nn.Module`` (on the device to use). If it accepts an int
+            `width_arg` (default ``width``), `decreasing_loss` also trains a model twice as wide.
+        data: a DataLoader, ``(X, y)`` tensors, or a zero-argument factory returning either
+            (a factory lets `seed_determinism` check the pipeline's seeding as your program builds it).
+        loss_fn: ``loss_fn(outputs, targets) -> scalar``.
+        optimizer_fn: ``optimizer_fn(model)``; default Adam at 3e-4, as the recipe advises.
+        scheduler_fn: ``scheduler_fn(optimizer)``; judged by `lr_schedule` over `epochs`, stepped
+            per `scheduler_interval` (``"step"``: once per batch, or ``"epoch"``). The training
+            experiments themselves run at constant lr.
+        train_step: ``train_step(model, optimizer, x, y) -> float``, the user's own step
+            (default: zero_grad, loss_fn(model(x), y), backward, step).
+        predict: ``predict(model, x) -> outputs``, the user's inference (default: eval mode
+            under ``torch.no_grad()``, mode restored).
+        augment: ``augment(x, y) -> (x, y)``, applied to training batches, then
+        preprocess: ``preprocess(x) -> x``, applied to every batch before the net (both receive
+            tensors already on the model's device).
+        task: ``classification``, ``regression`` or ``sequence`` (tokens [B, T] to logits [B, T, V]).
+        epochs: the planned length of the real run, in passes over `data` (for `lr_schedule`).
+        steps: training steps per experiment (overrides ``budget.steps``; default 200).
+        checks: run only these (names from `CHECK_NAMES`), in the standard order.
+        budget: the cost knobs (`Budget`): steps, batch size, overfit batch and steps, ...
+        seed: the seed every experiment starts from (overrides ``budget.seed``).
+        frozen: name prefixes of parameters frozen on purpose (left out of `frozen_params`).
+
+    Returns:
+        ``check, status (pass|fail|warn|skip), value, expected, message, hint``: one row per
+        check in `CHECK_NAMES` order. A check whose code raised is a ``fail`` row naming the error.
+        Global RNG states are restored on return.
+
+    Example:
+        >>> report = checks.run_recipe(lambda: make_mlp(), (X, y), F.cross_entropy)   # doctest: +SKIP
+        >>> report.filter(status="fail")                                               # doctest: +SKIP
+    """
+    options = {"optimizer_fn": optimizer_fn, "scheduler_fn": scheduler_fn, "train_step": train_step,
+               "predict": predict, "augment": augment, "preprocess": preprocess, "task": task, "epochs": epochs,
+               "steps": steps, "scheduler_interval": scheduler_interval, "budget": budget, "seed": seed,
+               "frozen": tuple(frozen), "width_arg": width_arg}
+    setup = make_setup(model_fn, data, loss_fn, options)
+    names = CHECK_NAMES if checks is None else tuple(checks)
+    unknown = [n for n in names if n not in IMPLS]
+    if unknown:
+        raise ValueError(f"unknown check(s) {unknown}; the checks are {CHECK_NAMES}")
+    return frame(run_check(name, IMPLS[name], setup) for name in CHECK_NAMES if name in names)

@@ -1,0 +1,127 @@
+"""The contract around the checks: lazy torch, the report format, options, RNG hygiene, data pipelines."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+import polars as pl  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from checks_zoo import Noisy, _one_thread, digits_loader, mlp, normalized_digits  # noqa: E402,F401
+from recipe_audit import checks  # noqa: E402
+from torch.utils.data import DataLoader, IterableDataset, TensorDataset  # noqa: E402
+
+
+def test_report_has_one_row_per_check_with_known_statuses() -> None:
+    report = checks.run_recipe(mlp, normalized_digits(), F.cross_entropy, steps=100)
+    assert report.schema == pl.Schema(checks.REPORT_SCHEMA)
+    assert report["check"].to_list() == list(checks.CHECK_NAMES)
+    assert set(report["status"]) <= set(checks.STATUSES)
+    checks.assert_recipe_passes(report)
+
+
+def test_subset_of_checks_and_misuse() -> None:
+    report = checks.run_recipe(mlp, normalized_digits(), F.cross_entropy, checks=["nan_inf", "loss_at_init"], steps=20)
+    assert report["check"].to_list() == ["loss_at_init", "nan_inf"]  # standard order
+    with pytest.raises(ValueError, match="unknown check"):
+        checks.run_recipe(mlp, normalized_digits(), F.cross_entropy, checks=["loss_at_start"])
+    with pytest.raises(TypeError, match="unknown option"):
+        checks.loss_at_init(mlp, normalized_digits(), F.cross_entropy, learning_rate=1)
+    with pytest.raises(ValueError, match="task must be"):
+        checks.loss_at_init(mlp, normalized_digits(), F.cross_entropy, task="detection")
+    with pytest.raises(TypeError, match="data must be"):
+        checks.loss_at_init(mlp, 3.0, F.cross_entropy)
+
+
+def test_a_crashing_model_becomes_a_failing_row_naming_the_error() -> None:
+    def broken(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("shapes do not match")
+
+    row = checks.loss_at_init(mlp, normalized_digits(), broken).row(0, named=True)
+    assert row["status"] == "fail" and "RuntimeError: shapes do not match" in row["message"]
+    with pytest.raises(RuntimeError, match="shapes"):
+        checks.loss_at_init(mlp, normalized_digits(), broken, raise_errors=True)
+
+
+def test_global_rng_state_is_left_as_it_was() -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    checks.run_recipe(mlp, normalized_digits(), F.cross_entropy, checks=["seed_determinism", "overfit_one_batch"], steps=20)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_seeded_loader_handed_as_an_object_is_copied_not_advanced() -> None:
+    loader = digits_loader()
+    state = loader.generator.get_state().clone()
+    order_a = [y.tolist() for _, y in loader][:3]
+    order_b = [y.tolist() for _, y in loader][:3]
+    assert order_a != order_b  # iterating twice advances the generator: not a bug
+    state_before = loader.generator.get_state().clone()
+    row = checks.seed_determinism(mlp, loader, F.cross_entropy).row(0, named=True)
+    assert row["status"] == "pass", row["message"]
+    assert torch.equal(loader.generator.get_state(), state_before)  # the user's loader was not touched
+    assert not torch.equal(state, state_before)
+
+
+class Stream(IterableDataset):
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        x, y = normalized_digits()
+        yield from zip(x, y)
+
+
+def test_an_iterable_dataset_is_said_to_be_uncopyable_instead_of_guessed() -> None:
+    loader = DataLoader(Stream(), batch_size=32)
+    row = checks.seed_determinism(mlp, loader, F.cross_entropy).row(0, named=True)
+    assert row["status"] == "pass"
+    assert "data order not checked" in row["message"] and "IterableDataset" in row["message"]
+    assert "factory" in row["message"]
+
+
+def test_unseeded_dropout_in_a_loader_object_is_still_found() -> None:
+    loader = DataLoader(TensorDataset(*normalized_digits()), batch_size=32, shuffle=True)
+    row = checks.seed_determinism(lambda: Noisy(False), loader, F.cross_entropy).row(0, named=True)
+    assert row["status"] == "fail" and "dropout / noise" in row["message"]
+
+
+def test_width_argument_that_changes_nothing_is_flagged() -> None:
+    def ignores_width(width: int = 32) -> torch.nn.Module:
+        return mlp(32)
+
+    row = checks.decreasing_loss(ignores_width, normalized_digits(), F.cross_entropy).row(0, named=True)
+    assert row["status"] == "warn" and "has no effect" in row["message"]
+    ok = checks.decreasing_loss(mlp, normalized_digits(), F.cross_entropy).row(0, named=True)
+    assert ok["status"] == "pass" and "width=64" in ok["message"]
+
+
+def test_nll_loss_on_probabilities_is_caught_two_sided() -> None:
+    def probs() -> torch.nn.Module:
+        return torch.nn.Sequential(mlp(), torch.nn.Softmax(-1))
+
+    row = checks.loss_at_init(probs, normalized_digits(), F.nll_loss).row(0, named=True)
+    assert row["status"] == "fail" and "log-probabilities" in row["message"] and row["value"] < 0
+    log_probs = checks.loss_at_init(lambda: torch.nn.Sequential(mlp(), torch.nn.LogSoftmax(-1)),
+                                    normalized_digits(), F.nll_loss).row(0, named=True)
+    assert log_probs["status"] == "pass"
+
+
+def test_binary_outputs_logits_and_sigmoid_are_told_apart() -> None:
+    x, y = normalized_digits()
+    balanced = (y < 5).float()
+
+    def logits() -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1), torch.nn.Flatten(0))
+
+    def probabilities() -> torch.nn.Module:
+        return torch.nn.Sequential(logits(), torch.nn.Sigmoid())
+
+    ok = checks.run_recipe(logits, (x, balanced), F.binary_cross_entropy_with_logits,
+                           checks=["loss_at_init", "init_bias", "overfit_one_batch"])
+    assert ok["status"].to_list() == ["pass"] * 3, ok.rows()
+    right = checks.run_recipe(probabilities, (x, balanced), F.binary_cross_entropy,
+                              checks=["loss_at_init", "init_bias", "overfit_one_batch"])
+    assert right["status"].to_list() == ["pass"] * 3, right.rows()
+    twice = checks.loss_at_init(probabilities, (x, balanced), F.binary_cross_entropy_with_logits).row(0, named=True)
+    assert twice["status"] == "fail" and "sigmoid twice" in twice["message"]

@@ -1,0 +1,46 @@
+"""The zoo: every bug is caught by the check named for it; no correct twin fails any check."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+import polars as pl  # noqa: E402
+from checks_zoo import CASES, Case, _one_thread  # noqa: E402,F401
+from recipe_audit import checks  # noqa: E402
+
+
+def _run(build: dict, check: str | None = None) -> pl.DataFrame:
+    kwargs = dict(build)
+    model_fn, data, loss_fn = kwargs.pop("model_fn"), kwargs.pop("data"), kwargs.pop("loss_fn")
+    if check is None:
+        return checks.run_recipe(model_fn, data, loss_fn, **kwargs)
+    return getattr(checks, check)(model_fn, data, loss_fn, **kwargs)
+
+
+def test_every_check_has_a_bug_in_the_zoo() -> None:
+    caught = {case.check for case in CASES}
+    sequence_free = set(checks.CHECK_NAMES)
+    assert sequence_free <= caught, f"checks without a zoo bug: {sorted(sequence_free - caught)}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bug_is_caught_by_its_check(case: Case) -> None:
+    report = _run(case.bug(), case.check)
+    assert report.columns == list(checks.REPORT_SCHEMA)
+    r = report.row(0, named=True)
+    assert r["check"] == case.check
+    assert r["status"] == case.status, r["message"]
+    assert case.phrase in r["message"] + r["hint"], r["message"]
+    assert r["hint"], "a caught bug must come with the recipe's advice"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_correct_twin_passes_every_check(case: Case) -> None:
+    report = _run(case.twin())
+    assert report["check"].to_list() == list(checks.CHECK_NAMES)
+    failed = report.filter(status="fail")
+    assert failed.is_empty(), failed.select("check", "message").rows()
+    assert report.filter(check=case.check)["status"][0] == "pass"
