@@ -10,7 +10,7 @@ scanned once in Rust (broken files, copies, what each picture looks like), resul
 from recipe_audit._core import __version__
 from recipe_audit.duplicates import duplicate_pairs, find_duplicates, find_label_conflicts, find_leaks
 from recipe_audit.index import DuplicateIndex
-from recipe_audit.scan import SCAN_SCHEMA, STATUSES, scan
+from recipe_audit.scan import SCAN_SCHEMA, STATUSES, scan, scan_bytes
 from recipe_audit.labels import join_labels, label_issues, label_stats, read_labels
 from recipe_audit.bias import Bias, suggest_bias
 from recipe_audit.outliers import OutlierThresholds, find_outliers
@@ -19,6 +19,7 @@ from recipe_audit.boxes import read_boxes, read_coco, read_yolo
 
 __all__ = [
     "scan",
+    "scan_bytes",
     "find_duplicates",
     "duplicate_pairs",
     "find_leaks",

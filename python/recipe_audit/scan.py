@@ -143,7 +143,7 @@ def scan_bytes(names: Sequence[str], blobs: Sequence[bytes], *, threads: int | N
 
     Example:
         >>> data = Path("cat.jpg").read_bytes()                     # doctest: +SKIP
-        >>> recipe_audit.scan.scan_bytes(["cat.jpg"], [data])        # doctest: +SKIP
+        >>> recipe_audit.scan_bytes(["cat.jpg"], [data])             # doctest: +SKIP
     """
     return frame_from_columns(_core.scan_bytes(list(names), list(blobs), threads=threads))
 
