@@ -41,6 +41,10 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
     // Room for the largest image we accept, at 8 bytes per pixel (16-bit RGBA) before stripping.
     decoder.set_limits(png::Limits { bytes: (limits.max_pixels.saturating_mul(8)).min(usize::MAX as u64) as usize });
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    // ICC profiles and text are never used, and both are zlib streams a tiny file can inflate to
+    // hundreds of MB (an iCCP bomb): skip them instead of inflating them.
+    decoder.set_ignore_iccp_chunk(true);
+    decoder.set_ignore_text_chunk(true);
     let (width, height) = match decoder.read_header_info() {
         Ok(info) => (info.width, info.height),
         Err(e) => return Err(structure.err().unwrap_or_else(|| failure(e)).into()),

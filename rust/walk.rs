@@ -74,7 +74,16 @@ impl Walker {
 
     fn walk_dir(&mut self, dir: &Path, folders: &mut Vec<String>) {
         use std::os::unix::fs::MetadataExt;
-        let Ok(meta) = fs::metadata(dir) else { return };
+        // Nothing the walk meets disappears silently: a folder it cannot enter (e.g. a path over
+        // PATH_MAX, "File name too long") is a row saying so.
+        let meta = match fs::metadata(dir) {
+            Ok(meta) => meta,
+            Err(e) => {
+                let message = format!("cannot enter directory: {e}");
+                self.push(dir.to_path_buf(), Kind::Refused(Status::Unreadable, message), Some(folders));
+                return;
+            }
+        };
         // A directory reached twice (a symlink loop, or two links to one folder) is walked once.
         if !self.visited_dirs.insert((meta.dev(), meta.ino())) {
             return;
@@ -87,11 +96,28 @@ impl Walker {
                 return;
             }
         };
-        let mut children: Vec<_> = listing.filter_map(Result::ok).filter(|e| !is_hidden(&e.file_name())).collect();
+        let mut children = Vec::new();
+        for item in listing {
+            match item {
+                Ok(child) if !is_hidden(&child.file_name()) => children.push(child),
+                Ok(_) => {}
+                Err(e) => {
+                    let message = format!("directory listing failed part-way: {e}");
+                    self.push(dir.to_path_buf(), Kind::Refused(Status::Unreadable, message), Some(folders));
+                }
+            }
+        }
         children.sort_by_key(|e| e.file_name());
         for child in children {
             let path = child.path();
-            let Ok(own_type) = child.file_type() else { continue };
+            let own_type = match child.file_type() {
+                Ok(own_type) => own_type,
+                Err(e) => {
+                    let message = format!("cannot stat: {e}");
+                    self.push(path, Kind::Refused(Status::Unreadable, message), Some(folders));
+                    continue;
+                }
+            };
             let file_type = if own_type.is_symlink() {
                 match fs::metadata(&path) {
                     Ok(target) => target.file_type(),

@@ -48,8 +48,12 @@ SCAN_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 def _sources(source: PathLike | Sequence[PathLike]) -> list[str]:
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        if not os.path.lexists(path):
-            raise FileNotFoundError(f"scan: {path!r} does not exist; pass a directory, a file or a list of paths")
+        try:
+            os.lstat(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"scan: {path!r} does not exist; pass a directory, a file or a list of paths") from None
+        except PermissionError:
+            raise PermissionError(f"scan: {path!r} cannot be reached: permission denied on a folder above it") from None
         return [path]
     if isinstance(source, (bytes, bytearray)):
         raise TypeError("scan: pass paths as str or pathlib.Path, not bytes")
