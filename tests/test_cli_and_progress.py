@@ -71,6 +71,23 @@ def test_ctrl_c_stops_a_long_scan(photos: list[Path], tmp_path: Path) -> None:
     assert stopped_after < 5.0
 
 
+def test_ctrl_c_in_the_cli_exits_130_and_writes_nothing(photos: list[Path], tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(40_000):
+        os.link(photos[i % len(photos)], big / f"{i:06d}{photos[i % len(photos)].suffix}")
+    out = tmp_path / "files.parquet"
+    cli = Path(sys.executable).with_name("recipe-audit")
+    child = subprocess.Popen([str(cli), "scan", str(big), "--out", str(out)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "interrupted; nothing was written" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big"]
+
+
 def test_cli_duplicates_and_leaks(example_root: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "dups.parquet"
     assert main(["duplicates", str(example_root), "--out", str(out)]) == 0

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -84,7 +85,7 @@ def _run_scan(directory: str, out: str | None, threads: int | None) -> int:
     files = scan(directory, threads=threads)
     print(_summary(files, time.perf_counter() - started))
     if out:
-        files.write_parquet(out)
+        _write_parquet(files, out)
         print(f"\nwrote {files.height} rows to {out}")
     return 0
 
@@ -130,7 +131,7 @@ def _run_duplicates(args: argparse.Namespace, leaks_only: bool) -> int:
         if frame.height:
             print(frame)
     if args.out:
-        frame.write_parquet(args.out)
+        _write_parquet(frame, args.out)
         print(f"wrote {frame.height} rows to {args.out}")
     return 0
 
@@ -226,8 +227,28 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `recipe-audit`; returns the exit status (0 success, 2 misuse)."""
+    """Entry point of `recipe-audit`; returns the exit status (0 success, 1 a `--fail-on` problem
+    found, 2 misuse, 130 interrupted by Ctrl-C: nothing is written then)."""
     args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("\nrecipe-audit: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _write_parquet(frame: pl.DataFrame, out: str) -> None:
+    """Write to a temporary name beside `out`, then rename: an interrupted write leaves no half file."""
+    partial = f"{out}.partial-{os.getpid()}"
+    try:
+        frame.write_parquet(partial)
+        os.replace(partial, out)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "scan":
         if args.threads is not None and args.threads < 1:
             print("recipe-audit: --threads must be at least 1", file=sys.stderr)
