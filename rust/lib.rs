@@ -109,6 +109,34 @@ fn scan_paths<'py>(
     rows_to_columns(py, &rows)
 }
 
+/// The walk alone: every entry `scan_paths` would produce, sorted, with its label, split, size and
+/// mtime (null for entries refused without reading, which carry their status and error).
+#[pyfunction]
+#[pyo3(signature = (sources, *, recursive=true))]
+fn list_files<'py>(py: Python<'py>, sources: Vec<PathBuf>, recursive: bool) -> PyResult<Bound<'py, PyDict>> {
+    let (entries, versions) = py.detach(|| {
+        let entries = walk::collect(&sources, recursive);
+        let versions: Vec<_> = entries
+            .par_iter()
+            .map(|e| if e.kind == walk::Kind::File { walk::version(&e.path) } else { None })
+            .collect();
+        (entries, versions)
+    });
+    let columns = PyDict::new(py);
+    let refusal = |e: &walk::Entry| match &e.kind {
+        walk::Kind::Refused(status, message) => Some((status.name(), message.clone())),
+        walk::Kind::File => None,
+    };
+    columns.set_item("path", entries.iter().map(|e| e.display.as_str()).collect::<Vec<_>>())?;
+    columns.set_item("label", entries.iter().map(|e| e.label.as_deref()).collect::<Vec<_>>())?;
+    columns.set_item("split", entries.iter().map(|e| e.split.as_deref()).collect::<Vec<_>>())?;
+    columns.set_item("size", versions.iter().map(|v| v.map(|(size, _)| size)).collect::<Vec<_>>())?;
+    columns.set_item("mtime_ns", versions.iter().map(|v| v.map(|(_, mtime)| mtime)).collect::<Vec<_>>())?;
+    columns.set_item("status", entries.iter().map(|e| refusal(e).map(|r| r.0)).collect::<Vec<_>>())?;
+    columns.set_item("error", entries.iter().map(|e| refusal(e).map(|r| r.1)).collect::<Vec<_>>())?;
+    Ok(columns)
+}
+
 /// Runs the per-file pipeline on in-memory (name, bytes) pairs: the entry point for object stores
 /// and engine workers. Rows come back in input order.
 #[pyfunction]
@@ -267,6 +295,7 @@ impl HammingIndex {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_paths, m)?)?;
     m.add_function(wrap_pyfunction!(scan_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(list_files, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_pairs_across, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_groups, m)?)?;

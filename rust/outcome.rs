@@ -11,6 +11,8 @@ pub enum Status {
     Unsupported,
     Unreadable,
     TooLarge,
+    /// Listed (by a manifest, or by name) but not there; or gone between the walk and the read.
+    Missing,
 }
 
 impl Status {
@@ -23,6 +25,7 @@ impl Status {
             Status::Unsupported => "unsupported",
             Status::Unreadable => "unreadable",
             Status::TooLarge => "too_large",
+            Status::Missing => "missing",
         }
     }
 }

@@ -160,6 +160,10 @@ pub fn collect(sources: &[PathBuf], recursive: bool) -> Vec<Entry> {
                 }
                 None => walker.push(source.clone(), Kind::File, None),
             },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let message = format!("listed but not found: {e}");
+                walker.push(source.clone(), Kind::Refused(Status::Missing, message), None)
+            }
             Err(e) => {
                 let message = format!("cannot open: {e}");
                 walker.push(source.clone(), Kind::Refused(Status::Unreadable, message), None)
@@ -171,6 +175,14 @@ pub fn collect(sources: &[PathBuf], recursive: bool) -> Vec<Entry> {
     walker.entries
 }
 
+/// Size and modification time (ns since the epoch) of a listed file, following symlinks: what an
+/// incremental re-audit compares to decide whether a file must be read again.
+pub fn version(path: &Path) -> Option<(u64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path).ok()?;
+    Some((meta.len(), meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec())))
+}
+
 /// The whole file, or why not. Files over `max_bytes` are not read (a 50 GB file named .jpg).
 pub fn read(path: &Path, max_bytes: u64) -> Result<Vec<u8>, (Status, String, u64)> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -179,7 +191,10 @@ pub fn read(path: &Path, max_bytes: u64) -> Result<Vec<u8>, (Status, String, u64
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| (Status::Unreadable, format!("cannot open: {e}"), 0))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => (Status::Missing, format!("gone before it was read: {e}"), 0),
+            _ => (Status::Unreadable, format!("cannot open: {e}"), 0),
+        })?;
     let meta = file.metadata().map_err(|e| (Status::Unreadable, format!("cannot stat: {e}"), 0))?;
     if !meta.is_file() {
         let message = "not a regular file (it changed during the scan); skipped".to_string();

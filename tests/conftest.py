@@ -19,3 +19,12 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def example_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built-in ImageFolder example with its planted problems."""
     return examples.make_example(tmp_path_factory.mktemp("example"))
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real SeaweedFS S3 server on loopback for the whole session (tests/object_store.py)."""
+    from object_store import seaweedfs
+
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server

@@ -244,7 +244,8 @@ def test_files_that_vanish_or_change_during_the_scan(photos: list[Path], tmp_pat
     broken = files.filter(files["status"] != "ok")
     assert broken["error"].null_count() == 0 and (broken["error"].str.len_chars() > 0).all()
     gone = files.filter(files["error"].str.contains("No such file|not a regular file"))
-    assert (gone["status"] == "unreadable").all()
+    assert gone["status"].is_in(["missing", "unreadable"]).all()
+    assert (files.filter(files["error"].str.contains("No such file"))["status"] == "missing").all()
 
 
 def test_many_files_in_one_directory(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from recipe_audit.bias import Bias, suggest_bias
 from recipe_audit.outliers import OutlierThresholds, find_outliers
 from recipe_audit.audit import Audit, audit
 from recipe_audit.boxes import read_boxes, read_coco, read_yolo
+from recipe_audit.output import ScanRun
+from recipe_audit.sources import Manifest
 
 __all__ = [
     "scan",
@@ -38,6 +40,8 @@ __all__ = [
     "read_coco",
     "read_yolo",
     "DuplicateIndex",
+    "Manifest",
+    "ScanRun",
     "SCAN_SCHEMA",
     "STATUSES",
     "__version__",

@@ -22,6 +22,7 @@ import polars as pl
 from recipe_audit.duplicates import DEFAULT_MAX_DISTANCE, find_duplicates, find_label_conflicts, find_leaks
 from recipe_audit.index import DuplicateIndex
 from recipe_audit.scan import scan
+from recipe_audit.sources import Manifest, is_uri
 
 
 def _count(n: int, noun: str) -> str:
@@ -72,15 +73,40 @@ def _summary(files: pl.DataFrame, seconds: float) -> str:
 
 def _missing(directory: str) -> bool:
     """True (after saying so on stderr) when the directory to audit does not exist."""
-    if Path(directory).exists():
+    if is_uri(directory) or Path(directory).exists():
         return False
     print(f"recipe-audit: {directory!r} does not exist", file=sys.stderr)
     return True
 
 
-def _run_scan(directory: str, out: str | None, threads: int | None) -> int:
-    if _missing(directory):
+def _source(args: argparse.Namespace) -> str | Manifest | None:
+    """The positional source, or `--manifest`; None (after saying why) when neither is usable."""
+    if getattr(args, "manifest", None):
+        if args.directory:
+            print("recipe-audit: give either a SOURCE or --manifest, not both", file=sys.stderr)
+            return None
+        if not Path(args.manifest).is_file():
+            print(f"recipe-audit: --manifest {args.manifest!r} is not a file", file=sys.stderr)
+            return None
+        return Manifest(args.manifest)
+    if not args.directory:
+        print("recipe-audit: give a folder, an s3:// URI or --manifest FILE", file=sys.stderr)
+        return None
+    return None if _missing(args.directory) else args.directory
+
+
+def _run_dataset(source: str | Manifest, args: argparse.Namespace) -> int:
+    if args.shard_size < 1:
+        print("recipe-audit: --shard-size must be at least 1", file=sys.stderr)
         return 2
+    started = time.perf_counter()
+    run = scan(source, threads=args.threads, out=args.dataset, shard_size=args.shard_size)
+    print(_summary(run.files.collect(), time.perf_counter() - started))
+    print(f"\n{run.summary()}")
+    return 0
+
+
+def _run_scan(directory: str | Manifest, out: str | None, threads: int | None) -> int:
     started = time.perf_counter()
     files = scan(directory, threads=threads)
     print(_summary(files, time.perf_counter() - started))
@@ -153,7 +179,8 @@ def _add_audit_parser(commands: argparse._SubParsersAction) -> None:
         help="the whole audit: summary, HTML report, Parquet frames; exit 1 on --fail-on problems",
         description="Scan DIR, find broken files, duplicates, leaks, label conflicts, label stats and outliers.",
     )
-    cmd.add_argument("directory")
+    cmd.add_argument("directory", nargs="?", help="a folder or an object-store URI (s3://bucket/prefix)")
+    cmd.add_argument("--manifest", help="audit exactly the files a manifest lists, with its labels and splits")
     cmd.add_argument("--labels", help="a manifest (CSV, TSV, Parquet, JSON Lines), a COCO JSON file or a YOLO label folder")
     cmd.add_argument("--html", help="write the self-contained HTML report to this file")
     cmd.add_argument("--out", help="write every frame as Parquet (and summary.txt) into this folder")
@@ -170,7 +197,8 @@ def _run_audit(args: argparse.Namespace) -> int:
     """`recipe-audit audit`: 0 clean (or nothing to gate on), 1 a --fail-on problem found, 2 misuse."""
     from recipe_audit.audit import PROBLEMS, audit
 
-    if _missing(args.directory):
+    source = _source(args)
+    if source is None:
         return 2
     if args.labels and not Path(args.labels).exists():
         print(f"recipe-audit: --labels {args.labels!r} does not exist", file=sys.stderr)
@@ -184,7 +212,7 @@ def _run_audit(args: argparse.Namespace) -> int:
     if (args.threads is not None and args.threads < 1) or (args.max_distance is not None and not 0 <= args.max_distance <= 64):
         print("recipe-audit: --threads must be at least 1 and --max-distance between 0 and 64", file=sys.stderr)
         return 2
-    result = audit(args.directory, labels=args.labels, max_distance=args.max_distance, threads=args.threads)
+    result = audit(source, labels=args.labels, max_distance=args.max_distance, threads=args.threads)
     print(result.summary())
     if args.out:
         written = result.write(args.out)
@@ -202,8 +230,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recipe-audit", description="Become one with the data, fast.")
     commands = parser.add_subparsers(dest="command", required=True)
     scan_cmd = commands.add_parser("scan", help="scan a folder of images and summarise what is wrong")
-    scan_cmd.add_argument("directory")
+    scan_cmd.add_argument("directory", nargs="?", help="a folder, a file, or an object-store URI (s3://bucket/prefix)")
+    scan_cmd.add_argument("--manifest", help="audit exactly the files a manifest lists (Parquet, CSV, JSON Lines)")
     scan_cmd.add_argument("--out", help="write the per-file frame to this Parquet file")
+    scan_cmd.add_argument("--dataset", metavar="DIR_OR_PREFIX",
+                          help="stream the rows to a sharded Parquet dataset here instead (resumable, incremental)")
+    scan_cmd.add_argument("--shard-size", type=int, default=50_000, help="files per shard with --dataset")
     scan_cmd.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
     dup_cmd = commands.add_parser("duplicates", help="exact and near-duplicate groups")
     dup_cmd.add_argument("directory")
@@ -253,7 +285,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.threads is not None and args.threads < 1:
             print("recipe-audit: --threads must be at least 1", file=sys.stderr)
             return 2
-        return _run_scan(args.directory, args.out, args.threads)
+        source = _source(args)
+        if source is None:
+            return 2
+        if args.dataset:
+            return _run_dataset(source, args)
+        return _run_scan(source, args.out, args.threads)
     if args.command == "audit":
         return _run_audit(args)
     if args.command in ("duplicates", "leaks"):

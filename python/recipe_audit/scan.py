@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Union
+from typing import Union, overload
 
 import polars as pl
 
 from recipe_audit import _core
+from recipe_audit.listing import Settings, build_listing, scan_rows
+from recipe_audit.output import ScanRun, run_to_dataset
+from recipe_audit.sources import Manifest, is_uri
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-STATUSES: tuple[str, ...] = ("ok", "empty", "truncated", "corrupt", "unsupported", "unreadable", "too_large")
+STATUSES: tuple[str, ...] = ("ok", "empty", "truncated", "corrupt", "unsupported", "unreadable", "too_large", "missing")
 """Every value the `status` column can take."""
 
 SCAN_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -68,8 +71,19 @@ def frame_from_columns(columns: dict[str, list]) -> pl.DataFrame:
     return pl.DataFrame(columns, schema=SCAN_SCHEMA)
 
 
+Source = Union[PathLike, Sequence[PathLike], "Manifest"]
+
+
+@overload
+def scan(source: Source, *, recursive: bool = ..., threads: int | None = ..., progress: bool | None = ...,
+         max_pixels: int = ..., max_bytes: int = ..., min_decode_side: int = ..., out: None = ...,
+         shard_size: int = ..., storage_options: Mapping[str, str] | None = ...) -> pl.DataFrame: ...
+@overload
+def scan(source: Source, *, recursive: bool = ..., threads: int | None = ..., progress: bool | None = ...,
+         max_pixels: int = ..., max_bytes: int = ..., min_decode_side: int = ..., out: PathLike,
+         shard_size: int = ..., storage_options: Mapping[str, str] | None = ...) -> ScanRun: ...
 def scan(
-    source: PathLike | Sequence[PathLike],
+    source: Source,
     *,
     recursive: bool = True,
     threads: int | None = None,
@@ -77,7 +91,10 @@ def scan(
     max_pixels: int = 100_000_000,
     max_bytes: int = 1 << 30,
     min_decode_side: int = 64,
-) -> pl.DataFrame:
+    out: PathLike | None = None,
+    shard_size: int = 50_000,
+    storage_options: Mapping[str, str] | None = None,
+) -> pl.DataFrame | ScanRun:
     """Scan images and return one row per file, sorted by path.
 
     Every file is read once and only read: its bytes hashed, its format sniffed from the magic
@@ -87,7 +104,11 @@ def scan(
 
     Args:
         source: a directory (walked; hidden entries skipped; symlinks followed, each directory
-            once), a single file, or a list of files and directories.
+            once), a single file, or a list of files and directories; an object-store URI
+            (``s3://bucket/prefix``: every object under it, listed page by page and read many at
+            a time, ImageFolder labels from the keys); or a `Manifest` (exactly the files it
+            lists, local or URIs, with its labels, splits and extra columns; an absent one is a
+            ``missing`` row).
         recursive: walk sub-directories.
         threads: worker threads; ``None`` uses every core. The frame is identical for any value.
         progress: a progress bar on stderr; ``None`` shows it when stderr is a terminal.
@@ -98,9 +119,17 @@ def scan(
             the shorter side at least this long. 64 puts 97-99% of photos within 4 bits of
             imagehash; a huge value (e.g. ``1 << 30``) decodes at full size for bit parity with
             imagehash on ~99% of files, at a few times the cost (BENCHMARKS.md).
+        out: stream the rows to a Parquet dataset in this folder or object-store prefix instead
+            of returning them: shards of `shard_size` files, each written once under a stable
+            name, plus ``_run.json``. Running again resumes (complete shards are skipped) and
+            re-reads only files whose size and mtime (or ETag) changed. Returns a `ScanRun`.
+        shard_size: files per shard with `out`.
+        storage_options: object-store settings (``endpoint``, ``access_key_id``,
+            ``secret_access_key``, ``region``...) over those from the environment.
 
     Returns:
-        A frame with the columns of `SCAN_SCHEMA`:
+        Without `out`, a frame with the columns of `SCAN_SCHEMA` (a manifest's extra columns, and
+        ``version``, follow for manifests and URIs):
         ``path`` (as given or found), ``bytes``, ``format`` (jpeg png gif webp bmp tiff unknown,
         from the bytes), ``ext_mismatch`` (the extension names another format), ``status`` (one
         of `STATUSES`), ``error`` (why, in words; null when ok), ``width``/``height`` (as displayed,
@@ -127,6 +156,13 @@ def scan(
         raise ValueError("scan: threads must be at least 1 (or None for all cores)")
     if progress is None:
         progress = sys.stderr.isatty()
+    if out is not None or isinstance(source, Manifest) or is_uri(source):
+        settings = Settings(recursive, threads, max_pixels, max_bytes, min_decode_side, storage_options)
+        if out is not None:
+            return run_to_dataset(source, os.fspath(out), settings, shard_size=shard_size, progress=progress)
+        listing, buckets = build_listing(source, settings)
+        return scan_rows(listing, buckets, settings) if listing.height else frame_from_columns(
+            {name: [] for name in SCAN_SCHEMA})
     columns = _core.scan_paths(
         _sources(source),
         recursive=recursive,

@@ -1,0 +1,162 @@
+"""What a source stands for, as one sorted table, and the scan rows of any slice of it.
+
+A listing has one row per file to audit: ``path`` (as shown in the frame), ``label``, ``split``,
+``version`` (what says the file changed: ``size:mtime_ns`` locally, the ETag in a store; null when
+unknown), ``status``/``error`` for entries refused without reading (FIFOs, missing manifest
+entries...), ``_where`` (``local`` or the store's URL), ``_key`` (the local path or the object key)
+and a manifest's extra columns. `scan_rows` turns any slice of it into rows of the scan frame,
+so the whole source, one shard of a long run or one worker's batch all go through one function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from recipe_audit import _core
+from recipe_audit.sources import IN_FLIGHT, Bucket, Manifest, fetch, is_uri, label_and_split, list_objects, open_bucket, split_uri
+
+LISTING_COLUMNS = ("path", "label", "split", "version", "status", "error", "_where", "_key")
+
+
+@dataclass
+class Settings:
+    """The scan's knobs, shared by every slice (and part of a run's fingerprint)."""
+
+    recursive: bool = True
+    threads: int | None = None
+    max_pixels: int = 100_000_000
+    max_bytes: int = 1 << 30
+    min_decode_side: int = 64
+    storage_options: Mapping[str, str] | None = None
+
+    def fingerprint(self) -> str:
+        return (f"recursive={self.recursive} max_pixels={self.max_pixels} max_bytes={self.max_bytes} "
+                f"min_decode_side={self.min_decode_side} core={_core.__version__}")
+
+
+def _local(paths: Sequence[str], recursive: bool) -> pl.DataFrame:
+    columns = _core.list_files(list(paths), recursive=recursive)
+    frame = pl.DataFrame(columns, schema={"path": pl.String, "label": pl.String, "split": pl.String,
+                                          "size": pl.UInt64, "mtime_ns": pl.Int64, "status": pl.String,
+                                          "error": pl.String})
+    return frame.select(
+        "path", "label", "split",
+        pl.when(pl.col("size").is_not_null()).then(pl.format("{}:{}", "size", "mtime_ns")).alias("version"),
+        "status", "error", pl.lit("local").alias("_where"), pl.col("path").alias("_key"))
+
+
+def _objects(uri: str, options: Mapping[str, str] | None) -> tuple[pl.DataFrame, Bucket]:
+    bucket = open_bucket(uri, options)
+    _, prefix = split_uri(uri)
+    objects = list_objects(bucket, prefix)
+    stem = prefix if prefix.endswith("/") or not prefix else prefix + "/"
+    relative = pl.col("key").str.strip_prefix(stem)
+    label, split = label_and_split(relative)
+    frame = objects.select(
+        (pl.lit(bucket.url.rstrip("/") + "/") + pl.col("key")).alias("path"), label.alias("label"),
+        split.alias("split"), pl.col("etag").alias("version"), pl.lit(None, pl.String).alias("status"),
+        pl.lit(None, pl.String).alias("error"), pl.lit(bucket.url).alias("_where"), pl.col("key").alias("_key"))
+    return frame, bucket
+
+
+def _manifest(manifest: Manifest, settings: Settings, buckets: dict[str, Bucket]) -> pl.DataFrame:
+    table = manifest.read().with_row_index("_row")
+    local = table.filter(~pl.col("path").str.contains("://"))
+    remote = table.filter(pl.col("path").str.contains("://"))
+    parts = []
+    if local.height:
+        found = _local(local["path"].to_list(), recursive=False).drop("label", "split")
+        parts.append(local.join(found, on="path", how="left"))
+    for url in remote["path"].str.extract(r"^([^:]+://[^/]+)").unique().sort():
+        buckets.setdefault(url, open_bucket(url, settings.storage_options))
+        rows = remote.filter(pl.col("path").str.starts_with(url + "/"))
+        parts.append(rows.with_columns(
+            version=pl.lit(None, pl.String), status=pl.lit(None, pl.String), error=pl.lit(None, pl.String),
+            _where=pl.lit(url), _key=pl.col("path").str.strip_prefix(url + "/")))
+    listed = pl.concat([p.select(list(LISTING_COLUMNS) + [c for c in table.columns if c not in LISTING_COLUMNS])
+                        for p in parts], how="vertical_relaxed")
+    return listed.sort("_row").drop("_row")
+
+
+def build_listing(source: Any, settings: Settings) -> tuple[pl.DataFrame, dict[str, Bucket]]:
+    """The sorted listing of a local path or list, an object-store URI, or a `Manifest`; and the
+    stores it reads from (keyed by URL)."""
+    buckets: dict[str, Bucket] = {}
+    if isinstance(source, Manifest):
+        listing = _manifest(source, settings, buckets)
+    elif is_uri(source):
+        listing, bucket = _objects(source, settings.storage_options)
+        buckets[bucket.url] = bucket
+    else:
+        from recipe_audit.scan import _sources
+
+        listing = _local(_sources(source), settings.recursive)
+    return listing.sort("path", maintain_order=True), buckets
+
+
+def scan_rows(listing: pl.DataFrame, buckets: Mapping[str, Bucket], settings: Settings,
+              pool: ThreadPoolExecutor | None = None) -> pl.DataFrame:
+    """Rows of the scan frame (plus ``version`` and a manifest's extra columns) for `listing`'s
+    entries, in its order. Local files are read by the Rust core; objects are fetched
+    `IN_FLIGHT` at a time and handed to the same per-file pipeline as bytes."""
+    from recipe_audit.scan import SCAN_SCHEMA, frame_from_columns
+
+    listing = listing.with_row_index("_row")
+    parts = []
+    refused = listing.filter(pl.col("status").is_not_null())
+    if refused.height:
+        parts.append(refused.select("_row", "path", "status", "error", bytes=pl.lit(0, pl.UInt64),
+                                    format=pl.lit("unknown"), ext_mismatch=pl.lit(False)))
+    local = listing.filter(pl.col("status").is_null() & (pl.col("_where") == "local"))
+    if local.height:
+        columns = _core.scan_paths(local["_key"].to_list(), recursive=False, threads=settings.threads,
+                                   max_pixels=settings.max_pixels, max_bytes=settings.max_bytes,
+                                   min_decode_side=settings.min_decode_side)
+        rows = frame_from_columns(columns).drop("label", "split")
+        parts.append(local.select("_row", "_key", "path")
+                     .join(rows.rename({"path": "_key"}), on="_key", how="left").drop("_key"))
+    remote = listing.filter(pl.col("status").is_null() & (pl.col("_where") != "local"))
+    if remote.height:
+        own_pool = pool or ThreadPoolExecutor(IN_FLIGHT)
+        try:
+            for url, group in remote.group_by("_where", maintain_order=True):
+                parts.append(_scan_objects(group, buckets[url[0]], settings, own_pool))
+        finally:
+            if pool is None:
+                own_pool.shutdown()
+    schema = {"_row": pl.UInt32, **SCAN_SCHEMA}
+    rows = pl.concat([p.select([pl.col(c).cast(t) if c in p.columns else pl.lit(None, t).alias(c)
+                                for c, t in schema.items()]) for p in parts], how="vertical")
+    meta = listing.select("_row", "label", "split", "version",
+                          *[c for c in listing.columns if c not in LISTING_COLUMNS and c != "_row"])
+    return (rows.drop("label", "split").join(meta, on="_row", how="left").sort("_row")
+            .select(*SCAN_SCHEMA, *[c for c in meta.columns if c not in SCAN_SCHEMA and c != "_row"]))
+
+
+def _scan_objects(group: pl.DataFrame, bucket: Bucket, settings: Settings, pool: ThreadPoolExecutor) -> pl.DataFrame:
+    from recipe_audit.scan import frame_from_columns
+
+    names, blobs, rows, failed = [], [], [], []
+    for (row, path), (_, blob, status, error) in zip(group.select("_row", "path").iter_rows(),
+                                                     fetch(bucket, group["_key"].to_list(), settings.max_bytes, pool)):
+        if blob is None:
+            failed.append({"_row": row, "path": path, "status": status, "error": error, "bytes": 0,
+                           "format": "unknown", "ext_mismatch": False})
+        else:
+            names.append(path)
+            blobs.append(blob)
+            rows.append(row)
+    out = []
+    if names:
+        scanned = frame_from_columns(_core.scan_bytes(names, blobs, threads=settings.threads,
+                                                      max_pixels=settings.max_pixels,
+                                                      min_decode_side=settings.min_decode_side))
+        out.append(scanned.with_columns(_row=pl.Series(rows, dtype=pl.UInt32)))
+    if failed:
+        out.append(pl.DataFrame(failed))
+    return pl.concat(out, how="diagonal_relaxed")

@@ -1,0 +1,226 @@
+"""Large outputs: a scan streamed to a Parquet dataset in shards, resumable and incremental.
+
+The sorted listing is cut into shards of `shard_size` entries. Shard k is written once, under
+``part-{k:05d}-{digest}.parquet`` where the digest covers the shard's entries (path, version,
+label, split) and the scan settings: a rerun finds the same name and skips the shard (resume
+after a crash or Ctrl-C costs only the shards in flight); a shard whose files changed gets a new
+name, and only its changed files are read again (rows whose path and version match the previous
+run are copied). Every shard is written under a temporary name and renamed (locally) or put in
+one request (object stores), so no half shard is ever visible. ``_run.json`` records the
+configuration, the source, the shard names and counts; readers use exactly the shards it lists.
+
+>>> run = recipe_audit.scan("data/", out="audit/files")          # doctest: +SKIP
+>>> run.files.filter(pl.col("status") != "ok").collect()         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from recipe_audit.listing import Settings, build_listing, scan_rows
+from recipe_audit.sources import IN_FLIGHT, Bucket, is_uri, open_bucket, split_uri
+
+RUN_RECORD = "_run.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ScanRun:
+    """What `scan(..., out=...)` did: the dataset it left and how much of it was reused.
+
+    Attributes:
+        out: the dataset's folder or object-store prefix.
+        shards: the shard files (full paths or URIs) that make up the dataset, in path order.
+        rows: rows in the dataset (one per listed file).
+        shards_written: shards computed in this run; the others were already complete.
+        rows_reused: rows copied from an earlier run's shards because the file had not changed.
+        rows_read: files read and decoded in this run.
+    """
+
+    out: str
+    shards: list[str]
+    rows: int
+    shards_written: int
+    rows_reused: int
+    rows_read: int
+    storage_options: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def files(self) -> pl.LazyFrame:
+        """The whole dataset as a lazy frame (columns of `SCAN_SCHEMA` plus ``version`` and any
+        manifest columns), sorted by path; nothing is loaded until collected."""
+        if not self.shards:
+            from recipe_audit.scan import SCAN_SCHEMA
+
+            return pl.LazyFrame(schema={**SCAN_SCHEMA, "version": pl.String})
+        return pl.scan_parquet(self.shards, storage_options=self.storage_options or None)
+
+    def summary(self) -> str:
+        return (f"{self.rows:,} files in {len(self.shards)} shards at {self.out}: {self.shards_written} shards "
+                f"written, {self.rows_read:,} files read, {self.rows_reused:,} rows reused")
+
+
+class _Target:
+    """Where shards go: a local folder (write, then rename) or an object-store prefix (one put)."""
+
+    def __init__(self, out: str, storage_options: dict[str, str] | None) -> None:
+        self.out = out.rstrip("/")
+        self.bucket: Bucket | None = open_bucket(out, storage_options) if is_uri(out) else None
+        if self.bucket is None:
+            Path(self.out).mkdir(parents=True, exist_ok=True)
+            for partial in Path(self.out).glob(".part-*.partial-*"):  # left by a killed run
+                partial.unlink(missing_ok=True)
+        else:
+            _, self.prefix = split_uri(self.out)
+
+    def name(self, leaf: str) -> str:
+        return f"{self.out}/{leaf}"
+
+    def read(self, leaf: str) -> bytes | None:
+        if self.bucket is None:
+            path = Path(self.out) / leaf
+            return path.read_bytes() if path.is_file() else None
+        import obstore
+
+        try:
+            return bytes(obstore.get(self.bucket.store, f"{self.prefix}/{leaf}".lstrip("/")).bytes())
+        except FileNotFoundError:
+            return None
+
+    def exists(self, leaf: str) -> bool:
+        if self.bucket is None:
+            return (Path(self.out) / leaf).is_file()
+        import obstore
+
+        try:
+            obstore.head(self.bucket.store, f"{self.prefix}/{leaf}".lstrip("/"))
+            return True
+        except FileNotFoundError:
+            return False
+
+    def write(self, leaf: str, data: bytes) -> None:
+        if self.bucket is None:
+            final = Path(self.out) / leaf
+            partial = final.with_name(f".{leaf}.partial-{os.getpid()}")
+            partial.write_bytes(data)
+            os.replace(partial, final)
+        else:
+            import obstore
+
+            obstore.put(self.bucket.store, f"{self.prefix}/{leaf}".lstrip("/"), data)
+
+    def polars_options(self) -> dict[str, str]:
+        return self.bucket.polars_options() if self.bucket else {}
+
+
+def _digest(entries: pl.DataFrame, settings: Settings) -> str:
+    h = hashlib.blake2b(digest_size=8)
+    h.update(settings.fingerprint().encode())
+    for column in ("path", "version", "label", "split"):
+        h.update(b"\0" + column.encode() + b"\0")
+        h.update(entries[column].fill_null("\x01").str.join("\n").item().encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _previous(target: _Target) -> dict[str, Any] | None:
+    raw = target.read(RUN_RECORD)
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    return record if record.get("format_version") == FORMAT_VERSION else None
+
+
+def _reusable(previous: dict[str, Any] | None, target: _Target, shard: pl.DataFrame) -> pl.DataFrame | None:
+    """Rows of the previous run for the files of `shard` whose version has not changed."""
+    if not previous:
+        return None
+    first, last = shard["path"][0], shard["path"][-1]
+    old = [target.name(s["name"]) for s in previous["shards"] if not (s["last"] < first or s["first"] > last)]
+    old = [name for name in old if target.exists(name.rsplit("/", 1)[-1])]
+    if not old:
+        return None
+    keys = shard.filter(pl.col("version").is_not_null() & pl.col("status").is_null()).select("path", "version")
+    rows = (pl.scan_parquet(old, storage_options=target.polars_options() or None)
+            .join(keys.lazy(), on=["path", "version"], how="semi").collect())
+    return rows.unique("path", keep="first") if rows.height else None
+
+
+def run_to_dataset(source: Any, out: str, settings: Settings, *, shard_size: int, progress: bool) -> ScanRun:
+    """Scan `source` into the dataset at `out`, skipping complete shards and unchanged files."""
+    if shard_size < 1:
+        raise ValueError("scan: shard_size must be at least 1")
+    listing, buckets = build_listing(source, settings)
+    target = _Target(out, dict(settings.storage_options or {}))
+    previous = _previous(target)
+    shards, written, reused, read = [], 0, 0, 0
+    started = time.perf_counter()
+    with ThreadPoolExecutor(IN_FLIGHT) as pool:
+        for k, start in enumerate(range(0, listing.height, shard_size)):
+            entries = listing.slice(start, shard_size)
+            leaf = f"part-{k:05d}-{_digest(entries, settings)}.parquet"
+            if not target.exists(leaf):
+                old = _reusable(previous, target, entries)
+                todo = entries if old is None else entries.join(old.select("path", "version"),
+                                                                on=["path", "version"], how="anti", nulls_equal=False)
+                fresh = scan_rows(todo, buckets, settings, pool) if todo.height else None
+                parts = [p for p in (old, fresh) if p is not None and p.height]
+                rows = pl.concat(parts, how="diagonal_relaxed") if parts else scan_rows(entries, buckets, settings, pool)
+                order = entries.select("path").with_row_index("_order")
+                rows = rows.join(order, on="path", how="left").sort("_order", maintain_order=True).drop("_order")
+                buffer = io.BytesIO()
+                rows.write_parquet(buffer)
+                target.write(leaf, buffer.getvalue())
+                written += 1
+                reused += entries.height - todo.height
+                read += todo.height
+            shards.append({"name": leaf, "rows": entries.height, "first": entries["path"][0],
+                           "last": entries["path"][-1]})
+            if progress:
+                done = start + entries.height
+                rate = done / max(time.perf_counter() - started, 1e-9)
+                print(f"\r{done:,}/{listing.height:,} files  {len(shards)} shards  {rate:,.0f} files/s",
+                      end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    record = {"format_version": FORMAT_VERSION, "source": _describe(source), "settings": settings.fingerprint(),
+              "shard_size": shard_size, "rows": listing.height, "shards": shards,
+              "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    target.write(RUN_RECORD, json.dumps(record, indent=1).encode())
+    _remove_stale(target, previous, {s["name"] for s in shards})
+    return ScanRun(target.out, [target.name(s["name"]) for s in shards], listing.height, written, reused, read,
+                   target.polars_options())
+
+
+def _describe(source: Any) -> Any:
+    from recipe_audit.sources import Manifest
+
+    if isinstance(source, Manifest):
+        return {"manifest": os.fspath(source.path), "root": source.root}
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    return [os.fspath(s) for s in source]
+
+
+def _remove_stale(target: _Target, previous: dict[str, Any] | None, keep: set[str]) -> None:
+    """Shards of the previous run that this run replaced (in the output only, never user data)."""
+    if not previous:
+        return
+    for shard in previous["shards"]:
+        if shard["name"] not in keep:
+            if target.bucket is None:
+                (Path(target.out) / shard["name"]).unlink(missing_ok=True)
+            else:
+                import obstore
+
+                obstore.delete(target.bucket.store, f"{target.prefix}/{shard['name']}".lstrip("/"))
