@@ -25,6 +25,9 @@ def scan_bytes(
     max_pixels: int = 100_000_000,
     min_decode_side: int = 64,
 ) -> dict[str, Any]: ...
+def list_files(sources: Sequence[str | PathLike[str]], *, recursive: bool = True) -> dict[str, list[Any]]:
+    """The walk alone: path, label, split, size, mtime_ns, status and error of refused entries."""
+    ...
 
 def hamming_pairs(
     hashes: npt.NDArray[np.uint64], radius: int
