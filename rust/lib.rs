@@ -79,8 +79,11 @@ fn thread_pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
 }
 
 /// Scans local files and returns the frame's columns as a dict of lists, rows sorted by path.
+/// With `on_batch`, each batch's columns are handed to `on_batch(dict)` as soon as they are done
+/// and None is returned: a caller that turns each batch into a frame holds one batch of Python
+/// objects at a time, not one per cell of a million rows.
 #[pyfunction]
-#[pyo3(signature = (sources, *, recursive=true, threads=None, progress=false, max_pixels=100_000_000, max_bytes=1<<30, min_decode_side=64))]
+#[pyo3(signature = (sources, *, recursive=true, threads=None, progress=false, max_pixels=100_000_000, max_bytes=1<<30, min_decode_side=64, on_batch=None))]
 #[allow(clippy::too_many_arguments)]
 fn scan_paths<'py>(
     py: Python<'py>,
@@ -91,22 +94,32 @@ fn scan_paths<'py>(
     max_pixels: u64,
     max_bytes: u64,
     min_decode_side: u32,
-) -> PyResult<Bound<'py, PyDict>> {
+    on_batch: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
     let limits = Limits { max_pixels, min_decode_side };
     let pool = thread_pool(threads)?;
     let entries = py.detach(|| walk::collect(&sources, recursive));
     let mut bar = progress::Progress::new(entries.len(), progress);
-    let mut rows: Vec<Row> = Vec::with_capacity(entries.len());
+    let mut rows: Vec<Row> = Vec::with_capacity(if on_batch.is_some() { 0 } else { entries.len() });
+    let mut done_count = 0;
     for batch in entries.chunks(BATCH * pool.current_num_threads()) {
         let done: Vec<Row> =
             py.detach(|| pool.install(|| batch.par_iter().map(|e| scan::analyze_entry(e, &limits, max_bytes)).collect()));
-        rows.extend(done);
-        bar.update(rows.len());
+        done_count += done.len();
+        if let Some(callback) = &on_batch {
+            callback.call1((rows_to_columns(py, &done)?,))?;
+        } else {
+            rows.extend(done);
+        }
+        bar.update(done_count);
         // Ctrl-C lands here within one batch; the KeyboardInterrupt propagates to the caller.
         py.check_signals()?;
     }
-    bar.finish(rows.len());
-    rows_to_columns(py, &rows)
+    bar.finish(done_count);
+    match on_batch {
+        Some(_) => Ok(py.None().into_bound(py)),
+        None => Ok(rows_to_columns(py, &rows)?.into_any()),
+    }
 }
 
 /// The walk alone: every entry `scan_paths` would produce, sorted, with its label, split, size and

@@ -8,6 +8,9 @@ import pytest
 
 from recipe_audit import examples
 
+# Run by tests/test_wheel.py inside a bare venv against the installed wheel, not collected here.
+collect_ignore = ["wheel_smoke"]
+
 
 @pytest.fixture(scope="session")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:

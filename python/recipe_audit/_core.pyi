@@ -1,4 +1,4 @@
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from os import PathLike
 from typing import Any
 
@@ -16,7 +16,8 @@ def scan_paths(
     max_pixels: int = 100_000_000,
     max_bytes: int = 1 << 30,
     min_decode_side: int = 64,
-) -> dict[str, Any]: ...
+    on_batch: Callable[[dict[str, Any]], object] | None = None,
+) -> dict[str, Any] | None: ...
 def scan_bytes(
     names: Sequence[str],
     blobs: Sequence[bytes],

@@ -163,7 +163,8 @@ def scan(
         listing, buckets = build_listing(source, settings)
         return scan_rows(listing, buckets, settings) if listing.height else frame_from_columns(
             {name: [] for name in SCAN_SCHEMA})
-    columns = _core.scan_paths(
+    frames: list[pl.DataFrame] = []
+    _core.scan_paths(
         _sources(source),
         recursive=recursive,
         threads=threads,
@@ -171,8 +172,10 @@ def scan(
         max_pixels=max_pixels,
         max_bytes=max_bytes,
         min_decode_side=min_decode_side,
+        # A frame per batch as it is done: Python holds one batch of per-cell objects at a time.
+        on_batch=lambda columns: frames.append(frame_from_columns(columns)),
     )
-    return frame_from_columns(columns)
+    return pl.concat(frames, rechunk=True) if frames else frame_from_columns({name: [] for name in SCAN_SCHEMA})
 
 
 def scan_bytes(names: Sequence[str], blobs: Sequence[bytes], *, threads: int | None = None) -> pl.DataFrame:
