@@ -99,8 +99,13 @@ def _run_dataset(source: str | Manifest, args: argparse.Namespace) -> int:
     if args.shard_size < 1:
         print("recipe-audit: --shard-size must be at least 1", file=sys.stderr)
         return 2
+    engine = None
+    if args.engine == "ray":
+        from recipe_audit.distributed import RayEngine
+
+        engine = RayEngine(address=args.address)
     started = time.perf_counter()
-    run = scan(source, threads=args.threads, out=args.dataset, shard_size=args.shard_size)
+    run = scan(source, threads=args.threads, out=args.dataset, shard_size=args.shard_size, engine=engine)
     print(_summary(run.files.collect(), time.perf_counter() - started))
     print(f"\n{run.summary()}")
     return 0
@@ -236,6 +241,9 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument("--dataset", metavar="DIR_OR_PREFIX",
                           help="stream the rows to a sharded Parquet dataset here instead (resumable, incremental)")
     scan_cmd.add_argument("--shard-size", type=int, default=50_000, help="files per shard with --dataset")
+    scan_cmd.add_argument("--engine", choices=["local", "ray"], default="local",
+                          help="where the shards of --dataset run (ray: one task per shard)")
+    scan_cmd.add_argument("--address", default="auto", help="the Ray cluster with --engine ray (default: auto)")
     scan_cmd.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
     dup_cmd = commands.add_parser("duplicates", help="exact and near-duplicate groups")
     dup_cmd.add_argument("directory")
@@ -290,6 +298,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             return 2
         if args.dataset:
             return _run_dataset(source, args)
+        if args.engine != "local":
+            print("recipe-audit: --engine needs --dataset (the shards are what runs on the cluster)", file=sys.stderr)
+            return 2
         return _run_scan(source, args.out, args.threads)
     if args.command == "audit":
         return _run_audit(args)

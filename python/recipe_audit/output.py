@@ -79,10 +79,14 @@ class _Target:
         self.bucket: Bucket | None = open_bucket(out, storage_options) if is_uri(out) else None
         if self.bucket is None:
             Path(self.out).mkdir(parents=True, exist_ok=True)
-            for partial in Path(self.out).glob(".part-*.partial-*"):  # left by a killed run
-                partial.unlink(missing_ok=True)
         else:
             _, self.prefix = split_uri(self.out)
+
+    def remove_partials(self) -> None:
+        """Temporary shard files a killed run left behind (local folders only: a PUT is atomic)."""
+        if self.bucket is None:
+            for partial in Path(self.out).glob(".part-*.partial-*"):
+                partial.unlink(missing_ok=True)
 
     def name(self, leaf: str) -> str:
         return f"{self.out}/{leaf}"
@@ -156,50 +160,90 @@ def _reusable(previous: dict[str, Any] | None, target: _Target, shard: pl.DataFr
     return rows.unique("path", keep="first") if rows.height else None
 
 
-def run_to_dataset(source: Any, out: str, settings: Settings, *, shard_size: int, progress: bool) -> ScanRun:
-    """Scan `source` into the dataset at `out`, skipping complete shards and unchanged files."""
+@dataclass
+class ShardJob:
+    """One shard's work, self-contained so an engine worker can run it: the entries of the listing
+    it covers, where to write, and the previous run's record (for rows to reuse)."""
+
+    index: int
+    entries: pl.DataFrame
+    settings: Settings
+    out: str
+    previous: dict[str, Any] | None
+
+
+def run_shard(job: ShardJob, pool: ThreadPoolExecutor | None = None) -> dict[str, Any]:
+    """Write shard `job.index` unless a shard with its name is already complete; returns its
+    record entry plus what was done (``written``, ``reused``, ``read``)."""
+    settings, entries = job.settings, job.entries
+    target = _Target(job.out, dict(settings.storage_options or {}))
+    leaf = f"part-{job.index:05d}-{_digest(entries, settings)}.parquet"
+    record = {"name": leaf, "rows": entries.height, "first": entries["path"][0], "last": entries["path"][-1]}
+    if target.exists(leaf):
+        return {**record, "written": 0, "reused": 0, "read": 0}
+    buckets = {url: open_bucket(url, settings.storage_options)
+               for url in entries["_where"].unique().to_list() if url != "local"}
+    own_pool = pool or ThreadPoolExecutor(IN_FLIGHT)
+    try:
+        old = _reusable(job.previous, target, entries)
+        todo = entries if old is None else entries.join(old.select("path", "version"), on=["path", "version"],
+                                                        how="anti", nulls_equal=False)
+        fresh = scan_rows(todo, buckets, settings, own_pool) if todo.height else None
+    finally:
+        if pool is None:
+            own_pool.shutdown()
+    rows = pl.concat([p for p in (old, fresh) if p is not None and p.height], how="diagonal_relaxed")
+    order = entries.select("path").with_row_index("_order")
+    rows = rows.join(order, on="path", how="left").sort("_order", maintain_order=True).drop("_order")
+    buffer = io.BytesIO()
+    rows.write_parquet(buffer)
+    target.write(leaf, buffer.getvalue())
+    return {**record, "written": 1, "reused": entries.height - todo.height, "read": todo.height}
+
+
+def run_to_dataset(source: Any, out: str, settings: Settings, *, shard_size: int, progress: bool,
+                   engine: Any = None) -> ScanRun:
+    """Scan `source` into the dataset at `out`, skipping complete shards and unchanged files.
+    `engine` (e.g. `recipe_audit.distributed.RayEngine`) runs the shard jobs elsewhere; by
+    default they run here, one after the other, each on every core."""
     if shard_size < 1:
         raise ValueError("scan: shard_size must be at least 1")
-    listing, buckets = build_listing(source, settings)
+    listing, _ = build_listing(source, settings)
     target = _Target(out, dict(settings.storage_options or {}))
+    target.remove_partials()
     previous = _previous(target)
-    shards, written, reused, read = [], 0, 0, 0
+    jobs = [ShardJob(k, listing.slice(start, shard_size), settings, target.out, previous)
+            for k, start in enumerate(range(0, listing.height, shard_size))]
     started = time.perf_counter()
-    with ThreadPoolExecutor(IN_FLIGHT) as pool:
-        for k, start in enumerate(range(0, listing.height, shard_size)):
-            entries = listing.slice(start, shard_size)
-            leaf = f"part-{k:05d}-{_digest(entries, settings)}.parquet"
-            if not target.exists(leaf):
-                old = _reusable(previous, target, entries)
-                todo = entries if old is None else entries.join(old.select("path", "version"),
-                                                                on=["path", "version"], how="anti", nulls_equal=False)
-                fresh = scan_rows(todo, buckets, settings, pool) if todo.height else None
-                parts = [p for p in (old, fresh) if p is not None and p.height]
-                rows = pl.concat(parts, how="diagonal_relaxed") if parts else scan_rows(entries, buckets, settings, pool)
-                order = entries.select("path").with_row_index("_order")
-                rows = rows.join(order, on="path", how="left").sort("_order", maintain_order=True).drop("_order")
-                buffer = io.BytesIO()
-                rows.write_parquet(buffer)
-                target.write(leaf, buffer.getvalue())
-                written += 1
-                reused += entries.height - todo.height
-                read += todo.height
-            shards.append({"name": leaf, "rows": entries.height, "first": entries["path"][0],
-                           "last": entries["path"][-1]})
-            if progress:
-                done = start + entries.height
-                rate = done / max(time.perf_counter() - started, 1e-9)
-                print(f"\r{done:,}/{listing.height:,} files  {len(shards)} shards  {rate:,.0f} files/s",
-                      end="", file=sys.stderr, flush=True)
+    results: list[dict[str, Any]] = []
+
+    def report(result: dict[str, Any]) -> None:
+        results.append(result)
+        if progress:
+            done = sum(r["rows"] for r in results)
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            print(f"\r{done:,}/{listing.height:,} files  {len(results)}/{len(jobs)} shards  {rate:,.0f} files/s",
+                  end="", file=sys.stderr, flush=True)
+
+    if engine is None:
+        with ThreadPoolExecutor(IN_FLIGHT) as pool:
+            for job in jobs:
+                report(run_shard(job, pool))
+    else:
+        for result in engine.map_shards(jobs):
+            report(result)
     if progress:
         print(file=sys.stderr)
+    shards = sorted(results, key=lambda r: r["name"])
     record = {"format_version": FORMAT_VERSION, "source": _describe(source), "settings": settings.fingerprint(),
-              "shard_size": shard_size, "rows": listing.height, "shards": shards,
+              "shard_size": shard_size, "rows": listing.height,
+              "shards": [{k: r[k] for k in ("name", "rows", "first", "last")} for r in shards],
               "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     target.write(RUN_RECORD, json.dumps(record, indent=1).encode())
-    _remove_stale(target, previous, {s["name"] for s in shards})
-    return ScanRun(target.out, [target.name(s["name"]) for s in shards], listing.height, written, reused, read,
-                   target.polars_options())
+    _remove_stale(target, previous, {r["name"] for r in shards})
+    return ScanRun(target.out, [target.name(r["name"]) for r in shards], listing.height,
+                   sum(r["written"] for r in shards), sum(r["reused"] for r in shards),
+                   sum(r["read"] for r in shards), target.polars_options())
 
 
 def _describe(source: Any) -> Any:

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Union, overload
+from typing import Any, Union, overload
 
 import polars as pl
 
@@ -77,11 +77,11 @@ Source = Union[PathLike, Sequence[PathLike], "Manifest"]
 @overload
 def scan(source: Source, *, recursive: bool = ..., threads: int | None = ..., progress: bool | None = ...,
          max_pixels: int = ..., max_bytes: int = ..., min_decode_side: int = ..., out: None = ...,
-         shard_size: int = ..., storage_options: Mapping[str, str] | None = ...) -> pl.DataFrame: ...
+         shard_size: int = ..., storage_options: Mapping[str, str] | None = ..., engine: Any = ...) -> pl.DataFrame: ...
 @overload
 def scan(source: Source, *, recursive: bool = ..., threads: int | None = ..., progress: bool | None = ...,
          max_pixels: int = ..., max_bytes: int = ..., min_decode_side: int = ..., out: PathLike,
-         shard_size: int = ..., storage_options: Mapping[str, str] | None = ...) -> ScanRun: ...
+         shard_size: int = ..., storage_options: Mapping[str, str] | None = ..., engine: Any = ...) -> ScanRun: ...
 def scan(
     source: Source,
     *,
@@ -94,6 +94,7 @@ def scan(
     out: PathLike | None = None,
     shard_size: int = 50_000,
     storage_options: Mapping[str, str] | None = None,
+    engine: Any = None,
 ) -> pl.DataFrame | ScanRun:
     """Scan images and return one row per file, sorted by path.
 
@@ -126,6 +127,9 @@ def scan(
         shard_size: files per shard with `out`.
         storage_options: object-store settings (``endpoint``, ``access_key_id``,
             ``secret_access_key``, ``region``...) over those from the environment.
+        engine: run the shards of an `out` run elsewhere, e.g.
+            ``recipe_audit.distributed.RayEngine(address="auto")``: one task per shard, the same
+            dataset as a local run.
 
     Returns:
         Without `out`, a frame with the columns of `SCAN_SCHEMA` (a manifest's extra columns, and
@@ -156,10 +160,13 @@ def scan(
         raise ValueError("scan: threads must be at least 1 (or None for all cores)")
     if progress is None:
         progress = sys.stderr.isatty()
+    if engine is not None and out is None:
+        raise ValueError("scan: engine= runs the shards of a dataset run; pass out= (a folder or bucket prefix) too")
     if out is not None or isinstance(source, Manifest) or is_uri(source):
         settings = Settings(recursive, threads, max_pixels, max_bytes, min_decode_side, storage_options)
         if out is not None:
-            return run_to_dataset(source, os.fspath(out), settings, shard_size=shard_size, progress=progress)
+            return run_to_dataset(source, os.fspath(out), settings, shard_size=shard_size, progress=progress,
+                                  engine=engine)
         listing, buckets = build_listing(source, settings)
         return scan_rows(listing, buckets, settings) if listing.height else frame_from_columns(
             {name: [] for name in SCAN_SCHEMA})
