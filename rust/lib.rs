@@ -173,6 +173,39 @@ fn scan_bytes<'py>(
     rows_to_columns(py, &rows)
 }
 
+/// A spanning forest of the matches between two chunks (`matching::forest_across`): node ids
+/// below `len(queries)` are queries, the rest index positions shifted by `len(queries)`.
+#[pyfunction]
+fn hamming_forest_across<'py>(
+    py: Python<'py>,
+    queries: PyReadonlyArray1<'py, u64>,
+    index: PyReadonlyArray1<'py, u64>,
+    radius: u32,
+) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>)> {
+    check_radius(radius)?;
+    let (queries, index) = (queries.as_slice()?, index.as_slice()?);
+    let edges = py.detach(|| matching::forest_across(queries, index, radius));
+    let (a, b): (Vec<u32>, Vec<u32>) = edges.into_iter().unzip();
+    Ok((PyArray1::from_vec(py, a), PyArray1::from_vec(py, b)))
+}
+
+/// Per node, the smallest node of its connected component under `edges` (a, b).
+#[pyfunction]
+fn hamming_components<'py>(
+    py: Python<'py>,
+    n: usize,
+    a: PyReadonlyArray1<'py, u32>,
+    b: PyReadonlyArray1<'py, u32>,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let (a, b) = (a.as_slice()?, b.as_slice()?);
+    if a.len() != b.len() || a.iter().chain(b).any(|&v| v as usize >= n) {
+        return Err(PyValueError::new_err(format!("edges must be two arrays of equal length with nodes below {n}")));
+    }
+    let edges: Vec<(u32, u32)> = a.iter().copied().zip(b.iter().copied()).collect();
+    let roots = py.detach(|| matching::components(n, &edges));
+    Ok(PyArray1::from_vec(py, roots))
+}
+
 fn check_radius(radius: u32) -> PyResult<()> {
     if radius > 64 {
         return Err(PyValueError::new_err(format!("radius {radius} is over 64, the number of bits in a hash")));
@@ -313,6 +346,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_pairs_across, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_groups, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_groups_with_mirrors, m)?)?;
+    m.add_function(wrap_pyfunction!(hamming_forest_across, m)?)?;
+    m.add_function(wrap_pyfunction!(hamming_components, m)?)?;
     m.add_class::<HammingIndex>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

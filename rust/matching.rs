@@ -1,7 +1,7 @@
 //! Matching built on the exact search in `neardup`: groups that also join horizontal mirror
 //! images, and the nearest indexed hashes per query with a bounded listing.
 
-use crate::neardup::{groups_from_pairs, groups_within, HammingIndex, Pair};
+use crate::neardup::{groups_from_pairs, groups_within, pairs_across, HammingIndex, Pair};
 use rayon::prelude::*;
 
 /// Connected components where a picture joins every picture within `radius` bits of it or of its
@@ -23,6 +23,25 @@ pub fn groups_with_mirrors(hashes: &[u64], mirrors: &[u64], radius: u32) -> Vec<
     let mut groups = groups_from_pairs(2 * n, &links);
     groups.truncate(n);
     groups
+}
+
+/// A spanning forest of the matches between two sets, for a search split into tiles (one
+/// engine task per pair of chunks): nodes `0..queries.len()` are the queries and
+/// `queries.len()..` the indexed hashes; each node of a component with two or more nodes gets one
+/// edge `(node, smallest node of its component)`. At most one edge per node, however many pairs
+/// a cluster of near-identical hashes makes, and the union of every tile's forest has the same
+/// connected components as the pairs themselves.
+pub fn forest_across(queries: &[u64], index: &[u64], radius: u32) -> Vec<(u32, u32)> {
+    let nq = queries.len() as u32;
+    let links: Vec<Pair> = pairs_across(queries, index, radius).into_iter().map(|(q, i, d)| (q, nq + i, d)).collect();
+    let roots = groups_from_pairs(queries.len() + index.len(), &links);
+    roots.iter().enumerate().filter(|&(v, &r)| v as u32 != r).map(|(v, &r)| (v as u32, r)).collect()
+}
+
+/// Connected components of `n` nodes joined by `edges`: per node, its component's smallest node.
+pub fn components(n: usize, edges: &[(u32, u32)]) -> Vec<u32> {
+    let links: Vec<Pair> = edges.iter().map(|&(a, b)| (a, b, 0)).collect();
+    groups_from_pairs(n, &links)
 }
 
 /// Per query: how many indexed hashes match, and the `k` nearest of them.
@@ -79,6 +98,40 @@ pub fn nearest(index: &HammingIndex, queries: &[u64], mirrors: Option<&[u64]>, r
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tiled_forests_give_the_groups_of_one_search() {
+        use crate::neardup::brute_force_groups;
+        // Clusters of near copies spread over four chunks, and unrelated background hashes.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut hashes = Vec::new();
+        for _ in 0..300 {
+            let centre = next();
+            for _ in 0..(next() % 6) {
+                hashes.push(centre ^ (1u64 << (next() % 64)) ^ (1u64 << (next() % 64)));
+            }
+            hashes.push(next());
+        }
+        let radius = 4;
+        let chunk = hashes.len().div_ceil(4);
+        let starts: Vec<usize> = (0..hashes.len()).step_by(chunk).collect();
+        let mut edges = Vec::new();
+        for (a, &sa) in starts.iter().enumerate() {
+            let part_a = &hashes[sa..(sa + chunk).min(hashes.len())];
+            for &sb in &starts[a..] {
+                let part_b = &hashes[sb..(sb + chunk).min(hashes.len())];
+                let offset = |v: u32| if (v as usize) < part_a.len() { sa as u32 + v } else { sb as u32 + v - part_a.len() as u32 };
+                edges.extend(forest_across(part_a, part_b, radius).into_iter().map(|(v, r)| (offset(v), offset(r))));
+            }
+        }
+        assert_eq!(components(hashes.len(), &edges), brute_force_groups(&hashes, radius));
+    }
     use crate::neardup::brute_force_across;
 
     fn scrambled(n: usize, seed: u64) -> Vec<u64> {

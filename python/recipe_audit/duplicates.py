@@ -91,6 +91,13 @@ def find_duplicates(
         roots = _core.hamming_groups_with_mirrors(usable[hash].to_numpy(), usable["phash_mirror"].to_numpy(), radius)
     else:
         roots = _core.hamming_groups(usable[hash].to_numpy(), radius)
+    return _groups_frame(usable, roots, hash=hash, exact=exact, flips=flips, extra=extra)
+
+
+def _groups_frame(usable: pl.DataFrame, roots: object, *, hash: str, exact: bool, flips: bool,
+                  extra: list[str]) -> pl.DataFrame:
+    """`find_duplicates`' frame from each usable row's component root (however it was searched)."""
+    mirror = ["phash_mirror"] if flips else []
     grouped = (
         usable.select("path", "content_hash", hash, *mirror, "width", "height", *extra)
         .with_columns(root=pl.Series(roots), pixels=pl.col("width").cast(pl.UInt64) * pl.col("height"))
