@@ -38,6 +38,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     work = Path(tempfile.mkdtemp(prefix="ra_s3_bench_"))
     paths = examples.make_photo_corpus(work / "photos", n, seed=3)
+    (work / "weed").mkdir()
     with seaweedfs(work / "weed") as server:
         client = server.client()
         client.create_bucket(Bucket="bench")

@@ -18,7 +18,8 @@ from typing import Any
 import polars as pl
 
 from recipe_audit import _core
-from recipe_audit.sources import IN_FLIGHT, Bucket, Manifest, fetch, is_uri, label_and_split, list_objects, open_bucket, split_uri
+from recipe_audit.sources import (IN_FLIGHT, Bucket, Manifest, fetch_batches, is_uri, label_and_split, list_objects,
+                                  open_bucket, split_uri)
 
 LISTING_COLUMNS = ("path", "label", "split", "version", "status", "error", "_where", "_key")
 
@@ -139,24 +140,28 @@ def scan_rows(listing: pl.DataFrame, buckets: Mapping[str, Bucket], settings: Se
 
 
 def _scan_objects(group: pl.DataFrame, bucket: Bucket, settings: Settings, pool: ThreadPoolExecutor) -> pl.DataFrame:
+    """Rows for one store's objects, decoded a batch at a time as the next batch downloads."""
     from recipe_audit.scan import frame_from_columns
 
-    names, blobs, rows, failed = [], [], [], []
-    for (row, path), (_, blob, status, error) in zip(group.select("_row", "path").iter_rows(),
-                                                     fetch(bucket, group["_key"].to_list(), settings.max_bytes, pool)):
-        if blob is None:
-            failed.append({"_row": row, "path": path, "status": status, "error": error, "bytes": 0,
-                           "format": "unknown", "ext_mismatch": False})
-        else:
-            names.append(path)
-            blobs.append(blob)
-            rows.append(row)
     out = []
-    if names:
-        scanned = frame_from_columns(_core.scan_bytes(names, blobs, threads=settings.threads,
-                                                      max_pixels=settings.max_pixels,
-                                                      min_decode_side=settings.min_decode_side))
-        out.append(scanned.with_columns(_row=pl.Series(rows, dtype=pl.UInt32)))
-    if failed:
-        out.append(pl.DataFrame(failed))
+    ids = group.select("_row", "path").rows()
+    done = 0
+    for batch in fetch_batches(bucket, group["_key"].to_list(), settings.max_bytes, pool):
+        names, blobs, rows, failed = [], [], [], []
+        for (row, path), (_, blob, status, error) in zip(ids[done:done + len(batch)], batch):
+            if blob is None:
+                failed.append({"_row": row, "path": path, "status": status, "error": error, "bytes": 0,
+                               "format": "unknown", "ext_mismatch": False})
+            else:
+                names.append(path)
+                blobs.append(blob)
+                rows.append(row)
+        done += len(batch)
+        if names:
+            scanned = frame_from_columns(_core.scan_bytes(names, blobs, threads=settings.threads,
+                                                          max_pixels=settings.max_pixels,
+                                                          min_decode_side=settings.min_decode_side))
+            out.append(scanned.with_columns(_row=pl.Series(rows, dtype=pl.UInt32)))
+        if failed:
+            out.append(pl.DataFrame(failed))
     return pl.concat(out, how="diagonal_relaxed")

@@ -143,11 +143,16 @@ def _listing_errors(pages: Iterator[Any], where: str) -> Iterator[Any]:
         raise ConnectionError(f"cannot list {where}: {first}") from None
 
 
-def fetch(bucket: Bucket, keys: Sequence[str], max_bytes: int, pool: ThreadPoolExecutor) -> Iterator[
-        tuple[str, bytes | None, str | None, str | None]]:
-    """(key, bytes, status, error) for each key, in order, `IN_FLIGHT` reads at a time. A key that
-    is not there is ``missing``; other failures are ``unreadable``; objects over `max_bytes`
-    are ``too_large`` and not read."""
+FETCH_BATCH = 1024
+"""Objects per batch handed to the per-file pipeline; the next batch downloads meanwhile."""
+
+
+def fetch_batches(bucket: Bucket, keys: Sequence[str], max_bytes: int, pool: ThreadPoolExecutor,
+                  batch: int = FETCH_BATCH) -> Iterator[list[tuple[str, bytes | None, str | None, str | None]]]:
+    """(key, bytes, status, error) for each key, in order, a batch at a time: batch k+1 is being
+    downloaded (`IN_FLIGHT` reads at once) while the caller decodes batch k, and at most two
+    batches of bytes are held. A key that is not there is ``missing``; other failures are
+    ``unreadable``; objects over `max_bytes` are ``too_large`` and their bodies are not read."""
     obstore = _require_obstore()
 
     def get(key: str) -> tuple[str, bytes | None, str | None, str | None]:
@@ -163,7 +168,14 @@ def fetch(bucket: Bucket, keys: Sequence[str], max_bytes: int, pool: ThreadPoolE
             first = str(err).splitlines()[0] if str(err) else type(err).__name__
             return key, None, "unreadable", f"object store read failed: {first}"
 
-    yield from pool.map(get, keys)
+    in_flight = None
+    for start in range(0, len(keys), batch):
+        submitted = [pool.submit(get, key) for key in keys[start:start + batch]]
+        if in_flight is not None:
+            yield [f.result() for f in in_flight]
+        in_flight = submitted
+    if in_flight is not None:
+        yield [f.result() for f in in_flight]
 
 
 def label_and_split(paths: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
