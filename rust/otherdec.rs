@@ -1,5 +1,6 @@
 //! WebP, BMP and TIFF through the `image` crate, with its header-first limits.
 
+use crate::exif;
 use crate::gray::{from_interleaved, Gray};
 use crate::outcome::{check_size, DecodeError, DecodeResult, Decoded, Failure, Header, Limits, Status};
 use crate::sniff::Format;
@@ -50,6 +51,31 @@ fn check_riff_length(bytes: &[u8]) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The EXIF orientation of an extended WebP (VP8X first), read from the file's own chunk walk.
+/// `image-webp` 0.2.4 allocates an EXIF chunk at its declared size (up to 4 GiB) before reading
+/// it, without checking that the file holds that many bytes, so `ImageDecoder::orientation` is
+/// never asked for WebP: a 744-byte file made it request 4 GB (found by fuzzing).
+fn webp_orientation(bytes: &[u8]) -> u16 {
+    if bytes.get(12..16) != Some(b"VP8X") {
+        return 1;
+    }
+    let mut pos = 12usize;
+    while let Some(head) = bytes.get(pos..pos + 8) {
+        let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let start = pos + 8;
+        let Some(payload) = start.checked_add(size).and_then(|end| bytes.get(start..end)) else {
+            return 1;
+        };
+        if &head[..4] == b"EXIF" {
+            // Some writers keep the JPEG APP1 prefix in the chunk.
+            return exif::orientation(payload.strip_prefix(b"Exif\0\0").unwrap_or(payload));
+        }
+        // Chunks are padded to an even size.
+        pos = start + size + (size & 1);
+    }
+    1
+}
+
 pub fn decode(bytes: &[u8], format: Format, limits: &Limits) -> DecodeResult {
     let structure = if format == Format::Webp { check_riff_length(bytes) } else { Ok(()) };
     let (image_format, name) = match format {
@@ -67,7 +93,74 @@ pub fn decode(bytes: &[u8], format: Format, limits: &Limits) -> DecodeResult {
     let fail = |failure: Failure| DecodeError { failure, header: Some(stored) };
     check_size(width as u64, height as u64, limits).map_err(fail)?;
     structure.map_err(fail)?;
-    let orientation = decoder.orientation().map(|o| o.to_exif() as u16).unwrap_or(1);
+    let orientation = if format == Format::Webp {
+        webp_orientation(bytes)
+    } else {
+        decoder.orientation().map(|o| o.to_exif() as u16).unwrap_or(1)
+    };
     let image = DynamicImage::from_decoder(decoder).map_err(|e| fail(failure(e, name)))?;
     Ok(Decoded { header: stored, orientation, picture: to_gray(image).oriented(orientation) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(fourcc: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut v = fourcc.to_vec();
+        v.extend((payload.len() as u32).to_le_bytes());
+        v.extend(payload);
+        if payload.len() % 2 == 1 {
+            v.push(0);
+        }
+        v
+    }
+
+    /// An extended WebP (VP8X + VP8L + EXIF with the given orientation) around a real lossless
+    /// 6x4 picture from `image`'s own encoder.
+    fn webp_with_exif(orientation: u16) -> Vec<u8> {
+        let (w, h) = (6u32, 4u32);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
+        let mut simple = Vec::new();
+        image::codecs::webp::WebPEncoder::new_lossless(&mut simple)
+            .encode(&rgb, w, h, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        assert_eq!(&simple[12..16], b"VP8L");
+        let vp8l = &simple[12..];
+        let mut flags = vec![0x08, 0, 0, 0];
+        flags.extend(&(w - 1).to_le_bytes()[..3]);
+        flags.extend(&(h - 1).to_le_bytes()[..3]);
+        let body = [chunk(b"VP8X", &flags), vp8l.to_vec(), chunk(b"EXIF", &exif::tiff_with_orientation(orientation, false))].concat();
+        let mut file = b"RIFF".to_vec();
+        file.extend(((body.len() + 4) as u32).to_le_bytes());
+        file.extend(b"WEBP");
+        file.extend(body);
+        file
+    }
+
+    #[test]
+    fn webp_orientation_from_exif_chunk() {
+        let file = webp_with_exif(6);
+        assert_eq!(webp_orientation(&file), 6);
+        let decoded = decode(&file, Format::Webp, &Limits::default()).unwrap();
+        assert_eq!(decoded.orientation, 6);
+        assert_eq!((decoded.picture.width, decoded.picture.height), (4, 6));
+    }
+
+    /// The fuzzer's find (pipeline target, OOM: malloc(4042080794) in image-webp's read_chunk):
+    /// an EXIF chunk declaring ~4 GB in a file of a few hundred bytes. The orientation walk gives
+    /// upright at once; the decode stays `ok` and no longer hands the chunk to image-webp.
+    #[test]
+    fn webp_exif_chunk_larger_than_file() {
+        let mut file = webp_with_exif(3);
+        let at = file.windows(4).rposition(|w| w == b"EXIF").unwrap();
+        file[at + 4..at + 8].copy_from_slice(&0xF0E0_D0C0u32.to_le_bytes());
+        assert_eq!(webp_orientation(&file), 1);
+        let decoded = decode(&file, Format::Webp, &Limits::default()).unwrap();
+        assert_eq!(decoded.orientation, 1);
+        // Every cut inside the EXIF chunk's header or payload: upright, never a panic.
+        for cut in at..file.len() {
+            assert_eq!(webp_orientation(&file[..cut]), 1);
+        }
+    }
 }

@@ -81,18 +81,31 @@ fn with_handle<T>(f: impl FnOnce(&Handle) -> Result<T, TurboError>) -> Result<T,
     })
 }
 
-pub fn read_header(jpeg: &[u8]) -> Result<JpegHeader, TurboError> {
-    with_handle(|h| {
-        if unsafe { raw::tj3DecompressHeader(h.0, jpeg.as_ptr(), jpeg.len() as _) } != 0 {
-            return Err(h.error());
-        }
-        Ok(JpegHeader {
+/// The frame header, and the warning libjpeg raised while reading it (e.g. "extraneous bytes
+/// before marker", which Pillow ignores): the caller decides whether that warning is fatal. After
+/// a warning the thread's handle is replaced, as after an error.
+pub fn read_header(jpeg: &[u8]) -> Result<(JpegHeader, Option<String>), TurboError> {
+    let result = with_handle(|h| {
+        let warning = if unsafe { raw::tj3DecompressHeader(h.0, jpeg.as_ptr(), jpeg.len() as _) } != 0 {
+            match h.error() {
+                TurboError::Warning(message) => Some(message),
+                fatal => return Err(fatal),
+            }
+        } else {
+            None
+        };
+        let header = JpegHeader {
             width: h.get(raw::TJPARAM_TJPARAM_JPEGWIDTH).max(0) as u32,
             height: h.get(raw::TJPARAM_TJPARAM_JPEGHEIGHT).max(0) as u32,
             colorspace: h.get(raw::TJPARAM_TJPARAM_COLORSPACE).max(0) as u32,
             lossless: h.get(raw::TJPARAM_TJPARAM_LOSSLESS) != 0,
-        })
-    })
+        };
+        Ok((header, warning))
+    });
+    if matches!(result, Ok((_, Some(_)))) {
+        HANDLE.with(|cell| *cell.borrow_mut() = None);
+    }
+    result
 }
 
 /// Scaled size as libjpeg computes it: ceil(dimension * num / denom).

@@ -1,0 +1,15 @@
+#![no_main]
+//! Gif: the crate's decode entry with the crate's default Limits, format forced.
+
+use libfuzzer_sys::fuzz_target;
+use _core::decode::decode;
+use _core::outcome::Limits;
+use _core::sniff::Format;
+
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    common::panic_policy();
+    let result = decode(data, Format::Gif, &Limits::default());
+    common::check_decoded(&result);
+});
