@@ -86,7 +86,7 @@ def main() -> None:
     scan = full_scan(root)
     stop = interrupted_cli(root)
     per_million = (scan["peak_kb"] - scan["base_kb"]) / 1024 * 1e6 / scan["rows"]
-    print(f"| files | cores | wall s | files/s | peak RSS MB | growth per 1M files MB | frame MB | Ctrl-C to exit s | written on Ctrl-C |")
+    print("| files | cores | wall s | files/s | peak RSS MB | growth per 1M files MB | frame MB | Ctrl-C to exit s | written on Ctrl-C |")
     print("|---|---|---|---|---|---|---|---|---|")
     print(f"| {scan['rows']:,} | {os.cpu_count()} | {scan['wall']:.0f} | {scan['rows'] / scan['wall']:,.0f} | "
           f"{scan['peak_kb'] / 1024:,.0f} | {per_million:,.0f} | {scan['frame_mb']:,.0f} | {stop['stop_s']:.2f} | "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 
 import recipe_audit
 from recipe_audit.cli import main
+from trees import hard_linked_tree
 
 
 def test_cli_scan_prints_summary_and_writes_parquet(example_root: Path, tmp_path: Path, capsys) -> None:
@@ -45,10 +45,7 @@ def test_progress_bar_on_stderr(photos: list[Path], capfd) -> None:
 
 def test_ctrl_c_stops_a_long_scan(photos: list[Path], tmp_path: Path) -> None:
     # 40,000 hard links to real photos: a scan of several seconds on two cores.
-    big = tmp_path / "big"
-    big.mkdir()
-    for i in range(40_000):
-        os.link(photos[i % len(photos)], big / f"{i:06d}{photos[i % len(photos)].suffix}")
+    big = hard_linked_tree(photos, tmp_path / "big", 40_000)
     code = (
         "import sys, recipe_audit\n"
         "print('started', flush=True)\n"
@@ -72,10 +69,7 @@ def test_ctrl_c_stops_a_long_scan(photos: list[Path], tmp_path: Path) -> None:
 
 
 def test_ctrl_c_in_the_cli_exits_130_and_writes_nothing(photos: list[Path], tmp_path: Path) -> None:
-    big = tmp_path / "big"
-    big.mkdir()
-    for i in range(40_000):
-        os.link(photos[i % len(photos)], big / f"{i:06d}{photos[i % len(photos)].suffix}")
+    big = hard_linked_tree(photos, tmp_path / "big", 40_000)
     out = tmp_path / "files.parquet"
     cli = Path(sys.executable).with_name("recipe-audit")
     child = subprocess.Popen([str(cli), "scan", str(big), "--out", str(out)], stdout=subprocess.DEVNULL,

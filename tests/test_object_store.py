@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 
 import recipe_audit
 from recipe_audit import Manifest
+from trees import hard_linked_tree
 
 COMPARED = ["status", "format", "width", "height", "content_hash", "ahash", "dhash", "phash", "mean", "blur",
             "label", "split", "error"]
@@ -129,10 +129,7 @@ def test_reaudit_rereads_only_changed_objects(s3_server, example_root: Path, tmp
 
 
 def test_a_killed_run_resumes_where_it_stopped(photos: list[Path], tmp_path: Path) -> None:
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    for i in range(6000):
-        os.link(photos[i % len(photos)], tree / f"{i:05d}{photos[i % len(photos)].suffix}")
+    tree = hard_linked_tree(photos, tmp_path / "tree", 6000)
     out = tmp_path / "run"
     code = f"import recipe_audit; recipe_audit.scan({str(tree)!r}, out={str(out)!r}, shard_size=250, progress=False)"
     child = subprocess.Popen([sys.executable, "-c", code])

@@ -86,7 +86,6 @@ def find_duplicates(
     usable = _usable(files, hash)
     radius = _radius(hash, max_distance)
     extra = [c for c in ("label", "split") if c in files.columns]
-    mirror = ["phash_mirror"] if flips else []
     if flips:
         roots = _core.hamming_groups_with_mirrors(usable[hash].to_numpy(), usable["phash_mirror"].to_numpy(), radius)
     else:
