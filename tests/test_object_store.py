@@ -63,6 +63,22 @@ def test_wrong_secret_is_a_clear_error_that_does_not_show_it(lake: str, s3_serve
     assert "s3://lake" in str(caught.value) and secret not in str(caught.value)
 
 
+def test_misuse_gets_clear_errors(s3_server, example_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such bucket"):
+        recipe_audit.scan("s3://no-such-bucket/x", storage_options=s3_server.options, progress=False)
+    with pytest.raises(ValueError, match="names no bucket"):
+        recipe_audit.scan("s3://", storage_options=s3_server.options, progress=False)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        recipe_audit.scan(example_root, out=tmp_path / "a-file", progress=False)
+    (tmp_path / "m.csv").write_text("foo,bar\n1,2\n")
+    with pytest.raises(ValueError, match="no path column"):
+        recipe_audit.scan(Manifest(tmp_path / "m.csv"), progress=False)
+    (tmp_path / "empty-folder").mkdir()
+    empty = recipe_audit.scan(tmp_path / "empty-folder", out=tmp_path / "run", progress=False)
+    assert (empty.rows, empty.shards, empty.files.collect().height) == (0, [], 0)
+
+
 def test_manifest_lists_exactly_its_files(lake: str, s3_server, example_root: Path, tmp_path: Path) -> None:
     local = sorted(str(p) for p in example_root.rglob("*.jpg"))[:3]
     in_bucket = f"{lake}/" + sorted(p for p in example_root.rglob("val/*/*.jpg"))[0].relative_to(example_root).as_posix()

@@ -78,6 +78,8 @@ class _Target:
         self.out = out.rstrip("/")
         self.bucket: Bucket | None = open_bucket(out, storage_options) if is_uri(out) else None
         if self.bucket is None:
+            if Path(self.out).exists() and not Path(self.out).is_dir():
+                raise NotADirectoryError(f"scan: out={self.out!r} is a file; pass a folder or an object-store prefix")
             Path(self.out).mkdir(parents=True, exist_ok=True)
         else:
             _, self.prefix = split_uri(self.out)

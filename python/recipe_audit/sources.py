@@ -137,6 +137,8 @@ def _listing_errors(pages: Iterator[Any], where: str) -> Iterator[Any]:
     except Exception as err:
         text = str(err)
         first = text.splitlines()[0] if text else type(err).__name__
+        if "NoSuchBucket" in text:
+            raise FileNotFoundError(f"cannot list {where}: no such bucket") from None
         if any(word in text for word in ("403", "Forbidden", "SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied")):
             raise PermissionError(f"cannot list {where}: access denied; check the credentials (AWS_ACCESS_KEY_ID / "
                                   "AWS_SECRET_ACCESS_KEY or storage_options) and the endpoint") from None
