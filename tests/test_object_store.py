@@ -74,6 +74,11 @@ def test_misuse_gets_clear_errors(s3_server, example_root: Path, tmp_path: Path)
     (tmp_path / "m.csv").write_text("foo,bar\n1,2\n")
     with pytest.raises(ValueError, match="no path column"):
         recipe_audit.scan(Manifest(tmp_path / "m.csv"), progress=False)
+    (tmp_path / "folders.csv").write_text(f"path\n{example_root / 'train'}\n{tmp_path / 'a-file'}\n")
+    listed = recipe_audit.scan(Manifest(tmp_path / "folders.csv"), progress=False)
+    by_path = {p: (st, e) for p, st, e in listed.select("path", "status", "error").iter_rows()}
+    assert by_path[str(example_root / "train")] == ("unreadable", "listed path is a directory, not a file")
+    assert by_path[str(tmp_path / "a-file")][0] == "unsupported"
     (tmp_path / "empty-folder").mkdir()
     empty = recipe_audit.scan(tmp_path / "empty-folder", out=tmp_path / "run", progress=False)
     assert (empty.rows, empty.shards, empty.files.collect().height) == (0, [], 0)

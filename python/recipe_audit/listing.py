@@ -72,7 +72,13 @@ def _manifest(manifest: Manifest, settings: Settings, buckets: dict[str, Bucket]
     parts = []
     if local.height:
         found = _local(local["path"].to_list(), recursive=False).drop("label", "split")
-        parts.append(local.join(found, on="path", how="left"))
+        joined = local.join(found, on="path", how="left")
+        # A listed folder is walked by list_files into its files, so it has no row of its own.
+        parts.append(joined.with_columns(
+            status=pl.when(pl.col("_where").is_null()).then(pl.lit("unreadable")).otherwise("status"),
+            error=pl.when(pl.col("_where").is_null())
+            .then(pl.lit("listed path is a directory, not a file")).otherwise("error"),
+            _where=pl.col("_where").fill_null("local"), _key=pl.col("_key").fill_null(pl.col("path"))))
     for url in remote["path"].str.extract(r"^([^:]+://[^/]+)").unique().sort():
         buckets.setdefault(url, open_bucket(url, settings.storage_options))
         rows = remote.filter(pl.col("path").str.starts_with(url + "/"))
