@@ -16,7 +16,8 @@ positives but it is left out of the overall recall and reported on its own.
 Prints markdown tables: (a) precision and overall recall per hash and radius; (b) recall per
 transform at each hash's best radius (highest recall with precision >= 0.99, smallest such radius);
 (c) phash candidates within R1 confirmed by dhash within R2; (d) phash with flips=True (links to
-each file's mirror-image pHash, the scan's phash_mirror column).
+each file's mirror-image pHash, the scan's phash_mirror column); (e) where false pairs come from;
+(f) find_duplicates(crops=True)'s pairs (window pHashes, confirmed by the 256-bit pHash).
 """
 
 from __future__ import annotations
@@ -235,6 +236,16 @@ def main(n_orig: int = 400, n_varied: int = 150, n_exact: int = 30) -> None:
         same = source[lo] == source[hi]
         low_iou = sum(examples._iou(boxes[a], boxes[b]) < 0.5 for a, b in zip(lo[same], hi[same]))
         print(f"| {r} | {len(lo)} | {int(same.sum())} | {low_iou} | {int((~same).sum())} |")
+    print("\n### (f) find_duplicates(crops=True): window pHashes for candidates, 256-bit pHash to confirm\n")
+    print("| radius | window bits | confirm bits | precision | FP | recall (no hflip) | crop_2% | crop_5% | worst transform |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r1, r2, r3 in ((10, 8, 20), (10, 8, 24), (10, 8, 28), (12, 10, 24), (16, 10, 28)):
+        ci, cj = recipe_audit.duplicates.crop_pairs(df, r1, r2, r3)
+        unique = np.unique(np.minimum(ci, cj) * n + np.maximum(ci, cj))
+        p, rec, per, fp = evaluate(unique // n, unique % n, g, gt_keys, main_mask, gt_tf, n, ambiguous)
+        worst = min((t for t in tfs if t not in OPT_IN), key=lambda t: per[t])
+        print(f"| {r1} | {r2} | {r3} | {p:.4f} | {fp} | {rec:.3f} | {per['crop_2%']:.3f} | {per['crop_5%']:.3f} | "
+              f"{worst} {per[worst]:.3f} |")
     print(f"\ntotal {time.perf_counter() - t0:.1f}s")
 
 

@@ -3,7 +3,7 @@
 //! equals the u64 here.
 
 use crate::gray::Gray;
-use crate::resample::resize_lanczos;
+use crate::resample::{resize_lanczos, resize_lanczos_box};
 
 /// Hex of the 128-bit xxh3 hash of the bytes: same bytes, same value (not cryptographic).
 pub fn content_hash(bytes: &[u8]) -> String {
@@ -111,6 +111,67 @@ pub fn phash_and_mirror(picture: &Gray) -> (u64, u64) {
     (above_median(&low), above_median(&mirrored))
 }
 
+/// Trims per side of the crop windows: a crop of an image resembles the original's window.
+pub const WINDOW_TRIMS: [f64; 2] = [0.025, 0.05];
+
+/// Hashes for crop-tolerant matching (BENCHMARKS.md, "Crops"): the 64-bit pHash of the centre
+/// windows trimmed by `WINDOW_TRIMS` per side, and 256-bit pHashes (low 16x16 DCT frequencies of
+/// the same 32x32 thumbnail against their median) of the whole picture and of both windows, to
+/// confirm candidates that 64 bits alone cannot tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CropHashes {
+    pub windows: [u64; 2],
+    /// Whole picture, then the two windows; each 4 words, first bit most significant.
+    pub long: [[u64; 4]; 3],
+}
+
+/// The low `low` x `low` DCT frequencies of a 32x32 thumbnail, row-major, as pHash takes them.
+fn dct_low(small: &Gray, low: usize) -> Vec<f64> {
+    const N: usize = PHASH_SIZE;
+    let cos_table = dct_table();
+    let mut by_column = vec![0f64; N * N];
+    let (mut column, mut transformed) = ([0f64; N], [0f64; N]);
+    for x in 0..N {
+        for y in 0..N {
+            column[y] = small.pixels[y * N + x] as f64;
+        }
+        dct_line(&column, &mut transformed, cos_table);
+        for y in 0..N {
+            by_column[y * N + x] = transformed[y];
+        }
+    }
+    let mut out = vec![0f64; low * low];
+    for y in 0..low {
+        dct_line(&by_column[y * N..(y + 1) * N], &mut transformed, cos_table);
+        out[y * low..(y + 1) * low].copy_from_slice(&transformed[..low]);
+    }
+    out
+}
+
+fn median_bits(coefficients: &[f64]) -> Vec<bool> {
+    let mut sorted = coefficients.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let half = sorted.len() / 2;
+    let median = (sorted[half - 1] + sorted[half]) / 2.0;
+    coefficients.iter().map(|&c| c > median).collect()
+}
+
+fn long_hash(small: &Gray) -> [u64; 4] {
+    let bits = median_bits(&dct_low(small, 16));
+    std::array::from_fn(|w| pack(bits[w * 64..(w + 1) * 64].iter().copied()))
+}
+
+pub fn crop_hashes(picture: &Gray) -> CropHashes {
+    let (w, h) = (picture.width as f64, picture.height as f64);
+    let thumbs: Vec<Gray> = std::iter::once(resize_lanczos(picture, PHASH_SIZE, PHASH_SIZE))
+        .chain(WINDOW_TRIMS.iter().map(|&t| {
+            resize_lanczos_box(picture, (t * w, t * h, w - t * w, h - t * h), PHASH_SIZE, PHASH_SIZE)
+        }))
+        .collect();
+    let window = |k: usize| pack(median_bits(&dct_low(&thumbs[k], 8)).into_iter());
+    CropHashes { windows: [window(1), window(2)], long: [long_hash(&thumbs[0]), long_hash(&thumbs[1]), long_hash(&thumbs[2])] }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +225,47 @@ mod tests {
         let (w, h) = (picture.width, picture.height);
         let px = (0..h).flat_map(|y| (0..w).map(move |x| (y, w - 1 - x))).map(|(y, x)| picture.pixels[y * w + x]);
         Gray::new(w, h, px.collect())
+    }
+
+    #[test]
+    fn a_centre_crop_matches_the_originals_window() {
+        // A smooth random picture; its 5%-per-side centre crop, hashed whole, is close to the
+        // original's 5% window and far from an unrelated picture, in 64 and 256 bits.
+        let picture = textured(200, 160, 7);
+        let (dx, dy) = (10, 8); // exactly 5% of each side
+        let crop = Gray::new(
+            200 - 2 * dx,
+            160 - 2 * dy,
+            (dy..160 - dy).flat_map(|y| picture.pixels[y * 200 + dx..y * 200 + 200 - dx].iter().copied()).collect(),
+        );
+        let (original, cropped, other) = (crop_hashes(&picture), crop_hashes(&crop), crop_hashes(&textured(200, 160, 99)));
+        let bits = |a: [u64; 4], b: [u64; 4]| a.iter().zip(&b).map(|(x, y)| (x ^ y).count_ones()).sum::<u32>();
+        assert!((phash(&crop) ^ original.windows[1]).count_ones() <= 8);
+        let (same, unrelated) = (bits(cropped.long[0], original.long[2]), bits(cropped.long[0], other.long[0]));
+        assert!(same <= 24 && unrelated > 60, "crop vs its window {same} bits, vs another picture {unrelated}");
+        // The whole-picture 64-bit pHash of the same DCT path equals `phash`.
+        assert_eq!(pack(median_bits(&dct_low(&resize_lanczos(&picture, 32, 32), 8)).into_iter()), phash(&picture));
+    }
+
+    fn textured(w: usize, h: usize, seed: u64) -> Gray {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 1000) as f64 / 1000.0
+        };
+        let waves: Vec<(f64, f64, f64)> = (0..6).map(|_| (next() * 0.08, next() * 0.08, next() * 6.0)).collect();
+        let pixels = (0..h)
+            .flat_map(|y| {
+                let waves = waves.clone();
+                (0..w).map(move |x| {
+                    let v: f64 = waves.iter().map(|(fx, fy, p)| (fx * x as f64 + fy * y as f64 + p).sin()).sum();
+                    (128.0 + 20.0 * v).clamp(0.0, 255.0) as u8
+                })
+            })
+            .collect();
+        Gray::new(w, h, pixels)
     }
 
     #[test]

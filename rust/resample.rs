@@ -34,8 +34,9 @@ struct Coefficients {
     weights: Vec<i32>,
 }
 
-fn compute_coefficients(in_size: usize, out_size: usize) -> Coefficients {
-    let scale = in_size as f64 / out_size as f64;
+/// Pillow's precompute_coeffs: `out_size` samples of the input span [in0, in1) of `in_size`.
+fn compute_coefficients(in_size: usize, in0: f64, in1: f64, out_size: usize) -> Coefficients {
+    let scale = (in1 - in0) / out_size as f64;
     let filterscale = scale.max(1.0);
     let support = LANCZOS_SUPPORT * filterscale;
     let ksize = support.ceil() as usize * 2 + 1;
@@ -43,7 +44,7 @@ fn compute_coefficients(in_size: usize, out_size: usize) -> Coefficients {
     let mut weights = vec![0i32; out_size * ksize];
     let mut k = vec![0f64; ksize];
     for xx in 0..out_size {
-        let center = (xx as f64 + 0.5) * scale;
+        let center = in0 + (xx as f64 + 0.5) * scale;
         let ss = 1.0 / filterscale;
         // Truncation toward zero, as C's (int) cast does.
         let xmin = ((center - support + 0.5) as i64).max(0) as usize;
@@ -69,21 +70,22 @@ fn compute_coefficients(in_size: usize, out_size: usize) -> Coefficients {
 thread_local! {
     // Computing weights costs two sin() per tap, more than the resize itself on small pictures;
     // the same (input, output) sizes recur constantly (every hash, every photo of a camera).
-    static COEFFICIENTS: RefCell<HashMap<(usize, usize), Rc<Coefficients>>> = RefCell::new(HashMap::new());
+    static COEFFICIENTS: RefCell<HashMap<(usize, u64, u64, usize), Rc<Coefficients>>> = RefCell::new(HashMap::new());
 }
 const CACHE_ENTRIES: usize = 4096;
 
-fn coefficients(in_size: usize, out_size: usize) -> Rc<Coefficients> {
+fn coefficients(in_size: usize, in0: f64, in1: f64, out_size: usize) -> Rc<Coefficients> {
     COEFFICIENTS.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(found) = cache.get(&(in_size, out_size)) {
+        let key = (in_size, in0.to_bits(), in1.to_bits(), out_size);
+        if let Some(found) = cache.get(&key) {
             return found.clone();
         }
         if cache.len() >= CACHE_ENTRIES {
             cache.clear();
         }
-        let computed = Rc::new(compute_coefficients(in_size, out_size));
-        cache.insert((in_size, out_size), computed.clone());
+        let computed = Rc::new(compute_coefficients(in_size, in0, in1, out_size));
+        cache.insert(key, computed.clone());
         computed
     })
 }
@@ -104,14 +106,23 @@ const ROUNDING: i32 = 1 << (PRECISION_BITS - 1);
 
 /// Resize to `out_w` x `out_h` exactly as Pillow's `Image.resize(size, Image.LANCZOS)` on mode "L".
 pub fn resize_lanczos(src: &Gray, out_w: usize, out_h: usize) -> Gray {
+    resize_lanczos_box(src, (0.0, 0.0, src.width as f64, src.height as f64), out_w, out_h)
+}
+
+/// The window `(left, top, right, bottom)` (fractional pixels) of `src` resized to `out_w` x
+/// `out_h`, as Pillow's `Image.resize(size, Image.LANCZOS, box=...)`.
+pub fn resize_lanczos_box(src: &Gray, window: (f64, f64, f64, f64), out_w: usize, out_h: usize) -> Gray {
     assert!(src.width > 0 && src.height > 0 && out_w > 0 && out_h > 0);
-    let vertical = coefficients(src.height, out_h);
+    let (x0, y0, x1, y1) = window;
+    let whole_x = x0 == 0.0 && x1 == src.width as f64;
+    let whole_y = y0 == 0.0 && y1 == src.height as f64;
+    let vertical = coefficients(src.height, y0, y1, out_h);
     // Only the rows the vertical pass reads go through the horizontal pass.
     let first_row = vertical.bounds.first().map_or(0, |b| b.0);
     let last_row = vertical.bounds.last().map_or(0, |b| b.0 + b.1);
 
-    let rows: Gray = if out_w != src.width {
-        let horizontal = coefficients(src.width, out_w);
+    let rows: Gray = if out_w != src.width || !whole_x {
+        let horizontal = coefficients(src.width, x0, x1, out_w);
         let mut out = Vec::with_capacity(out_w * (last_row - first_row));
         for line in src.pixels[first_row * src.width..last_row * src.width].chunks_exact(src.width) {
             for (xx, &(xmin, count)) in horizontal.bounds.iter().enumerate() {
@@ -126,7 +137,7 @@ pub fn resize_lanczos(src: &Gray, out_w: usize, out_h: usize) -> Gray {
         Gray::new(src.width, last_row - first_row, src.pixels[first_row * src.width..last_row * src.width].to_vec())
     };
 
-    if out_h == src.height {
+    if out_h == src.height && whole_y {
         return rows;
     }
     let mut out = Vec::with_capacity(out_w * out_h);

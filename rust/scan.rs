@@ -1,7 +1,7 @@
 //! The per-file pipeline: a pure function from (name, bytes) to one row of the scan frame.
 
 use crate::decode::decode;
-use crate::hash::{ahash, content_hash, dhash, phash_and_mirror};
+use crate::hash::{ahash, content_hash, crop_hashes, dhash, phash_and_mirror, CropHashes};
 use crate::outcome::{Header, Limits, Status};
 use crate::sniff::{extension_mismatch, sniff, Format};
 use crate::stats::{measure, Stats};
@@ -19,6 +19,8 @@ pub struct Row {
     pub content_hash: Option<String>,
     /// aHash, dHash, pHash, and the pHash of the horizontal mirror image.
     pub hashes: Option<[u64; 4]>,
+    /// Window and 256-bit pHashes for crop-tolerant matching.
+    pub crop: Option<CropHashes>,
     pub stats: Option<Stats>,
     pub label: Option<String>,
     pub split: Option<String>,
@@ -38,6 +40,7 @@ impl Row {
             header: None,
             content_hash: None,
             hashes: None,
+            crop: None,
             stats: None,
             label: None,
             split: None,
@@ -62,6 +65,7 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
         header: None,
         content_hash: Some(content_hash(bytes)),
         hashes: None,
+        crop: None,
         stats: None,
         label: None,
         split: None,
@@ -81,6 +85,7 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
             let picture = &picture;
             let (phash, phash_mirror) = phash_and_mirror(picture);
             row.hashes = Some([ahash(picture), dhash(picture), phash, phash_mirror]);
+            row.crop = Some(crop_hashes(picture));
             row.stats = Some(measure(picture));
         }
         Err(failure) => {

@@ -83,7 +83,7 @@ def test_near_duplicates_on_the_cluster_equal_the_local_search(cluster: str, exa
     engine = RayEngine(address=cluster)
     files = recipe_audit.scan(example_root, progress=False)
     for chunk_size in (7, 1000):  # many tiles, and one
-        assert find_duplicates(files, engine, chunk_size=chunk_size).equals(recipe_audit.find_duplicates(files))
+        assert find_duplicates(files, engine, chunk_size=chunk_size).equals(recipe_audit.find_duplicates(files, crops=False))
     # Real photo hashes with near copies planted across chunk boundaries (1-5 bits flipped).
     real = recipe_audit.scan(photos[0].parent, progress=False).filter(pl.col("status") == "ok")
     rng = np.random.default_rng(3)
@@ -93,8 +93,8 @@ def test_near_duplicates_on_the_cluster_equal_the_local_search(cluster: str, exa
         phash=pl.col("phash") ^ pl.Series([int(sum(1 << int(b) for b in rng.choice(64, rng.integers(1, 6), replace=False)))
                                              for _ in range(40)], dtype=pl.UInt64))
     both = pl.concat([real, copies]).sort("path")
-    local = recipe_audit.find_duplicates(both)
+    local = recipe_audit.find_duplicates(both, crops=False)
     assert local.height > 40
     assert find_duplicates(both, engine, chunk_size=16).equals(local)
     leaks = recipe_audit.find_leaks(files, find_duplicates(files, engine, chunk_size=7))
-    assert leaks.equals(recipe_audit.find_leaks(files))
+    assert leaks.equals(recipe_audit.find_leaks(files, recipe_audit.find_duplicates(files, crops=False)))

@@ -106,3 +106,34 @@ def test_pairs_match_brute_force_and_cap(photos: list[Path]) -> None:
     with pytest.raises(ValueError, match="could hold 1,999,000 pairs"):
         recipe_audit.duplicate_pairs(blank, max_pairs=1_000_000)
     assert recipe_audit.duplicate_pairs(blank, max_pairs=2_000_000).height == 1_999_000
+
+
+def test_crops_are_found_and_look_alikes_dropped(photos: list[Path], tmp_path: Path) -> None:
+    """crops=True on real photos: 2% and 5% crops per side join their original; no two originals
+    (distinct crops of the sample photos) are joined."""
+    from PIL import Image
+
+    originals = [p for p in photos if p.suffix == ".jpg"][:24]
+    for p in originals:
+        with Image.open(p) as im:
+            rgb = im.convert("RGB")
+        w, h = rgb.size
+        for share in (0.02, 0.05):
+            dx, dy = int(w * share), int(h * share)
+            rgb.crop((dx, dy, w - dx, h - dy)).save(tmp_path / f"{p.stem}_crop{int(share * 100)}.jpg", quality=90)
+        (tmp_path / p.name).write_bytes(p.read_bytes())
+    files = recipe_audit.scan(tmp_path, progress=False)
+    assert files["phash256"].null_count() == 0 and files["phash256"].bin.size().unique().to_list() == [96]
+    dups = recipe_audit.find_duplicates(files, crops=True)
+    family = dups.with_columns(original=pl.col("path").str.extract(r"(img_\d+)"))
+    # Each group is one original's family, found whole; nearly every family is found (a very
+    # flat photo, luma std ~5, can fail the 256-bit check: its low frequencies sit on the median).
+    assert family.group_by("original").agg(pl.col("group").n_unique(), pl.len()).filter(
+        (pl.col("group") != 1) | (pl.col("len") != 3)).is_empty()
+    assert family.group_by("group").agg(pl.col("original").n_unique())["original"].max() == 1
+    assert family["original"].n_unique() >= 0.9 * len(originals)
+    assert recipe_audit.find_duplicates(files).equals(dups)  # the default when the columns are there
+    with pytest.raises(ValueError, match="without flips"):
+        recipe_audit.find_duplicates(files, crops=True, flips=True)
+    with pytest.raises(ValueError, match="phash256"):
+        recipe_audit.find_duplicates(files.drop("phash256"), crops=True)

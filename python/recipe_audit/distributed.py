@@ -121,7 +121,8 @@ class RayEngine:
 
 def find_duplicates(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, *, hash: str = "phash",
                     max_distance: int | None = None, exact: bool = True, chunk_size: int = 1_000_000) -> pl.DataFrame:
-    """`recipe_audit.find_duplicates`, with the search run as tasks on `engine`: the same frame.
+    """`recipe_audit.find_duplicates(crops=False)`, with the search run as tasks on `engine`: the
+    same frame (the crop-tolerant windows are not distributed yet).
 
     Args:
         files: a scan frame, or the lazy frame of a dataset run (``ScanRun.files``); only the

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from recipe_audit import _core
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
 HASHES = ("ahash", "dhash", "phash")
 DEFAULT_MAX_DISTANCE = {"phash": 10, "ahash": 2, "dhash": 0}
 """Defaults per hash: the largest radius with precision >= 0.99 in benches/dup_quality.py."""
+CROP_WINDOW_DISTANCE = 8
+"""With ``crops=True``: bits between one file's whole pHash and another's centre window."""
+CROP_CONFIRM_DISTANCE = 24
+"""With ``crops=True``: at most this many of 256 bits between the matched pictures' long pHashes."""
 
 TRAIN_SPLIT = "train"
 
@@ -47,6 +52,7 @@ def find_duplicates(
     flips: bool = False,
     against: pl.DataFrame | DuplicateIndex | None = None,
     max_matches: int = 10,
+    crops: bool | None = None,
 ) -> pl.DataFrame:
     """Group files whose `hash` lies within `max_distance` bits, transitively; broken files left out.
 
@@ -59,6 +65,13 @@ def find_duplicates(
         flips: also join a file with the horizontal mirror image of another (pHash only): a
             flipped copy is a common train/test leak. Off by default: it doubles the chances of a
             false match.
+        crops: (default: on when the frame has the scan's crop columns and `flips` is off)
+            also catch copies cropped by a few percent per side, and drop look-alikes that one
+            64-bit hash cannot tell apart (BENCHMARKS.md, "Crops"): candidates are files whose
+            pHashes are within `max_distance`, or one's whole pHash within
+            `CROP_WINDOW_DISTANCE` of the other's centre window (trimmed 2.5% or 5% per side);
+            each is kept only when the 256-bit pHashes of the matched pictures are within
+            `CROP_CONFIRM_DISTANCE` bits. pHash only; needs the scan's ``phash256`` column.
         against: a reference set (a scan frame, or a `DuplicateIndex` loaded from Parquet): then
             only copies of reference files are reported, one row per file of `files` (see
             `DuplicateIndex.query` for the columns; `max_matches` bounds each listing).
@@ -86,11 +99,49 @@ def find_duplicates(
     usable = _usable(files, hash)
     radius = _radius(hash, max_distance)
     extra = [c for c in ("label", "split") if c in files.columns]
-    if flips:
+    if crops is None:
+        crops = hash == "phash" and not flips and {"phash256", "phash_trim2", "phash_trim5"} <= set(files.columns)
+    if crops:
+        if hash != "phash" or flips:
+            raise ValueError("crops=True works on hash='phash' without flips")
+        if not {"phash256", "phash_trim2", "phash_trim5"} <= set(files.columns):
+            raise ValueError("crops=True needs the scan's phash256, phash_trim2 and phash_trim5 columns; rescan the files")
+        usable = usable.filter(pl.col("phash256").is_not_null())
+        roots = _crop_groups(usable, radius)
+    elif flips:
         roots = _core.hamming_groups_with_mirrors(usable[hash].to_numpy(), usable["phash_mirror"].to_numpy(), radius)
     else:
         roots = _core.hamming_groups(usable[hash].to_numpy(), radius)
     return _groups_frame(usable, roots, hash=hash, exact=exact, flips=flips, extra=extra)
+
+
+def crop_pairs(usable: pl.DataFrame, radius: int, window_distance: int = CROP_WINDOW_DISTANCE,
+               confirm_distance: int = CROP_CONFIRM_DISTANCE) -> tuple[np.ndarray, np.ndarray]:
+    """Row pairs (i, j) that ``crops=True`` links: whole-whole within `radius` or whole-window
+    within `window_distance` (either way round), confirmed by the 256-bit pHashes of the matched
+    pictures within `confirm_distance`. The exact Rust search finds the candidates."""
+    whole = usable["phash"].to_numpy()
+    long = np.frombuffer(b"".join(usable["phash256"].to_list()), dtype=">u8").reshape(-1, 3, 4).astype(np.uint64)
+    found_a, found_b = [], []
+
+    def confirm(a: np.ndarray, b: np.ndarray, slot_a: int, slot_b: int) -> None:
+        keep = np.bitwise_count(long[a, slot_a] ^ long[b, slot_b]).sum(axis=1) <= confirm_distance
+        found_a.append(a[keep])
+        found_b.append(b[keep])
+
+    i, j, _ = _core.hamming_pairs(whole, radius)
+    confirm(i.astype(np.int64), j.astype(np.int64), 0, 0)
+    for slot, column in ((1, "phash_trim2"), (2, "phash_trim5")):
+        q, w, _ = _core.hamming_pairs_across(whole, usable[column].to_numpy(), window_distance)
+        q, w = q.astype(np.int64), w.astype(np.int64)
+        distinct = q != w
+        confirm(q[distinct], w[distinct], 0, slot)
+    return np.concatenate(found_a), np.concatenate(found_b)
+
+
+def _crop_groups(usable: pl.DataFrame, radius: int) -> np.ndarray:
+    a, b = crop_pairs(usable, radius)
+    return _core.hamming_components(usable.height, a.astype(np.uint32), b.astype(np.uint32))
 
 
 def _groups_frame(usable: pl.DataFrame, roots: object, *, hash: str, exact: bool, flips: bool,
