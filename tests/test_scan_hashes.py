@@ -44,6 +44,20 @@ def test_full_scale_is_exact_for_png(photos: list[Path]) -> None:
             assert row["ahash"] == int(str(imagehash.average_hash(im)), 16)
 
 
+def test_window_hashes_equal_pillows_box_resize(photos: list[Path]) -> None:
+    # The crop windows: Pillow's resize(box=...) of the centre window, then imagehash's pHash.
+    pngs = [p for p in photos if p.suffix == ".png"]
+    frame = recipe_audit.scan(pngs, progress=False, min_decode_side=1 << 30)
+    for row in frame.iter_rows(named=True):
+        with Image.open(row["path"]) as im:
+            gray = im.convert("L")
+        w, h = gray.size
+        for trim, column in ((0.025, "phash_trim2"), (0.05, "phash_trim5")):
+            window = gray.resize((32, 32), Image.LANCZOS, box=(trim * w, trim * h, w - trim * w, h - trim * h))
+            assert row[column] == int(str(imagehash.phash(window, hash_size=8, highfreq_factor=4)), 16), (row["path"], column)
+        assert len(row["phash256"]) == 96
+
+
 def test_copies_share_content_hash_and_near_copies_are_close(photos: list[Path], tmp_path: Path) -> None:
     source = next(p for p in photos if p.suffix == ".jpg")
     shutil.copy(source, tmp_path / "a.jpg")
