@@ -186,7 +186,7 @@ def duplicate_pairs(
     max_distance: int | None = None,
     max_pairs: int = 10_000_000,
 ) -> pl.DataFrame:
-    """Every pair of usable files within `max_distance` bits: each link `find_duplicates` follows.
+    """Every pair of usable files within `max_distance` bits: each link of `find_duplicates(crops=False)`.
 
     A group of k identical images has k(k-1)/2 pairs (100,000 blank frames: 5e9), so the result is
     capped: when the groups could hold more than `max_pairs` pairs (the bound sum k(k-1)/2 is
