@@ -56,31 +56,8 @@ fn dct_table() -> &'static [f64] {
 
 /// The low 8x8 DCT frequencies of the 32x32 Lanczos thumbnail, row-major (index y * 8 + x).
 fn phash_low_frequencies(picture: &Gray) -> [f64; 64] {
-    const N: usize = PHASH_SIZE;
-    const LOW: usize = 8;
-    let small = resize_lanczos(picture, N, N);
-    let cos_table = dct_table();
-    // Along axis 0 (columns) first, then axis 1 (rows), as imagehash does; only the low
-    // frequencies of the second pass are needed.
-    let mut by_column = vec![0f64; N * N];
-    let mut column = [0f64; N];
-    let mut transformed = [0f64; N];
-    for x in 0..N {
-        for y in 0..N {
-            column[y] = small.pixels[y * N + x] as f64;
-        }
-        dct_line(&column, &mut transformed, cos_table);
-        for y in 0..N {
-            by_column[y * N + x] = transformed[y];
-        }
-    }
-    let mut low = [0f64; LOW * LOW];
-    for y in 0..LOW {
-        let row = &by_column[y * N..(y + 1) * N];
-        dct_line(row, &mut transformed, cos_table);
-        low[y * LOW..(y + 1) * LOW].copy_from_slice(&transformed[..LOW]);
-    }
-    low
+    let low = dct_low(&resize_lanczos(picture, PHASH_SIZE, PHASH_SIZE), 8);
+    std::array::from_fn(|i| low[i])
 }
 
 /// Each coefficient against the median of all 64.
@@ -101,14 +78,17 @@ pub fn phash(picture: &Gray) -> u64 {
 /// Mirroring a line negates its odd DCT-II frequencies (X'[k] = (-1)^k X[k]), so the mirror's
 /// coefficients are the picture's with odd horizontal frequencies negated: no second resize.
 pub fn phash_and_mirror(picture: &Gray) -> (u64, u64) {
-    let low = phash_low_frequencies(picture);
-    let mut mirrored = low;
+    with_mirror(&phash_low_frequencies(picture))
+}
+
+fn with_mirror(low: &[f64; 64]) -> (u64, u64) {
+    let mut mirrored = *low;
     for (i, c) in mirrored.iter_mut().enumerate() {
         if i % 8 % 2 == 1 {
             *c = -*c;
         }
     }
-    (above_median(&low), above_median(&mirrored))
+    (above_median(low), above_median(&mirrored))
 }
 
 /// Trims per side of the crop windows: a crop of an image resembles the original's window.
@@ -125,7 +105,9 @@ pub struct CropHashes {
     pub long: [[u64; 4]; 3],
 }
 
-/// The low `low` x `low` DCT frequencies of a 32x32 thumbnail, row-major, as pHash takes them.
+/// The low `low` x `low` DCT frequencies of a 32x32 thumbnail, row-major, as pHash takes them:
+/// along axis 0 (columns) first, then axis 1 (rows), as imagehash does; only the low frequencies
+/// of the second pass are computed.
 fn dct_low(small: &Gray, low: usize) -> Vec<f64> {
     const N: usize = PHASH_SIZE;
     let cos_table = dct_table();
@@ -156,20 +138,33 @@ fn median_bits(coefficients: &[f64]) -> Vec<bool> {
     coefficients.iter().map(|&c| c > median).collect()
 }
 
-fn long_hash(small: &Gray) -> [u64; 4] {
-    let bits = median_bits(&dct_low(small, 16));
+/// The top-left `low` x `low` block of a row-major `n` x `n` block of coefficients.
+fn top_left(block: &[f64], n: usize, low: usize) -> Vec<f64> {
+    (0..low).flat_map(|y| block[y * n..y * n + low].iter().copied()).collect()
+}
+
+fn long_hash(low16: &[f64]) -> [u64; 4] {
+    let bits = median_bits(low16);
     std::array::from_fn(|w| pack(bits[w * 64..(w + 1) * 64].iter().copied()))
 }
 
-pub fn crop_hashes(picture: &Gray) -> CropHashes {
+/// Every pHash the scan stores, from one thumbnail and one DCT per picture or window (the 8x8
+/// pHash frequencies are the corner of the 16x16 ones): pHash, the mirror image's pHash, and the
+/// crop hashes.
+pub fn phash_family(picture: &Gray) -> (u64, u64, CropHashes) {
     let (w, h) = (picture.width as f64, picture.height as f64);
-    let thumbs: Vec<Gray> = std::iter::once(resize_lanczos(picture, PHASH_SIZE, PHASH_SIZE))
+    let low16: Vec<Vec<f64>> = std::iter::once(resize_lanczos(picture, PHASH_SIZE, PHASH_SIZE))
         .chain(WINDOW_TRIMS.iter().map(|&t| {
             resize_lanczos_box(picture, (t * w, t * h, w - t * w, h - t * h), PHASH_SIZE, PHASH_SIZE)
         }))
+        .map(|thumb| dct_low(&thumb, 16))
         .collect();
-    let window = |k: usize| pack(median_bits(&dct_low(&thumbs[k], 8)).into_iter());
-    CropHashes { windows: [window(1), window(2)], long: [long_hash(&thumbs[0]), long_hash(&thumbs[1]), long_hash(&thumbs[2])] }
+    let low8 = |k: usize| top_left(&low16[k], 16, 8);
+    let whole: [f64; 64] = std::array::from_fn(|i| low8(0)[i]);
+    let (phash, mirror) = with_mirror(&whole);
+    let window = |k: usize| pack(median_bits(&low8(k)).into_iter());
+    let crop = CropHashes { windows: [window(1), window(2)], long: std::array::from_fn(|k| long_hash(&low16[k])) };
+    (phash, mirror, crop)
 }
 
 #[cfg(test)]
@@ -238,7 +233,8 @@ mod tests {
             160 - 2 * dy,
             (dy..160 - dy).flat_map(|y| picture.pixels[y * 200 + dx..y * 200 + 200 - dx].iter().copied()).collect(),
         );
-        let (original, cropped, other) = (crop_hashes(&picture), crop_hashes(&crop), crop_hashes(&textured(200, 160, 99)));
+        let crops = |p: &Gray| phash_family(p).2;
+        let (original, cropped, other) = (crops(&picture), crops(&crop), crops(&textured(200, 160, 99)));
         let bits = |a: [u64; 4], b: [u64; 4]| a.iter().zip(&b).map(|(x, y)| (x ^ y).count_ones()).sum::<u32>();
         assert!((phash(&crop) ^ original.windows[1]).count_ones() <= 8);
         let (same, unrelated) = (bits(cropped.long[0], original.long[2]), bits(cropped.long[0], other.long[0]));
@@ -276,6 +272,8 @@ mod tests {
         for (w, h) in [(32, 32), (64, 48), (400, 300)] {
             let picture = gradient(w, h);
             let (direct, mirrored) = phash_and_mirror(&picture);
+            // The scan's one-DCT path gives the same two hashes.
+            assert_eq!((phash_family(&picture).0, phash_family(&picture).1), (direct, mirrored));
             assert_eq!(direct, phash(&picture));
             let of_mirror = phash(&mirror(&picture));
             assert!((mirrored ^ of_mirror).count_ones() <= 2, "{w}x{h}: {mirrored:016x} vs {of_mirror:016x}");

@@ -1,7 +1,7 @@
 //! The per-file pipeline: a pure function from (name, bytes) to one row of the scan frame.
 
 use crate::decode::decode;
-use crate::hash::{ahash, content_hash, crop_hashes, dhash, phash_and_mirror, CropHashes};
+use crate::hash::{ahash, content_hash, dhash, phash_family, CropHashes};
 use crate::outcome::{Header, Limits, Status};
 use crate::sniff::{extension_mismatch, sniff, Format};
 use crate::stats::{measure, Stats};
@@ -83,9 +83,9 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
                 decoded.picture.reduced_to(limits.min_decode_side as usize)
             };
             let picture = &picture;
-            let (phash, phash_mirror) = phash_and_mirror(picture);
+            let (phash, phash_mirror, crop) = phash_family(picture);
             row.hashes = Some([ahash(picture), dhash(picture), phash, phash_mirror]);
-            row.crop = Some(crop_hashes(picture));
+            row.crop = Some(crop);
             row.stats = Some(measure(picture));
         }
         Err(failure) => {

@@ -79,23 +79,15 @@ class RayEngine:
             package = str(Path(__file__).resolve().parent)
             runtime_env = {"py_modules": [package]} if ship_package else None
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, include_dashboard=False)
-        self._task = ray.remote(num_cpus=cpus_per_task, max_retries=3)(_run_remote)
         self.node_ids: list[str] = []
         """The node that ran each shard of the last `map_shards`, in completion order."""
 
     def map_shards(self, jobs: Sequence[ShardJob]) -> Iterator[dict[str, Any]]:
         """Each job's result as its task finishes (any order)."""
-        ray = self._ray
-        pending: list[Any] = []
-        queue = list(jobs)
         self.node_ids = []
-        for job in queue:
+        for job in jobs:
             job.settings.threads = self.cpus_per_task
-        while queue or pending:
-            while queue and len(pending) < self.max_in_flight:
-                pending.append(self._task.remote(queue.pop(0)))
-            done, pending = ray.wait(pending, num_returns=1)
-            result = ray.get(done[0])
+        for result in self.map(_run_remote, [(job,) for job in jobs]):
             self.node_ids.append(result.pop("node"))
             yield result
 

@@ -88,16 +88,15 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 def open_bucket(uri: str, storage_options: Mapping[str, str] | None = None) -> Bucket:
     """The store behind `uri`, configured from the environment and `storage_options`."""
-    obstore = _require_obstore()
+    _require_obstore()
     from obstore.store import from_url
 
     url, _ = split_uri(uri)
-    options = {**_env_options(), **(storage_options or {})} if url.startswith(("s3://", "s3a://")) else dict(
-        storage_options or {})
+    from_env = _env_options() if url.startswith(("s3://", "s3a://")) else {}
+    options = {**from_env, **(storage_options or {})}
     client = {"allow_http": True} if options.get("endpoint", "").startswith("http://") else {}
     store = from_url(url.replace("s3a://", "s3://"), config={k: v for k, v in options.items() if k != "allow_http"},
                      client_options=client)
-    del obstore
     return Bucket(url, store, options)
 
 
