@@ -1,6 +1,7 @@
 //! Python bindings only: argument conversion, GIL release, and columns out. The work lives in the
 //! pure-Rust modules below, each tested with `cargo test`.
 
+pub mod blockjoin;
 pub mod decode;
 pub mod exif;
 pub mod gifdec;
@@ -214,6 +215,27 @@ fn hamming_components<'py>(
     Ok(PyArray1::from_vec(py, roots))
 }
 
+/// The reduce side of a distributed block join: buckets `hashes[offsets[b]..offsets[b + 1]]`
+/// (with global `ids`) each searched exactly; a spanning forest of the matches in global ids.
+#[pyfunction]
+fn hamming_forest_in_buckets<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    ids: PyReadonlyArray1<'py, u32>,
+    offsets: PyReadonlyArray1<'py, u64>,
+    radius: u32,
+) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>)> {
+    check_radius(radius)?;
+    let (hashes, ids, offsets) = (hashes.as_slice()?, ids.as_slice()?, offsets.as_slice()?);
+    let offsets: Vec<usize> = offsets.iter().map(|&o| o as usize).collect();
+    if hashes.len() != ids.len() || offsets.windows(2).any(|w| w[0] > w[1]) || offsets.last().is_some_and(|&e| e > hashes.len()) {
+        return Err(PyValueError::new_err("need one id per hash and ascending bucket offsets within the hashes"));
+    }
+    let edges = py.detach(|| blockjoin::forest_in_buckets(hashes, ids, &offsets, radius));
+    let (a, b): (Vec<u32>, Vec<u32>) = edges.into_iter().unzip();
+    Ok((PyArray1::from_vec(py, a), PyArray1::from_vec(py, b)))
+}
+
 fn check_radius(radius: u32) -> PyResult<()> {
     if radius > 64 {
         return Err(PyValueError::new_err(format!("radius {radius} is over 64, the number of bits in a hash")));
@@ -356,6 +378,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_groups_with_mirrors, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_forest_across, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_components, m)?)?;
+    m.add_function(wrap_pyfunction!(hamming_forest_in_buckets, m)?)?;
     m.add_class::<HammingIndex>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -10,12 +10,16 @@ dataset is complete and never holds a row twice; the driver writes ``_run.json``
 The package reaches the workers through Ray's runtime environment (``py_modules``: this
 package's folder, its compiled core included) unless they already have it installed.
 
-Near duplicates past one machine (`find_duplicates`): the distinct hashes are cut into chunks and
-every pair of chunks is one task running the exact Rust search between them; each task returns a
-spanning forest of its matches (at most one edge per hash, however large a cluster), and the
-driver joins the forests into connected components. Every pair of hashes lies in exactly one
-tile, so the groups are exactly those of the single-machine search; identical hashes (blank
-frames, a logo on 100,000 images) are collapsed to one before the search.
+Near duplicates past one machine (`find_duplicates`) are a multi-index-hashing join: identical
+hashes are collapsed first; each map task cuts its slice of the distinct hashes into blocks and
+sends every ``(block, value)`` key to a reduce task by a hash of the key (a Ray shuffle through the
+object store); each reduce task groups its keys into buckets and searches every bucket exactly in
+Rust, returning a spanning forest (at most one edge per hash); the driver joins the forests into
+connected components. Two hashes within the radius share a block (pigeonhole, see
+`recipe_audit.blockjoin`), so the groups equal the single-machine search's. A bucket larger than
+``2 * chunk_size`` (a hot key: near-identical blank frames, a logo on 100,000 images) is not
+searched in its reduce task but salted: cut into chunks and searched tile by tile as separate
+tasks, still exactly; every such key is reported in ``engine.last_join.hot_keys``.
 
 >>> engine = recipe_audit.distributed.RayEngine(address="auto")             # doctest: +SKIP
 >>> run = recipe_audit.scan("s3://bucket/images", out="s3://bucket/audit", engine=engine)  # doctest: +SKIP
@@ -24,27 +28,61 @@ frames, a logo on 100,000 images) are collapsed to one before the search.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from recipe_audit import _core
+from recipe_audit import _core, blockjoin
 from recipe_audit.output import ShardJob, run_shard
 
 
-def _tile_edges(a: np.ndarray, b: np.ndarray, offset_a: int, offset_b: int, radius: int,
+def _tile_edges(a: np.ndarray, a_ids: np.ndarray, b: np.ndarray, b_ids: np.ndarray, radius: int,
                 same: bool) -> tuple[np.ndarray, np.ndarray]:
     """Spanning-forest edges (global ids) of the matches within chunk `a` (same) or between two."""
     if same:
         roots = _core.hamming_groups(a, radius).astype(np.int64)
         nodes = np.flatnonzero(roots != np.arange(len(a)))
-        return nodes + offset_a, roots[nodes] + offset_a
+        return a_ids[nodes], a_ids[roots[nodes]]
     left, right = _core.hamming_forest_across(a, b, radius)
-    glob = lambda v: np.where(v < len(a), v.astype(np.int64) + offset_a, v.astype(np.int64) - len(a) + offset_b)  # noqa: E731
-    return glob(left), glob(right)
+    ids = np.concatenate((a_ids, b_ids))
+    return ids[left], ids[right]
+
+
+def _emit_partitions(hashes: np.ndarray, first_id: int, layout: blockjoin.BlockLayout,
+                     partitions: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] | tuple[np.ndarray, ...]:
+    """Map side: this slice's keys, cut into one ``(keys, hashes, ids)`` part per reduce task."""
+    keys = blockjoin.emit_keys(hashes, layout)
+    repeat = len(keys) // max(len(hashes), 1)
+    rows_hashes = np.tile(hashes, repeat)
+    rows_ids = np.tile(np.arange(first_id, first_id + len(hashes), dtype=np.uint32), repeat)
+    target = blockjoin.partition_of(keys, partitions)
+    order = np.argsort(target, kind="stable")
+    cuts = np.searchsorted(target[order], np.arange(1, partitions))
+    parts = tuple(zip(*(np.split(column[order], cuts) for column in (keys, rows_hashes, rows_ids))))
+    return parts if partitions > 1 else parts[0]
+
+
+def _search_partition(radius: int, bucket_cap: int, *parts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """Reduce side: bucket this partition's keys, search each bucket up to `bucket_cap` hashes
+    in Rust, and hand the larger (hot) buckets back to be salted."""
+    keys, hashes, ids = (np.concatenate([p[k] for p in parts]) for k in range(3))
+    buckets = blockjoin.bucket(keys, hashes, ids)
+    sizes = buckets.sizes
+    hot = sizes > bucket_cap
+    cold = buckets.select(~hot)
+    a, b = _core.hamming_forest_in_buckets(cold.hashes, cold.ids, cold.offsets, radius)
+    hot_buckets = buckets.select(hot)
+    hot_list = [(int(hot_buckets.keys[s]), hot_buckets.hashes[s:e], hot_buckets.ids[s:e])
+                for s, e in zip(hot_buckets.offsets[:-1].astype(np.int64), hot_buckets.offsets[1:].astype(np.int64))]
+    cold_sizes = sizes[~hot].astype(np.float64)
+    return {"a": a, "b": b, "hot": hot_list, "keys": len(keys), "buckets": len(sizes),
+            "largest": int(sizes.max()) if len(sizes) else 0,
+            "candidates": int((cold_sizes * (cold_sizes - 1) / 2).sum())}
 
 
 def _run_remote(job: ShardJob) -> dict[str, Any]:
@@ -77,10 +115,15 @@ class RayEngine:
         self.max_in_flight = max_in_flight
         if not ray.is_initialized():
             package = str(Path(__file__).resolve().parent)
-            runtime_env = {"py_modules": [package]} if ship_package else None
+            # The Rust search's thread pool takes the CPUs Ray gave the task, not the whole node.
+            runtime_env: dict[str, Any] = {"env_vars": {"RAYON_NUM_THREADS": str(cpus_per_task)}}
+            if ship_package:
+                runtime_env["py_modules"] = [package]
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, include_dashboard=False)
         self.node_ids: list[str] = []
         """The node that ran each shard of the last `map_shards`, in completion order."""
+        self.last_join: JoinStats | None = None
+        """What the last `find_duplicates` on this engine did: layout, keys, buckets, hot keys."""
 
     def map_shards(self, jobs: Sequence[ShardJob]) -> Iterator[dict[str, Any]]:
         """Each job's result as its task finishes (any order)."""
@@ -102,6 +145,27 @@ class RayEngine:
             done, pending = ray.wait(pending, num_returns=1)
             yield ray.get(done[0])
 
+    def map_reduce(self, map_fn: Callable[..., Any], map_arguments: Sequence[Sequence[Any]],
+                   reduce_fn: Callable[..., Any], reduce_arguments: Sequence[Any], partitions: int) -> Iterator[Any]:
+        """A shuffle: ``map_fn(*args, partitions)`` returns one part per reduce task, and
+        ``reduce_fn(*reduce_arguments, *parts)`` gets part ``j`` of every map task. Parts travel
+        through Ray's object store (spilled to disk when large), never through the driver.
+        Results in completion order."""
+        ray = self._ray
+        mapper = ray.remote(num_cpus=self.cpus_per_task, num_returns=partitions, max_retries=3)(map_fn)
+        outputs = [mapper.remote(*args, partitions) for args in map_arguments]
+        if partitions == 1:
+            outputs = [[out] for out in outputs]
+        reducer = ray.remote(num_cpus=self.cpus_per_task, max_retries=3)(reduce_fn)
+        pending = [reducer.remote(*reduce_arguments, *[out[j] for out in outputs]) for j in range(partitions)]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+
+    def cpus(self) -> int:
+        """CPUs in the cluster (sets how many tasks a join is cut into)."""
+        return int(self._ray.cluster_resources().get("CPU", 1))
+
     def put(self, value: Any) -> Any:
         """Store `value` once in the cluster's object store (tasks receive it, not a copy per task)."""
         return self._ray.put(value)
@@ -111,40 +175,119 @@ class RayEngine:
         return sum(1 for node in self._ray.nodes() if node.get("Alive"))
 
 
+log = logging.getLogger("recipe_audit")
+
+
+@dataclass(frozen=True)
+class JoinStats:
+    """What a distributed near-duplicate join did (``engine.last_join``).
+
+    Attributes:
+        layout: the block layout (`recipe_audit.blockjoin.choose_layout`).
+        hashes: distinct hashes joined (identical hashes collapsed first).
+        keys: block keys shuffled (``hashes * layout.keys_per_hash``).
+        buckets: distinct keys.
+        largest_bucket: hashes under the most common key.
+        candidate_pairs: pairs inside the buckets searched in reduce tasks: the most that
+            could be verified by popcount (the indexed search checks far fewer).
+        map_tasks, reduce_tasks, tile_tasks: tasks run; tiles are the salted hot buckets.
+        hot_keys: one row per hot key: ``block``, ``value``, ``hashes``, ``tiles``.
+    """
+
+    layout: blockjoin.BlockLayout
+    hashes: int
+    keys: int
+    buckets: int
+    largest_bucket: int
+    candidate_pairs: int
+    map_tasks: int
+    reduce_tasks: int
+    tile_tasks: int
+    hot_keys: pl.DataFrame = field(repr=False)
+
+
+def _salted_tiles(hashes: np.ndarray, ids: np.ndarray, chunk_size: int, radius: int) -> list[tuple[Any, ...]]:
+    """A hot bucket cut into chunks, one task per pair of chunks: every pair in exactly one tile."""
+    starts = range(0, len(hashes), chunk_size)
+    chunks = [(hashes[s:s + chunk_size], ids[s:s + chunk_size]) for s in starts]
+    return [(*chunks[i], *chunks[j], radius, i == j) for i in range(len(chunks)) for j in range(i, len(chunks))]
+
+
+def near_duplicate_forest(distinct: np.ndarray, engine: RayEngine, radius: int, *, chunk_size: int = 1_000_000,
+                          partitions: int | None = None) -> tuple[np.ndarray, np.ndarray, JoinStats]:
+    """The distributed block join over sorted distinct hashes: spanning-forest edges (indices
+    into `distinct`) whose components are exactly the within-`radius` groups, and its stats.
+
+    Args:
+        chunk_size: distinct hashes per map task, and half the size above which a bucket is hot
+            (salted into tiles of two chunks), so no task searches more than ``2 * chunk_size``.
+        partitions: reduce tasks; by default enough for ~8M keys each and two per cluster CPU.
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    layout = blockjoin.choose_layout(len(distinct), radius)
+    keys = len(distinct) * layout.keys_per_hash
+    if partitions is None:
+        partitions = max(2 * engine.cpus(), -(-keys // 8_000_000))
+    starts = list(range(0, len(distinct), chunk_size))
+    maps = [(engine.put(distinct[s:s + chunk_size]), s, layout) for s in starts]
+    edges_a, edges_b, hot, reduced = [], [], [], []
+    for result in engine.map_reduce(_emit_partitions, maps, _search_partition, (radius, 2 * chunk_size), partitions):
+        edges_a.append(result["a"])
+        edges_b.append(result["b"])
+        hot += result.pop("hot")
+        reduced.append(result)
+    tiles = [tile for _, h, i in hot for tile in _salted_tiles(h, i, chunk_size, radius)]
+    for a, b in engine.map(_tile_edges, tiles):
+        edges_a.append(a)
+        edges_b.append(b)
+    chunks_of = [-(-len(h) // chunk_size) for _, h, _ in hot]
+    hot_keys = pl.DataFrame(
+        [(*blockjoin.key_block_value(key), len(h), c * (c + 1) // 2) for (key, h, _), c in zip(hot, chunks_of)],
+        schema={"block": pl.UInt32, "value": pl.UInt32, "hashes": pl.UInt64, "tiles": pl.UInt64}, orient="row")
+    stats = JoinStats(layout=layout, hashes=len(distinct), keys=sum(r["keys"] for r in reduced),
+                      buckets=sum(r["buckets"] for r in reduced),
+                      largest_bucket=max((r["largest"] for r in reduced), default=0),
+                      candidate_pairs=sum(r["candidates"] for r in reduced), map_tasks=len(maps),
+                      reduce_tasks=partitions, tile_tasks=len(tiles), hot_keys=hot_keys.sort("hashes", descending=True))
+    empty = np.zeros(0, np.uint32)
+    return (np.concatenate(edges_a or [empty]).astype(np.uint32), np.concatenate(edges_b or [empty]).astype(np.uint32),
+            stats)
+
+
 def find_duplicates(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, *, hash: str = "phash",
                     max_distance: int | None = None, exact: bool = True, chunk_size: int = 1_000_000) -> pl.DataFrame:
-    """`recipe_audit.find_duplicates(crops=False)`, with the search run as tasks on `engine`: the
-    same frame (the crop-tolerant windows are not distributed yet).
+    """`recipe_audit.find_duplicates(crops=False)`, with the search run as a block join on
+    `engine`: the same frame (the crop-tolerant windows and flips are not distributed yet).
 
     Args:
         files: a scan frame, or the lazy frame of a dataset run (``ScanRun.files``); only the
             columns the search needs are collected.
-        engine: a `RayEngine`.
-        chunk_size: distinct hashes per chunk: a task searches two chunks, so memory per task is
-            bounded by ``2 * chunk_size`` hashes; there are ``k (k + 1) / 2`` tasks for k chunks.
+        engine: a `RayEngine`; ``engine.last_join`` holds the join's `JoinStats` afterwards.
+        chunk_size: distinct hashes per map task; a bucket of more than ``2 * chunk_size``
+            hashes is hot and searched as tiles of two chunks, so no task holds more.
 
     Example:
         >>> dups = recipe_audit.distributed.find_duplicates(run.files, engine)   # doctest: +SKIP
+        >>> engine.last_join.hot_keys                                            # doctest: +SKIP
         >>> leaks = recipe_audit.find_leaks(run.files.collect(), dups)           # doctest: +SKIP
     """
     from recipe_audit.duplicates import _groups_frame, _radius, _usable
 
-    if chunk_size < 1:
-        raise ValueError("chunk_size must be at least 1")
     wanted = ["path", "status", "content_hash", hash, "width", "height", "label", "split"]
     if isinstance(files, pl.LazyFrame):
         files = files.select([c for c in wanted if c in files.collect_schema().names()]).collect()
     usable = _usable(files, hash)
     radius = _radius(hash, max_distance)
+    if radius >= blockjoin.BITS:
+        raise ValueError("the distributed search takes max_distance up to 63 bits")
     extra = [c for c in ("label", "split") if c in files.columns]
     distinct = np.unique(usable[hash].to_numpy())
-    starts = list(range(0, len(distinct), chunk_size))
-    chunks = [engine.put(distinct[s:s + chunk_size]) for s in starts]
-    tiles = [(chunks[i], chunks[j], starts[i], starts[j], radius, i == j)
-             for i in range(len(starts)) for j in range(i, len(starts))]
-    edges = list(engine.map(_tile_edges, tiles))
-    a = np.concatenate([e[0] for e in edges] or [np.zeros(0, np.int64)]).astype(np.uint32)
-    b = np.concatenate([e[1] for e in edges] or [np.zeros(0, np.int64)]).astype(np.uint32)
+    a, b, stats = near_duplicate_forest(distinct, engine, radius, chunk_size=chunk_size)
+    engine.last_join = stats
+    if stats.hot_keys.height:
+        log.warning("near-duplicate join: %d hot keys (largest %d hashes) salted into %d tiles",
+                    stats.hot_keys.height, stats.largest_bucket, stats.tile_tasks)
     roots = _core.hamming_components(len(distinct), a, b)
     per_row = roots[np.searchsorted(distinct, usable[hash].to_numpy())]
     return _groups_frame(usable, per_row, hash=hash, exact=exact, flips=False, extra=extra)
