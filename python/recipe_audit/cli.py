@@ -140,6 +140,8 @@ def _run_duplicates(args: argparse.Namespace, leaks_only: bool) -> int:
     if args.max_distance is not None and not 0 <= args.max_distance <= 64:
         print("recipe-audit: --max-distance must be between 0 and 64", file=sys.stderr)
         return 2
+    if args.engine == "ray":
+        return _run_duplicates_on_ray(args, leaks_only)
     reference = None
     if getattr(args, "against", None):
         reference = _reference(args.against)
@@ -157,13 +159,39 @@ def _run_duplicates(args: argparse.Namespace, leaks_only: bool) -> int:
         dups = find_duplicates(files, max_distance=args.max_distance, flips=flips)
         frame = find_leaks(files, dups) if leaks_only else dups
         what = "files outside train with a copy in train" if leaks_only else "files in duplicate groups"
+    return _print_frame(frame, what, args.out)
+
+
+def _run_duplicates_on_ray(args: argparse.Namespace, leaks_only: bool) -> int:
+    """The scan's shards and the near-duplicate join as Ray tasks; the rows land in --dataset."""
+    from recipe_audit import distributed
+
+    unsupported = [flag for flag, given in (("--flips", args.flips), ("--against", getattr(args, "against", None)),
+                                            ("--save-index", getattr(args, "save_index", None))) if given]
+    if unsupported or not args.dataset:
+        print("recipe-audit: --engine ray needs --dataset DIR_OR_PREFIX (where the shards are written)"
+              + (f" and does not take {', '.join(unsupported)} yet" if unsupported else ""), file=sys.stderr)
+        return 2
+    engine = distributed.RayEngine(address=args.address)
+    run = scan(args.directory, out=args.dataset, engine=engine)
+    dups = distributed.find_duplicates(run.files, engine, max_distance=args.max_distance)
+    join = engine.last_join
+    print(f"{run.summary()}\nnear-duplicate join: {join.layout.describe()}, {join.keys:,} keys in "
+          f"{join.reduce_tasks} reduce tasks, {join.hot_keys.height} hot keys\n")
+    if leaks_only:
+        return _print_frame(distributed.find_leaks(run.files, engine, dups), "files outside train with a copy in train",
+                            args.out)
+    return _print_frame(dups, "files in duplicate groups", args.out)
+
+
+def _print_frame(frame: pl.DataFrame, what: str, out: str | None) -> int:
     with pl.Config(tbl_rows=50, fmt_str_lengths=80, tbl_width_chars=160):
         print(f"{_count(frame.height, 'row')}: {what}")
         if frame.height:
             print(frame)
-    if args.out:
-        _write_parquet(frame, args.out)
-        print(f"wrote {frame.height} rows to {args.out}")
+    if out:
+        _write_parquet(frame, out)
+        print(f"wrote {frame.height} rows to {out}")
     return 0
 
 
@@ -259,6 +287,11 @@ def _parser() -> argparse.ArgumentParser:
     leaks_cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits (default 10)")
     leaks_cmd.add_argument("--out", help="write the leaks to this Parquet file")
     leaks_cmd.add_argument("--flips", action="store_true", help="also match horizontally mirrored copies")
+    for cmd in (dup_cmd, leaks_cmd):
+        cmd.add_argument("--engine", choices=["local", "ray"], default="local",
+                         help="ray: the scan's shards and the near-duplicate join run as Ray tasks (needs --dataset)")
+        cmd.add_argument("--address", default="auto", help="the Ray cluster with --engine ray (default: auto)")
+        cmd.add_argument("--dataset", metavar="DIR_OR_PREFIX", help="with --engine ray: where the scan's shards go")
     _add_audit_parser(commands)
     example_cmd = commands.add_parser("example", help="build the built-in example dataset and scan it")
     example_cmd.add_argument("directory", nargs="?", help="where to write it (default: a new temporary folder)")

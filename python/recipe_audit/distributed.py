@@ -178,6 +178,15 @@ class RayEngine:
 log = logging.getLogger("recipe_audit")
 
 
+def _search_columns(files: pl.DataFrame | pl.LazyFrame, hash: str) -> pl.DataFrame:
+    """Only the columns the searches read, so a dataset of 1e8 rows is not collected whole."""
+    if isinstance(files, pl.DataFrame):
+        return files
+    wanted = ["path", "status", "content_hash", hash, "phash", "width", "height", "label", "split"]
+    names = files.collect_schema().names()
+    return files.select(list(dict.fromkeys(c for c in wanted if c in names))).collect()
+
+
 @dataclass(frozen=True)
 class JoinStats:
     """What a distributed near-duplicate join did (``engine.last_join``).
@@ -274,9 +283,7 @@ def find_duplicates(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, *, ha
     """
     from recipe_audit.duplicates import _groups_frame, _radius, _usable
 
-    wanted = ["path", "status", "content_hash", hash, "width", "height", "label", "split"]
-    if isinstance(files, pl.LazyFrame):
-        files = files.select([c for c in wanted if c in files.collect_schema().names()]).collect()
+    files = _search_columns(files, hash)
     usable = _usable(files, hash)
     radius = _radius(hash, max_distance)
     if radius >= blockjoin.BITS:
@@ -291,3 +298,31 @@ def find_duplicates(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, *, ha
     roots = _core.hamming_components(len(distinct), a, b)
     per_row = roots[np.searchsorted(distinct, usable[hash].to_numpy())]
     return _groups_frame(usable, per_row, hash=hash, exact=exact, flips=False, extra=extra)
+
+
+def find_leaks(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, dups: pl.DataFrame | None = None, *,
+               max_distance: int | None = None, max_twins: int = 10) -> pl.DataFrame:
+    """`recipe_audit.find_leaks` with the duplicate groups from the block join on `engine`.
+
+    Example:
+        >>> leaks = recipe_audit.distributed.find_leaks(run.files, engine)   # doctest: +SKIP
+    """
+    from recipe_audit.duplicates import find_leaks as leaks_from_groups
+
+    files = _search_columns(files, "phash")
+    dups = find_duplicates(files, engine, max_distance=max_distance) if dups is None else dups
+    return leaks_from_groups(files, dups, max_twins=max_twins)
+
+
+def find_label_conflicts(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, dups: pl.DataFrame | None = None, *,
+                         max_distance: int | None = None) -> pl.DataFrame:
+    """`recipe_audit.find_label_conflicts` with the duplicate groups from the block join on `engine`.
+
+    Example:
+        >>> conflicts = recipe_audit.distributed.find_label_conflicts(run.files, engine)   # doctest: +SKIP
+    """
+    from recipe_audit.duplicates import find_label_conflicts as conflicts_from_groups
+
+    files = _search_columns(files, "phash")
+    dups = find_duplicates(files, engine, max_distance=max_distance) if dups is None else dups
+    return conflicts_from_groups(files, dups)
