@@ -23,7 +23,8 @@ pub mod walk;
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use outcome::Limits;
-use pyo3::exceptions::PyValueError;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
@@ -160,13 +161,15 @@ fn list_files<'py>(py: Python<'py>, sources: Vec<PathBuf>, recursive: bool) -> P
 }
 
 /// Runs the per-file pipeline on in-memory (name, bytes) pairs: the entry point for object stores
-/// and engine workers. Rows come back in input order.
+/// and engine workers. Rows come back in input order. `bytes` are read in place, never copied
+/// (a `bytearray` is copied once); other objects raise TypeError. The buffer protocol would take
+/// `memoryview`s and NumPy arrays in place too, but is not in the stable ABI before Python 3.11.
 #[pyfunction]
 #[pyo3(signature = (names, blobs, *, threads=None, max_pixels=100_000_000, min_decode_side=64))]
 fn scan_bytes<'py>(
     py: Python<'py>,
     names: Vec<String>,
-    blobs: Vec<Vec<u8>>,
+    blobs: Vec<Bound<'py, PyAny>>,
     threads: Option<usize>,
     max_pixels: u64,
     min_decode_side: u32,
@@ -174,6 +177,15 @@ fn scan_bytes<'py>(
     if names.len() != blobs.len() {
         return Err(PyValueError::new_err(format!("{} names but {} byte strings", names.len(), blobs.len())));
     }
+    let blobs = blobs
+        .iter()
+        .zip(&names)
+        .map(|(b, n)| {
+            b.extract::<PyBackedBytes>().map_err(|_| {
+                PyTypeError::new_err(format!("the blob for {n:?} is {}, not bytes", b.get_type().name().map_or("?".into(), |t| t.to_string())))
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
     let limits = Limits { max_pixels, min_decode_side };
     let pool = thread_pool(threads)?;
     let rows: Vec<Row> = py.detach(|| {

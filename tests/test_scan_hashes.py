@@ -110,6 +110,15 @@ def test_scan_bytes_matches_scan(photos: list[Path]) -> None:
     from_disk = recipe_audit.scan(paths, progress=False).drop("label", "split")
     in_memory = scan_bytes(paths, [Path(p).read_bytes() for p in paths]).drop("label", "split")
     assert from_disk.equals(in_memory)
+    as_bytearrays = scan_bytes(paths, [bytearray(Path(p).read_bytes()) for p in paths]).drop("label", "split")
+    assert as_bytearrays.equals(in_memory)
+
+
+def test_scan_bytes_names_a_blob_that_is_not_bytes(photos: list[Path]) -> None:
+    with pytest.raises(TypeError, match=r'the blob for "b\.jpg" is str, not bytes'):
+        scan_bytes(["a.jpg", "b.jpg"], [photos[0].read_bytes(), "not bytes"])
+    with pytest.raises(ValueError, match="2 names but 1 byte strings"):
+        scan_bytes(["a.jpg", "b.jpg"], [photos[0].read_bytes()])
 
 
 def test_stats_are_sane(photos: list[Path], tmp_path: Path) -> None:

@@ -162,6 +162,7 @@ def fetch_batches(bucket: Bucket, keys: Sequence[str], max_bytes: int, pool: Thr
             size = result.meta["size"]
             if size > max_bytes:
                 return key, None, "too_large", f"object is {size} bytes, over the limit of {max_bytes} (max_bytes); not read"
+            # One copy out of obstore's buffer; the Rust pipeline then reads these bytes in place.
             return key, bytes(result.bytes()), None, None
         except FileNotFoundError:
             return key, None, "missing", "listed but not found in the object store"
