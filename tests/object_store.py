@@ -57,8 +57,10 @@ def seaweedfs(workdir: Path) -> Iterator[S3Server]:
     ports = {name: _free_port() for name in ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
                                              "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc",
                                              "metricsPort")}
+    # -volume.max=0: as many volumes as the disk holds (the default, 8, runs out after a few
+    # buckets, since each bucket is a collection with volumes of its own).
     args = [weed, "server", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-filer", "-s3",
-            "-master.volumeSizeLimitMB=64", f"-s3.config={workdir / 's3.json'}", "-s3.port.iceberg=0",
+            "-master.volumeSizeLimitMB=64", "-volume.max=0", f"-s3.config={workdir / 's3.json'}", "-s3.port.iceberg=0",
             "-s3.port.lance=0", "-mq.agent.port=0", "-mq.broker.port=0", "-webdav.port=0", "-sftp.port=0",
             *[f"-{name}={port}" for name, port in ports.items()]]
     log = open(workdir / "weed.log", "wb")

@@ -149,6 +149,29 @@ def test_reaudit_rereads_only_changed_objects(s3_server, example_root: Path, tmp
     assert sorted(os.listdir(out)) == sorted(["_run.json"] + [Path(s).name for s in second.shards])
 
 
+def test_a_manifest_of_uris_is_versioned_by_head_requests(s3_server, example_root: Path, tmp_path: Path) -> None:
+    client = s3_server.client()
+    client.create_bucket(Bucket="listed")
+    paths = sorted(p for p in example_root.rglob("*.jpg") if p.stat().st_size > 0)[:12]
+    for p in paths:
+        client.upload_file(str(p), "listed", f"imgs/{p.name}")
+    uris = [f"s3://listed/imgs/{p.name}" for p in paths] + ["s3://listed/imgs/not-there.jpg"]
+    pl.DataFrame({"path": uris, "label": "cat"}).write_parquet(tmp_path / "m.parquet")
+    manifest, out = Manifest(tmp_path / "m.parquet"), tmp_path / "run"
+    first = recipe_audit.scan(manifest, out=out, shard_size=5, storage_options=s3_server.options, progress=False)
+    assert (first.rows, first.rows_read) == (13, 12), "the absent object is known missing from its HEAD, not read"
+    again = recipe_audit.scan(manifest, out=out, shard_size=5, storage_options=s3_server.options, progress=False)
+    assert (again.shards_written, again.rows_read) == (0, 0)
+    client.upload_file(str(paths[0]), "listed", f"imgs/{paths[7].name}")  # one object replaced
+    third = recipe_audit.scan(manifest, out=out, shard_size=5, storage_options=s3_server.options, progress=False)
+    assert (third.shards_written, third.rows_read, third.rows_reused) == (1, 1, 4)
+    rows = third.files.collect()
+    assert rows.filter(pl.col("path") == uris[-1])["status"].to_list() == ["missing"]
+    assert rows.filter(pl.col("path") == uris[7])["content_hash"].to_list() == \
+        rows.filter(pl.col("path") == uris[0])["content_hash"].to_list()
+    assert rows["version"].null_count() == 1 and rows.height == 13
+
+
 def test_a_killed_run_resumes_where_it_stopped(photos: list[Path], tmp_path: Path) -> None:
     tree = hard_linked_tree(photos, tmp_path / "tree", 6000)
     out = tmp_path / "run"

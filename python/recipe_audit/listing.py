@@ -106,6 +106,29 @@ def build_listing(source: Any, settings: Settings) -> tuple[pl.DataFrame, dict[s
     return listing.sort("path", maintain_order=True), buckets
 
 
+def with_object_versions(listing: pl.DataFrame, buckets: Mapping[str, Bucket], pool: ThreadPoolExecutor) -> pl.DataFrame:
+    """Fill the unknown versions of objects (a manifest's URIs: a listing of a prefix has ETags
+    already) with their ETags, one HEAD request each, `IN_FLIGHT` at a time, so a resumed or
+    incremental run knows what changed without reading the bodies. An object that is not
+    there becomes a ``missing`` row here; a failed HEAD leaves the version unknown (read again)."""
+    unknown = pl.col("version").is_null() & pl.col("status").is_null() & (pl.col("_where") != "local")
+    todo = listing.with_row_index("_row").filter(unknown)
+    if not todo.height:
+        return listing
+    from recipe_audit.sources import head_object
+
+    heads = list(pool.map(lambda where_key: head_object(buckets[where_key[0]], where_key[1]),
+                          todo.select("_where", "_key").iter_rows()))
+    found = todo.select("_row").with_columns(
+        pl.Series("_version", [h[0] for h in heads], dtype=pl.String),
+        pl.Series("_status", [h[1] for h in heads], dtype=pl.String),
+        pl.Series("_error", [h[2] for h in heads], dtype=pl.String))
+    return (listing.with_row_index("_row").join(found, on="_row", how="left")
+            .with_columns(version=pl.coalesce("version", "_version"), status=pl.coalesce("status", "_status"),
+                          error=pl.coalesce("error", "_error"))
+            .drop("_row", "_version", "_status", "_error"))
+
+
 def scan_rows(listing: pl.DataFrame, buckets: Mapping[str, Bucket], settings: Settings,
               pool: ThreadPoolExecutor | None = None) -> pl.DataFrame:
     """Rows of the scan frame (plus ``version`` and a manifest's extra columns) for `listing`'s

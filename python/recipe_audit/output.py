@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from recipe_audit.listing import Settings, build_listing, scan_rows
+from recipe_audit.listing import Settings, build_listing, scan_rows, with_object_versions
 from recipe_audit.sources import IN_FLIGHT, Bucket, is_uri, open_bucket, split_uri
 
 RUN_RECORD = "_run.json"
@@ -179,14 +179,17 @@ def run_shard(job: ShardJob, pool: ThreadPoolExecutor | None = None) -> dict[str
     record entry plus what was done (``written``, ``reused``, ``read``)."""
     settings, entries = job.settings, job.entries
     target = _Target(job.out, dict(settings.storage_options or {}))
-    leaf = f"part-{job.index:05d}-{_digest(entries, settings)}.parquet"
-    record = {"name": leaf, "rows": entries.height, "first": entries["path"][0], "last": entries["path"][-1]}
-    if target.exists(leaf):
-        return {**record, "written": 0, "reused": 0, "read": 0}
     buckets = {url: open_bucket(url, settings.storage_options)
                for url in entries["_where"].unique().to_list() if url != "local"}
     own_pool = pool or ThreadPoolExecutor(IN_FLIGHT)
     try:
+        # A manifest's URIs come without versions: HEAD them here, on the worker, so the digest
+        # (and the reuse of unchanged rows) sees what changed.
+        entries = with_object_versions(entries, buckets, own_pool)
+        leaf = f"part-{job.index:05d}-{_digest(entries, settings)}.parquet"
+        record = {"name": leaf, "rows": entries.height, "first": entries["path"][0], "last": entries["path"][-1]}
+        if target.exists(leaf):
+            return {**record, "written": 0, "reused": 0, "read": 0}
         old = _reusable(job.previous, target, entries)
         todo = entries if old is None else entries.join(old.select("path", "version"), on=["path", "version"],
                                                         how="anti", nulls_equal=False)
@@ -200,7 +203,8 @@ def run_shard(job: ShardJob, pool: ThreadPoolExecutor | None = None) -> dict[str
     buffer = io.BytesIO()
     rows.write_parquet(buffer)
     target.write(leaf, buffer.getvalue())
-    return {**record, "written": 1, "reused": entries.height - todo.height, "read": todo.height}
+    read = todo.filter(pl.col("status").is_null()).height  # refused entries (missing, FIFOs) are not read
+    return {**record, "written": 1, "reused": entries.height - todo.height, "read": read}
 
 
 def run_to_dataset(source: Any, out: str, settings: Settings, *, shard_size: int, progress: bool,

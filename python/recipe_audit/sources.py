@@ -144,6 +144,18 @@ def _listing_errors(pages: Iterator[Any], where: str) -> Iterator[Any]:
         raise ConnectionError(f"cannot list {where}: {first}") from None
 
 
+def head_object(bucket: Bucket, key: str) -> tuple[str | None, str | None, str | None]:
+    """``(etag, status, error)`` of one object from a HEAD request: ``(None, "missing", ...)``
+    when it is not there, ``(None, None, None)`` when the request failed (the caller reads it)."""
+    obstore = _require_obstore()
+    try:
+        return obstore.head(bucket.store, key).get("e_tag"), None, None
+    except FileNotFoundError:
+        return None, "missing", "listed but not found in the object store"
+    except Exception:  # noqa: BLE001 - without a version the object is simply read again
+        return None, None, None
+
+
 FETCH_BATCH = 1024
 """Objects per batch handed to the per-file pipeline; the next batch downloads meanwhile."""
 
