@@ -31,3 +31,18 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory):
 
     with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real two-node Ray cluster on loopback for the whole session (tests/ray_cluster.py): a head
+    and one more node, one CPU each, stopped by its own PIDs at the end."""
+    import ray
+    from ray_cluster import RayCluster
+
+    with RayCluster(nodes=2) as cluster:
+        try:
+            yield cluster
+        finally:
+            if ray.is_initialized():  # before the cluster goes: a driver left connected waits 60 s, then aborts
+                ray.shutdown()

@@ -85,6 +85,12 @@ def _search_partition(radius: int, bucket_cap: int, *parts: tuple[np.ndarray, np
             "candidates": int((cold_sizes * (cold_sizes - 1) / 2).sum())}
 
 
+def _same_cluster(address: str, connected: str) -> bool:
+    """Whether `address` names the connected cluster's GCS (a ``ray://`` client address cannot be
+    compared with it, so it is taken on trust)."""
+    return address.startswith("ray://") or address == connected
+
+
 def _run_remote(job: ShardJob) -> dict[str, Any]:
     import ray
 
@@ -113,7 +119,12 @@ class RayEngine:
         self._ray = ray
         self.cpus_per_task = cpus_per_task
         self.max_in_flight = max_in_flight
-        if not ray.is_initialized():
+        if ray.is_initialized():
+            connected = ray.get_runtime_context().gcs_address
+            if address not in (None, "auto") and not _same_cluster(address, connected):
+                raise RuntimeError(f"this process is already connected to the Ray cluster at {connected}, not "
+                                   f"{address}; call ray.shutdown() first, or use address='auto'")
+        else:
             package = str(Path(__file__).resolve().parent)
             # The Rust search's thread pool takes the CPUs Ray gave the task, not the whole node.
             runtime_env: dict[str, Any] = {"env_vars": {"RAYON_NUM_THREADS": str(cpus_per_task)}}

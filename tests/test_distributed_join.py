@@ -1,0 +1,104 @@
+"""The near-duplicate block join on a real two-node Ray cluster: groups, leaks and label conflicts
+equal the single-machine frames, hot keys are salted and reported, and the CLI runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import recipe_audit
+
+ray = pytest.importorskip("ray")
+
+
+
+@pytest.fixture(scope="module")
+def engine(ray_cluster):
+    """An engine on the session's two-node cluster (tests/conftest.py)."""
+    from recipe_audit.distributed import RayEngine
+
+    return RayEngine(address=ray_cluster.address)
+
+
+def _with_near_copies(files: pl.DataFrame, copies: int, max_bits: int, seed: int) -> pl.DataFrame:
+    """`copies` rows of `files` again under new names, their pHash 1..max_bits bits off."""
+    rng = np.random.default_rng(seed)
+    masks = [int(sum(1 << int(b) for b in rng.choice(64, rng.integers(1, max_bits + 1), replace=False)))
+             for _ in range(copies)]
+    extra = files.sample(copies, seed=seed).with_columns(
+        path=pl.col("path") + f"_copy{seed}", content_hash=pl.col("content_hash") + f"x{seed}",
+        phash=pl.col("phash") ^ pl.Series(masks, dtype=pl.UInt64))
+    return pl.concat([files, extra]).sort("path")
+
+
+def test_groups_equal_the_local_search(engine, example_root: Path, photos: list[Path]) -> None:
+    from recipe_audit.distributed import find_duplicates
+
+    files = recipe_audit.scan(example_root, progress=False)
+    local = recipe_audit.find_duplicates(files, crops=False)
+    assert local.height > 0
+    for chunk_size in (3, 1000):  # many map tasks and salted buckets, and one map task
+        assert find_duplicates(files, engine, chunk_size=chunk_size).equals(local)
+    real = recipe_audit.scan(photos[0].parent, progress=False).filter(pl.col("status") == "ok")
+    both = _with_near_copies(real, 40, 10, seed=3)
+    for radius in (4, 10):
+        local = recipe_audit.find_duplicates(both, crops=False, max_distance=radius)
+        assert local.height > 10
+        assert find_duplicates(both, engine, max_distance=radius, chunk_size=16).equals(local)
+        stats = engine.last_join
+        assert stats.layout.blocks == radius + 1 and stats.map_tasks == -(-both["phash"].n_unique() // 16)
+        assert stats.keys == stats.hashes * stats.layout.keys_per_hash
+
+
+def test_hot_keys_are_salted_and_reported(engine, photos: list[Path]) -> None:
+    from recipe_audit.distributed import find_duplicates
+
+    real = recipe_audit.scan(photos[0].parent, progress=False).filter(pl.col("status") == "ok")
+    # 150 nearly blank frames: their pHashes agree on most blocks (a hot key per block).
+    rng = np.random.default_rng(8)
+    blank = pl.DataFrame({
+        "path": [f"blank/{i:03}.png" for i in range(150)], "status": "ok", "content_hash": [f"b{i}" for i in range(150)],
+        "phash": pl.Series([int(sum(1 << int(b) for b in rng.choice(64, 3, replace=False))) for _ in range(150)],
+                           dtype=pl.UInt64),
+        "width": pl.Series([64] * 150, dtype=real["width"].dtype), "height": pl.Series([64] * 150, dtype=real["height"].dtype)})
+    files = pl.concat([real.select(blank.columns), blank])
+    got = find_duplicates(files, engine, chunk_size=20)
+    assert got.equals(recipe_audit.find_duplicates(files, crops=False))
+    hot = engine.last_join.hot_keys
+    assert hot.height > 0 and engine.last_join.tile_tasks > 0
+    assert hot["value"].to_list() == [0] * hot.height, "the hot keys are the blank blocks"
+    assert hot["hashes"].max() > 40
+
+
+def test_leaks_and_conflicts_equal_the_local_frames(engine, example_root: Path, tmp_path: Path) -> None:
+    from recipe_audit import distributed
+
+    run = recipe_audit.scan(example_root, out=tmp_path / "run", shard_size=20, engine=engine, progress=False)
+    files = run.files.collect()
+    local_dups = recipe_audit.find_duplicates(files, crops=False)
+    leaks = distributed.find_leaks(run.files, engine)
+    assert leaks.height > 0
+    assert leaks.equals(recipe_audit.find_leaks(files, local_dups))
+    conflicts = distributed.find_label_conflicts(run.files, engine)
+    assert conflicts.height > 0
+    assert conflicts.equals(recipe_audit.find_label_conflicts(files, local_dups))
+
+
+def test_cli_runs_the_join_on_the_cluster(engine, example_root: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from recipe_audit.cli import main
+
+    address = ray.get_runtime_context().gcs_address
+    assert engine.nodes() == 2
+    out = tmp_path / "leaks.parquet"
+    assert main(["leaks", str(example_root), "--engine", "ray", "--address", address,
+                 "--dataset", str(tmp_path / "d"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "near-duplicate join: 11 blocks of 5/6 bits" in printed and "files outside train with a copy in train" in printed
+    files = recipe_audit.scan(example_root, progress=False)
+    assert pl.read_parquet(out).equals(recipe_audit.find_leaks(files, recipe_audit.find_duplicates(files, crops=False)))
+    assert main(["duplicates", str(example_root), "--engine", "ray", "--address", address]) == 2
+    assert "needs --dataset" in capsys.readouterr().err
