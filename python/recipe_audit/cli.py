@@ -29,8 +29,9 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _summary(files: pl.DataFrame, seconds: float) -> str:
-    """A short text a person reads in ten seconds: counts, broken files, copies, leaks, conflicts."""
+def _summary(files: pl.DataFrame, seconds: float, dups: pl.DataFrame | None = None) -> str:
+    """A short text a person reads in ten seconds: counts, broken files, copies, leaks, conflicts
+    (`dups`: the duplicate groups when already found, e.g. on a cluster)."""
     lines = [f"{_count(files.height, 'file')} in {seconds:.2f} s ({files.height / max(seconds, 1e-9):.0f} files/s)"]
     for column in ("status", "format"):
         counts = files.group_by(column).len().sort(["len", column], descending=[True, False])
@@ -47,7 +48,7 @@ def _summary(files: pl.DataFrame, seconds: float) -> str:
         lines.append(f"\n{_count(mismatched.height, 'file')} whose extension names another format:")
         for path, fmt in mismatched.select("path", "format").head(10).iter_rows():
             lines.append(f"  {path} is really {fmt}")
-    dups = find_duplicates(files)
+    dups = find_duplicates(files) if dups is None else dups
     if dups.height:
         groups = dups.group_by("group", maintain_order=True).agg(
             pl.col("path"), pl.col("kind").first(), pl.col("distance").max()
@@ -69,6 +70,10 @@ def _summary(files: pl.DataFrame, seconds: float) -> str:
             for paths, labels in per_group.select("path", "labels").head(10).iter_rows():
                 lines.append(f"  {labels}: " + "  ==  ".join(paths))
     return "\n".join(lines)
+
+
+_SUMMARY_COLUMNS = ("path", "status", "format", "error", "ext_mismatch", "content_hash", "phash", "phash_mirror",
+                    "phash_trim2", "phash_trim5", "phash256", "width", "height", "label", "split")
 
 
 def _missing(directory: str) -> bool:
@@ -106,7 +111,16 @@ def _run_dataset(source: str | Manifest, args: argparse.Namespace) -> int:
         engine = RayEngine(address=args.address)
     started = time.perf_counter()
     run = scan(source, threads=args.threads, out=args.dataset, shard_size=args.shard_size, engine=engine)
-    print(_summary(run.files.collect(), time.perf_counter() - started))
+    seconds = time.perf_counter() - started
+    # Only what the summary reads: the pixel statistics stay in the shards.
+    names = run.files.collect_schema().names()
+    files = run.files.select([c for c in _SUMMARY_COLUMNS if c in names]).collect()
+    dups = None
+    if engine is not None:
+        from recipe_audit.distributed import find_duplicates as find_on_cluster
+
+        dups = find_on_cluster(files, engine)
+    print(_summary(files, seconds, dups))
     print(f"\n{run.summary()}")
     return 0
 
