@@ -30,6 +30,11 @@ fn bucket_edges(hashes: &[u64], ids: &[u32], radius: u32) -> Vec<(u32, u32)> {
         return Vec::new();
     }
     let roots = if hashes.len() <= BRUTE_FORCE_MAX { popcount_groups(hashes, radius) } else { groups_within(hashes, radius) };
+    edges_to_roots(&roots, ids)
+}
+
+/// `(id of node, id of its root)` for every node that is not its component's root.
+fn edges_to_roots(roots: &[u32], ids: &[u32]) -> Vec<(u32, u32)> {
     roots
         .iter()
         .enumerate()
@@ -59,13 +64,7 @@ fn forest(edges: &[(u32, u32)]) -> Vec<(u32, u32)> {
     nodes.dedup();
     let local = |v: u32| nodes.binary_search(&v).expect("every edge end is a node") as u32;
     let links: Vec<Pair> = edges.iter().map(|&(a, b)| (local(a), local(b), 0)).collect();
-    let roots = groups_from_pairs(nodes.len(), &links);
-    roots
-        .iter()
-        .enumerate()
-        .filter(|&(v, &r)| v as u32 != r)
-        .map(|(v, &r)| (nodes[v], nodes[r as usize]))
-        .collect()
+    edges_to_roots(&groups_from_pairs(nodes.len(), &links), &nodes)
 }
 
 #[cfg(test)]

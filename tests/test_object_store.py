@@ -129,12 +129,18 @@ def test_run_to_a_bucket_prefix_resumes_and_equals_the_frame(lake: str, s3_serve
     assert sorted(k.rsplit("/", 1)[1] for k in keys) == sorted(["_run.json"] + [s.rsplit("/", 1)[1] for s in again.shards])
 
 
-def test_reaudit_rereads_only_changed_objects(s3_server, example_root: Path, tmp_path: Path) -> None:
+def _bucket_of_photos(s3_server, bucket: str, example_root: Path, count: int):  # noqa: ANN202 - boto3 client
+    """A new bucket holding the first `count` non-empty JPEGs of the example under ``imgs/``."""
     client = s3_server.client()
-    client.create_bucket(Bucket="changing")
-    paths = sorted(p for p in example_root.rglob("*.jpg") if p.stat().st_size > 0)[:30]
+    client.create_bucket(Bucket=bucket)
+    paths = sorted(p for p in example_root.rglob("*.jpg") if p.stat().st_size > 0)[:count]
     for p in paths:
-        client.upload_file(str(p), "changing", f"imgs/{p.name}")
+        client.upload_file(str(p), bucket, f"imgs/{p.name}")
+    return client, paths
+
+
+def test_reaudit_rereads_only_changed_objects(s3_server, example_root: Path, tmp_path: Path) -> None:
+    client, paths = _bucket_of_photos(s3_server, "changing", example_root, 30)
     out = tmp_path / "run"
     first = recipe_audit.scan("s3://changing/imgs", out=out, shard_size=8, storage_options=s3_server.options,
                               progress=False)
@@ -150,11 +156,7 @@ def test_reaudit_rereads_only_changed_objects(s3_server, example_root: Path, tmp
 
 
 def test_a_manifest_of_uris_is_versioned_by_head_requests(s3_server, example_root: Path, tmp_path: Path) -> None:
-    client = s3_server.client()
-    client.create_bucket(Bucket="listed")
-    paths = sorted(p for p in example_root.rglob("*.jpg") if p.stat().st_size > 0)[:12]
-    for p in paths:
-        client.upload_file(str(p), "listed", f"imgs/{p.name}")
+    client, paths = _bucket_of_photos(s3_server, "listed", example_root, 12)
     uris = [f"s3://listed/imgs/{p.name}" for p in paths] + ["s3://listed/imgs/not-there.jpg"]
     pl.DataFrame({"path": uris, "label": "cat"}).write_parquet(tmp_path / "m.parquet")
     manifest, out = Manifest(tmp_path / "m.parquet"), tmp_path / "run"

@@ -102,7 +102,7 @@ def choose_layout(n: int, radius: int, *, max_probe_bits: int = 2) -> BlockLayou
     candidates = []
     for probe_bits in range(max_probe_bits + 1):
         blocks = max(2, -(-(radius + 1) // (probe_bits + 1)))  # keys hold 32-bit values
-        if (probe_bits == 0 or probe_bits < BITS // blocks):
+        if probe_bits == 0 or probe_bits < BITS // blocks:
             candidates.append(BlockLayout(radius, _even_widths(blocks), probe_bits))
     return min(candidates, key=lambda layout: layout_cost(layout, max(n, 1)))
 
@@ -149,10 +149,10 @@ class Buckets:
 
     def select(self, which: np.ndarray) -> Buckets:
         """Only the buckets where `which` is true, still contiguous."""
-        sizes = self.sizes[which]
-        rows = np.repeat(which, self.sizes)
+        sizes = self.sizes
+        rows = np.repeat(which, sizes)
         return Buckets(self.keys[rows], self.hashes[rows], self.ids[rows],
-                       np.concatenate(([0], np.cumsum(sizes))).astype(np.uint64))
+                       np.concatenate(([0], np.cumsum(sizes[which]))).astype(np.uint64))
 
 
 def bucket(keys: np.ndarray, hashes: np.ndarray, ids: np.ndarray) -> Buckets:

@@ -257,13 +257,13 @@ def near_duplicate_forest(distinct: np.ndarray, engine: RayEngine, radius: int, 
         edges_b.append(result["b"])
         hot += result.pop("hot")
         reduced.append(result)
-    tiles = [tile for _, h, i in hot for tile in _salted_tiles(h, i, chunk_size, radius)]
+    tiles_per_key = [_salted_tiles(h, i, chunk_size, radius) for _, h, i in hot]
+    tiles = [tile for key_tiles in tiles_per_key for tile in key_tiles]
     for a, b in engine.map(_tile_edges, tiles):
         edges_a.append(a)
         edges_b.append(b)
-    chunks_of = [-(-len(h) // chunk_size) for _, h, _ in hot]
     hot_keys = pl.DataFrame(
-        [(*blockjoin.key_block_value(key), len(h), c * (c + 1) // 2) for (key, h, _), c in zip(hot, chunks_of)],
+        [(*blockjoin.key_block_value(key), len(h), len(t)) for (key, h, _), t in zip(hot, tiles_per_key)],
         schema={"block": pl.UInt32, "value": pl.UInt32, "hashes": pl.UInt64, "tiles": pl.UInt64}, orient="row")
     stats = JoinStats(layout=layout, hashes=len(distinct), keys=sum(r["keys"] for r in reduced),
                       buckets=sum(r["buckets"] for r in reduced),
