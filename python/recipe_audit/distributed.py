@@ -61,8 +61,10 @@ def _emit_partitions(hashes: np.ndarray, first_id: int, layout: blockjoin.BlockL
     rows_hashes = np.tile(hashes, repeat)
     rows_ids = np.tile(np.arange(first_id, first_id + len(hashes), dtype=np.uint32), repeat)
     target = blockjoin.partition_of(keys, partitions)
+    if partitions <= np.iinfo(np.uint16).max:
+        target = target.astype(np.uint16)  # a stable sort of 16-bit integers is a radix sort: 3-8x faster
     order = np.argsort(target, kind="stable")
-    cuts = np.searchsorted(target[order], np.arange(1, partitions))
+    cuts = np.cumsum(np.bincount(target, minlength=partitions))[:-1]
     parts = tuple(zip(*(np.split(column[order], cuts) for column in (keys, rows_hashes, rows_ids))))
     return parts if partitions > 1 else parts[0]
 
