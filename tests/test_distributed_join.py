@@ -71,6 +71,28 @@ def test_hot_keys_are_salted_and_reported(engine, photos: list[Path]) -> None:
     assert hot.height > 0 and engine.last_join.tile_tasks > 0
     assert hot["value"].to_list() == [0] * hot.height, "the hot keys are the blank blocks"
     assert hot["hashes"].max() > 40
+    distinct_per_group = got.join(files.select("path", "phash"), on="path").group_by("group").agg(pl.col("phash").n_unique())
+    assert engine.last_join.largest_group == distinct_per_group["phash"].max() >= 150
+
+
+def test_a_chain_of_unrelated_hashes_is_warned_about(engine, caplog: pytest.LogCaptureFixture) -> None:
+    from recipe_audit.distributed import find_duplicates
+
+    # A random walk of 1,200 steps of 2 bits: neighbours are 2 bits apart, the ends ~40 apart,
+    # yet at radius 2 the components join them all: what background pairs do at 1e8 images.
+    rng = np.random.default_rng(5)
+    walk, value = [], int(rng.integers(0, 2**63))
+    for _ in range(1200):
+        value ^= int(sum(1 << int(b) for b in rng.choice(64, 2, replace=False)))
+        walk.append(value)
+    files = pl.DataFrame({"path": [f"walk/{i:04}.jpg" for i in range(1200)], "status": "ok",
+                          "content_hash": [f"w{i}" for i in range(1200)], "phash": pl.Series(walk, dtype=pl.UInt64),
+                          "width": pl.Series([64] * 1200, dtype=pl.UInt32), "height": pl.Series([64] * 1200, dtype=pl.UInt32)})
+    with caplog.at_level("WARNING", logger="recipe_audit"):
+        got = find_duplicates(files, engine, max_distance=2, chunk_size=500)
+    distinct = files["phash"].n_unique()
+    assert engine.last_join.largest_group == distinct and got["group"].n_unique() == 1
+    assert any("chaining" in r.getMessage() and f"{distinct} of {distinct}" in r.getMessage() for r in caplog.records)
 
 
 def test_leaks_and_conflicts_equal_the_local_frames(engine, example_root: Path, tmp_path: Path) -> None:

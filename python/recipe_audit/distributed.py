@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +221,9 @@ class JoinStats:
             could be verified by popcount (the indexed search checks far fewer).
         map_tasks, reduce_tasks, tile_tasks: tasks run; tiles are the salted hot buckets.
         hot_keys: one row per hot key: ``block``, ``value``, ``hashes``, ``tiles``.
+        largest_group: distinct hashes in the largest group (set by `find_duplicates`). One
+            group holding a large share of a big set means unrelated images chain at this
+            radius (docs/scale.md: at 1e8 images radius 10 links ~470 unrelated ones each).
     """
 
     layout: blockjoin.BlockLayout
@@ -233,6 +236,13 @@ class JoinStats:
     reduce_tasks: int
     tile_tasks: int
     hot_keys: pl.DataFrame = field(repr=False)
+    largest_group: int | None = None
+
+
+CHAINING_SHARE = 0.01
+"""A group over this share of the distinct hashes (and over `CHAINING_MIN` of them) is logged
+as a likely chain of unrelated images."""
+CHAINING_MIN = 1_000
 
 
 def _salted_tiles(hashes: np.ndarray, ids: np.ndarray, chunk_size: int, radius: int) -> list[tuple[Any, ...]]:
@@ -311,11 +321,16 @@ def find_duplicates(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, *, ha
     extra = [c for c in ("label", "split") if c in files.columns]
     distinct = np.unique(usable[hash].to_numpy())
     a, b, stats = near_duplicate_forest(distinct, engine, radius, chunk_size=chunk_size)
-    engine.last_join = stats
     if stats.hot_keys.height:
         log.warning("near-duplicate join: %d hot keys (largest %d hashes) salted into %d tiles",
                     stats.hot_keys.height, stats.largest_bucket, stats.tile_tasks)
     roots = _core.hamming_components(len(distinct), a, b)
+    largest = int(np.bincount(roots).max()) if len(roots) else 0
+    engine.last_join = stats = replace(stats, largest_group=largest)
+    if largest > max(CHAINING_MIN, CHAINING_SHARE * len(distinct)):
+        log.warning("near-duplicate join: one group holds %d of %d distinct hashes; at radius %d unrelated "
+                    "images may be chaining into it (try a smaller max_distance; see docs/scale.md)",
+                    largest, len(distinct), radius)
     per_row = roots[np.searchsorted(distinct, usable[hash].to_numpy())]
     return _groups_frame(usable, per_row, hash=hash, exact=exact, flips=False, extra=extra)
 
