@@ -320,7 +320,7 @@ if kind == "map":
     out = distributed._emit_partitions(args[0], 0, layout, int(sys.argv[4]))
     info = {}
 else:
-    out = distributed._search_partition(10, 2_000_000, tuple(args))
+    out = next(distributed._search_partition(10, 1_000_000, tuple(args)))
     info = {"buckets": out["buckets"], "largest": out["largest"]}
 print(json.dumps({"cpu_s": time.process_time() - t, "peak_mb": (kb("VmHWM") - base) / 1024, **info}))
 """

@@ -51,9 +51,17 @@ def _join_in_process(hashes: np.ndarray, radius: int, chunk_size: int, partition
     maps = [_emit_partitions(hashes[s:s + chunk_size], s, layout, partitions) for s in range(0, len(hashes), chunk_size)]
     if partitions == 1:
         maps = [[m] for m in maps]
-    reduced = [_search_partition(radius, 2 * chunk_size, *[m[j] for m in maps]) for j in range(partitions)]
-    hot = [h for r in reduced for h in r["hot"]]
-    tiles = [_tile_edges(*t) for _, h, i in hot for t in _salted_tiles(h, i, chunk_size, radius)]
+    reduced, hot = [], []
+    for j in range(partitions):
+        outputs = _search_partition(radius, chunk_size, *[m[j] for m in maps])
+        result, chunks = next(outputs), list(outputs)
+        reduced.append(result)
+        for key, size, count in result["hot"]:
+            assert sum(len(h) for h, _ in chunks[:count]) == size and all(len(h) <= chunk_size for h, _ in chunks[:count])
+            hot.append((key, np.concatenate([h for h, _ in chunks[:count]]), chunks[:count]))
+            chunks = chunks[count:]
+        assert not chunks, "every chunk belongs to a hot bucket"
+    tiles = [_tile_edges(*t) for _, _, chunks in hot for t in _salted_tiles(chunks, radius)]
     a = np.concatenate([r["a"] for r in reduced] + [t[0] for t in tiles]).astype(np.uint32)
     b = np.concatenate([r["b"] for r in reduced] + [t[1] for t in tiles]).astype(np.uint32)
     assert len(set(a.tolist())) <= len(hashes)

@@ -41,14 +41,17 @@ from recipe_audit import _core, blockjoin
 from recipe_audit.output import ShardJob, run_shard
 
 
-def _tile_edges(a: np.ndarray, a_ids: np.ndarray, b: np.ndarray, b_ids: np.ndarray, radius: int,
-                same: bool) -> tuple[np.ndarray, np.ndarray]:
+Chunk = tuple[np.ndarray, np.ndarray]  # hashes and their global ids
+
+
+def _tile_edges(a: Chunk, b: Chunk, radius: int, same: bool) -> tuple[np.ndarray, np.ndarray]:
     """Spanning-forest edges (global ids) of the matches within chunk `a` (same) or between two."""
+    (a_hashes, a_ids), (b_hashes, b_ids) = a, b
     if same:
-        roots = _core.hamming_groups(a, radius).astype(np.int64)
-        nodes = np.flatnonzero(roots != np.arange(len(a)))
+        roots = _core.hamming_groups(a_hashes, radius).astype(np.int64)
+        nodes = np.flatnonzero(roots != np.arange(len(a_hashes)))
         return a_ids[nodes], a_ids[roots[nodes]]
-    left, right = _core.hamming_forest_across(a, b, radius)
+    left, right = _core.hamming_forest_across(a_hashes, b_hashes, radius)
     ids = np.concatenate((a_ids, b_ids))
     return ids[left], ids[right]
 
@@ -69,22 +72,29 @@ def _emit_partitions(hashes: np.ndarray, first_id: int, layout: blockjoin.BlockL
     return parts if partitions > 1 else parts[0]
 
 
-def _search_partition(radius: int, bucket_cap: int, *parts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, Any]:
-    """Reduce side: bucket this partition's keys, search each bucket up to `bucket_cap` hashes
-    in Rust, and hand the larger (hot) buckets back to be salted."""
+def _search_partition(radius: int, chunk_size: int, *parts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Iterator[Any]:
+    """Reduce side: bucket this partition's keys and search each bucket of up to
+    ``2 * chunk_size`` hashes in Rust. Yields the result first (edges, counts, and for each
+    larger, hot, bucket its key, size and number of chunks), then the hot buckets' chunks of
+    `chunk_size` `(hashes, ids)`: on Ray these stay in the object store for the tile tasks
+    instead of passing through the driver."""
     keys, hashes, ids = (np.concatenate([p[k] for p in parts]) for k in range(3))
     buckets = blockjoin.bucket(keys, hashes, ids)
     sizes = buckets.sizes
-    hot = sizes > bucket_cap
+    hot = sizes > 2 * chunk_size
     cold = buckets.select(~hot)
     a, b = _core.hamming_forest_in_buckets(cold.hashes, cold.ids, cold.offsets, radius)
     hot_buckets = buckets.select(hot)
-    hot_list = [(int(hot_buckets.keys[s]), hot_buckets.hashes[s:e], hot_buckets.ids[s:e])
-                for s, e in zip(hot_buckets.offsets[:-1].astype(np.int64), hot_buckets.offsets[1:].astype(np.int64))]
+    spans = list(zip(hot_buckets.offsets[:-1].astype(np.int64), hot_buckets.offsets[1:].astype(np.int64)))
     cold_sizes = sizes[~hot].astype(np.float64)
-    return {"a": a, "b": b, "hot": hot_list, "keys": len(keys), "buckets": len(sizes),
-            "largest": int(sizes.max()) if len(sizes) else 0,
-            "candidates": int((cold_sizes * (cold_sizes - 1) / 2).sum())}
+    yield {"a": a, "b": b, "keys": len(keys), "buckets": len(sizes), "largest": int(sizes.max()) if len(sizes) else 0,
+           "candidates": int((cold_sizes * (cold_sizes - 1) / 2).sum()),
+           "hot": [(int(key), int(end - start), -(-int(end - start) // chunk_size))
+                   for key, (start, end) in zip(hot_buckets.keys.tolist(), spans)]}
+    for start, end in spans:
+        for at in range(start, end, chunk_size):
+            stop = min(at + chunk_size, end)
+            yield hot_buckets.hashes[at:stop], hot_buckets.ids[at:stop]
 
 
 def _same_cluster(address: str, connected: str) -> bool:
@@ -165,19 +175,33 @@ class RayEngine:
             yield ray.get(done[0])
 
     def map_reduce(self, map_fn: Callable[..., Any], map_arguments: Sequence[Sequence[Any]],
-                   reduce_fn: Callable[..., Any], reduce_arguments: Sequence[Any], partitions: int) -> Iterator[Any]:
+                   reduce_fn: Callable[..., Any], reduce_arguments: Sequence[Any], partitions: int, *,
+                   streamed: bool = False) -> Iterator[Any]:
         """A shuffle: ``map_fn(*args, partitions)`` returns one part per reduce task, and
         ``reduce_fn(*reduce_arguments, *parts)`` gets part ``j`` of every map task. Parts travel
         through Ray's object store (spilled to disk when large), never through the driver.
-        Results in completion order."""
+
+        With `streamed`, `reduce_fn` is a generator: its first item comes back as the result,
+        the others stay in the object store, and each reduce gives ``(result, references)``. The
+        driver owns those objects, so they outlive the worker that made them, and a task that
+        is handed a reference reads the object from the store.
+
+        Results come in completion order, or in task order with `streamed`.
+        """
         ray = self._ray
         mapper = ray.remote(num_cpus=self.cpus_per_task, num_returns=partitions, max_retries=3,
                             scheduling_strategy=self.scheduling)(map_fn)
         outputs = [mapper.remote(*args, partitions) for args in map_arguments]
         if partitions == 1:
             outputs = [[out] for out in outputs]
-        reducer = ray.remote(num_cpus=self.cpus_per_task, max_retries=3, scheduling_strategy=self.scheduling)(reduce_fn)
+        reducer = ray.remote(num_cpus=self.cpus_per_task, max_retries=3, scheduling_strategy=self.scheduling,
+                             num_returns="streaming" if streamed else 1)(reduce_fn)
         pending = [reducer.remote(*reduce_arguments, *[out[j] for out in outputs]) for j in range(partitions)]
+        if streamed:
+            for generator in pending:
+                result = ray.get(next(generator))
+                yield result, list(generator)
+            return
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             yield ray.get(done[0])
@@ -245,11 +269,10 @@ as a likely chain of unrelated images."""
 CHAINING_MIN = 1_000
 
 
-def _salted_tiles(hashes: np.ndarray, ids: np.ndarray, chunk_size: int, radius: int) -> list[tuple[Any, ...]]:
-    """A hot bucket cut into chunks, one task per pair of chunks: every pair in exactly one tile."""
-    starts = range(0, len(hashes), chunk_size)
-    chunks = [(hashes[s:s + chunk_size], ids[s:s + chunk_size]) for s in starts]
-    return [(*chunks[i], *chunks[j], radius, i == j) for i in range(len(chunks)) for j in range(i, len(chunks))]
+def _salted_tiles(chunks: Sequence[Any], radius: int) -> list[tuple[Any, Any, int, bool]]:
+    """A hot bucket's chunks (or references to them), one tile task per pair of chunks: every
+    pair of its hashes is in exactly one tile."""
+    return [(chunks[i], chunks[j], radius, i == j) for i in range(len(chunks)) for j in range(i, len(chunks))]
 
 
 def near_duplicate_forest(distinct: np.ndarray, engine: RayEngine, radius: int, *, chunk_size: int = 1_000_000,
@@ -270,19 +293,22 @@ def near_duplicate_forest(distinct: np.ndarray, engine: RayEngine, radius: int, 
         partitions = max(2 * engine.cpus(), -(-keys // 8_000_000))
     starts = list(range(0, len(distinct), chunk_size))
     maps = [(engine.put(distinct[s:s + chunk_size]), s, layout) for s in starts]
-    edges_a, edges_b, hot, reduced = [], [], [], []
-    for result in engine.map_reduce(_emit_partitions, maps, _search_partition, (radius, 2 * chunk_size), partitions):
+    edges_a, edges_b, hot, tiles_per_key, reduced = [], [], [], [], []
+    for result, chunks in engine.map_reduce(_emit_partitions, maps, _search_partition, (radius, chunk_size),
+                                            partitions, streamed=True):
         edges_a.append(result["a"])
         edges_b.append(result["b"])
-        hot += result.pop("hot")
+        for key, size, count in result.pop("hot"):
+            hot.append((key, size))
+            tiles_per_key.append(_salted_tiles(chunks[:count], radius))
+            chunks = chunks[count:]
         reduced.append(result)
-    tiles_per_key = [_salted_tiles(h, i, chunk_size, radius) for _, h, i in hot]
     tiles = [tile for key_tiles in tiles_per_key for tile in key_tiles]
     for a, b in engine.map(_tile_edges, tiles):
         edges_a.append(a)
         edges_b.append(b)
     hot_keys = pl.DataFrame(
-        [(*blockjoin.key_block_value(key), len(h), len(t)) for (key, h, _), t in zip(hot, tiles_per_key)],
+        [(*blockjoin.key_block_value(key), size, len(t)) for (key, size), t in zip(hot, tiles_per_key)],
         schema={"block": pl.UInt32, "value": pl.UInt32, "hashes": pl.UInt64, "tiles": pl.UInt64}, orient="row")
     stats = JoinStats(layout=layout, hashes=len(distinct), keys=sum(r["keys"] for r in reduced),
                       buckets=sum(r["buckets"] for r in reduced),
