@@ -174,6 +174,23 @@ def test_a_manifest_of_uris_is_versioned_by_head_requests(s3_server, example_roo
     assert rows["version"].null_count() == 1 and rows.height == 13
 
 
+def test_a_manifest_etag_column_versions_the_objects_without_head_requests(s3_server, example_root: Path,
+                                                                          tmp_path: Path) -> None:
+    _, paths = _bucket_of_photos(s3_server, "inventory", example_root, 6)
+    uris = [f"s3://inventory/imgs/{p.name}" for p in paths]
+    tags = [f"inventory-{i}" for i in range(6)]  # not the server's ETags: a HEAD would replace them
+    manifest, out = Manifest(tmp_path / "m.parquet"), tmp_path / "run"
+    pl.DataFrame({"path": uris, "e_tag": tags}).write_parquet(manifest.path)
+    first = recipe_audit.scan(manifest, out=out, shard_size=4, storage_options=s3_server.options, progress=False)
+    rows = first.files.collect().sort("path")
+    assert rows["version"].to_list() == [t for _, t in sorted(zip(uris, tags))], "versions come from the column"
+    assert rows["status"].to_list() == ["ok"] * 6 and first.rows_read == 6
+    tags[2] = "inventory-2-changed"  # the next inventory says one object changed
+    pl.DataFrame({"path": uris, "e_tag": tags}).write_parquet(manifest.path)
+    again = recipe_audit.scan(manifest, out=out, shard_size=4, storage_options=s3_server.options, progress=False)
+    assert (again.rows_read, again.rows_reused, again.shards_written) == (1, 3, 1)
+
+
 def test_a_killed_run_resumes_where_it_stopped(photos: list[Path], tmp_path: Path) -> None:
     tree = hard_linked_tree(photos, tmp_path / "tree", 6000)
     out = tmp_path / "run"

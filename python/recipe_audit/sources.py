@@ -212,6 +212,8 @@ class Manifest:
     optionally, ``label`` and ``split``; every other column is carried through to the frame.
     Paths are local paths or object-store URIs; relative ones are joined to `root` (default: the
     manifest's folder). A listed file that does not exist is a row with status ``missing``.
+    An ``etag`` (or ``e_tag``, as in an S3 Inventory report) column versions the objects for
+    resumed and incremental ``out=`` runs; without it each object gets one HEAD request.
 
     >>> files = recipe_audit.scan(recipe_audit.Manifest("manifest.parquet"))   # doctest: +SKIP
     """
