@@ -240,10 +240,6 @@ def bucket_sizes(hashes: np.ndarray, layout: blockjoin.BlockLayout, batch: int =
     return keys, np.array([counts[k] for k in keys.tolist()], dtype=np.int64)
 
 
-def default_partitions(keys: int, cpus: int) -> int:
-    return max(2 * cpus, -(-keys // 8_000_000))  # distributed.near_duplicate_forest's default
-
-
 def join_stats(n: int, keys: np.ndarray, sizes: np.ndarray, cpus: int = 16) -> dict:
     s = sizes.astype(np.float64)
     out = {"n": n, "keys": int(sizes.sum()), "shuffle_gb": sizes.sum() * ROW_BYTES / 1e9, "buckets": len(sizes),
@@ -256,7 +252,7 @@ def join_stats(n: int, keys: np.ndarray, sizes: np.ndarray, cpus: int = 16) -> d
         out[f"tiles_{c}"] = int((chunks * (chunks + 1) / 2).sum())
         out[f"hot_hashes_{c}"] = int(s[hot].sum())
         out[f"cold_candidates_{c}"] = float((s[~hot] * (s[~hot] - 1) / 2).sum())
-    parts = default_partitions(int(sizes.sum()), cpus)
+    parts = blockjoin.default_partitions(int(sizes.sum()), cpus)
     load = np.bincount(blockjoin.partition_of(keys, parts), weights=s, minlength=parts)
     out.update(partitions=parts, part_mean=float(load.mean()), part_max=float(load.max()),
                part_cold_max=float(np.bincount(blockjoin.partition_of(keys, parts), weights=np.where(s > 2e6, 0, s),

@@ -191,6 +191,13 @@ def test_a_manifest_etag_column_versions_the_objects_without_head_requests(s3_se
     assert (again.rows_read, again.rows_reused, again.shards_written) == (1, 3, 1)
 
 
+def test_a_manifest_etag_column_of_another_type_is_a_clear_error(example_root: Path, tmp_path: Path) -> None:
+    paths = [str(p) for p in sorted(example_root.rglob("*.jpg"))[:2]]
+    pl.DataFrame({"path": paths, "ETag": [[1], [2]]}).write_parquet(tmp_path / "m.parquet")
+    with pytest.raises(ValueError, match="'ETag' column must hold ETags"):
+        recipe_audit.scan(Manifest(tmp_path / "m.parquet"), progress=False)
+
+
 def test_a_killed_run_resumes_where_it_stopped(photos: list[Path], tmp_path: Path) -> None:
     tree = hard_linked_tree(photos, tmp_path / "tree", 6000)
     out = tmp_path / "run"

@@ -131,7 +131,13 @@ def partition_of(keys: np.ndarray, partitions: int) -> np.ndarray:
     """The reduce task each key goes to: a multiplicative hash, so neighbouring block values and
     the blocks themselves spread over all partitions."""
     mixed = (keys * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
-    return (mixed % np.uint64(partitions)).astype(np.int64)
+    # 16 bits where they suffice: the map side's stable sort of them is a radix sort (3-8x faster)
+    return (mixed % np.uint64(partitions)).astype(np.uint16 if partitions <= 1 << 16 else np.int64)
+
+
+def default_partitions(keys: int, cpus: int) -> int:
+    """Reduce tasks for a join of `keys` keys on `cpus` CPUs: two per CPU, and ~8M keys each at most."""
+    return max(2 * cpus, -(-keys // 8_000_000))
 
 
 @dataclass(frozen=True)

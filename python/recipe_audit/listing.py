@@ -82,6 +82,8 @@ def _manifest(manifest: Manifest, settings: Settings, buckets: dict[str, Bucket]
     # An inventory's ETag column (S3 Inventory's `e_tag`) versions the objects, so the shard
     # workers need no HEAD request each (1e8 of them for a lake of 1e8 objects).
     etag = next((c for c in table.columns if c.lower() in ("etag", "e_tag")), None)
+    if etag and not (table[etag].dtype == pl.String or table[etag].dtype.is_integer()):
+        raise ValueError(f"Manifest: the {etag!r} column must hold ETags (strings), not {table[etag].dtype}")
     version = pl.col(etag).cast(pl.String) if etag else pl.lit(None, pl.String)
     for url in remote["path"].str.extract(r"^([^:]+://[^/]+)").unique().sort():
         buckets.setdefault(url, open_bucket(url, settings.storage_options))
