@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, IterableDataset, TensorDataset  # noqa:
 
 
 def test_report_has_one_row_per_check_with_known_statuses() -> None:
-    report = checks.run_recipe(mlp, normalized_digits(), F.cross_entropy, steps=100)
+    report = checks.run_recipe(mlp, normalized_digits(), F.cross_entropy, steps=100, seed=0)
     assert report.schema == pl.Schema(checks.REPORT_SCHEMA)
     assert report["check"].to_list() == list(checks.CHECK_NAMES)
     assert set(report["status"]) <= set(checks.STATUSES)
@@ -60,7 +60,7 @@ def test_a_seeded_loader_handed_as_an_object_is_copied_not_advanced() -> None:
     order_b = [y.tolist() for _, y in loader][:3]
     assert order_a != order_b  # iterating twice advances the generator: not a bug
     state_before = loader.generator.get_state().clone()
-    row = checks.seed_determinism(mlp, loader, F.cross_entropy).row(0, named=True)
+    row = checks.seed_determinism(mlp, loader, F.cross_entropy, seed=0).row(0, named=True)
     assert row["status"] == "pass", row["message"]
     assert torch.equal(loader.generator.get_state(), state_before)  # the user's loader was not touched
     assert not torch.equal(state, state_before)
@@ -74,7 +74,7 @@ class Stream(IterableDataset):
 
 def test_an_iterable_dataset_is_said_to_be_uncopyable_instead_of_guessed() -> None:
     loader = DataLoader(Stream(), batch_size=32)
-    row = checks.seed_determinism(mlp, loader, F.cross_entropy).row(0, named=True)
+    row = checks.seed_determinism(mlp, loader, F.cross_entropy, seed=0).row(0, named=True)
     assert row["status"] == "pass"
     assert "data order not checked" in row["message"] and "IterableDataset" in row["message"]
     assert "factory" in row["message"]
@@ -125,3 +125,36 @@ def test_binary_outputs_logits_and_sigmoid_are_told_apart() -> None:
     assert right["status"].to_list() == ["pass"] * 3, right.rows()
     twice = checks.loss_at_init(probabilities, (x, balanced), F.binary_cross_entropy_with_logits).row(0, named=True)
     assert twice["status"] == "fail" and "sigmoid twice" in twice["message"]
+
+
+def seeded_mlp() -> torch.nn.Module:
+    """A factory that seeds torch itself: deterministic however the process starts."""
+    torch.manual_seed(0)
+    return mlp()
+
+
+def test_by_default_a_program_that_never_seeds_is_caught_naming_the_init() -> None:
+    row = checks.seed_determinism(mlp, normalized_digits(), F.cross_entropy).row(0, named=True)
+    assert row["status"] == "fail" and "init:" in row["message"] and "different global RNG states" in row["message"]
+    said = checks.seed_determinism(mlp, normalized_digits(), F.cross_entropy, seed=3).row(0, named=True)
+    assert said["status"] == "pass" and "seeded with 3" in said["message"]
+    itself = checks.seed_determinism(seeded_mlp, normalized_digits(), F.cross_entropy).row(0, named=True)
+    assert itself["status"] == "pass", itself["message"]
+
+
+def test_a_shuffle_from_numpy_global_rng_is_caught_unless_seeded() -> None:
+    x, y = normalized_digits()
+
+    def batches(rng: object) -> object:
+        def make() -> list:
+            order = rng().permutation(len(x))  # type: ignore[operator]
+            return [(x[order[i : i + 32]], y[order[i : i + 32]]) for i in range(0, len(x) - 31, 32)]
+        return make
+
+    import numpy as np
+
+    bug = checks.seed_determinism(seeded_mlp, batches(lambda: np.random), F.cross_entropy).row(0, named=True)
+    assert bug["status"] == "fail" and "data order" in bug["message"] and "init:" not in bug["message"]
+    np.random.seed(0)  # the caller's state must not matter: the check starts from fresh entropy each run
+    twin = checks.seed_determinism(seeded_mlp, batches(lambda: np.random.default_rng(0)), F.cross_entropy)
+    assert twin["status"][0] == "pass", twin["message"][0]

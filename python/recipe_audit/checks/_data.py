@@ -3,7 +3,9 @@
 Every experiment starts from a fresh pipeline, the way the user's program would: a factory is
 called again; a DataLoader is copied (same dataset, a deep copy of its sampler and a generator
 with the same state, so the copy yields the order the original would yield next, and the user's
-loader is never advanced); tensors are batched here, shuffled by the global torch RNG.
+loader is never advanced); tensors are batched here, shuffled by a generator of their own seeded
+from the checks' seed (this batching is ours, not the user's, so it must not make a run depend on
+the global RNG).
 """
 
 from __future__ import annotations
@@ -31,16 +33,17 @@ def split_batch(batch: Any) -> Batch:
 
 
 class TensorBatches:
-    """``(X, y)`` tensors as a re-iterable of batches. For training (`shuffle`): shuffled by the global
-    torch RNG, the last incomplete batch dropped (a batch of one breaks BatchNorm); in order and
-    complete otherwise."""
+    """``(X, y)`` tensors as a re-iterable of batches. For training (`shuffle`): shuffled by its own
+    generator (seeded with `seed`, a new order each pass), the last incomplete batch dropped (a batch
+    of one breaks BatchNorm); in order and complete otherwise."""
 
-    def __init__(self, x: Any, y: Any, batch_size: int, shuffle: bool = True) -> None:
+    def __init__(self, x: Any, y: Any, batch_size: int, shuffle: bool = True, seed: int = 0) -> None:
         if len(x) != len(y):
             raise ValueError(f"X and y differ in length: {len(x)} vs {len(y)}")
         if len(x) == 0:
             raise ValueError("the data is empty")
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.generator = torch.Generator().manual_seed(seed)
 
     def _end(self) -> int:
         n = len(self.x)
@@ -51,7 +54,7 @@ class TensorBatches:
 
     def __iter__(self) -> Iterator[Batch]:
         n = len(self.x)
-        order = torch.randperm(n) if self.shuffle else torch.arange(n)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         for start in range(0, self._end(), self.batch_size):
             idx = order[start : start + self.batch_size]
             yield self.x[idx.to(self.x.device)], self.y[idx.to(self.y.device)]
@@ -97,9 +100,10 @@ def _copy_loader(loader: Any) -> tuple[Any, str | None]:
 class Data:
     """The user's `data` argument, able to start a fresh pipeline for every experiment."""
 
-    def __init__(self, data: Any, batch_size: int = 32) -> None:
+    def __init__(self, data: Any, batch_size: int = 32, seed: int = 0) -> None:
         self.raw = data
         self.batch_size = batch_size
+        self.seed = seed
         self.note: str | None = None  # why the pipeline cannot be restarted, when it cannot
         if _is_tensor_pair(data):
             self.kind = "tensors"
@@ -128,7 +132,7 @@ class Data:
 
     def _wrap(self, obj: Any) -> Iterable[Any]:
         if _is_tensor_pair(obj):
-            return TensorBatches(obj[0], obj[1], self.batch_size)
+            return TensorBatches(obj[0], obj[1], self.batch_size, seed=self.seed)
         if _is_dataloader(obj) or isinstance(obj, Iterable):
             return obj
         raise TypeError(f"the data factory must return a DataLoader or (X, y) tensors, not {type(obj).__name__}")
@@ -138,7 +142,7 @@ class Data:
         if self.kind == "factory":
             return self._wrap(self.raw())
         if self.kind == "tensors":
-            return TensorBatches(self.raw[0], self.raw[1], self.batch_size)
+            return TensorBatches(self.raw[0], self.raw[1], self.batch_size, seed=self.seed)
         if self.kind == "loader" and self.restartable:
             return _copy_loader(self.raw)[0]
         return self.raw

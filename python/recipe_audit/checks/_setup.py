@@ -34,7 +34,8 @@ class Budget:
         seed_steps: steps of each of the two runs `seed_determinism` compares.
         eval_examples: samples used for loss at init, priors, predictions and augmentation.
         probe_examples: samples used by the gradient probes (batch_independence, causality, grad checks).
-        seed: the seed every experiment starts from.
+        seed: the seed the checks' own experiments start from (`seed_determinism` follows
+            `run_recipe`'s ``seed=`` instead: see there).
 
     Example:
         >>> fast = checks.Budget(steps=100, overfit_steps=500)                       # doctest: +SKIP
@@ -49,6 +50,19 @@ class Budget:
     eval_examples: int = 256
     probe_examples: int = 8
     seed: int = 0
+
+
+def scramble_rng() -> None:
+    """Put every global RNG in a state drawn from the OS's entropy, as a fresh process finds them
+    (Python's and NumPy's start from entropy; torch's from a fixed seed, which one process run
+    after another would share, but an unseeded program cannot rely on it: a library, a thread or
+    a changed call order moves it)."""
+    import numpy as np
+
+    draw = random.SystemRandom()
+    random.seed(draw.getrandbits(64))
+    np.random.seed(draw.getrandbits(32))
+    torch.manual_seed(draw.getrandbits(63))
 
 
 def seed_all(seed: int) -> None:
@@ -126,6 +140,7 @@ class Setup:
     budget: Budget = field(default_factory=Budget)
     frozen: tuple[str, ...] = ()
     width_arg: str = "width"
+    program_seed: int | None = None  # run_recipe(seed=N): the program seeds with N at start; None: it does not say
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -261,11 +276,13 @@ def make_setup(model_fn: Any, data: Any, loss_fn: Any, options: dict[str, Any]) 
     budget = options.pop("budget", None) or Budget()
     if options.get("steps") is not None:
         budget = replace(budget, steps=int(options["steps"]))
-    if options.get("seed") is not None:
-        budget = replace(budget, seed=int(options["seed"]))
+    program_seed = options.pop("seed", None)
+    if program_seed is not None:
+        program_seed = int(program_seed)
+        budget = replace(budget, seed=program_seed)
     options.pop("steps", None)
-    options.pop("seed", None)
     clean = {k: v for k, v in options.items() if v is not None}
     if "frozen" in clean:
         clean["frozen"] = tuple(clean["frozen"])
-    return Setup(model_fn, Data(data, budget.batch_size), loss_fn, budget=budget, **clean)
+    return Setup(model_fn, Data(data, budget.batch_size, budget.seed), loss_fn, budget=budget,
+                 program_seed=program_seed, **clean)

@@ -1,9 +1,13 @@
-"""`seed_determinism`: two seeded runs from scratch must agree, and when they do not, on what.
+"""`seed_determinism`: two runs from scratch must agree, and when they do not, on what.
 
-Each run starts the way the user's program starts: seed the global RNGs (Python, NumPy, torch),
-build a fresh model, start a fresh data pipeline (call the factory, or copy the DataLoader with
-its generator state), train `Budget.seed_steps` steps. When the runs differ, the sources are
-tested one by one: init, data order, augmentation, randomness in the forward pass, a
+Each run starts the way the user's program starts. With ``seed=None`` (the default) the program is
+taken as it is: every global RNG (Python, NumPy, torch) starts from a different state drawn from
+the OS's entropy, as in two fresh processes, so only the seeding the user's factories do
+themselves counts. With ``seed=N`` the program says it seeds with N at start: both runs seed the
+global RNGs with N. Then: build a fresh model, start a fresh data pipeline (call the factory, or
+copy the DataLoader with its generator state), train `Budget.seed_steps` steps. When the runs
+differ, the sources are tested one by one, each after the same start (new RNG state, then
+`model_fn`, which may seed): init, data order, augmentation, randomness in the forward pass, a
 nondeterministic kernel, and what is left (the step).
 """
 
@@ -17,7 +21,7 @@ import polars as pl
 
 from recipe_audit.checks._report import Row, fmt, row
 from recipe_audit.checks._runner import single
-from recipe_audit.checks._setup import Setup, seed_all
+from recipe_audit.checks._setup import Setup, scramble_rng, seed_all
 from recipe_audit.checks._torch import torch
 
 
@@ -32,8 +36,22 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b or both_nan)
 
 
+def _start(setup: Setup) -> None:
+    """The global RNGs as the user's program finds them at start (see the module docstring)."""
+    if setup.program_seed is None:
+        scramble_rng()
+    else:
+        seed_all(setup.program_seed)
+
+
+def _started_model(setup: Setup) -> Any:
+    """A model built the way the program builds its first: right after `_start`."""
+    _start(setup)
+    return setup.new_model()
+
+
 def _run(setup: Setup, fixed: list[Any] | None) -> tuple[list[float], dict[str, Any]]:
-    model = setup.fresh_model()
+    model = _started_model(setup)
     optimizer = setup.optimizer_fn(model)
     batches = iter(fixed) if fixed is not None else setup.data.cycle()
     losses = []
@@ -48,45 +66,49 @@ def _first_batches(setup: Setup, k: int) -> list[Any]:
 
 
 def _causes(setup: Setup) -> list[str]:
-    seed = setup.budget.seed
+    unseeded = setup.program_seed is None
+    same = ("from two different global RNG states (nothing the program runs seeds it)" if unseeded
+            else f"under the same seed {setup.program_seed}")
     causes = []
-    first = setup.fresh_model().state_dict()
-    if not _same(first, setup.fresh_model().state_dict()):
-        causes.append("init: model_fn builds different weights under the same seed (an RNG the global seed does "
-                      "not reach, e.g. numpy.random.default_rng() or a torch.Generator seeded from entropy)")
+    first = _started_model(setup).state_dict()
+    if not _same(first, _started_model(setup).state_dict()):
+        causes.append(f"init: model_fn builds different weights {same}"
+                      + (": seed torch (torch.manual_seed) before building the model" if unseeded else
+                         " (an RNG the global seed does not reach, e.g. numpy.random.default_rng() or a "
+                         "torch.Generator seeded from entropy)"))
     if setup.data.restartable:
-        seed_all(seed)
+        _started_model(setup)
         one = _first_batches(setup, 3)
-        seed_all(seed)
+        _started_model(setup)
         if not _same(one, _first_batches(setup, 3)):
-            causes.append("data order: two fresh pipelines under the same seed yield different batches (a sampler, "
-                          "generator or dataset randomness seeded from entropy)")
-    seed_all(seed)
+            causes.append(f"data order: two fresh pipelines yield different batches {same} (a shuffle drawn from the "
+                          "global RNG, or a sampler, generator or dataset randomness seeded from entropy)")
+    seed_all(setup.budget.seed)
     x, y = setup.prepare(*setup.data.batches(1)[0], train=False)
     if setup.augment is not None:
-        seed_all(seed)
+        _started_model(setup)
         a = setup.augment(x.clone(), y.clone())
-        seed_all(seed)
+        _started_model(setup)
         if not _same(list(a), list(setup.augment(x.clone(), y.clone()))):
-            causes.append("augment: the same batch under the same seed is augmented differently")
-    model, twin = setup.fresh_model(), setup.fresh_model()  # each with its own, freshly built internals
+            causes.append(f"augment: the same batch is augmented differently {same}")
+    model, twin = _started_model(setup), setup.new_model()  # each with its own, freshly built internals
     twin.load_state_dict(model.state_dict())
     outs = []
     for m, mode in ((model, False), (twin, False), (model, True), (twin, True)):
         m.train(mode)
-        seed_all(seed + 1)
+        _started_model(setup)  # the RNG state a forward finds: the program's start, then model_fn
         with torch.no_grad():
             outs.append(setup.forward(m, x))
     if not _same(outs[0], outs[1]):
         causes.append("a nondeterministic kernel: the same weights and inputs give different outputs in eval mode")
     elif not _same(outs[2], outs[3]):
-        causes.append("dropout / noise in forward: the same weights, inputs and seed give different training-mode "
-                      "outputs (randomness drawn from an unseeded generator)")
+        causes.append(f"dropout / noise in forward: the same weights and inputs give different training-mode "
+                      f"outputs {same} (randomness drawn from an unseeded generator)")
     else:
         grads = []
         for m in (model, twin):
             m.zero_grad(set_to_none=True)
-            seed_all(seed + 1)
+            _started_model(setup)
             setup.loss_fn(setup.forward(m, x), y).backward()
             grads.append([None if p.grad is None else p.grad.clone() for p in m.parameters()])
         if not _same(grads[0], grads[1]):
@@ -102,29 +124,33 @@ def _seed_determinism(setup: Setup) -> Row:
         fixed = _first_batches(setup, setup.budget.seed_steps)
         note = (f"; data order not checked: {setup.data.note}, so both runs used the same batches "
                 "(pass data as a factory, e.g. data=lambda: make_loader(), to check it)")
-    seed_all(setup.budget.seed)
     losses_a, weights_a = _run(setup, fixed)
-    seed_all(setup.budget.seed)
     losses_b, weights_b = _run(setup, fixed)
     gap = max((abs(a - b) for a, b in zip(losses_a, losses_b)), default=0.0)
     expected = "identical losses and weights"
+    runs = (f"two runs from different global RNG states (as two fresh processes; seed=None: the program does "
+            f"not seed before calling model_fn)" if setup.program_seed is None
+            else f"two runs seeded with {setup.program_seed} at start")
     if _same(losses_a, losses_b) and _same(weights_a, weights_b):
         return row("seed_determinism", "pass", 0.0, expected,
-                   f"two seeded runs of {len(losses_a)} steps from scratch gave identical losses and weights{note}")
+                   f"{runs}, {len(losses_a)} steps from scratch, gave identical losses and weights{note}")
     differ = [k for k in weights_a if not _same(weights_a[k], weights_b[k])]
     weight_gap = max((float((weights_a[k].float() - weights_b[k].float()).abs().max()) for k in differ), default=0.0)
     causes = _causes(setup) or ["the training step itself (train_step or the optimizer) is not deterministic"]
     losses_words = "identical losses" if gap == 0 else f"losses by up to {fmt(gap)}"
     return row("seed_determinism", "fail", max(gap, weight_gap), expected,
-               f"two seeded runs differ ({losses_words}; {len(differ)} weight tensors, by up to {fmt(weight_gap)}, "
+               f"{runs} differ ({losses_words}; {len(differ)} weight tensors, by up to {fmt(weight_gap)}, "
                f"e.g. `{differ[0] if differ else '-'}`); unseeded: " + "; ".join(causes) + note,
-               "seed every generator from the one seed (torch.Generator().manual_seed(seed), "
-               "np.random.default_rng(seed)); torch.use_deterministic_algorithms(True) names nondeterministic kernels")
+               "seed every generator from the one seed (torch.manual_seed(seed) at start, torch.Generator()"
+               ".manual_seed(seed) for a loader, np.random.default_rng(seed)); if the program seeds before "
+               "model_fn, say so with seed=N; torch.use_deterministic_algorithms(True) names nondeterministic kernels")
 
 
 def seed_determinism(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
-    """Two runs from scratch with the same seed must give the same losses and weights; a run that
-    differs says which source is unseeded (init, data order, augmentation, dropout, a kernel).
+    """Two runs from scratch must give the same losses and weights; a run that differs says which
+    source is unseeded (init, data order, augmentation, dropout, a kernel). With ``seed=None``
+    (default) the two runs start from different global RNG states, as two fresh processes: only
+    the seeding done by your factories counts. ``seed=N`` says your program seeds with N at start.
     Options as `run_recipe`.
 
     Example:

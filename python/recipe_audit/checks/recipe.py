@@ -87,7 +87,11 @@ def run_recipe(
         steps: training steps per experiment (overrides ``budget.steps``; default 200).
         checks: run only these (names from `CHECK_NAMES`), in the standard order.
         budget: the cost knobs (`Budget`): steps, batch size, overfit batch and steps, ...
-        seed: the seed every experiment starts from (overrides ``budget.seed``).
+        seed: ``None`` (default): your program does not seed before calling your factories, so
+            `seed_determinism` starts its two runs from different global RNG states, as two fresh
+            processes would, and passes only if the factories seed what they draw. ``N``: your
+            program seeds the global RNGs with N at start; both runs then start from that seed. The
+            other checks' experiments are seeded with N (default ``budget.seed``) either way.
         frozen: name prefixes of parameters frozen on purpose (left out of `frozen_params`).
 
     Returns:
