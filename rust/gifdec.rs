@@ -48,5 +48,6 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
         }
     }
     while decoder.read_next_frame().map_err(|e| fail(failure(e)))?.is_some() {}
-    Ok(Decoded { header: stored, orientation: 1, picture: Gray::new(width, height, canvas) })
+    // GIF palettes are not measured for colour (animated canvases composite many frames).
+    Ok(Decoded { header: stored, orientation: 1, picture: Gray::new(width, height, canvas), colorfulness: None })
 }

@@ -325,7 +325,18 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
     let orientation = structure.map_err(fail)?.orientation;
 
     let denom = scale_denominator(header.width, header.height, limits.min_decode_side, header.lossless);
-    let (pixels, width, height, warning) = match turbo::decode(bytes, &header, denom, cmyk) {
+    let planar = !cmyk && channels == 3 && header.subsampling >= 0 && header.subsampling != raw::TJSAMP_TJSAMP_GRAY;
+    let decoded = if planar {
+        turbo::decode_planes(bytes, &header, denom).map(|p| {
+            let colorfulness = Some(crate::color::colorfulness_ycc(&p.chroma[0], &p.chroma[1]));
+            (p.luma, p.width, p.height, p.warning, colorfulness)
+        })
+    } else {
+        // Gray files have no colour; CMYK (and layouts without planes) are not measured.
+        let colorfulness = (channels == 1).then_some(0.0);
+        turbo::decode(bytes, &header, denom, cmyk).map(|(px, w, h, warn)| (px, w, h, warn, colorfulness))
+    };
+    let (pixels, width, height, warning, colorfulness) = match decoded {
         Ok(decoded) => decoded,
         Err(TurboError::Warning(m) | TurboError::Fatal(m)) => return Err(fail(header_failure(m))),
     };
@@ -335,7 +346,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
         }
     }
     let picture = if cmyk { cmyk_to_gray(&pixels, width, height) } else { Gray::new(width as usize, height as usize, pixels) };
-    Ok(Decoded { header: stored, orientation, picture: picture.oriented(orientation) })
+    Ok(Decoded { header: stored, orientation, picture: picture.oriented(orientation), colorfulness })
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! pure-Rust modules below, each tested with `cargo test`.
 
 pub mod blockjoin;
+pub mod color;
 pub mod decode;
 pub mod exif;
 pub mod gifdec;
@@ -70,6 +71,8 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("dark_frac", |r| r.stats.map(|s| s.dark_frac));
     column!("bright_frac", |r| r.stats.map(|s| s.bright_frac));
     column!("blur", |r| r.stats.map(|s| s.blur));
+    column!("sharpness", |r| r.stats.and_then(|s| s.sharpness));
+    column!("colorfulness", |r| r.colorfulness);
     column!("entropy", |r| r.stats.map(|s| s.entropy));
     column!("aspect", |r| r.aspect());
     column!("label", |r| r.label.as_deref());

@@ -1,6 +1,7 @@
 //! WebP, BMP and TIFF through the `image` crate, with its header-first limits.
 
 use crate::exif;
+use crate::color::colorfulness_rgb;
 use crate::gray::{from_interleaved, Gray};
 use crate::outcome::{check_size, DecodeError, DecodeResult, Decoded, Failure, Header, Limits, Status};
 use crate::sniff::Format;
@@ -26,14 +27,17 @@ fn failure(error: ImageError, format: &str) -> Failure {
     }
 }
 
-fn to_gray(image: DynamicImage) -> Gray {
+/// The gray picture and the colourfulness of the stored colours (0 for gray images).
+fn to_gray(image: DynamicImage) -> (Gray, f64) {
     let (w, h) = (image.width() as usize, image.height() as usize);
+    let colour = |channels: usize, raw: Vec<u8>| (from_interleaved(w, h, channels, &raw), colorfulness_rgb(&raw, channels));
     match image {
-        DynamicImage::ImageLuma8(buf) => Gray::new(w, h, buf.into_raw()),
-        DynamicImage::ImageLumaA8(buf) => from_interleaved(w, h, 2, &buf.into_raw()),
-        DynamicImage::ImageRgb8(buf) => from_interleaved(w, h, 3, &buf.into_raw()),
-        DynamicImage::ImageRgba8(buf) => from_interleaved(w, h, 4, &buf.into_raw()),
-        other => from_interleaved(w, h, 3, &other.to_rgb8().into_raw()),
+        DynamicImage::ImageLuma8(buf) => (Gray::new(w, h, buf.into_raw()), 0.0),
+        DynamicImage::ImageLumaA8(buf) => (from_interleaved(w, h, 2, &buf.into_raw()), 0.0),
+        DynamicImage::ImageRgb8(buf) => colour(3, buf.into_raw()),
+        DynamicImage::ImageRgba8(buf) => colour(4, buf.into_raw()),
+        other if other.color().has_color() => colour(3, other.to_rgb8().into_raw()),
+        other => (from_interleaved(w, h, 3, &other.to_rgb8().into_raw()), 0.0),
     }
 }
 
@@ -99,7 +103,8 @@ pub fn decode(bytes: &[u8], format: Format, limits: &Limits) -> DecodeResult {
         decoder.orientation().map(|o| o.to_exif() as u16).unwrap_or(1)
     };
     let image = DynamicImage::from_decoder(decoder).map_err(|e| fail(failure(e, name)))?;
-    Ok(Decoded { header: stored, orientation, picture: to_gray(image).oriented(orientation) })
+    let (picture, colorfulness) = to_gray(image);
+    Ok(Decoded { header: stored, orientation, picture: picture.oriented(orientation), colorfulness: Some(colorfulness) })
 }
 
 #[cfg(test)]

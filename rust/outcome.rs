@@ -64,6 +64,9 @@ pub struct Decoded {
     pub header: Header,
     pub orientation: u16,
     pub picture: Gray,
+    /// Hasler-Süsstrunk colourfulness of the stored colours (0 for gray files); None where not
+    /// measured (CMYK).
+    pub colorfulness: Option<f64>,
 }
 
 /// A failed decode still reports the header when it was readable (a truncated photo has a size).

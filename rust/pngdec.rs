@@ -2,6 +2,7 @@
 //! driven to IEND) by the `png` crate.
 
 use crate::exif;
+use crate::color::colorfulness_rgb;
 use crate::gray::from_interleaved;
 use crate::outcome::{check_size, DecodeError, DecodeResult, Decoded, Failure, Header, Limits, Status};
 use std::io::Cursor;
@@ -65,8 +66,11 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
     let frame = reader.next_frame(&mut buffer).map_err(|e| fail(failure(e), stored))?;
     // Reading on to IEND checks the CRC of every remaining chunk: a cut or damaged tail is caught.
     reader.finish().map_err(|e| fail(failure(e), stored))?;
-    let picture = from_interleaved(frame.width as usize, frame.height as usize, frame.color_type.samples(), &buffer);
-    Ok(Decoded { header: stored, orientation, picture: picture.oriented(orientation) })
+    let samples = frame.color_type.samples();
+    let picture = from_interleaved(frame.width as usize, frame.height as usize, samples, &buffer);
+    let pixels = &buffer[..(frame.width as usize * frame.height as usize * samples).min(buffer.len())];
+    let colorfulness = if samples >= 3 { colorfulness_rgb(pixels, samples) } else { 0.0 };
+    Ok(Decoded { header: stored, orientation, picture: picture.oriented(orientation), colorfulness: Some(colorfulness) })
 }
 
 #[cfg(test)]

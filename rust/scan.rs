@@ -22,6 +22,8 @@ pub struct Row {
     /// Window and 256-bit pHashes for crop-tolerant matching.
     pub crop: Option<CropHashes>,
     pub stats: Option<Stats>,
+    /// Hasler-Süsstrunk colourfulness of the stored colours (`color::colorfulness_rgb`).
+    pub colorfulness: Option<f64>,
     pub label: Option<String>,
     pub split: Option<String>,
 }
@@ -42,6 +44,7 @@ impl Row {
             hashes: None,
             crop: None,
             stats: None,
+            colorfulness: None,
             label: None,
             split: None,
         }
@@ -67,6 +70,7 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
         hashes: None,
         crop: None,
         stats: None,
+        colorfulness: None,
         label: None,
         split: None,
     };
@@ -87,6 +91,7 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
             row.hashes = Some([ahash(picture), dhash(picture), phash, phash_mirror]);
             row.crop = Some(crop);
             row.stats = Some(measure(picture));
+            row.colorfulness = decoded.colorfulness;
         }
         Err(failure) => {
             row.status = failure.failure.status;

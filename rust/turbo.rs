@@ -10,6 +10,9 @@ pub struct JpegHeader {
     pub height: u32,
     pub colorspace: u32,
     pub lossless: bool,
+    /// TurboJPEG's chroma subsampling code (`TJSAMP_*`); `TJSAMP_UNKNOWN` (-1) for layouts it
+    /// cannot express as planes.
+    pub subsampling: i32,
 }
 
 /// libjpeg's verdict on a decode.
@@ -99,6 +102,7 @@ pub fn read_header(jpeg: &[u8]) -> Result<(JpegHeader, Option<String>), TurboErr
             height: h.get(raw::TJPARAM_TJPARAM_JPEGHEIGHT).max(0) as u32,
             colorspace: h.get(raw::TJPARAM_TJPARAM_COLORSPACE).max(0) as u32,
             lossless: h.get(raw::TJPARAM_TJPARAM_LOSSLESS) != 0,
+            subsampling: h.get(raw::TJPARAM_TJPARAM_SUBSAMP),
         };
         Ok((header, warning))
     });
@@ -141,5 +145,61 @@ pub fn decode(
             };
         }
         Ok((pixels, width, height, None))
+    })
+}
+
+/// A scaled decode into planes, as stored: luma at full (scaled) size, the two chroma planes at
+/// their subsampled size. No colour conversion and no upsampling, so the luma plane holds exactly
+/// the samples a gray decode gives, and the chroma costs only its small scaled IDCT.
+pub struct Planes {
+    pub width: u32,
+    pub height: u32,
+    /// Luma, `width` x `height`, rows packed.
+    pub luma: Vec<u8>,
+    /// Cb and Cr, each `chroma_width` x `chroma_height` (padding samples included).
+    pub chroma: [Vec<u8>; 2],
+    pub warning: Option<String>,
+}
+
+/// Decodes a 3-component YCbCr JPEG at 1/`denom` scale into `Planes`. Callers use it only where
+/// `header.subsampling` is known and not gray, and fall back to `decode` otherwise.
+pub fn decode_planes(jpeg: &[u8], header: &JpegHeader, denom: u32) -> Result<Planes, TurboError> {
+    with_handle(|h| {
+        let factor = raw::tjscalingfactor { num: 1, denom: denom as c_int };
+        if unsafe { raw::tj3SetScalingFactor(h.0, factor) } != 0 {
+            return Err(h.error());
+        }
+        let (width, height) = (scaled(header.width, denom), scaled(header.height, denom));
+        let sub = header.subsampling;
+        let size = |component: c_int| unsafe {
+            let w = raw::tj3YUVPlaneWidth(component, width as c_int, sub).max(0) as usize;
+            let hgt = raw::tj3YUVPlaneHeight(component, height as c_int, sub).max(0) as usize;
+            (w, hgt)
+        };
+        let dims = [size(0), size(1), size(2)];
+        if dims.iter().any(|&(w, hgt)| w == 0 || hgt == 0) {
+            return Err(TurboError::Fatal("unsupported chroma layout for a planar decode".into()));
+        }
+        let mut planes: Vec<Vec<u8>> = dims.iter().map(|&(w, hgt)| vec![0u8; w * hgt]).collect();
+        let mut pointers: Vec<*mut u8> = planes.iter_mut().map(|p| p.as_mut_ptr()).collect();
+        let mut strides: Vec<c_int> = dims.iter().map(|&(w, _)| w as c_int).collect();
+        let status = unsafe {
+            raw::tj3DecompressToYUVPlanes8(h.0, jpeg.as_ptr(), jpeg.len() as _, pointers.as_mut_ptr(), strides.as_mut_ptr())
+        };
+        let warning = if status != 0 {
+            match h.error() {
+                TurboError::Warning(message) => Some(message),
+                fatal => return Err(fatal),
+            }
+        } else {
+            None
+        };
+        let cr = planes.pop().unwrap_or_default();
+        let cb = planes.pop().unwrap_or_default();
+        let padded = planes.pop().unwrap_or_default();
+        // The luma plane is padded to the subsampling block: keep the picture's own columns and rows.
+        let (w, hgt, stride) = (width as usize, height as usize, dims[0].0);
+        let luma = if stride == w { padded[..w * hgt].to_vec() } else { padded.chunks(stride).take(hgt).flat_map(|row| &row[..w]).copied().collect() };
+        Ok(Planes { width, height, luma, chroma: [cb, cr], warning })
     })
 }

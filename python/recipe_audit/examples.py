@@ -21,9 +21,11 @@ In each list the planted file comes last; for duplicates the original comes firs
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import io
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +33,16 @@ if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
-__all__ = ["photo_sources", "make_photo_corpus", "make_photo_corpus_table", "make_example", "example_planted"]
+__all__ = [
+    "photo_sources",
+    "photo_library",
+    "Photo",
+    "SYSTEM_PHOTO_DIRS",
+    "make_photo_corpus",
+    "make_photo_corpus_table",
+    "make_example",
+    "example_planted",
+]
 
 _SKIMAGE_PHOTOS = (
     "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins",
@@ -91,6 +102,110 @@ def photo_sources() -> list[tuple[str, np.ndarray]]:
     True
     """
     return list(_load_sources())
+
+
+SYSTEM_PHOTO_DIRS: tuple[str, ...] = ("/usr/share/backgrounds", "/usr/share/wallpapers", "/usr/share/mypaint/backgrounds")
+"""Where Debian's artwork packages put their pictures (``mate-backgrounds``, ``lomiri-wallpapers*``,
+``ukui-wallpapers``, ``gnome-backgrounds``, ``sway-backgrounds``, ``mypaint-data-extras``): photographs,
+illustrations and paper textures, read by `photo_library` when present."""
+
+_GRAY_SOURCES = frozenset({"brick", "camera", "cell", "clock", "coins", "grass", "gravel", "moon", "page", "text"})
+# Debian's artwork mixes photographs with drawn or rendered art and scanned paper; these say which.
+_ART_FOLDERS = ("gnome", "sway", "mate/abstract", "mate/desktop")
+_PAPER_FOLDERS = ("ramon", "mrmamurk")
+_ART_BY_NAME = frozenset({"Fossa_by_Jasper_Roks", "Infinite-Sea_by_Aury88", "umang_by_Abhishek_Mudgal", "greentock_by_Peter_Nerlich"})
+
+
+def _debian_kind(folder: str, name: str) -> str:
+    if folder in _PAPER_FOLDERS:
+        return "paper"
+    if folder in _ART_FOLDERS or name in _ART_BY_NAME:
+        return "art"
+    # Ubuntu's and UKUI's photographs are credited "<title>_by_<photographer>"; the rest is art.
+    return "photo" if folder == "mate/nature" or "_by_" in name else "art"
+_LIBRARY_LONG_SIDE = 1600
+
+
+@dataclasses.dataclass(frozen=True)
+class Photo:
+    """One source picture of `photo_library`.
+
+    Attributes:
+        name: unique within the library (the file stem, or the package's own name for it).
+        family: where it comes from: ``skimage``, ``sklearn``, ``matplotlib`` or ``debian:<folder>``.
+        gray: the picture has no colour (a gray photograph, a micrograph, a scanned page).
+        kind: ``photo`` (a photograph, micrograph or scan), ``art`` (drawn or rendered: gradients,
+            patterns, soft glows) or ``paper`` (a blank paper texture).
+        array: HxWx3 ``uint8`` (gray pictures too, R = G = B), read-only, long side <= 1600 px.
+    """
+
+    name: str
+    family: str
+    gray: bool
+    kind: str
+    array: np.ndarray
+
+
+def photo_library(*, system_dirs: tuple[str, ...] | None = SYSTEM_PHOTO_DIRS) -> list[Photo]:
+    """Every real picture available offline: scikit-image's and scikit-learn's photographs,
+    matplotlib's sample photograph, and the artwork of Debian packages found under ``system_dirs``
+    (``None``: skip them). Sorted by family, then name; pictures are reduced so the long side is at
+    most 1600 px. Benchmarks split it by `Photo.name` into a tuning and a held-out half.
+
+    >>> library = photo_library(system_dirs=None)
+    >>> {p.family for p in library} >= {"skimage", "matplotlib"}
+    True
+    """
+    return list(_load_library(tuple(system_dirs) if system_dirs else ()))
+
+
+@functools.lru_cache(maxsize=2)
+def _load_library(system_dirs: tuple[str, ...]) -> tuple[Photo, ...]:
+    import numpy as np
+
+    Image = _need("PIL.Image")
+
+    def photo(name: str, family: str, arr: np.ndarray, kind: str = "photo") -> Photo:
+        arr = np.asarray(arr, dtype=np.uint8)
+        if arr.ndim == 2:
+            arr = np.repeat(arr[:, :, None], 3, axis=2)
+        arr = np.ascontiguousarray(arr[:, :, :3])
+        gray = bool((arr[:, :, 0] == arr[:, :, 1]).all() and (arr[:, :, 1] == arr[:, :, 2]).all())
+        arr.flags.writeable = False
+        return Photo(name, family, gray or name in _GRAY_SOURCES, kind, arr)
+
+    out = [photo(name, "sklearn" if name in ("china", "flower") else "skimage", arr) for name, arr in _load_sources()]
+    try:
+        import matplotlib.cbook
+    except ImportError:
+        pass
+    else:
+        with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f, Image.open(f) as im:
+            out.append(photo("grace_hopper", "matplotlib", np.asarray(im.convert("RGB"))))
+    seen = {p.name for p in out}
+    for folder in system_dirs:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp") or not path.is_file():
+                continue
+            # One picture at several sizes ("Elephants_3840x2160") is one source.
+            name = re.sub(r"_\d+x\d+(_Portrait)?$", "", path.stem)
+            if name in seen:
+                continue
+            try:
+                with Image.open(path) as im:
+                    im.draft("RGB", (_LIBRARY_LONG_SIDE, _LIBRARY_LONG_SIDE))
+                    im = im.convert("RGB")
+                    im.thumbnail((_LIBRARY_LONG_SIDE, _LIBRARY_LONG_SIDE), Image.Resampling.LANCZOS)
+                    arr = np.asarray(im)
+            except (OSError, ValueError):
+                continue  # not a picture Pillow reads (a readme, an SVG)
+            if min(arr.shape[:2]) < 200:
+                continue
+            seen.add(name)
+            sub = path.parent.relative_to(folder).as_posix()
+            sub = Path(folder).name if sub == "." else sub
+            out.append(photo(name, f"debian:{sub}", arr, _debian_kind(sub, name)))
+    return tuple(sorted(out, key=lambda p: (p.family, p.name)))
 
 
 def _crop(rng: np.random.Generator, arr: np.ndarray, lo: float = 0.3, hi: float = 0.9):

@@ -42,6 +42,8 @@ SCAN_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "dark_frac": pl.Float64,
     "bright_frac": pl.Float64,
     "blur": pl.Float64,
+    "sharpness": pl.Float64,
+    "colorfulness": pl.Float64,
     "entropy": pl.Float64,
     "aspect": pl.Float64,
     "label": pl.String,
@@ -145,7 +147,10 @@ def scan(
         package: ``int(str(imagehash.phash(img)), 16)``), ``phash_mirror`` (the pHash of the
         horizontally mirrored image, for ``find_duplicates(flips=True)``), ``mean``/``std`` (luma 0-255),
         ``dark_frac``/``bright_frac`` (share of pixels with luma <= 15 / >= 240), ``blur``
-        (variance of the Laplacian on a 64x64 picture: low is blurry or flat), ``entropy`` (bits
+        (deprecated: variance of the Laplacian on a 64x64 picture, low for blurry *or* merely
+        flat pictures; use ``sharpness``), ``sharpness`` (share of the strong edges that are
+        crisp, 0-1; null when a picture has fewer than 20 strong edges), ``colorfulness``
+        (Hasler-Süsstrunk, 0 for any gray picture; null for CMYK and GIF), ``entropy`` (bits
         of the luma histogram, 0-8), ``aspect`` (width / height), ``label`` and ``split`` (from an
         ImageFolder layout ``root/<split>/<class>/file`` with split train/val/valid/test, else
         ``root/<class>/file``; null when the layout says nothing).
