@@ -28,9 +28,13 @@ class Budget:
     Attributes:
         steps: training steps of each experiment (baseline, zeroed inputs, wider model, clean run
             for augmentation_labels).
+        max_steps: how far `input_independent_baseline` and `decreasing_loss` extend their runs
+            (doubling from `steps`) when `steps` is too short to tell (a slow start, a small lr).
         batch_size: batch size when `data` is ``(X, y)`` tensors (a DataLoader keeps its own).
         overfit_examples: size of the batch `overfit_one_batch` must memorize (2-16).
-        overfit_steps: most steps `overfit_one_batch` may take (it stops as soon as it succeeds).
+        overfit_steps: steps `overfit_one_batch` always allows (it stops as soon as it succeeds).
+        overfit_max_steps: past `overfit_steps` it goes on, up to this cap, while every stretch of
+            `overfit_steps / 2` steps still closes 10% of the remaining gap to the lowest loss.
         seed_steps: steps of each of the two runs `seed_determinism` compares.
         eval_examples: samples used for loss at init, priors, predictions and augmentation.
         probe_examples: samples used by the gradient probes (batch_independence, causality, grad checks).
@@ -43,9 +47,11 @@ class Budget:
     """
 
     steps: int = 200
+    max_steps: int = 800
     batch_size: int = 32
     overfit_examples: int = 8
     overfit_steps: int = 1000
+    overfit_max_steps: int = 8000
     seed_steps: int = 10
     eval_examples: int = 256
     probe_examples: int = 8
@@ -119,6 +125,9 @@ class Run:
     losses: list[float]
     initial: dict[str, Any]
     watcher: Any = None
+    batches: Any = None  # the pipeline it trains on, to train further
+    zero_inputs: bool = False
+    augment: bool = True
 
 
 @dataclass
@@ -244,17 +253,20 @@ class Setup:
         model = self.fresh_model(seed_offset, **(model_kwargs or {}))
         initial = {k: v.detach().clone() for k, v in model.named_parameters()}
         optimizer = self.optimizer_fn(model)
-        batches = self.data.cycle()
-        losses: list[float] = []
         watcher = Watcher(model, optimizer, every=max(1, steps // 10)) if watch else None
-        with watcher if watcher is not None else contextlib.nullcontext():
+        run = Run(model, optimizer, [], initial, watcher, self.data.cycle(), zero_inputs, augment)
+        return self.extend(run, steps)
+
+    def extend(self, run: Run, steps: int) -> Run:
+        """Train `run` `steps` steps further on its own pipeline (watched again, if it was)."""
+        with run.watcher if run.watcher is not None else contextlib.nullcontext():
             for _ in range(steps):
-                x, y = next(batches)
-                x, y = self.prepare(x, y, train=augment)
-                if zero_inputs:
+                x, y = next(run.batches)
+                x, y = self.prepare(x, y, train=run.augment)
+                if run.zero_inputs:
                     x = torch.zeros_like(x)
-                losses.append(self.step(model, optimizer, x, y))
-        return Run(model, optimizer, losses, initial, watcher)
+                run.losses.append(self.step(run.model, run.optimizer, x, y))
+        return run
 
     def baseline(self) -> Run:
         """The shared training run: `Budget.steps` steps on real data, watched (cached)."""

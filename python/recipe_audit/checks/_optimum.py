@@ -1,0 +1,81 @@
+"""The lowest loss any model could reach on a batch: outputs optimized freely, one set per distinct input.
+
+'Overfit one batch ... verify that we can reach the lowest achievable loss (e.g. zero)': the lowest
+achievable loss is not always zero. Label smoothing or class weights move it; two identical inputs
+with different labels (or, for next-token prediction, two sequences sharing a prefix but not the
+next token) make it positive, and cap the share of predictions that can match. Free outputs tied
+across identical inputs (identical prefixes for ``task='sequence'``), minimized through the user's
+own loss, measure both.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from recipe_audit.checks._torch import torch
+
+STEPS = 400
+"""Adam steps on the free outputs (cosine-decayed lr): enough for cross-entropy logits to reach ~1e-6."""
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """The lowest loss found, and the free outputs that reach it (to read the best predictions off)."""
+
+    loss: float
+    outputs: Any
+
+
+def _groups(x: Any, task: str, out_shape: tuple[int, ...]) -> tuple[Any, tuple[int, ...]]:
+    """(group id per output row, the shape of one row): rows with the same visible input share outputs."""
+    if task == "sequence" and x.dim() == 2 and len(out_shape) >= 2 and out_shape[:2] == tuple(x.shape):
+        keys: dict[tuple[int, ...], int] = {}
+        ids = []
+        for seq in x.tolist():
+            for t in range(len(seq)):
+                ids.append(keys.setdefault(tuple(seq[: t + 1]), len(keys)))
+        return torch.tensor(ids, device=x.device), tuple(out_shape[2:])
+    flat = x.reshape(len(x), -1)
+    _, inverse = torch.unique(flat, dim=0, return_inverse=True)
+    return inverse, tuple(out_shape[1:])
+
+
+_SQUASH = {"softmax": lambda z: z.softmax(-1), "log_softmax": lambda z: z.log_softmax(-1), "sigmoid": torch.sigmoid}
+
+
+def lowest_loss(loss_fn: Any, x: Any, y: Any, out: Any, task: str, activation: str | None = None) -> Optimum | None:
+    """The optimum of `loss_fn` over outputs shaped like `out` (passed through the model's final
+    `activation`, so a softmax output is judged as one), tied across identical inputs; None when the
+    loss cannot be differentiated with respect to free outputs."""
+    ids, row = _groups(x, task, tuple(out.shape))
+    groups = int(ids.max()) + 1 if ids.numel() else 0
+    scale = float(y.float().abs().max()) if y.is_floating_point() and y.numel() else 1.0
+    free = torch.zeros((groups, *row), device=out.device, dtype=torch.float32, requires_grad=True)
+    lr = 0.1 * max(1.0, scale)
+    opt = torch.optim.Adam([free], lr=lr)
+    best = math.inf
+    squash = _SQUASH.get(activation or "", lambda z: z)
+
+    def outputs() -> Any:
+        return squash(free[ids]).reshape(out.shape).to(out.dtype)
+
+    try:
+        with torch.enable_grad():
+            for i in range(STEPS):
+                for g in opt.param_groups:
+                    g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * i / STEPS))
+                opt.zero_grad()
+                loss = loss_fn(outputs(), y)
+                if not loss.requires_grad:
+                    return None
+                loss.backward()
+                opt.step()
+                best = min(best, float(loss.detach()))
+            final = float(loss_fn(outputs(), y).detach())
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    if not math.isfinite(final):
+        return None
+    return Optimum(min(best, final), outputs().detach())
