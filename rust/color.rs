@@ -69,9 +69,10 @@ mod tests {
 
     #[test]
     fn chroma_planes_agree_with_rgb() {
-        // Saturated orange: RGB (230, 120, 20) is YCbCr (131.5, 49.6, 200.5) by JFIF's matrix.
-        let rgb = colorfulness_rgb(&[230, 120, 20], 3);
-        let ycc = colorfulness_ycc(&[50], &[200]);
+        // Saturated orange and a teal: RGB (230, 120, 20) is YCbCr (141.5, 59.4, 191.1) and
+        // (20, 140, 150) is (105.6, 152.7, 68.7) by JFIF's matrix (rounded to whole levels here).
+        let rgb = colorfulness_rgb(&[230, 120, 20, 20, 140, 150], 3);
+        let ycc = colorfulness_ycc(&[59, 153], &[191, 69]);
         assert!((rgb - ycc).abs() < 0.02 * rgb, "{rgb} vs {ycc}");
     }
 }

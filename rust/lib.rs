@@ -70,6 +70,8 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("std", |r| r.stats.map(|s| s.std));
     column!("dark_frac", |r| r.stats.map(|s| s.dark_frac));
     column!("bright_frac", |r| r.stats.map(|s| s.bright_frac));
+    column!("luma_p01", |r| r.stats.map(|s| s.luma_p01));
+    column!("luma_p99", |r| r.stats.map(|s| s.luma_p99));
     column!("blur", |r| r.stats.map(|s| s.blur));
     column!("sharpness", |r| r.stats.and_then(|s| s.sharpness));
     column!("colorfulness", |r| r.colorfulness);

@@ -17,6 +17,10 @@ pub struct Stats {
     pub std: f64,
     pub dark_frac: f64,
     pub bright_frac: f64,
+    /// Luma below which 1% of the pixels lie, and below which 99% lie: the darkest and brightest
+    /// parts of the picture (an underexposed photo has nothing bright, a night scene has lights).
+    pub luma_p01: u8,
+    pub luma_p99: u8,
     pub blur: f64,
     /// Share of the strong edges that are crisp (`sharpness`); None with too few strong edges.
     pub sharpness: Option<f64>,
@@ -51,10 +55,26 @@ pub fn measure(picture: &Gray) -> Stats {
         std: variance.sqrt(),
         dark_frac: dark,
         bright_frac: bright,
+        luma_p01: percentile(&histogram, 0.01),
+        luma_p99: percentile(&histogram, 0.99),
         blur: laplacian_variance(picture),
         sharpness: sharpness(picture),
         entropy,
     }
+}
+
+/// The smallest level at or below which at least `share` of the pixels lie.
+fn percentile(histogram: &[u64; 256], share: f64) -> u8 {
+    let total: u64 = histogram.iter().sum();
+    let needed = (share * total as f64).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (level, &count) in histogram.iter().enumerate() {
+        seen += count;
+        if seen >= needed {
+            return level as u8;
+        }
+    }
+    255
 }
 
 /// A step between neighbours of at least this many levels continues an edge (smaller ones are
@@ -62,8 +82,9 @@ pub fn measure(picture: &Gray) -> Stats {
 const EDGE_STEP: i32 = 2;
 /// An edge is strong when its luma rises or falls by at least this much across it.
 pub const STRONG_EDGE: i32 = 16;
-/// A strong edge is crisp when its width, rise / steepest step, is at most this many pixels.
-pub const CRISP_WIDTH: i32 = 3; // as a ratio 3 / 2 = 1.5 px, kept in integers
+/// A strong edge is crisp when its width, rise / steepest step, is at most this many pixels (a
+/// step inside one decoded pixel is 1-2 px wide; a Gaussian blur of sigma s makes it ~2.5 s).
+pub const CRISP_WIDTH: i32 = 2;
 /// Fewer strong edges than this: nothing to judge sharpness on (flat, or smooth gradients).
 pub const MIN_EDGES: u32 = 20;
 
@@ -79,8 +100,7 @@ impl EdgeTally {
     fn edge(&mut self, rise: i32, steepest: i32) {
         if rise >= STRONG_EDGE {
             self.strong += 1;
-            // width = rise / steepest <= 1.5 px
-            self.crisp += (2 * rise <= CRISP_WIDTH * steepest) as u32;
+            self.crisp += (rise <= CRISP_WIDTH * steepest) as u32;
         }
     }
 }
@@ -116,7 +136,7 @@ impl Run {
     }
 }
 
-/// Share of the strong edges (a rise of >= STRONG_EDGE levels) that are crisp (<= 1.5 px wide),
+/// Share of the strong edges (a rise of >= STRONG_EDGE levels) that are crisp (<= 2 px wide),
 /// along rows and columns of the decoded picture. It asks whether the edges that exist are soft,
 /// not how many there are: a clear sky or a foggy field keeps its few edges crisp, a defocused
 /// photo has none. None when fewer than MIN_EDGES strong edges exist (nothing to judge).
@@ -177,6 +197,7 @@ mod tests {
         assert_eq!(s.entropy, 0.0);
         assert_eq!(s.blur, 0.0);
         assert_eq!(s.sharpness, None);
+        assert_eq!((s.luma_p01, s.luma_p99), (100, 100));
         assert_eq!((s.dark_frac, s.bright_frac), (0.0, 0.0));
     }
 
@@ -189,6 +210,7 @@ mod tests {
         assert_eq!(s.std, 127.5);
         assert_eq!(s.entropy, 1.0);
         assert_eq!((s.dark_frac, s.bright_frac), (0.5, 0.5));
+        assert_eq!((s.luma_p01, s.luma_p99), (0, 255));
     }
 
     #[test]
@@ -213,7 +235,7 @@ mod tests {
     #[test]
     fn crisp_edges_are_sharp_and_ramps_are_not() {
         assert_eq!(sharpness(&bars(0)), Some(1.0));
-        assert_eq!(sharpness(&bars(4)), Some(0.0));
+        assert_eq!(sharpness(&bars(5)), Some(0.0));
         // Flat or smooth: no strong edges, no verdict.
         assert_eq!(sharpness(&Gray::new(64, 64, (0..64 * 64).map(|i| (i % 64) as u8).collect())), None);
     }

@@ -41,6 +41,8 @@ SCAN_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "std": pl.Float64,
     "dark_frac": pl.Float64,
     "bright_frac": pl.Float64,
+    "luma_p01": pl.UInt8,
+    "luma_p99": pl.UInt8,
     "blur": pl.Float64,
     "sharpness": pl.Float64,
     "colorfulness": pl.Float64,
@@ -146,7 +148,9 @@ def scan(
         xxh3-128 of the bytes), ``ahash``/``dhash``/``phash`` (u64, defined as in the imagehash
         package: ``int(str(imagehash.phash(img)), 16)``), ``phash_mirror`` (the pHash of the
         horizontally mirrored image, for ``find_duplicates(flips=True)``), ``mean``/``std`` (luma 0-255),
-        ``dark_frac``/``bright_frac`` (share of pixels with luma <= 15 / >= 240), ``blur``
+        ``dark_frac``/``bright_frac`` (share of pixels with luma <= 15 / >= 240),
+        ``luma_p01``/``luma_p99`` (1st and 99th percentile of luma: the darkest and brightest
+        parts), ``blur``
         (deprecated: variance of the Laplacian on a 64x64 picture, low for blurry *or* merely
         flat pictures; use ``sharpness``), ``sharpness`` (share of the strong edges that are
         crisp, 0-1; null when a picture has fewer than 20 strong edges), ``colorfulness``

@@ -49,18 +49,6 @@ def _need() -> None:
         raise ImportError(f"the HTML report needs {', '.join(missing)}: pip install recipe-audit[report]")
 
 
-def _rules(t: OutlierThresholds) -> dict[str, str]:
-    return {
-        "dark": f"luma mean <= {t.dark_mean:g} and luma std <= {t.exposure_std:g}",
-        "bright": f"luma mean >= {t.bright_mean:g} and luma std <= {t.exposure_std:g}",
-        "blurry": f"Laplacian variance <= {t.blur_max:g} and <= {t.sharpness_ratio:g} x std², shorter side >= {t.blur_min_side}",
-        "low_information": f"luma std <= {t.flat_std:g}: a blank or solid frame",
-        "odd_size": f"sqrt(w h) {t.size_factor:g}x off the median and robust z >= {t.z:g}",
-        "odd_aspect": f"long/short side {t.aspect_factor:g}x the median elongation and robust z >= {t.z:g}",
-        "grayscale": f"stored with 1-2 channels where >= {t.color_share:.0%} are color",
-    }
-
-
 def _fmt(value: float | None, spec: str = ".3g") -> str:
     return "" if value is None else format(value, spec)
 
@@ -200,14 +188,28 @@ class _Builder:
         }
 
     def outliers(self, thresholds: OutlierThresholds) -> dict[str, Any]:
-        odd, rules = self.a.outliers, _rules(thresholds)
-        order = {"dark": "mean", "bright": "mean", "blurry": "blur", "low_information": "std"}
+        odd, rules = self.a.outliers, thresholds.rules()
+        limits = {
+            "dark": ("<=", thresholds.dark_p99),
+            "bright": (">=", thresholds.bright_p01),
+            "blurry": ("<=", thresholds.sharpness_max),
+            "low_information": ("<=", thresholds.flat_std),
+            "grayscale": ("<", thresholds.gray_colorfulness),
+            "odd_size": ("|z| >=", thresholds.z),
+            "odd_aspect": (">=", thresholds.z),
+        }
         flags = []
         for flag in FLAGS:
             hits = odd.filter(pl.col(flag))
-            key = order.get(flag, "score")
-            hits = hits.sort(key, descending=flag in ("bright", "odd_size", "odd_aspect", "grayscale"))
-            items = [self.item(p, f"{key} {v:.3g}") for p, v in hits.select("path", key).head(PER_FLAG).iter_rows()]
+            key = thresholds.measured(flag)
+            # Worst first: the most extreme value of the measure the flag was judged on.
+            worst_high = flag in ("bright", "odd_aspect")
+            hits = hits.sort(pl.col(key).abs() if flag == "odd_size" else pl.col(key), descending=worst_high or flag == "odd_size", nulls_last=True)
+            op, limit = limits[flag]
+            items = [
+                self.item(p, f"{key} {_fmt(v)} ({op} {limit:g})")
+                for p, v in hits.select("path", key).head(PER_FLAG).iter_rows()
+            ]
             flags.append({"flag": flag, "count": hits.height, "rule": rules[flag], "cards": items})
         top = [
             self.item(p, f"score {s:.1f}" + (f" · {', '.join(f)}" if f else ""))
