@@ -19,16 +19,22 @@ from typing import Any
 
 from recipe_audit.checks._report import CHECK_NAMES, REPORT_SCHEMA, STATUSES
 from recipe_audit.checks._setup import Budget, default_optimizer, default_predict
+from recipe_audit.checks.data_checks import batch_composition, input_layout, preprocess_leak
 from recipe_audit.checks.dependency_checks import batch_independence, causality
 from recipe_audit.checks.determinism import seed_determinism
+from recipe_audit.checks.evaluation import Comparison, EvalLoss, compare_runs, eval_loss
 from recipe_audit.checks.health_checks import activations, nan_inf
+from recipe_audit.checks.html_report import render_html, write_html
 from recipe_audit.checks.init_checks import init_bias, input_normalization, loss_at_init
+from recipe_audit.checks.loss_checks import class_weights, loss_reduction, padding_loss
+from recipe_audit.checks.optimizer_checks import weight_decay
 from recipe_audit.checks.pipeline_checks import augmentation_labels, eval_mode, lr_schedule
 from recipe_audit.checks.plots import first_layer_weights, loss_curve, prediction_dynamics, show_batch
 from recipe_audit.checks.pytest_helpers import assert_recipe_passes, failures
 from recipe_audit.checks.ranking import rank_by_loss
 from recipe_audit.checks.recipe import run_recipe
 from recipe_audit.checks.step_checks import frozen_params, grad_accumulation, grad_clipping
+from recipe_audit.checks.sweeps import CapacitySweep, LRRange, capacity_sweep, lr_range_test
 from recipe_audit.checks.training_checks import decreasing_loss, input_independent_baseline, overfit_one_batch
 from recipe_audit.checks.watch import Watcher, watch
 
@@ -67,6 +73,23 @@ __all__ = [
     "eval_mode",
     "activations",
     "nan_inf",
+    "input_layout",
+    "preprocess_leak",
+    "batch_composition",
+    "loss_reduction",
+    "class_weights",
+    "padding_loss",
+    "weight_decay",
+    "capacity_sweep",
+    "CapacitySweep",
+    "lr_range_test",
+    "LRRange",
+    "eval_loss",
+    "EvalLoss",
+    "compare_runs",
+    "Comparison",
+    "render_html",
+    "write_html",
     "watch",
     "Watcher",
     "rank_by_loss",

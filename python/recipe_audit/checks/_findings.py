@@ -54,7 +54,7 @@ def input_row(channels: tuple[list[float], list[float]] | None, model: Any) -> R
         return skip("input_normalization", "the inputs are not floating point (token ids), nothing to normalize")
     status, value, message = judge_inputs(channels[0], channels[1], first_normalizes(model))
     hint = "" if status == "pass" else "normalize in preprocess: (x / 255 - mean) / std per channel, the statistics of the training set"
-    return row("input_normalization", status, value, "per-channel |mean| <= 3 and std <= 5", message, hint)
+    return row("input_normalization", status, value, "per-channel |mean| <= 3 and std <= 5, some std >= 0.1", message, hint)
 
 
 def activation_row(acts: pl.DataFrame, when: str) -> Row:
@@ -127,11 +127,26 @@ def frozen_row(reasons: list[str], total: int, expected_frozen: tuple[str, ...],
     return row("frozen_params", "fail", float(len(reasons)), expected, message, hint)
 
 
-def lr_row(lrs: list[float], planned: int | None, how: str) -> Row:
-    """``lr_schedule`` from the learning rate at every step (`planned`: steps of the whole run)."""
+WARMUP_SHARE = 0.5
+"""The lr must reach half the optimizer's own lr within this share of the run."""
+
+
+def lr_row(lrs: list[float], planned: int | None, how: str, base: float | None = None) -> Row:
+    """``lr_schedule`` from the learning rate at every step (`planned`: steps of the whole run; `base`:
+    the lr the optimizer was given, to judge a warm-up by)."""
     if not lrs:
         return skip("lr_schedule", "no learning rate was recorded")
     total = planned or len(lrs)
+    if base and base > 0:
+        warm = next((i for i, v in enumerate(lrs) if v >= 0.5 * base), None)
+        if warm is None or warm > WARMUP_SHARE * total:
+            reached = max(lrs) / base
+            when = "never" if warm is None else f"only at step {warm} of {total}"
+            return row("lr_schedule", "fail", reached, f"lr >= half the optimizer's lr by {WARMUP_SHARE:.0%} of the run",
+                       f"{how}: the lr reaches half the optimizer's lr ({fmt(base)}) {when}, at most {reached:.0%} of "
+                       "it: a warm-up that never ends (its length written in steps and the scheduler stepped per "
+                       "epoch, or a length longer than the run)",
+                       "write the warm-up length in the unit the scheduler is stepped in, a few percent of the run")
     hit = first_lr_near_zero(lrs)
     frac = 1.0 if hit is None else hit / total
     peak = max(lrs)

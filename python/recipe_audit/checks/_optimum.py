@@ -42,7 +42,7 @@ def _groups(x: Any, task: str, out_shape: tuple[int, ...]) -> tuple[Any, tuple[i
     return inverse, tuple(out_shape[1:])
 
 
-_SQUASH = {"softmax": lambda z: z.softmax(-1), "log_softmax": lambda z: z.log_softmax(-1), "sigmoid": torch.sigmoid}
+_SQUASH = {"softmax": lambda z: z.softmax(-1), "log_softmax": lambda z: z.log_softmax(-1), "sigmoid": lambda z: z.sigmoid()}
 
 
 def lowest_loss(loss_fn: Any, x: Any, y: Any, out: Any, task: str, activation: str | None = None) -> Optimum | None:

@@ -128,3 +128,16 @@ def final_bias(model: Any, size: int) -> tuple[str, Any] | None:
         if name.endswith("bias") and p.dim() == 1 and p.shape[0] == size:
             found = (name, p)
     return found
+
+
+def agreement(task: str, out: Any, y: Any, activation: str | None = None) -> tuple[float, str]:
+    """(share of the predictions read off `out` matching the labels, in words); for regression 1.0
+    once R^2 >= 0.95, else R^2 (at least 0)."""
+    target = describe(task, out, y)
+    pred = predicted_labels(target, out, activation)
+    if target.kind == "regression":
+        yf = y.float().reshape(pred.shape)
+        r2 = 1 - float(((pred - yf) ** 2).sum() / ((yf - yf.mean()) ** 2).sum().clamp_min(1e-12))
+        return (1.0 if r2 >= 0.95 else max(r2, 0.0)), f"R^2 {r2:.3g}"
+    share = float((pred.reshape(y.shape) == y).float().mean())
+    return share, f"{share:.0%} of predictions match the labels"

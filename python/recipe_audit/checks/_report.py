@@ -29,6 +29,13 @@ CHECK_NAMES: tuple[str, ...] = (
     "eval_mode",
     "activations",
     "nan_inf",
+    "input_layout",
+    "preprocess_leak",
+    "batch_composition",
+    "loss_reduction",
+    "class_weights",
+    "padding_loss",
+    "weight_decay",
 )
 """The checks `run_recipe` runs, in this order: the names are a stable contract."""
 
@@ -60,6 +67,13 @@ RECIPE = {
     "eval_mode": "the neural net training fails silently: 'you forgot to set train/eval mode for BN'",
     "activations": "the neural net training fails silently: watch for dead, saturated or exploding activations",
     "nan_inf": "the neural net training fails silently: find where the first NaN/Inf appears",
+    "input_layout": "visualize just before the net: 'the unambiguous source of truth is what goes into your network'",
+    "preprocess_leak": "set up the evaluation skeleton: the evaluation set must stay unseen, its statistics included",
+    "batch_composition": "become one with the data: shuffle it, or every batch teaches the classes of the moment",
+    "loss_reduction": "the neural net training fails silently: a summed loss changes what the learning rate means",
+    "class_weights": "the neural net training fails silently: check the loss weighs what you meant it to",
+    "padding_loss": "the neural net training fails silently: padding must not count in the loss",
+    "weight_decay": "regularize: weight decay, but not on what practice leaves undecayed (biases, norm layers)",
 }
 """One line of the recipe's advice per check, quoted in every hint."""
 

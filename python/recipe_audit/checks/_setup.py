@@ -150,6 +150,7 @@ class Setup:
     frozen: tuple[str, ...] = ()
     width_arg: str = "width"
     program_seed: int | None = None  # run_recipe(seed=N): the program seeds with N at start; None: it does not say
+    eval_data: Data | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -245,14 +246,15 @@ class Setup:
 
     # -- experiments ----------------------------------------------------------------------
     def train(self, steps: int, *, zero_inputs: bool = False, augment: bool = True, watch: bool = False,
-              model_kwargs: dict[str, Any] | None = None, seed_offset: int = 0) -> Run:
+              model_kwargs: dict[str, Any] | None = None, seed_offset: int = 0,
+              optimizer_fn: Callable[[Any], Any] | None = None) -> Run:
         """Train a fresh model for `steps` steps on a fresh pipeline, at constant lr (no scheduler:
         'disable learning rate decays' while building trust)."""
         from recipe_audit.checks.watch import Watcher
 
         model = self.fresh_model(seed_offset, **(model_kwargs or {}))
         initial = {k: v.detach().clone() for k, v in model.named_parameters()}
-        optimizer = self.optimizer_fn(model)
+        optimizer = (optimizer_fn or self.optimizer_fn)(model)
         watcher = Watcher(model, optimizer, every=max(1, steps // 10)) if watch else None
         run = Run(model, optimizer, [], initial, watcher, self.data.cycle(), zero_inputs, augment)
         return self.extend(run, steps)
@@ -276,7 +278,7 @@ class Setup:
 
 
 OPTION_NAMES = ("optimizer_fn", "scheduler_fn", "scheduler_interval", "train_step", "predict", "augment",
-                "preprocess", "task", "epochs", "steps", "budget", "seed", "frozen", "width_arg")
+                "preprocess", "task", "epochs", "steps", "budget", "seed", "frozen", "width_arg", "eval_data")
 
 
 def make_setup(model_fn: Any, data: Any, loss_fn: Any, options: dict[str, Any]) -> Setup:
@@ -296,5 +298,7 @@ def make_setup(model_fn: Any, data: Any, loss_fn: Any, options: dict[str, Any]) 
     clean = {k: v for k, v in options.items() if v is not None}
     if "frozen" in clean:
         clean["frozen"] = tuple(clean["frozen"])
+    if "eval_data" in clean:
+        clean["eval_data"] = Data(clean["eval_data"], budget.batch_size, budget.seed)
     return Setup(model_fn, Data(data, budget.batch_size, budget.seed), loss_fn, budget=budget,
                  program_seed=program_seed, **clean)

@@ -16,6 +16,8 @@ EXPLODING_FAIL = 100.0
 """A layer's output rms over the network input's rms (the network's output layer excluded)."""
 INPUT_FAIL, INPUT_WARN = (10.0, 10.0), (3.0, 5.0)
 """Per-channel (|mean|, std) of what enters the net beyond which inputs are not normalized."""
+FLAT_FAIL, FLAT_WARN = 0.01, 0.1
+"""Largest per-channel std below which inputs are nearly constant (normalized with a far too large std)."""
 NEAR_ZERO_LR = 1e-3
 """A learning rate at or below this share of its peak counts as near zero."""
 
@@ -103,6 +105,10 @@ def judge_inputs(means: list[float], stds: list[float], first_normalizes: bool) 
         if first_normalizes:
             return "warn", worst, f"inputs are not normalized: {detail}; the first layer normalizes them.{looks}"
         return "fail", worst, f"inputs are far from normalized: {detail}.{looks}"
+    if worst_std < FLAT_WARN:
+        status = "fail" if worst_std < FLAT_FAIL else "warn"
+        return status, worst_std, (f"inputs are nearly constant: {detail}: no channel varies by more than "
+                                   f"{fmt(worst_std)} (divided by a std far too large, e.g. 0-255 statistics on 0-1 pixels)")
     if worst_mean > INPUT_WARN[0] or worst_std > INPUT_WARN[1]:
         return "warn", worst, f"inputs are only roughly normalized: {detail}"
     return "pass", worst, f"inputs look normalized: {detail}"

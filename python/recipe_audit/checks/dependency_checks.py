@@ -97,9 +97,31 @@ def _batch_independence(setup: Setup) -> Row:
                f"each of {batch} outputs depends only on its own sample (through {what}; BatchNorm in eval mode){note}")
 
 
+SHIFT_SAME = 0.9
+"""Share of positions whose target is the input token at the same position beyond which targets are unshifted."""
+
+
+def _unshifted(setup: Setup) -> Row | None:
+    """A failing row when next-token targets equal the inputs at the same positions (not shifted)."""
+    x, y = setup.eval_batch()
+    if x.shape != y.shape or x.is_floating_point() or y.is_floating_point() or x.shape[1] < 2:
+        return None
+    same = float((x == y).double().mean())
+    next_token = float((x[:, 1:] == y[:, :-1]).double().mean())
+    if same < SHIFT_SAME or same <= next_token:
+        return None
+    return row("causality", "fail", same, "the target at t is the token at t+1",
+               f"{same:.0%} of the targets equal the input token at the same position ({next_token:.0%} equal the next "
+               "one): the next-token targets are not shifted, the model learns to copy its input",
+               "targets = tokens[:, 1:], inputs = tokens[:, :-1] (the target at t is the token at t+1)")
+
+
 def _causality(setup: Setup) -> Row:
     if setup.task != "sequence":
         return skip("causality", f"task is {setup.task!r}; causality is checked for task='sequence'")
+    unshifted = _unshifted(setup)
+    if unshifted is not None:
+        return unshifted
     out, wrt, projection, what = _probe(setup)
     if wrt is None:
         return skip("causality", what)
@@ -152,7 +174,8 @@ def batch_independence(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -
 def causality(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
     """For ``task='sequence'`` (tokens [B, T] -> logits [B, T, V]): the output at t depends on the
     inputs 0..t only, and on t itself. Catches a missing or shifted mask and causal-convolution
-    padding on the wrong side. Options as `run_recipe`.
+    padding on the wrong side; and next-token targets left unshifted (the target at t is the input
+    token at t). Options as `run_recipe`.
 
     Example:
         >>> r = checks.causality(model_fn, (tokens, targets), loss, task="sequence")  # doctest: +SKIP

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from recipe_audit.checks._findings import lr_row
+from recipe_audit.checks._modes import stale_predict, trains_in_eval_mode
 from recipe_audit.checks._outputs import describe, predicted_labels
 from recipe_audit.checks._report import Row, fmt, row, skip
 from recipe_audit.checks._runner import single
@@ -51,7 +52,8 @@ def _lr_schedule(setup: Setup) -> Row:
             lrs = lrs[:total]
     how = (f"{type(scheduler).__name__} stepped per {setup.scheduler_interval} over {setup.epochs:g} epochs "
            f"x {per_epoch} batches = {total} steps")
-    return lr_row(lrs, total, how)
+    base = optimizer.param_groups[0].get("initial_lr")
+    return lr_row(lrs, total, how, float(base) if base is not None else None)
 
 
 def _augmentation_labels(setup: Setup) -> Row:
@@ -158,13 +160,25 @@ def _eval_mode(setup: Setup) -> Row:
         value = max(value, diff)
         problems.append(f"a sample's output changes with the rest of its batch (max difference {diff:.1%}): "
                         "BatchNorm uses batch statistics at evaluation (or a layer mixes the batch: see batch_independence)")
-    expected = f"identical outputs (relative difference <= {EVAL_TOL:g}) twice, alone and in a batch"
+    x_all, y_all = setup.eval_batch()
+    stale = stale_predict(setup, model, x_all, y_all)
+    if stale is not None:
+        problems.append(stale[0])
+        value = max(value, stale[1])
+    n = min(len(x_all), setup.budget.batch_size)
+    mode = trains_in_eval_mode(setup, x_all[:n], y_all[:n])
+    if mode is not None:
+        problems.append(mode)
+    expected = (f"identical outputs (relative difference <= {EVAL_TOL:g}) twice, alone and in a batch; predict as good "
+                "as the trained model; training steps in train mode")
     if problems:
         return row("eval_mode", "fail", value, expected, "; ".join(problems),
-                   "call model.eval() (and torch.no_grad()) in predict, model.train() before training again")
+                   "call model.eval() (and torch.no_grad()) in predict, model.train() at the start of every step; "
+                   "predict with the weights you train (update the EMA copy after every optimizer step)")
     note = "; predict builds an autograd graph (wrap it in torch.no_grad())" if first.requires_grad else ""
     return row("eval_mode", "pass", value, expected,
-               f"predict is deterministic and per-sample on {len(x)} inputs (twice, alone and in a batch){note}")
+               f"predict is deterministic and per-sample on {len(x)} inputs (twice, alone and in a batch), scores like "
+               f"the trained model, and leaves training in train mode{note}")
 
 
 def lr_schedule(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
@@ -192,7 +206,9 @@ def augmentation_labels(model_fn: Any, data: Any, loss_fn: Any, **options: Any) 
 
 def eval_mode(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
     """Through the user's `predict` on a briefly trained model: the same inputs give the same
-    outputs twice, and alone or inside a larger batch. Options as `run_recipe`.
+    outputs twice, and alone or inside a larger batch; predict scores like the trained model's own
+    forward (not like an untrained one: an EMA copy never updated); and a training step right after a
+    predict still runs dropout/BatchNorm in train mode. Options as `run_recipe`.
 
     Example:
         >>> r = checks.eval_mode(model_fn, (X, y), F.cross_entropy, predict=lambda m, x: m(x))  # doctest: +SKIP

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
 
 from recipe_audit.checks import (
+    data_checks,
     dependency_checks,
     determinism,
     health_checks,
     init_checks,
+    loss_checks,
+    optimizer_checks,
     pipeline_checks,
     step_checks,
     training_checks,
@@ -19,6 +23,7 @@ from recipe_audit.checks import (
 from recipe_audit.checks._report import CHECK_NAMES, frame
 from recipe_audit.checks._runner import CheckImpl, run_check
 from recipe_audit.checks._setup import Budget, make_setup
+from recipe_audit.checks.html_report import write_recipe_html
 
 IMPLS: dict[str, CheckImpl] = {
     "seed_determinism": determinism._seed_determinism,
@@ -38,6 +43,13 @@ IMPLS: dict[str, CheckImpl] = {
     "eval_mode": pipeline_checks._eval_mode,
     "activations": health_checks._activations,
     "nan_inf": health_checks._nan_inf,
+    "input_layout": data_checks._input_layout,
+    "preprocess_leak": data_checks._preprocess_leak,
+    "batch_composition": data_checks._batch_composition,
+    "loss_reduction": loss_checks._loss_reduction,
+    "class_weights": loss_checks._class_weights,
+    "padding_loss": loss_checks._padding_loss,
+    "weight_decay": optimizer_checks._weight_decay,
 }
 assert tuple(IMPLS) == CHECK_NAMES
 
@@ -62,6 +74,8 @@ def run_recipe(
     seed: int | None = None,
     frozen: Sequence[str] = (),
     width_arg: str = "width",
+    eval_data: Any = None,
+    html: str | os.PathLike[str] | None = None,
 ) -> pl.DataFrame:
     """Run the recipe's training checks on a fresh model: one row per check.
 
@@ -93,6 +107,10 @@ def run_recipe(
             program seeds the global RNGs with N at start; both runs then start from that seed. The
             other checks' experiments are seeded with N (default ``budget.seed``) either way.
         frozen: name prefixes of parameters frozen on purpose (left out of `frozen_params`).
+        width_arg: the name of `model_fn`'s capacity argument.
+        eval_data: the evaluation set, as `data` (for `preprocess_leak`).
+        html: write a self-contained HTML report here: the table, and the plots of what enters the
+            net, the baseline's loss curve, the prediction dynamics and the first layer's weights.
 
     Returns:
         ``check, status (pass|fail|warn|skip), value, expected, message, hint``: one row per
@@ -106,10 +124,13 @@ def run_recipe(
     options = {"optimizer_fn": optimizer_fn, "scheduler_fn": scheduler_fn, "train_step": train_step,
                "predict": predict, "augment": augment, "preprocess": preprocess, "task": task, "epochs": epochs,
                "steps": steps, "scheduler_interval": scheduler_interval, "budget": budget, "seed": seed,
-               "frozen": tuple(frozen), "width_arg": width_arg}
+               "frozen": tuple(frozen), "width_arg": width_arg, "eval_data": eval_data}
     setup = make_setup(model_fn, data, loss_fn, options)
     names = CHECK_NAMES if checks is None else tuple(checks)
     unknown = [n for n in names if n not in IMPLS]
     if unknown:
         raise ValueError(f"unknown check(s) {unknown}; the checks are {CHECK_NAMES}")
-    return frame(run_check(name, IMPLS[name], setup) for name in CHECK_NAMES if name in names)
+    report = frame(run_check(name, IMPLS[name], setup) for name in CHECK_NAMES if name in names)
+    if html is not None:
+        write_recipe_html(report, setup, html)
+    return report

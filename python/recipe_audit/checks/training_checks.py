@@ -9,7 +9,7 @@ import polars as pl
 
 from recipe_audit.checks._findings import loss_trend_row
 from recipe_audit.checks._optimum import lowest_loss
-from recipe_audit.checks._outputs import describe, predicted_labels
+from recipe_audit.checks._outputs import agreement
 from recipe_audit.checks._report import Row, fmt, row
 from recipe_audit.checks._runner import single
 from recipe_audit.checks._setup import Run, Setup, seed_all
@@ -73,14 +73,7 @@ def _input_independent_baseline(setup: Setup) -> Row:
 
 def _share(setup: Setup, out: Any, y: Any) -> tuple[float, str]:
     """(share of the predictions read off `out` that match the labels, in words)."""
-    target = describe(setup.task, out, y)
-    pred = predicted_labels(target, out, setup.activation())
-    if target.kind == "regression":
-        yf = y.float().reshape(pred.shape)
-        r2 = 1 - float(((pred - yf) ** 2).sum() / ((yf - yf.mean()) ** 2).sum().clamp_min(1e-12))
-        return (1.0 if r2 >= 0.95 else max(r2, 0.0)), f"R^2 {fmt(r2)}"
-    share = float((pred.reshape(y.shape) == y).float().mean())
-    return share, f"{share:.0%} of predictions match the labels"
+    return agreement(setup.task, out, y, setup.activation())
 
 
 def _matches(setup: Setup, model: Any, x: Any, y: Any) -> tuple[float, str]:

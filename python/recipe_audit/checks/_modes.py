@@ -1,0 +1,57 @@
+"""Two more ways inference and training drift apart, for `eval_mode`: a `predict` that does not use the
+trained weights (an EMA or eval copy never updated), and a step that trains in eval mode because
+`predict` left the model there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recipe_audit.checks._outputs import agreement
+from recipe_audit.checks._setup import Setup, default_predict
+from recipe_audit.checks._torch import nn
+
+STALE_SHARE = 0.5
+"""`predict` keeping more than this share of what training gained over the untrained model is stale."""
+MIN_GAIN = 0.2
+"""Gain in agreement with the labels, untrained to trained, below which staleness cannot be judged."""
+
+
+
+def stale_predict(setup: Setup, trained: Any, x: Any, y: Any) -> tuple[str, float] | None:
+    """(why, share of the gain lost) when `predict` on the trained model scores like the untrained one."""
+    activation = setup.activation()
+    fresh, _ = agreement(setup.task, setup.outputs(setup.fresh_model(), x), y, activation)
+    own, _ = agreement(setup.task, default_predict(trained, x), y, activation)
+    given, _ = agreement(setup.task, setup.outputs(trained, x), y, activation)
+    gain = own - fresh
+    if gain < MIN_GAIN:
+        return None
+    lost = (own - given) / gain
+    if lost <= STALE_SHARE:
+        return None
+    return (f"predict agrees with {given:.0%} of the labels where the trained model's own forward (eval mode) agrees "
+            f"with {own:.0%} and the untrained model's predict with {fresh:.0%}: predict does not use the trained "
+            "weights (an EMA or evaluation copy that never receives them?)", lost)
+
+
+def trains_in_eval_mode(setup: Setup, x: Any, y: Any) -> str | None:
+    """Why, when one user step right after a `predict` runs dropout/BatchNorm layers in eval mode."""
+    model = setup.fresh_model()
+    modal = [(n, m) for n, m in model.named_modules()
+             if isinstance(m, (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm))]
+    if not modal:
+        return None
+    setup.outputs(model, x)
+    seen: list[str] = []
+    handles = [m.register_forward_pre_hook(lambda mod, args, name=n: seen.append(name) if not mod.training else None)
+               for n, m in modal]
+    try:
+        setup.step(model, setup.optimizer_fn(model), x, y)
+    finally:
+        for h in handles:
+            h.remove()
+    if not seen:
+        return None
+    kinds = sorted({type(dict(model.named_modules())[n]).__name__ for n in seen})
+    return (f"the training step right after a predict() ran {', '.join(kinds)} (`{seen[0]}`) in eval mode: predict "
+            "leaves the model in eval mode and the step does not call model.train()")
