@@ -1,10 +1,12 @@
 """The training-check zoo run through recipe_audit.checks, neural_net_checklist, torchtest and
 PyTorch Lightning's built-ins, side by side.
 
-    python benches/checks_compare.py [--json out.json] [--only NAME_PART ...]   # the zoo, ~8 min
+    python benches/checks_compare.py [--half tuning|held-out|all] [--json out.json] [--only NAME_PART ...]
     python benches/checks_compare.py --timing                                   # run_recipe wall time
 
-For every zoo case (tests/checks_zoo.py: a buggy set-up and its correct twin) each tool gets the
+The zoo is tests/checks_zoo.py (31 cases) and tests/checks_zoo_grown.py (24 more, `HELD_OUT` = every
+second one of those). The tuning half is the 31 and the other 12 grown cases; totals are printed
+per half, labelled. For every zoo case (a buggy set-up and its correct twin) each tool gets the
 same model factory, data, loss, optimizer, step, scheduler and augmentation as far as its API can
 take them:
 - recipe_audit: the check named for the bug on the bug; `run_recipe` on the bug (every check that
@@ -46,6 +48,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import checks_zoo as zoo  # noqa: E402
+import checks_zoo_grown as grown  # noqa: E402
 import torch  # noqa: E402
 from recipe_audit import checks  # noqa: E402
 from recipe_audit.checks._setup import make_setup, seed_all  # noqa: E402
@@ -56,7 +59,14 @@ BY_DESIGN = {  # bugs a LightningModule with automatic optimization cannot conta
     "optimizer.step() missing": "Lightning's loop steps (automatic optimization)",
     "dropout active at eval": "trainer.predict/validate call model.eval()",
     "batchnorm in train mode at eval": "trainer.predict/validate call model.eval()",
+    "zero_grad() between backward() and step()": "Lightning's loop orders zero_grad/backward/step (automatic optimization)",
+    "step trains in eval mode after predict": "Lightning's fit loop calls model.train() (automatic optimization)",
 }
+ALL_CASES = zoo.CASES + grown.GROWN_CASES
+
+
+def half_of(case: zoo.Case) -> str:
+    return "held-out" if case.name in grown.HELD_OUT else "tuning"
 
 
 def _kwargs(build: dict[str, Any]) -> tuple[Any, Any, Any, dict[str, Any]]:
@@ -97,14 +107,12 @@ def _nnc_assertions(case: zoo.Case, build: dict[str, Any]) -> list[str]:
     batch = (x, y)
     fired = []
     sequence = setup.task == "sequence"
+    classes = int(setup.fresh_model()(x[:2]).shape[-1])
     if sequence:
-        emb = next(n for n, m in factory().named_modules() if isinstance(m, torch.nn.Embedding))
-        x1h = torch.nn.functional.one_hot(x, num_classes=zoo.V).float()
-        factory = nnc.replace_input_embedding_layer(setup.model_fn, emb)
+        name, emb = next((n, m) for n, m in factory().named_modules() if isinstance(m, torch.nn.Embedding))
+        x1h = torch.nn.functional.one_hot(x, num_classes=emb.num_embeddings).float()
+        factory = nnc.replace_input_embedding_layer(setup.model_fn, name)
         batch = (x1h, y)
-        classes = zoo.V
-    else:
-        classes = int(setup.fresh_model()(x[:2]).shape[-1])
     loss_fn = setup.loss_fn
     tests = [
         ("loss_at_init", lambda: nnc.assert_balanced_classification_cross_entropy_loss_at_init(
@@ -202,7 +210,10 @@ def _lightning(build: dict[str, Any]) -> str:
                                                        "interval": setup.scheduler_interval}}
 
     pipeline = setup.data.fresh()
-    if not isinstance(pipeline, DataLoader):
+    if isinstance(pipeline, list):  # a factory of batches: the same batches, in their order
+        pipeline = DataLoader(TensorDataset(torch.cat([b[0] for b in pipeline]), torch.cat([b[1] for b in pipeline])),
+                              batch_size=len(pipeline[0][0]), shuffle=False)
+    elif not isinstance(pipeline, DataLoader):
         pipeline = DataLoader(TensorDataset(pipeline.x, pipeline.y), batch_size=32, shuffle=True)
     stopper = EarlyStopping(monitor="train_loss", check_finite=True, patience=10**6, check_on_train_epoch_end=True)
     trainer = L.Trainer(max_steps=100, max_epochs=5, detect_anomaly=True, callbacks=[stopper], logger=False,
@@ -275,27 +286,31 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--only", nargs="*", default=[])
     parser.add_argument("--timing", action="store_true", help="time the whole recipe instead")
+    parser.add_argument("--half", choices=("tuning", "held-out", "all"), default="all")
+    parser.add_argument("--tools", nargs="*", default=list(TOOLS), choices=list(TOOLS))
     args = parser.parse_args()
     if args.timing:
         time_recipe()
         return
     torch.set_num_threads(1)
-    cases = [c for c in zoo.CASES if not args.only or any(o in c.name for o in args.only)]
+    cases = [c for c in ALL_CASES if (not args.only or any(o in c.name for o in args.only))
+             and args.half in ("all", half_of(c))]
+    tools = {t: TOOLS[t] for t in args.tools}
     results: dict[str, dict[str, Any]] = {}
-    seconds = dict.fromkeys(TOOLS, 0.0)
+    seconds = {t: {"tuning": 0.0, "held-out": 0.0} for t in tools}
     for case in cases:
-        results[case.name] = {"check": case.check}
-        for tool, run in TOOLS.items():
+        results[case.name] = {"check": case.check, "half": half_of(case)}
+        for tool, run in tools.items():
             start = time.perf_counter()
             results[case.name][tool] = run(case)
-            seconds[tool] += time.perf_counter() - start
+            seconds[tool][half_of(case)] += time.perf_counter() - start
         print(f"done: {case.name}", file=sys.stderr)
-    print("| bug (named check) | recipe_audit | neural_net_checklist | torchtest | Lightning built-ins |")
-    print("|---|---|---|---|---|")
+    print("| half | bug (named check) | " + " | ".join(tools) + " |")
+    print("|---|---|" + "---|" * len(tools))
     mark = {True: "**caught**", False: "missed", None: "n/a"}
     for name, r in results.items():
         cells = []
-        for tool in TOOLS:
+        for tool in tools:
             t = r[tool]
             cell = f"{mark[t['caught']]}: {t['verdict']}" if t["caught"] is not None else t["verdict"]
             if t.get("also"):
@@ -303,15 +318,23 @@ def main() -> None:
             if t["false_alarms"]:
                 cell += f"; twin flagged: {', '.join(t['false_alarms'])}"
             cells.append(cell.replace("|", "/"))
-        print(f"| {name} (`{r['check']}`) | " + " | ".join(cells) + " |")
-    totals = []
-    for tool in TOOLS:
-        caught = sum(1 for r in results.values() if r[tool]["caught"])
-        applicable = sum(1 for r in results.values() if r[tool]["caught"] is not None)
-        alarms = sum(1 for r in results.values() if r[tool]["false_alarms"])
-        totals.append(f"{caught}/{applicable} caught, {alarms} twins flagged")
-    print("| **total** | " + " | ".join(totals) + " |")
-    print("\nseconds: " + ", ".join(f"{t} {s:.0f}" for t, s in seconds.items()))
+        print(f"| {r['half']} | {name} (`{r['check']}`) | " + " | ".join(cells) + " |")
+    for half in ("tuning", "held-out"):
+        part = [r for r in results.values() if r["half"] == half]
+        if not part:
+            continue
+        totals = []
+        for tool in tools:
+            caught = sum(1 for r in part if r[tool]["caught"])
+            applicable = sum(1 for r in part if r[tool]["caught"] is not None)
+            alarms = sum(1 for r in part if r[tool]["false_alarms"])
+            totals.append(f"{caught}/{applicable} caught, {alarms} twins flagged")
+        print(f"| **{half} half, {len(part)} cases** | | " + " | ".join(totals) + " |")
+    for half in ("tuning", "held-out"):
+        n = sum(1 for r in results.values() if r["half"] == half)
+        if n:
+            print(f"\nseconds per case, {half} half ({n} cases): "
+                  + ", ".join(f"{t} {seconds[t][half] / n:.1f}" for t in tools))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

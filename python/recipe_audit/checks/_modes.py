@@ -34,14 +34,13 @@ def stale_predict(setup: Setup, trained: Any, x: Any, y: Any) -> tuple[str, floa
             "weights (an EMA or evaluation copy that never receives them?)", lost)
 
 
-def trains_in_eval_mode(setup: Setup, x: Any, y: Any) -> str | None:
-    """Why, when one user step right after a `predict` runs dropout/BatchNorm layers in eval mode."""
+def _eval_mode_in_step(setup: Setup, x: Any, y: Any, *, after_predict: bool) -> tuple[list[str], Any]:
+    """(dropout/BatchNorm modules that ran in eval mode during one user step, the model)."""
     model = setup.fresh_model()
     modal = [(n, m) for n, m in model.named_modules()
              if isinstance(m, (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm))]
-    if not modal:
-        return None
-    setup.outputs(model, x)
+    if after_predict:
+        setup.outputs(model, x)
     seen: list[str] = []
     handles = [m.register_forward_pre_hook(lambda mod, args, name=n: seen.append(name) if not mod.training else None)
                for n, m in modal]
@@ -50,8 +49,20 @@ def trains_in_eval_mode(setup: Setup, x: Any, y: Any) -> str | None:
     finally:
         for h in handles:
             h.remove()
+    return seen, model
+
+
+def trains_in_eval_mode(setup: Setup, x: Any, y: Any) -> str | None:
+    """Why, when one user step right after a `predict` runs dropout/BatchNorm layers in eval mode that
+    the same step on a fresh model runs in train mode (layers kept in eval mode on purpose, e.g. a
+    frozen BatchNorm, are the same either way)."""
+    seen, model = _eval_mode_in_step(setup, x, y, after_predict=True)
     if not seen:
         return None
-    kinds = sorted({type(dict(model.named_modules())[n]).__name__ for n in seen})
-    return (f"the training step right after a predict() ran {', '.join(kinds)} (`{seen[0]}`) in eval mode: predict "
+    deliberate, _ = _eval_mode_in_step(setup, x, y, after_predict=False)
+    drifted = [n for n in seen if n not in deliberate]
+    if not drifted:
+        return None
+    kinds = sorted({type(dict(model.named_modules())[n]).__name__ for n in drifted})
+    return (f"the training step right after a predict() ran {', '.join(kinds)} (`{drifted[0]}`) in eval mode: predict "
             "leaves the model in eval mode and the step does not call model.train()")

@@ -29,7 +29,10 @@ class Optimum:
 
 
 def _groups(x: Any, task: str, out_shape: tuple[int, ...]) -> tuple[Any, tuple[int, ...]]:
-    """(group id per output row, the shape of one row): rows with the same visible input share outputs."""
+    """(group id per output row, the shape of one row): rows with the same visible input share outputs;
+    ``x=None``: one output vector for every position (the best constant prediction)."""
+    if x is None:
+        return torch.zeros(math.prod(out_shape[:-1]), dtype=torch.long), tuple(out_shape[-1:])
     if task == "sequence" and x.dim() == 2 and len(out_shape) >= 2 and out_shape[:2] == tuple(x.shape):
         keys: dict[tuple[int, ...], int] = {}
         ids = []
@@ -47,9 +50,10 @@ _SQUASH = {"softmax": lambda z: z.softmax(-1), "log_softmax": lambda z: z.log_so
 
 def lowest_loss(loss_fn: Any, x: Any, y: Any, out: Any, task: str, activation: str | None = None) -> Optimum | None:
     """The optimum of `loss_fn` over outputs shaped like `out` (passed through the model's final
-    `activation`, so a softmax output is judged as one), tied across identical inputs; None when the
-    loss cannot be differentiated with respect to free outputs."""
+    `activation`, so a softmax output is judged as one), tied across identical inputs (``x=None``: one
+    vector for all); None when the loss cannot be differentiated with respect to free outputs."""
     ids, row = _groups(x, task, tuple(out.shape))
+    ids = ids.to(out.device)
     groups = int(ids.max()) + 1 if ids.numel() else 0
     scale = float(y.float().abs().max()) if y.is_floating_point() and y.numel() else 1.0
     free = torch.zeros((groups, *row), device=out.device, dtype=torch.float32, requires_grad=True)

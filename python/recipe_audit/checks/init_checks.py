@@ -9,6 +9,7 @@ import polars as pl
 
 from recipe_audit.checks._data import labels_of
 from recipe_audit.checks._findings import input_row
+from recipe_audit.checks._optimum import lowest_loss
 from recipe_audit.checks._outputs import (
     constant_outputs,
     describe,
@@ -98,9 +99,28 @@ def _loss_at_init(setup: Setup) -> Row:
     return row("loss_at_init", "pass", measured, expected, message)
 
 
+def _loss_priors(setup: Setup, out: Any, labels: Any, activation: str | None) -> Any:
+    """The best constant predicted distribution under the user's loss (the label priors for a plain
+    cross-entropy; class weights, ignored ids and label smoothing move it), or None."""
+    shape = (len(labels), *out.shape[1:])
+    best = lowest_loss(setup.loss_fn, None, labels, torch.zeros(shape, device=out.device), setup.task, activation)
+    if best is None:
+        return None
+    row = best.outputs.reshape(-1, out.shape[-1])[0].float()
+    if activation == "log_softmax":
+        return row.exp()
+    return row if activation == "softmax" else torch.softmax(row, -1)
+
+
 def _init_bias(setup: Setup) -> Row:
     model, out, _, activation = _init_outputs(setup)
-    target = describe(setup.task, out, labels_of(setup.data).to(out.device))  # priors from up to 64 batches
+    labels = labels_of(setup.data).to(out.device)  # priors from up to 64 batches
+    target = describe(setup.task, out, labels)
+    counted = None
+    if target.kind == "categorical":
+        optimal = _loss_priors(setup, out, labels, activation)
+        if optimal is not None and float((optimal - target.priors).abs().max()) > 0.02:
+            counted, target.priors = target.priors, optimal
     mean_pred = mean_prediction(target, out, activation)
     bias = final_bias(model, out.shape[-1]) if out.dim() > 1 else final_bias(model, 1)
     bias_name = f"`{bias[0]}`" if bias else "the final layer's bias"
@@ -121,13 +141,16 @@ def _init_bias(setup: Setup) -> Row:
             kl = float((pc * torch.log(pc / qc) + (1 - pc) * torch.log((1 - pc) / (1 - qc))).mean())
             suggestion = torch.log(pc / (1 - pc))
         value, expected = kl, f"KL(priors || mean prediction) <= {KL_WARN} nats"
-        detail = f"mean prediction {_vec(mean_pred)} vs label priors {_vec(p)} (KL {fmt(kl)} nats)"
+        priors = ("label priors" if counted is None else
+                  f"the loss's best constant prediction (not the label priors {_vec(counted)}: weights, ignored "
+                  "labels or smoothing in the loss move it)")
+        detail = f"mean prediction {_vec(mean_pred)} vs {priors} {_vec(p)} (KL {fmt(kl)} nats)"
         status = "fail" if kl > KL_FAIL else "warn" if kl > KL_WARN else "pass"
     if status == "pass":
         return row("init_bias", "pass", value, expected, f"initial predictions match the targets: {detail}")
     return row("init_bias", status, value, expected, f"initial predictions do not match the targets: {detail}",
                f"set {bias_name} to {_vec(suggestion)} at init"
-               + (" (log of the priors)" if target.kind == "categorical" else ""))
+               + (" (log of the priors)" if target.kind == "categorical" and counted is None else ""))
 
 
 def _vec(t: Any) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from recipe_audit.checks._data import labels_of
+from recipe_audit.checks._findings import loss_trend_row
 from recipe_audit.checks._report import Row, fmt, row, skip
 from recipe_audit.checks._runner import single
 from recipe_audit.checks._setup import Setup
@@ -78,10 +79,16 @@ def _loss_reduction(setup: Setup) -> Row:
         return row("loss_reduction", "pass", full / halves, expected,
                    f"{words}: the loss is a sum over the batch, but the optimizer's step does not scale with the "
                    "gradient (Adam-like), so the learning rate holds")
+    trend = loss_trend_row(setup.baseline().losses, 0.95, 0.8)
+    scaled = ("the loss is a sum over the batch and the optimizer's step grows with it: the effective learning "
+              "rate is batch-size times the one a mean would take")
+    hint = "use reduction='mean' (or divide by the batch size), or retune the learning rate for the sum"
+    if trend.status == "pass":  # the run trains at this lr: the lr may well have been tuned for the sum
+        return row("loss_reduction", "warn", full / halves, expected,
+                   f"{words}: {scaled}; training still decreases ({trend.message}), so check the lr was tuned for "
+                   "the sum", hint)
     return row("loss_reduction", "fail", full / halves, expected,
-               f"{words}: the loss is a sum over the batch and the optimizer's step grows with it: the effective "
-               f"learning rate is batch-size times the one a mean would take",
-               "use reduction='mean' (or divide by the batch size), or retune the learning rate for the sum")
+               f"{words}: {scaled}, and training suffers ({trend.message})", hint)
 
 
 # -- class_weights --------------------------------------------------------------------------
@@ -162,7 +169,8 @@ def _padding_loss(setup: Setup) -> Row:
 def loss_reduction(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
     """Whether `loss_fn` sums over the batch (a batch's loss equals the sum of its halves') while the
     optimizer's step scales with the gradient (SGD): the learning rate then means batch-size times
-    more than with a mean. Options as `run_recipe`.
+    more than with a mean. Fails when the baseline run then does not train (the lr was tuned for a
+    mean), warns when it does (was it tuned for the sum?). Options as `run_recipe`.
 
     Example:
         >>> summed = lambda out, y: F.cross_entropy(out, y, reduction="sum")                  # doctest: +SKIP
