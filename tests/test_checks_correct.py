@@ -1,0 +1,87 @@
+"""Correct set-ups that are in no zoo (other architectures, losses and optimizers): no check may fail
+on them. The guard against checks fitted to the zoo's own twins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+import torch.nn.functional as F  # noqa: E402
+from checks_zoo import _one_thread, digits_loader, mlp, normalized_digits  # noqa: E402,F401
+from checks_zoo_grown import ce_sum, eval_part, lm_loss, padded, rgb_nhwc, seq_ce, strided, train_part  # noqa: E402
+from recipe_audit import checks  # noqa: E402
+from torch import nn  # noqa: E402
+
+
+def seeded(make: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        torch.manual_seed(0)
+        return make()
+    return build
+
+
+class LSTMLM(nn.Module):
+    def __init__(self, vocab: int = 8, width: int = 32) -> None:
+        super().__init__()
+        self.emb, self.rnn, self.head = nn.Embedding(vocab, width), nn.LSTM(width, width, batch_first=True), nn.Linear(width, vocab)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(self.emb(x))[0])
+
+
+def cnn_bn() -> nn.Module:
+    return nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                         nn.Flatten(), nn.Linear(128, 10))
+
+
+def cnn_rgb() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(64, 10))
+
+
+def layernorm_mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(64, 64), nn.LayerNorm(64), nn.GELU(), nn.Dropout(0.1), nn.Linear(64, 10))
+
+
+def rgb_nchw() -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = rgb_nhwc()
+    return x.permute(0, 3, 1, 2).contiguous(), y
+
+
+def standardized_with_eval() -> tuple[Any, Any, Any, dict[str, Any]]:
+    """Scalar mean/std from the training split only, the evaluation split handed over."""
+    (x, y), held = train_part(), eval_part()
+    mean, std = x.mean(), x.std()
+    return seeded(mlp), (x, y), F.cross_entropy, {"preprocess": lambda t: (t - mean) / std, "eval_data": held}
+
+
+SETUPS: dict[str, Callable[[], tuple[Any, Any, Any, dict[str, Any]]]] = {
+    "CNN with BatchNorm": lambda: (seeded(cnn_bn), normalized_digits(), F.cross_entropy, {}),
+    "CNN on channels-first RGB": lambda: (seeded(cnn_rgb), rgb_nchw(), F.cross_entropy, {}),
+    "LayerNorm, GELU, dropout, AdamW": lambda: (seeded(layernorm_mlp), normalized_digits(), F.cross_entropy, {
+        "optimizer_fn": lambda m: torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.05)}),
+    "LSTM language model": lambda: (seeded(LSTMLM), strided(), seq_ce, {"task": "sequence"}),
+    "LSTM LM on padded sequences, padding ignored": lambda: (seeded(lambda: LSTMLM(9)), padded(), lm_loss(True),
+                                                             {"task": "sequence"}),
+    "label smoothing": lambda: (seeded(mlp), normalized_digits(),
+                                lambda o, y: F.cross_entropy(o, y, label_smoothing=0.1), {}),
+    "summed loss, SGD lr divided by the batch": lambda: (seeded(mlp), normalized_digits(), ce_sum, {
+        "optimizer_fn": lambda m: torch.optim.SGD(m.parameters(), lr=0.05 / 32, momentum=0.9)}),
+    "train statistics, eval set given": standardized_with_eval,
+    "one-cycle schedule over the run": lambda: (seeded(mlp), digits_loader, F.cross_entropy, {
+        "epochs": 20, "scheduler_fn": lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1e-3, total_steps=20 * 57)}),
+}
+
+
+@pytest.mark.parametrize("name", list(SETUPS))
+def test_a_correct_setup_outside_the_zoo_fails_no_check(name: str) -> None:
+    model_fn, data, loss_fn, options = SETUPS[name]()
+    report = checks.run_recipe(model_fn, data, loss_fn, **options)
+    failed = report.filter(status="fail")
+    assert failed.is_empty(), failed.select("check", "message").rows()
