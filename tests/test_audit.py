@@ -29,6 +29,8 @@ def test_audit_holds_every_frame(audit: recipe_audit.Audit, example_root: Path) 
     assert audit.label_conflicts.equals(recipe_audit.find_label_conflicts(files))
     assert audit.labels.equals(recipe_audit.label_stats(files))
     assert audit.outliers.equals(recipe_audit.find_outliers(files))
+    assert audit.property_shift.equals(recipe_audit.property_shift(files))
+    assert audit.property_label_association.equals(recipe_audit.property_label_association(files))
     planted = examples.example_planted(example_root)
     broken = {str(example_root / p) for p in planted["truncated"] + planted["empty"]}
     assert set(audit.corrupt["path"]) == broken and audit.corrupt.columns == [
@@ -47,6 +49,7 @@ def test_audit_holds_every_frame(audit: recipe_audit.Audit, example_root: Path) 
         "label conflicts",
         "label stats",
         "outliers",
+        "biases",
     ]
     # The same audit from a frame already scanned.
     again = recipe_audit.audit(files, progress=False)
@@ -86,6 +89,8 @@ def test_write_every_frame(audit: recipe_audit.Audit, tmp_path: Path) -> None:
             "label_conflicts.parquet",
             "labels.parquet",
             "outliers.parquet",
+            "property_shift.parquet",
+            "property_label_association.parquet",
             "label_issues.parquet",
             "summary.txt",
         ]
@@ -126,7 +131,7 @@ def test_cli_audit_gates_ci(example_root: Path, tmp_path: Path, capsys: pytest.C
     captured = capsys.readouterr()
     assert code == 1
     assert "failing on leaks (1), corrupt (2)" in captured.err
-    assert captured.out.startswith("recipe-audit: 71 files") and "wrote 9 files" in captured.out
+    assert captured.out.startswith("recipe-audit: 71 files") and "wrote 11 files" in captured.out
     assert (out / "leaks.parquet").is_file() and html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     # Nothing named is found: success, even though other problems exist.
     assert main(["audit", str(example_root), "--fail-on", "outliers,split_shift,missing_classes"]) == 0
@@ -138,6 +143,12 @@ def test_cli_audit_gates_ci(example_root: Path, tmp_path: Path, capsys: pytest.C
     assert "unknown --fail-on typo; choose from any,leaks" in capsys.readouterr().err
     assert main(["audit", str(tmp_path / "missing")]) == 2
     assert main(["audit", str(example_root), "--labels", str(tmp_path / "none.csv")]) == 2
+    assert main(["audit", str(example_root), "--threshold", "dark_mean=3"]) == 2
+    assert "threshold 'dark_mean=3': expected NAME=VALUE with NAME one of dark_p99" in capsys.readouterr().err
+    # A threshold set from the command line changes the verdict: every image has a 99th
+    # percentile of luma at most 255, so with dark_p99=255 every decoded image is dark.
+    assert main(["audit", str(example_root), "--threshold", "dark_p99=255", "--fail-on", "dark"]) == 1
+    assert "failing on dark (69)" in capsys.readouterr().err
 
 
 def test_cli_audit_as_a_process(example_root: Path, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 import recipe_audit
 from recipe_audit.boxes import box_issues, box_stats, boxes_per_image
-from recipe_audit.labels import _chi2_sf
+from recipe_audit.significance import chi2_sf
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_chi2_survival_matches_scipy() -> None:
     from scipy.stats import chi2
 
     for x, dof in [(0.3, 1), (3.84, 1), (10.0, 2), (7.0, 3), (55.0, 10), (900.0, 7), (150.0, 99), (1e-4, 5)]:
-        assert _chi2_sf(x, dof) == pytest.approx(chi2.sf(x, dof), rel=1e-9, abs=1e-300)
+        assert chi2_sf(x, dof) == pytest.approx(chi2.sf(x, dof), rel=1e-9, abs=1e-300)
 
 
 def test_label_stats_on_the_example(example_root: Path) -> None:

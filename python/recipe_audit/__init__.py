@@ -14,6 +14,7 @@ from recipe_audit.scan import SCAN_SCHEMA, STATUSES, scan, scan_bytes
 from recipe_audit.labels import join_labels, label_issues, label_stats, read_labels
 from recipe_audit.bias import Bias, suggest_bias
 from recipe_audit.outliers import OutlierThresholds, find_outliers
+from recipe_audit.properties import BiasThresholds, property_label_association, property_shift
 from recipe_audit.audit import Audit, audit
 from recipe_audit.boxes import read_boxes, read_coco, read_yolo
 from recipe_audit.output import ScanRun
@@ -36,6 +37,9 @@ __all__ = [
     "Bias",
     "find_outliers",
     "OutlierThresholds",
+    "property_shift",
+    "property_label_association",
+    "BiasThresholds",
     "read_boxes",
     "read_coco",
     "read_yolo",

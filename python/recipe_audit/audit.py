@@ -21,6 +21,7 @@ import polars as pl
 from recipe_audit.duplicates import find_duplicates, find_label_conflicts, find_leaks
 from recipe_audit.labels import join_labels, label_issues, label_stats
 from recipe_audit.outliers import FLAGS, OutlierThresholds, find_outliers
+from recipe_audit.properties import BiasThresholds, property_label_association, property_shift
 from recipe_audit.scan import scan
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -37,19 +38,33 @@ PROBLEMS: tuple[str, ...] = (
     "label_conflicts",
     "corrupt",
     "split_shift",
+    "property_shift",
     "missing_classes",
     "duplicates",
     "label_issues",
     "unlabelled",
     "imbalance",
     "rare_classes",
+    "property_label_association",
     "outliers",
     *FLAGS,
     "ext_mismatch",
 )
 """Every problem `Audit.problems` counts, most important first (the names ``--fail-on`` takes)."""
 
-_FRAMES = ("files", "corrupt", "duplicates", "leaks", "label_conflicts", "labels", "outliers", "label_issues", "boxes")
+_FRAMES = (
+    "files",
+    "corrupt",
+    "duplicates",
+    "leaks",
+    "label_conflicts",
+    "labels",
+    "outliers",
+    "property_shift",
+    "property_label_association",
+    "label_issues",
+    "boxes",
+)
 
 
 @dataclasses.dataclass
@@ -70,6 +85,10 @@ class Audit:
         boxes: one row per annotated box (`recipe_audit.boxes`), or None.
         seconds: wall time of each step.
         thresholds: the outlier thresholds used (the report states the rules).
+        property_shift: `recipe_audit.property_shift` (image properties of each split against
+            train); empty without splits.
+        property_label_association: `recipe_audit.property_label_association` (properties that
+            give a class away); empty without labels.
     """
 
     files: pl.DataFrame
@@ -83,13 +102,19 @@ class Audit:
     boxes: pl.DataFrame | None = None
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
     thresholds: OutlierThresholds = dataclasses.field(default_factory=OutlierThresholds)
+    property_shift: pl.DataFrame = dataclasses.field(default_factory=lambda: property_shift(_NO_FILES))
+    property_label_association: pl.DataFrame = dataclasses.field(
+        default_factory=lambda: property_label_association(_NO_FILES)
+    )
 
     def problems(self) -> dict[str, int]:
         """How many of each problem in `PROBLEMS` was found (0 when none), most important first.
 
         ``duplicates`` counts redundant copies (files beyond one per group); ``label_conflicts``
         groups; ``split_shift``/``imbalance`` splits; ``missing_classes``/``rare_classes`` (split,
-        class) pairs; ``outliers`` images with any flag; each flag its images.
+        class) pairs; ``property_shift`` (property, split) pairs shifted from train;
+        ``property_label_association`` (property, class) pairs where the property gives the class
+        away; ``outliers`` images with any flag; each flag its images.
 
         Example:
             >>> audit = recipe_audit.audit("data/")                 # doctest: +SKIP
@@ -102,6 +127,8 @@ class Audit:
             "label_conflicts": self.label_conflicts["group"].n_unique() if self.label_conflicts.height else 0,
             "corrupt": self.corrupt.height,
             "split_shift": per_split.filter(_shifted()).height if per_split.height else 0,
+            "property_shift": int(self.property_shift["shifted"].sum()),
+            "property_label_association": int(self.property_label_association["associated"].sum()),
             "missing_classes": int(stats["missing"].sum()) if stats.height else 0,
             "duplicates": self.duplicates.height - self.duplicates["group"].n_unique() if self.duplicates.height else 0,
             "label_issues": self.label_issues.height,
@@ -166,6 +193,18 @@ def _example(frame: pl.DataFrame, column: str = "path") -> str:
     return f" (e.g. {frame[column][0]})" if frame.height else ""
 
 
+# A frame with the scan's columns and no row: the empty bias frames of an `Audit` built by hand.
+_NO_FILES = pl.DataFrame(schema={"status": pl.String, "split": pl.String, "label": pl.String}).with_columns(
+    pl.lit(None, pl.Float64).alias(c) for c in ("mean", "std", "sharpness", "colorfulness", "aspect")
+).with_columns(
+    pl.lit(None, pl.UInt32).alias("width"),
+    pl.lit(None, pl.UInt32).alias("height"),
+    pl.lit(None, pl.UInt64).alias("bytes"),
+    pl.lit(None, pl.String).alias("format"),
+    pl.lit(None, pl.UInt8).alias("channels"),
+)
+
+
 def _summary_text(a: Audit) -> str:
     """Header, then one line per problem found (most important first), then what is fine."""
     files, n = a.files, a.problems()
@@ -204,6 +243,13 @@ def _summary_text(a: Audit) -> str:
                 for s, js, p in shifted.select("split", "js_divergence", "chi2_p").iter_rows()
             )
         )
+    if n["property_shift"]:
+        moved = a.property_shift.filter("shifted")
+        items.append(
+            f"{_count(n['property_shift'], 'image property', 'image properties')} shifted from "
+            f"{moved['reference'][0]}: "
+            + ", ".join(f"{s} {p} ({d})" for p, s, d in moved.select("property", "split", "detail").head(4).iter_rows())
+        )
     if n["missing_classes"]:
         missing = a.labels.filter(pl.col("missing"))
         items.append(
@@ -233,6 +279,12 @@ def _summary_text(a: Audit) -> str:
         items.append(
             f"{_count(n['rare_classes'], 'rare class', 'rare classes')}: "
             + ", ".join(f"{lab} in {s or '(no split)'} ({sh:.1%})" for s, lab, sh in rare.iter_rows())
+        )
+    if n["property_label_association"]:
+        tells = a.property_label_association.filter("associated")
+        items.append(
+            f"{_count(n['property_label_association'], 'property', 'properties')} that give a class away (a shortcut to learn): "
+            + ", ".join(f"{p} of {lab} ({d})" for p, lab, d in tells.select("property", "label", "detail").head(4).iter_rows())
         )
     if n["outliers"]:
         fired = ", ".join(f"{n[f]} {f}" for f in FLAGS if n[f])
@@ -292,6 +344,7 @@ def audit(
     max_distance: int | None = None,
     rare_share: float = 0.01,
     thresholds: OutlierThresholds | None = None,
+    bias_thresholds: BiasThresholds | None = None,
     threads: int | None = None,
     progress: bool | None = None,
 ) -> Audit:
@@ -308,6 +361,8 @@ def audit(
         max_distance: pHash radius for duplicates (default 10, `recipe_audit.find_duplicates`).
         rare_share: a class under this share of its split is rare (`label_stats`).
         thresholds: the outlier flags' thresholds (`OutlierThresholds`).
+        bias_thresholds: when a property shift or a property-label association is a verdict
+            (`recipe_audit.properties.BiasThresholds`).
         threads: scan threads (default: every core).
         progress: progress on stderr (scan bar and step lines); default when stderr is a terminal.
 
@@ -316,7 +371,7 @@ def audit(
         >>> print(audit.summary()); audit.to_html("report.html")        # doctest: +SKIP
     """
     show = _progress(progress)
-    steps = _Steps(show, 7)
+    steps = _Steps(show, 8)
     if isinstance(source, pl.DataFrame):
         files = steps.run("scan", lambda: source)
     else:
@@ -336,9 +391,36 @@ def audit(
     counted = files if boxes is None else boxes.filter(pl.col("found") & pl.col("error").is_null() & pl.col("x").is_not_null())
     stats = steps.run("label stats", label_stats, counted, rare_share=rare_share, usable_only=boxes is None)
     outliers = steps.run("outliers", find_outliers, files, thresholds=thresholds)
+    shift, association = steps.run("biases", _biases, files, bias_thresholds)
     corrupt = files.filter(pl.col("status") != "ok").select("path", "status", "error", "bytes", "format")
     chosen = thresholds or OutlierThresholds()
-    return Audit(files, corrupt, dups, leaks, conflicts, stats, outliers, issues, boxes, steps.seconds, chosen)
+    return Audit(
+        files,
+        corrupt,
+        dups,
+        leaks,
+        conflicts,
+        stats,
+        outliers,
+        issues,
+        boxes,
+        steps.seconds,
+        chosen,
+        property_shift=shift,
+        property_label_association=association,
+    )
+
+
+def _biases(files: pl.DataFrame, thresholds: BiasThresholds | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Property shift against train (or the largest split when there is no train), and
+    property-label associations."""
+    splits = files.filter(pl.col("status") == "ok").group_by("split").len().drop_nulls()
+    names = splits["split"].to_list()
+    reference = "train" if "train" in names or not names else splits.sort("len", descending=True)["split"][0]
+    return (
+        property_shift(files, reference=reference, thresholds=thresholds),
+        property_label_association(files, thresholds=thresholds),
+    )
 
 
 def _attach_labels(

@@ -6,11 +6,13 @@
                                 [--out F.parquet]
     recipe-audit leaks DIR [--max-distance N] [--out F.parquet]
     recipe-audit audit DIR [--labels FILE] [--html report.html] [--out DIR] [--fail-on leaks,corrupt,...]
+                           [--threshold sharpness_max=0.05 ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -21,6 +23,7 @@ import polars as pl
 
 from recipe_audit.duplicates import DEFAULT_MAX_DISTANCE, find_duplicates, find_label_conflicts, find_leaks
 from recipe_audit.index import DuplicateIndex
+from recipe_audit.outliers import OutlierThresholds
 from recipe_audit.scan import scan
 from recipe_audit.sources import Manifest, is_uri
 
@@ -238,6 +241,14 @@ def _add_audit_parser(commands: argparse._SubParsersAction) -> None:
     )
     cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits for duplicates (default 10)")
     cmd.add_argument("--threads", type=int, default=None, help="scan threads (default: all cores)")
+    cmd.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change an outlier threshold (repeatable), e.g. --threshold sharpness_max=0.05; names: "
+        + ", ".join(f.name for f in dataclasses.fields(OutlierThresholds)),
+    )
 
 
 def _run_audit(args: argparse.Namespace) -> int:
@@ -259,7 +270,12 @@ def _run_audit(args: argparse.Namespace) -> int:
     if (args.threads is not None and args.threads < 1) or (args.max_distance is not None and not 0 <= args.max_distance <= 64):
         print("recipe-audit: --threads must be at least 1 and --max-distance between 0 and 64", file=sys.stderr)
         return 2
-    result = audit(source, labels=args.labels, max_distance=args.max_distance, threads=args.threads)
+    try:
+        thresholds = OutlierThresholds.from_strings(args.threshold)
+    except ValueError as exc:
+        print(f"recipe-audit: {exc}", file=sys.stderr)
+        return 2
+    result = audit(source, labels=args.labels, max_distance=args.max_distance, threads=args.threads, thresholds=thresholds)
     print(result.summary())
     if args.out:
         written = result.write(args.out)

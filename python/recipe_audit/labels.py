@@ -15,6 +15,8 @@ from typing import Union
 
 import polars as pl
 
+from recipe_audit.significance import chi2_sf
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 _ALIASES = {
@@ -212,23 +214,6 @@ def label_issues(files: pl.DataFrame, labels: pl.DataFrame | PathLike, *, root: 
     return pl.concat(frames).sort("issue", "path")
 
 
-def _chi2_sf(x: float, dof: int) -> float:
-    """P(X >= x) for a chi-square variable with `dof` degrees of freedom (closed forms, no SciPy)."""
-    if dof <= 0 or x != x:
-        return float("nan")
-    if x <= 0:
-        return 1.0
-    half = x / 2.0
-    if dof % 2 == 0:  # exp(-x/2) * sum_{i < dof/2} (x/2)^i / i!, summed in log space
-        terms = [i * math.log(half) - math.lgamma(i + 1) for i in range(dof // 2)]
-    else:  # erfc(sqrt(x/2)) + exp(-x/2) * sum_{i < (dof-1)/2} (x/2)^(i+1/2) / Gamma(i + 3/2)
-        terms = [(i + 0.5) * math.log(half) - math.lgamma(i + 1.5) for i in range((dof - 1) // 2)]
-    top = max(terms, default=0.0)
-    series = math.exp(top - half) * sum(math.exp(t - top) for t in terms) if terms else 0.0
-    base = math.erfc(math.sqrt(half)) if dof % 2 else 0.0
-    return min(1.0, base + series)
-
-
 def label_stats(
     files: pl.DataFrame,
     *,
@@ -356,7 +341,7 @@ def _drift(stats: pl.DataFrame, reference: str | None) -> pl.DataFrame:
         chi2=cell.sum(),
         dof=(column_total > 0).sum().cast(pl.Int64) - 1,
     )
-    pvalues = [_chi2_sf(x, int(d)) for x, d in per_split.select("chi2", "dof").iter_rows()]  # one per split
+    pvalues = [chi2_sf(x, int(d)) for x, d in per_split.select("chi2", "dof").iter_rows()]  # one per split
     per_split = per_split.with_columns(chi2_p=pl.Series(pvalues, dtype=pl.Float64)).with_columns(
         pl.when(pl.col("split") == reference).then(None).otherwise(pl.col(c)).alias(c)
         for c in ("js_divergence", "chi2_p")

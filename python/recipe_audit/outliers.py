@@ -82,7 +82,8 @@ class OutlierThresholds:
             orientation alone never flags) ...
         z: ... and, for both, the robust score (median / MAD) is at least this far out.
         color_share: ``grayscale`` when an image is gray (stored with 1 or 2 channels, or in
-            colour below ``gray_colorfulness``) in a dataset where at least this share is colourful.
+            colour below ``gray_colorfulness``) in a dataset where at least this share is colourful
+            (a network then sees two kinds of input; below it, gray is a regular part of the data).
         min_count: relative flags (size, aspect, grayscale) and scores need at least this many
             decoded images; class scores need this many in the class.
     """
@@ -96,7 +97,7 @@ class OutlierThresholds:
     size_factor: float = 4.0
     aspect_factor: float = 2.5
     z: float = 3.5
-    color_share: float = 0.9
+    color_share: float = 0.75
     min_count: int = 8
 
     @classmethod

@@ -217,6 +217,31 @@ class _Builder:
         ]
         return {"flags": flags, "top": top}
 
+    def biases(self) -> dict[str, Any]:
+        from recipe_audit.properties import CATEGORICAL_PROPERTIES, NUMERIC_PROPERTIES
+        from recipe_audit.report import plots
+
+        columns = {**NUMERIC_PROPERTIES, **CATEGORICAL_PROPERTIES}
+        shift, association = self.a.property_shift, self.a.property_label_association
+        shown_rows = [
+            (p, columns[p], "split", f"{s}|{r}") for p, s, r in shift.filter("shifted").select("property", "split", "reference").head(4).iter_rows()
+        ] + [(p, columns[p], "label", lab) for p, lab in association.filter("associated").select("property", "label").head(4).iter_rows()]
+        return {
+            "shift": [
+                {"property": p, "split": s, "reference": r, "effect": _fmt(e), "p": _fmt(pv, ".1e"), "bad": bad, "detail": d}
+                for p, s, r, e, pv, bad, d in shift.select("property", "split", "reference", "effect", "p_value", "shifted", "detail")
+                .head(MAX_ROWS)
+                .iter_rows()
+            ],
+            "association": [
+                {"property": p, "label": lab, "score": _fmt(e), "p": _fmt(pv, ".1e"), "bad": bad, "detail": d}
+                for p, lab, e, pv, bad, d in association.select("property", "label", "score", "p_value", "associated", "detail")
+                .head(MAX_ROWS)
+                .iter_rows()
+            ],
+            "plot": data_uri(plots.property_comparisons(self.a.files, shown_rows[:6])),
+        }
+
     def annotations(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         issues = self.a.label_issues
         rows = [
@@ -300,6 +325,7 @@ def render_html(audit: Audit, *, thresholds: OutlierThresholds | None = None, pr
             "measures": data_uri(plots.measure_histograms(audit.files)),
         },
         "outliers": b.outliers(thresholds or OutlierThresholds()),
+        "biases": b.biases(),
         "issues": issues,
         "boxes": boxes,
         "caps": f"{MAX_GROUPS} groups of up to {MAX_MEMBERS}, {PER_FLAG} per flag, {MAX_ROWS} table rows",
@@ -314,6 +340,7 @@ def render_html(audit: Audit, *, thresholds: OutlierThresholds | None = None, pr
         ("labels", "Labels", problems["missing_classes"] + problems["split_shift"]),
         ("pixels", "Sizes and pixels", 0),
         ("outliers", "Outliers", problems["outliers"]),
+        ("biases", "Biases", problems["property_shift"] + problems["property_label_association"]),
     ] + ([("annotations", "Annotations", problems["label_issues"])] if issues["rows"] or boxes else [])
     _fill(context, thumbnails(b.decoded(), progress=progress))
     return render(context)

@@ -137,24 +137,64 @@ def _log_bins(values: np.ndarray, n: int = 40) -> np.ndarray:
 
 
 def measure_histograms(files: pl.DataFrame) -> str | None:
-    """Brightness, blur (log axis) and entropy histograms over every decoded image."""
-    ok = files.filter(pl.col("status") == "ok").select("mean", "blur", "entropy").drop_nulls()
+    """Brightness, sharpness, colourfulness and entropy histograms over every decoded image."""
+    ok = files.filter(pl.col("status") == "ok")
     if ok.height == 0:
         return None
-    blur = ok["blur"].to_numpy() + 1.0
     panels = [
-        ("brightness (luma mean)", ok["mean"].to_numpy(), np.linspace(0, 255, 52), False),
-        ("blur (1 + Laplacian variance)", blur, _log_bins(blur, 50), True),
-        ("entropy (bits)", ok["entropy"].to_numpy(), np.linspace(0, 8, 49), False),
+        ("brightness (luma mean)", "mean", np.linspace(0, 255, 52)),
+        ("sharpness (crisp share of strong edges)", "sharpness", np.linspace(0, 1, 51)),
+        ("colorfulness", "colorfulness", np.linspace(0, 150, 51)),
+        ("entropy (bits)", "entropy", np.linspace(0, 8, 49)),
     ]
     with _context():
-        fig = _figure(9.0, 2.6)
-        for ax, (title, values, bins, logged) in zip(fig.subplots(1, 3), panels):
-            counts, edges = np.histogram(values, bins=bins)
+        fig = _figure(12.0, 2.6)
+        for ax, (title, column, bins) in zip(fig.subplots(1, 4), panels):
+            values = ok[column].drop_nulls().to_numpy() if column in ok.columns else np.zeros(0)
+            counts, edges = np.histogram(np.clip(values, bins[0], bins[-1]), bins=bins)
             ax.stairs(counts, edges, fill=True, color=_SPLIT_COLORS[0], alpha=0.8)
             ax.set_title(title, fontsize=9)
-            if logged:
-                ax.set_xscale("log")
+        return _png(fig)
+
+
+def property_comparisons(files: pl.DataFrame, rows: list[tuple[str, str, str, str]]) -> str | None:
+    """One panel per judged bias: the property's distribution in a group against its comparison.
+
+    ``rows`` are (property, column, group column, group value); the comparison is the reference
+    split when the group column is ``split`` (its value after ``|``), else the rest of the classes.
+    """
+    from recipe_audit.properties import CATEGORICAL_PROPERTIES
+
+    ok = files.filter(pl.col("status") == "ok")
+    if not rows or ok.height == 0:
+        return None
+    with _context():
+        fig = _figure(3.2 * len(rows), 2.6)
+        axes = fig.subplots(1, len(rows), squeeze=False)[0]
+        for ax, (name, column, by, value) in zip(axes, rows):
+            group, _, reference = value.partition("|")
+            inside = ok.filter(pl.col(by) == group)[column]
+            other = ok.filter(pl.col(by) == reference)[column] if reference else ok.filter(pl.col(by) != group)[column]
+            other_name = reference or "other classes"
+            if name in CATEGORICAL_PROPERTIES:
+                cats = sorted(set(inside.cast(pl.String).drop_nulls()) | set(other.cast(pl.String).drop_nulls()))[:12]
+                x = np.arange(len(cats))
+                for shift, series, label, color in ((-0.2, inside, group, _SPLIT_COLORS[1]), (0.2, other, other_name, _SPLIT_COLORS[0])):
+                    strings = series.cast(pl.String)
+                    shares = [float((strings == c).mean() or 0.0) for c in cats]
+                    ax.bar(x + shift, shares, width=0.4, color=color, label=_text(label, 20))
+                ax.set_xticks(x, [_text(c, 8) for c in cats])
+            else:
+                a, b = inside.drop_nulls().cast(pl.Float64).to_numpy(), other.drop_nulls().cast(pl.Float64).to_numpy()
+                both = np.concatenate([a, b])
+                if both.size == 0:
+                    continue
+                bins = np.linspace(float(both.min()), float(both.max()) + 1e-9, 31)
+                for series, label, color in ((a, group, _SPLIT_COLORS[1]), (b, other_name, _SPLIT_COLORS[0])):
+                    counts, edges = np.histogram(series, bins=bins)
+                    ax.stairs(counts / max(1, series.size), edges, color=color, label=_text(label, 20), linewidth=1.5)
+            ax.set_title(_text(f"{name}: {group}", 30), fontsize=9)
+            ax.legend(fontsize=7)
         return _png(fig)
 
 

@@ -114,7 +114,7 @@ img.plot { max-width: 100%; height: auto; }
 <section id="pixels">
 <h2>Sizes and pixels</h2>
 <div class="plots">{% if plots.scatter %}<img class="plot" src="{{ plots.scatter }}" alt="width against height">{% endif %}
-{% if plots.measures %}<img class="plot" src="{{ plots.measures }}" alt="histograms of brightness, blur and entropy">{% endif %}</div>
+{% if plots.measures %}<img class="plot" src="{{ plots.measures }}" alt="histograms of brightness, sharpness, colorfulness and entropy">{% endif %}</div>
 </section>
 
 <section id="outliers">
@@ -124,6 +124,16 @@ img.plot { max-width: 100%; height: auto; }
 {% if f.cards %}<div class="gallery">{% for m in f.cards %}{{ figure(m) }}{% endfor %}</div>{% endif %}{% endfor %}
 <h3>Highest scores</h3><p class="muted">The images furthest from the rest on any measure (robust z, overall or within the class): the order in which to look.</p>
 <div class="gallery">{% for m in outliers.top %}{{ figure(m) }}{% endfor %}</div>
+</section>
+
+<section id="biases">
+<h2>Biases: image properties by split and by class</h2>
+<p class="muted">A property is <b>shifted</b> when a split differs from {{ biases.shift[0].reference if biases.shift else 'train' }} with p &lt; 0.001 and an effect (KS distance, or total variation for categories) of at least 0.1; it is <b>associated</b> with a class when it tells that class from the rest with p &lt; 0.001 and a score of at least 0.15: a shortcut a network can learn (expected when it is the content itself).</p>
+{% if biases.plot %}<img class="plot" src="{{ biases.plot }}" alt="distributions of the shifted and associated properties">{% endif %}
+{% if biases.shift %}<h3>Shift against the reference split</h3><table><tr><th>property</th><th>split</th><th>vs</th><th class="num">effect</th><th class="num">p</th><th>detail</th></tr>
+{% for r in biases.shift %}<tr><td>{{ r.property }}</td><td>{{ r.split }}</td><td>{{ r.reference }}</td><td class="num {{ 'bad' if r.bad }}">{{ r.effect }}</td><td class="num {{ 'bad' if r.bad }}">{{ r.p }}</td><td>{{ r.detail }}</td></tr>{% endfor %}</table>{% else %}<p class="muted">No split to compare.</p>{% endif %}
+{% if biases.association %}<h3>Properties that tell a class from the rest</h3><table><tr><th>property</th><th>class</th><th class="num">score</th><th class="num">p</th><th>detail</th></tr>
+{% for r in biases.association %}<tr><td>{{ r.property }}</td><td>{{ r.label }}</td><td class="num {{ 'bad' if r.bad }}">{{ r.score }}</td><td class="num {{ 'bad' if r.bad }}">{{ r.p }}</td><td>{{ r.detail }}</td></tr>{% endfor %}</table>{% else %}<p class="muted">No labels to compare.</p>{% endif %}
 </section>
 
 {% if issues.rows or boxes %}<section id="annotations">

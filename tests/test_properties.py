@@ -1,0 +1,125 @@
+"""property_shift and property_label_association on real photographs: random splits and labels
+raise no verdict, planted biases (made on the pixels, then scanned) are found."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from PIL import Image
+from scipy import stats
+
+import recipe_audit
+from recipe_audit import examples
+from recipe_audit.significance import contingency_test, ks_one_vs_rest, ks_pvalue, ks_statistic
+
+SOURCES = ("astronaut", "chelsea", "coffee", "rocket", "china", "flower", "motorcycle", "immunohistochemistry")
+
+
+def _photo(rng: np.random.Generator, arr: np.ndarray) -> Image.Image:
+    return examples._to_image(arr, examples._crop(rng, arr, 0.3, 0.9), int(rng.integers(200, 401)), gray=False)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    """240 crops of real photographs as JPEG, scanned; splits and labels are assigned later."""
+    root = tmp_path_factory.mktemp("properties")
+    rng = np.random.default_rng(5)
+    sources = dict(examples.photo_sources())
+    for i in range(240):
+        buf = io.BytesIO()
+        _photo(rng, sources[SOURCES[i % len(SOURCES)]]).save(buf, format="JPEG", quality=int(rng.integers(75, 95)))
+        (root / f"{i:04d}.jpg").write_bytes(buf.getvalue())
+    return recipe_audit.scan(root, progress=False)
+
+
+def _random(files: pl.DataFrame, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    return files.with_columns(
+        split=pl.Series(rng.choice(["train", "val", "test"], files.height, p=[0.6, 0.2, 0.2])),
+        label=pl.Series(rng.choice(["a", "b", "c"], files.height)),
+    )
+
+
+def test_random_splits_and_labels_raise_nothing(photos: pl.DataFrame) -> None:
+    for seed in range(10):
+        files = _random(photos, seed)
+        shift = recipe_audit.property_shift(files)
+        assert not shift["shifted"].any(), shift.filter("shifted").rows()
+        assert set(shift["split"]) == {"val", "test"} and set(shift["reference"]) == {"train"}
+        assert shift.height == 2 * 10 and shift["effect"].is_between(0, 1).all()
+        association = recipe_audit.property_label_association(files)
+        assert not association["associated"].any(), association.filter("associated").rows()
+        assert association.height == 3 * 10
+
+
+def test_darker_test_split_is_found(photos: pl.DataFrame, tmp_path: Path) -> None:
+    """Test pictures 15% darker, made on the pixels and scanned again."""
+    files = _random(photos, 1)
+    darker = []
+    for path, split in files.select("path", "split").iter_rows():
+        if split == "test":
+            with Image.open(path) as im:
+                out = tmp_path / Path(path).name
+                Image.eval(im, lambda v: int(v * 0.85)).save(out, quality=90)
+            darker.append(str(out))
+        else:
+            darker.append(path)
+    rescanned = recipe_audit.scan(darker, progress=False).drop("split", "label").join(
+        pl.DataFrame({"path": darker, "split": files["split"], "label": files["label"]}), on="path"
+    )
+    shift = recipe_audit.property_shift(rescanned)
+    found = shift.filter("shifted")
+    # Darkening scales luma mean, luma std and colourfulness alike; with 47 test pictures the
+    # less variable of them carry the verdict.
+    assert set(found["split"]) == {"test"}, shift.head(5).rows()
+    assert set(found["property"]) <= {"brightness", "contrast", "colorfulness"} and found.height >= 1
+    brightness = shift.filter((pl.col("property") == "brightness") & (pl.col("split") == "test")).row(0, named=True)
+    assert brightness["p_value"] < 0.05 and brightness["effect"] >= 0.1 and brightness["detail"].startswith("median ")
+
+
+def test_class_shortcuts_are_found(photos: pl.DataFrame) -> None:
+    files = _random(photos, 2)
+    all_png = files.with_columns(format=pl.when(pl.col("label") == "a").then(pl.lit("png")).otherwise("format"))
+    association = recipe_audit.property_label_association(all_png).filter("associated")
+    top = association.row(0, named=True)
+    assert (top["property"], top["label"], top["test"]) == ("format", "a", "chi2")
+    assert top["score"] == pytest.approx(1.0) and top["detail"] in ("png: 100% vs 0% in the other classes", "jpeg: 0% vs 100% in the other classes")
+    small = files.with_columns(
+        width=pl.when(pl.col("label") == "b").then(pl.col("width") // 3).otherwise("width"),
+        height=pl.when(pl.col("label") == "b").then(pl.col("height") // 3).otherwise("height"),
+    )
+    found = recipe_audit.property_label_association(small).filter("associated")
+    assert {("width", "b"), ("height", "b")} <= set(found.select("property", "label").rows())
+
+
+def test_small_groups_unsplit_and_bad_frames(photos: pl.DataFrame) -> None:
+    files = _random(photos, 3)
+    tiny = files.head(30)
+    assert not recipe_audit.property_shift(tiny)["shifted"].any()  # groups under min_count are not judged
+    assert recipe_audit.property_shift(files.with_columns(split=pl.lit("train"))).height == 0
+    assert recipe_audit.property_label_association(files.with_columns(label=pl.lit("a"))).height == 0
+    strict = recipe_audit.BiasThresholds(p_value=1.0, shift_effect=0.0, min_count=1)
+    assert recipe_audit.property_shift(files, thresholds=strict)["shifted"].sum() >= 15  # all but the constant ones
+    with pytest.raises(ValueError, match="lacks the columns"):
+        recipe_audit.property_shift(files.drop("sharpness"))
+    with pytest.raises(ValueError, match="split"):
+        recipe_audit.property_shift(files.drop("split"))
+
+
+def test_tests_agree_with_scipy() -> None:
+    rng = np.random.default_rng(0)
+    for n, m, shift in ((30, 40, 0.0), (200, 300, 0.3), (1000, 50, 0.1)):
+        a, b = rng.normal(size=n), rng.normal(shift, size=m)
+        reference = stats.ks_2samp(a, b, method="asymp")
+        assert ks_statistic(a, b) == pytest.approx(reference.statistic)
+        assert ks_pvalue(ks_statistic(a, b), n, m) == pytest.approx(reference.pvalue, rel=0.05, abs=1e-4)
+        values, codes = np.concatenate([a, b]), np.r_[np.zeros(n, int), np.ones(m, int)]
+        assert ks_one_vs_rest(values, codes, 2) == pytest.approx([reference.statistic] * 2)
+    table = np.array([[10, 20, 30], [15, 15, 40]])
+    statistic, p = contingency_test(table)
+    expected = stats.chi2_contingency(table, correction=False)
+    assert (statistic, p) == pytest.approx((expected[0], expected[1]))
