@@ -155,6 +155,12 @@ def test_a_shuffle_from_numpy_global_rng_is_caught_unless_seeded() -> None:
 
     bug = checks.seed_determinism(seeded_mlp, batches(lambda: np.random), F.cross_entropy).row(0, named=True)
     assert bug["status"] == "fail" and "data order" in bug["message"] and "init:" not in bug["message"]
-    np.random.seed(0)  # the caller's state must not matter: the check starts from fresh entropy each run
+    state = np.random.get_state()
+    np.random.seed(0)  # a seeded caller changes nothing: each run starts from fresh entropy
+    try:
+        again = checks.seed_determinism(seeded_mlp, batches(lambda: np.random), F.cross_entropy).row(0, named=True)
+    finally:
+        np.random.set_state(state)
+    assert again["status"] == "fail" and "data order" in again["message"]
     twin = checks.seed_determinism(seeded_mlp, batches(lambda: np.random.default_rng(0)), F.cross_entropy)
     assert twin["status"][0] == "pass", twin["message"][0]

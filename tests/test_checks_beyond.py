@@ -61,8 +61,9 @@ def test_lr_range_test_suggests_a_rate_and_warns_when_yours_is_outside(tmp_path:
 
 
 def _trained(steps: int, x: torch.Tensor, y: torch.Tensor) -> torch.nn.Module:
-    torch.manual_seed(0)
-    model = mlp()
+    with torch.random.fork_rng():  # the global RNG is left as the caller had it
+        torch.manual_seed(0)
+        model = mlp()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     g = torch.Generator().manual_seed(0)
     for _ in range(steps):

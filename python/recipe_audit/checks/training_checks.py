@@ -130,7 +130,8 @@ def _overfit_one_batch(setup: Setup) -> Row:
     base = floor if floor is not None and floor < first else min(0.0, first)
     progress = (first - last) / (first - base) if first > base else 1.0
     lowest = (f"the lowest achievable {fmt(floor)}" if floor is not None else "assumed 0")
-    cap_share = (f" (at most {best_share:.0%} can: identical inputs with different labels, or labels the loss ignores)" if best_share < 1 else "")
+    cap_share = (f" (at most {best_share:.0%} can: identical inputs with different labels, or labels the loss "
+                 "ignores)" if best_share < 1 else "")
     expected = (f"loss within {OVERFIT_RATIO:.0%} of the lowest achievable, predictions matching as many labels as "
                 "any model can")
     message = (f"{len(x)} examples, {len(losses)} steps: loss {fmt(first)} -> {fmt(last)}, {progress:.0%} of the way "
