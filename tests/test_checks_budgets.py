@@ -21,6 +21,29 @@ def test_overfit_reaches_the_lowest_loss_of_next_token_models(model_fn: type) ->
     assert r["value"] >= 0.95 and "of the way to the lowest achievable" in r["message"]
 
 
+class ShortConvLM(torch.nn.Module):
+    """One causal Conv1d(k=2): each output sees two tokens, too few to memorize random sequences."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb, self.conv, self.head = torch.nn.Embedding(8, 32), torch.nn.Conv1d(32, 32, 2), torch.nn.Linear(32, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.conv(F.pad(self.emb(x).transpose(1, 2), (1, 0))))
+        return self.head(h.transpose(1, 2))
+
+
+def test_a_short_receptive_field_is_not_taken_for_a_failure_to_fit() -> None:
+    seq = torch.randint(0, 8, (64, 17), generator=torch.Generator().manual_seed(5))  # random tokens
+    r = checks.overfit_one_batch(ShortConvLM, (seq[:, :16], seq[:, 1:]), seq_ce, task="sequence").row(0, named=True)
+    assert r["status"] == "pass", r["message"]
+    floor = float(r["message"].split("lowest achievable ")[1].split(";")[0])
+    assert floor > 0.3 and "as far as the model sees them" in r["message"]  # two tokens of context: ambiguous
+    full = checks.overfit_one_batch(AttentionLM, (seq[:, :16], seq[:, 1:]), seq_ce, task="sequence").row(0, named=True)
+    assert full["status"] == "pass", full["message"]
+    assert float(full["message"].split("lowest achievable ")[1].split(";")[0]) < floor  # it sees whole prefixes
+
+
 def test_padding_the_loss_ignores_caps_the_predictions_that_can_match() -> None:
     r = checks.overfit_one_batch(lambda: AttentionLM(vocab=9), padded(), lm_loss(True), task="sequence").row(0, named=True)
     assert r["status"] == "pass", r["message"]

@@ -4,8 +4,10 @@
 achievable loss is not always zero. Label smoothing or class weights move it; two identical inputs
 with different labels (or, for next-token prediction, two sequences sharing a prefix but not the
 next token) make it positive, and cap the share of predictions that can match. Free outputs tied
-across identical inputs (identical prefixes for ``task='sequence'``), minimized through the user's
-own loss, measure both.
+across identical inputs, minimized through the user's own loss, measure both. For
+``task='sequence'`` "identical" means identical over what the model can see: the prefix for a
+recurrent or attention model, the last few tokens for a causal convolution (its receptive field,
+read off the gradients), so a short receptive field is not taken for a failure to fit.
 """
 
 from __future__ import annotations
@@ -28,17 +30,20 @@ class Optimum:
     outputs: Any
 
 
-def _groups(x: Any, task: str, out_shape: tuple[int, ...]) -> tuple[Any, tuple[int, ...]]:
+def _groups(x: Any, task: str, out_shape: tuple[int, ...],
+            visible: list[list[int]] | None = None) -> tuple[Any, tuple[int, ...]]:
     """(group id per output row, the shape of one row): rows with the same visible input share outputs;
-    ``x=None``: one output vector for every position (the best constant prediction)."""
+    ``x=None``: one output vector for every position (the best constant prediction). For sequences,
+    `visible[t]` lists the input positions output t can see (default 0..t: the whole prefix)."""
     if x is None:
         return torch.zeros(math.prod(out_shape[:-1]), dtype=torch.long), tuple(out_shape[-1:])
     if task == "sequence" and x.dim() == 2 and len(out_shape) >= 2 and out_shape[:2] == tuple(x.shape):
-        keys: dict[tuple[int, ...], int] = {}
+        keys: dict[tuple[tuple[int, int], ...], int] = {}
         ids = []
         for seq in x.tolist():
             for t in range(len(seq)):
-                ids.append(keys.setdefault(tuple(seq[: t + 1]), len(keys)))
+                seen = visible[t] if visible is not None else range(t + 1)
+                ids.append(keys.setdefault(tuple((s - t, seq[s]) for s in seen), len(keys)))
         return torch.tensor(ids, device=x.device), tuple(out_shape[2:])
     flat = x.reshape(len(x), -1)
     _, inverse = torch.unique(flat, dim=0, return_inverse=True)
@@ -48,11 +53,13 @@ def _groups(x: Any, task: str, out_shape: tuple[int, ...]) -> tuple[Any, tuple[i
 _SQUASH = {"softmax": lambda z: z.softmax(-1), "log_softmax": lambda z: z.log_softmax(-1), "sigmoid": lambda z: z.sigmoid()}
 
 
-def lowest_loss(loss_fn: Any, x: Any, y: Any, out: Any, task: str, activation: str | None = None) -> Optimum | None:
+def lowest_loss(loss_fn: Any, x: Any, y: Any, out: Any, task: str, activation: str | None = None,
+                visible: list[list[int]] | None = None) -> Optimum | None:
     """The optimum of `loss_fn` over outputs shaped like `out` (passed through the model's final
     `activation`, so a softmax output is judged as one), tied across identical inputs (``x=None``: one
-    vector for all); None when the loss cannot be differentiated with respect to free outputs."""
-    ids, row = _groups(x, task, tuple(out.shape))
+    vector for all; for sequences, positions tied by the inputs in `visible` reach, default the
+    prefix); None when the loss cannot be differentiated with respect to free outputs."""
+    ids, row = _groups(x, task, tuple(out.shape), visible)
     ids = ids.to(out.device)
     groups = int(ids.max()) + 1 if ids.numel() else 0
     scale = float(y.float().abs().max()) if y.is_floating_point() and y.numel() else 1.0

@@ -54,6 +54,25 @@ def _forward_with_handle(setup: Setup, model: Any, x: Any) -> tuple[Any, Any, st
     return out, captured.get("e"), "the embedding output"
 
 
+def visible_inputs(setup: Setup, x: Any) -> list[list[int]] | None:
+    """For [B, T] tokens: the input positions each output position's gradient reaches on a fresh
+    model (its receptive field), or None when it cannot be probed."""
+    model = _probe_model(setup)
+    out, wrt, _ = _forward_with_handle(setup, model, x)
+    if wrt is None or out.dim() < 3 or wrt.dim() < 2 or out.shape[1] != wrt.shape[1]:
+        return None
+    g = torch.Generator().manual_seed(0)
+    projection = torch.randn(out.shape, generator=g).to(out.device, out.dtype)
+    seen = []
+    for t in range(out.shape[1]):
+        (grad,) = torch.autograd.grad((out[:, t] * projection[:, t]).sum(), wrt, retain_graph=True, allow_unused=True)
+        if grad is None:
+            return None
+        dep = grad.abs().reshape(len(x), out.shape[1], -1).sum((0, 2))
+        seen.append([s for s in range(out.shape[1]) if float(dep[s]) > 0])
+    return seen
+
+
 def _probe(setup: Setup) -> tuple[Any, Any, Any, str]:
     x, _ = setup.eval_batch()
     x = x[: max(2, setup.budget.probe_examples)]

@@ -13,6 +13,7 @@ from recipe_audit.checks._outputs import agreement
 from recipe_audit.checks._report import Row, fmt, row
 from recipe_audit.checks._runner import single
 from recipe_audit.checks._setup import Run, Setup, seed_all
+from recipe_audit.checks.dependency_checks import visible_inputs
 from recipe_audit.checks._stats import decrease_ratio
 from recipe_audit.checks._torch import torch
 
@@ -82,10 +83,12 @@ def _matches(setup: Setup, model: Any, x: Any, y: Any) -> tuple[float, str]:
 
 
 def _reachable(setup: Setup, model: Any, x: Any, y: Any) -> tuple[float | None, float]:
-    """(the lowest loss any model reaches on this batch or None, the best share of matching predictions)."""
+    """(the lowest loss any model reaches on this batch or None, the best share of matching predictions);
+    for sequences, any model that sees what this one sees (its receptive field)."""
     with torch.no_grad():
         out = setup.forward(model, x)
-    best = lowest_loss(setup.loss_fn, x, y, out, setup.task, setup.activation())
+    visible = visible_inputs(setup, x) if setup.task == "sequence" else None
+    best = lowest_loss(setup.loss_fn, x, y, out, setup.task, setup.activation(), visible)
     if best is None:
         return None, 1.0
     share, _ = _share(setup, best.outputs, y)
@@ -130,8 +133,8 @@ def _overfit_one_batch(setup: Setup) -> Row:
     base = floor if floor is not None and floor < first else min(0.0, first)
     progress = (first - last) / (first - base) if first > base else 1.0
     lowest = (f"the lowest achievable {fmt(floor)}" if floor is not None else "assumed 0")
-    cap_share = (f" (at most {best_share:.0%} can: identical inputs with different labels, or labels the loss "
-                 "ignores)" if best_share < 1 else "")
+    cap_share = (f" (at most {best_share:.0%} can: identical inputs, as far as the model sees them, with different "
+                 "labels, or labels the loss ignores)" if best_share < 1 else "")
     expected = (f"loss within {OVERFIT_RATIO:.0%} of the lowest achievable, predictions matching as many labels as "
                 "any model can")
     message = (f"{len(x)} examples, {len(losses)} steps: loss {fmt(first)} -> {fmt(last)}, {progress:.0%} of the way "
