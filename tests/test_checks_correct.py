@@ -1,5 +1,5 @@
-"""Correct set-ups that are in no zoo (other architectures, losses and optimizers): no check may fail
-on them. The guard against checks fitted to the zoo's own twins."""
+"""Correct set-ups that are in no zoo (other architectures, losses, optimizers and data): no check may
+fail on them. The guard against checks fitted to the zoo's own twins."""
 
 from __future__ import annotations
 
@@ -13,7 +13,17 @@ pytest.importorskip("sklearn")
 
 import torch.nn.functional as F  # noqa: E402
 from checks_zoo import _one_thread, digits_loader, mlp, normalized_digits  # noqa: E402,F401
-from checks_zoo_grown import ce_sum, eval_part, lm_loss, padded, rgb_nhwc, seq_ce, strided, train_part  # noqa: E402
+from checks_zoo_grown import (  # noqa: E402
+    AttentionLM,
+    ce_sum,
+    eval_part,
+    lm_loss,
+    padded,
+    rgb_nhwc,
+    seq_ce,
+    strided,
+    train_part,
+)
 from recipe_audit import checks  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -61,6 +71,52 @@ def standardized_with_eval() -> tuple[Any, Any, Any, dict[str, Any]]:
     return seeded(mlp), (x, y), F.cross_entropy, {"preprocess": lambda t: (t - mean) / std, "eval_data": held}
 
 
+def markov_lm() -> tuple[Any, Any, Any, dict[str, Any]]:
+    """Next-token prediction over a random Markov chain whose token 2 is nearly absorbing (so sequences
+    end in runs of it, like padding but real), an attention LM whose output bias is set to the log of
+    the token priors ('init well'), a step that clips, a predict of its own and a cosine schedule."""
+    g = torch.Generator().manual_seed(7)
+    chain = torch.softmax(torch.randn(8, 8, generator=g) * 3, -1)
+    seq = torch.zeros(1024, 17, dtype=torch.long)
+    seq[:, 0] = torch.randint(0, 8, (1024,), generator=g)
+    for t in range(16):
+        seq[:, t + 1] = torch.multinomial(chain[seq[:, t]], 1, generator=g).squeeze(1)
+    x, y = seq[:, :16], seq[:, 1:]
+    priors = torch.bincount(y.reshape(-1), minlength=8).float() / y.numel()
+
+    def make() -> nn.Module:
+        torch.manual_seed(0)
+        model = AttentionLM()
+        with torch.no_grad():
+            model.head.bias.copy_(priors.log())
+        return model
+
+    def step(model: nn.Module, opt: Any, xb: torch.Tensor, yb: torch.Tensor) -> float:
+        model.train()
+        opt.zero_grad()
+        loss = seq_ce(model(xb), yb)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss.item()
+
+    def predict(model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        model.eval()
+        with torch.no_grad():
+            out = model(xb)
+        model.train()
+        return out
+
+    def loader() -> Any:
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True,
+                                           generator=torch.Generator().manual_seed(0))
+
+    return make, loader, seq_ce, {
+        "task": "sequence", "train_step": step, "predict": predict, "epochs": 10,
+        "optimizer_fn": lambda m: torch.optim.AdamW(m.parameters(), lr=1e-3),
+        "scheduler_fn": lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10 * 32)}
+
+
 SETUPS: dict[str, Callable[[], tuple[Any, Any, Any, dict[str, Any]]]] = {
     "CNN with BatchNorm": lambda: (seeded(cnn_bn), normalized_digits(), F.cross_entropy, {}),
     "CNN on channels-first RGB": lambda: (seeded(cnn_rgb), rgb_nchw(), F.cross_entropy, {}),
@@ -74,6 +130,7 @@ SETUPS: dict[str, Callable[[], tuple[Any, Any, Any, dict[str, Any]]]] = {
     "summed loss, SGD lr divided by the batch": lambda: (seeded(mlp), normalized_digits(), ce_sum, {
         "optimizer_fn": lambda m: torch.optim.SGD(m.parameters(), lr=0.05 / 32, momentum=0.9)}),
     "train statistics, eval set given": standardized_with_eval,
+    "attention LM over a Markov chain, own step, predict and schedule": markov_lm,
     "one-cycle schedule over the run": lambda: (seeded(mlp), digits_loader, F.cross_entropy, {
         "epochs": 20, "scheduler_fn": lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1e-3, total_steps=20 * 57)}),
 }

@@ -125,7 +125,8 @@ def _class_weights(setup: Setup) -> Row:
 
 # -- padding_loss ---------------------------------------------------------------------------
 def _trailing_pad(y: Any) -> tuple[int | None, Any]:
-    """(the padding id, mask of padded positions) for [B, T] targets right-padded with one id, or (None, None)."""
+    """(the padding id, mask of padded positions) for [B, T] targets right-padded with one id, or (None, None):
+    the id ending 25%+ of the sequences in runs of varying length, and found nowhere else."""
     last = y[:, -1]
     pad = int(torch.mode(last).values)
     runs = torch.zeros(len(y), dtype=torch.long)
@@ -138,6 +139,8 @@ def _trailing_pad(y: Any) -> tuple[int | None, Any]:
     if float(padded.double().mean()) < PAD_SHARE or len(torch.unique(runs[padded])) < 2:
         return None, None
     mask = torch.arange(y.shape[1]).expand_as(y) >= (y.shape[1] - runs).unsqueeze(1)
+    if bool((y[~mask] == pad).any()):  # a real token that also ends sequences (an absorbing state), not padding
+        return None, None
     return pad, mask
 
 
