@@ -2,7 +2,7 @@
 //! information.
 
 use crate::gray::Gray;
-use crate::resample::resize_lanczos;
+use crate::resample::resize_area;
 
 /// Luma at or below this counts as near-black.
 pub const DARK_LEVEL: u8 = 15;
@@ -88,96 +88,87 @@ pub const CRISP_WIDTH: i32 = 2;
 /// Fewer strong edges than this: nothing to judge sharpness on (flat, or smooth gradients).
 pub const MIN_EDGES: u32 = 20;
 
-/// Edges found along lines: each monotone run of steps >= EDGE_STEP is one edge, measured by its
-/// rise and its steepest step.
-#[derive(Default)]
-struct EdgeTally {
-    strong: u32,
-    crisp: u32,
-}
-
-impl EdgeTally {
-    fn edge(&mut self, rise: i32, steepest: i32) {
-        if rise >= STRONG_EDGE {
-            self.strong += 1;
-            self.crisp += (rise <= CRISP_WIDTH * steepest) as u32;
+/// Counts strong and crisp edges down the columns of a `width`-wide picture, all columns at once:
+/// each column carries its current run (direction, rise, steepest step) and the update is
+/// branch-free, so the compiler runs it on 16 columns per vector instruction.
+fn column_edges(pixels: &[u8], width: usize) -> (u32, u32) {
+    let mut direction = vec![0i16; width];
+    let mut rise = vec![0i16; width];
+    let mut steepest = vec![0i16; width];
+    let (mut strong, mut crisp) = (vec![0u16; width], vec![0u16; width]);
+    let (mut strong_total, mut crisp_total) = (0u32, 0u32);
+    let rows: Vec<&[u8]> = pixels.chunks_exact(width.max(1)).collect();
+    for (step, pair) in rows.windows(2).enumerate() {
+        let (above, here) = (pair[0], pair[1]);
+        for x in 0..width {
+            let d = here[x] as i16 - above[x] as i16;
+            let dir = (d >= EDGE_STEP as i16) as i16 - (d <= -(EDGE_STEP as i16)) as i16;
+            let ends = (dir != direction[x]) & (direction[x] != 0);
+            let is_strong = ends & (rise[x] >= STRONG_EDGE as i16);
+            strong[x] += is_strong as u16;
+            crisp[x] += (is_strong & (rise[x] <= CRISP_WIDTH as i16 * steepest[x])) as u16;
+            let keep = (dir == direction[x]) as i16; // 1 continues the run, 0 starts afresh
+            let a = d.abs() * (dir != 0) as i16;
+            rise[x] = (rise[x] * keep + a).min(i16::MAX / 4);
+            steepest[x] = (steepest[x] * keep).max(a);
+            direction[x] = dir;
+        }
+        // u16 counters cannot overflow within 32,768 rows (at most one edge per two rows).
+        if step % 32_768 == 32_767 {
+            strong_total += strong.iter().map(|&c| c as u32).sum::<u32>();
+            crisp_total += crisp.iter().map(|&c| c as u32).sum::<u32>();
+            strong.fill(0);
+            crisp.fill(0);
         }
     }
-}
-
-/// The state of one line's current run: direction (-1, 0, 1), rise so far, steepest step.
-#[derive(Default, Clone, Copy)]
-struct Run {
-    direction: i8,
-    rise: i32,
-    steepest: i32,
-}
-
-impl Run {
-    fn step(&mut self, d: i32, tally: &mut EdgeTally) {
-        let direction = if d >= EDGE_STEP { 1 } else if d <= -EDGE_STEP { -1 } else { 0 };
-        if direction != self.direction {
-            if self.direction != 0 {
-                tally.edge(self.rise, self.steepest);
-            }
-            *self = Run { direction, rise: 0, steepest: 0 };
-        }
-        if direction != 0 {
-            let a = d.abs();
-            self.rise += a;
-            self.steepest = self.steepest.max(a);
-        }
+    for x in 0..width {
+        // Runs still open at the last row end there.
+        let is_strong = direction[x] != 0 && rise[x] >= STRONG_EDGE as i16;
+        strong_total += strong[x] as u32 + is_strong as u32;
+        crisp_total += crisp[x] as u32 + (is_strong && rise[x] <= CRISP_WIDTH as i16 * steepest[x]) as u32;
     }
-
-    fn end(self, tally: &mut EdgeTally) {
-        if self.direction != 0 {
-            tally.edge(self.rise, self.steepest);
-        }
-    }
+    (strong_total, crisp_total)
 }
 
 /// Share of the strong edges (a rise of >= STRONG_EDGE levels) that are crisp (<= 2 px wide),
 /// along rows and columns of the decoded picture. It asks whether the edges that exist are soft,
 /// not how many there are: a clear sky or a foggy field keeps its few edges crisp, a defocused
 /// photo has none. None when fewer than MIN_EDGES strong edges exist (nothing to judge).
+///
+/// An edge is a monotone run of steps of at least EDGE_STEP levels; its width is its rise over its
+/// steepest step. Rows are measured as the columns of the transposed picture.
 pub fn sharpness(picture: &Gray) -> Option<f64> {
     let (w, h) = (picture.width, picture.height);
-    let p = &picture.pixels;
-    let mut tally = EdgeTally::default();
-    for row in p.chunks_exact(w.max(1)).take(h) {
-        let mut run = Run::default();
-        for pair in row.windows(2) {
-            run.step(pair[1] as i32 - pair[0] as i32, &mut tally);
-        }
-        run.end(&mut tally);
+    if w < 2 || h < 2 {
+        return None;
     }
-    // Columns, walked row by row with one run per column (cache-friendly).
-    let mut runs = vec![Run::default(); w];
-    for y in 1..h {
-        let (above, here) = (&p[(y - 1) * w..y * w], &p[y * w..(y + 1) * w]);
-        for ((run, &a), &b) in runs.iter_mut().zip(above).zip(here) {
-            run.step(b as i32 - a as i32, &mut tally);
+    let mut transposed = vec![0u8; w * h];
+    for (x, column) in transposed.chunks_exact_mut(h).enumerate() {
+        for (out, &p) in column.iter_mut().zip(picture.pixels[x..].iter().step_by(w)) {
+            *out = p;
         }
     }
-    for run in runs {
-        run.end(&mut tally);
-    }
-    (tally.strong >= MIN_EDGES).then(|| tally.crisp as f64 / tally.strong as f64)
+    let (strong_down, crisp_down) = column_edges(&picture.pixels, w);
+    let (strong_across, crisp_across) = column_edges(&transposed, h);
+    let (strong, crisp) = (strong_down + strong_across, crisp_down + crisp_across);
+    (strong >= MIN_EDGES).then(|| crisp as f64 / strong as f64)
 }
 
-/// Variance of the 4-neighbour Laplacian on a BLUR_SIDE x BLUR_SIDE picture: low means little
-/// fine structure (blurred or flat).
+/// Variance of the 4-neighbour Laplacian on a BLUR_SIDE x BLUR_SIDE area-averaged picture: low
+/// means little fine structure (blurred *or* merely flat: the `blur` column is deprecated in favour
+/// of `sharpness`, which tells the two apart). Area averaging, not Lanczos: the column owes no
+/// parity with another tool, and it costs a tenth.
 pub fn laplacian_variance(picture: &Gray) -> f64 {
-    let small = resize_lanczos(picture, BLUR_SIDE, BLUR_SIDE);
+    let small = resize_area(picture, BLUR_SIDE, BLUR_SIDE);
     let s = BLUR_SIDE;
-    let p = &small.pixels;
+    let rows: Vec<&[u8]> = small.pixels.chunks_exact(s).collect();
     let (mut sum, mut sum_sq) = (0i64, 0i64);
-    for y in 1..s - 1 {
+    for window in rows.windows(3) {
+        let (up, row, down) = (window[0], window[1], window[2]);
         for x in 1..s - 1 {
-            let at = |x: usize, y: usize| p[y * s + x] as i64;
-            let l = at(x - 1, y) + at(x + 1, y) + at(x, y - 1) + at(x, y + 1) - 4 * at(x, y);
-            sum += l;
-            sum_sq += l * l;
+            let l = row[x - 1] as i32 + row[x + 1] as i32 + up[x] as i32 + down[x] as i32 - 4 * row[x] as i32;
+            sum += l as i64;
+            sum_sq += (l * l) as i64;
         }
     }
     let n = ((s - 2) * (s - 2)) as f64;
