@@ -100,13 +100,16 @@ def _loss_at_init(setup: Setup) -> Row:
 
 
 def _loss_priors(setup: Setup, out: Any, labels: Any, activation: str | None) -> Any:
-    """The best constant predicted distribution under the user's loss (the label priors for a plain
-    cross-entropy; class weights, ignored ids and label smoothing move it), or None."""
+    """The best constant prediction under the user's loss: a distribution for classification (the label
+    priors for a plain cross-entropy; class weights, ignored ids and label smoothing move it), a value
+    per output for regression (the mean for L2, the median for L1), or None."""
     shape = (len(labels), *out.shape[1:])
     best = lowest_loss(setup.loss_fn, None, labels, torch.zeros(shape, device=out.device), setup.task, activation)
     if best is None:
         return None
     row = best.outputs.reshape(-1, out.shape[-1])[0].float()
+    if setup.task == "regression":
+        return row
     if activation == "log_softmax":
         return row.exp()
     return row if activation == "softmax" else torch.softmax(row, -1)
@@ -117,9 +120,11 @@ def _init_bias(setup: Setup) -> Row:
     labels = labels_of(setup.data).to(out.device)  # priors from up to 64 batches
     target = describe(setup.task, out, labels)
     counted = None
-    if target.kind == "categorical":
+    if target.kind in ("categorical", "regression"):
         optimal = _loss_priors(setup, out, labels, activation)
-        if optimal is not None and float((optimal - target.priors).abs().max()) > 0.02:
+        scale = target.spread.clamp_min(1e-12) if target.kind == "regression" else 1.0
+        if optimal is not None and optimal.shape == target.priors.shape and \
+                float(((optimal - target.priors).abs() / scale).max()) > (0.1 if target.kind == "regression" else 0.02):
             counted, target.priors = target.priors, optimal
     mean_pred = mean_prediction(target, out, activation)
     bias = final_bias(model, out.shape[-1]) if out.dim() > 1 else final_bias(model, 1)
@@ -129,7 +134,9 @@ def _init_bias(setup: Setup) -> Row:
         z = float(((mean_pred - target.priors).abs() / spread).max())
         suggestion = (bias[1].detach() + (target.priors - mean_pred).reshape(bias[1].shape)) if bias else target.priors
         value, expected = z, f"|mean prediction - target mean| <= {Z_WARN} target std"
-        detail = f"mean prediction {_vec(mean_pred)} vs target mean {_vec(target.priors)} (std {_vec(target.spread)})"
+        aim = ("target mean" if counted is None else
+               f"the loss's best constant (not the target mean {_vec(counted)}: an L1 loss aims at the median)")
+        detail = f"mean prediction {_vec(mean_pred)} vs {aim} {_vec(target.priors)} (std {_vec(target.spread)})"
         status = "fail" if z > Z_FAIL else "warn" if z > Z_WARN else "pass"
     else:
         p, q = target.priors, mean_pred.clamp_min(1e-12)
