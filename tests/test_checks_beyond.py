@@ -103,3 +103,13 @@ def test_run_recipe_writes_an_inert_html_report_with_the_plots(tmp_path: Path) -
     assert "prediction dynamics" in text and "what enters the net" in text
     hostile = report.with_columns(message=report["message"] + "<img src=x onerror=alert(1)>")
     assert "<img src=x" not in checks.render_html(hostile)
+
+
+def test_prediction_dynamics_of_a_sequence_model_follow_the_true_tokens_probability() -> None:
+    from checks_zoo_grown import AttentionLM, seq_ce, strided
+
+    dyn = checks.prediction_dynamics(AttentionLM, strided(), seq_ce, steps=100, every=50)
+    assert dyn["p_label"].null_count() == 0 and dyn["p_label"].is_between(0, 1).all()
+    start, end = (dyn.filter(step=s)["p_label"].mean() for s in (0, 100))
+    assert end > start + 0.1  # the true next token gains probability as the model learns
+    assert dyn.filter(step=100)["prediction"].is_between(0, 1).all()  # share of positions right

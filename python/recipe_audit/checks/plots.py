@@ -135,8 +135,10 @@ def prediction_dynamics(
 
     Returns:
         ``step, sample, label, prediction, p_label`` (probability of the true label for
-        classification; null for regression), one row per sample per recorded step; when `path`
-        is given, also a PNG with one curve per sample (p_label, or prediction against its target).
+        classification; null for regression; for sequences, the mean over positions of the true
+        token's probability, ``prediction`` the share of positions right and ``label`` the first
+        target), one row per sample per recorded step; when `path` is given, also a PNG with one
+        curve per sample (p_label, or prediction against its target).
 
     Example:
         >>> dyn = checks.prediction_dynamics(model_fn, (X, y), F.cross_entropy, "dynamics.png")  # doctest: +SKIP
@@ -179,6 +181,11 @@ def _predictions(setup: Setup, model: Any, x: Any, y: Any, step: int) -> list[di
         probs = out if is_probabilities(out, kind) else torch.softmax(out, -1)
         p_label = probs.gather(1, y.long().reshape(-1, 1)).reshape(-1).tolist()
         pred = probs.argmax(-1).float().tolist()
+    elif kind == "categorical" and tuple(out.shape[:-1]) == tuple(y.shape):  # sequences: mean over positions
+        probs = out if is_probabilities(out, kind) else torch.softmax(out, -1)
+        p_tok = probs.gather(-1, y.long().unsqueeze(-1)).squeeze(-1).reshape(len(y), -1)
+        p_label = p_tok.mean(1).tolist()
+        pred = (probs.argmax(-1) == y).float().reshape(len(y), -1).mean(1).tolist()
     else:
         p_label, pred = [None] * len(y), out.reshape(len(y), -1)[:, 0].tolist()
     labels = y.float().reshape(len(y), -1)[:, 0].tolist()
