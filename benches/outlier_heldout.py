@@ -87,6 +87,7 @@ def main() -> None:
     args = ap.parse_args()
     shutil.rmtree(args.dir, ignore_errors=True)
     table = build(args.dir / "corpus", seed=args.seed, per_source=args.per_source)
+    table.write_parquet(args.dir / "table.parquet")
     files = recipe_audit.scan(args.dir / "corpus", progress=False)
     # Each half and kind of source is judged as a dataset of its own, as a user's folder of photos
     # (with the planted faults among them), of drawn art, or of paper scans would be: the relative
