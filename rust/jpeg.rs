@@ -325,16 +325,29 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
     let orientation = structure.map_err(fail)?.orientation;
 
     let denom = scale_denominator(header.width, header.height, limits.min_decode_side, header.lossless);
-    let planar = !cmyk && channels == 3 && header.subsampling >= 0 && header.subsampling != raw::TJSAMP_TJSAMP_GRAY;
-    let decoded = if planar {
-        turbo::decode_planes(bytes, &header, denom).map(|p| {
-            let colorfulness = Some(crate::color::colorfulness_ycc(&p.chroma[0], &p.chroma[1]));
-            (p.luma, p.width, p.height, p.warning, colorfulness)
-        })
-    } else {
+    let planar = !cmyk
+        && !header.lossless
+        && channels == 3
+        && header.subsampling >= 0
+        && header.subsampling != raw::TJSAMP_TJSAMP_GRAY;
+    let gray_decode = || {
         // Gray files have no colour; CMYK (and layouts without planes) are not measured.
         let colorfulness = (channels == 1).then_some(0.0);
         turbo::decode(bytes, &header, denom, cmyk).map(|(px, w, h, warn)| (px, w, h, warn, colorfulness))
+    };
+    let decoded = if planar {
+        let planes = turbo::decode_planes(bytes, &header, denom).map(|p| {
+            let colorfulness = Some(crate::color::colorfulness_ycc(&p.chroma[0], &p.chroma[1]));
+            (p.luma, p.width, p.height, p.warning, colorfulness)
+        });
+        // A layout the planar path refuses still gets the gray decode, and the gray decode's
+        // verdict: the colour measure never changes whether a file is readable.
+        match planes {
+            Err(TurboError::Fatal(_)) => gray_decode(),
+            other => other,
+        }
+    } else {
+        gray_decode()
     };
     let (pixels, width, height, warning, colorfulness) = match decoded {
         Ok(decoded) => decoded,
