@@ -254,23 +254,25 @@ def small_cnn() -> torch.nn.Module:
 
 
 def time_recipe(repeats: int = 3) -> None:
-    """Wall time of the whole `run_recipe` (every check, default Budget) on three small set-ups."""
+    """Wall time of the whole `run_recipe` (every check, default Budget) on five small set-ups."""
     setups = {
         "MLP 64-32-10, digits": (zoo.mlp, zoo.normalized_digits(), torch.nn.functional.cross_entropy, {}),
         "CNN 2 conv + BN, digits": (small_cnn, zoo.normalized_digits(), torch.nn.functional.cross_entropy, {}),
         "1-layer attention, sequences": (lambda: zoo.TinyAttention(1), zoo.counting(), zoo.seq_loss,
                                          {"task": "sequence"}),
+        "causal conv LM, 16 tokens over 8": (grown.ConvLM, grown.strided(), grown.seq_ce, {"task": "sequence"}),
+        "attention LM, 16 tokens over 8": (grown.AttentionLM, grown.strided(), grown.seq_ce, {"task": "sequence"}),
     }
     print("| set-up | threads | best s | median s | failed checks |")
     print("|---|---:|---:|---:|---|")
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        checks.run_recipe(zoo.mlp, zoo.normalized_digits(), torch.nn.functional.cross_entropy)  # warm-up
+        checks.run_recipe(zoo.mlp, zoo.normalized_digits(), torch.nn.functional.cross_entropy, seed=0)  # warm-up
         for name, (model_fn, data, loss_fn, opts) in setups.items():
             times, failed = [], []
             for _ in range(repeats):
                 start = time.perf_counter()
-                report = checks.run_recipe(model_fn, data, loss_fn, **opts)
+                report = checks.run_recipe(model_fn, data, loss_fn, seed=0, **opts)  # programs that seed at start
                 times.append(time.perf_counter() - start)
                 failed = report.filter(status="fail")["check"].to_list()
             times.sort()
@@ -298,12 +300,16 @@ def main() -> None:
     tools = {t: TOOLS[t] for t in args.tools}
     results: dict[str, dict[str, Any]] = {}
     seconds = {t: {"tuning": 0.0, "held-out": 0.0} for t in tools}
+    slowest = {t: {"tuning": (0.0, ""), "held-out": (0.0, "")} for t in tools}
     for case in cases:
         results[case.name] = {"check": case.check, "half": half_of(case)}
         for tool, run in tools.items():
             start = time.perf_counter()
             results[case.name][tool] = run(case)
-            seconds[tool][half_of(case)] += time.perf_counter() - start
+            took = time.perf_counter() - start
+            results[case.name][tool]["seconds"] = round(took, 2)
+            seconds[tool][half_of(case)] += took
+            slowest[tool][half_of(case)] = max(slowest[tool][half_of(case)], (took, case.name))
         print(f"done: {case.name}", file=sys.stderr)
     print("| half | bug (named check) | " + " | ".join(tools) + " |")
     print("|---|---|" + "---|" * len(tools))
@@ -334,7 +340,8 @@ def main() -> None:
         n = sum(1 for r in results.values() if r["half"] == half)
         if n:
             print(f"\nseconds per case, {half} half ({n} cases): "
-                  + ", ".join(f"{t} {seconds[t][half] / n:.1f}" for t in tools))
+                  + ", ".join(f"{t} {seconds[t][half] / n:.1f} (slowest {slowest[t][half][0]:.1f}: "
+                              f"{slowest[t][half][1]})" for t in tools))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
