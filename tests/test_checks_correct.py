@@ -131,6 +131,12 @@ SETUPS: dict[str, Callable[[], tuple[Any, Any, Any, dict[str, Any]]]] = {
         "optimizer_fn": lambda m: torch.optim.SGD(m.parameters(), lr=0.05 / 32, momentum=0.9)}),
     "train statistics, eval set given": standardized_with_eval,
     "attention LM over a Markov chain, own step, predict and schedule": markov_lm,
+    "sigmoid output with BCE on probabilities": lambda: (seeded(lambda: nn.Sequential(
+        nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 1), nn.Flatten(0), nn.Sigmoid())),
+        (normalized_digits()[0], (normalized_digits()[1] < 5).float()), F.binary_cross_entropy, {}),
+    "a constant LambdaLR scale, no warm-up": lambda: (seeded(mlp), digits_loader, F.cross_entropy, {
+        "epochs": 20, "optimizer_fn": lambda m: torch.optim.Adam(m.parameters(), lr=3e-2),
+        "scheduler_fn": lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda s: 0.01)}),
     "one-cycle schedule over the run": lambda: (seeded(mlp), digits_loader, F.cross_entropy, {
         "epochs": 20, "scheduler_fn": lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1e-3, total_steps=20 * 57)}),
 }

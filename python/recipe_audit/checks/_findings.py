@@ -137,7 +137,7 @@ def lr_row(lrs: list[float], planned: int | None, how: str, base: float | None =
     if not lrs:
         return skip("lr_schedule", "no learning rate was recorded")
     total = planned or len(lrs)
-    if base and base > 0:
+    if base and base > 0 and lrs[-1] > 1.5 * lrs[0]:  # rising: a warm-up (a constant scale-down is not one)
         warm = next((i for i, v in enumerate(lrs) if v >= 0.5 * base), None)
         if warm is None or warm > WARMUP_SHARE * total:
             reached = max(lrs) / base

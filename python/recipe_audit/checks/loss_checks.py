@@ -58,18 +58,18 @@ def _update_scales(setup: Setup) -> bool:
 
 
 def _loss_reduction(setup: Setup) -> Row:
-    out, y = _probe_outputs(setup)
-    n = len(out) - len(out) % 2
+    x, y = setup.eval_batch()
+    n = len(x) - len(x) % 2
     if n < 4:
         return skip("loss_reduction", "the evaluation batch has fewer than 4 samples")
-    gen = torch.Generator().manual_seed(0)
-    out = torch.randn(out.shape, generator=gen).to(out.device)[:n]  # varied outputs: a mean and a sum differ
+    with torch.no_grad():  # a fresh model's own outputs: in the space the loss expects (logits, probabilities)
+        out = setup.forward(setup.fresh_model().eval(), x[:n])
     y = y[:n]
     with torch.no_grad():
         full = float(setup.loss_fn(out, y))
         halves = float(setup.loss_fn(out[: n // 2], y[: n // 2])) + float(setup.loss_fn(out[n // 2 :], y[n // 2 :]))
     if abs(full) < 1e-12:
-        return skip("loss_reduction", "the loss is 0 on random outputs")
+        return skip("loss_reduction", "the loss of a fresh model is 0")
     expected = "the loss of a batch is a mean over its samples (the same scale for any batch size)"
     summed = abs(full - halves) <= 1e-4 * abs(full)
     words = f"loss of {n} samples {fmt(full)}, sum of its two halves' losses {fmt(halves)}"
