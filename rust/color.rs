@@ -42,6 +42,37 @@ pub fn colorfulness_rgb(data: &[u8], channels: usize) -> f64 {
     sums.measure()
 }
 
+/// `colorfulness_rgb` of the picture averaged over `factor` x `factor` blocks: the grid a JPEG's
+/// chroma is measured on after DCT scaling, so one picture measures alike as PNG and as JPEG (fine
+/// colour texture averages away in both).
+pub fn colorfulness_rgb_reduced(data: &[u8], channels: usize, width: usize, height: usize, factor: usize) -> f64 {
+    let channels = channels.max(3);
+    if factor <= 1 || width == 0 {
+        return colorfulness_rgb(&data[..(width * height * channels).min(data.len())], channels);
+    }
+    let columns = width.div_ceil(factor);
+    let mut block = vec![[0u32; 4]; columns];
+    let mut sums = Opponent::default();
+    for (y, row) in data.chunks_exact(width * channels).take(height).enumerate() {
+        for (x, p) in row.chunks_exact(channels).enumerate() {
+            let b = &mut block[x / factor];
+            b[0] += p[0] as u32;
+            b[1] += p[1] as u32;
+            b[2] += p[2] as u32;
+            b[3] += 1;
+        }
+        if (y + 1) % factor == 0 || y + 1 == height {
+            for b in block.iter_mut().filter(|b| b[3] > 0) {
+                let n = b[3] as f64;
+                let (r, g, bl) = (b[0] as f64 / n, b[1] as f64 / n, b[2] as f64 / n);
+                sums.add(r - g, 0.5 * (r + g) - bl);
+                *b = [0; 4];
+            }
+        }
+    }
+    sums.measure()
+}
+
 /// From JPEG's chroma planes (Cb, Cr, centred on 128) as stored, without converting to RGB: with
 /// JFIF's conversion, rg = 0.344136 Cb + 2.116136 Cr and yb = 0.343932 Cr - 1.944068 Cb (luma
 /// cancels), so the measure equals the RGB one up to the chroma subsampling and rounding. Both axes
@@ -92,6 +123,19 @@ mod tests {
         assert_eq!(colorfulness_ycc(&[128; 50], &[128; 50]), 0.0);
         let red_and_blue: Vec<u8> = (0..300).flat_map(|i| if i % 2 == 0 { [255, 0, 0, 255] } else { [0, 0, 255, 255] }).collect();
         assert!(colorfulness_rgb(&red_and_blue, 4) > 100.0);
+    }
+
+    #[test]
+    fn reduced_measure_averages_blocks() {
+        // 4x2 RGB: two 2x2 blocks, one pure red and blue pixels mixed (purple), one gray.
+        let px: Vec<u8> = [[255, 0, 0], [0, 0, 255], [9, 9, 9], [9, 9, 9], [0, 0, 255], [255, 0, 0], [9, 9, 9], [9, 9, 9]]
+            .into_iter()
+            .flatten()
+            .collect();
+        let purple_and_gray: Vec<u8> = [[127.5f64, 0.0, 127.5], [9.0, 9.0, 9.0]].iter().flatten().map(|&v| v as u8).collect();
+        let reduced = colorfulness_rgb_reduced(&px, 3, 4, 2, 2);
+        assert!((reduced - colorfulness_rgb(&purple_and_gray, 3)).abs() < 1.0, "{reduced}");
+        assert_eq!(colorfulness_rgb_reduced(&px, 3, 4, 2, 1), colorfulness_rgb(&px, 3));
     }
 
     #[test]

@@ -74,12 +74,18 @@ impl Gray {
 
     /// The largest reduction (8, 4, 2 or none) that keeps the shorter side at least `min_side`.
     pub fn reduced_to(self, min_side: usize) -> Gray {
-        let short = self.width.min(self.height);
-        match [8, 4, 2].into_iter().find(|&f| short.div_ceil(f) >= min_side) {
-            Some(factor) => self.box_reduce(factor),
-            None => self,
+        match reduction_factor(self.width, self.height, min_side) {
+            1 => self,
+            factor => self.box_reduce(factor),
         }
     }
+}
+
+/// The largest of 8, 4, 2 that keeps the shorter side at least `min_side` when dividing by it, or 1:
+/// the reduction a JPEG gets from DCT scaling, for pictures decoded at full size.
+pub fn reduction_factor(width: usize, height: usize, min_side: usize) -> usize {
+    let short = width.min(height);
+    [8, 4, 2].into_iter().find(|&f| short.div_ceil(f) >= min_side).unwrap_or(1)
 }
 
 /// Pillow's RGB -> L conversion (ITU-R 601-2 luma in 16-bit fixed point), so hashes match imagehash.

@@ -325,8 +325,10 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
     let orientation = structure.map_err(fail)?.orientation;
 
     let denom = scale_denominator(header.width, header.height, limits.min_decode_side, header.lossless);
+    // Only YCbCr files have chroma planes: an RGB JPEG (Adobe transform 0) stores R, G, B planes.
     let planar = !cmyk
         && !header.lossless
+        && header.colorspace == raw::TJCS_TJCS_YCbCr
         && channels == 3
         && header.subsampling >= 0
         && header.subsampling != raw::TJSAMP_TJSAMP_GRAY;

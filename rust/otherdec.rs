@@ -1,8 +1,8 @@
 //! WebP, BMP and TIFF through the `image` crate, with its header-first limits.
 
 use crate::exif;
-use crate::color::colorfulness_rgb;
-use crate::gray::{from_interleaved, Gray};
+use crate::color::colorfulness_rgb_reduced;
+use crate::gray::{from_interleaved, reduction_factor, Gray};
 use crate::outcome::{check_size, DecodeError, DecodeResult, Decoded, Failure, Header, Limits, Status};
 use crate::sniff::Format;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
@@ -27,10 +27,13 @@ fn failure(error: ImageError, format: &str) -> Failure {
     }
 }
 
-/// The gray picture and the colourfulness of the stored colours (0 for gray images).
-fn to_gray(image: DynamicImage) -> (Gray, f64) {
+/// The gray picture and the colourfulness of the stored colours (0 for gray images), measured on
+/// the grid the picture will be reduced to for a shorter side of `min_side`.
+fn to_gray(image: DynamicImage, min_side: usize) -> (Gray, f64) {
     let (w, h) = (image.width() as usize, image.height() as usize);
-    let colour = |channels: usize, raw: Vec<u8>| (from_interleaved(w, h, channels, &raw), colorfulness_rgb(&raw, channels));
+    let factor = reduction_factor(w, h, min_side);
+    let colour =
+        |channels: usize, raw: Vec<u8>| (from_interleaved(w, h, channels, &raw), colorfulness_rgb_reduced(&raw, channels, w, h, factor));
     match image {
         DynamicImage::ImageLuma8(buf) => (Gray::new(w, h, buf.into_raw()), 0.0),
         DynamicImage::ImageLumaA8(buf) => (from_interleaved(w, h, 2, &buf.into_raw()), 0.0),
@@ -103,7 +106,7 @@ pub fn decode(bytes: &[u8], format: Format, limits: &Limits) -> DecodeResult {
         decoder.orientation().map(|o| o.to_exif() as u16).unwrap_or(1)
     };
     let image = DynamicImage::from_decoder(decoder).map_err(|e| fail(failure(e, name)))?;
-    let (picture, colorfulness) = to_gray(image);
+    let (picture, colorfulness) = to_gray(image, limits.min_decode_side as usize);
     Ok(Decoded { header: stored, orientation, picture: picture.oriented(orientation), colorfulness: Some(colorfulness) })
 }
 

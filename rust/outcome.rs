@@ -65,7 +65,7 @@ pub struct Decoded {
     pub orientation: u16,
     pub picture: Gray,
     /// Hasler-Süsstrunk colourfulness of the stored colours (0 for gray files); None where not
-    /// measured (CMYK).
+    /// measured (CMYK, RGB-stored and lossless JPEGs, GIF).
     pub colorfulness: Option<f64>,
 }
 

@@ -2,8 +2,8 @@
 //! driven to IEND) by the `png` crate.
 
 use crate::exif;
-use crate::color::colorfulness_rgb;
-use crate::gray::from_interleaved;
+use crate::color::colorfulness_rgb_reduced;
+use crate::gray::{from_interleaved, reduction_factor};
 use crate::outcome::{check_size, DecodeError, DecodeResult, Decoded, Failure, Header, Limits, Status};
 use std::io::Cursor;
 
@@ -68,8 +68,9 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
     reader.finish().map_err(|e| fail(failure(e), stored))?;
     let samples = frame.color_type.samples();
     let picture = from_interleaved(frame.width as usize, frame.height as usize, samples, &buffer);
-    let pixels = &buffer[..(frame.width as usize * frame.height as usize * samples).min(buffer.len())];
-    let colorfulness = if samples >= 3 { colorfulness_rgb(pixels, samples) } else { 0.0 };
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let factor = reduction_factor(w, h, limits.min_decode_side as usize);
+    let colorfulness = if samples >= 3 { colorfulness_rgb_reduced(&buffer, samples, w, h, factor) } else { 0.0 };
     Ok(Decoded { header: stored, orientation, picture: picture.oriented(orientation), colorfulness: Some(colorfulness) })
 }
 

@@ -21,6 +21,12 @@ def _hasler(rgb: np.ndarray) -> float:
     return float(np.sqrt(rg.var() + yb.var()) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
 
 
+def _blocks(rgb: np.ndarray, factor: int) -> np.ndarray:
+    """Mean over factor x factor blocks (the picture's size divisible by factor here)."""
+    h, w = rgb.shape[:2]
+    return rgb.astype(np.float64).reshape(h // factor, factor, w // factor, factor, 3).mean(axis=(1, 3))
+
+
 def _photo(name: str, size: tuple[int, int] = (400, 300)) -> Image.Image:
     arr = dict(examples.photo_sources())[name]
     return Image.fromarray(arr).convert("RGB").resize(size, Image.Resampling.LANCZOS)
@@ -50,8 +56,9 @@ def test_colorfulness_matches_numpy_and_sees_gray_stored_as_rgb(tmp_path: Path) 
     }
     files = recipe_audit.scan(list(paths.values()), progress=False)
     got = {k: _row(files, p)["colorfulness"] for k, p in paths.items()}
-    # PNG: the stored pixels, exactly.
-    assert got["png"] == pytest.approx(_hasler(np.asarray(coffee)), rel=1e-9)
+    # PNG: the stored pixels averaged on the grid the scan reduces to (400x300 -> 4x4 blocks, as
+    # a JPEG's DCT scaling would), exactly.
+    assert got["png"] == pytest.approx(_hasler(_blocks(np.asarray(coffee), 4)), rel=1e-9)
     # JPEG: from the chroma planes at the decode's scale; close to the measure on the decoded RGB.
     for key in ("jpeg", "jpeg444", "jpeg422", "odd", "webp"):
         with Image.open(paths[key]) as im:
@@ -59,6 +66,30 @@ def test_colorfulness_matches_numpy_and_sees_gray_stored_as_rgb(tmp_path: Path) 
         assert got[key] == pytest.approx(reference, rel=0.1), key
     assert got["gray_rgb_png"] == 0.0 and got["gray_l"] == 0.0
     assert got["gray_rgb_jpeg"] < 0.2 < 1.0 < min(got[k] for k in ("png", "jpeg", "jpeg444", "jpeg422", "odd", "webp"))
+
+
+def test_one_picture_measures_alike_in_every_format(tmp_path: Path) -> None:
+    """Colour measured on the same grid whatever the format; an RGB-stored JPEG (Adobe transform
+    0, no chroma planes) is decoded to gray as before, not read as planes."""
+    rng = np.random.default_rng(0)
+    blocks = np.zeros((300, 400, 3), np.uint8)
+    for i in range(0, 300, 30):
+        for j in range(0, 400, 40):
+            blocks[i : i + 30, j : j + 40] = rng.integers(0, 256, 3)
+    im = Image.fromarray(blocks)
+    paths = {
+        "png": _save(im, tmp_path / "b.png"),
+        "webp": _save(im, tmp_path / "b.webp", lossless=True),
+        "jpeg444": _save(im, tmp_path / "b444.jpg", quality=95, subsampling=0),
+        "rgb_jpeg": _save(im, tmp_path / "brgb.jpg", quality=95, subsampling=0, keep_rgb=True),
+    }
+    files = recipe_audit.scan(list(paths.values()), progress=False)
+    rows = {k: _row(files, p) for k, p in paths.items()}
+    for key in ("webp", "jpeg444", "rgb_jpeg"):
+        assert abs(rows[key]["mean"] - rows["png"]["mean"]) < 2, key
+        assert bin(rows[key]["phash"] ^ rows["png"]["phash"]).count("1") <= 4, key
+    for key in ("webp", "jpeg444"):
+        assert rows[key]["colorfulness"] == pytest.approx(rows["png"]["colorfulness"], rel=0.1), key
 
 
 def test_planar_jpeg_decode_keeps_the_verdicts(tmp_path: Path) -> None:

@@ -89,6 +89,7 @@ class Audit:
             train); empty without splits.
         property_label_association: `recipe_audit.property_label_association` (properties that
             give a class away); empty without labels.
+        bias_thresholds: the thresholds of those two verdicts (the report states them).
     """
 
     files: pl.DataFrame
@@ -106,6 +107,7 @@ class Audit:
     property_label_association: pl.DataFrame = dataclasses.field(
         default_factory=lambda: property_label_association(_NO_FILES)
     )
+    bias_thresholds: BiasThresholds = dataclasses.field(default_factory=BiasThresholds)
 
     def problems(self) -> dict[str, int]:
         """How many of each problem in `PROBLEMS` was found (0 when none), most important first.
@@ -408,6 +410,7 @@ def audit(
         chosen,
         property_shift=shift,
         property_label_association=association,
+        bias_thresholds=bias_thresholds or BiasThresholds(),
     )
 
 

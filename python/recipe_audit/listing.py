@@ -36,8 +36,13 @@ class Settings:
     storage_options: Mapping[str, str] | None = None
 
     def fingerprint(self) -> str:
+        """The settings and the frame's columns: a shard written with other columns (an older
+        release without `sharpness`, say) is never reused, so a rerun reads those files again."""
+        from recipe_audit.scan import SCAN_SCHEMA  # scan imports this module (issue 19 untangles it)
+
+        columns = ",".join(f"{name}:{dtype}" for name, dtype in SCAN_SCHEMA.items())
         return (f"recursive={self.recursive} max_pixels={self.max_pixels} max_bytes={self.max_bytes} "
-                f"min_decode_side={self.min_decode_side} core={_core.__version__}")
+                f"min_decode_side={self.min_decode_side} core={_core.__version__} columns={columns}")
 
 
 def _local(paths: Sequence[str], recursive: bool) -> pl.DataFrame:

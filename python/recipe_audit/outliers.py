@@ -116,9 +116,15 @@ class OutlierThresholds:
             if not sep or name not in fields:
                 raise ValueError(f"threshold {setting!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}")
             try:
-                values[name] = int(raw) if fields[name].type in (int, "int") else float(raw)
+                number = float(raw)
             except ValueError:
                 raise ValueError(f"threshold {setting!r}: {raw!r} is not a number") from None
+            if fields[name].type in (int, "int"):
+                if not number.is_integer():
+                    raise ValueError(f"threshold {setting!r}: {name} takes a whole number")
+                values[name] = int(number)
+            else:
+                values[name] = number
         return cls(**values)  # type: ignore[arg-type]
 
     def rules(self) -> dict[str, str]:
@@ -184,6 +190,8 @@ def _flags(t: OutlierThresholds) -> dict[str, pl.Expr]:
     enough = pl.len() >= t.min_count
     gray = (pl.col("channels") <= 2) | (pl.col("colorfulness") < t.gray_colorfulness)
     colourful = (pl.col("channels") >= 3) & (pl.col("colorfulness") >= t.gray_colorfulness)
+    # The share is taken over pictures whose colour is known (GIF and CMYK are not measured).
+    known = (pl.col("channels") <= 2) | pl.col("colorfulness").is_not_null()
     return {
         "dark": pl.col("luma_p99") <= t.dark_p99,
         "bright": pl.col("luma_p01") >= t.bright_p01,
@@ -195,7 +203,7 @@ def _flags(t: OutlierThresholds) -> dict[str, pl.Expr]:
         & ((size_ratio >= t.size_factor) | (size_ratio <= 1.0 / t.size_factor))
         & (pl.col("z_size").abs() >= t.z),
         "odd_aspect": enough & (elongation_ratio >= t.aspect_factor) & (pl.col("z_aspect") >= t.z),
-        "grayscale": enough & gray & (colourful.fill_null(False).mean() >= t.color_share),
+        "grayscale": enough & gray & (colourful.filter(known).mean() >= t.color_share),
     }
 
 

@@ -13,8 +13,9 @@ is significant, and with thirty a large one may be luck; only both together give
 Numbers are compared with the two-sample Kolmogorov-Smirnov test (effect: the KS distance, the
 largest gap between the two cumulative distributions, 0-1), categories with a chi-square test of
 homogeneity (effect: the total variation distance between the two category mixes, 0-1). The
-thresholds (`BiasThresholds`) were set so that random re-splits and random labels of real data raise
-no verdict in 100 tries while planted shifts are found (``benches/property_bias.py``).
+thresholds (`BiasThresholds`) were set so that random re-splits and random labels of real data
+rarely raise a verdict (0 and 1 in 100 tries) while planted shifts are found
+(``benches/property_bias.py``, BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -97,10 +98,11 @@ def _usable(files: pl.DataFrame, needed: str) -> pl.DataFrame:
 
 def _one_vs_rest(
     usable: pl.DataFrame, by: str, groups: list[str]
-) -> Iterator[tuple[str, str, str, float, float, float, str]]:
-    """Every property, every group against all other rows of `usable`:
-    (property, group, test, statistic, effect, p-value, detail in words)."""
-    codes = usable[by].replace_strict(groups, list(range(len(groups))), return_dtype=pl.Int64).to_numpy()
+) -> Iterator[tuple[str, str, str, float, float, float, str, int, int]]:
+    """Every property, every group against all other rows of `usable`: (property, group, test,
+    statistic, effect, p-value, detail in words, values in the group, values in the rest); rows
+    whose property is null count in neither."""
+    codes = usable[by].cast(pl.String).replace_strict(groups, list(range(len(groups))), return_dtype=pl.Int64).to_numpy()
     for name, column in NUMERIC_PROPERTIES.items():
         present = usable[column].is_not_null().to_numpy()
         values = usable[column].cast(pl.Float64).to_numpy()[present]
@@ -110,14 +112,14 @@ def _one_vs_rest(
         for g, group in enumerate(groups):
             d, n_in, n_out = float(distances[g]), int(counts[g]), int(kept.size - counts[g])
             if d != d:
-                yield name, group, "ks", d, d, float("nan"), "no values"
+                yield name, group, "ks", d, d, float("nan"), "no values", n_in, n_out
                 continue
             mine = kept == g
             detail = f"median {np.median(values[mine]):.4g} vs {np.median(values[~mine]):.4g} {{rest}}"
-            yield name, group, "ks", d, d, ks_pvalue(d, n_in, n_out), detail
+            yield name, group, "ks", d, d, ks_pvalue(d, n_in, n_out), detail, n_in, n_out
     for name, column in CATEGORICAL_PROPERTIES.items():
         table = (
-            usable.select(pl.col(by), pl.col(column).cast(pl.String).fill_null("?").alias("category"))
+            usable.select(pl.col(by).cast(pl.String), pl.col(column).cast(pl.String).fill_null("?").alias("category"))
             .group_by(by, "category")
             .len()
         )
@@ -130,14 +132,15 @@ def _one_vs_rest(
         totals = counts.sum(axis=0)
         for g, group in enumerate(groups):
             inside, rest = counts[g], totals - counts[g]
-            if inside.sum() == 0 or rest.sum() == 0:
-                yield name, group, "chi2", float("nan"), float("nan"), float("nan"), "no values"
+            n_in, n_out = int(inside.sum()), int(rest.sum())
+            if n_in == 0 or n_out == 0:
+                yield name, group, "chi2", float("nan"), float("nan"), float("nan"), "no values", n_in, n_out
                 continue
             statistic, p = contingency_test(np.vstack([inside, rest]))
             gap = inside / inside.sum() - rest / rest.sum()
             top = int(np.argmax(np.abs(gap)))
             detail = f"{categories[top]}: {inside[top] / inside.sum():.0%} vs {rest[top] / rest.sum():.0%} {{rest}}"
-            yield name, group, "chi2", statistic, float(0.5 * np.abs(gap).sum()), p, detail
+            yield name, group, "chi2", statistic, float(0.5 * np.abs(gap).sum()), p, detail, n_in, n_out
 
 
 def property_shift(
@@ -153,32 +156,37 @@ def property_shift(
     Returns:
         One row per (property, split): ``property`` (see `NUMERIC_PROPERTIES`,
         `CATEGORICAL_PROPERTIES`), ``split``, ``reference``, ``test`` (``ks`` or ``chi2``), ``n``,
-        ``n_reference`` (decoded images compared), ``statistic``, ``p_value``, ``effect`` (KS
+        ``n_reference`` (decoded images with a value of the property), ``statistic``, ``p_value``, ``effect`` (KS
         distance or total variation distance, 0-1), ``shifted`` (p below ``p_value`` and effect at
         least ``shift_effect``, both groups at least ``min_count``) and ``detail`` (the medians, or
-        the category that moved most). Sorted shifted first, then by effect. Empty when there is no
-        split other than the reference.
+        the category that moved most); ``effect`` and ``p_value`` are null where a group has no
+        value. Sorted shifted first, then by effect. Empty when there is no split other than the
+        reference.
+
+    Raises:
+        ValueError: splits exist but none is ``reference``.
 
     Example:
         >>> shift = recipe_audit.property_shift(recipe_audit.scan("data/"))         # doctest: +SKIP
         >>> shift.filter("shifted").select("property", "split", "effect", "detail")  # doctest: +SKIP
     """
     t = thresholds or BiasThresholds()
-    usable = _usable(files, "split")
-    n_reference = usable.filter(pl.col("split") == reference).height
+    usable = _usable(files, "split").with_columns(pl.col("split").cast(pl.String))
+    splits = sorted(usable["split"].unique())
     rows = []
-    for split in sorted(s for s in usable["split"].unique() if s != reference):
+    if splits and reference not in splits:
+        raise ValueError(f"property_shift: no decoded image in the reference split {reference!r}; the splits are {splits}")
+    for split in (s for s in splits if s != reference):
         pair = usable.filter(pl.col("split").is_in([split, reference]))
-        n = pair.height - n_reference
-        judged = n >= t.min_count and n_reference >= t.min_count
         # Within the pair, "the rest" of the split is exactly the reference.
-        for name, group, test, statistic, effect, p, detail in _one_vs_rest(pair, "split", [split, reference]):
+        for name, group, test, statistic, effect, p, detail, n, n_reference in _one_vs_rest(pair, "split", [split, reference]):
             if group != split:
                 continue
+            judged = n >= t.min_count and n_reference >= t.min_count
             shifted = bool(judged and p < t.p_value and effect >= t.shift_effect)
             detail = detail.replace("{rest}", f"in {reference}")
             rows.append((name, split, reference, test, n, n_reference, statistic, p, effect, shifted, detail))
-    frame = pl.DataFrame(rows, schema=_SCHEMA_SHIFT, orient="row")
+    frame = pl.DataFrame(rows, schema=_SCHEMA_SHIFT, orient="row").with_columns(pl.col(pl.Float64).fill_nan(None))
     return frame.sort(["shifted", "effect", "property", "split"], descending=[True, True, False, False], nulls_last=True)
 
 
@@ -202,17 +210,15 @@ def property_label_association(files: pl.DataFrame, *, thresholds: BiasThreshold
         >>> assoc.filter("associated")                                                      # doctest: +SKIP
     """
     t = thresholds or BiasThresholds()
-    usable = _usable(files, "label")
+    usable = _usable(files, "label").with_columns(pl.col("label").cast(pl.String))
     labels = sorted(usable["label"].unique())
-    sizes = dict(usable.group_by("label").len().iter_rows())
     rows = []
     if len(labels) >= 2:
-        for name, label, test, _, effect, p, detail in _one_vs_rest(usable, "label", labels):
-            n, rest = sizes[label], usable.height - sizes[label]
+        for name, label, test, _, effect, p, detail, n, rest in _one_vs_rest(usable, "label", labels):
             judged = n >= t.min_count and rest >= t.min_count
             associated = bool(judged and p < t.p_value and effect >= t.association_effect)
             rows.append((name, label, test, n, rest, effect, p, associated, detail.replace("{rest}", "in the other classes")))
-    frame = pl.DataFrame(rows, schema=_SCHEMA_ASSOCIATION, orient="row")
+    frame = pl.DataFrame(rows, schema=_SCHEMA_ASSOCIATION, orient="row").with_columns(pl.col(pl.Float64).fill_nan(None))
     return frame.sort(["associated", "score", "property", "label"], descending=[True, True, False, False], nulls_last=True)
 
 

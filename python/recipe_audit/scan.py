@@ -154,7 +154,8 @@ def scan(
         (deprecated: variance of the Laplacian on a 64x64 picture, low for blurry *or* merely
         flat pictures; use ``sharpness``), ``sharpness`` (share of the strong edges that are
         crisp, 0-1; null when a picture has fewer than 20 strong edges), ``colorfulness``
-        (Hasler-Süsstrunk, 0 for any gray picture; null for CMYK and GIF), ``entropy`` (bits
+        (Hasler-Süsstrunk, 0 for any gray picture; null where not measured: CMYK, RGB-stored
+        and lossless JPEGs, GIF), ``entropy`` (bits
         of the luma histogram, 0-8), ``aspect`` (width / height), ``label`` and ``split`` (from an
         ImageFolder layout ``root/<split>/<class>/file`` with split train/val/valid/test, else
         ``root/<class>/file``; null when the layout says nothing).

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Union
 import polars as pl
 
 from recipe_audit.outliers import FLAGS, OutlierThresholds
+from recipe_audit.properties import CATEGORICAL_PROPERTIES, NUMERIC_PROPERTIES
+from recipe_audit.report import plots
 from recipe_audit.report.escaping import CSP, common_prefix, data_uri, shown
 
 if TYPE_CHECKING:
@@ -218,11 +220,9 @@ class _Builder:
         return {"flags": flags, "top": top}
 
     def biases(self) -> dict[str, Any]:
-        from recipe_audit.properties import CATEGORICAL_PROPERTIES, NUMERIC_PROPERTIES
-        from recipe_audit.report import plots
-
         columns = {**NUMERIC_PROPERTIES, **CATEGORICAL_PROPERTIES}
         shift, association = self.a.property_shift, self.a.property_label_association
+        t = self.a.bias_thresholds
         shown_rows = [
             (p, columns[p], "split", f"{s}|{r}") for p, s, r in shift.filter("shifted").select("property", "split", "reference").head(4).iter_rows()
         ] + [(p, columns[p], "label", lab) for p, lab in association.filter("associated").select("property", "label").head(4).iter_rows()]
@@ -240,6 +240,11 @@ class _Builder:
                 .iter_rows()
             ],
             "plot": data_uri(plots.property_comparisons(self.a.files, shown_rows[:6])),
+            "rule": (
+                f"p < {t.p_value:g} and an effect (KS distance, or total variation for categories) of at least "
+                f"{t.shift_effect:g}; associated: p < {t.p_value:g} and a score of at least {t.association_effect:g}, "
+                f"groups of at least {t.min_count}"
+            ),
         }
 
     def annotations(self) -> tuple[dict[str, Any], dict[str, Any] | None]:

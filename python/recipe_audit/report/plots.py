@@ -13,6 +13,8 @@ import io
 import numpy as np
 import polars as pl
 
+from recipe_audit.properties import CATEGORICAL_PROPERTIES
+
 SCATTER_POINTS = 20_000
 """At most this many images in the size scatter (a fixed random sample beyond)."""
 MAX_BARS = 40
@@ -163,8 +165,6 @@ def property_comparisons(files: pl.DataFrame, rows: list[tuple[str, str, str, st
     ``rows`` are (property, column, group column, group value); the comparison is the reference
     split when the group column is ``split`` (its value after ``|``), else the rest of the classes.
     """
-    from recipe_audit.properties import CATEGORICAL_PROPERTIES
-
     ok = files.filter(pl.col("status") == "ok")
     if not rows or ok.height == 0:
         return None
@@ -173,8 +173,9 @@ def property_comparisons(files: pl.DataFrame, rows: list[tuple[str, str, str, st
         axes = fig.subplots(1, len(rows), squeeze=False)[0]
         for ax, (name, column, by, value) in zip(axes, rows):
             group, _, reference = value.partition("|")
-            inside = ok.filter(pl.col(by) == group)[column]
-            other = ok.filter(pl.col(by) == reference)[column] if reference else ok.filter(pl.col(by) != group)[column]
+            key = pl.col(by).cast(pl.String)  # labels may be numbers; the bias frames hold strings
+            inside = ok.filter(key == group)[column]
+            other = ok.filter(key == reference)[column] if reference else ok.filter(key != group)[column]
             other_name = reference or "other classes"
             if name in CATEGORICAL_PROPERTIES:
                 cats = sorted(set(inside.cast(pl.String).drop_nulls()) | set(other.cast(pl.String).drop_nulls()))[:12]

@@ -128,7 +128,7 @@ img.plot { max-width: 100%; height: auto; }
 
 <section id="biases">
 <h2>Biases: image properties by split and by class</h2>
-<p class="muted">A property is <b>shifted</b> when a split differs from {{ biases.shift[0].reference if biases.shift else 'train' }} with p &lt; 0.001 and an effect (KS distance, or total variation for categories) of at least 0.1; it is <b>associated</b> with a class when it tells that class from the rest with p &lt; 0.001 and a score of at least 0.15: a shortcut a network can learn (expected when it is the content itself).</p>
+<p class="muted">A property is <b>shifted</b> when a split differs from {{ biases.shift[0].reference if biases.shift else 'train' }}, and <b>associated</b> with a class when it tells that class from the rest: a shortcut a network can learn (expected when it is the content itself). Shifted: {{ biases.rule }}.</p>
 {% if biases.plot %}<img class="plot" src="{{ biases.plot }}" alt="distributions of the shifted and associated properties">{% endif %}
 {% if biases.shift %}<h3>Shift against the reference split</h3><table><tr><th>property</th><th>split</th><th>vs</th><th class="num">effect</th><th class="num">p</th><th>detail</th></tr>
 {% for r in biases.shift %}<tr><td>{{ r.property }}</td><td>{{ r.split }}</td><td>{{ r.reference }}</td><td class="num {{ 'bad' if r.bad }}">{{ r.effect }}</td><td class="num {{ 'bad' if r.bad }}">{{ r.p }}</td><td>{{ r.detail }}</td></tr>{% endfor %}</table>{% else %}<p class="muted">No split to compare.</p>{% endif %}
