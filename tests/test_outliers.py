@@ -206,3 +206,16 @@ def test_broken_files_are_left_out(example_root: Path) -> None:
     odd = recipe_audit.find_outliers(files)
     assert odd.height == files.filter(pl.col("status") == "ok").height
     assert odd.filter(pl.col("flags").list.len() > 0).height == 0  # the example's photos are ordinary
+
+
+def test_unmeasured_colour_does_not_hide_a_gray_picture(tmp_path: Path) -> None:
+    """GIFs have no colourfulness; they must not count as gray when the share of colour is taken."""
+    rng = np.random.default_rng(4)
+    sources = dict(examples.photo_sources())
+    for i in range(10):
+        _crop(rng, sources["coffee"]).save(tmp_path / f"colour_{i}.png")
+    for i in range(4):
+        _crop(rng, sources["chelsea"]).save(tmp_path / f"anim_{i}.gif")
+    _crop(rng, sources["astronaut"]).convert("L").convert("RGB").save(tmp_path / "gray.png")
+    odd = recipe_audit.find_outliers(recipe_audit.scan(tmp_path, progress=False))
+    assert odd.filter(pl.col("grayscale"))["path"].to_list() == [str(tmp_path / "gray.png")]

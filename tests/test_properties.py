@@ -123,3 +123,31 @@ def test_tests_agree_with_scipy() -> None:
     statistic, p = contingency_test(table)
     expected = stats.chi2_contingency(table, correction=False)
     assert (statistic, p) == pytest.approx((expected[0], expected[1]))
+
+
+def test_groups_are_counted_by_their_values_and_labels_may_be_numbers(photos: pl.DataFrame) -> None:
+    files = _random(photos, 4)
+    # A test split whose sharpness is known for 6 pictures only is not judged on sharpness.
+    test_rows = pl.col("split") == "test"
+    sparse = files.with_columns(
+        sharpness=pl.when(test_rows & (pl.int_range(pl.len()).over("split") >= 6)).then(None).otherwise(
+            pl.when(test_rows).then(pl.lit(0.0)).otherwise("sharpness")
+        )
+    )
+    row = recipe_audit.property_shift(sparse).filter((pl.col("property") == "sharpness") & (pl.col("split") == "test")).row(0, named=True)
+    assert row["n"] == 6 and not row["shifted"]
+    with pytest.raises(ValueError, match="reference split 'train'"):
+        recipe_audit.property_shift(files.filter(pl.col("split") != "train"))
+    numbers = files.with_columns(label=pl.col("label").replace_strict({"a": 0, "b": 1, "c": 2}, return_dtype=pl.Int64))
+    as_text = recipe_audit.property_label_association(files.with_columns(label=pl.col("label").replace_strict({"a": "0", "b": "1", "c": "2"})))
+    assert recipe_audit.property_label_association(numbers).equals(as_text)
+
+
+def test_report_draws_biases_with_numeric_labels(photos: pl.DataFrame, tmp_path: Path) -> None:
+    files = _random(photos, 5).with_columns(
+        label=(pl.int_range(pl.len()) % 2).cast(pl.Int64), format=pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit("png")).otherwise("format")
+    )
+    audit = recipe_audit.audit(files, progress=False)
+    assert audit.problems()["property_label_association"] >= 1
+    page = audit.to_html(tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'id="biases"' in page and "p &lt; 0.001" in page
