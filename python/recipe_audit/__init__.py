@@ -15,6 +15,7 @@ from recipe_audit.labels import join_labels, label_issues, label_stats, read_lab
 from recipe_audit.bias import Bias, suggest_bias
 from recipe_audit.outliers import OutlierThresholds, find_outliers
 from recipe_audit.properties import BiasThresholds, property_label_association, property_shift
+from recipe_audit.label_errors import find_label_errors, label_noise
 from recipe_audit.audit import Audit, audit
 from recipe_audit.boxes import read_boxes, read_coco, read_yolo
 from recipe_audit.output import ScanRun
@@ -40,6 +41,8 @@ __all__ = [
     "property_shift",
     "property_label_association",
     "BiasThresholds",
+    "find_label_errors",
+    "label_noise",
     "read_boxes",
     "read_coco",
     "read_yolo",

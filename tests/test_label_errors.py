@@ -1,0 +1,107 @@
+"""find_label_errors and label_noise: exact on perfect probabilities, useful on a real labelled set
+with planted flips, and strict about bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import recipe_audit
+from recipe_audit.label_errors import METHODS
+
+
+def _flip(rng: np.random.Generator, y: np.ndarray, rate: float) -> np.ndarray:
+    k = int(y.max()) + 1
+    noisy = y.copy()
+    flip = rng.random(y.size) < rate
+    noisy[flip] = (y[flip] + rng.integers(1, k, flip.sum())) % k
+    return noisy
+
+
+def test_perfect_probabilities_give_the_planted_errors_and_rates() -> None:
+    """With one-hot probabilities of the true class, confident learning is exact."""
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 4, 2000)
+    noisy = _flip(rng, truth, 0.15)
+    probs = np.eye(4)[truth] * 0.96 + 0.01
+    errors = recipe_audit.find_label_errors(noisy, probs).sort("index")
+    assert (errors["is_label_error"].to_numpy() == (noisy != truth)).all()
+    assert (errors["suggested_label"].to_numpy() == truth).all()
+    noise = recipe_audit.label_noise(noisy, probs)
+    planted = [float((noisy != truth)[noisy == c].mean()) for c in range(4)]
+    assert noise["noise_rate"].head(4).to_list() == pytest.approx(planted, abs=1e-9)
+    assert noise["label"].to_list() == ["0", "1", "2", "3", None]
+    assert noise["noise_rate"][-1] == pytest.approx(float((noisy != truth).mean()))
+    assert noise["count"].head(4).to_list() == np.bincount(noisy).tolist()
+
+
+def test_planted_flips_on_digits_are_found() -> None:
+    x, y = load_digits(return_X_y=True)
+    noisy = _flip(np.random.default_rng(1), y, 0.1)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    probs = cross_val_predict(model, x, noisy, cv=5, method="predict_proba")
+    errors = recipe_audit.find_label_errors(noisy, probs)
+    flagged = errors.sort("index")["is_label_error"].to_numpy()
+    truth = noisy != y
+    precision, recall = (flagged & truth).sum() / flagged.sum(), (flagged & truth).sum() / truth.sum()
+    assert recall > 0.8 and precision > 0.45, (precision, recall)
+    assert errors["label_quality"].is_sorted()
+    # Worst first: the top of the list is mostly planted flips.
+    top = errors.head(int(truth.sum()) // 2)["index"].to_numpy()
+    assert truth[top].mean() > 0.8
+    noise = recipe_audit.label_noise(noisy, probs)
+    assert abs(noise["noise_rate"][-1] - truth.mean()) < 0.1
+    for method in METHODS:
+        assert recipe_audit.find_label_errors(noisy, probs, method=method)["is_label_error"].sum() > 0
+
+
+def test_names_frames_paths_classes_and_logits() -> None:
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, 3, 300)
+    names = np.array(["cat", "dog", "fox"])
+    noisy = _flip(rng, truth, 0.1)
+    logits = np.eye(3)[truth] * 4 + rng.normal(0, 0.5, (300, 3))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    frame = pl.DataFrame({"path": [f"img/{i}.jpg" for i in range(300)], "label": names[noisy]})
+    by_frame = recipe_audit.find_label_errors(frame, probs)
+    assert by_frame.columns == ["index", "label", "suggested_label", "label_quality", "is_label_error", "path"]
+    assert set(by_frame["label"]) == {"cat", "dog", "fox"}
+    by_codes = recipe_audit.find_label_errors(noisy, probs)
+    assert (by_frame.sort("index")["is_label_error"] == by_codes.sort("index")["is_label_error"]).all()
+    from_logits = recipe_audit.find_label_errors(frame, logits, logits=True)
+    assert from_logits["index"].equals(by_frame["index"]) and from_logits["is_label_error"].equals(by_frame["is_label_error"])
+    assert from_logits["label_quality"].to_numpy() == pytest.approx(by_frame["label_quality"].to_numpy())
+    # Columns in another order, named by classes=.
+    reordered = recipe_audit.find_label_errors(names[noisy], probs[:, [2, 0, 1]], classes=["fox", "cat", "dog"])
+    assert (reordered.sort("index")["is_label_error"] == by_codes.sort("index")["is_label_error"]).all()
+    assert recipe_audit.find_label_errors(pl.Series(noisy), probs.astype(np.float32))["is_label_error"].sum() > 0
+
+
+def test_bad_input_is_a_clear_error() -> None:
+    y = np.array([0, 1, 1, 0])
+    good = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])
+    cases = [
+        (y, good * 3, "sum to 1.*logits=True"),
+        (y, good - 0.5, "negative values"),
+        (y, np.where(good > 0.85, np.nan, good), "NaN"),
+        (y[:3], good, "4 rows but there are 3 labels"),
+        (y, good[:, :1], "1 columns but there are 2 classes"),
+        (np.array([0, 0, 0, 0]), good[:, :1] * 0 + 1, "single class"),
+    ]
+    for labels, probs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            recipe_audit.find_label_errors(labels, probs)
+    with pytest.raises(ValueError, match=r"\['z'\] not among classes"):
+        recipe_audit.find_label_errors(np.array(["a", "b", "b", "z"]), good, classes=["a", "b"])
+    with pytest.raises(ValueError, match="no sample"):
+        recipe_audit.find_label_errors(y, np.c_[good * 0.5, good * 0.5], classes=[0, 1, 2, 3])
+    with pytest.raises(ValueError, match="method"):
+        recipe_audit.find_label_errors(y, good, method="vote")
+    with pytest.raises(ValueError, match="paths has 2"):
+        recipe_audit.find_label_errors(y, good, paths=["a", "b"])
