@@ -105,3 +105,41 @@ def test_bad_input_is_a_clear_error() -> None:
         recipe_audit.find_label_errors(y, good, method="vote")
     with pytest.raises(ValueError, match="paths has 2"):
         recipe_audit.find_label_errors(y, good, paths=["a", "b"])
+
+
+def test_audit_finds_mislabelled_digits_through_scan_report_and_cli(tmp_path) -> None:  # noqa: ANN001
+    """sklearn's digits as an ImageFolder of PNGs with 8% of the files in a wrong class folder."""
+    from PIL import Image
+
+    from recipe_audit.cli import main
+
+    x, y = load_digits(return_X_y=True)
+    x, y = x[:600], y[:600]
+    noisy = _flip(np.random.default_rng(3), y, 0.08)
+    root = tmp_path / "digits"
+    for i, (pixels, label) in enumerate(zip(x, noisy)):
+        (root / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray((pixels.reshape(8, 8) * 255 / 16).astype(np.uint8)).resize((32, 32)).save(root / str(label) / f"{i:04d}.png")
+    files = recipe_audit.scan(root, progress=False)
+    order = files["path"].str.extract(r"(\d+)\.png$").cast(pl.Int64).to_numpy()
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    probs = cross_val_predict(model, x[order], files["label"].cast(pl.Int64).to_numpy(), cv=5, method="predict_proba")
+    audit = recipe_audit.audit(files, pred_probs=probs, progress=False)
+    errors = audit.label_errors
+    assert errors is not None and audit.label_noise is not None
+    flagged = set(errors.filter(pl.col("evidence").is_not_null())["path"])
+    planted = {p for p, i in zip(files["path"], order) if noisy[i] != y[i]}
+    assert len(flagged & planted) >= 0.7 * len(planted) and len(flagged & planted) >= 0.4 * len(flagged)
+    assert audit.problems()["label_errors"] == len(flagged)
+    assert "probably mislabelled" in audit.summary()
+    page = audit.to_html(tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'id="label-errors"' in page and "estimated noise" in page
+    # The same through the CLI, with the probabilities as a table named by class.
+    table = pl.DataFrame({"path": files["path"]}).with_columns(
+        [pl.Series(str(c), probs[:, c]) for c in range(10)]
+    )
+    table.write_parquet(tmp_path / "probs.parquet")
+    assert main(["audit", str(root), "--pred-probs", str(tmp_path / "probs.parquet"), "--fail-on", "label_errors"]) == 1
+    assert main(["audit", str(root), "--pred-probs", str(tmp_path / "missing.parquet")]) == 2
+    with pytest.raises(ValueError, match="one row per file"):
+        recipe_audit.audit(files, pred_probs=probs[:10], progress=False)

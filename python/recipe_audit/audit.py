@@ -19,6 +19,7 @@ from typing import Union
 import polars as pl
 
 from recipe_audit.duplicates import find_duplicates, find_label_conflicts, find_leaks
+from recipe_audit.label_errors import audit_label_errors
 from recipe_audit.labels import join_labels, label_issues, label_stats
 from recipe_audit.outliers import FLAGS, OutlierThresholds, find_outliers
 from recipe_audit.properties import BiasThresholds, property_label_association, property_shift
@@ -36,6 +37,7 @@ IMBALANCE = 10.0
 PROBLEMS: tuple[str, ...] = (
     "leaks",
     "label_conflicts",
+    "label_errors",
     "corrupt",
     "split_shift",
     "property_shift",
@@ -62,6 +64,8 @@ _FRAMES = (
     "outliers",
     "property_shift",
     "property_label_association",
+    "label_errors",
+    "label_noise",
     "label_issues",
     "boxes",
 )
@@ -90,6 +94,10 @@ class Audit:
         property_label_association: `recipe_audit.property_label_association` (properties that
             give a class away); empty without labels.
         bias_thresholds: the thresholds of those two verdicts (the report states them).
+        label_errors: `recipe_audit.find_label_errors` on the labelled files, with ``evidence``
+            (``model``, ``copies`` for files in a label-conflict group, or both); None without
+            ``pred_probs``.
+        label_noise: `recipe_audit.label_noise`; None without ``pred_probs``.
     """
 
     files: pl.DataFrame
@@ -108,12 +116,15 @@ class Audit:
         default_factory=lambda: property_label_association(_NO_FILES)
     )
     bias_thresholds: BiasThresholds = dataclasses.field(default_factory=BiasThresholds)
+    label_errors: pl.DataFrame | None = None
+    label_noise: pl.DataFrame | None = None
 
     def problems(self) -> dict[str, int]:
         """How many of each problem in `PROBLEMS` was found (0 when none), most important first.
 
         ``duplicates`` counts redundant copies (files beyond one per group); ``label_conflicts``
-        groups; ``split_shift``/``imbalance`` splits; ``missing_classes``/``rare_classes`` (split,
+        groups; ``label_errors`` files the model or a conflicting copy calls mislabelled (with
+        ``pred_probs``); ``split_shift``/``imbalance`` splits; ``missing_classes``/``rare_classes`` (split,
         class) pairs; ``property_shift`` (property, split) pairs shifted from train;
         ``property_label_association`` (property, class) pairs where the property gives the class
         away; ``outliers`` images with any flag; each flag its images.
@@ -131,6 +142,7 @@ class Audit:
             "split_shift": per_split.filter(_shifted()).height if per_split.height else 0,
             "property_shift": int(self.property_shift["shifted"].sum()),
             "property_label_association": int(self.property_label_association["associated"].sum()),
+            "label_errors": self.label_errors["evidence"].is_not_null().sum() if self.label_errors is not None else 0,
             "missing_classes": int(stats["missing"].sum()) if stats.height else 0,
             "duplicates": self.duplicates.height - self.duplicates["group"].n_unique() if self.duplicates.height else 0,
             "label_issues": self.label_issues.height,
@@ -228,6 +240,14 @@ def _summary_text(a: Audit) -> str:
     if n["label_conflicts"]:
         items.append(
             f"{_count(n['label_conflicts'], 'group')} of copies with different labels{_example(a.label_conflicts)}"
+        )
+    if n["label_errors"] and a.label_errors is not None and a.label_noise is not None:
+        flagged = a.label_errors.filter(pl.col("evidence").is_not_null())
+        worst = a.label_noise.filter(pl.col("label").is_not_null()).sort("noise_rate", descending=True).row(0, named=True)
+        items.append(
+            f"{_count(n['label_errors'], 'file')} probably mislabelled (estimated noise "
+            f"{a.label_noise['noise_rate'][-1]:.1%}; worst class {worst['label']} {worst['noise_rate']:.0%}, "
+            f"mostly {worst['confused_with']}){_example(flagged)}"
         )
     if n["corrupt"]:
         kinds = a.corrupt.group_by("status").len().sort(["len", "status"], descending=[True, False])
@@ -347,6 +367,7 @@ def audit(
     rare_share: float = 0.01,
     thresholds: OutlierThresholds | None = None,
     bias_thresholds: BiasThresholds | None = None,
+    pred_probs: object | None = None,
     threads: int | None = None,
     progress: bool | None = None,
 ) -> Audit:
@@ -365,6 +386,9 @@ def audit(
         thresholds: the outlier flags' thresholds (`OutlierThresholds`).
         bias_thresholds: when a property shift or a property-label association is a verdict
             (`recipe_audit.properties.BiasThresholds`).
+        pred_probs: out-of-sample predicted probabilities, to find wrong labels: an array with one
+            row per scanned file (the scan's order) and one column per class (sorted class names),
+            or a frame with ``path`` and one column per class (`recipe_audit.find_label_errors`).
         threads: scan threads (default: every core).
         progress: progress on stderr (scan bar and step lines); default when stderr is a terminal.
 
@@ -373,7 +397,7 @@ def audit(
         >>> print(audit.summary()); audit.to_html("report.html")        # doctest: +SKIP
     """
     show = _progress(progress)
-    steps = _Steps(show, 8)
+    steps = _Steps(show, 8 if pred_probs is None else 9)
     if isinstance(source, pl.DataFrame):
         files = steps.run("scan", lambda: source)
     else:
@@ -394,6 +418,9 @@ def audit(
     stats = steps.run("label stats", label_stats, counted, rare_share=rare_share, usable_only=boxes is None)
     outliers = steps.run("outliers", find_outliers, files, thresholds=thresholds)
     shift, association = steps.run("biases", _biases, files, bias_thresholds)
+    errors = noise = None
+    if pred_probs is not None:
+        errors, noise = steps.run("label errors", audit_label_errors, files, pred_probs, conflicts)
     corrupt = files.filter(pl.col("status") != "ok").select("path", "status", "error", "bytes", "format")
     chosen = thresholds or OutlierThresholds()
     return Audit(
@@ -411,6 +438,8 @@ def audit(
         property_shift=shift,
         property_label_association=association,
         bias_thresholds=bias_thresholds or BiasThresholds(),
+        label_errors=errors,
+        label_noise=noise,
     )
 
 

@@ -6,7 +6,7 @@
                                 [--out F.parquet]
     recipe-audit leaks DIR [--max-distance N] [--out F.parquet]
     recipe-audit audit DIR [--labels FILE] [--html report.html] [--out DIR] [--fail-on leaks,corrupt,...]
-                           [--threshold sharpness_max=0.05 ...]
+                           [--threshold sharpness_max=0.05 ...] [--pred-probs probs.parquet]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import polars as pl
 
 from recipe_audit.duplicates import DEFAULT_MAX_DISTANCE, find_duplicates, find_label_conflicts, find_leaks
 from recipe_audit.index import DuplicateIndex
+from recipe_audit.label_errors import read_pred_probs
 from recipe_audit.outliers import OutlierThresholds
 from recipe_audit.scan import scan
 from recipe_audit.sources import Manifest, is_uri
@@ -242,6 +243,12 @@ def _add_audit_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits for duplicates (default 10)")
     cmd.add_argument("--threads", type=int, default=None, help="scan threads (default: all cores)")
     cmd.add_argument(
+        "--pred-probs",
+        metavar="FILE",
+        help="out-of-sample predicted probabilities (Parquet/CSV/JSONL: a 'path' column and one column per class) "
+        "to find wrong labels",
+    )
+    cmd.add_argument(
         "--threshold",
         action="append",
         default=[],
@@ -275,7 +282,19 @@ def _run_audit(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"recipe-audit: {exc}", file=sys.stderr)
         return 2
-    result = audit(source, labels=args.labels, max_distance=args.max_distance, threads=args.threads, thresholds=thresholds)
+    try:
+        probs = read_pred_probs(args.pred_probs) if args.pred_probs else None
+    except (OSError, ValueError) as exc:
+        print(f"recipe-audit: --pred-probs: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = audit(source, labels=args.labels, max_distance=args.max_distance, threads=args.threads,
+                       thresholds=thresholds, pred_probs=probs)
+    except ValueError as exc:
+        if probs is None:
+            raise
+        print(f"recipe-audit: {exc}", file=sys.stderr)
+        return 2
     print(result.summary())
     if args.out:
         written = result.write(args.out)

@@ -279,4 +279,66 @@ def label_noise(
     return pl.concat([per_class, overall])
 
 
-__all__ = ["find_label_errors", "label_noise", "METHODS"]
+def read_pred_probs(path: str) -> pl.DataFrame:
+    """Predicted probabilities saved as a table (Parquet, CSV, JSON Lines): a ``path`` column and one
+    column per class, named by the class (the CLI's ``--pred-probs``).
+
+    Example:
+        >>> probs = recipe_audit.label_errors.read_pred_probs("probs.parquet")   # doctest: +SKIP
+    """
+    lower = str(path).lower()
+    if lower.endswith(".parquet"):
+        frame = pl.read_parquet(path)
+    elif lower.endswith((".csv", ".tsv")):
+        frame = pl.read_csv(path, separator="\t" if lower.endswith(".tsv") else ",")
+    elif lower.endswith((".jsonl", ".ndjson")):
+        frame = pl.read_ndjson(path)
+    else:
+        raise ValueError(f"pred_probs file {path!r}: expected .parquet, .csv, .tsv or .jsonl")
+    if "path" not in frame.columns or frame.width < 3:
+        raise ValueError(f"pred_probs file {path!r} needs a 'path' column and one column per class (at least two)")
+    return frame
+
+
+def audit_label_errors(
+    files: pl.DataFrame, pred_probs: Any, label_conflicts: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`find_label_errors` and `label_noise` for an audit: the decoded, labelled files of `files`
+    with their probabilities, joined with the copies that carry different labels.
+
+    `pred_probs` is an array with one row per row of `files` (the scan's order), or a frame with a
+    ``path`` column and one column per class. The first frame gains ``evidence``: ``model``,
+    ``copies`` (the file is in a label-conflict group), ``model and copies``, or null.
+    """
+    labelled = files.with_row_index("row").filter((pl.col("status") == "ok") & pl.col("label").is_not_null())
+    if isinstance(pred_probs, pl.DataFrame):
+        if "path" not in pred_probs.columns:
+            raise ValueError("pred_probs: a frame needs a 'path' column and one column per class")
+        classes = [c for c in pred_probs.columns if c != "path"]
+        joined = labelled.join(pred_probs, on="path", how="inner")
+        missing = labelled.height - joined.height
+        if missing:
+            raise ValueError(f"pred_probs: {missing} labelled files have no row (e.g. {labelled.join(pred_probs, on='path', how='anti')['path'][0]})")
+        labelled, probs = joined, joined.select(classes).to_numpy()
+    else:
+        array = np.asarray(pred_probs)
+        if array.ndim != 2 or array.shape[0] != files.height:
+            raise ValueError(f"pred_probs: an array needs one row per file of the scan ({files.height}), not shape {array.shape}")
+        probs = array[labelled["row"].to_numpy()]
+        classes = None
+    errors = find_label_errors(labelled.select("path", "label"), probs, classes=classes)
+    conflicted = set(label_conflicts["path"]) if label_conflicts.height else set()
+    in_conflict = pl.col("path").is_in(list(conflicted))
+    errors = errors.with_columns(
+        evidence=pl.when(pl.col("is_label_error") & in_conflict)
+        .then(pl.lit("model and copies"))
+        .when(pl.col("is_label_error"))
+        .then(pl.lit("model"))
+        .when(in_conflict)
+        .then(pl.lit("copies"))
+        .otherwise(None)
+    )
+    return errors, label_noise(labelled.select("path", "label"), probs, classes=classes)
+
+
+__all__ = ["find_label_errors", "label_noise", "read_pred_probs", "audit_label_errors", "METHODS"]

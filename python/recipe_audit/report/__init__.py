@@ -114,6 +114,23 @@ class _Builder:
         ]
         return {"cards": items, "more": max(0, groups.height - MAX_GROUPS)}
 
+    def label_errors(self) -> dict[str, Any] | None:
+        errors, noise = self.a.label_errors, self.a.label_noise
+        if errors is None or noise is None:
+            return None
+        flagged = errors.filter(pl.col("evidence").is_not_null())
+        cards = [
+            self.item(p, f"{lab} -> {sug}? quality {q:.2f} ({ev})")
+            for p, lab, sug, q, ev in flagged.select("path", "label", "suggested_label", "label_quality", "evidence")
+            .head(MAX_GROUPS)
+            .iter_rows()
+        ]
+        rows = [
+            {"label": lab if lab is not None else "all", "count": f"{c:,}", "rate": f"{r:.1%}", "with": w or ""}
+            for lab, c, r, w in noise.select("label", "count", "noise_rate", "confused_with").iter_rows()
+        ]
+        return {"cards": cards, "more": max(0, flagged.height - MAX_GROUPS), "noise": rows}
+
     def duplicates(self) -> dict[str, Any]:
         # Cross-split and larger groups first: the ones that change results.
         dups = self.a.duplicates
@@ -323,6 +340,7 @@ def render_html(audit: Audit, *, thresholds: OutlierThresholds | None = None, pr
         "broken": b.broken(),
         "leaks": b.leaks(),
         "conflicts": b.conflicts(),
+        "label_errors": b.label_errors(),
         "duplicates": b.duplicates(),
         "labels": b.labels(),
         "plots": {
@@ -341,6 +359,7 @@ def render_html(audit: Audit, *, thresholds: OutlierThresholds | None = None, pr
         ("broken", "Broken", problems["corrupt"]),
         ("leaks", "Leaks", problems["leaks"]),
         ("conflicts", "Label conflicts", problems["label_conflicts"]),
+    ] + ([("label-errors", "Label errors", problems["label_errors"])] if audit.label_errors is not None else []) + [
         ("duplicates", "Duplicates", problems["duplicates"]),
         ("labels", "Labels", problems["missing_classes"] + problems["split_shift"]),
         ("pixels", "Sizes and pixels", 0),

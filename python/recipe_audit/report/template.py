@@ -91,6 +91,15 @@ img.plot { max-width: 100%; height: auto; }
 {% else %}<p class="ok">No copies carry different labels.</p>{% endif %}
 </section>
 
+{% if label_errors %}<section id="label-errors">
+<h2>Label errors: pictures whose label the model (or a copy) disputes</h2>
+<p class="muted">Confident learning on the out-of-sample probabilities given to the audit: each caption is the given label, the model's suggestion, the probability of the given label (lower is worse) and the evidence.</p>
+<table><tr><th>class</th><th class="num">files</th><th class="num">estimated noise</th><th>mostly truly</th></tr>
+{% for r in label_errors.noise %}<tr><td>{{ r.label }}</td><td class="num">{{ r.count }}</td><td class="num">{{ r.rate }}</td><td>{{ r.with }}</td></tr>{% endfor %}</table>
+{% if label_errors.cards %}<div class="gallery">{% for m in label_errors.cards %}{{ figure(m) }}{% endfor %}</div>{{ more(label_errors.more, "files") }}
+{% else %}<p class="ok">No label is disputed.</p>{% endif %}
+</section>
+{% endif %}
 <section id="duplicates">
 <h2>Duplicate groups</h2>
 {% if duplicates.cards %}<p class="muted">Green outline: the file to keep (most pixels). Each caption gives the kind and the distance in pHash bits to it.</p>
