@@ -5,8 +5,8 @@ PyTorch Lightning's built-ins, side by side.
     python benches/checks_compare.py --timing                                   # run_recipe wall time
 
 The zoo is tests/checks_zoo.py (31 cases) and tests/checks_zoo_grown.py (24 more, `HELD_OUT` = every
-second one of those). The tuning half is the 31 and the other 12 grown cases; totals are printed
-per half, labelled. For every zoo case (a buggy set-up and its correct twin) each tool gets the
+second one of those, and 2 late ones). The tuning half is the 31, the other 12 grown cases and the 2
+late ones; totals are printed per half, labelled. For every zoo case (a buggy set-up and its correct twin) each tool gets the
 same model factory, data, loss, optimizer, step, scheduler and augmentation as far as its API can
 take them:
 - recipe_audit: the check named for the bug on the bug; `run_recipe` on the bug (every check that
@@ -62,7 +62,7 @@ BY_DESIGN = {  # bugs a LightningModule with automatic optimization cannot conta
     "zero_grad() between backward() and step()": "Lightning's loop orders zero_grad/backward/step (automatic optimization)",
     "step trains in eval mode after predict": "Lightning's fit loop calls model.train() (automatic optimization)",
 }
-ALL_CASES = zoo.CASES + grown.GROWN_CASES
+ALL_CASES = zoo.CASES + grown.GROWN_CASES + grown.LATE_CASES
 
 
 def half_of(case: zoo.Case) -> str:

@@ -1,7 +1,8 @@
 """The zoo: every bug is caught by the check named for it; no correct twin fails any check.
 
-The whole zoo runs here (the first 31 cases and the 24 grown ones, tuning and held-out halves: about
-a second a case on one core); benches/checks_compare.py reports the halves apart, beside other tools.
+The whole zoo runs here (the first 31 cases, the 24 grown ones and 2 late ones; tuning and held-out
+halves: about a second a case on one core); benches/checks_compare.py reports the halves apart,
+beside other tools.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ pytest.importorskip("sklearn")
 import polars as pl  # noqa: E402
 from checks_zoo import CASES as FIRST_CASES  # noqa: E402
 from checks_zoo import Case, _one_thread  # noqa: E402,F401
-from checks_zoo_grown import GROWN_CASES, HELD_OUT  # noqa: E402
+from checks_zoo_grown import GROWN_CASES, HELD_OUT, LATE_CASES  # noqa: E402
 from recipe_audit import checks  # noqa: E402
 
-CASES = FIRST_CASES + GROWN_CASES
+CASES = FIRST_CASES + GROWN_CASES + LATE_CASES
 IDS = [("held-out: " if c.name in HELD_OUT else "") + c.name for c in CASES]
 
 

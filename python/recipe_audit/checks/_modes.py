@@ -1,6 +1,7 @@
-"""Two more ways inference and training drift apart, for `eval_mode`: a `predict` that does not use the
-trained weights (an EMA or eval copy never updated), and a step that trains in eval mode because
-`predict` left the model there."""
+"""More ways inference and training drift apart, for `eval_mode`: a `predict` that does not use the
+trained weights (an EMA or eval copy never updated), a step that trains in eval mode because
+`predict` left the model there, and BatchNorm normalising micro-batches the step cut the batch into
+(its training statistics then differ from the running ones used at evaluation)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ STALE_SHARE = 0.5
 """`predict` keeping more than this share of what training gained over the untrained model is stale."""
 MIN_GAIN = 0.2
 """Gain in agreement with the labels, untrained to trained, below which staleness cannot be judged."""
+BN_MIN = 8
+"""Fewest samples a BatchNorm layer should normalise at a time in training."""
 
 
 
@@ -66,3 +69,34 @@ def trains_in_eval_mode(setup: Setup, x: Any, y: Any) -> str | None:
     kinds = sorted({type(dict(model.named_modules())[n]).__name__ for n in drifted})
     return (f"the training step right after a predict() ran {', '.join(kinds)} (`{drifted[0]}`) in eval mode: predict "
             "leaves the model in eval mode and the step does not call model.train()")
+
+
+def batchnorm_micro_batches(setup: Setup, x: Any, y: Any) -> str | None:
+    """Why, when a BatchNorm layer sees fewer than `BN_MIN` samples at a time during one user step on a
+    batch at least twice that size (the step splits the batch before the layer)."""
+    model = setup.fresh_model()
+    norms = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return None
+    sizes: dict[str, int] = {}
+
+    def hook_for(name: str) -> Any:
+        def hook(mod: Any, args: Any) -> None:
+            if mod.training and args and hasattr(args[0], "shape"):
+                sizes[name] = min(sizes.get(name, 1 << 30), int(args[0].shape[0]))
+        return hook
+
+    handles = [m.register_forward_pre_hook(hook_for(n)) for n, m in norms]
+    try:
+        setup.step(model, setup.optimizer_fn(model), x, y)
+    finally:
+        for h in handles:
+            h.remove()
+    if not sizes:
+        return None
+    name = min(sizes, key=sizes.__getitem__)
+    if sizes[name] >= BN_MIN or 2 * sizes[name] > len(x):
+        return None
+    return (f"BatchNorm `{name}` normalised only {sizes[name]} samples at a time in a training step on {len(x)} (the "
+            "step splits the batch before it, e.g. into micro-batches for gradient accumulation): its batch "
+            "statistics are noisy and differ from the running ones predict uses")

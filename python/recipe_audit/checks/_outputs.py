@@ -51,9 +51,27 @@ def is_probabilities(out: Any, kind: str, activation: str | None = None) -> bool
     return kind == "bernoulli" and activation == "sigmoid"
 
 
+def is_soft(task: str, out: Any, y: Any) -> bool:
+    """Whether float targets are class distributions (mixup, smoothed labels): each sample's shaped like
+    its outputs, non-negative, summing to 1 over the classes."""
+    if task == "regression" or not y.is_floating_point() or y.dim() != out.dim() or y.shape[1:] != out.shape[1:]:
+        return False
+    if out.dim() < 2 or out.shape[-1] < 2 or not y.numel() or float(y.min()) < 0:
+        return False
+    return bool(torch.allclose(y.sum(-1), torch.ones_like(y.sum(-1)), atol=1e-3))
+
+
+def hard_labels(task: str, out: Any, y: Any) -> Any:
+    """The labels to compare predictions with: the most likely class of soft targets, else the targets."""
+    return y.argmax(-1) if is_soft(task, out, y) else y
+
+
 def describe(task: str, out: Any, y: Any) -> Target:
-    """The target kind and its statistics, from one batch of outputs and targets."""
+    """The target kind and its statistics, from one batch of outputs and targets (soft targets, one
+    distribution per sample, are categorical with their mean as priors)."""
     out, y = out.detach().float(), y.detach()
+    if is_soft(task, out, y):
+        return Target("categorical", y.float().reshape(-1, out.shape[-1]).mean(0))
     if task == "regression":
         per = math.prod(out.shape[1:])
         yf = y.float().reshape(-1, *out.shape[1:]) if per and y.numel() % per == 0 else y.float()
@@ -135,6 +153,7 @@ def agreement(task: str, out: Any, y: Any, activation: str | None = None) -> tup
     once R^2 >= 0.95, else R^2 (at least 0)."""
     target = describe(task, out, y)
     pred = predicted_labels(target, out, activation)
+    y = hard_labels(task, out, y)
     if target.kind == "regression":
         yf = y.float().reshape(pred.shape)
         r2 = 1 - float(((pred - yf) ** 2).sum() / ((yf - yf.mean()) ** 2).sum().clamp_min(1e-12))

@@ -128,10 +128,17 @@ def _entropy(labels: Any) -> float:
     return float(-(p * p.log()).sum())
 
 
+def _distributions(y: Any) -> bool:
+    """Soft targets: [B, C] float rows of non-negative values summing to 1."""
+    return bool(y.is_floating_point() and y.dim() == 2 and y.shape[1] > 1 and float(y.min()) >= 0
+                and torch.allclose(y.sum(1), torch.ones(len(y), dtype=y.dtype, device=y.device), atol=1e-3))
+
+
 def _batch_composition(setup: Setup) -> Row:
     if setup.task == "sequence":
         return skip("batch_composition", "sequence tasks are not checked")
-    ys = [y.reshape(len(y), -1)[:, 0].cpu() for _, y in setup.data.batches(32)]
+    ys = [(y.argmax(-1) if _distributions(y) else y.reshape(len(y), -1)[:, 0]).cpu()
+          for _, y in setup.data.batches(32)]
     if len(ys) < 4 or min(len(y) for y in ys) < 4:
         return skip("batch_composition", "fewer than 4 batches of 4 samples")
     categorical = not ys[0].is_floating_point()

@@ -16,6 +16,7 @@ from recipe_audit.checks._outputs import (
     final_activation,
     final_bias,
     is_probabilities,
+    is_soft,
     mean_prediction,
 )
 from recipe_audit.checks._report import Row, fmt, row
@@ -50,14 +51,39 @@ def _probabilities_misuse(kind: str, out: Any, y: Any, measured: float, activati
         return abs(measured - float(v)) <= 1e-4 * (1 + abs(float(v)))
 
     if kind == "categorical":
-        flat, labels = out.reshape(-1, out.shape[-1]), y.reshape(-1).long()
+        soft = y.is_floating_point()
+        flat = out.reshape(-1, out.shape[-1])
+        labels = y.reshape(-1, out.shape[-1]) if soft else y.reshape(-1).long()
         if close(F.cross_entropy(flat, labels)):
             return "the model outputs probabilities (softmax) and the loss applies its own log-softmax: softmax twice"
-        if close(F.nll_loss(flat, labels)):
+        if not soft and close(F.nll_loss(flat, labels)):
             return "the model outputs probabilities and NLLLoss expects log-probabilities: the loss is -p, not -log p"
     elif close(F.binary_cross_entropy_with_logits(out, y.float().reshape(out.shape))):
         return "the model outputs probabilities (sigmoid) and the loss applies its own sigmoid: sigmoid twice"
     return None
+
+
+SOFT_TOL = 0.02
+"""Largest gap between soft targets and the loss's best prediction for them (a proper loss: none)."""
+
+
+def _smoothed_again(setup: Setup, out: Any, y: Any, activation: str | None) -> str | None:
+    """Why a loss handed soft targets is not lowest at the targets themselves (smoothing them again), or None."""
+    if not is_soft(setup.task, out, y):
+        return None
+    x, _ = setup.eval_batch()
+    n = min(32, len(x))
+    best = lowest_loss(setup.loss_fn, x[:n], y[:n], out[:n], setup.task, activation)
+    if best is None:
+        return None
+    p = best.outputs.float()
+    p = p.exp() if activation == "log_softmax" else p if activation == "softmax" else p.softmax(-1)
+    gap = float((p - y[:n].float()).abs().max())
+    if gap <= SOFT_TOL:
+        return None
+    return (f"the targets are already distributions (largest class probability {fmt(float(y.max()))}) and the loss "
+            f"is lowest at predictions {fmt(gap)} away from them (largest {fmt(float(p.max()))}): it smooths or "
+            "reshapes them again (label smoothing applied twice?)")
 
 
 def _loss_at_init(setup: Setup) -> Row:
@@ -80,6 +106,10 @@ def _loss_at_init(setup: Setup) -> Row:
     if not math.isfinite(measured):
         return row("loss_at_init", "fail", measured, expected, f"the loss at init is {measured}",
                    "see nan_inf for where it first appears")
+    again = _smoothed_again(setup, out, y, activation)
+    if again:
+        return row("loss_at_init", "fail", measured, expected, f"{message}; {again}",
+                   "smooth the labels once: in the data (soft targets) or in the loss (label_smoothing=), not both")
     misuse = _probabilities_misuse(target.kind, out, y, measured, activation)
     if misuse:
         return row("loss_at_init", "fail", measured, expected, f"{message}; {misuse}",

@@ -10,8 +10,8 @@ from typing import Any
 import polars as pl
 
 from recipe_audit.checks._findings import lr_row
-from recipe_audit.checks._modes import stale_predict, trains_in_eval_mode
-from recipe_audit.checks._outputs import describe, predicted_labels
+from recipe_audit.checks._modes import batchnorm_micro_batches, stale_predict, trains_in_eval_mode
+from recipe_audit.checks._outputs import describe, hard_labels, predicted_labels
 from recipe_audit.checks._report import Row, fmt, row, skip
 from recipe_audit.checks._runner import single
 from recipe_audit.checks._setup import Setup, seed_all
@@ -90,6 +90,7 @@ def _augmentation_labels(setup: Setup) -> Row:
     else:
         activation = setup.activation()
         pred_c, pred_a = predicted_labels(target, out_clean, activation), predicted_labels(target, out_aug, activation)
+        y, ya = hard_labels(setup.task, out_clean, y), hard_labels(setup.task, out_aug, ya)
         yc, yaf = y.reshape(pred_c.shape)[changed], ya.reshape(pred_a.shape)[changed]
         before = float((pred_c[changed] == yc).float().mean())
         after = float((pred_a[changed] == yaf).float().mean())
@@ -169,12 +170,16 @@ def _eval_mode(setup: Setup) -> Row:
     mode = trains_in_eval_mode(setup, x_all[:n], y_all[:n])
     if mode is not None:
         problems.append(mode)
+    micro = batchnorm_micro_batches(setup, x_all[:n], y_all[:n])
+    if micro is not None:
+        problems.append(micro)
     expected = (f"identical outputs (relative difference <= {EVAL_TOL:g}) twice, alone and in a batch; predict as good "
                 "as the trained model; training steps in train mode")
     if problems:
         return row("eval_mode", "fail", value, expected, "; ".join(problems),
                    "call model.eval() (and torch.no_grad()) in predict, model.train() at the start of every step; "
-                   "predict with the weights you train (update the EMA copy after every optimizer step)")
+                   "predict with the weights you train (update the EMA copy after every optimizer step); keep BatchNorm "
+                   "micro-batches at 8+ samples (or use GroupNorm/LayerNorm when the step must split the batch)")
     note = "; predict builds an autograd graph (wrap it in torch.no_grad())" if first.requires_grad else ""
     return row("eval_mode", "pass", value, expected,
                f"predict is deterministic and per-sample on {len(x)} inputs (twice, alone and in a batch), scores like "

@@ -56,7 +56,9 @@ def _outliers(setup: Setup, model: Any, x: Any, y: Any) -> Any:
     target = describe(setup.task, out, y)
     y2 = y.clone()
     pick = torch.arange(len(y), device=y.device) % 2 == 0
-    if target.kind == "categorical":
+    if target.kind == "categorical" and y.is_floating_point():  # soft targets: all mass on the least likely class
+        y2[pick] = torch.nn.functional.one_hot(out.argmin(-1), out.shape[-1]).to(y.dtype).reshape(y.shape)[pick]
+    elif target.kind == "categorical":
         worst = out.argmin(-1).reshape(y.shape).to(y.dtype)
         y2[pick] = worst[pick]
     elif target.kind == "bernoulli":
