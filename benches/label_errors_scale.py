@@ -59,7 +59,9 @@ def main() -> None:
         for tool in ("ours", "cleanlab"):
             try:
                 run = subprocess.run([sys.executable, "-c", CHILD, n, k, tool], capture_output=True, text=True, timeout=args.timeout)
-                cells = run.stdout.split() if run.returncode == 0 else ["failed: " + run.stderr.strip().splitlines()[-1]]
+                # The last line: cleanlab prints advice on stdout before it.
+                last = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
+                cells = last.split() if run.returncode == 0 else ["failed: " + run.stderr.strip().splitlines()[-1]]
             except subprocess.TimeoutExpired:
                 cells = [f"over {args.timeout} s"]
             print(f"| {int(n):,} x {k} | {tool} | " + " | ".join(cells) + " |")
