@@ -6,17 +6,30 @@ backend change, safe in tests and on headless machines.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
 from recipe_audit.checks._data import Data, split_batch
 from recipe_audit.checks._outputs import describe, is_probabilities
-from recipe_audit.checks._setup import Setup, default_optimizer, default_predict, seed_all
+from recipe_audit.checks._setup import Setup, default_optimizer, default_predict, preserved_rng, seed_all
 from recipe_audit.checks._torch import nn, require_matplotlib, require_torch, torch
+
+
+F_ = TypeVar("F_", bound=Callable[..., Any])
+
+
+def _keeps_rng(fn: F_) -> F_:
+    """Seed as the plot needs, and leave the caller's global RNG streams as they were."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with preserved_rng():
+            return fn(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
 
 
 def _figure(width: float, height: float) -> Any:
@@ -36,6 +49,7 @@ def _as_images(x: Any, image_shape: Sequence[int] | None) -> Any:
     return x
 
 
+@_keeps_rng
 def show_batch(
     data: Any,
     path: str | os.PathLike[str],
@@ -114,6 +128,7 @@ def _label_list(y: Any) -> list[Any]:
     return [",".join(str(round(float(v), 2)) for v in row.reshape(-1)[:4].tolist()) for row in y]
 
 
+@_keeps_rng
 def prediction_dynamics(
     model_fn: Callable[[], Any],
     data: Any,
