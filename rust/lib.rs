@@ -3,6 +3,7 @@
 
 pub mod blockjoin;
 pub mod color;
+pub mod confident;
 pub mod decode;
 pub mod exif;
 pub mod gifdec;
@@ -22,7 +23,7 @@ pub mod stats;
 pub mod turbo;
 pub mod walk;
 
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use outcome::Limits;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -215,6 +216,118 @@ fn hamming_forest_across<'py>(
     Ok((PyArray1::from_vec(py, a), PyArray1::from_vec(py, b)))
 }
 
+/// A row-major (n, k) probability matrix as f32 or f64, borrowed from NumPy.
+enum Probs<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+}
+
+impl<'py> Probs<'py> {
+    fn extract(probs: &Bound<'py, PyAny>, codes: usize) -> PyResult<(Probs<'py>, usize)> {
+        let (probs, shape) = if let Ok(a) = probs.extract::<PyReadonlyArray2<'py, f32>>() {
+            let shape = a.as_array().shape().to_vec();
+            (Probs::F32(a), shape)
+        } else if let Ok(a) = probs.extract::<PyReadonlyArray2<'py, f64>>() {
+            let shape = a.as_array().shape().to_vec();
+            (Probs::F64(a), shape)
+        } else {
+            return Err(PyTypeError::new_err("probs must be a 2-D float32 or float64 NumPy array"));
+        };
+        if shape[0] != codes {
+            return Err(PyValueError::new_err(format!("probs has {} rows for {codes} labels", shape[0])));
+        }
+        Ok((probs, shape[1]))
+    }
+}
+
+fn check_codes(codes: &[u32], k: usize) -> PyResult<()> {
+    if k == 0 || codes.iter().any(|&c| c as usize >= k) {
+        return Err(PyValueError::new_err(format!("codes must lie in 0..{k}")));
+    }
+    Ok(())
+}
+
+/// Confident learning's counting pass: per-class thresholds, the confident joint (k x k, flat)
+/// and each row's most probable class. `probs` is C-contiguous (n, k), f32 or f64.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn confident_counts<'py>(
+    py: Python<'py>,
+    probs: &Bound<'py, PyAny>,
+    codes: PyReadonlyArray1<'py, u32>,
+) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u32>>)> {
+    let codes = codes.as_slice()?;
+    let (probs, k) = Probs::extract(probs, codes.len())?;
+    check_codes(codes, k)?;
+    let (t, joint, argmax) = match &probs {
+        Probs::F32(a) => {
+            let p = a.as_slice()?;
+            py.detach(|| {
+                let t = confident::thresholds(p, k, codes);
+                let (joint, argmax) = confident::confident_joint(p, k, codes, &t);
+                (t, joint, argmax)
+            })
+        }
+        Probs::F64(a) => {
+            let p = a.as_slice()?;
+            py.detach(|| {
+                let t = confident::thresholds(p, k, codes);
+                let (joint, argmax) = confident::confident_joint(p, k, codes, &t);
+                (t, joint, argmax)
+            })
+        }
+    };
+    Ok((PyArray1::from_vec(py, t), PyArray1::from_vec(py, joint), PyArray1::from_vec(py, argmax)))
+}
+
+/// One pass over (n, k) probabilities: (the row whose sum is furthest from 1, that sum, any
+/// NaN or infinite value, any negative value).
+#[pyfunction]
+fn probability_rows<'py>(py: Python<'py>, probs: &Bound<'py, PyAny>) -> PyResult<(usize, f64, bool, bool)> {
+    let rows = probs.getattr("shape")?.get_item(0)?.extract::<usize>()?;
+    let (probs, k) = Probs::extract(probs, rows)?;
+    if k == 0 {
+        return Err(PyValueError::new_err("probs needs at least one column"));
+    }
+    Ok(match &probs {
+        Probs::F32(a) => {
+            let p = a.as_slice()?;
+            py.detach(|| confident::check_rows(p, k))
+        }
+        Probs::F64(a) => {
+            let p = a.as_slice()?;
+            py.detach(|| confident::check_rows(p, k))
+        }
+    })
+}
+
+/// "Prune by noise rate": rows labelled i with the `wanted[i * k + j]` largest margins p[j] - p[i].
+#[pyfunction]
+fn confident_prune<'py>(
+    py: Python<'py>,
+    probs: &Bound<'py, PyAny>,
+    codes: PyReadonlyArray1<'py, u32>,
+    wanted: PyReadonlyArray1<'py, u64>,
+) -> PyResult<Bound<'py, PyArray1<bool>>> {
+    let (codes, wanted) = (codes.as_slice()?, wanted.as_slice()?);
+    let (probs, k) = Probs::extract(probs, codes.len())?;
+    check_codes(codes, k)?;
+    if wanted.len() != k * k {
+        return Err(PyValueError::new_err(format!("wanted must hold k * k = {} counts", k * k)));
+    }
+    let flagged = match &probs {
+        Probs::F32(a) => {
+            let p = a.as_slice()?;
+            py.detach(|| confident::prune_by_noise_rate(p, k, codes, wanted))
+        }
+        Probs::F64(a) => {
+            let p = a.as_slice()?;
+            py.detach(|| confident::prune_by_noise_rate(p, k, codes, wanted))
+        }
+    };
+    Ok(PyArray1::from_vec(py, flagged))
+}
+
 /// Per node, the smallest node of its connected component under `edges` (a, b).
 #[pyfunction]
 fn hamming_components<'py>(
@@ -396,6 +509,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_forest_across, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_components, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_forest_in_buckets, m)?)?;
+    m.add_function(wrap_pyfunction!(confident_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(confident_prune, m)?)?;
+    m.add_function(wrap_pyfunction!(probability_rows, m)?)?;
     m.add_class::<HammingIndex>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -65,3 +65,21 @@ class HammingIndex:
         npt.NDArray[np.bool_],
         npt.NDArray[np.uint32],
     ]: ...
+
+def confident_counts(
+    probs: npt.NDArray[np.float32] | npt.NDArray[np.float64], codes: npt.NDArray[np.uint32]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uint64], npt.NDArray[np.uint32]]:
+    """Confident learning's counting pass: per-class thresholds, the confident joint (k*k, flat),
+    each row's most probable class. `probs` C-contiguous (n, k)."""
+
+def confident_prune(
+    probs: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    codes: npt.NDArray[np.uint32],
+    wanted: npt.NDArray[np.uint64],
+) -> npt.NDArray[np.bool_]:
+    """Prune by noise rate: per (i, j) the wanted[i*k+j] rows labelled i with the largest p[j]-p[i]."""
+
+def probability_rows(
+    probs: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+) -> tuple[int, float, bool, bool]:
+    """One pass: (row whose sum is furthest from 1, that sum, any NaN/inf, any negative)."""

@@ -15,8 +15,9 @@ for (K-fold cross-validation):
    with the label. (Chosen on digits and wine, F1 +0.001 each; confirmed held out on breast cancer
    and iris, +0.004 and +0.031: BENCHMARKS.md "Label errors".)
 
-Everything is vectorised over rows (NumPy, in chunks so memory stays near the probabilities'
-own); the loops are over classes and class pairs only.
+The passes over the rows (thresholds, the confident joint, the pruning) run in Rust on all cores
+(`_core.confident_counts`, `_core.confident_prune`), reading the probabilities in place (f32 or
+f64); Python holds the k x k arithmetic.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
+from recipe_audit import _core
 
 METHODS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_joint")
 """How the label errors are chosen from the estimated joint (the paper's variants):
@@ -58,8 +61,11 @@ def _encode_labels(labels: Any, classes: Sequence[Any] | None) -> tuple[np.ndarr
     unknown = sorted({str(v) for v in series.unique().to_list() if v not in index})
     if unknown:
         raise ValueError(f"labels: {unknown[:5]} not among classes {names[:10]}{'...' if len(names) > 10 else ''}")
-    codes = series.replace_strict(names, list(range(len(names))), return_dtype=pl.Int64).to_numpy()
-    return codes, names, paths
+    if series.dtype.is_integer() and names == list(range(len(names))):
+        codes = series.cast(pl.UInt32).to_numpy()  # ids already: no mapping pass
+    else:
+        codes = series.replace_strict(names, list(range(len(names))), return_dtype=pl.UInt32).to_numpy()
+    return np.ascontiguousarray(codes, dtype=np.uint32), names, paths
 
 
 def _check_probs(pred_probs: Any, n: int, k: int, logits: bool) -> np.ndarray:
@@ -72,19 +78,21 @@ def _check_probs(pred_probs: Any, n: int, k: int, logits: bool) -> np.ndarray:
         raise ValueError(f"pred_probs has {probs.shape[0]} rows but there are {n} labels; they must be in the same order")
     if probs.shape[1] != k:
         raise ValueError(f"pred_probs has {probs.shape[1]} columns but there are {k} classes; pass classes= in column order")
-    if not np.isfinite(probs).all():
-        raise ValueError("pred_probs holds NaN or infinite values")
+    probs = np.ascontiguousarray(probs)
     if logits:
+        if not np.isfinite(probs).all():
+            raise ValueError("pred_probs holds NaN or infinite values")
         shifted = probs - probs.max(axis=1, keepdims=True)
         probs = np.exp(shifted)
         return probs / probs.sum(axis=1, keepdims=True)
-    if (probs < 0).any():
+    worst, total, nonfinite, negative = _core.probability_rows(probs)  # one pass in Rust
+    if nonfinite:
+        raise ValueError("pred_probs holds NaN or infinite values")
+    if negative:
         raise ValueError("pred_probs holds negative values: are these logits? pass logits=True, or apply a softmax")
-    sums = probs.sum(axis=1)
-    if np.abs(sums - 1).max() > _SUM_TOLERANCE:
-        worst = int(np.argmax(np.abs(sums - 1)))
+    if abs(total - 1) > _SUM_TOLERANCE:
         raise ValueError(
-            f"pred_probs rows must sum to 1 (row {worst} sums to {sums[worst]:.4g}): are these logits? "
+            f"pred_probs rows must sum to 1 (row {worst} sums to {total:.4g}): are these logits? "
             "pass logits=True, or apply a softmax"
         )
     return probs
@@ -95,33 +103,19 @@ def _prepare(labels: Any, pred_probs: Any, classes: Sequence[Any] | None, logits
     if len(names) < 2:
         raise ValueError("labels: a single class has no label errors to find; at least two classes are needed")
     probs = _check_probs(pred_probs, codes.size, len(names), logits)
-    counts = np.bincount(codes, minlength=len(names))
+    counts = np.bincount(codes, minlength=len(names)).astype(np.int64)
     empty = [str(names[i]) for i in np.flatnonzero(counts == 0)]
     if empty:
         raise ValueError(f"classes {empty[:5]} have no sample: drop them from classes= (and from pred_probs' columns)")
     return codes, names, paths, probs, counts
 
 
-def _thresholds(codes: np.ndarray, probs: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """t_j: the mean probability of class j over the samples labelled j."""
+def _counts(codes: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thresholds, the confident joint C (k x k) and each row's most probable class: one parallel
+    pass in Rust (`_core.confident_counts`)."""
     k = probs.shape[1]
-    self_confidence = probs[np.arange(codes.size), codes]
-    return np.bincount(codes, weights=self_confidence, minlength=k) / counts
-
-
-def _confident_joint(codes: np.ndarray, probs: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """C[i, j], and per sample its confident class (-1 when no class reaches its threshold)."""
-    n, k = probs.shape
-    confident = np.full(n, -1, dtype=np.int64)
-    for start in range(0, n, _CHUNK):
-        block = probs[start : start + _CHUNK]
-        above = block >= thresholds - 1e-12  # float noise must not drop a class exactly at its mean
-        masked = np.where(above, block, -1.0)
-        best = masked.argmax(axis=1)
-        confident[start : start + _CHUNK] = np.where(above.any(axis=1), best, -1)
-    has = confident >= 0
-    joint = np.bincount(codes[has] * k + confident[has], minlength=k * k).reshape(k, k).astype(np.float64)
-    return joint, confident
+    thresholds, joint, argmax = _core.confident_counts(probs, codes)
+    return thresholds, joint.reshape(k, k).astype(np.float64), argmax
 
 
 def _calibrated_joint(joint: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -134,47 +128,43 @@ def _calibrated_joint(joint: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return scaled / scaled.sum()
 
 
-def _errors(method: str, codes: np.ndarray, probs: np.ndarray, joint: np.ndarray, q: np.ndarray,
-            confident: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def _errors(method: str, codes: np.ndarray, probs: np.ndarray, q: np.ndarray, joint: np.ndarray,
+            argmax: np.ndarray, self_confidence: np.ndarray) -> np.ndarray:
     n, k = probs.shape
-    rows = np.arange(n)
-    self_confidence = probs[rows, codes]
-    by_class = [np.flatnonzero(codes == i) for i in range(k)]
+    disagrees = argmax != codes
 
     def by_noise_rate() -> np.ndarray:
-        flagged = np.zeros(n, dtype=bool)
-        wanted = np.rint(q * n).astype(np.int64)
-        for i in range(k):
-            members = by_class[i]
-            # Each class keeps at least one sample: the paper's guard against emptying a class.
-            budget = max(0, members.size - 1)
-            for j in np.flatnonzero(wanted[i]):
-                if j == i or budget == 0:
-                    continue
-                take = int(min(wanted[i, j], budget))
-                margin = probs[members, j] - probs[members, i]
-                chosen = members[np.argpartition(-margin, take - 1)[:take]] if take < members.size else members
-                flagged[chosen] = True
-        return flagged
+        wanted = np.rint(q * n).astype(np.uint64)
+        np.fill_diagonal(wanted, 0)
+        return np.asarray(_core.confident_prune(probs, codes, wanted.ravel()), dtype=bool)
 
     def by_class_confidence() -> np.ndarray:
         flagged = np.zeros(n, dtype=bool)
         off = np.rint((q.sum(axis=1) - np.diag(q)) * n).astype(np.int64)
+        order = np.argsort(codes, kind="stable")
+        starts = np.searchsorted(codes[order], np.arange(k + 1))
         for i in range(k):
-            members = by_class[i]
+            members = order[starts[i] : starts[i + 1]]
             take = int(min(off[i], max(0, members.size - 1)))
             if take:
                 flagged[members[np.argpartition(self_confidence[members], take - 1)[:take]]] = True
         return flagged
 
-    disagrees = probs.argmax(axis=1) != codes
     if method == "prune_by_noise_rate":
         return by_noise_rate() & disagrees
     if method == "prune_by_class":
         return by_class_confidence() & disagrees
     if method == "both":
         return by_noise_rate() & by_class_confidence() & disagrees
-    return (confident >= 0) & (confident != codes) & disagrees
+    # confident_joint: every row whose confident class is another; recomputed per row here.
+    thresholds = np.bincount(codes, weights=self_confidence, minlength=k) / np.bincount(codes, minlength=k)
+    flagged = np.zeros(n, dtype=bool)
+    for start in range(0, n, _CHUNK):
+        block = probs[start : start + _CHUNK]
+        above = block >= thresholds - 1e-12
+        confident = np.where(above.any(axis=1), np.where(above, block, -1.0).argmax(axis=1), -1)
+        flagged[start : start + _CHUNK] = (confident >= 0) & (confident != codes[start : start + _CHUNK])
+    return flagged & disagrees
 
 
 def find_label_errors(
@@ -218,17 +208,18 @@ def find_label_errors(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     codes, names, frame_paths, probs, counts = _prepare(labels, pred_probs, classes, logits)
-    joint, confident = _confident_joint(codes, probs, _thresholds(codes, probs, counts))
+    _, joint, argmax = _counts(codes, probs)
     q = _calibrated_joint(joint, counts)
-    flagged = _errors(method, codes, probs, joint, q, confident, counts)
     n = codes.size
+    self_confidence = probs[np.arange(n), codes]
+    flagged = _errors(method, codes, probs, q, joint, argmax, self_confidence)
     name_series = pl.Series("names", names)
     out = pl.DataFrame(
         {
             "index": np.arange(n, dtype=np.uint32),
             "label": name_series.gather(pl.Series(codes)),
-            "suggested_label": name_series.gather(pl.Series(probs.argmax(axis=1))),
-            "label_quality": probs[np.arange(n), codes],
+            "suggested_label": name_series.gather(pl.Series(argmax)),
+            "label_quality": self_confidence,
             "is_label_error": flagged,
         }
     )
@@ -238,7 +229,8 @@ def find_label_errors(
         if chosen.len() != n:
             raise ValueError(f"paths has {chosen.len()} entries but there are {n} labels")
         out = out.with_columns(path=chosen)
-    return out.sort(["label_quality", "index"])
+    # Stable on one key: ties keep the input order (index ascending), at the cost of one sort key.
+    return out.sort("label_quality", maintain_order=True)
 
 
 def label_noise(
@@ -256,7 +248,7 @@ def label_noise(
         >>> recipe_audit.label_noise(files, probs)   # doctest: +SKIP
     """
     codes, names, _, probs, counts = _prepare(labels, pred_probs, classes, logits)
-    joint, _ = _confident_joint(codes, probs, _thresholds(codes, probs, counts))
+    _, joint, _ = _counts(codes, probs)
     q = _calibrated_joint(joint, counts)
     given = q.sum(axis=1)
     rates = 1 - np.diag(q) / given
