@@ -28,6 +28,7 @@ from recipe_audit.checks.html_report import render_html, write_html
 from recipe_audit.checks.init_checks import init_bias, input_normalization, loss_at_init
 from recipe_audit.checks.loss_checks import class_weights, loss_reduction, padding_loss
 from recipe_audit.checks.optimizer_checks import weight_decay
+from recipe_audit.checks.out_of_sample import out_of_sample_probs
 from recipe_audit.checks.pipeline_checks import augmentation_labels, eval_mode, lr_schedule
 from recipe_audit.checks.plots import first_layer_weights, loss_curve, prediction_dynamics, show_batch
 from recipe_audit.checks.pytest_helpers import assert_recipe_passes, failures
@@ -50,6 +51,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "run_recipe",
+    "out_of_sample_probs",
     "CHECK_NAMES",
     "REPORT_SCHEMA",
     "STATUSES",
