@@ -240,6 +240,22 @@ impl<'py> Probs<'py> {
     }
 }
 
+/// Runs `$body` with `$p` bound to the probabilities as a slice of their own float type.
+macro_rules! with_probs {
+    ($probs:expr, |$p:ident| $body:expr) => {
+        match $probs {
+            Probs::F32(a) => {
+                let $p = a.as_slice()?;
+                $body
+            }
+            Probs::F64(a) => {
+                let $p = a.as_slice()?;
+                $body
+            }
+        }
+    };
+}
+
 fn check_codes(codes: &[u32], k: usize) -> PyResult<()> {
     if k == 0 || codes.iter().any(|&c| c as usize >= k) {
         return Err(PyValueError::new_err(format!("codes must lie in 0..{k}")));
@@ -259,24 +275,11 @@ fn confident_counts<'py>(
     let codes = codes.as_slice()?;
     let (probs, k) = Probs::extract(probs, codes.len())?;
     check_codes(codes, k)?;
-    let (t, joint, argmax) = match &probs {
-        Probs::F32(a) => {
-            let p = a.as_slice()?;
-            py.detach(|| {
-                let t = confident::thresholds(p, k, codes);
-                let (joint, argmax) = confident::confident_joint(p, k, codes, &t);
-                (t, joint, argmax)
-            })
-        }
-        Probs::F64(a) => {
-            let p = a.as_slice()?;
-            py.detach(|| {
-                let t = confident::thresholds(p, k, codes);
-                let (joint, argmax) = confident::confident_joint(p, k, codes, &t);
-                (t, joint, argmax)
-            })
-        }
-    };
+    let (t, joint, argmax) = with_probs!(&probs, |p| py.detach(|| {
+        let t = confident::thresholds(p, k, codes);
+        let (joint, argmax) = confident::confident_joint(p, k, codes, &t);
+        (t, joint, argmax)
+    }));
     Ok((PyArray1::from_vec(py, t), PyArray1::from_vec(py, joint), PyArray1::from_vec(py, argmax)))
 }
 
@@ -289,16 +292,7 @@ fn probability_rows<'py>(py: Python<'py>, probs: &Bound<'py, PyAny>) -> PyResult
     if k == 0 {
         return Err(PyValueError::new_err("probs needs at least one column"));
     }
-    Ok(match &probs {
-        Probs::F32(a) => {
-            let p = a.as_slice()?;
-            py.detach(|| confident::check_rows(p, k))
-        }
-        Probs::F64(a) => {
-            let p = a.as_slice()?;
-            py.detach(|| confident::check_rows(p, k))
-        }
-    })
+    Ok(with_probs!(&probs, |p| py.detach(|| confident::check_rows(p, k))))
 }
 
 /// "Prune by noise rate": rows labelled i with the `wanted[i * k + j]` largest margins p[j] - p[i].
@@ -315,16 +309,7 @@ fn confident_prune<'py>(
     if wanted.len() != k * k {
         return Err(PyValueError::new_err(format!("wanted must hold k * k = {} counts", k * k)));
     }
-    let flagged = match &probs {
-        Probs::F32(a) => {
-            let p = a.as_slice()?;
-            py.detach(|| confident::prune_by_noise_rate(p, k, codes, wanted))
-        }
-        Probs::F64(a) => {
-            let p = a.as_slice()?;
-            py.detach(|| confident::prune_by_noise_rate(p, k, codes, wanted))
-        }
-    };
+    let flagged = with_probs!(&probs, |p| py.detach(|| confident::prune_by_noise_rate(p, k, codes, wanted)));
     Ok(PyArray1::from_vec(py, flagged))
 }
 
