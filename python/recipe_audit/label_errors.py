@@ -128,7 +128,7 @@ def _calibrated_joint(joint: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return scaled / scaled.sum()
 
 
-def _errors(method: str, codes: np.ndarray, probs: np.ndarray, q: np.ndarray, joint: np.ndarray,
+def _errors(method: str, codes: np.ndarray, probs: np.ndarray, q: np.ndarray, thresholds: np.ndarray,
             argmax: np.ndarray, self_confidence: np.ndarray) -> np.ndarray:
     n, k = probs.shape
     disagrees = argmax != codes
@@ -156,8 +156,7 @@ def _errors(method: str, codes: np.ndarray, probs: np.ndarray, q: np.ndarray, jo
         return by_class_confidence() & disagrees
     if method == "both":
         return by_noise_rate() & by_class_confidence() & disagrees
-    # confident_joint: every row whose confident class is another; recomputed per row here.
-    thresholds = np.bincount(codes, weights=self_confidence, minlength=k) / np.bincount(codes, minlength=k)
+    # confident_joint: every row whose confident class (at or above its threshold) is another.
     flagged = np.zeros(n, dtype=bool)
     for start in range(0, n, _CHUNK):
         block = probs[start : start + _CHUNK]
@@ -208,11 +207,11 @@ def find_label_errors(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     codes, names, frame_paths, probs, counts = _prepare(labels, pred_probs, classes, logits)
-    _, joint, argmax = _counts(codes, probs)
+    thresholds, joint, argmax = _counts(codes, probs)
     q = _calibrated_joint(joint, counts)
     n = codes.size
     self_confidence = probs[np.arange(n), codes]
-    flagged = _errors(method, codes, probs, q, joint, argmax, self_confidence)
+    flagged = _errors(method, codes, probs, q, thresholds, argmax, self_confidence)
     name_series = pl.Series("names", names)
     out = pl.DataFrame(
         {

@@ -139,16 +139,17 @@ class OutlierThresholds:
             "grayscale": f"no colour (1-2 channels or colorfulness < {self.gray_colorfulness:g}) where >= {self.color_share:.0%} are colourful",
         }
 
-    def measured(self, flag: str) -> str:
-        """The column a flag is judged on (the report shows its value beside the threshold)."""
+    def measured(self, flag: str) -> tuple[str, str, float]:
+        """The column a flag is judged on, the comparison and the threshold: the report shows the
+        picture's value beside them ("sharpness 0.004 (<= 0.02)")."""
         return {
-            "dark": "luma_p99",
-            "bright": "luma_p01",
-            "blurry": "sharpness",
-            "low_information": "std",
-            "odd_size": "z_size",
-            "odd_aspect": "z_aspect",
-            "grayscale": "colorfulness",
+            "dark": ("luma_p99", "<=", self.dark_p99),
+            "bright": ("luma_p01", ">=", self.bright_p01),
+            "blurry": ("sharpness", "<=", self.sharpness_max),
+            "low_information": ("std", "<=", self.flat_std),
+            "odd_size": ("z_size", "|z| >=", self.z),
+            "odd_aspect": ("z_aspect", ">=", self.z),
+            "grayscale": ("colorfulness", "<", self.gray_colorfulness),
         }[flag]
 
 

@@ -208,23 +208,13 @@ class _Builder:
 
     def outliers(self, thresholds: OutlierThresholds) -> dict[str, Any]:
         odd, rules = self.a.outliers, thresholds.rules()
-        limits = {
-            "dark": ("<=", thresholds.dark_p99),
-            "bright": (">=", thresholds.bright_p01),
-            "blurry": ("<=", thresholds.sharpness_max),
-            "low_information": ("<=", thresholds.flat_std),
-            "grayscale": ("<", thresholds.gray_colorfulness),
-            "odd_size": ("|z| >=", thresholds.z),
-            "odd_aspect": (">=", thresholds.z),
-        }
         flags = []
         for flag in FLAGS:
             hits = odd.filter(pl.col(flag))
-            key = thresholds.measured(flag)
+            key, op, limit = thresholds.measured(flag)
             # Worst first: the most extreme value of the measure the flag was judged on.
             worst_high = flag in ("bright", "odd_aspect")
             hits = hits.sort(pl.col(key).abs() if flag == "odd_size" else pl.col(key), descending=worst_high or flag == "odd_size", nulls_last=True)
-            op, limit = limits[flag]
             items = [
                 self.item(p, f"{key} {_fmt(v)} ({op} {limit:g})")
                 for p, v in hits.select("path", key).head(PER_FLAG).iter_rows()
