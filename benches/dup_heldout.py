@@ -25,7 +25,7 @@ from dup_corpus import GOAL_TRANSFORMS, build, true_pair
 
 import recipe_audit
 
-RULES = {"default": {}, "crops=False": {"crops": False}, "flips=True": {"flips": True}}
+RULES = {"default": {}, "crops=False": {"crops": False}, "crops=False, flips=True": {"crops": False, "flips": True}}
 
 
 def judge(table: pl.DataFrame, groups: pl.DataFrame) -> dict[str, dict[str, str]]:

@@ -3,7 +3,7 @@
 //! equals the u64 here.
 
 use crate::gray::Gray;
-use crate::resample::{resize_lanczos, resize_lanczos_box};
+use crate::resample::{resize_area, resize_lanczos};
 
 /// Hex of the 128-bit xxh3 hash of the bytes: same bytes, same value (not cryptographic).
 pub fn content_hash(bytes: &[u8]) -> String {
@@ -91,20 +91,6 @@ fn with_mirror(low: &[f64; 64]) -> (u64, u64) {
     (above_median(low), above_median(&mirrored))
 }
 
-/// Trims per side of the crop windows: a crop of an image resembles the original's window.
-pub const WINDOW_TRIMS: [f64; 2] = [0.025, 0.05];
-
-/// Hashes for crop-tolerant matching (BENCHMARKS.md, "Crops"): the 64-bit pHash of the centre
-/// windows trimmed by `WINDOW_TRIMS` per side, and 256-bit pHashes (low 16x16 DCT frequencies of
-/// the same 32x32 thumbnail against their median) of the whole picture and of both windows, to
-/// confirm candidates that 64 bits alone cannot tell apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CropHashes {
-    pub windows: [u64; 2],
-    /// Whole picture, then the two windows; each 4 words, first bit most significant.
-    pub long: [[u64; 4]; 3],
-}
-
 /// The low `low` x `low` DCT frequencies of a 32x32 thumbnail, row-major, as pHash takes them:
 /// along axis 0 (columns) first, then axis 1 (rows), as imagehash does; only the low frequencies
 /// of the second pass are computed.
@@ -130,41 +116,15 @@ fn dct_low(small: &Gray, low: usize) -> Vec<f64> {
     out
 }
 
-fn median_bits(coefficients: &[f64]) -> Vec<bool> {
-    let mut sorted = coefficients.to_vec();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    let half = sorted.len() / 2;
-    let median = (sorted[half - 1] + sorted[half]) / 2.0;
-    coefficients.iter().map(|&c| c > median).collect()
-}
+/// Side of the gray thumbnail the scan stores for near-duplicate matching (`thumbnail`).
+pub const THUMB_SIDE: usize = 16;
 
-/// The top-left `low` x `low` block of a row-major `n` x `n` block of coefficients.
-fn top_left(block: &[f64], n: usize, low: usize) -> Vec<f64> {
-    (0..low).flat_map(|y| block[y * n..y * n + low].iter().copied()).collect()
-}
-
-fn long_hash(low16: &[f64]) -> [u64; 4] {
-    let bits = median_bits(low16);
-    std::array::from_fn(|w| pack(bits[w * 64..(w + 1) * 64].iter().copied()))
-}
-
-/// Every pHash the scan stores, from one thumbnail and one DCT per picture or window (the 8x8
-/// pHash frequencies are the corner of the 16x16 ones): pHash, the mirror image's pHash, and the
-/// crop hashes.
-pub fn phash_family(picture: &Gray) -> (u64, u64, CropHashes) {
-    let (w, h) = (picture.width as f64, picture.height as f64);
-    let low16: Vec<Vec<f64>> = std::iter::once(resize_lanczos(picture, PHASH_SIZE, PHASH_SIZE))
-        .chain(WINDOW_TRIMS.iter().map(|&t| {
-            resize_lanczos_box(picture, (t * w, t * h, w - t * w, h - t * h), PHASH_SIZE, PHASH_SIZE)
-        }))
-        .map(|thumb| dct_low(&thumb, 16))
-        .collect();
-    let low8 = |k: usize| top_left(&low16[k], 16, 8);
-    let whole: [f64; 64] = std::array::from_fn(|i| low8(0)[i]);
-    let (phash, mirror) = with_mirror(&whole);
-    let window = |k: usize| pack(median_bits(&low8(k)).into_iter());
-    let crop = CropHashes { windows: [window(1), window(2)], long: std::array::from_fn(|k| long_hash(&low16[k])) };
-    (phash, mirror, crop)
+/// The area-averaged THUMB_SIDE x THUMB_SIDE gray thumbnail, row-major: the picture the matching
+/// rule (`recipe_audit.duplicates`) resamples into windows, mirror images and rotations. 16x16
+/// keeps frequencies up to 8 cycles, twice what a window's 8x8 pHash frequencies need.
+pub fn thumbnail(picture: &Gray) -> [u8; THUMB_SIDE * THUMB_SIDE] {
+    let small = resize_area(picture, THUMB_SIDE, THUMB_SIDE);
+    std::array::from_fn(|i| small.pixels[i])
 }
 
 #[cfg(test)]
@@ -223,48 +183,19 @@ mod tests {
     }
 
     #[test]
-    fn a_centre_crop_matches_the_originals_window() {
-        // A smooth random picture; its 5%-per-side centre crop, hashed whole, is close to the
-        // original's 5% window and far from an unrelated picture, in 64 and 256 bits.
-        let picture = textured(200, 160, 7);
-        let (dx, dy) = (10, 8); // exactly 5% of each side
-        let crop = Gray::new(
-            200 - 2 * dx,
-            160 - 2 * dy,
-            (dy..160 - dy).flat_map(|y| picture.pixels[y * 200 + dx..y * 200 + 200 - dx].iter().copied()).collect(),
-        );
-        let crops = |p: &Gray| phash_family(p).2;
-        let (original, cropped, other) = (crops(&picture), crops(&crop), crops(&textured(200, 160, 99)));
-        let bits = |a: [u64; 4], b: [u64; 4]| a.iter().zip(&b).map(|(x, y)| (x ^ y).count_ones()).sum::<u32>();
-        assert!((phash(&crop) ^ original.windows[1]).count_ones() <= 8);
-        let (same, unrelated) = (bits(cropped.long[0], original.long[2]), bits(cropped.long[0], other.long[0]));
-        // Lanczos near the window's edges reads pixels the crop no longer has, so the two differ a
-        // little (26 of 256 bits on this smooth synthetic picture; 4-16 on real photos, see
-        // tests/test_duplicates.py); an unrelated picture is around half the bits away.
-        assert!(same <= 40 && unrelated >= 80, "crop vs its window {same} bits, vs another picture {unrelated}");
-        // The whole-picture 64-bit pHash of the same DCT path equals `phash`.
-        assert_eq!(pack(median_bits(&dct_low(&resize_lanczos(&picture, 32, 32), 8)).into_iter()), phash(&picture));
-    }
-
-    fn textured(w: usize, h: usize, seed: u64) -> Gray {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % 1000) as f64 / 1000.0
+    fn thumbnail_is_the_area_average() {
+        let picture = gradient(64, 32);
+        let thumb = thumbnail(&picture);
+        // Each thumbnail pixel averages a 4x2 block of the gradient.
+        let block = |x: usize, y: usize| {
+            let sum: u32 = (0..2).flat_map(|dy| (0..4).map(move |dx| (dx, dy))).map(|(dx, dy)| picture.at(4 * x + dx, 2 * y + dy) as u32).sum();
+            (sum as f64 / 8.0).round() as i32
         };
-        let waves: Vec<(f64, f64, f64)> = (0..6).map(|_| (next() * 0.08, next() * 0.08, next() * 6.0)).collect();
-        let pixels = (0..h)
-            .flat_map(|y| {
-                let waves = waves.clone();
-                (0..w).map(move |x| {
-                    let v: f64 = waves.iter().map(|(fx, fy, p)| (fx * x as f64 + fy * y as f64 + p).sin()).sum();
-                    (128.0 + 20.0 * v).clamp(0.0, 255.0) as u8
-                })
-            })
-            .collect();
-        Gray::new(w, h, pixels)
+        for (x, y) in [(0, 0), (7, 3), (15, 15)] {
+            assert!((thumb[y * THUMB_SIDE + x] as i32 - block(x, y)).abs() <= 1);
+        }
+        // A picture smaller than the thumbnail is repeated, not refused.
+        assert_eq!(thumbnail(&Gray::new(3, 2, vec![9; 6])), [9u8; THUMB_SIDE * THUMB_SIDE]);
     }
 
     #[test]
@@ -272,8 +203,6 @@ mod tests {
         for (w, h) in [(32, 32), (64, 48), (400, 300)] {
             let picture = gradient(w, h);
             let (direct, mirrored) = phash_and_mirror(&picture);
-            // The scan's one-DCT path gives the same two hashes.
-            assert_eq!((phash_family(&picture).0, phash_family(&picture).1), (direct, mirrored));
             assert_eq!(direct, phash(&picture));
             let of_mirror = phash(&mirror(&picture));
             assert!((mirrored ^ of_mirror).count_ones() <= 2, "{w}x{h}: {mirrored:016x} vs {of_mirror:016x}");

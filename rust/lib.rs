@@ -59,14 +59,10 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("dhash", |r| r.hashes.map(|h| h[1]));
     column!("phash", |r| r.hashes.map(|h| h[2]));
     column!("phash_mirror", |r| r.hashes.map(|h| h[3]));
-    column!("phash_trim2", |r| r.crop.map(|c| c.windows[0]));
-    column!("phash_trim5", |r| r.crop.map(|c| c.windows[1]));
-    // 96 bytes: the 256-bit pHashes of the whole picture and of both windows, big-endian words.
-    let long: Vec<Option<Bound<'py, pyo3::types::PyBytes>>> = rows
-        .iter()
-        .map(|r| r.crop.map(|c| pyo3::types::PyBytes::new(py, &c.long.iter().flatten().flat_map(|w| w.to_be_bytes()).collect::<Vec<u8>>())))
-        .collect();
-    columns.set_item("phash256", long)?;
+    // 256 bytes: the 16x16 gray thumbnail, row-major.
+    let thumbs: Vec<Option<Bound<'py, pyo3::types::PyBytes>>> =
+        rows.iter().map(|r| r.thumb.as_ref().map(|t| pyo3::types::PyBytes::new(py, t))).collect();
+    columns.set_item("thumb", thumbs)?;
     column!("mean", |r| r.stats.map(|s| s.mean));
     column!("std", |r| r.stats.map(|s| s.std));
     column!("dark_frac", |r| r.stats.map(|s| s.dark_frac));

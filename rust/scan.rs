@@ -1,7 +1,7 @@
 //! The per-file pipeline: a pure function from (name, bytes) to one row of the scan frame.
 
 use crate::decode::decode;
-use crate::hash::{ahash, content_hash, dhash, phash_family, CropHashes};
+use crate::hash::{ahash, content_hash, dhash, phash_and_mirror, thumbnail, THUMB_SIDE};
 use crate::outcome::{Header, Limits, Status};
 use crate::sniff::{extension_mismatch, sniff, Format};
 use crate::stats::{measure, Stats};
@@ -19,8 +19,8 @@ pub struct Row {
     pub content_hash: Option<String>,
     /// aHash, dHash, pHash, and the pHash of the horizontal mirror image.
     pub hashes: Option<[u64; 4]>,
-    /// Window and 256-bit pHashes for crop-tolerant matching.
-    pub crop: Option<CropHashes>,
+    /// The 16x16 gray thumbnail near-duplicate matching works on (`hash::thumbnail`).
+    pub thumb: Option<[u8; THUMB_SIDE * THUMB_SIDE]>,
     pub stats: Option<Stats>,
     /// Hasler-Süsstrunk colourfulness of the stored colours (`color::colorfulness_rgb`).
     pub colorfulness: Option<f64>,
@@ -42,7 +42,7 @@ impl Row {
             header: None,
             content_hash: None,
             hashes: None,
-            crop: None,
+            thumb: None,
             stats: None,
             colorfulness: None,
             label: None,
@@ -68,7 +68,7 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
         header: None,
         content_hash: Some(content_hash(bytes)),
         hashes: None,
-        crop: None,
+        thumb: None,
         stats: None,
         colorfulness: None,
         label: None,
@@ -87,9 +87,9 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
                 decoded.picture.reduced_to(limits.min_decode_side as usize)
             };
             let picture = &picture;
-            let (phash, phash_mirror, crop) = phash_family(picture);
+            let (phash, phash_mirror) = phash_and_mirror(picture);
             row.hashes = Some([ahash(picture), dhash(picture), phash, phash_mirror]);
-            row.crop = Some(crop);
+            row.thumb = Some(thumbnail(picture));
             row.stats = Some(measure(picture));
             row.colorfulness = decoded.colorfulness;
         }

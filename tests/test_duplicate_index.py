@@ -63,11 +63,15 @@ def test_flips_find_the_mirrored_copy(train_and_new) -> None:
     mirrored = found.filter(pl.col("path") == paths["mirrored"]).row(0, named=True)
     assert mirrored["kind"] == "flip" and mirrored["match_path"] == paths["mirrored_source"]
     assert mirrored["distance"] <= recipe_audit.duplicates.DEFAULT_MAX_DISTANCE["phash"]
-    # Within one set: the original and its mirror image form a group only with flips=True.
+    # Within one set: the default rule groups the original and its mirror image; the single-hash
+    # search does so only with flips=True.
     both = pl.concat([train, new.filter(pl.col("path") == paths["mirrored"])])
-    plain = recipe_audit.find_duplicates(both)
+    plain = recipe_audit.find_duplicates(both, crops=False)
     assert paths["mirrored"] not in plain["path"].to_list()
-    grouped = recipe_audit.find_duplicates(both, flips=True)
+    for grouped in (recipe_audit.find_duplicates(both, crops=False, flips=True), recipe_audit.find_duplicates(both)):
+        rows = {row["path"]: row for row in grouped.iter_rows(named=True)}
+        assert rows[paths["mirrored"]]["group"] == rows[paths["mirrored_source"]]["group"]
+    grouped = recipe_audit.find_duplicates(both, crops=False, flips=True)
     rows = {row["path"]: row for row in grouped.iter_rows(named=True)}
     assert rows[paths["mirrored"]]["group"] == rows[paths["mirrored_source"]]["group"]
     assert {rows[paths["mirrored"]]["kind"], rows[paths["mirrored_source"]]["kind"]} == {"flip", "near"}

@@ -77,7 +77,7 @@ def _summary(files: pl.DataFrame, seconds: float, dups: pl.DataFrame | None = No
 
 
 _SUMMARY_COLUMNS = ("path", "status", "format", "error", "ext_mismatch", "content_hash", "phash", "phash_mirror",
-                    "phash_trim2", "phash_trim5", "phash256", "width", "height", "label", "split")
+                    "thumb", "width", "height", "label", "split")
 
 
 def _missing(directory: str) -> bool:

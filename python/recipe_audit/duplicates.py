@@ -11,18 +11,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from recipe_audit import _core
+from recipe_audit import _core, thumbmatch
 
 if TYPE_CHECKING:
     from recipe_audit.index import DuplicateIndex
 
 HASHES = ("ahash", "dhash", "phash")
 DEFAULT_MAX_DISTANCE = {"phash": 10, "ahash": 2, "dhash": 0}
-"""Defaults per hash: the largest radius with precision >= 0.99 in benches/dup_quality.py."""
-CROP_WINDOW_DISTANCE = 8
-"""With ``crops=True``: bits between one file's whole pHash and another's centre window."""
-CROP_CONFIRM_DISTANCE = 24
-"""With ``crops=True``: at most this many of 256 bits between the matched pictures' long pHashes."""
+"""Radius per hash for the single-hash search (`max_distance` given, `crops=False`, or another
+hash): the largest radius with precision >= 0.99 in benches/dup_quality.py."""
 
 TRAIN_SPLIT = "train"
 
@@ -34,6 +31,24 @@ def _usable(files: pl.DataFrame, hash: str) -> pl.DataFrame:
     if missing:
         raise ValueError(f"files lacks the scan columns {sorted(missing)}; pass the frame recipe_audit.scan returns")
     return files.filter((pl.col("status") == "ok") & pl.col(hash).is_not_null())
+
+
+def _windows_rule(files: pl.DataFrame, hash: str, max_distance: int | None, crops: bool | None,
+                  flips: bool | None) -> bool:
+    """Whether the default rule (`recipe_audit.thumbmatch`) applies, or the single-hash search."""
+    if hash != "phash" or max_distance is not None or crops is False or flips is False:
+        if crops:
+            raise ValueError("crops=True is the default rule: it takes hash='phash', no max_distance and flips")
+        return False
+    if "thumb" not in files.columns:
+        if crops:
+            raise ValueError("crops=True needs the scan's thumb column; rescan the files with this version")
+        return False
+    return True
+
+
+def _windows_usable(files: pl.DataFrame) -> pl.DataFrame:
+    return _usable(files, "phash").filter(pl.col("thumb").is_not_null() & pl.col("phash_mirror").is_not_null())
 
 
 def _radius(hash: str, max_distance: int | None) -> int:
@@ -49,29 +64,33 @@ def find_duplicates(
     hash: str = "phash",
     max_distance: int | None = None,
     exact: bool = True,
-    flips: bool = False,
+    flips: bool | None = None,
     against: pl.DataFrame | DuplicateIndex | None = None,
     max_matches: int = 10,
     crops: bool | None = None,
 ) -> pl.DataFrame:
-    """Group files whose `hash` lies within `max_distance` bits, transitively; broken files left out.
+    """Group near copies of one picture, transitively; broken files left out.
+
+    The default rule (`recipe_audit.thumbmatch`) finds copies that were cropped (off-centre too),
+    turned by a few degrees, mirrored, watermarked, re-lit, re-encoded, resized or blurred: each
+    file's whole picture and mirror image against 53 windows of every other file's 16x16
+    thumbnail (pHash-like hashes within 10 bits), each candidate confirmed by the correlation of
+    the two pictures' DCT coefficients. Flat pictures match only flat pictures of the same level.
+    Passing `max_distance`, another `hash`, ``crops=False`` or ``flips=False`` (or a frame without
+    the ``thumb`` column) gives the single-hash search instead: files whose `hash` lies within
+    `max_distance` bits.
 
     Args:
         files: the frame `recipe_audit.scan` returns.
-        hash: ``phash`` (default; best recall at precision >= 0.99 in BENCHMARKS.md), ``ahash``
-            or ``dhash``.
-        max_distance: bits; default `DEFAULT_MAX_DISTANCE[hash]` (10 for pHash).
+        hash: ``phash`` (default), ``ahash`` or ``dhash`` (these two: single-hash search).
+        max_distance: bits for the single-hash search; default `DEFAULT_MAX_DISTANCE[hash]`.
+            Given, it selects the single-hash search.
         exact: mark byte-identical members (same ``content_hash``) as ``exact``.
-        flips: also join a file with the horizontal mirror image of another (pHash only): a
-            flipped copy is a common train/test leak. Off by default: it doubles the chances of a
-            false match.
-        crops: (default: on when the frame has the scan's crop columns and `flips` is off)
-            also catch copies cropped by a few percent per side, and drop look-alikes that one
-            64-bit hash cannot tell apart (BENCHMARKS.md, "Crops"): candidates are files whose
-            pHashes are within `max_distance`, or one's whole pHash within
-            `CROP_WINDOW_DISTANCE` of the other's centre window (trimmed 2.5% or 5% per side);
-            each is kept only when the 256-bit pHashes of the matched pictures are within
-            `CROP_CONFIRM_DISTANCE` bits. pHash only; needs the scan's ``phash256`` column.
+        flips: mirror images are found by the default rule. ``False`` selects the single-hash
+            search; ``True`` with the single-hash search also joins a file with the mirror image
+            of another (pHash only).
+        crops: ``False`` selects the single-hash search; ``True`` insists on the default rule
+            (an error when the frame has no ``thumb`` column).
         against: a reference set (a scan frame, or a `DuplicateIndex` loaded from Parquet): then
             only copies of reference files are reported, one row per file of `files` (see
             `DuplicateIndex.query` for the columns; `max_matches` bounds each listing).
@@ -94,54 +113,20 @@ def find_duplicates(
 
         index = against if isinstance(against, DuplicateIndex) else DuplicateIndex(against)
         return index.query(files, hash=hash, max_distance=max_distance, flips=flips, max_matches=max_matches)
+    extra = [c for c in ("label", "split") if c in files.columns]
+    if _windows_rule(files, hash, max_distance, crops, flips):
+        usable = _windows_usable(files)
+        roots = thumbmatch.matched_groups(thumbmatch.thumbnails(usable))
+        return _groups_frame(usable, roots, hash=hash, exact=exact, flips=True, extra=extra)
     if flips and hash != "phash":
         raise ValueError("flips=True needs hash='phash' (the scan stores the mirror image's pHash only)")
     usable = _usable(files, hash)
     radius = _radius(hash, max_distance)
-    extra = [c for c in ("label", "split") if c in files.columns]
-    if crops is None:
-        crops = hash == "phash" and not flips and {"phash256", "phash_trim2", "phash_trim5"} <= set(files.columns)
-    if crops:
-        if hash != "phash" or flips:
-            raise ValueError("crops=True works on hash='phash' without flips")
-        if not {"phash256", "phash_trim2", "phash_trim5"} <= set(files.columns):
-            raise ValueError("crops=True needs the scan's phash256, phash_trim2 and phash_trim5 columns; rescan the files")
-        usable = usable.filter(pl.col("phash256").is_not_null())
-        roots = _crop_groups(usable, radius)
-    elif flips:
+    if flips:
         roots = _core.hamming_groups_with_mirrors(usable[hash].to_numpy(), usable["phash_mirror"].to_numpy(), radius)
     else:
         roots = _core.hamming_groups(usable[hash].to_numpy(), radius)
-    return _groups_frame(usable, roots, hash=hash, exact=exact, flips=flips, extra=extra)
-
-
-def crop_pairs(usable: pl.DataFrame, radius: int, window_distance: int = CROP_WINDOW_DISTANCE,
-               confirm_distance: int = CROP_CONFIRM_DISTANCE) -> tuple[np.ndarray, np.ndarray]:
-    """Row pairs (i, j) that ``crops=True`` links: whole-whole within `radius` or whole-window
-    within `window_distance` (either way round), confirmed by the 256-bit pHashes of the matched
-    pictures within `confirm_distance`. The exact Rust search finds the candidates."""
-    whole = usable["phash"].to_numpy()
-    long = np.frombuffer(b"".join(usable["phash256"].to_list()), dtype=">u8").reshape(-1, 3, 4).astype(np.uint64)
-    found_a, found_b = [], []
-
-    def confirm(a: np.ndarray, b: np.ndarray, slot_a: int, slot_b: int) -> None:
-        keep = np.bitwise_count(long[a, slot_a] ^ long[b, slot_b]).sum(axis=1) <= confirm_distance
-        found_a.append(a[keep])
-        found_b.append(b[keep])
-
-    i, j, _ = _core.hamming_pairs(whole, radius)
-    confirm(i.astype(np.int64), j.astype(np.int64), 0, 0)
-    for slot, column in ((1, "phash_trim2"), (2, "phash_trim5")):
-        q, w, _ = _core.hamming_pairs_across(whole, usable[column].to_numpy(), window_distance)
-        q, w = q.astype(np.int64), w.astype(np.int64)
-        distinct = q != w
-        confirm(q[distinct], w[distinct], 0, slot)
-    return np.concatenate(found_a), np.concatenate(found_b)
-
-
-def _crop_groups(usable: pl.DataFrame, radius: int) -> np.ndarray:
-    a, b = crop_pairs(usable, radius)
-    return _core.hamming_components(usable.height, a.astype(np.uint32), b.astype(np.uint32))
+    return _groups_frame(usable, roots, hash=hash, exact=exact, flips=bool(flips), extra=extra)
 
 
 def _groups_frame(usable: pl.DataFrame, roots: object, *, hash: str, exact: bool, flips: bool,
@@ -186,7 +171,11 @@ def duplicate_pairs(
     max_distance: int | None = None,
     max_pairs: int = 10_000_000,
 ) -> pl.DataFrame:
-    """Every pair of usable files within `max_distance` bits: each link of `find_duplicates(crops=False)`.
+    """Every pair of usable files the rule of `find_duplicates` links directly.
+
+    With the default rule (the scan's ``thumb`` column, no `max_distance`), every pair matched
+    through a window and confirmed, and every pair of flat pictures of one level; otherwise every
+    pair within `max_distance` bits of `hash`.
 
     A group of k identical images has k(k-1)/2 pairs (100,000 blank frames: 5e9), so the result is
     capped: when the groups could hold more than `max_pairs` pairs (the bound sum k(k-1)/2 is
@@ -194,11 +183,16 @@ def duplicate_pairs(
     lists pairs) for such data, or raise the cap knowingly.
 
     Returns:
-        ``path_a``, ``path_b`` (``path_a < path_b``), ``distance`` (bits), sorted by both paths.
+        ``path_a``, ``path_b`` (``path_a < path_b``), ``distance`` (bits between the pHashes,
+        or between one and the other's mirror image when that is closer), and with the default
+        rule ``correlation`` (of the confirmed window; null for flat pictures); sorted by both
+        paths.
 
     Example:
         >>> pairs = recipe_audit.duplicate_pairs(recipe_audit.scan("data/"), max_distance=4)  # doctest: +SKIP
     """
+    if _windows_rule(files, hash, max_distance, None, None):
+        return _window_pairs(files, max_pairs)
     usable = _usable(files, hash)
     radius = _radius(hash, max_distance)
     # Bound first through the groups, which list no pairs: k members hold at most k(k-1)/2.
@@ -219,6 +213,35 @@ def duplicate_pairs(
             path_a=pl.min_horizontal("a", "b"),
             path_b=pl.max_horizontal("a", "b"),
             distance=pl.col("distance"),
+        )
+        .sort("path_a", "path_b")
+    )
+
+
+def _window_pairs(files: pl.DataFrame, max_pairs: int) -> pl.DataFrame:
+    usable = _windows_usable(files)
+    thumbs = thumbmatch.thumbnails(usable)
+    roots = pl.Series(thumbmatch.matched_groups(thumbs))
+    sizes = roots.value_counts()["count"].cast(pl.UInt64)
+    bound = int((sizes * (sizes - 1) // 2).sum())
+    if bound > max_pairs:
+        raise ValueError(
+            f"the duplicate groups could hold {bound:,} pairs, over max_pairs={max_pairs:,}; "
+            "use find_duplicates (it lists files, not pairs), or pass a larger max_pairs"
+        )
+    pairs = thumbmatch.matched_pairs(thumbs)
+    paths, hashes, mirrors = usable["path"], usable["phash"], usable["phash_mirror"]
+    a, b = pl.Series(pairs["a"]), pl.Series(pairs["b"])
+    direct = (hashes.gather(a) ^ hashes.gather(b)).bitwise_count_ones().to_numpy()
+    flipped = (mirrors.gather(a) ^ hashes.gather(b)).bitwise_count_ones().to_numpy()
+    return (
+        pl.DataFrame({"a": paths.gather(a), "b": paths.gather(b), "distance": np.minimum(direct, flipped),
+                      "correlation": pairs["correlation"]})
+        .select(
+            path_a=pl.min_horizontal("a", "b"),
+            path_b=pl.max_horizontal("a", "b"),
+            distance=pl.col("distance").cast(pl.UInt8),
+            correlation="correlation",
         )
         .sort("path_a", "path_b")
     )

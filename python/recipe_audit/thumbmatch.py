@@ -1,0 +1,271 @@
+"""The default near-duplicate rule: windows of the scan's 16x16 thumbnails, found by Hamming search
+and confirmed by correlation.
+
+A copy that was cropped (off-centre too), turned by a few degrees, mirrored, watermarked,
+brightened, re-encoded or resized shows most of its original's picture, but one whole-picture hash
+moves too far to find it. So every picture is also hashed through windows of itself:
+
+1. **Windows.** From each file's ``thumb`` (16x16 gray, area-averaged), `WINDOWS` resamples 49
+   axis-aligned windows (each side whole, or 94% or 88% of it, flush with either edge or
+   centred: 7 choices per side) and 4 centre windows (88%) turned by +-2.5 and +-4 degrees. Each window gets a 64-bit pHash-like hash: the low 8x8
+   DCT frequencies of a 16x16 resampling, against their median.
+2. **Candidates.** A file's whole-picture hash, and its mirror image's, against every window hash
+   of every other file, within `CANDIDATE_DISTANCE` bits (the exact search of `_core`).
+3. **Confirmation.** A candidate stands when the correlation of the two pictures' 16x16 DCT
+   coefficients (DC left out, so brightness and contrast do not count) at the matched window is at
+   least `MIN_CORRELATION`. A 64-bit hash alone cannot tell look-alikes apart; 255 coefficients can.
+4. **Flat pictures** (thumbnail standard deviation under `FLAT_STD`: one colour, a blank page)
+   have no structure to hash: they match only each other, when their mean levels differ by at most
+   `FLAT_MEAN_DISTANCE`. A black frame is never a white frame's duplicate.
+
+The windows and thresholds were chosen on the tuning half of `benches/dup_corpus.py` (seed 1) and
+are reported held out (seed 7, other source photographs) in BENCHMARKS.md, "Near duplicates".
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import polars as pl
+
+from recipe_audit import _core
+
+THUMB_SIDE = 16
+"""Side of the scan's ``thumb`` column (bytes = THUMB_SIDE**2, row-major gray)."""
+CANDIDATE_DISTANCE = 10
+"""Bits between a whole-picture hash and a window hash for a candidate pair."""
+MIN_CORRELATION = 0.8
+"""Correlation of the matched windows' DCT coefficients that confirms a candidate."""
+MIN_MIRROR_CORRELATION = 0.9
+"""The same, for a match through a mirror image: look-alikes get a second chance there (a cup
+seen from the left resembles a cup seen from the right), true mirror copies correlate above 0.95."""
+FLAT_STD = 2.0
+"""Thumbnail standard deviation (gray levels) under which a picture is flat."""
+FLAT_MEAN_DISTANCE = 8.0
+"""Largest difference of mean gray level between two flat pictures that match."""
+
+_GRID = 16  # samples per side of a resampled window
+_LOW = 8  # hashed frequencies per side
+
+
+def _axis_windows() -> list[tuple[float, float]]:
+    """Per axis: the whole side, and 94% and 88% of it at the start, centre and end."""
+    out = [(0.0, 1.0)]
+    for scale in (0.94, 0.88):
+        for at in (0.0, 0.5, 1.0):
+            start = (1 - scale) * at
+            out.append((start, start + scale))
+    return out
+
+
+def _windows() -> list[tuple[tuple[float, float], tuple[float, float], float]]:
+    """(x range, y range, degrees) per window; the first is the whole picture."""
+    axis = _axis_windows()
+    grid = [(x, y, 0.0) for y in axis for x in axis]
+    centre = (0.06, 0.94)
+    return grid + [(centre, centre, angle) for angle in (-4.0, -2.5, 2.5, 4.0)]
+
+
+WINDOWS = _windows()
+"""Every window a picture is hashed through: (x range, y range, degrees), fractions of the sides."""
+
+
+def _dct_matrix(n: int) -> np.ndarray:
+    k, x = np.arange(n)[:, None], np.arange(n)[None, :]
+    return np.cos(np.pi * k * (2 * x + 1) / (2 * n))
+
+
+def _sampling(x: tuple[float, float], y: tuple[float, float], degrees: float) -> np.ndarray:
+    """(GRID*GRID, THUMB_SIDE**2): bilinear samples of a window, turned about its centre."""
+    s = THUMB_SIDE
+    u = (np.arange(_GRID) + 0.5) / _GRID * 2 - 1
+    gy, gx = np.meshgrid(u, u, indexing="ij")
+    cx, cy, hw, hh = (x[0] + x[1]) / 2, (y[0] + y[1]) / 2, (x[1] - x[0]) / 2, (y[1] - y[0]) / 2
+    cos, sin = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    px = np.clip((cx + cos * gx * hw - sin * gy * hh) * s - 0.5, 0, s - 1).ravel()
+    py = np.clip((cy + sin * gx * hw + cos * gy * hh) * s - 0.5, 0, s - 1).ravel()
+    x0, y0 = np.floor(px).astype(int), np.floor(py).astype(int)
+    x1, y1 = np.minimum(x0 + 1, s - 1), np.minimum(y0 + 1, s - 1)
+    wx, wy = px - x0, py - y0
+    out = np.zeros((_GRID * _GRID, s * s))
+    rows = np.arange(_GRID * _GRID)
+    for yy, xx, weight in ((y0, x0, (1 - wy) * (1 - wx)), (y0, x1, (1 - wy) * wx), (y1, x0, wy * (1 - wx)), (y1, x1, wy * wx)):
+        np.add.at(out, (rows, yy * s + xx), weight)
+    return out
+
+
+@functools.cache
+def _maps() -> np.ndarray:
+    """(windows, GRID*GRID coefficients, THUMB_SIDE**2): a thumbnail to each window's 2-D DCT."""
+    c = _dct_matrix(_GRID)
+    dct2 = np.kron(c, c)
+    return np.stack([dct2 @ _sampling(*w) for w in WINDOWS]).astype(np.float32)
+
+
+_LOW_INDEX = np.array([u * _GRID + v for u in range(_LOW) for v in range(_LOW)])
+# Mirroring a picture negates its odd horizontal frequencies (the whole window is symmetric).
+_MIRROR_SIGN = np.array([(-1.0) ** (i % _GRID) for i in range(_GRID * _GRID)], dtype=np.float32)
+_SHIFTS = np.arange(63, -1, -1, dtype=np.uint64)
+
+
+def _hash(low: np.ndarray) -> np.ndarray:
+    """64-bit hashes of (..., 64) coefficients: each against their median, first bit highest."""
+    bits = (low > np.median(low, axis=-1, keepdims=True)).astype(np.uint64)
+    return (bits << _SHIFTS).sum(axis=-1, dtype=np.uint64)
+
+
+def thumbnails(frame: pl.DataFrame) -> np.ndarray:
+    """The ``thumb`` column as an (n, 256) float32 array (no nulls allowed)."""
+    data = b"".join(frame["thumb"].to_list())
+    return np.frombuffer(data, dtype=np.uint8).reshape(-1, THUMB_SIDE * THUMB_SIDE).astype(np.float32)
+
+
+def _window_hashes(thumbs: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Per picture: (whole hash, mirror hash) as (n, 2), and every window's hash as (n, windows)."""
+    low_maps = _maps()[:, _LOW_INDEX, :]  # (W, 64, 256)
+    windows = low_maps.shape[0]
+    flat_maps = low_maps.reshape(-1, low_maps.shape[2]).T  # (256, W*64)
+    whole = np.empty((len(thumbs), 2), np.uint64)
+    index = np.empty((len(thumbs), windows), np.uint64)
+    for start in range(0, len(thumbs), chunk):
+        low = (thumbs[start : start + chunk] @ flat_maps).reshape(-1, windows, _LOW * _LOW)
+        index[start : start + chunk] = _hash(low)
+        whole[start : start + chunk, 0] = index[start : start + chunk, 0]
+        whole[start : start + chunk, 1] = _hash(low[:, 0] * _MIRROR_SIGN[_LOW_INDEX])
+    return whole, index
+
+
+def _unit_ac(coefficients: np.ndarray) -> np.ndarray:
+    out = coefficients.copy()
+    out[..., 0] = 0.0
+    return out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-9)
+
+
+def _correlations(thumbs: np.ndarray, query: np.ndarray, mirrored: np.ndarray, other: np.ndarray,
+                  window: np.ndarray) -> np.ndarray:
+    """Correlation of the DCT coefficients: query's whole picture (or its mirror image) against
+    `other`'s `window`, per candidate."""
+    maps = _maps()
+    mine = _unit_ac((thumbs[query] @ maps[0].T) * np.where(mirrored[:, None], _MIRROR_SIGN, np.float32(1)))
+    theirs = np.empty_like(mine)
+    for w in np.unique(window):
+        at = np.flatnonzero(window == w)
+        theirs[at] = _unit_ac(thumbs[other[at]] @ maps[w].T)
+    return np.einsum("ij,ij->i", mine, theirs)
+
+
+def _flat_pairs(means: np.ndarray, rows: np.ndarray, max_pairs: int | None,
+                chain: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of flat pictures whose means differ by at most FLAT_MEAN_DISTANCE; with `chain`,
+    only neighbours in the order of the means (the same groups, never k(k-1)/2 pairs)."""
+    order = np.argsort(means, kind="stable")
+    sorted_means = means[order]
+    if chain:
+        close = np.flatnonzero(np.diff(sorted_means) <= FLAT_MEAN_DISTANCE)
+        return rows[order[close]], rows[order[close + 1]]
+    ends = np.searchsorted(sorted_means, sorted_means + FLAT_MEAN_DISTANCE, side="right")
+    counts = ends - np.arange(len(order)) - 1
+    total = int(counts.sum())
+    if max_pairs is not None and total > max_pairs:
+        raise _TooManyPairs(total)
+    first = np.repeat(np.arange(len(order)), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows[order[first]], rows[order[first + 1 + offsets]]
+
+
+class _TooManyPairs(ValueError):
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
+
+
+def matched_pairs(
+    thumbs: np.ndarray,
+    *,
+    candidate_distance: int | None = None,
+    min_correlation: float | None = None,
+    max_pairs: int | None = None,
+    chain_flat: bool = False,
+) -> pl.DataFrame:
+    """Every pair of pictures the rule links, from their (n, 256) thumbnails.
+
+    Returns:
+        ``a``, ``b`` (row numbers, ``a < b``), ``correlation`` (of the best confirmed window; null
+        for two flat pictures), ``mirrored`` (matched through a mirror image), sorted by ``a``,
+        ``b``. Raises `_TooManyPairs` past `max_pairs` flat pairs (groups of k blank frames hold
+        k(k-1)/2); with `chain_flat`, flat pictures are linked to their neighbour in mean only
+        (same groups, n pairs at most).
+    """
+    candidate_distance = CANDIDATE_DISTANCE if candidate_distance is None else candidate_distance
+    min_correlation = MIN_CORRELATION if min_correlation is None else min_correlation
+    std = thumbs.std(axis=1)
+    flat = std < FLAT_STD
+    textured = np.flatnonzero(~flat).astype(np.int64)
+    fa, fb = _flat_pairs(thumbs[flat].mean(axis=1), np.flatnonzero(flat).astype(np.int64), max_pairs, chain_flat)
+    flats = pl.DataFrame({"a": fa, "b": fb}, schema={"a": pl.Int64, "b": pl.Int64}).with_columns(
+        correlation=pl.lit(None, pl.Float32), mirrored=pl.lit(False)
+    )
+    if len(textured) < 2:
+        return _finish(flats)
+    local = thumbs[textured]
+    whole, index = _window_hashes(local)
+    windows = index.shape[1]
+    q, i, d = _core.hamming_pairs_across(whole.T.ravel(), index.ravel(), candidate_distance)
+    m = len(textured)
+    candidates = (
+        pl.DataFrame({"q": q.astype(np.int64), "i": i.astype(np.int64), "d": d})
+        .with_columns(query=pl.col("q") % m, mirrored=pl.col("q") >= m, other=pl.col("i") // windows,
+                      window=pl.col("i") % windows)
+        .filter(pl.col("query") != pl.col("other"))
+        .with_columns(lo=pl.min_horizontal("query", "other"), hi=pl.max_horizontal("query", "other"))
+        # Only the windows within 2 bits of the pair's best are confirmed: the others are worse fits.
+        .filter(pl.col("d") <= pl.col("d").min().over("lo", "hi") + 2)
+    )
+    if candidates.height == 0:
+        return _finish(flats)
+    correlation = _correlations(
+        local,
+        candidates["query"].to_numpy(),
+        candidates["mirrored"].to_numpy(),
+        candidates["other"].to_numpy(),
+        candidates["window"].to_numpy(),
+    )
+    confirmed = (
+        candidates.with_columns(correlation=pl.Series(correlation, dtype=pl.Float32))
+        .sort("correlation", descending=True)
+        .group_by("lo", "hi", maintain_order=True)
+        .first()
+        .filter(pl.col("correlation") >= pl.when("mirrored").then(pl.lit(max(min_correlation, MIN_MIRROR_CORRELATION)))
+                .otherwise(pl.lit(min_correlation)))
+        .select(a=pl.col("lo"), b=pl.col("hi"), correlation="correlation", mirrored="mirrored")
+    )
+    rows = pl.Series(textured)
+    confirmed = confirmed.with_columns(a=rows.gather(confirmed["a"]), b=rows.gather(confirmed["b"]))
+    return _finish(pl.concat([flats, confirmed], how="vertical_relaxed"))
+
+
+def _finish(pairs: pl.DataFrame) -> pl.DataFrame:
+    return pairs.select(pl.col("a").cast(pl.UInt32), pl.col("b").cast(pl.UInt32), "correlation", "mirrored").sort("a", "b")
+
+
+def _distinct(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct thumbnails and, per picture, which one it is: 100,000 copies of one picture
+    are searched once, not paired 5e9 times."""
+    keys = np.ascontiguousarray(thumbs.astype(np.uint8)).view(np.dtype((np.void, thumbs.shape[1])))[:, 0]
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return thumbs[first], inverse.ravel()
+
+
+def matched_groups(thumbs: np.ndarray, **rule: object) -> np.ndarray:
+    """Per picture, the smallest row of its group (connected components of `matched_pairs`);
+    identical thumbnails are one picture to the search."""
+    distinct, which = _distinct(thumbs)
+    pairs = matched_pairs(distinct, chain_flat=True, **rule)  # type: ignore[arg-type]
+    n, k = len(thumbs), len(distinct)
+    # Nodes 0..n are the pictures, n..n+k the distinct thumbnails; each picture joins its own.
+    a = np.concatenate([np.arange(n), n + pairs["a"].to_numpy().astype(np.int64)]).astype(np.uint32)
+    b = np.concatenate([n + which, n + pairs["b"].to_numpy().astype(np.int64)]).astype(np.uint32)
+    roots = _core.hamming_components(n + k, a, b)[:n]
+    # Components hold a picture node, so the smallest node is a picture.
+    return roots
