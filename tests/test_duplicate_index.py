@@ -47,7 +47,13 @@ def test_new_batch_against_a_training_set(train_and_new) -> None:
     train, new, paths = train_and_new
     found = recipe_audit.find_duplicates(new, against=train)
     by_path = {row["path"]: row for row in found.iter_rows(named=True)}
-    assert set(by_path) == {paths["exact"], paths["resized"]}, "only the copies match; the mirror needs flips"
+    # The default rule finds the three copies, and none of the unseen photos.
+    assert set(by_path) == {paths["exact"], paths["resized"], paths["mirrored"]}
+    assert by_path[paths["mirrored"]]["kind"] == "flip"
+    assert by_path[paths["mirrored"]]["match_path"] == paths["mirrored_source"]
+    # The single-hash search finds the mirror image only with flips=True.
+    single = recipe_audit.find_duplicates(new, against=train, crops=False)
+    assert set(single["path"]) == {paths["exact"], paths["resized"]}
     assert by_path[paths["exact"]]["kind"] == "exact"
     assert by_path[paths["exact"]]["match_path"] == paths["exact_source"]
     assert by_path[paths["exact"]]["distance"] == 0
@@ -59,7 +65,7 @@ def test_new_batch_against_a_training_set(train_and_new) -> None:
 
 def test_flips_find_the_mirrored_copy(train_and_new) -> None:
     train, new, paths = train_and_new
-    found = recipe_audit.find_duplicates(new, against=train, flips=True)
+    found = recipe_audit.find_duplicates(new, against=train, max_distance=10, flips=True)
     mirrored = found.filter(pl.col("path") == paths["mirrored"]).row(0, named=True)
     assert mirrored["kind"] == "flip" and mirrored["match_path"] == paths["mirrored_source"]
     assert mirrored["distance"] <= recipe_audit.duplicates.DEFAULT_MAX_DISTANCE["phash"]
@@ -148,3 +154,17 @@ def test_real_near_copy_just_inside_and_just_outside_the_radius(photos: list[Pat
     assert recipe_audit.find_duplicates(pair, max_distance=d - 1, crops=False).is_empty()
     assert recipe_audit.find_duplicates(pair.filter(pl.col("path") == copy), against=pair.filter(pl.col("path") == original), max_distance=d).height == 1
     assert recipe_audit.find_duplicates(pair.filter(pl.col("path") == copy), against=pair.filter(pl.col("path") == original), max_distance=d - 1).is_empty()
+
+
+def test_index_and_pairs_follow_one_rule(train_and_new) -> None:
+    """What the index finds for each new file is exactly what duplicate_pairs links across the two
+    sets, searched together: one matching rule, either way round."""
+    train, new, _ = train_and_new
+    found = recipe_audit.find_duplicates(new, against=train, max_matches=1000)
+    by_index = {(row["path"], m) for row in found.iter_rows(named=True) for m in row["match_paths"]}
+    pairs = recipe_audit.duplicate_pairs(pl.concat([train, new]))
+    new_paths, train_paths = set(new["path"]), set(train["path"])
+    crossing = {(a, b) if a in new_paths else (b, a) for a, b in pairs.select("path_a", "path_b").iter_rows()
+                if (a in new_paths) != (b in new_paths)}
+    assert by_index and by_index == crossing
+    assert all(m in train_paths for _, m in by_index)

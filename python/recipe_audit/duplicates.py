@@ -112,7 +112,7 @@ def find_duplicates(
         from recipe_audit.index import DuplicateIndex
 
         index = against if isinstance(against, DuplicateIndex) else DuplicateIndex(against)
-        return index.query(files, hash=hash, max_distance=max_distance, flips=flips, max_matches=max_matches)
+        return index.query(files, hash=hash, max_distance=max_distance, flips=flips, max_matches=max_matches, crops=crops)
     extra = [c for c in ("label", "split") if c in files.columns]
     if _windows_rule(files, hash, max_distance, crops, flips):
         usable = _windows_usable(files)

@@ -1,8 +1,9 @@
 """A saved reference set of hashes to test new files against, without rescanning it.
 
-A training set of millions is scanned once; its hashes go to a small Parquet file (about 60 bytes
-per file before compression). Each new batch, or a test set, is then checked against it with the
-exact multi-index search in Rust.
+A training set of millions is scanned once; its hashes and thumbnails go to a Parquet file (about
+320 bytes per file before compression, 256 of them the ``thumb``). Each new batch, or a test set,
+is then checked against it with the rule of `recipe_audit.find_duplicates`: the window rule by
+default (`recipe_audit.thumbmatch`), the single-hash search with `max_distance` or ``flips=False``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from pathlib import Path
 
 import polars as pl
 
-from recipe_audit import _core
-from recipe_audit.duplicates import _radius, _usable
+from recipe_audit import _core, thumbmatch
+from recipe_audit.duplicates import _radius, _usable, _windows_rule, _windows_usable
 
-_KEPT = ("path", "content_hash", "ahash", "dhash", "phash", "phash_mirror", "width", "height", "label", "split")
+_KEPT = ("path", "content_hash", "ahash", "dhash", "phash", "phash_mirror", "thumb", "width", "height", "label", "split")
 _FORMAT_KEY = "recipe_audit.index"
 _FORMAT_VERSION = "1"
 
@@ -70,34 +71,46 @@ class DuplicateIndex:
         *,
         hash: str = "phash",
         max_distance: int | None = None,
-        flips: bool = False,
+        flips: bool | None = None,
         max_matches: int = 10,
+        crops: bool | None = None,
     ) -> pl.DataFrame:
-        """New files with a copy in the index: exact (same bytes), near, or mirrored (``flips``).
+        """New files with a copy in the index: exact (same bytes), near, or mirrored.
+
+        The rule is `find_duplicates`': the window rule when both frames have the ``thumb``
+        column and neither `max_distance` nor ``flips=False`` nor another `hash` is given (then
+        ``distance`` is informative and matches are ordered by correlation), else the
+        single-hash search within `max_distance` bits.
 
         Args:
             new: the scan frame of the files to test.
             hash: ``phash`` (default), ``dhash`` or ``ahash``.
-            max_distance: bits; default `DEFAULT_MAX_DISTANCE[hash]`.
-            flips: also match the horizontal mirror image of each new file (pHash only).
+            max_distance: bits for the single-hash search; default `DEFAULT_MAX_DISTANCE[hash]`.
+            flips: the window rule finds mirror images; with the single-hash search, ``True``
+                also matches the mirror image of each new file (pHash only).
             max_matches: at most this many indexed matches listed per file (all are counted).
+            crops: ``False`` selects the single-hash search (as in `find_duplicates`).
 
         Returns:
             One row per new file with a match: ``path``, ``kind`` (``exact`` when an indexed file
             has the same bytes; ``flip`` when the nearest match is to the mirror image; else
-            ``near``), ``distance`` (bits to the nearest match), ``match_path`` (the nearest; the
-            byte-identical one first on a tie), ``match_count`` (every indexed file within
-            ``max_distance``), ``match_paths`` (the nearest `max_matches`), and ``label`` /
+            ``near``), ``distance`` (pHash bits to the best match, or to its mirror image),
+            ``match_path`` (the best: byte-identical first, then the nearest or most correlated),
+            ``match_count`` (every indexed file that matches), ``match_paths`` (the best
+            `max_matches`), and ``label`` /
             ``split`` / ``match_label`` / ``match_split`` where known. Sorted by path.
 
         Example:
             >>> index = DuplicateIndex(recipe_audit.scan("train/"))                     # doctest: +SKIP
             >>> index.query(recipe_audit.scan("test/")).filter(pl.col("distance") == 0)  # doctest: +SKIP
         """
-        if flips and hash != "phash":
-            raise ValueError("flips=True needs hash='phash' (the scan stores the mirror image's pHash only)")
         if max_matches < 1:
             raise ValueError(f"max_matches must be at least 1, not {max_matches}")
+        if _windows_rule(new, hash, max_distance, crops, flips) and "thumb" in self.files.columns:
+            queries = _windows_usable(new)
+            return self._finish(self._window_matches(queries, max_matches), queries)
+        if flips and hash != "phash":
+            raise ValueError("flips=True needs hash='phash' (the scan stores the mirror image's pHash only)")
         radius = _radius(hash, max_distance)
         queries = _usable(new, hash)
         searcher = self._searcher(hash, radius)
@@ -116,9 +129,39 @@ class DuplicateIndex:
                 match_paths=pl.col("path"),
             )
         )
+        return self._finish(listed.join(pl.DataFrame({"match_count": pl.Series(counts, dtype=pl.UInt32)}).with_row_index("q"), on="q"),
+                            queries)
+
+    def _window_matches(self, queries: pl.DataFrame, max_matches: int) -> pl.DataFrame:
+        """Per query row ``q`` with a match: the window rule's matches, best first."""
+        indexed = self.files.filter(pl.col("thumb").is_not_null())
+        pairs = thumbmatch.matched_pairs_across(thumbmatch.thumbnails(queries), thumbmatch.thumbnails(indexed))
+        query_side = queries.select("content_hash", "phash", "phash_mirror").with_row_index("q")
+        return (
+            pairs.rename({"a": "q", "b": "j"})
+            .join(query_side, on="q")
+            .join(indexed.select("path", pl.col("content_hash").alias("match_hash"), pl.col("phash").alias("match_phash")).with_row_index("j"), on="j")
+            .with_columns(
+                distance=pl.when("mirrored").then(pl.col("phash_mirror")).otherwise(pl.col("phash"))
+                .xor(pl.col("match_phash")).bitwise_count_ones().cast(pl.UInt8),
+            )
+            # Byte-identical first, then the most correlated (flat pictures count as 1), then by path.
+            .sort("q", pl.col("content_hash") != pl.col("match_hash"), pl.col("correlation").fill_null(1.0), "path",
+                  descending=[False, False, True, False])
+            .group_by("q", maintain_order=True)
+            .agg(
+                pl.col("distance", "mirrored").first(),
+                match_path=pl.col("path").first(),
+                match_paths=pl.col("path").head(max_matches),
+                match_count=pl.len().cast(pl.UInt32),
+            )
+        )
+
+    def _finish(self, listed: pl.DataFrame, queries: pl.DataFrame) -> pl.DataFrame:
+        """The result frame from the per-query matches (``q``, ``distance``, ``mirrored``,
+        ``match_path``, ``match_paths``, ``match_count``)."""
         result = (
             queries.with_row_index("q")
-            .with_columns(match_count=pl.Series(counts, dtype=pl.UInt32))
             .join(listed, on="q")
             .with_columns(
                 kind=pl.when(pl.col("content_hash").is_in(self.files["content_hash"].implode()))

@@ -142,17 +142,56 @@ def _unit_ac(coefficients: np.ndarray) -> np.ndarray:
     return out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-9)
 
 
-def _correlations(thumbs: np.ndarray, query: np.ndarray, mirrored: np.ndarray, other: np.ndarray,
-                  window: np.ndarray) -> np.ndarray:
-    """Correlation of the DCT coefficients: query's whole picture (or its mirror image) against
-    `other`'s `window`, per candidate."""
+def _correlations(mine_thumbs: np.ndarray, theirs_thumbs: np.ndarray, query: np.ndarray, mirrored: np.ndarray,
+                  other: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Correlation of the DCT coefficients: each query's whole picture (or its mirror image)
+    against `other`'s `window`, per candidate."""
     maps = _maps()
-    mine = _unit_ac((thumbs[query] @ maps[0].T) * np.where(mirrored[:, None], _MIRROR_SIGN, np.float32(1)))
+    mine = _unit_ac((mine_thumbs[query] @ maps[0].T) * np.where(mirrored[:, None], _MIRROR_SIGN, np.float32(1)))
     theirs = np.empty_like(mine)
     for w in np.unique(window):
         at = np.flatnonzero(window == w)
-        theirs[at] = _unit_ac(thumbs[other[at]] @ maps[w].T)
+        theirs[at] = _unit_ac(theirs_thumbs[other[at]] @ maps[w].T)
     return np.einsum("ij,ij->i", mine, theirs)
+
+
+def _candidates(mine: np.ndarray, theirs: np.ndarray, distance: int) -> pl.DataFrame:
+    """Whole and mirror hashes of `mine` against the window hashes of `theirs`: ``query`` (row of
+    `mine`), ``mirrored``, ``other`` (row of `theirs`), ``window``, ``d`` (bits), ``correlation``."""
+    whole, index = _window_hashes(mine)
+    if theirs is not mine:
+        _, index = _window_hashes(theirs)
+    windows, m = index.shape[1], len(mine)
+    q, i, d = _core.hamming_pairs_across(whole.T.ravel(), index.ravel(), distance)
+    found = pl.DataFrame({"q": q.astype(np.int64), "i": i.astype(np.int64), "d": d}).select(
+        query=pl.col("q") % m, mirrored=pl.col("q") >= m, other=pl.col("i") // windows, window=pl.col("i") % windows, d="d"
+    )
+    return found
+
+
+def _confirmed(candidates: pl.DataFrame, min_correlation: float) -> pl.DataFrame:
+    """Per pair (``a``, ``b``) the best candidate among the windows within 2 bits of the pair's
+    best (the others are worse fits), kept when its correlation clears the threshold."""
+    needed = pl.when("mirrored").then(pl.lit(max(min_correlation, MIN_MIRROR_CORRELATION))).otherwise(pl.lit(min_correlation))
+    return (
+        candidates.sort("correlation", descending=True)
+        .group_by("a", "b", maintain_order=True)
+        .first()
+        .filter(pl.col("correlation") >= needed)
+        .select("a", "b", "correlation", "mirrored")
+    )
+
+
+def _with_correlations(candidates: pl.DataFrame, mine: np.ndarray, theirs: np.ndarray) -> pl.DataFrame:
+    correlation = _correlations(
+        mine, theirs, candidates["query"].to_numpy(), candidates["mirrored"].to_numpy(),
+        candidates["other"].to_numpy(), candidates["window"].to_numpy(),
+    )
+    return candidates.with_columns(correlation=pl.Series(correlation, dtype=pl.Float32))
+
+
+def _near_best(candidates: pl.DataFrame) -> pl.DataFrame:
+    return candidates.filter(pl.col("d") <= pl.col("d").min().over("a", "b") + 2)
 
 
 def _flat_pairs(means: np.ndarray, rows: np.ndarray, max_pairs: int | None,
@@ -203,45 +242,64 @@ def matched_pairs(
     flat = std < FLAT_STD
     textured = np.flatnonzero(~flat).astype(np.int64)
     fa, fb = _flat_pairs(thumbs[flat].mean(axis=1), np.flatnonzero(flat).astype(np.int64), max_pairs, chain_flat)
+    fa, fb = np.minimum(fa, fb), np.maximum(fa, fb)
     flats = pl.DataFrame({"a": fa, "b": fb}, schema={"a": pl.Int64, "b": pl.Int64}).with_columns(
         correlation=pl.lit(None, pl.Float32), mirrored=pl.lit(False)
     )
     if len(textured) < 2:
         return _finish(flats)
     local = thumbs[textured]
-    whole, index = _window_hashes(local)
-    windows = index.shape[1]
-    q, i, d = _core.hamming_pairs_across(whole.T.ravel(), index.ravel(), candidate_distance)
-    m = len(textured)
-    candidates = (
-        pl.DataFrame({"q": q.astype(np.int64), "i": i.astype(np.int64), "d": d})
-        .with_columns(query=pl.col("q") % m, mirrored=pl.col("q") >= m, other=pl.col("i") // windows,
-                      window=pl.col("i") % windows)
+    candidates = _near_best(
+        _candidates(local, local, candidate_distance)
         .filter(pl.col("query") != pl.col("other"))
-        .with_columns(lo=pl.min_horizontal("query", "other"), hi=pl.max_horizontal("query", "other"))
-        # Only the windows within 2 bits of the pair's best are confirmed: the others are worse fits.
-        .filter(pl.col("d") <= pl.col("d").min().over("lo", "hi") + 2)
+        .with_columns(a=pl.min_horizontal("query", "other"), b=pl.max_horizontal("query", "other"))
     )
     if candidates.height == 0:
         return _finish(flats)
-    correlation = _correlations(
-        local,
-        candidates["query"].to_numpy(),
-        candidates["mirrored"].to_numpy(),
-        candidates["other"].to_numpy(),
-        candidates["window"].to_numpy(),
-    )
-    confirmed = (
-        candidates.with_columns(correlation=pl.Series(correlation, dtype=pl.Float32))
-        .sort("correlation", descending=True)
-        .group_by("lo", "hi", maintain_order=True)
-        .first()
-        .filter(pl.col("correlation") >= pl.when("mirrored").then(pl.lit(max(min_correlation, MIN_MIRROR_CORRELATION)))
-                .otherwise(pl.lit(min_correlation)))
-        .select(a=pl.col("lo"), b=pl.col("hi"), correlation="correlation", mirrored="mirrored")
-    )
+    confirmed = _confirmed(_with_correlations(candidates, local, local), min_correlation)
     rows = pl.Series(textured)
     confirmed = confirmed.with_columns(a=rows.gather(confirmed["a"]), b=rows.gather(confirmed["b"]))
+    return _finish(pl.concat([flats, confirmed], how="vertical_relaxed"))
+
+
+def matched_pairs_across(
+    mine: np.ndarray,
+    theirs: np.ndarray,
+    *,
+    candidate_distance: int | None = None,
+    min_correlation: float | None = None,
+) -> pl.DataFrame:
+    """The pairs the rule links between two sets of thumbnails (each way round: a crop may be
+    on either side).
+
+    Returns:
+        ``a`` (row of `mine`), ``b`` (row of `theirs`), ``correlation`` (null for two flat
+        pictures), ``mirrored``, sorted by ``a``, ``b``. Every flat pair is listed.
+    """
+    candidate_distance = CANDIDATE_DISTANCE if candidate_distance is None else candidate_distance
+    min_correlation = MIN_CORRELATION if min_correlation is None else min_correlation
+    flat_mine, flat_theirs = mine.std(axis=1) < FLAT_STD, theirs.std(axis=1) < FLAT_STD
+    # Flat pictures: each of mine against the range of their levels within FLAT_MEAN_DISTANCE.
+    level, their_rows = theirs[flat_theirs].mean(axis=1), np.flatnonzero(flat_theirs)
+    order = np.argsort(level, kind="stable")
+    level, their_rows = level[order], their_rows[order]
+    my_level, my_rows = mine[flat_mine].mean(axis=1), np.flatnonzero(flat_mine)
+    start = np.searchsorted(level, my_level - FLAT_MEAN_DISTANCE, side="left")
+    count = np.searchsorted(level, my_level + FLAT_MEAN_DISTANCE, side="right") - start
+    offsets = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    flats = pl.DataFrame(
+        {"a": np.repeat(my_rows, count), "b": their_rows[np.repeat(start, count) + offsets]},
+        schema={"a": pl.Int64, "b": pl.Int64},
+    ).with_columns(correlation=pl.lit(None, pl.Float32), mirrored=pl.lit(False))
+    ours, other = np.flatnonzero(~flat_mine).astype(np.int64), np.flatnonzero(~flat_theirs).astype(np.int64)
+    if len(ours) == 0 or len(other) == 0:
+        return _finish(flats)
+    m, t = mine[ours], theirs[other]
+    forward = _with_correlations(_candidates(m, t, candidate_distance), m, t).with_columns(a="query", b="other")
+    backward = _with_correlations(_candidates(t, m, candidate_distance), t, m).with_columns(a="other", b="query")
+    candidates = _near_best(pl.concat([forward, backward]))
+    confirmed = _confirmed(candidates, min_correlation)
+    confirmed = confirmed.with_columns(a=pl.Series(ours).gather(confirmed["a"]), b=pl.Series(other).gather(confirmed["b"]))
     return _finish(pl.concat([flats, confirmed], how="vertical_relaxed"))
 
 
