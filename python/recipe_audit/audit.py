@@ -381,7 +381,8 @@ def audit(
             directory (detection: boxes, checked against the images).
         root: the folder relative manifest paths start from (default: `source` when it is a
             directory).
-        max_distance: pHash radius for duplicates (default 10, `recipe_audit.find_duplicates`).
+        max_distance: pHash radius for duplicates: selects the single-hash search (default: the
+            window rule of `recipe_audit.find_duplicates`).
         rare_share: a class under this share of its split is rare (`label_stats`).
         thresholds: the outlier flags' thresholds (`OutlierThresholds`).
         bias_thresholds: when a property shift or a property-label association is a verdict

@@ -169,7 +169,9 @@ def _run_duplicates(args: argparse.Namespace, leaks_only: bool) -> int:
     if getattr(args, "save_index", None):
         DuplicateIndex(files).save(args.save_index)
         print(f"wrote the index of {files.height} files to {args.save_index}")
-    flips = getattr(args, "flips", False)
+    # None keeps the default window rule (which finds mirror images); --flips matters only with
+    # --max-distance, the single-hash search.
+    flips = True if getattr(args, "flips", False) else None
     if reference is not None:
         frame = find_duplicates(files, against=reference, max_distance=args.max_distance, flips=flips)
         what = f"files with a copy among the {len(reference)} reference files"
@@ -240,7 +242,7 @@ def _add_audit_parser(commands: argparse._SubParsersAction) -> None:
         default="",
         help="exit 1 when any of these is found (comma-separated; 'any' for all): " + ",".join(PROBLEMS),
     )
-    cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits for duplicates (default 10)")
+    cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits: use the single-hash search (default: the window rule)")
     cmd.add_argument("--threads", type=int, default=None, help="scan threads (default: all cores)")
     cmd.add_argument(
         "--pred-probs",
@@ -324,18 +326,18 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
     dup_cmd = commands.add_parser("duplicates", help="exact and near-duplicate groups")
     dup_cmd.add_argument("directory")
-    dup_cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits (default 10)")
+    dup_cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits: use the single-hash search (default: the window rule)")
     dup_cmd.add_argument("--out", help="write the groups to this Parquet file")
-    dup_cmd.add_argument("--flips", action="store_true", help="also match horizontally mirrored copies")
+    dup_cmd.add_argument("--flips", action="store_true", help="with --max-distance, also match mirror images (the default rule always does)")
     dup_cmd.add_argument(
         "--against", metavar="INDEX_OR_DIR", help="report only copies of these reference files (a saved index or a folder)"
     )
     dup_cmd.add_argument("--save-index", metavar="F", help="save DIR's hashes as an index file for later --against")
     leaks_cmd = commands.add_parser("leaks", help="val/test files with a duplicate in train")
     leaks_cmd.add_argument("directory")
-    leaks_cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits (default 10)")
+    leaks_cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits: use the single-hash search (default: the window rule)")
     leaks_cmd.add_argument("--out", help="write the leaks to this Parquet file")
-    leaks_cmd.add_argument("--flips", action="store_true", help="also match horizontally mirrored copies")
+    leaks_cmd.add_argument("--flips", action="store_true", help="with --max-distance, also match mirror images (the default rule always does)")
     for cmd in (dup_cmd, leaks_cmd):
         cmd.add_argument("--engine", choices=["local", "ray"], default="local",
                          help="ray: the scan's shards and the near-duplicate join run as Ray tasks (needs --dataset)")

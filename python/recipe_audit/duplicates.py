@@ -73,7 +73,7 @@ def find_duplicates(
 
     The default rule (`recipe_audit.thumbmatch`) finds copies that were cropped (off-centre too),
     turned by a few degrees, mirrored, watermarked, re-lit, re-encoded, resized or blurred: each
-    file's whole picture and mirror image against 53 windows of every other file's 16x16
+    file's whole picture and mirror image against 55 windows of every other file's 16x16
     thumbnail (pHash-like hashes within 10 bits), each candidate confirmed by the correlation of
     the two pictures' DCT coefficients. Flat pictures match only flat pictures of the same level.
     Passing `max_distance`, another `hash`, ``crops=False`` or ``flips=False`` (or a frame without
@@ -116,7 +116,7 @@ def find_duplicates(
     extra = [c for c in ("label", "split") if c in files.columns]
     if _windows_rule(files, hash, max_distance, crops, flips):
         usable = _windows_usable(files)
-        roots = thumbmatch.matched_groups(thumbmatch.thumbnails(usable))
+        roots = thumbmatch.matched_groups(thumbmatch.thumbnails(usable), thumbmatch.shapes(usable))
         return _groups_frame(usable, roots, hash=hash, exact=exact, flips=True, extra=extra)
     if flips and hash != "phash":
         raise ValueError("flips=True needs hash='phash' (the scan stores the mirror image's pHash only)")
@@ -221,7 +221,8 @@ def duplicate_pairs(
 def _window_pairs(files: pl.DataFrame, max_pairs: int) -> pl.DataFrame:
     usable = _windows_usable(files)
     thumbs = thumbmatch.thumbnails(usable)
-    roots = pl.Series(thumbmatch.matched_groups(thumbs))
+    shape = thumbmatch.shapes(usable)
+    roots = pl.Series(thumbmatch.matched_groups(thumbs, shape))
     sizes = roots.value_counts()["count"].cast(pl.UInt64)
     bound = int((sizes * (sizes - 1) // 2).sum())
     if bound > max_pairs:
@@ -229,7 +230,7 @@ def _window_pairs(files: pl.DataFrame, max_pairs: int) -> pl.DataFrame:
             f"the duplicate groups could hold {bound:,} pairs, over max_pairs={max_pairs:,}; "
             "use find_duplicates (it lists files, not pairs), or pass a larger max_pairs"
         )
-    pairs = thumbmatch.matched_pairs(thumbs)
+    pairs = thumbmatch.matched_pairs(thumbs, shape)
     paths, hashes, mirrors = usable["path"], usable["phash"], usable["phash_mirror"]
     a, b = pl.Series(pairs["a"]), pl.Series(pairs["b"])
     direct = (hashes.gather(a) ^ hashes.gather(b)).bitwise_count_ones().to_numpy()

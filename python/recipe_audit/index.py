@@ -135,7 +135,10 @@ class DuplicateIndex:
     def _window_matches(self, queries: pl.DataFrame, max_matches: int) -> pl.DataFrame:
         """Per query row ``q`` with a match: the window rule's matches, best first."""
         indexed = self.files.filter(pl.col("thumb").is_not_null())
-        pairs = thumbmatch.matched_pairs_across(thumbmatch.thumbnails(queries), thumbmatch.thumbnails(indexed))
+        pairs = thumbmatch.matched_pairs_across(
+            thumbmatch.thumbnails(queries), thumbmatch.thumbnails(indexed),
+            thumbmatch.shapes(queries), thumbmatch.shapes(indexed),
+        )
         query_side = queries.select("content_hash", "phash", "phash_mirror").with_row_index("q")
         return (
             pairs.rename({"a": "q", "b": "j"})

@@ -1,0 +1,60 @@
+"""The window rule's parts on real thumbnails: mirror hashes, confirmation, shapes, flat pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import recipe_audit
+from recipe_audit import thumbmatch
+
+
+@pytest.fixture(scope="module")
+def thumbs(photos: list[Path]) -> np.ndarray:
+    files = recipe_audit.scan(photos[0].parent, progress=False).filter(pl.col("status") == "ok")
+    return thumbmatch.thumbnails(files)
+
+
+def test_mirror_hash_is_the_hash_of_the_mirrored_thumbnail(thumbs: np.ndarray) -> None:
+    whole, _ = thumbmatch._window_hashes(thumbs)
+    mirrored = thumbs.reshape(-1, 16, 16)[:, :, ::-1].reshape(len(thumbs), -1)
+    of_mirror, _ = thumbmatch._window_hashes(np.ascontiguousarray(mirrored))
+    assert np.array_equal(whole[:, 1], of_mirror[:, 0])
+
+
+def test_relit_copies_match_and_distinct_photos_do_not(thumbs: np.ndarray) -> None:
+    textured = thumbs[thumbs.std(axis=1) >= 8][:20]
+    darker = np.clip(textured * 0.8 + 5, 0, 255).round()
+    pairs = thumbmatch.matched_pairs(np.concatenate([textured, darker]))
+    n = len(textured)
+    assert set(zip(pairs["a"], pairs["b"])) == {(i, i + n) for i in range(n)}
+    assert pairs["correlation"].min() > 0.99
+
+
+def test_a_different_shape_needs_a_near_exact_match(thumbs: np.ndarray) -> None:
+    """A look-alike (the same picture under noise, correlation between the two thresholds) matches at equal shapes
+    and not when one is much wider; the exact picture squashed to another shape still matches."""
+    rng = np.random.default_rng(0)
+    picture = thumbs[np.argmax(thumbs.std(axis=1))]
+    noisy = np.clip(picture + rng.normal(0, 0.25 * picture.std(), picture.shape), 0, 255).round()
+    both = np.stack([picture, noisy])
+    same_shape = thumbmatch.matched_pairs(both, np.array([[0.0, 500], [0.0, 500]]))
+    assert same_shape.height == 1
+    correlation = same_shape["correlation"][0]
+    assert thumbmatch.MIN_CORRELATION <= correlation < thumbmatch.MIN_RESHAPED_CORRELATION
+    assert thumbmatch.matched_pairs(both, np.array([[0.0, 500], [0.4, 500]])).is_empty()
+    squashed = thumbmatch.matched_pairs(np.stack([picture, picture.copy()]), np.array([[0.0, 500], [0.4, 500]]))
+    assert squashed.height == 1
+
+
+def test_flat_pictures_pair_by_level_only() -> None:
+    levels = np.array([0, 4, 20, 255, 250], dtype=np.float32)
+    flat = np.repeat(levels[:, None], 256, axis=1)
+    pairs = thumbmatch.matched_pairs(flat)
+    assert set(zip(pairs["a"], pairs["b"])) == {(0, 1), (3, 4)}
+    across = thumbmatch.matched_pairs_across(flat[:2], flat[2:])
+    assert across.is_empty()
+    assert set(zip(*thumbmatch.matched_pairs_across(flat[:1], flat).select("a", "b")))  == {(0, 0), (0, 1)}
