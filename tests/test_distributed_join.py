@@ -41,13 +41,13 @@ def test_groups_equal_the_local_search(engine, example_root: Path, photos: list[
     local = recipe_audit.find_duplicates(files, crops=False)
     assert local.height > 0
     for chunk_size in (3, 1000):  # many map tasks and salted buckets, and one map task
-        assert find_duplicates(files, engine, chunk_size=chunk_size).equals(local)
+        assert find_duplicates(files, engine, chunk_size=chunk_size, crops=False).equals(local)
     real = recipe_audit.scan(photos[0].parent, progress=False).filter(pl.col("status") == "ok")
     both = _with_near_copies(real, 40, 10, seed=3)
     for radius in (4, 10):
         local = recipe_audit.find_duplicates(both, crops=False, max_distance=radius)
         assert local.height > 10
-        assert find_duplicates(both, engine, max_distance=radius, chunk_size=16).equals(local)
+        assert find_duplicates(both, engine, max_distance=radius, chunk_size=16, crops=False).equals(local)
         stats = engine.last_join
         assert stats.layout.blocks == radius + 1 and stats.map_tasks == -(-both["phash"].n_unique() // 16)
         assert stats.keys == stats.hashes * stats.layout.keys_per_hash
@@ -65,7 +65,7 @@ def test_hot_keys_are_salted_and_reported(engine, photos: list[Path]) -> None:
                            dtype=pl.UInt64),
         "width": pl.Series([64] * 150, dtype=real["width"].dtype), "height": pl.Series([64] * 150, dtype=real["height"].dtype)})
     files = pl.concat([real.select(blank.columns), blank])
-    got = find_duplicates(files, engine, chunk_size=20)
+    got = find_duplicates(files, engine, chunk_size=20, crops=False)
     assert got.equals(recipe_audit.find_duplicates(files, crops=False))
     hot = engine.last_join.hot_keys
     assert hot.height > 0 and engine.last_join.tile_tasks > 0
@@ -95,12 +95,36 @@ def test_a_chain_of_unrelated_hashes_is_warned_about(engine, caplog: pytest.LogC
     assert any("chaining" in r.getMessage() and f"{distinct} of {distinct}" in r.getMessage() for r in caplog.records)
 
 
+def test_window_rule_on_the_cluster_equals_the_local_search(engine, photos: list[Path], tmp_path: Path) -> None:
+    """Real photos with cropped, turned, mirrored and relit copies: the default rule as tiles of 9
+    pictures (many tasks on both nodes) gives the local frame."""
+    from PIL import Image, ImageEnhance
+
+    from recipe_audit.distributed import find_duplicates
+
+    for p in [p for p in photos if p.suffix == ".jpg"][:12]:
+        with Image.open(p) as im:
+            rgb = im.convert("RGB")
+        w, h = rgb.size
+        rgb.save(tmp_path / p.name)
+        rgb.crop((int(w * 0.06), 0, w, h - int(h * 0.04))).save(tmp_path / f"{p.stem}_crop.jpg")
+        rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(tmp_path / f"{p.stem}_flip.jpg")
+        ImageEnhance.Brightness(rgb).enhance(0.8).save(tmp_path / f"{p.stem}_dark.png")
+    files = recipe_audit.scan(tmp_path, progress=False)
+    local = recipe_audit.find_duplicates(files)
+    assert local["group"].n_unique() >= 10 and local.height >= 40
+    assert find_duplicates(files, engine, chunk_size=9).equals(local)
+    assert engine.last_join is None
+
+
 def test_leaks_and_conflicts_equal_the_local_frames(engine, example_root: Path, tmp_path: Path) -> None:
     from recipe_audit import distributed
 
     run = recipe_audit.scan(example_root, out=tmp_path / "run", shard_size=20, engine=engine, progress=False)
     files = run.files.collect()
-    local_dups = recipe_audit.find_duplicates(files, crops=False)
+    # The default rule on both sides: the window search as tiles on the cluster equals the local one.
+    local_dups = recipe_audit.find_duplicates(files)
+    assert distributed.find_duplicates(run.files, engine, chunk_size=16).equals(local_dups)
     leaks = distributed.find_leaks(run.files, engine)
     assert leaks.height > 0
     assert leaks.equals(recipe_audit.find_leaks(files, local_dups))
@@ -119,8 +143,8 @@ def test_cli_runs_the_join_on_the_cluster(engine, example_root: Path, tmp_path: 
     assert main(["leaks", str(example_root), "--engine", "ray", "--address", address,
                  "--dataset", str(tmp_path / "d"), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "near-duplicate join: 11 blocks of 5/6 bits" in printed and "files outside train with a copy in train" in printed
+    assert "near-duplicate search: the window rule" in printed and "files outside train with a copy in train" in printed
     files = recipe_audit.scan(example_root, progress=False)
-    assert pl.read_parquet(out).equals(recipe_audit.find_leaks(files, recipe_audit.find_duplicates(files, crops=False)))
+    assert pl.read_parquet(out).equals(recipe_audit.find_leaks(files, recipe_audit.find_duplicates(files)))
     assert main(["duplicates", str(example_root), "--engine", "ray", "--address", address]) == 2
     assert "needs --dataset" in capsys.readouterr().err

@@ -41,13 +41,32 @@ def test_a_different_shape_needs_a_near_exact_match(thumbs: np.ndarray) -> None:
     picture = thumbs[np.argmax(thumbs.std(axis=1))]
     noisy = np.clip(picture + rng.normal(0, 0.25 * picture.std(), picture.shape), 0, 255).round()
     both = np.stack([picture, noisy])
-    same_shape = thumbmatch.matched_pairs(both, np.array([[0.0, 500], [0.0, 500]]))
+    same_shape = thumbmatch.matched_pairs(both, np.array([[0.0, 500, np.nan], [0.0, 500, np.nan]]))
     assert same_shape.height == 1
     correlation = same_shape["correlation"][0]
     assert thumbmatch.MIN_CORRELATION <= correlation < thumbmatch.MIN_RESHAPED_CORRELATION
-    assert thumbmatch.matched_pairs(both, np.array([[0.0, 500], [0.4, 500]])).is_empty()
-    squashed = thumbmatch.matched_pairs(np.stack([picture, picture.copy()]), np.array([[0.0, 500], [0.4, 500]]))
+    assert thumbmatch.matched_pairs(both, np.array([[0.0, 500, np.nan], [0.4, 500, np.nan]])).is_empty()
+    squashed = thumbmatch.matched_pairs(np.stack([picture, picture.copy()]), np.array([[0.0, 500, np.nan], [0.4, 500, np.nan]]))
     assert squashed.height == 1
+
+
+def test_small_or_recoloured_pictures_need_more(thumbs: np.ndarray) -> None:
+    """The same picture: a vivid and a muted version never match (a gray copy still does), and a
+    small picture under noise no longer matches (only near-exact copies of small pictures do)."""
+    rng = np.random.default_rng(1)
+    picture = thumbs[np.argmax(thumbs.std(axis=1))]
+    twice = np.stack([picture, picture.copy()])
+
+    def shape(colour_a: float, colour_b: float, side: float = 500) -> np.ndarray:
+        return np.array([[0.0, side, colour_a], [0.0, side, colour_b]])
+
+    assert thumbmatch.matched_pairs(twice, shape(40, 30)).height == 1
+    assert thumbmatch.matched_pairs(twice, shape(40, 0.5)).height == 1, "a gray copy"
+    assert thumbmatch.matched_pairs(twice, shape(40, 10)).is_empty()
+    noisy = np.stack([picture, np.clip(picture + rng.normal(0, 0.25 * picture.std(), picture.shape), 0, 255).round()])
+    assert thumbmatch.matched_pairs(noisy, shape(np.nan, np.nan)).height == 1
+    assert thumbmatch.matched_pairs(noisy, shape(np.nan, np.nan, side=32)).is_empty()
+    assert thumbmatch.matched_pairs(twice, shape(np.nan, np.nan, side=32)).height == 1
 
 
 def test_flat_pictures_pair_by_level_only() -> None:

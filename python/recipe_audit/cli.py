@@ -76,7 +76,7 @@ def _summary(files: pl.DataFrame, seconds: float, dups: pl.DataFrame | None = No
     return "\n".join(lines)
 
 
-_SUMMARY_COLUMNS = ("path", "status", "format", "error", "ext_mismatch", "content_hash", "phash", "phash_mirror",
+_SUMMARY_COLUMNS = ("path", "status", "format", "error", "ext_mismatch", "content_hash", "phash", "phash_mirror", "colorfulness",
                     "thumb", "width", "height", "label", "split")
 
 
@@ -196,8 +196,11 @@ def _run_duplicates_on_ray(args: argparse.Namespace, leaks_only: bool) -> int:
     run = scan(args.directory, out=args.dataset, engine=engine)
     dups = distributed.find_duplicates(run.files, engine, max_distance=args.max_distance)
     join = engine.last_join
-    print(f"{run.summary()}\nnear-duplicate join: {join.layout.describe()}, {join.keys:,} keys in "
-          f"{join.reduce_tasks} reduce tasks, {join.hot_keys.height} hot keys\n")
+    if join is None:
+        print(f"{run.summary()}\nnear-duplicate search: the window rule, as tiles of pictures on the cluster\n")
+    else:
+        print(f"{run.summary()}\nnear-duplicate join: {join.layout.describe()}, {join.keys:,} keys in "
+              f"{join.reduce_tasks} reduce tasks, {join.hot_keys.height} hot keys\n")
     if leaks_only:
         return _print_frame(distributed.find_leaks(run.files, engine, dups), "files outside train with a copy in train",
                             args.out)

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recipe_audit import _core, blockjoin
+from recipe_audit import _core, blockjoin, thumbmatch
 from recipe_audit.output import ShardJob, run_shard
 
 
@@ -224,7 +224,8 @@ def _search_columns(files: pl.DataFrame | pl.LazyFrame, hash: str) -> pl.DataFra
     """Only the columns the searches read, so a dataset of 1e8 rows is not collected whole."""
     if isinstance(files, pl.DataFrame):
         return files
-    wanted = ["path", "status", "content_hash", hash, "phash", "width", "height", "label", "split"]
+    wanted = ["path", "status", "content_hash", hash, "phash", "phash_mirror", "thumb", "colorfulness", "width", "height",
+              "label", "split"]
     names = files.collect_schema().names()
     return files.select(list(dict.fromkeys(c for c in wanted if c in names))).collect()
 
@@ -319,30 +320,47 @@ def near_duplicate_forest(distinct: np.ndarray, engine: RayEngine, radius: int, 
 
 
 def find_duplicates(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, *, hash: str = "phash",
-                    max_distance: int | None = None, exact: bool = True, chunk_size: int = 1_000_000) -> pl.DataFrame:
-    """`recipe_audit.find_duplicates(crops=False)`, with the search run as a block join on
-    `engine`: the same frame (the crop-tolerant windows and flips are not distributed yet).
+                    max_distance: int | None = None, exact: bool = True, chunk_size: int = 1_000_000,
+                    crops: bool | None = None) -> pl.DataFrame:
+    """`recipe_audit.find_duplicates` on `engine`, with the same rule and the same frame.
+
+    The default window rule runs as tiles: the textured pictures in chunks of `chunk_size`, one
+    task per pair of chunks (`thumbmatch.tile_links`), the groups joined on the driver. The
+    single-hash search (`max_distance`, ``crops=False`` or another `hash`) runs as a block join;
+    ``engine.last_join`` then holds its `JoinStats`.
 
     Args:
         files: a scan frame, or the lazy frame of a dataset run (``ScanRun.files``); only the
             columns the search needs are collected.
-        engine: a `RayEngine`; ``engine.last_join`` holds the join's `JoinStats` afterwards.
-        chunk_size: distinct hashes per map task; a bucket of more than ``2 * chunk_size``
-            hashes is hot and searched as tiles of two chunks, so no task holds more.
+        engine: a `RayEngine`; ``engine.last_join`` holds the block join's `JoinStats` afterwards
+            (None after the window rule).
+        chunk_size: pictures per chunk (window rule), or distinct hashes per map task (block
+            join: a bucket of more than ``2 * chunk_size`` hashes is hot and searched as tiles of
+            two chunks, so no task holds more).
+        crops: ``False`` selects the single-hash search, as in `recipe_audit.find_duplicates`.
 
     Example:
         >>> dups = recipe_audit.distributed.find_duplicates(run.files, engine)   # doctest: +SKIP
         >>> engine.last_join.hot_keys                                            # doctest: +SKIP
         >>> leaks = recipe_audit.find_leaks(run.files.collect(), dups)           # doctest: +SKIP
     """
-    from recipe_audit.duplicates import _groups_frame, _radius, _usable
+    from recipe_audit.duplicates import _groups_frame, _radius, _usable, _windows_rule, _windows_usable
 
     files = _search_columns(files, hash)
+    extra = [c for c in ("label", "split") if c in files.columns]
+    if _windows_rule(files, hash, max_distance, crops, None):
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        usable = _windows_usable(files)
+        engine.last_join = None
+        roots = thumbmatch.matched_groups(
+            thumbmatch.thumbnails(usable), thumbmatch.shapes(usable), chunk_size=chunk_size,
+            run_tiles=lambda tiles: engine.map(thumbmatch.tile_links, tiles), put=engine.put)
+        return _groups_frame(usable, roots, hash=hash, exact=exact, flips=True, extra=extra)
     usable = _usable(files, hash)
     radius = _radius(hash, max_distance)
     if radius >= blockjoin.BITS:
         raise ValueError("the distributed search takes max_distance up to 63 bits")
-    extra = [c for c in ("label", "split") if c in files.columns]
     distinct = np.unique(usable[hash].to_numpy())
     a, b, stats = near_duplicate_forest(distinct, engine, radius, chunk_size=chunk_size)
     if stats.hot_keys.height:
