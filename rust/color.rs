@@ -3,6 +3,15 @@
 //! M = sqrt(var rg + var yb) + 0.3 sqrt(mean rg² + mean yb²): 0 for any gray picture (R = G = B),
 //! about 15 for muted photographs, 40-110 for vivid ones.
 
+/// A picture's colour in three numbers: the colourfulness, and the mean of each opponent axis (its
+/// overall hue and strength; 0 and 0 for gray). Brightness and contrast scale all three alike.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Colour {
+    pub colorfulness: f64,
+    pub mean_rg: f64,
+    pub mean_yb: f64,
+}
+
 /// Running sums of the two opponent axes.
 #[derive(Default)]
 struct Opponent {
@@ -22,18 +31,18 @@ impl Opponent {
         self.yb2 += yb * yb;
     }
 
-    fn measure(&self) -> f64 {
+    fn measure(&self) -> Colour {
         if self.n == 0.0 {
-            return 0.0;
+            return Colour::default();
         }
         let (mrg, myb) = (self.rg / self.n, self.yb / self.n);
         let var = (self.rg2 / self.n - mrg * mrg).max(0.0) + (self.yb2 / self.n - myb * myb).max(0.0);
-        var.sqrt() + 0.3 * (mrg * mrg + myb * myb).sqrt()
+        Colour { colorfulness: var.sqrt() + 0.3 * (mrg * mrg + myb * myb).sqrt(), mean_rg: mrg, mean_yb: myb }
     }
 }
 
 /// From interleaved 8-bit samples with 3 or 4 channels (RGB, RGBA); alpha is ignored.
-pub fn colorfulness_rgb(data: &[u8], channels: usize) -> f64 {
+pub fn colorfulness_rgb(data: &[u8], channels: usize) -> Colour {
     let mut sums = Opponent::default();
     for p in data.chunks_exact(channels.max(3)) {
         let (r, g, b) = (p[0] as f64, p[1] as f64, p[2] as f64);
@@ -45,7 +54,7 @@ pub fn colorfulness_rgb(data: &[u8], channels: usize) -> f64 {
 /// `colorfulness_rgb` of the picture averaged over `factor` x `factor` blocks: the grid a JPEG's
 /// chroma is measured on after DCT scaling, so one picture measures alike as PNG and as JPEG (fine
 /// colour texture averages away in both).
-pub fn colorfulness_rgb_reduced(data: &[u8], channels: usize, width: usize, height: usize, factor: usize) -> f64 {
+pub fn colorfulness_rgb_reduced(data: &[u8], channels: usize, width: usize, height: usize, factor: usize) -> Colour {
     let channels = channels.max(3);
     if factor <= 1 || width == 0 {
         return colorfulness_rgb(&data[..(width * height * channels).min(data.len())], channels);
@@ -78,10 +87,10 @@ pub fn colorfulness_rgb_reduced(data: &[u8], channels: usize, width: usize, heig
 /// cancels), so the measure equals the RGB one up to the chroma subsampling and rounding. Both axes
 /// are linear in (Cb, Cr), so their means and variances follow from five integer moments of the
 /// planes: one cheap pass the compiler vectorises.
-pub fn colorfulness_ycc(cb: &[u8], cr: &[u8]) -> f64 {
+pub fn colorfulness_ycc(cb: &[u8], cr: &[u8]) -> Colour {
     let n = cb.len().min(cr.len());
     if n == 0 {
-        return 0.0;
+        return Colour::default();
     }
     let (mut su, mut sv, mut suu, mut svv, mut suv) = (0i64, 0i64, 0i64, 0i64, 0i64);
     // 32-bit sums over chunks of 4,096 samples (at most 4,096 x 128² < 2³¹), widened after each.
@@ -109,7 +118,8 @@ pub fn colorfulness_ycc(cb: &[u8], cr: &[u8]) -> f64 {
     let var_rg = a * a * var_u + b * b * var_v + 2.0 * a * b * cov;
     let var_yb = c * c * var_u + d * d * var_v + 2.0 * c * d * cov;
     let (mean_rg, mean_yb) = (a * mu + b * mv, c * mu + d * mv);
-    (var_rg.max(0.0) + var_yb.max(0.0)).sqrt() + 0.3 * (mean_rg * mean_rg + mean_yb * mean_yb).sqrt()
+    let colorfulness = (var_rg.max(0.0) + var_yb.max(0.0)).sqrt() + 0.3 * (mean_rg * mean_rg + mean_yb * mean_yb).sqrt();
+    Colour { colorfulness, mean_rg, mean_yb }
 }
 
 #[cfg(test)]
@@ -119,10 +129,15 @@ mod tests {
     #[test]
     fn gray_is_zero_and_colour_is_not() {
         let gray: Vec<u8> = (0..300).flat_map(|i| [(i % 256) as u8; 3]).collect();
-        assert_eq!(colorfulness_rgb(&gray, 3), 0.0);
-        assert_eq!(colorfulness_ycc(&[128; 50], &[128; 50]), 0.0);
+        assert_eq!(colorfulness_rgb(&gray, 3), Colour::default());
+        assert_eq!(colorfulness_ycc(&[128; 50], &[128; 50]), Colour::default());
         let red_and_blue: Vec<u8> = (0..300).flat_map(|i| if i % 2 == 0 { [255, 0, 0, 255] } else { [0, 0, 255, 255] }).collect();
-        assert!(colorfulness_rgb(&red_and_blue, 4) > 100.0);
+        assert!(colorfulness_rgb(&red_and_blue, 4).colorfulness > 100.0);
+        // Red is R - G > 0; blue is (R + G) / 2 - B < 0.
+        let red = colorfulness_rgb(&[200, 0, 0], 3);
+        assert!(red.mean_rg == 200.0 && red.mean_yb == 100.0);
+        let blue = colorfulness_rgb(&[0, 0, 200], 3);
+        assert!(blue.mean_rg == 0.0 && blue.mean_yb == -200.0);
     }
 
     #[test]
@@ -133,8 +148,8 @@ mod tests {
             .flatten()
             .collect();
         let purple_and_gray: Vec<u8> = [[127.5f64, 0.0, 127.5], [9.0, 9.0, 9.0]].iter().flatten().map(|&v| v as u8).collect();
-        let reduced = colorfulness_rgb_reduced(&px, 3, 4, 2, 2);
-        assert!((reduced - colorfulness_rgb(&purple_and_gray, 3)).abs() < 1.0, "{reduced}");
+        let reduced = colorfulness_rgb_reduced(&px, 3, 4, 2, 2).colorfulness;
+        assert!((reduced - colorfulness_rgb(&purple_and_gray, 3).colorfulness).abs() < 1.0, "{reduced}");
         assert_eq!(colorfulness_rgb_reduced(&px, 3, 4, 2, 1), colorfulness_rgb(&px, 3));
     }
 
@@ -147,7 +162,9 @@ mod tests {
             let (u, v) = (u as f64 - 128.0, v as f64 - 128.0);
             sums.add(0.344136 * u + 2.116136 * v, 0.343932 * v - 1.944068 * u);
         }
-        assert!((sums.measure() - colorfulness_ycc(&cb, &cr)).abs() < 1e-6);
+        let (direct, moments) = (sums.measure(), colorfulness_ycc(&cb, &cr));
+        assert!((direct.colorfulness - moments.colorfulness).abs() < 1e-6);
+        assert!((direct.mean_rg - moments.mean_rg).abs() < 1e-6 && (direct.mean_yb - moments.mean_yb).abs() < 1e-6);
     }
 
     #[test]
@@ -156,6 +173,7 @@ mod tests {
         // (20, 140, 150) is (105.6, 152.7, 68.7) by JFIF's matrix (rounded to whole levels here).
         let rgb = colorfulness_rgb(&[230, 120, 20, 20, 140, 150], 3);
         let ycc = colorfulness_ycc(&[59, 153], &[191, 69]);
-        assert!((rgb - ycc).abs() < 0.02 * rgb, "{rgb} vs {ycc}");
+        assert!((rgb.colorfulness - ycc.colorfulness).abs() < 0.02 * rgb.colorfulness, "{rgb:?} vs {ycc:?}");
+        assert!((rgb.mean_rg - ycc.mean_rg).abs() < 2.0 && (rgb.mean_yb - ycc.mean_yb).abs() < 2.0, "{rgb:?} vs {ycc:?}");
     }
 }

@@ -334,7 +334,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
         && header.subsampling != raw::TJSAMP_TJSAMP_GRAY;
     let gray_decode = || {
         // Gray files have no colour; CMYK (and layouts without planes) are not measured.
-        let colorfulness = (channels == 1).then_some(0.0);
+        let colorfulness = (channels == 1).then_some(crate::color::Colour::default());
         turbo::decode(bytes, &header, denom, cmyk).map(|(px, w, h, warn)| (px, w, h, warn, colorfulness))
     };
     let decoded = if planar {

@@ -71,7 +71,9 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("luma_p99", |r| r.stats.map(|s| s.luma_p99));
     column!("blur", |r| r.stats.map(|s| s.blur));
     column!("sharpness", |r| r.stats.and_then(|s| s.sharpness));
-    column!("colorfulness", |r| r.colorfulness);
+    column!("colorfulness", |r| r.colorfulness.map(|c| c.colorfulness));
+    column!("chroma_rg", |r| r.colorfulness.map(|c| c.mean_rg));
+    column!("chroma_yb", |r| r.colorfulness.map(|c| c.mean_yb));
     column!("entropy", |r| r.stats.map(|s| s.entropy));
     column!("aspect", |r| r.aspect());
     column!("label", |r| r.label.as_deref());

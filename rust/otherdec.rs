@@ -1,7 +1,7 @@
 //! WebP, BMP and TIFF through the `image` crate, with its header-first limits.
 
 use crate::exif;
-use crate::color::colorfulness_rgb_reduced;
+use crate::color::{colorfulness_rgb_reduced, Colour};
 use crate::gray::{from_interleaved, reduction_factor, Gray};
 use crate::outcome::{check_size, DecodeError, DecodeResult, Decoded, Failure, Header, Limits, Status};
 use crate::sniff::Format;
@@ -27,20 +27,20 @@ fn failure(error: ImageError, format: &str) -> Failure {
     }
 }
 
-/// The gray picture and the colourfulness of the stored colours (0 for gray images), measured on
+/// The gray picture and the colour of the stored colours (all 0 for gray images), measured on
 /// the grid the picture will be reduced to for a shorter side of `min_side`.
-fn to_gray(image: DynamicImage, min_side: usize) -> (Gray, f64) {
+fn to_gray(image: DynamicImage, min_side: usize) -> (Gray, Colour) {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let factor = reduction_factor(w, h, min_side);
     let colour =
         |channels: usize, raw: Vec<u8>| (from_interleaved(w, h, channels, &raw), colorfulness_rgb_reduced(&raw, channels, w, h, factor));
     match image {
-        DynamicImage::ImageLuma8(buf) => (Gray::new(w, h, buf.into_raw()), 0.0),
-        DynamicImage::ImageLumaA8(buf) => (from_interleaved(w, h, 2, &buf.into_raw()), 0.0),
+        DynamicImage::ImageLuma8(buf) => (Gray::new(w, h, buf.into_raw()), Colour::default()),
+        DynamicImage::ImageLumaA8(buf) => (from_interleaved(w, h, 2, &buf.into_raw()), Colour::default()),
         DynamicImage::ImageRgb8(buf) => colour(3, buf.into_raw()),
         DynamicImage::ImageRgba8(buf) => colour(4, buf.into_raw()),
         other if other.color().has_color() => colour(3, other.to_rgb8().into_raw()),
-        other => (from_interleaved(w, h, 3, &other.to_rgb8().into_raw()), 0.0),
+        other => (from_interleaved(w, h, 3, &other.to_rgb8().into_raw()), Colour::default()),
     }
 }
 

@@ -66,7 +66,7 @@ pub struct Decoded {
     pub picture: Gray,
     /// Hasler-Süsstrunk colourfulness of the stored colours (0 for gray files); None where not
     /// measured (CMYK, RGB-stored and lossless JPEGs, GIF).
-    pub colorfulness: Option<f64>,
+    pub colorfulness: Option<crate::color::Colour>,
 }
 
 /// A failed decode still reports the header when it was readable (a truncated photo has a size).

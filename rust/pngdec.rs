@@ -70,7 +70,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
     let picture = from_interleaved(frame.width as usize, frame.height as usize, samples, &buffer);
     let (w, h) = (frame.width as usize, frame.height as usize);
     let factor = reduction_factor(w, h, limits.min_decode_side as usize);
-    let colorfulness = if samples >= 3 { colorfulness_rgb_reduced(&buffer, samples, w, h, factor) } else { 0.0 };
+    let colorfulness = if samples >= 3 { colorfulness_rgb_reduced(&buffer, samples, w, h, factor) } else { Default::default() };
     Ok(Decoded { header: stored, orientation, picture: picture.oriented(orientation), colorfulness: Some(colorfulness) })
 }
 

@@ -22,8 +22,9 @@ pub struct Row {
     /// The 16x16 gray thumbnail near-duplicate matching works on (`hash::thumbnail`).
     pub thumb: Option<[u8; THUMB_SIDE * THUMB_SIDE]>,
     pub stats: Option<Stats>,
-    /// Hasler-Süsstrunk colourfulness of the stored colours (`color::colorfulness_rgb`).
-    pub colorfulness: Option<f64>,
+    /// Hasler-Süsstrunk colourfulness of the stored colours and the mean opponent colours
+    /// (`color::Colour`).
+    pub colorfulness: Option<crate::color::Colour>,
     pub label: Option<String>,
     pub split: Option<String>,
 }

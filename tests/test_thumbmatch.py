@@ -41,12 +41,12 @@ def test_a_different_shape_needs_a_near_exact_match(thumbs: np.ndarray) -> None:
     picture = thumbs[np.argmax(thumbs.std(axis=1))]
     noisy = np.clip(picture + rng.normal(0, 0.25 * picture.std(), picture.shape), 0, 255).round()
     both = np.stack([picture, noisy])
-    same_shape = thumbmatch.matched_pairs(both, np.array([[0.0, 500, np.nan], [0.0, 500, np.nan]]))
+    same_shape = thumbmatch.matched_pairs(both, np.array([[0.0, 500, np.nan, np.nan, np.nan], [0.0, 500, np.nan, np.nan, np.nan]]))
     assert same_shape.height == 1
     correlation = same_shape["correlation"][0]
     assert thumbmatch.MIN_CORRELATION <= correlation < thumbmatch.MIN_RESHAPED_CORRELATION
-    assert thumbmatch.matched_pairs(both, np.array([[0.0, 500, np.nan], [0.4, 500, np.nan]])).is_empty()
-    squashed = thumbmatch.matched_pairs(np.stack([picture, picture.copy()]), np.array([[0.0, 500, np.nan], [0.4, 500, np.nan]]))
+    assert thumbmatch.matched_pairs(both, np.array([[0.0, 500, np.nan, np.nan, np.nan], [0.4, 500, np.nan, np.nan, np.nan]])).is_empty()
+    squashed = thumbmatch.matched_pairs(np.stack([picture, picture.copy()]), np.array([[0.0, 500, np.nan, np.nan, np.nan], [0.4, 500, np.nan, np.nan, np.nan]]))
     assert squashed.height == 1
 
 
@@ -58,7 +58,7 @@ def test_small_or_recoloured_pictures_need_more(thumbs: np.ndarray) -> None:
     twice = np.stack([picture, picture.copy()])
 
     def shape(colour_a: float, colour_b: float, side: float = 500) -> np.ndarray:
-        return np.array([[0.0, side, colour_a], [0.0, side, colour_b]])
+        return np.array([[0.0, side, colour_a, np.nan, np.nan], [0.0, side, colour_b, np.nan, np.nan]])
 
     assert thumbmatch.matched_pairs(twice, shape(40, 30)).height == 1
     assert thumbmatch.matched_pairs(twice, shape(40, 0.5)).height == 1, "a gray copy"
@@ -77,3 +77,18 @@ def test_flat_pictures_pair_by_level_only() -> None:
     across = thumbmatch.matched_pairs_across(flat[:2], flat[2:])
     assert across.is_empty()
     assert set(zip(*thumbmatch.matched_pairs_across(flat[:1], flat).select("a", "b")))  == {(0, 0), (0, 1)}
+
+
+def test_frames_of_one_gray_level_but_other_hues_are_not_duplicates(tmp_path: Path) -> None:
+    """Red (200, 50, 50) and green (30, 130, 60) have nearly one luma (~104 and ~98): their gray
+    thumbnails agree, the scan's chroma columns do not. Two red frames (PNG, JPEG) still match."""
+    from PIL import Image
+
+    for name, rgb in (("red", (200, 50, 50)), ("green", (30, 130, 60))):
+        Image.new("RGB", (80, 60), rgb).save(tmp_path / f"{name}.png")
+    Image.new("RGB", (80, 60), (200, 50, 50)).save(tmp_path / "red_again.jpg", quality=90)
+    files = recipe_audit.scan(tmp_path, progress=False)
+    rows = {Path(r["path"]).stem: r for r in files.iter_rows(named=True)}
+    assert rows["red"]["chroma_rg"] > 100 and rows["green"]["chroma_rg"] < -50
+    dups = recipe_audit.find_duplicates(files)
+    assert sorted(Path(p).stem for p in dups["path"]) == ["red", "red_again"]

@@ -44,6 +44,8 @@ SCAN_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "blur": pl.Float64,
     "sharpness": pl.Float64,
     "colorfulness": pl.Float64,
+    "chroma_rg": pl.Float64,
+    "chroma_yb": pl.Float64,
     "entropy": pl.Float64,
     "aspect": pl.Float64,
     "label": pl.String,

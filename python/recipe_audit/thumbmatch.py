@@ -23,11 +23,12 @@ moves too far to find it. So every picture is also hashed through windows of its
    column) differs more than `MAX_COLOR_RATIO` times never match.
 4. **Flat pictures** (thumbnail standard deviation under `FLAT_STD`: one colour, a blank page)
    have no structure to hash: they match only each other, when their mean levels differ by at most
-   `FLAT_MEAN_DISTANCE`. A black frame is never a white frame's duplicate.
+   `FLAT_MEAN_DISTANCE` and their hues agree (`FLAT_HUE_STEP`). A black frame is never a white
+   frame's duplicate, nor a red one a green one's.
 
 The windows and thresholds were chosen on the tuning halves of `benches/dup_corpus.py` (seeds 1,
-3, 4, 5 and 13: the photographs of one half of the sources), the built-in example and sklearn's
-digits, and are reported on the other half of the sources with a fresh seed (17) in
+3, 4, 5, 13 and 17: the photographs of one half of the sources), the built-in example and sklearn's
+digits, and are reported on the other half of the sources with a fresh seed (19) in
 BENCHMARKS.md, "Near duplicates held out: the window rule".
 """
 
@@ -72,6 +73,9 @@ COLORED = 3.0
 FLAT_STD = 2.0
 """Thumbnail standard deviation (gray levels) under which a picture is flat."""
 FLAT_MEAN_DISTANCE = 8.0
+FLAT_HUE_STEP = 24.0
+"""Flat pictures match only within one hue: mean opponent colours (R - G, (R + G) / 2 - B)
+rounded to this many levels."""
 """Largest difference of mean gray level between two flat pictures that match."""
 
 _GRID = 16  # samples per side of a resampled window
@@ -145,12 +149,28 @@ def _hash(low: np.ndarray) -> np.ndarray:
 
 
 def shapes(frame: pl.DataFrame) -> np.ndarray:
-    """Per row, what the gray thumbnail hides: log(width / height), the shorter side in pixels and
-    the colourfulness, as an (n, 3) array (NaN where unknown)."""
+    """Per row, what the gray thumbnail hides: log(width / height), the shorter side in pixels,
+    the colourfulness and the mean opponent colours (``chroma_rg``, ``chroma_yb``), as an (n, 5)
+    array (NaN where unknown)."""
     width, height = pl.col("width").cast(pl.Float64), pl.col("height").cast(pl.Float64)
-    colour = pl.col("colorfulness").cast(pl.Float64) if "colorfulness" in frame.columns else pl.lit(None, pl.Float64)
-    return frame.select(aspect=(width / height).log(), side=pl.min_horizontal(width, height), colour=colour).fill_null(
-        float("nan")).fill_nan(float("nan")).to_numpy()
+
+    def optional(name: str) -> pl.Expr:
+        return pl.col(name).cast(pl.Float64) if name in frame.columns else pl.lit(None, pl.Float64)
+
+    return frame.select(aspect=(width / height).log(), side=pl.min_horizontal(width, height),
+                        colour=optional("colorfulness"), rg=optional("chroma_rg"), yb=optional("chroma_yb")
+                        ).fill_null(float("nan")).to_numpy()
+
+
+def _flat_keys(thumbs: np.ndarray, shape: np.ndarray | None) -> np.ndarray:
+    """The level each flat picture is matched by: its mean gray, offset by 10,000 per hue (mean
+    opponent colours in steps of `FLAT_HUE_STEP`), so only pictures of one hue are ever within
+    FLAT_MEAN_DISTANCE of each other: a red and a green frame of one gray level do not match."""
+    level = thumbs.mean(axis=1)
+    if shape is None:
+        return level
+    hue = _hue_buckets(shape, len(thumbs)).astype(np.float64) + 64
+    return level + 10_000.0 * (hue[:, 0] * 128 + hue[:, 1])
 
 
 def thumbnails(frame: pl.DataFrame) -> np.ndarray:
@@ -300,7 +320,8 @@ def matched_pairs(
     std = thumbs.std(axis=1)
     flat = std < FLAT_STD
     textured = np.flatnonzero(~flat).astype(np.int64)
-    fa, fb = _flat_pairs(thumbs[flat].mean(axis=1), np.flatnonzero(flat).astype(np.int64), max_pairs, chain_flat)
+    fa, fb = _flat_pairs(_flat_keys(thumbs[flat], None if shape is None else shape[flat]),
+                         np.flatnonzero(flat).astype(np.int64), max_pairs, chain_flat)
     fa, fb = np.minimum(fa, fb), np.maximum(fa, fb)
     flats = pl.DataFrame({"a": fa, "b": fb}, schema={"a": pl.Int64, "b": pl.Int64}).with_columns(
         correlation=pl.lit(None, pl.Float32), mirrored=pl.lit(False)
@@ -342,10 +363,12 @@ def matched_pairs_across(
     min_correlation = MIN_CORRELATION if min_correlation is None else min_correlation
     flat_mine, flat_theirs = mine.std(axis=1) < FLAT_STD, theirs.std(axis=1) < FLAT_STD
     # Flat pictures: each of mine against the range of their levels within FLAT_MEAN_DISTANCE.
-    level, their_rows = theirs[flat_theirs].mean(axis=1), np.flatnonzero(flat_theirs)
+    level = _flat_keys(theirs[flat_theirs], None if theirs_shape is None else theirs_shape[flat_theirs])
+    their_rows = np.flatnonzero(flat_theirs)
     order = np.argsort(level, kind="stable")
     level, their_rows = level[order], their_rows[order]
-    my_level, my_rows = mine[flat_mine].mean(axis=1), np.flatnonzero(flat_mine)
+    my_level = _flat_keys(mine[flat_mine], None if mine_shape is None else mine_shape[flat_mine])
+    my_rows = np.flatnonzero(flat_mine)
     start = np.searchsorted(level, my_level - FLAT_MEAN_DISTANCE, side="left")
     count = np.searchsorted(level, my_level + FLAT_MEAN_DISTANCE, side="right") - start
     offsets = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
@@ -372,10 +395,19 @@ def _finish(pairs: pl.DataFrame) -> pl.DataFrame:
     return pairs.select(pl.col("a").cast(pl.UInt32), pl.col("b").cast(pl.UInt32), "correlation", "mirrored").sort("a", "b")
 
 
-def _distinct(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The distinct thumbnails, per picture which one it is, and each one's first picture:
-    100,000 copies of one picture are searched once, not paired 5e9 times."""
-    keys = np.ascontiguousarray(thumbs.astype(np.uint8)).view(np.dtype((np.void, thumbs.shape[1])))[:, 0]
+def _hue_buckets(shape: np.ndarray | None, n: int) -> np.ndarray:
+    """(n, 2) int8: the mean opponent colours in steps of FLAT_HUE_STEP (0 where unknown)."""
+    if shape is None:
+        return np.zeros((n, 2), np.int8)
+    return np.nan_to_num(np.round(shape[:, 3:5] / FLAT_HUE_STEP), nan=0.0).clip(-60, 60).astype(np.int8)
+
+
+def _distinct(thumbs: np.ndarray, shape: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct pictures (thumbnail and hue), per picture which one it is, and each one's
+    first picture: 100,000 copies of one picture are searched once, not paired 5e9 times, and a
+    red and a green frame with one gray thumbnail stay two pictures."""
+    rows = np.concatenate([thumbs.astype(np.uint8), _hue_buckets(shape, len(thumbs)).view(np.uint8)], axis=1)
+    keys = np.ascontiguousarray(rows).view(np.dtype((np.void, rows.shape[1])))[:, 0]
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     return thumbs[first], inverse.ravel(), first
 
@@ -408,12 +440,12 @@ def matched_groups(
     `chunk_size`, the textured pictures are searched as tiles of two chunks each, handed to
     `run_tiles` (arguments for `tile_links`, after `put`; e.g. Ray tasks): the same groups.
     """
-    distinct, which, first = _distinct(thumbs)
+    distinct, which, first = _distinct(thumbs, shape)
     n, k = len(thumbs), len(distinct)
     shape = np.full((k, 3), np.nan) if shape is None else shape[first]
     flat = distinct.std(axis=1) < FLAT_STD
     flat_rows = np.flatnonzero(flat)
-    fa, fb = _flat_pairs(distinct[flat].mean(axis=1), flat_rows, None, chain=True)
+    fa, fb = _flat_pairs(_flat_keys(distinct[flat], shape[flat]), flat_rows, None, chain=True)
     textured = np.flatnonzero(~flat)
     size = max(1, len(textured)) if chunk_size is None else chunk_size
     starts = list(range(0, len(textured), size))
