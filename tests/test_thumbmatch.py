@@ -76,6 +76,9 @@ def test_flat_pictures_pair_by_level_only() -> None:
     assert set(zip(pairs["a"], pairs["b"])) == {(0, 1), (3, 4)}
     across = thumbmatch.matched_pairs_across(flat[:2], flat[2:])
     assert across.is_empty()
+    # Groups without shapes (hue unknown): by level alone, chained, every picture a row.
+    assert thumbmatch.matched_groups(flat).tolist() == [0, 0, 2, 3, 3]
+    assert thumbmatch.matched_groups(flat[:0]).tolist() == []
     assert set(zip(*thumbmatch.matched_pairs_across(flat[:1], flat).select("a", "b")))  == {(0, 0), (0, 1)}
 
 

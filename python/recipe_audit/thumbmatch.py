@@ -442,7 +442,7 @@ def matched_groups(
     """
     distinct, which, first = _distinct(thumbs, shape)
     n, k = len(thumbs), len(distinct)
-    shape = np.full((k, 3), np.nan) if shape is None else shape[first]
+    shape = np.full((k, 5), np.nan) if shape is None else shape[first]
     flat = distinct.std(axis=1) < FLAT_STD
     flat_rows = np.flatnonzero(flat)
     fa, fb = _flat_pairs(_flat_keys(distinct[flat], shape[flat]), flat_rows, None, chain=True)
