@@ -95,3 +95,13 @@ def test_frames_of_one_gray_level_but_other_hues_are_not_duplicates(tmp_path: Pa
     assert rows["red"]["chroma_rg"] > 100 and rows["green"]["chroma_rg"] < -50
     dups = recipe_audit.find_duplicates(files)
     assert sorted(Path(p).stem for p in dups["path"]) == ["red", "red_again"]
+    # The same through an index (which keeps the colour columns), and a GIF, whose colour the scan
+    # does not measure, is not taken for gray.
+    Image.new("RGB", (80, 60), (104, 104, 104)).save(tmp_path / "gray.png")
+    Image.new("RGB", (80, 60), (200, 50, 50)).save(tmp_path / "red.gif")
+    files = recipe_audit.scan(tmp_path, progress=False)
+    reference = files.filter(pl.col("path").str.ends_with("red.png"))
+    found = recipe_audit.find_duplicates(files.filter(~pl.col("path").str.ends_with("red.png")), against=reference)
+    assert [Path(p).stem for p in found["path"]] == ["red_again"]
+    grouped = {Path(p).name for p in recipe_audit.find_duplicates(files)["path"]}
+    assert "gray.png" not in grouped and "red.gif" not in grouped

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from recipe_audit.duplicates import DEFAULT_MAX_DISTANCE, find_duplicates, find_label_conflicts, find_leaks
+from recipe_audit.duplicates import find_duplicates, find_label_conflicts, find_leaks
 from recipe_audit.index import DuplicateIndex
 from recipe_audit.label_errors import read_pred_probs
 from recipe_audit.outliers import OutlierThresholds
@@ -57,7 +57,7 @@ def _summary(files: pl.DataFrame, seconds: float, dups: pl.DataFrame | None = No
         groups = dups.group_by("group", maintain_order=True).agg(
             pl.col("path"), pl.col("kind").first(), pl.col("distance").max()
         )
-        lines.append(f"\n{_count(groups.height, 'group')} of duplicates (pHash within {DEFAULT_MAX_DISTANCE['phash']} bits):")
+        lines.append(f"\n{_count(groups.height, 'group')} of duplicates (bits: pHash distance to the file to keep):")
         for paths, kind, distance in groups.select("path", "kind", "distance").head(10).iter_rows():
             lines.append(f"  [{kind}, <= {distance} bits] " + "  ==  ".join(paths))
     if "split" in files.columns and files["split"].drop_nulls().len():
@@ -76,7 +76,7 @@ def _summary(files: pl.DataFrame, seconds: float, dups: pl.DataFrame | None = No
     return "\n".join(lines)
 
 
-_SUMMARY_COLUMNS = ("path", "status", "format", "error", "ext_mismatch", "content_hash", "phash", "phash_mirror", "colorfulness",
+_SUMMARY_COLUMNS = ("path", "status", "format", "error", "ext_mismatch", "content_hash", "phash", "phash_mirror", "colorfulness", "chroma_rg", "chroma_yb",
                     "thumb", "width", "height", "label", "split")
 
 

@@ -224,7 +224,8 @@ def _search_columns(files: pl.DataFrame | pl.LazyFrame, hash: str) -> pl.DataFra
     """Only the columns the searches read, so a dataset of 1e8 rows is not collected whole."""
     if isinstance(files, pl.DataFrame):
         return files
-    wanted = ["path", "status", "content_hash", hash, "phash", "phash_mirror", "thumb", "colorfulness", "width", "height",
+    wanted = ["path", "status", "content_hash", hash, "phash", "phash_mirror", "thumb", "colorfulness", "chroma_rg", "chroma_yb",
+              "width", "height",
               "label", "split"]
     names = files.collect_schema().names()
     return files.select(list(dict.fromkeys(c for c in wanted if c in names))).collect()

@@ -16,7 +16,8 @@ import polars as pl
 from recipe_audit import _core, thumbmatch
 from recipe_audit.duplicates import _radius, _usable, _windows_rule, _windows_usable
 
-_KEPT = ("path", "content_hash", "ahash", "dhash", "phash", "phash_mirror", "thumb", "width", "height", "label", "split")
+_KEPT = ("path", "content_hash", "ahash", "dhash", "phash", "phash_mirror", "thumb", "colorfulness", "chroma_rg", "chroma_yb",
+         "width", "height", "label", "split")
 _FORMAT_KEY = "recipe_audit.index"
 _FORMAT_VERSION = "1"
 

@@ -259,11 +259,16 @@ def _confirmed(candidates: pl.DataFrame, min_correlation: float, mine_shape: np.
     )
 
 
-def _with_correlations(candidates: pl.DataFrame, mine: np.ndarray, theirs: np.ndarray) -> pl.DataFrame:
-    correlation = _correlations(
-        mine, theirs, candidates["query"].to_numpy(), candidates["mirrored"].to_numpy(),
-        candidates["other"].to_numpy(), candidates["window"].to_numpy(),
-    )
+def _with_correlations(candidates: pl.DataFrame, mine: np.ndarray, theirs: np.ndarray,
+                       chunk: int = 200_000) -> pl.DataFrame:
+    """The candidates with their ``correlation``, computed `chunk` at a time so memory stays a
+    few hundred MB however many candidates a cluster of near-identical pictures makes."""
+    query, mirrored = candidates["query"].to_numpy(), candidates["mirrored"].to_numpy()
+    other, window = candidates["other"].to_numpy(), candidates["window"].to_numpy()
+    correlation = np.empty(candidates.height, np.float32)
+    for start in range(0, candidates.height, chunk):
+        part = slice(start, start + chunk)
+        correlation[part] = _correlations(mine, theirs, query[part], mirrored[part], other[part], window[part])
     return candidates.with_columns(correlation=pl.Series(correlation, dtype=pl.Float32))
 
 
@@ -396,10 +401,11 @@ def _finish(pairs: pl.DataFrame) -> pl.DataFrame:
 
 
 def _hue_buckets(shape: np.ndarray | None, n: int) -> np.ndarray:
-    """(n, 2) int8: the mean opponent colours in steps of FLAT_HUE_STEP (0 where unknown)."""
+    """(n, 2) int8: the mean opponent colours in steps of FLAT_HUE_STEP; an unknown hue (GIF,
+    CMYK) is a bucket of its own, so it is never taken for gray."""
     if shape is None:
         return np.zeros((n, 2), np.int8)
-    return np.nan_to_num(np.round(shape[:, 3:5] / FLAT_HUE_STEP), nan=0.0).clip(-60, 60).astype(np.int8)
+    return np.nan_to_num(np.round(shape[:, 3:5] / FLAT_HUE_STEP), nan=63.0).clip(-63, 63).astype(np.int8)
 
 
 def _distinct(thumbs: np.ndarray, shape: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
