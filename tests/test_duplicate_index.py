@@ -168,3 +168,24 @@ def test_index_and_pairs_follow_one_rule(train_and_new) -> None:
                 if (a in new_paths) != (b in new_paths)}
     assert by_index and by_index == crossing
     assert all(m in train_paths for _, m in by_index)
+
+
+def test_identical_pictures_are_searched_once_and_the_pairs_are_bounded(train_and_new) -> None:
+    """300 copies of one photo and 300 blank frames on each side: the index searches each picture
+    once, counts every match, and refuses past max_pairs with a clear error instead of listing
+    hundreds of millions of pairs."""
+    train, _, _ = train_and_new
+    photo = train.head(1)
+    blank = photo.with_columns(thumb=pl.lit(bytes([200] * 256)), colorfulness=pl.lit(0.0), chroma_rg=pl.lit(0.0),
+                               chroma_yb=pl.lit(0.0), content_hash=pl.lit("blank"))
+    def copies(frame: pl.DataFrame, tag: str) -> pl.DataFrame:
+        return pl.concat([frame] * 300).with_columns(path=pl.format(tag + "/{}.jpg", pl.int_range(pl.len())))
+    reference = pl.concat([copies(photo, "ref_photo"), copies(blank, "ref_blank")])
+    new = pl.concat([copies(photo, "new_photo"), copies(blank, "new_blank")])
+    found = DuplicateIndex(reference).query(new, max_matches=3)
+    assert found.height == 600 and found["match_count"].unique().to_list() == [300]
+    assert all(len(m) == 3 for m in found["match_paths"])
+    photo_rows = found.filter(pl.col("path").str.starts_with("new_photo"))
+    assert photo_rows["match_path"].str.starts_with("ref_photo").all()
+    with pytest.raises(ValueError, match="over max_pairs=100,000"):
+        DuplicateIndex(reference).query(new, max_pairs=100_000)

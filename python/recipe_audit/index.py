@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from recipe_audit import _core, thumbmatch
@@ -75,6 +76,7 @@ class DuplicateIndex:
         flips: bool | None = None,
         max_matches: int = 10,
         crops: bool | None = None,
+        max_pairs: int = 10_000_000,
     ) -> pl.DataFrame:
         """New files with a copy in the index: exact (same bytes), near, or mirrored.
 
@@ -91,6 +93,9 @@ class DuplicateIndex:
                 also matches the mirror image of each new file (pHash only).
             max_matches: at most this many indexed matches listed per file (all are counted).
             crops: ``False`` selects the single-hash search (as in `find_duplicates`).
+            max_pairs: with the window rule, at most this many (new, indexed) file pairs are
+                matched; past it a ValueError says how many (20,000 blank frames against 20,000
+                are 4e8 pairs). Identical pictures on either side are searched once.
 
         Returns:
             One row per new file with a match: ``path``, ``kind`` (``exact`` when an indexed file
@@ -109,7 +114,7 @@ class DuplicateIndex:
             raise ValueError(f"max_matches must be at least 1, not {max_matches}")
         if _windows_rule(new, hash, max_distance, crops, flips) and "thumb" in self.files.columns:
             queries = _windows_usable(new)
-            return self._finish(self._window_matches(queries, max_matches), queries)
+            return self._finish(self._window_matches(queries, max_matches, max_pairs), queries)
         if flips and hash != "phash":
             raise ValueError("flips=True needs hash='phash' (the scan stores the mirror image's pHash only)")
         radius = _radius(hash, max_distance)
@@ -119,7 +124,7 @@ class DuplicateIndex:
         q, j, d, mirrored, counts = searcher.nearest(queries[hash].to_numpy(), radius, max_matches, mirrors)
         listed = (
             pl.DataFrame({"q": pl.Series(q), "j": pl.Series(j), "distance": pl.Series(d), "mirrored": pl.Series(mirrored)})
-            .join(self.files.select("path", "content_hash").with_row_index("j"), on="j")
+            .join(self.files.select("path", "content_hash").with_row_index("j").with_columns(pl.col("j").cast(pl.UInt32)), on="j")
             .join(queries.select("content_hash").with_row_index("q"), on="q", suffix="_query")
             # Nearest first; among equals the byte-identical file, then by path.
             .sort("q", "distance", pl.col("content_hash") != pl.col("content_hash_query"), "path")
@@ -133,18 +138,31 @@ class DuplicateIndex:
         return self._finish(listed.join(pl.DataFrame({"match_count": pl.Series(counts, dtype=pl.UInt32)}).with_row_index("q"), on="q"),
                             queries)
 
-    def _window_matches(self, queries: pl.DataFrame, max_matches: int) -> pl.DataFrame:
+    def _window_matches(self, queries: pl.DataFrame, max_matches: int, max_pairs: int) -> pl.DataFrame:
         """Per query row ``q`` with a match: the window rule's matches, best first."""
         indexed = self.files.filter(pl.col("thumb").is_not_null())
-        pairs = thumbmatch.matched_pairs_across(
-            thumbmatch.thumbnails(queries), thumbmatch.thumbnails(indexed),
-            thumbmatch.shapes(queries), thumbmatch.shapes(indexed),
+        # Identical pictures (thumbnail and hue) are searched once on each side, then expanded.
+        q_shape, i_shape = thumbmatch.shapes(queries), thumbmatch.shapes(indexed)
+        q_pictures, q_which, q_first = thumbmatch.distinct_pictures(thumbmatch.thumbnails(queries), q_shape)
+        i_pictures, i_which, i_first = thumbmatch.distinct_pictures(thumbmatch.thumbnails(indexed), i_shape)
+        try:
+            found = thumbmatch.matched_pairs_across(q_pictures, i_pictures, q_shape[q_first], i_shape[i_first],
+                                                    max_flat_pairs=max_pairs)
+        except thumbmatch.TooManyPairs as error:
+            raise ValueError(self._too_many(error.count, max_pairs)) from None
+        q_size, i_size = np.bincount(q_which, minlength=len(q_pictures)), np.bincount(i_which, minlength=len(i_pictures))
+        total = int((q_size[found["a"].to_numpy()] * i_size[found["b"].to_numpy()]).sum())
+        if total > max_pairs:
+            raise ValueError(self._too_many(total, max_pairs))
+        pairs = (
+            found.join(pl.DataFrame({"a": q_which.astype(np.uint32), "q": np.arange(len(q_which), dtype=np.uint32)}), on="a")
+            .join(pl.DataFrame({"b": i_which.astype(np.uint32), "j": np.arange(len(i_which), dtype=np.uint32)}), on="b")
+            .select("q", "j", "correlation", "mirrored")
         )
         query_side = queries.select("content_hash", "phash", "phash_mirror").with_row_index("q")
         return (
-            pairs.rename({"a": "q", "b": "j"})
-            .join(query_side, on="q")
-            .join(indexed.select("path", pl.col("content_hash").alias("match_hash"), pl.col("phash").alias("match_phash")).with_row_index("j"), on="j")
+            pairs.join(query_side.with_columns(pl.col("q").cast(pl.UInt32)), on="q")
+            .join(indexed.select("path", pl.col("content_hash").alias("match_hash"), pl.col("phash").alias("match_phash")).with_row_index("j").with_columns(pl.col("j").cast(pl.UInt32)), on="j")
             .with_columns(
                 distance=pl.when("mirrored").then(pl.col("phash_mirror")).otherwise(pl.col("phash"))
                 .xor(pl.col("match_phash")).bitwise_count_ones().cast(pl.UInt8),
@@ -160,6 +178,12 @@ class DuplicateIndex:
                 match_count=pl.len().cast(pl.UInt32),
             )
         )
+
+    @staticmethod
+    def _too_many(count: int, max_pairs: int) -> str:
+        return (f"the new files match {count:,} indexed files in all, over max_pairs={max_pairs:,} (blank frames or "
+                "many copies of one picture on both sides); pass a larger max_pairs knowingly, or run find_duplicates "
+                "on both sets together (it groups files without listing pairs)")
 
     def _finish(self, listed: pl.DataFrame, queries: pl.DataFrame) -> pl.DataFrame:
         """The result frame from the per-query matches (``q``, ``distance``, ``mirrored``,

@@ -289,13 +289,15 @@ def _flat_pairs(means: np.ndarray, rows: np.ndarray, max_pairs: int | None,
     counts = ends - np.arange(len(order)) - 1
     total = int(counts.sum())
     if max_pairs is not None and total > max_pairs:
-        raise _TooManyPairs(total)
+        raise TooManyPairs(total)
     first = np.repeat(np.arange(len(order)), counts)
     offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     return rows[order[first]], rows[order[first + 1 + offsets]]
 
 
-class _TooManyPairs(ValueError):
+class TooManyPairs(ValueError):
+    """More pairs than the caller allowed; ``count`` says how many."""
+
     def __init__(self, count: int) -> None:
         super().__init__(count)
         self.count = count
@@ -316,7 +318,7 @@ def matched_pairs(
     Returns:
         ``a``, ``b`` (row numbers, ``a < b``), ``correlation`` (of the best confirmed window; null
         for two flat pictures), ``mirrored`` (matched through a mirror image), sorted by ``a``,
-        ``b``. Raises `_TooManyPairs` past `max_pairs` flat pairs (groups of k blank frames hold
+        ``b``. Raises `TooManyPairs` past `max_pairs` flat pairs (groups of k blank frames hold
         k(k-1)/2); with `chain_flat`, flat pictures are linked to their neighbour in mean only
         (same groups, n pairs at most).
     """
@@ -356,13 +358,15 @@ def matched_pairs_across(
     *,
     candidate_distance: int | None = None,
     min_correlation: float | None = None,
+    max_flat_pairs: int | None = None,
 ) -> pl.DataFrame:
     """The pairs the rule links between two sets of thumbnails (each way round: a crop may be
     on either side).
 
     Returns:
         ``a`` (row of `mine`), ``b`` (row of `theirs`), ``correlation`` (null for two flat
-        pictures), ``mirrored``, sorted by ``a``, ``b``. Every flat pair is listed.
+        pictures), ``mirrored``, sorted by ``a``, ``b``. Every flat pair is listed; past
+        `max_flat_pairs` of them, `TooManyPairs` is raised instead.
     """
     candidate_distance = CANDIDATE_DISTANCE if candidate_distance is None else candidate_distance
     min_correlation = MIN_CORRELATION if min_correlation is None else min_correlation
@@ -376,6 +380,8 @@ def matched_pairs_across(
     my_rows = np.flatnonzero(flat_mine)
     start = np.searchsorted(level, my_level - FLAT_MEAN_DISTANCE, side="left")
     count = np.searchsorted(level, my_level + FLAT_MEAN_DISTANCE, side="right") - start
+    if max_flat_pairs is not None and int(count.sum()) > max_flat_pairs:
+        raise TooManyPairs(int(count.sum()))
     offsets = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
     flats = pl.DataFrame(
         {"a": np.repeat(my_rows, count), "b": their_rows[np.repeat(start, count) + offsets]},
@@ -408,7 +414,7 @@ def _hue_buckets(shape: np.ndarray | None, n: int) -> np.ndarray:
     return np.nan_to_num(np.round(shape[:, 3:5] / FLAT_HUE_STEP), nan=63.0).clip(-63, 63).astype(np.int8)
 
 
-def _distinct(thumbs: np.ndarray, shape: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def distinct_pictures(thumbs: np.ndarray, shape: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct pictures (thumbnail and hue), per picture which one it is, and each one's
     first picture: 100,000 copies of one picture are searched once, not paired 5e9 times, and a
     red and a green frame with one gray thumbnail stay two pictures."""
@@ -446,7 +452,7 @@ def matched_groups(
     `chunk_size`, the textured pictures are searched as tiles of two chunks each, handed to
     `run_tiles` (arguments for `tile_links`, after `put`; e.g. Ray tasks): the same groups.
     """
-    distinct, which, first = _distinct(thumbs, shape)
+    distinct, which, first = distinct_pictures(thumbs, shape)
     n, k = len(thumbs), len(distinct)
     shape = np.full((k, 5), np.nan) if shape is None else shape[first]
     flat = distinct.std(axis=1) < FLAT_STD
