@@ -206,12 +206,12 @@ def _unit_ac(coefficients: np.ndarray) -> np.ndarray:
     return out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-9)
 
 
-def _correlations(mine_thumbs: np.ndarray, theirs_thumbs: np.ndarray, query: np.ndarray, mirrored: np.ndarray,
+def _correlations(mine_whole: np.ndarray, theirs_thumbs: np.ndarray, query: np.ndarray, mirrored: np.ndarray,
                   other: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """Correlation of the DCT coefficients: each query's whole picture (or its mirror image)
-    against `other`'s `window`, per candidate."""
+    """Correlation of the DCT coefficients: each query's whole picture (or its mirror image; from
+    `mine_whole`, the whole pictures' coefficients) against `other`'s `window`, per candidate."""
     maps = _maps()
-    mine = _unit_ac((mine_thumbs[query] @ maps[0].T) * np.where(mirrored[:, None], _MIRROR_SIGN, np.float32(1)))
+    mine = _unit_ac(mine_whole[query] * np.where(mirrored[:, None], _MIRROR_SIGN, np.float32(1)))
     theirs = np.empty_like(mine)
     for w in np.unique(window):
         at = np.flatnonzero(window == w)
@@ -219,18 +219,16 @@ def _correlations(mine_thumbs: np.ndarray, theirs_thumbs: np.ndarray, query: np.
     return np.einsum("ij,ij->i", mine, theirs)
 
 
-def _candidates(mine: np.ndarray, theirs: np.ndarray, distance: int) -> pl.DataFrame:
-    """Whole and mirror hashes of `mine` against the window hashes of `theirs`: ``query`` (row of
-    `mine`), ``mirrored``, ``other`` (row of `theirs`), ``window``, ``d`` (bits), ``correlation``."""
-    whole, index = _window_hashes(mine)
-    if theirs is not mine:
-        _, index = _window_hashes(theirs)
-    windows, m = index.shape[1], len(mine)
+def _candidates(mine: tuple[np.ndarray, np.ndarray], theirs: tuple[np.ndarray, np.ndarray], distance: int) -> pl.DataFrame:
+    """Whole and mirror hashes of `mine` against the window hashes of `theirs` (each the
+    `_window_hashes` of a set): ``query`` (row of `mine`), ``mirrored``, ``other`` (row of
+    `theirs`), ``window``, ``d`` (bits)."""
+    (whole, _), (_, index) = mine, theirs
+    windows, m = index.shape[1], len(whole)
     q, i, d = _core.hamming_pairs_across(whole.T.ravel(), index.ravel(), distance)
-    found = pl.DataFrame({"q": q.astype(np.int64), "i": i.astype(np.int64), "d": d}).select(
+    return pl.DataFrame({"q": q.astype(np.int64), "i": i.astype(np.int64), "d": d}).select(
         query=pl.col("q") % m, mirrored=pl.col("q") >= m, other=pl.col("i") // windows, window=pl.col("i") % windows, d="d"
     )
-    return found
 
 
 def _confirmed(candidates: pl.DataFrame, min_correlation: float, mine_shape: np.ndarray | None,
@@ -265,15 +263,22 @@ def _with_correlations(candidates: pl.DataFrame, mine: np.ndarray, theirs: np.nd
     few hundred MB however many candidates a cluster of near-identical pictures makes."""
     query, mirrored = candidates["query"].to_numpy(), candidates["mirrored"].to_numpy()
     other, window = candidates["other"].to_numpy(), candidates["window"].to_numpy()
+    mine_whole = mine @ _maps()[0].T
     correlation = np.empty(candidates.height, np.float32)
     for start in range(0, candidates.height, chunk):
         part = slice(start, start + chunk)
-        correlation[part] = _correlations(mine, theirs, query[part], mirrored[part], other[part], window[part])
+        correlation[part] = _correlations(mine_whole, theirs, query[part], mirrored[part], other[part], window[part])
     return candidates.with_columns(correlation=pl.Series(correlation, dtype=pl.Float32))
 
 
 def _near_best(candidates: pl.DataFrame) -> pl.DataFrame:
     return candidates.filter(pl.col("d") <= pl.col("d").min().over("a", "b") + 2)
+
+
+def _expand_ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The positions start[i], start[i] + 1, ..., start[i] + count[i] - 1, for every i in turn."""
+    offsets = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    return np.repeat(start, count) + offsets
 
 
 def _flat_pairs(means: np.ndarray, rows: np.ndarray, max_pairs: int | None,
@@ -290,9 +295,8 @@ def _flat_pairs(means: np.ndarray, rows: np.ndarray, max_pairs: int | None,
     total = int(counts.sum())
     if max_pairs is not None and total > max_pairs:
         raise TooManyPairs(total)
-    first = np.repeat(np.arange(len(order)), counts)
-    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return rows[order[first]], rows[order[first + 1 + offsets]]
+    first = np.arange(len(order))
+    return rows[order[np.repeat(first, counts)]], rows[order[_expand_ranges(first + 1, counts)]]
 
 
 class TooManyPairs(ValueError):
@@ -336,8 +340,9 @@ def matched_pairs(
     if len(textured) < 2:
         return _finish(flats)
     local = thumbs[textured]
+    hashes = _window_hashes(local)
     candidates = _near_best(
-        _candidates(local, local, candidate_distance)
+        _candidates(hashes, hashes, candidate_distance)
         .filter(pl.col("query") != pl.col("other"))
         .with_columns(a=pl.min_horizontal("query", "other"), b=pl.max_horizontal("query", "other"))
     )
@@ -382,17 +387,17 @@ def matched_pairs_across(
     count = np.searchsorted(level, my_level + FLAT_MEAN_DISTANCE, side="right") - start
     if max_flat_pairs is not None and int(count.sum()) > max_flat_pairs:
         raise TooManyPairs(int(count.sum()))
-    offsets = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
     flats = pl.DataFrame(
-        {"a": np.repeat(my_rows, count), "b": their_rows[np.repeat(start, count) + offsets]},
+        {"a": np.repeat(my_rows, count), "b": their_rows[_expand_ranges(start, count)]},
         schema={"a": pl.Int64, "b": pl.Int64},
     ).with_columns(correlation=pl.lit(None, pl.Float32), mirrored=pl.lit(False))
     ours, other = np.flatnonzero(~flat_mine).astype(np.int64), np.flatnonzero(~flat_theirs).astype(np.int64)
     if len(ours) == 0 or len(other) == 0:
         return _finish(flats)
     m, t = mine[ours], theirs[other]
-    forward = _with_correlations(_candidates(m, t, candidate_distance), m, t).with_columns(a="query", b="other")
-    backward = _with_correlations(_candidates(t, m, candidate_distance), t, m).with_columns(a="other", b="query")
+    m_hashes, t_hashes = _window_hashes(m), _window_hashes(t)
+    forward = _with_correlations(_candidates(m_hashes, t_hashes, candidate_distance), m, t).with_columns(a="query", b="other")
+    backward = _with_correlations(_candidates(t_hashes, m_hashes, candidate_distance), t, m).with_columns(a="other", b="query")
     candidates = _near_best(pl.concat([forward, backward]))
     confirmed = _confirmed(
         candidates, min_correlation,
