@@ -47,12 +47,13 @@ from typing import Any
 os.environ.setdefault("TQDM_DISABLE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import checks_zoo as zoo  # noqa: E402
-import checks_zoo_grown as grown  # noqa: E402
-import torch  # noqa: E402
-from recipe_audit import checks  # noqa: E402
-from recipe_audit.checks._setup import make_setup, seed_all  # noqa: E402
-from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import checks_zoo as zoo
+import checks_zoo_grown as grown
+from recipe_audit import checks
+from recipe_audit.checks._setup import make_setup, seed_all
 
 BY_DESIGN = {  # bugs a LightningModule with automatic optimization cannot contain
     "zero_grad missing": "Lightning's loop zeroes grads (automatic optimization)",
@@ -136,7 +137,7 @@ def _nnc_assertions(case: zoo.Case, build: dict[str, Any]) -> list[str]:
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 test()
-        except Exception as err:  # noqa: BLE001 - an AssertionError, or a crash on the bug: both stop a suite
+        except Exception as err:
             fired.append(name if isinstance(err, AssertionError) else f"{name} (crash: {type(err).__name__})")
     return fired
 
@@ -164,7 +165,7 @@ def _torchtest(build: dict[str, Any]) -> list[str]:
     try:
         torchtest.test_suite(model, setup.loss_fn, optimizer, [x, y], test_vars_change=True,
                              test_nan_vals=True, test_inf_vals=True)
-    except Exception as err:  # noqa: BLE001 - any exception is torchtest's verdict
+    except Exception as err:
         return [f"{type(err).__name__}: {str(err)[:60]}"]
     return []
 
@@ -223,7 +224,7 @@ def _lightning(build: dict[str, Any]) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             trainer.fit(CaseModule(), pipeline)
-    except Exception as err:  # noqa: BLE001 - what Lightning raises is the verdict
+    except Exception as err:
         return f"{type(err).__name__}: {str(err).splitlines()[0][:60]}"
     if stopper.stopping_reason_message:  # EarlyStopping(check_finite=True) fired
         return f"EarlyStopping: {stopper.stopping_reason_message.splitlines()[0][:60]}"

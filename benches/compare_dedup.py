@@ -34,9 +34,8 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
-import dup_quality  # noqa: E402
-
-import recipe_audit  # noqa: E402
+import dup_quality
+import recipe_audit
 
 
 def _imagededup_phash():

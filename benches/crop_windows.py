@@ -39,10 +39,9 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dup_quality as dq  # noqa: E402
-
-import recipe_audit  # noqa: E402
-from recipe_audit import _core  # noqa: E402
+import dup_quality as dq
+import recipe_audit
+from recipe_audit import _core
 
 TRIMS = (0.0, 0.025, 0.05)
 RANGES = [(a, b) for a in TRIMS for b in TRIMS]  # (trim at start, trim at end) of one axis
@@ -237,7 +236,7 @@ def main(n_orig: int, n_varied: int, n_exact: int, cache: str | None) -> None:
                       f"{pr['crop_corner_5%']:.3f} | {pr['crop_side_5%']:.3f} | {s['both']:.3f} | {s['pairs']} | {s['cand']} |")
 
     best = {}
-    for name, m, r1, r2, conf, r3, s in rows:
+    for name, _m, r1, r2, conf, r3, s in rows:
         if min(s["p"], s["p_bench"]) >= MIN_PRECISION and ((name, conf) not in best or s["both"] > best[name, conf][-1]["both"]):
             best[name, conf] = (name, r1, r2, conf, r3, s)
     cols = list(best.values())

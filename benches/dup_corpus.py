@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from outlier_corpus import half_of
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
+from outlier_corpus import half_of
 from recipe_audit.examples import photo_library
 
 _FONT = next(iter(sorted(Path("/usr/share/fonts/truetype").rglob("DejaVuSans-Bold.ttf"))), None)

@@ -21,9 +21,9 @@ import shutil
 from pathlib import Path
 
 import polars as pl
-from dup_corpus import GOAL_TRANSFORMS, build, true_pair
 
 import recipe_audit
+from dup_corpus import GOAL_TRANSFORMS, build, true_pair
 
 RULES = {"default": {}, "crops=False": {"crops": False}, "crops=False, flips=True": {"crops": False, "flips": True}}
 
@@ -78,7 +78,7 @@ def main() -> None:
     files = recipe_audit.scan(table["path"].to_list(), progress=False)
     print(f"seed {args.seed}: {table.height} files, {table['original'].n_unique()} originals, "
           f"{table['source'].n_unique()} sources\n")
-    for name, options in RULES.items():
+    for options in RULES.values():
         groups = recipe_audit.find_duplicates(files, **options)
         results = judge(table, groups)
         largest = groups.group_by("group").len()["len"].max() if groups.height else 0

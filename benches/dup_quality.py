@@ -187,7 +187,7 @@ def main(n_orig: int = 400, n_varied: int = 150, n_exact: int = 30) -> None:
         best[h] = max(ok, key=lambda r: (results[h][r][1], -r)) if ok else 0
     tfs = list(dict.fromkeys(gt_tf))
     print(f"\n### (b) Recall per transform at each hash's best radius (precision >= {MIN_PRECISION})\n")
-    default = recipe_audit.duplicates.DEFAULT_MAX_DISTANCE["phash"]
+    default = recipe_audit.dedup.rule.DEFAULT_MAX_DISTANCE["phash"]
     columns = [(h, best[h]) for h in HASHES] + [("phash", default)]
     print("| transform | " + " | ".join(f"{h} (r={r})" for h, r in columns[:-1]) + f" | phash default (r={default}) |")
     print("|---" * (1 + len(columns)) + "|")
@@ -236,8 +236,8 @@ def main(n_orig: int = 400, n_varied: int = 150, n_exact: int = 30) -> None:
         same = source[lo] == source[hi]
         low_iou = sum(examples._iou(boxes[a], boxes[b]) < 0.5 for a, b in zip(lo[same], hi[same]))
         print(f"| {r} | {len(lo)} | {int(same.sum())} | {low_iou} | {int((~same).sum())} |")
-    print("\n### (f) find_duplicates(files): the default window rule (recipe_audit.thumbmatch)\n")
-    pairs = recipe_audit.thumbmatch.matched_pairs(recipe_audit.thumbmatch.thumbnails(df), recipe_audit.thumbmatch.shapes(df))
+    print("\n### (f) find_duplicates(files): the default window rule (recipe_audit.dedup.thumbmatch)\n")
+    pairs = recipe_audit.dedup.thumbmatch.matched_pairs(recipe_audit.dedup.thumbmatch.thumbnails(df), recipe_audit.dedup.thumbmatch.shapes(df))
     ci, cj = pairs["a"].to_numpy().astype(np.int64), pairs["b"].to_numpy().astype(np.int64)
     unique = np.unique(np.minimum(ci, cj) * n + np.maximum(ci, cj))
     p, rec, per, fp = evaluate(unique // n, unique % n, g, gt_keys, main_mask, gt_tf, n, ambiguous)

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 import recipe_audit
-from recipe_audit import duplicates, thumbmatch
+from recipe_audit.dedup import duplicates, thumbmatch
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from ray_cluster import RayCluster  # noqa: E402
+from ray_cluster import RayCluster
 
 ROOT = Path(os.environ.get("RA_ENGINES_DIR", "/tmp/ra_engines"))
 SHARD = 250          # files per shard / batch / block in every scan engine
@@ -69,10 +69,10 @@ CHILD_TIMEOUT = 420
 
 def scan_batch(names: list[str], blobs: list[bytes] | None = None):
     """The per-file pipeline on one batch, as an Arrow table (the same Rust call `run_shard` makes)."""
-    from recipe_audit import _core
-    from recipe_audit.scan import frame_from_columns
-
     import polars as pl
+
+    from recipe_audit import _core
+    from recipe_audit.io.scan import frame_from_columns
 
     if blobs is None:
         blobs = [Path(n).read_bytes() for n in names]
@@ -382,7 +382,7 @@ def child_join(spec: dict) -> dict:
         if len(digest) != len(codes) and name != "library":   # (a forest may repeat an edge)
             times[-1] = -times[-1]          # duplicate pairs: flag it, keep going
     np.save(spec["pairs"], digest)
-    out = {"engine": name, "times": times, "pairs": int(len(digest)), "raw_pairs": int(len(codes)),
+    out = {"engine": name, "times": times, "pairs": len(digest), "raw_pairs": len(codes),
            "load_before": load}
     if check is not None:
         out["same_groups"] = check(digest)
@@ -527,7 +527,7 @@ def main() -> None:
     results = {"versions": _versions(), "n_files": n, "rounds": rounds, "load_start": load_start, "cluster_start_s": cluster_start_s,
                "cluster_cpus": float(cluster.nodes), "local_scan_s": local_s, "scan": scan_results,
                "join": {"rows": table.num_rows, "hashes": len(hashes), "real_hashes": len(real),
-                        "candidates": candidates, "pairs": int(len(truth)), "rust_exact_s": rust_s,
+                        "candidates": candidates, "pairs": len(truth), "rust_exact_s": rust_s,
                         "numpy_local_s": numpy_local_s, "engines": join_results}}
     (ROOT / "results.json").write_text(json.dumps(results, indent=1))
     print_tables(results)

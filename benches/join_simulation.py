@@ -21,7 +21,7 @@
    Section (a) compares them with held-out photographs (fitted on the even-numbered sources,
    compared with the odd-numbered ones), and shows how the skew falls as photographs are added.
 3. Section (b), for `choose_layout(n, 10)` at n = 1M, 3M and N: keys, shuffle bytes (key u64 + hash
-   u64 + id u32 a row, as `distributed._emit_partitions` ships them), buckets, bucket sizes,
+   u64 + id u32 a row, as `tasks.emit_partitions` ships them), buckets, bucket sizes,
    candidate pairs (sum n(n-1)/2 over buckets: pairwise verification's cost; the Rust search checks
    far fewer), hot buckets (> 2 * chunk_size, salted into c(c+1)/2 tiles of c = ceil(size /
    chunk_size) chunks) for several chunk sizes, rows per reduce partition, and 100M by scaling every
@@ -32,8 +32,8 @@
 4. Section (c), one thread (RAYON_NUM_THREADS=1, as a one-CPU Ray task): `hamming_groups` on the
    largest bucket of each model (and on as many hashes not sharing a block); buckets of the size
    they reach at 100M (uniform and blocks models: drawn with the block fixed) and one hot tile; one
-   map task (`distributed._emit_partitions`, 1M hashes) and one reduce task
-   (`distributed._search_partition`, the largest default partition) in a fresh process each, with
+   map task (`tasks.emit_partitions`, 1M hashes) and one reduce task
+   (`tasks.search_partition`, the largest default partition) in a fresh process each, with
    their peak RSS. Times are CPU seconds of this process (the machine is shared).
 
 Prints markdown tables (BENCHMARKS.md, docs/scale.md).
@@ -57,7 +57,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recipe_audit import _core, blockjoin
+from recipe_audit import _core
+from recipe_audit.dedup import blockjoin
 
 RADIUS = 10
 CHUNK_SIZES = (1_000_000, 500_000, 250_000, 100_000)
@@ -303,20 +304,21 @@ def block_skew(h: np.ndarray, layout: blockjoin.BlockLayout) -> tuple[float, flo
 TASK_PROBE = """
 import json, sys, time
 import numpy as np
-from recipe_audit import distributed
+from recipe_audit.dedup import blockjoin
+from recipe_audit.distributed import tasks
 def kb(field):
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(field + ":"))
 data = np.load(sys.argv[1])
 args = [np.ascontiguousarray(data[k]) for k in ("a", "b", "c") if k in data]
-kind, layout = sys.argv[2], distributed.blockjoin.choose_layout(int(sys.argv[3]), 10)
+kind, layout = sys.argv[2], blockjoin.choose_layout(int(sys.argv[3]), 10)
 base = kb("VmRSS")
 open("/proc/self/clear_refs", "w").write("5")
 t = time.process_time()
 if kind == "map":
-    out = distributed._emit_partitions(args[0], 0, layout, int(sys.argv[4]))
+    out = tasks.emit_partitions(args[0], 0, layout, int(sys.argv[4]))
     info = {}
 else:
-    out = next(distributed._search_partition(10, 1_000_000, tuple(args)))
+    out = next(tasks.search_partition(10, 1_000_000, tuple(args)))
     info = {"buckets": out["buckets"], "largest": out["largest"]}
 print(json.dumps({"cpu_s": time.process_time() - t, "peak_mb": (kb("VmHWM") - base) / 1024, **info}))
 """

@@ -23,7 +23,7 @@ from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from recipe_audit.label_errors import find_label_errors, label_noise
+from recipe_audit.analysis.label_errors import find_label_errors, label_noise
 
 SETS = {"digits": load_digits, "wine": load_wine, "breast_cancer": load_breast_cancer, "iris": load_iris}
 

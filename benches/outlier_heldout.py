@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 
 import polars as pl
-from outlier_corpus import build, build_blur_curve
 
 import recipe_audit
+from outlier_corpus import build, build_blur_curve
+from recipe_audit.analysis.outliers import FLAGS, find_outliers
 from recipe_audit.examples import photo_library
-from recipe_audit.outliers import FLAGS, find_outliers
 
 
 def _pct(x: float) -> str:

@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 import recipe_audit
 from recipe_audit import examples
-from recipe_audit.outliers import FLAGS, find_outliers
+from recipe_audit.analysis.outliers import FLAGS, find_outliers
 
 
 def _save(im: Image.Image, path: Path, quality: int = 90) -> None:

@@ -41,9 +41,9 @@ def main(folder: Path) -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for suffix in (".jpg", ".png"):
         subset = [p for p in paths if p.suffix == suffix]
-        reference = len(subset) / _best_of(lambda: _imagehash(subset), rounds=1)
-        one = len(subset) / _best_of(lambda: recipe_audit.scan(subset, threads=1, progress=False))
-        every = len(subset) / _best_of(lambda: recipe_audit.scan(subset, progress=False))
+        reference = len(subset) / _best_of(lambda subset=subset: _imagehash(subset), rounds=1)
+        one = len(subset) / _best_of(lambda subset=subset: recipe_audit.scan(subset, threads=1, progress=False))
+        every = len(subset) / _best_of(lambda subset=subset: recipe_audit.scan(subset, progress=False))
         print(f"| {suffix[1:]} | {len(subset)} | {reference:,.0f} | {one:,.0f} | {every:,.0f} | {every / reference:.1f}x |")
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from outlier_corpus import build
 
 import recipe_audit
-from recipe_audit.properties import property_label_association, property_shift
+from outlier_corpus import build
+from recipe_audit.analysis.properties import property_label_association, property_shift
 
 
 def _darker(files: pl.DataFrame, where: pl.Expr, factor: float = 0.85) -> pl.DataFrame:

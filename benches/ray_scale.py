@@ -31,9 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import recipe_audit  # noqa: E402
-from ray_cluster import RayCluster  # noqa: E402
-from recipe_audit import _core, examples  # noqa: E402
+import recipe_audit
+from ray_cluster import RayCluster
+from recipe_audit import _core, examples
 
 
 def _timed(fn, rounds: int = 3) -> tuple[float, object]:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import recipe_audit  # noqa: E402
-from object_store import seaweedfs  # noqa: E402
-from recipe_audit import examples  # noqa: E402
+import recipe_audit
+from object_store import seaweedfs
+from recipe_audit import examples
 
 
 def _median(fn, rounds: int = 3) -> tuple[float, float]:

@@ -80,7 +80,7 @@ def main() -> None:
         decode = callgrind([sys.executable, str(script), str(corpus), "decode"], Path(tmp) / "pil.out")
         opened = callgrind([sys.executable, str(script), str(corpus), "open"], Path(tmp) / "open.out")
         floor = decode - opened
-        print(f"| measure | instructions per JPEG | vs PIL draft decode |\n|---|---:|---:|")
+        print("| measure | instructions per JPEG | vs PIL draft decode |\n|---|---:|---:|")
         print(f"| PIL draft('L') + load(), decode alone | {floor / n / 1e6:.2f}M | 1.00x |")
         print(f"| scan pipeline (scan::analyze, one thread) | {ours / n / 1e6:.2f}M | {ours / floor:.2f}x |")
         if args.baseline:

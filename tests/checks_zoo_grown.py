@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from checks_zoo import Case, digits, mlp, mlp_batchnorm, mlp_dropout, normalized_digits, pre
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
+from checks_zoo import Case, digits, mlp, mlp_batchnorm, mlp_dropout, normalized_digits, pre
 
 SV, ST, PAD = 8, 16, 8  # symbols, sequence length, the padding id (a ninth token)
 

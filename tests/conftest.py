@@ -38,6 +38,7 @@ def ray_cluster():
     """A real two-node Ray cluster on loopback for the whole session (tests/ray_cluster.py): a head
     and one more node, one CPU each, stopped by its own PIDs at the end."""
     import ray
+
     from ray_cluster import RayCluster
 
     with RayCluster(nodes=2) as cluster:

@@ -32,7 +32,7 @@ class S3Server:
         return {"endpoint": self.endpoint, "access_key_id": self.access_key,
                 "secret_access_key": self.secret_key, "region": self.region}
 
-    def client(self):  # noqa: ANN201 - boto3 is only for setting up buckets in the tests
+    def client(self):
         import boto3
 
         return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
@@ -74,9 +74,9 @@ def seaweedfs(workdir: Path) -> Iterator[S3Server]:
                 break
             except urllib.error.HTTPError:
                 break  # 403 without credentials: the S3 API is up
-            except OSError:
+            except OSError as err:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"SeaweedFS did not start: {(workdir / 'weed.log').read_text()[-2000:]}")
+                    raise RuntimeError(f"SeaweedFS did not start: {(workdir / 'weed.log').read_text()[-2000:]}") from err
                 time.sleep(0.2)
         ready = S3Server(endpoint=endpoint)
         client = ready.client()

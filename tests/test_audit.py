@@ -12,7 +12,7 @@ import pytest
 
 import recipe_audit
 from recipe_audit import examples
-from recipe_audit.audit import PROBLEMS
+from recipe_audit.auditing.problems import PROBLEMS
 from recipe_audit.cli import main
 
 

@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 
 import recipe_audit
-from recipe_audit import _core, blockjoin
-from recipe_audit.distributed import _emit_partitions, _salted_tiles, _search_partition, _tile_edges
+from recipe_audit import _core
+from recipe_audit.dedup import blockjoin
+from recipe_audit.distributed.tasks import emit_partitions, salted_tiles, search_partition, tile_edges
 
 
 @pytest.mark.parametrize("radius", range(0, 40))
@@ -48,12 +49,12 @@ def test_pairs_within_the_radius_share_a_key(photos: list[Path], radius: int) ->
 def _join_in_process(hashes: np.ndarray, radius: int, chunk_size: int, partitions: int) -> tuple[np.ndarray, list]:
     """The map, reduce and tile tasks run one after another, as an engine would run them."""
     layout = blockjoin.choose_layout(len(hashes), radius)
-    maps = [_emit_partitions(hashes[s:s + chunk_size], s, layout, partitions) for s in range(0, len(hashes), chunk_size)]
+    maps = [emit_partitions(hashes[s:s + chunk_size], s, layout, partitions) for s in range(0, len(hashes), chunk_size)]
     if partitions == 1:
         maps = [[m] for m in maps]
     reduced, hot = [], []
     for j in range(partitions):
-        outputs = _search_partition(radius, chunk_size, *[m[j] for m in maps])
+        outputs = search_partition(radius, chunk_size, *[m[j] for m in maps])
         result, chunks = next(outputs), list(outputs)
         reduced.append(result)
         for key, size, count in result["hot"]:
@@ -61,7 +62,7 @@ def _join_in_process(hashes: np.ndarray, radius: int, chunk_size: int, partition
             hot.append((key, np.concatenate([h for h, _ in chunks[:count]]), chunks[:count]))
             chunks = chunks[count:]
         assert not chunks, "every chunk belongs to a hot bucket"
-    tiles = [_tile_edges(*t) for _, _, chunks in hot for t in _salted_tiles(chunks, radius)]
+    tiles = [tile_edges(*t) for _, _, chunks in hot for t in salted_tiles(chunks, radius)]
     a = np.concatenate([r["a"] for r in reduced] + [t[0] for t in tiles]).astype(np.uint32)
     b = np.concatenate([r["b"] for r in reduced] + [t[1] for t in tiles]).astype(np.uint32)
     assert len(set(a.tolist())) <= len(hashes)

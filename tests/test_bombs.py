@@ -80,7 +80,7 @@ def _jpeg(tmp: Path, *, sof_size: tuple[int, int] | None = None, scans: int = 0,
     if scans:  # the smallest scan of the file repeated: each one re-reads the whole coefficient buffer
         starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xDA]
         eoi = data.rfind(b"\xff\xd9")
-        ends = starts[1:] + [eoi]
+        ends = [*starts[1:], eoi]
         a, b = min(zip(starts, ends), key=lambda se: se[1] - se[0])
         data = data[:eoi] + data[a:b] * scans + b"\xff\xd9"
     if app1:  # many maximal EXIF segments after SOI

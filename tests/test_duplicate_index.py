@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import recipe_audit
-from recipe_audit.index import DuplicateIndex
+from recipe_audit.dedup.index import DuplicateIndex
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_flips_find_the_mirrored_copy(train_and_new) -> None:
     found = recipe_audit.find_duplicates(new, against=train, max_distance=10, flips=True)
     mirrored = found.filter(pl.col("path") == paths["mirrored"]).row(0, named=True)
     assert mirrored["kind"] == "flip" and mirrored["match_path"] == paths["mirrored_source"]
-    assert mirrored["distance"] <= recipe_audit.duplicates.DEFAULT_MAX_DISTANCE["phash"]
+    assert mirrored["distance"] <= recipe_audit.dedup.rule.DEFAULT_MAX_DISTANCE["phash"]
     # Within one set: the default rule groups the original and its mirror image; the single-hash
     # search does so only with flips=True.
     both = pl.concat([train, new.filter(pl.col("path") == paths["mirrored"])])

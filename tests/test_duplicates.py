@@ -141,7 +141,7 @@ def test_default_rule_finds_edited_copies_and_keeps_originals_apart(photos: list
     assert recipe_audit.find_duplicates(files, crops=False).height < dups.height
     pairs = recipe_audit.duplicate_pairs(files)
     assert set(pairs["path_a"]) | set(pairs["path_b"]) == set(dups["path"])
-    assert pairs["correlation"].min() >= recipe_audit.thumbmatch.MIN_CORRELATION
+    assert pairs["correlation"].min() >= recipe_audit.dedup.thumbmatch.MIN_CORRELATION
     with pytest.raises(ValueError, match="thumb"):
         recipe_audit.find_duplicates(files.drop("thumb"), crops=True)
     with pytest.raises(ValueError, match="default rule"):

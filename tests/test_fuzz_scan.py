@@ -45,7 +45,7 @@ def seeds() -> tuple[bytes, ...]:
     exif[0x0112] = 6
     rotated = io.BytesIO()
     rgb.save(rotated, "JPEG", exif=exif.tobytes())
-    return tuple(out + [gray.getvalue(), rotated.getvalue()])
+    return tuple([*out, gray.getvalue(), rotated.getvalue()])
 
 
 @st.composite

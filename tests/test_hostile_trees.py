@@ -17,8 +17,8 @@ import shutil
 import struct
 import subprocess
 import sys
-import threading
 import tempfile
+import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path

@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import recipe_audit
-from recipe_audit.label_errors import METHODS
+from recipe_audit.analysis.label_errors import METHODS
 
 
 def _flip(rng: np.random.Generator, y: np.ndarray, rate: float) -> np.ndarray:
@@ -107,7 +107,7 @@ def test_bad_input_is_a_clear_error() -> None:
         recipe_audit.find_label_errors(y, good, paths=["a", "b"])
 
 
-def test_audit_finds_mislabelled_digits_through_scan_report_and_cli(tmp_path) -> None:  # noqa: ANN001
+def test_audit_finds_mislabelled_digits_through_scan_report_and_cli(tmp_path) -> None:
     """sklearn's digits as an ImageFolder of PNGs with 8% of the files in a wrong class folder."""
     from PIL import Image
 

@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 
 import recipe_audit
-from recipe_audit.boxes import box_issues, box_stats, boxes_per_image
-from recipe_audit.significance import chi2_sf
+from recipe_audit.analysis.boxes import box_issues, box_stats, boxes_per_image
+from recipe_audit.analysis.significance import chi2_sf
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +262,7 @@ def test_yolo(detection: tuple[Path, pl.DataFrame]) -> None:
 
 
 def test_coco(detection: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
-    root, files = detection
+    _, files = detection
     size = {Path(p).name: (w, h) for p, w, h in files.select("path", "width", "height").iter_rows()}
     w0, h0 = size["im0.jpg"]
     w1, h1 = size["im1.jpg"]

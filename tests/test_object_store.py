@@ -129,7 +129,7 @@ def test_run_to_a_bucket_prefix_resumes_and_equals_the_frame(lake: str, s3_serve
     assert sorted(k.rsplit("/", 1)[1] for k in keys) == sorted(["_run.json"] + [s.rsplit("/", 1)[1] for s in again.shards])
 
 
-def _bucket_of_photos(s3_server, bucket: str, example_root: Path, count: int):  # noqa: ANN202 - boto3 client
+def _bucket_of_photos(s3_server, bucket: str, example_root: Path, count: int):
     """A new bucket holding the first `count` non-empty JPEGs of the example under ``imgs/``."""
     client = s3_server.client()
     client.create_bucket(Bucket=bucket)

@@ -12,7 +12,7 @@ from PIL import Image, ImageFilter
 
 import recipe_audit
 from recipe_audit import examples
-from recipe_audit.outliers import FLAGS, OutlierThresholds, flag_counts
+from recipe_audit.analysis.outliers import FLAGS, OutlierThresholds, flag_counts
 
 # Everyday colour subjects, and gray ones stored as RGB (a colour dataset with a few gray photos:
 # those are rightly `grayscale`, and nothing else). hubble_deep_field (near-black sky), clock

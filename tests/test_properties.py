@@ -14,7 +14,7 @@ from scipy import stats
 
 import recipe_audit
 from recipe_audit import examples
-from recipe_audit.significance import contingency_test, ks_one_vs_rest, ks_pvalue, ks_statistic
+from recipe_audit.analysis.significance import contingency_test, ks_one_vs_rest, ks_pvalue, ks_statistic
 
 SOURCES = ("astronaut", "chelsea", "coffee", "rocket", "china", "flower", "motorcycle", "immunohistochemistry")
 
@@ -104,7 +104,7 @@ def test_small_groups_unsplit_and_bad_frames(photos: pl.DataFrame) -> None:
     assert recipe_audit.property_label_association(files.with_columns(label=pl.lit("a"))).height == 0
     strict = recipe_audit.BiasThresholds(p_value=1.0, shift_effect=0.0, min_count=1)
     assert recipe_audit.property_shift(files, thresholds=strict)["shifted"].sum() >= 15  # all but the constant ones
-    with pytest.raises(ValueError, match="lacks the columns"):
+    with pytest.raises(ValueError, match="lacks the scan columns"):
         recipe_audit.property_shift(files.drop("sharpness"))
     with pytest.raises(ValueError, match="split"):
         recipe_audit.property_shift(files.drop("split"))

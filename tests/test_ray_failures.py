@@ -18,8 +18,8 @@ import polars as pl
 import pytest
 
 import recipe_audit
-from recipe_audit.output import RUN_RECORD, ScanRun
 from ray_cluster import ENV, Node, RayCluster, wait_until
+from recipe_audit.io.datasets import RUN_RECORD, ScanRun
 
 ray = pytest.importorskip("ray")
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import recipe_audit
-from recipe_audit.scan import scan_bytes
+from recipe_audit.io.scan import scan_bytes
 
 
 def bits(a: int, b: int) -> int:

@@ -3,7 +3,6 @@ NumPy), luma percentiles, and sharpness on photographs before and after a real b
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np

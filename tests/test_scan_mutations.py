@@ -10,7 +10,7 @@ import polars as pl
 from PIL import Image
 
 from recipe_audit import STATUSES
-from recipe_audit.scan import scan_bytes
+from recipe_audit.io.scan import scan_bytes
 
 
 def _seeds(photos: list[Path]) -> list[tuple[str, bytes]]:

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import recipe_audit
-from recipe_audit import thumbmatch
+from recipe_audit.dedup import thumbmatch
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,9 @@
 """Shared helpers: the held-out photo file list, a copy folder, groups -> parquet."""
-import json, os, shutil, time
+import json
+import os
+import shutil
 from pathlib import Path
+
 import polars as pl
 
 CORPUS = os.environ.get("CORPUS", "/tmp/dh19")

@@ -1,4 +1,8 @@
-import os, shutil, sys, time
+import os
+import shutil
+import sys
+import time
+
 os.environ.setdefault("SENTRY_OPT_OUT", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common
@@ -11,14 +15,17 @@ fd = fastdup.create(work_dir=work, input_dir=str(common.IMGS))
 fd.run(overwrite=True)
 t_run = time.perf_counter() - t0
 cc, _ = fd.connected_components()
-print(cc.columns.tolist()); print(cc.head())
+print(cc.columns.tolist())
+print(cc.head())
 col = "filename" if "filename" in cc.columns else cc.columns[0]
 groups = [g[col].tolist() for _, g in cc.groupby("component_id")]
 groups = [g for g in groups if len(g) > 1]
 common.save("fastdup components (cc 0.96)", groups, time.perf_counter() - t0,
             note="connected_components() with default ccthreshold 0.96")
 sim = fd.similarity()
-print(sim.columns.tolist()); print(sim.head()); print(sim["distance"].describe())
+print(sim.columns.tolist())
+print(sim.head())
+print(sim["distance"].describe())
 for thr in (0.9,):
     s = sim[sim["distance"] >= thr]
     groups = common.components(list(zip(s["filename_from"], s["filename_to"])))

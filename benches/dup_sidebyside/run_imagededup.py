@@ -1,8 +1,13 @@
+import importlib
 import os
-import importlib, sys, time, types
+import sys
+import time
+import types
 from pathlib import Path
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common
+
 
 def _imagededup_phash():  # as in /work/main/benches/compare_dedup.py: skip the CNN (torch) imports
     import imagededup

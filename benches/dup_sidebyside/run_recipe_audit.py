@@ -1,6 +1,10 @@
-import os, sys, time
+import os
+import sys
+import time
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common
+
 import recipe_audit
 
 ps = common.paths()

@@ -1,8 +1,12 @@
 """Score every /tmp/sbs/groups/*.parquet with dup_heldout.judge (held-out photo rows)."""
-import json, os, sys
+import json
+import os
+import sys
 from pathlib import Path
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import polars as pl
+
 from dup_heldout import judge
 
 t = pl.read_parquet(f"{os.environ.get('CORPUS', '/tmp/dh19')}/table.parquet").filter(pl.col("source_kind") == "photo")

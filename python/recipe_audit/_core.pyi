@@ -40,6 +40,11 @@ def hamming_groups(hashes: npt.NDArray[np.uint64], radius: int) -> npt.NDArray[n
 def hamming_forest_across(
     queries: npt.NDArray[np.uint64], index: npt.NDArray[np.uint64], radius: int
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def hamming_forest_in_buckets(
+    hashes: npt.NDArray[np.uint64], ids: npt.NDArray[np.uint32], offsets: npt.NDArray[np.uint64], radius: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """Each bucket ``hashes[offsets[b]:offsets[b + 1]]`` searched exactly: a spanning forest in global ids."""
+
 def hamming_components(n: int, a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]: ...
 def hamming_groups_with_mirrors(
     hashes: npt.NDArray[np.uint64], mirrors: npt.NDArray[np.uint64], radius: int

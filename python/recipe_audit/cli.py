@@ -21,60 +21,18 @@ from pathlib import Path
 
 import polars as pl
 
-from recipe_audit.duplicates import find_duplicates, find_label_conflicts, find_leaks
-from recipe_audit.index import DuplicateIndex
-from recipe_audit.label_errors import read_pred_probs
-from recipe_audit.outliers import OutlierThresholds
-from recipe_audit.scan import scan
-from recipe_audit.sources import Manifest, is_uri
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def _summary(files: pl.DataFrame, seconds: float, dups: pl.DataFrame | None = None) -> str:
-    """A short text a person reads in ten seconds: counts, broken files, copies, leaks, conflicts
-    (`dups`: the duplicate groups when already found, e.g. on a cluster)."""
-    lines = [f"{_count(files.height, 'file')} in {seconds:.2f} s ({files.height / max(seconds, 1e-9):.0f} files/s)"]
-    for column in ("status", "format"):
-        counts = files.group_by(column).len().sort(["len", column], descending=[True, False])
-        lines.append(f"  by {column}: " + ", ".join(f"{v} {n}" for v, n in counts.iter_rows()))
-    broken = files.filter(pl.col("status") != "ok")
-    if broken.height:
-        lines.append(f"\n{_count(broken.height, 'broken or unreadable file')}:")
-        for path, status, error in broken.select("path", "status", "error").head(20).iter_rows():
-            lines.append(f"  {status:<11} {path}: {error}")
-        if broken.height > 20:
-            lines.append(f"  ... and {broken.height - 20} more")
-    mismatched = files.filter(pl.col("ext_mismatch"))
-    if mismatched.height:
-        lines.append(f"\n{_count(mismatched.height, 'file')} whose extension names another format:")
-        for path, fmt in mismatched.select("path", "format").head(10).iter_rows():
-            lines.append(f"  {path} is really {fmt}")
-    dups = find_duplicates(files) if dups is None else dups
-    if dups.height:
-        groups = dups.group_by("group", maintain_order=True).agg(
-            pl.col("path"), pl.col("kind").first(), pl.col("distance").max()
-        )
-        lines.append(f"\n{_count(groups.height, 'group')} of duplicates (bits: pHash distance to the file to keep):")
-        for paths, kind, distance in groups.select("path", "kind", "distance").head(10).iter_rows():
-            lines.append(f"  [{kind}, <= {distance} bits] " + "  ==  ".join(paths))
-    if "split" in files.columns and files["split"].drop_nulls().len():
-        leaks = find_leaks(files, dups)
-        if leaks.height:
-            lines.append(f"\n{_count(leaks.height, 'file')} outside train with a copy in train (leaks):")
-            for path, twins in leaks.select("path", "train_paths").head(10).iter_rows():
-                lines.append(f"  {path}  ==  {twins[0]}")
-    if files["label"].drop_nulls().len():
-        conflicts = find_label_conflicts(files, dups)
-        if conflicts.height:
-            per_group = conflicts.group_by("group", maintain_order=True).agg(pl.col("path"), pl.col("labels").first())
-            lines.append(f"\n{_count(per_group.height, 'group')} of copies with different labels:")
-            for paths, labels in per_group.select("path", "labels").head(10).iter_rows():
-                lines.append(f"  {labels}: " + "  ==  ".join(paths))
-    return "\n".join(lines)
-
+import recipe_audit.distributed as distributed
+from recipe_audit.analysis.label_errors import read_pred_probs
+from recipe_audit.analysis.outliers import OutlierThresholds
+from recipe_audit.auditing.problems import PROBLEMS
+from recipe_audit.auditing.run import audit
+from recipe_audit.auditing.summary import scan_summary
+from recipe_audit.dedup.duplicates import find_duplicates
+from recipe_audit.dedup.index import DuplicateIndex
+from recipe_audit.dedup.leaks import find_leaks
+from recipe_audit.examples import make_example
+from recipe_audit.io.scan import scan
+from recipe_audit.io.sources import Manifest, is_uri
 
 _SUMMARY_COLUMNS = ("path", "status", "format", "error", "ext_mismatch", "content_hash", "phash", "phash_mirror", "colorfulness", "chroma_rg", "chroma_yb",
                     "thumb", "width", "height", "label", "split")
@@ -110,9 +68,7 @@ def _run_dataset(source: str | Manifest, args: argparse.Namespace) -> int:
         return 2
     engine = None
     if args.engine == "ray":
-        from recipe_audit.distributed import RayEngine
-
-        engine = RayEngine(address=args.address)
+        engine = distributed.RayEngine(address=args.address)
     started = time.perf_counter()
     run = scan(source, threads=args.threads, out=args.dataset, shard_size=args.shard_size, engine=engine)
     seconds = time.perf_counter() - started
@@ -121,10 +77,8 @@ def _run_dataset(source: str | Manifest, args: argparse.Namespace) -> int:
     files = run.files.select([c for c in _SUMMARY_COLUMNS if c in names]).collect()
     dups = None
     if engine is not None:
-        from recipe_audit.distributed import find_duplicates as find_on_cluster
-
-        dups = find_on_cluster(files, engine)
-    print(_summary(files, seconds, dups))
+        dups = distributed.find_duplicates(files, engine)
+    print(scan_summary(files, seconds, dups))
     print(f"\n{run.summary()}")
     return 0
 
@@ -132,7 +86,7 @@ def _run_dataset(source: str | Manifest, args: argparse.Namespace) -> int:
 def _run_scan(directory: str | Manifest, out: str | None, threads: int | None) -> int:
     started = time.perf_counter()
     files = scan(directory, threads=threads)
-    print(_summary(files, time.perf_counter() - started))
+    print(scan_summary(files, time.perf_counter() - started))
     if out:
         _write_parquet(files, out)
         print(f"\nwrote {files.height} rows to {out}")
@@ -184,8 +138,6 @@ def _run_duplicates(args: argparse.Namespace, leaks_only: bool) -> int:
 
 def _run_duplicates_on_ray(args: argparse.Namespace, leaks_only: bool) -> int:
     """The scan's shards and the near-duplicate join as Ray tasks; the rows land in --dataset."""
-    from recipe_audit import distributed
-
     unsupported = [flag for flag, given in (("--flips", args.flips), ("--against", getattr(args, "against", None)),
                                             ("--save-index", getattr(args, "save_index", None))) if given]
     if unsupported or not args.dataset:
@@ -209,7 +161,7 @@ def _run_duplicates_on_ray(args: argparse.Namespace, leaks_only: bool) -> int:
 
 def _print_frame(frame: pl.DataFrame, what: str, out: str | None) -> int:
     with pl.Config(tbl_rows=50, fmt_str_lengths=80, tbl_width_chars=160):
-        print(f"{_count(frame.height, 'row')}: {what}")
+        print(f"{frame.height} row{'' if frame.height == 1 else 's'}: {what}")
         if frame.height:
             print(frame)
     if out:
@@ -219,17 +171,13 @@ def _print_frame(frame: pl.DataFrame, what: str, out: str | None) -> int:
 
 
 def _run_example(directory: str | None, out: str | None) -> int:
-    from recipe_audit.examples import make_example
-
     base = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="recipe_audit_example_"))
     root = make_example(base)
     print(f"built-in example written to {root}\n")
     return _run_scan(str(root), out, None)
 
 
-def _add_audit_parser(commands: argparse._SubParsersAction) -> None:
-    from recipe_audit.audit import PROBLEMS
-
+def _add_audit_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cmd = commands.add_parser(
         "audit",
         help="the whole audit: summary, HTML report, Parquet frames; exit 1 on --fail-on problems",
@@ -265,8 +213,6 @@ def _add_audit_parser(commands: argparse._SubParsersAction) -> None:
 
 def _run_audit(args: argparse.Namespace) -> int:
     """`recipe-audit audit`: 0 clean (or nothing to gate on), 1 a --fail-on problem found, 2 misuse."""
-    from recipe_audit.audit import PROBLEMS, audit
-
     source = _source(args)
     if source is None:
         return 2

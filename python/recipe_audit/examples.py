@@ -27,11 +27,12 @@ import hashlib
 import io
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    import numpy as np
-    import polars as pl
+import numpy as np
+import polars as pl
+
+from recipe_audit._optional import require
 
 __all__ = [
     "photo_sources",
@@ -51,25 +52,14 @@ _SKIMAGE_PHOTOS = (
 )
 _EXAMPLE_CLASSES = ("astronaut", "chelsea", "coffee", "rocket")
 _EXAMPLE_COUNTS = {"train": 10, "val": 3, "test": 3}
-_PACKAGES = {"skimage": "scikit-image", "PIL": "Pillow"}
 
 
-def _need(module: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"recipe_audit.examples needs {_PACKAGES.get(module.split('.')[0], module)}; "
-            "install the extra: pip install recipe-audit[example]"
-        ) from exc
+def _need(module: str) -> Any:
+    return require(module, extra="example", feature="recipe_audit.examples")
 
 
 @functools.lru_cache(maxsize=1)
-def _load_sources() -> tuple:
-    import numpy as np
-
+def _load_sources() -> tuple[tuple[str, np.ndarray], ...]:
     _need("PIL.Image")  # skimage.data reads its files with Pillow (imported lazily)
     data = _need("skimage.data")
     out = []
@@ -161,8 +151,6 @@ def photo_library(*, system_dirs: tuple[str, ...] | None = SYSTEM_PHOTO_DIRS) ->
 
 @functools.lru_cache(maxsize=2)
 def _load_library(system_dirs: tuple[str, ...]) -> tuple[Photo, ...]:
-    import numpy as np
-
     Image = _need("PIL.Image")
 
     def photo(name: str, family: str, arr: np.ndarray, kind: str = "photo") -> Photo:
@@ -180,7 +168,7 @@ def _load_library(system_dirs: tuple[str, ...]) -> tuple[Photo, ...]:
     except ImportError:
         pass
     else:
-        with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f, Image.open(f) as im:
+        with Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).open("rb") as f, Image.open(f) as im:
             out.append(photo("grace_hopper", "matplotlib", np.asarray(im.convert("RGB"))))
     seen = {p.name for p in out}
     for folder in system_dirs:
@@ -208,7 +196,11 @@ def _load_library(system_dirs: tuple[str, ...]) -> tuple[Photo, ...]:
     return tuple(sorted(out, key=lambda p: (p.family, p.name)))
 
 
-def _crop(rng: np.random.Generator, arr: np.ndarray, lo: float = 0.3, hi: float = 0.9):
+Box = tuple[int, int, int, int]
+"""A crop box: (y0, x0, y1, x1) in pixels."""
+
+
+def _crop(rng: np.random.Generator, arr: np.ndarray, lo: float = 0.3, hi: float = 0.9) -> Box:
     """A random crop covering ``lo..hi`` of each side; returns the box (y0, x0, y1, x1)."""
     h, w = arr.shape[:2]
     ch = max(1, int(round(h * rng.uniform(lo, hi))))
@@ -218,15 +210,18 @@ def _crop(rng: np.random.Generator, arr: np.ndarray, lo: float = 0.3, hi: float 
     return y0, x0, y0 + ch, x0 + cw
 
 
-def _iou(a: tuple, b: tuple) -> float:
+def _area(r: Box) -> int:
+    return (r[2] - r[0]) * (r[3] - r[1])
+
+
+def _iou(a: Box, b: Box) -> float:
     ih = max(0, min(a[2], b[2]) - max(a[0], b[0]))
     iw = max(0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ih * iw
-    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
+    return inter / (_area(a) + _area(b) - inter)
 
 
-def _to_image(arr: np.ndarray, box: tuple, long_side: int, gray: bool):
+def _to_image(arr: np.ndarray, box: Box, long_side: int, gray: bool) -> Any:
     """Crop ``arr`` to ``box`` and resize (LANCZOS) so the long side is ``long_side``."""
     Image = _need("PIL.Image")
     y0, x0, y1, x1 = box
@@ -239,7 +234,7 @@ def _to_image(arr: np.ndarray, box: tuple, long_side: int, gray: bool):
 
 
 def _encode(
-    im, fmt: str, quality: int = 90, subsampling: int = 2, progressive: bool = False
+    im: Any, fmt: str, quality: int = 90, subsampling: int = 2, progressive: bool = False
 ) -> bytes:
     buf = io.BytesIO()
     if fmt == "PNG":
@@ -297,9 +292,6 @@ def make_photo_corpus_table(
     >>> table.columns
     ['path', 'source', 'top', 'left', 'bottom', 'right']
     """
-    import numpy as np
-    import polars as pl
-
     if n < 0 or not 1 <= min_side <= max_side:
         raise ValueError("need n >= 0 and 1 <= min_side <= max_side")
     sources = _load_sources()
@@ -344,7 +336,10 @@ def _example_layout() -> tuple[list[tuple[str, int]], dict[str, list[str]]]:
                 first.setdefault((split, c), []).append(rel)
     k = iter(range(len(base), len(base) + 7))
     a, ch, co, ro = _EXAMPLE_CLASSES
-    name = lambda split, cls: f"{split}/{cls}/img_{next(k):06d}.jpg"  # noqa: E731
+
+    def name(split: str, cls: str) -> str:
+        return f"{split}/{cls}/img_{next(k):06d}.jpg"
+
     planted = {
         "exact_duplicate": [first["train", 0][0], name("train", a)],
         "near_duplicate": [first["train", 1][0], name("train", ch)],
@@ -376,8 +371,6 @@ def make_example(dest: str | Path) -> Path:
     >>> sorted(p.name for p in root.iterdir())
     ['test', 'train', 'val']
     """
-    import numpy as np
-
     root = Path(dest)
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} exists and is not empty")
@@ -385,7 +378,7 @@ def make_example(dest: str | Path) -> Path:
     arrays = [sources[c] for c in _EXAMPLE_CLASSES]
     rng = np.random.default_rng(20240601)
     base, planted = _example_layout()
-    boxes: dict[int, list[tuple]] = {c: [] for c in range(len(arrays))}
+    boxes: dict[int, list[Box]] = {c: [] for c in range(len(arrays))}
 
     def new_image(c: int, fmt: str = "JPEG") -> bytes:
         # Reject crops that overlap an earlier one of the same class too much, so that

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import base64
 import io
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
-from recipe_audit.properties import CATEGORICAL_PROPERTIES
+from recipe_audit._optional import require
+from recipe_audit.analysis.properties import CATEGORICAL_PROPERTIES
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SCATTER_POINTS = 20_000
 """At most this many images in the size scatter (a fixed random sample beyond)."""
@@ -24,24 +30,22 @@ _SPLIT_COLORS = ("#3b6ea5", "#e07b39", "#5a9e4b", "#a55194", "#8c6d31", "#7f7f7f
 _FLAG_COLOR = "#d62728"
 
 
-def _png(fig) -> str:  # noqa: ANN001 - a matplotlib Figure
+def _png(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _figure(width: float = 6.0, height: float = 3.2):  # noqa: ANN202
-    from matplotlib.figure import (
-        Figure,  # drawn without pyplot: no global backend or state touched
-    )
-
-    return Figure(figsize=(width, height), layout="constrained")
+def _figure(width: float = 6.0, height: float = 3.2) -> Figure:
+    # Drawn without pyplot: no global backend or state touched.
+    figure: type[Figure] = require("matplotlib.figure", extra="report", feature="the report's plots").Figure
+    return figure(figsize=(width, height), layout="constrained")
 
 
-def _context():  # noqa: ANN202
-    import matplotlib
-
-    return matplotlib.rc_context({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
+def _context() -> AbstractContextManager[None]:
+    matplotlib = require("matplotlib", extra="report", feature="the report's plots")
+    context: AbstractContextManager[None] = matplotlib.rc_context({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
+    return context
 
 
 def _text(value: object, limit: int = 40) -> str:

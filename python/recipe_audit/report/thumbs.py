@@ -29,7 +29,7 @@ def _thumbnail(path: str, size: int) -> str | None:
                 im = im.convert("RGB")
             buf = io.BytesIO()
             im.save(buf, format="JPEG", quality=72)
-    except Exception:  # noqa: BLE001 - any failure becomes "no thumbnail", never an exception
+    except Exception:
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 

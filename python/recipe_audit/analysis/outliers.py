@@ -26,6 +26,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from recipe_audit.schema import require_columns
+
 FLAGS: tuple[str, ...] = ("dark", "bright", "blurry", "low_information", "odd_size", "odd_aspect", "grayscale")
 """Every flag `find_outliers` can raise, in the order of the ``flags`` list column."""
 
@@ -257,9 +259,7 @@ def find_outliers(
         "sharpness",
         "colorfulness",
     }
-    missing = needed - set(files.columns)
-    if missing:
-        raise ValueError(f"files lacks the scan columns {sorted(missing)}; pass the frame recipe_audit.scan returns")
+    require_columns(files, needed)
     extra = [c for c in ("label", "split") if c in files.columns]
     usable = files.filter(
         (pl.col("status") == "ok") & pl.col("mean").is_not_null() & (pl.col("width") > 0) & (pl.col("height") > 0)
@@ -308,7 +308,7 @@ def flag_counts(outliers: pl.DataFrame) -> pl.DataFrame:
     """How many images each flag fired on: ``flag``, ``count`` (every flag listed, zeros included).
 
     Example:
-        >>> recipe_audit.outliers.flag_counts(recipe_audit.find_outliers(files))  # doctest: +SKIP
+        >>> recipe_audit.analysis.outliers.flag_counts(recipe_audit.find_outliers(files))  # doctest: +SKIP
     """
     return pl.DataFrame(
         {"flag": list(FLAGS), "count": [int(outliers[f].sum()) if outliers.height else 0 for f in FLAGS]},

@@ -10,6 +10,7 @@ so the whole source, one shard of a long run or one worker's batch all go throug
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,9 +18,20 @@ from typing import Any
 
 import polars as pl
 
-from recipe_audit import _core
-from recipe_audit.sources import (IN_FLIGHT, Bucket, Manifest, fetch_batches, is_uri, label_and_split, list_objects,
-                                  open_bucket, split_uri)
+import recipe_audit._core as _core
+from recipe_audit.io.sources import (
+    IN_FLIGHT,
+    Bucket,
+    Manifest,
+    fetch_batches,
+    head_object,
+    is_uri,
+    label_and_split,
+    list_objects,
+    open_bucket,
+    split_uri,
+)
+from recipe_audit.schema import MAX_BYTES, MAX_PIXELS, MIN_DECODE_SIDE, SCAN_SCHEMA, PathLike, frame_from_columns
 
 LISTING_COLUMNS = ("path", "label", "split", "version", "status", "error", "_where", "_key")
 
@@ -30,19 +42,36 @@ class Settings:
 
     recursive: bool = True
     threads: int | None = None
-    max_pixels: int = 100_000_000
-    max_bytes: int = 1 << 30
-    min_decode_side: int = 64
+    max_pixels: int = MAX_PIXELS
+    max_bytes: int = MAX_BYTES
+    min_decode_side: int = MIN_DECODE_SIDE
     storage_options: Mapping[str, str] | None = None
 
     def fingerprint(self) -> str:
         """The settings and the frame's columns: a shard written with other columns (an older
         release without `sharpness`, say) is never reused, so a rerun reads those files again."""
-        from recipe_audit.scan import SCAN_SCHEMA  # scan imports this module (issue 19 untangles it)
-
         columns = ",".join(f"{name}:{dtype}" for name, dtype in SCAN_SCHEMA.items())
         return (f"recursive={self.recursive} max_pixels={self.max_pixels} max_bytes={self.max_bytes} "
                 f"min_decode_side={self.min_decode_side} core={_core.__version__} columns={columns}")
+
+
+def local_sources(source: PathLike | Sequence[PathLike]) -> list[str]:
+    """The paths a local source names (one path, or a non-empty list), checked to exist."""
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        try:
+            os.lstat(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"scan: {path!r} does not exist; pass a directory, a file or a list of paths") from None
+        except PermissionError:
+            raise PermissionError(f"scan: {path!r} cannot be reached: permission denied on a folder above it") from None
+        return [path]
+    if isinstance(source, (bytes, bytearray)):
+        raise TypeError("scan: pass paths as str or pathlib.Path, not bytes")
+    paths = [os.fspath(p) for p in source]
+    if not paths:
+        raise ValueError("scan: the list of paths is empty")
+    return paths
 
 
 def _local(paths: Sequence[str], recursive: bool) -> pl.DataFrame:
@@ -111,9 +140,7 @@ def build_listing(source: Any, settings: Settings) -> tuple[pl.DataFrame, dict[s
         listing, bucket = _objects(source, settings.storage_options)
         buckets[bucket.url] = bucket
     else:
-        from recipe_audit.scan import _sources
-
-        listing = _local(_sources(source), settings.recursive)
+        listing = _local(local_sources(source), settings.recursive)
     return listing.sort("path", maintain_order=True), buckets
 
 
@@ -126,8 +153,6 @@ def with_object_versions(listing: pl.DataFrame, buckets: Mapping[str, Bucket], p
     todo = listing.with_row_index("_row").filter(unknown)
     if not todo.height:
         return listing
-    from recipe_audit.sources import head_object
-
     heads = list(pool.map(lambda where_key: head_object(buckets[where_key[0]], where_key[1]),
                           todo.select("_where", "_key").iter_rows()))
     found = todo.select("_row").with_columns(
@@ -145,8 +170,6 @@ def scan_rows(listing: pl.DataFrame, buckets: Mapping[str, Bucket], settings: Se
     """Rows of the scan frame (plus ``version`` and a manifest's extra columns) for `listing`'s
     entries, in its order. Local files are read by the Rust core; objects are fetched
     `IN_FLIGHT` at a time and handed to the same per-file pipeline as bytes."""
-    from recipe_audit.scan import SCAN_SCHEMA, frame_from_columns
-
     listing = listing.with_row_index("_row")
     parts = []
     refused = listing.filter(pl.col("status").is_not_null())
@@ -158,6 +181,7 @@ def scan_rows(listing: pl.DataFrame, buckets: Mapping[str, Bucket], settings: Se
         columns = _core.scan_paths(local["_key"].to_list(), recursive=False, threads=settings.threads,
                                    max_pixels=settings.max_pixels, max_bytes=settings.max_bytes,
                                    min_decode_side=settings.min_decode_side)
+        assert columns is not None  # without on_batch the core returns the columns
         rows = frame_from_columns(columns).drop("label", "split")
         parts.append(local.select("_row", "_key", "path")
                      .join(rows.rename({"path": "_key"}), on="_key", how="left").drop("_key"))
@@ -181,8 +205,6 @@ def scan_rows(listing: pl.DataFrame, buckets: Mapping[str, Bucket], settings: Se
 
 def _scan_objects(group: pl.DataFrame, bucket: Bucket, settings: Settings, pool: ThreadPoolExecutor) -> pl.DataFrame:
     """Rows for one store's objects, decoded a batch at a time as the next batch downloads."""
-    from recipe_audit.scan import frame_from_columns
-
     out = []
     ids = group.select("_row", "path").rows()
     done = 0

@@ -9,73 +9,18 @@ from typing import Any, Union, overload
 
 import polars as pl
 
-from recipe_audit import _core
-from recipe_audit.listing import Settings, build_listing, scan_rows
-from recipe_audit.output import ScanRun, run_to_dataset
-from recipe_audit.sources import Manifest, is_uri
-
-PathLike = Union[str, "os.PathLike[str]"]
-
-STATUSES: tuple[str, ...] = ("ok", "empty", "truncated", "corrupt", "unsupported", "unreadable", "too_large", "missing")
-"""Every value the `status` column can take."""
-
-SCAN_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "path": pl.String,
-    "bytes": pl.UInt64,
-    "format": pl.String,
-    "ext_mismatch": pl.Boolean,
-    "status": pl.String,
-    "error": pl.String,
-    "width": pl.UInt32,
-    "height": pl.UInt32,
-    "channels": pl.UInt8,
-    "content_hash": pl.String,
-    "ahash": pl.UInt64,
-    "dhash": pl.UInt64,
-    "phash": pl.UInt64,
-    "phash_mirror": pl.UInt64,
-    "thumb": pl.Binary,
-    "mean": pl.Float64,
-    "std": pl.Float64,
-    "dark_frac": pl.Float64,
-    "bright_frac": pl.Float64,
-    "luma_p01": pl.UInt8,
-    "luma_p99": pl.UInt8,
-    "blur": pl.Float64,
-    "sharpness": pl.Float64,
-    "colorfulness": pl.Float64,
-    "chroma_rg": pl.Float64,
-    "chroma_yb": pl.Float64,
-    "entropy": pl.Float64,
-    "aspect": pl.Float64,
-    "label": pl.String,
-    "split": pl.String,
-}
-"""Column names and types of the frame `scan` returns: a stable contract."""
-
-
-def _sources(source: PathLike | Sequence[PathLike]) -> list[str]:
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        try:
-            os.lstat(path)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"scan: {path!r} does not exist; pass a directory, a file or a list of paths") from None
-        except PermissionError:
-            raise PermissionError(f"scan: {path!r} cannot be reached: permission denied on a folder above it") from None
-        return [path]
-    if isinstance(source, (bytes, bytearray)):
-        raise TypeError("scan: pass paths as str or pathlib.Path, not bytes")
-    paths = [os.fspath(p) for p in source]
-    if not paths:
-        raise ValueError("scan: the list of paths is empty")
-    return paths
-
-
-def frame_from_columns(columns: dict[str, list]) -> pl.DataFrame:
-    """The scan frame from the core's columns, typed by `SCAN_SCHEMA`."""
-    return pl.DataFrame(columns, schema=SCAN_SCHEMA)
-
+import recipe_audit._core as _core
+from recipe_audit.io.datasets import ScanRun, run_to_dataset
+from recipe_audit.io.listing import Settings, build_listing, local_sources, scan_rows
+from recipe_audit.io.sources import Manifest, is_uri
+from recipe_audit.schema import (
+    MAX_BYTES,
+    MAX_PIXELS,
+    MIN_DECODE_SIDE,
+    PathLike,
+    empty_scan_frame,
+    frame_from_columns,
+)
 
 Source = Union[PathLike, Sequence[PathLike], "Manifest"]
 
@@ -94,9 +39,9 @@ def scan(
     recursive: bool = True,
     threads: int | None = None,
     progress: bool | None = None,
-    max_pixels: int = 100_000_000,
-    max_bytes: int = 1 << 30,
-    min_decode_side: int = 64,
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_BYTES,
+    min_decode_side: int = MIN_DECODE_SIDE,
     out: PathLike | None = None,
     shard_size: int = 50_000,
     storage_options: Mapping[str, str] | None = None,
@@ -180,11 +125,10 @@ def scan(
             return run_to_dataset(source, os.fspath(out), settings, shard_size=shard_size, progress=progress,
                                   engine=engine)
         listing, buckets = build_listing(source, settings)
-        return scan_rows(listing, buckets, settings) if listing.height else frame_from_columns(
-            {name: [] for name in SCAN_SCHEMA})
+        return scan_rows(listing, buckets, settings) if listing.height else empty_scan_frame()
     frames: list[pl.DataFrame] = []
     _core.scan_paths(
-        _sources(source),
+        local_sources(source),
         recursive=recursive,
         threads=threads,
         progress=progress,
@@ -194,7 +138,7 @@ def scan(
         # A frame per batch as it is done: Python holds one batch of per-cell objects at a time.
         on_batch=lambda columns: frames.append(frame_from_columns(columns)),
     )
-    return pl.concat(frames, rechunk=True) if frames else frame_from_columns({name: [] for name in SCAN_SCHEMA})
+    return pl.concat(frames, rechunk=True) if frames else empty_scan_frame()
 
 
 def scan_bytes(names: Sequence[str], blobs: Sequence[bytes], *, threads: int | None = None) -> pl.DataFrame:
@@ -210,4 +154,4 @@ def scan_bytes(names: Sequence[str], blobs: Sequence[bytes], *, threads: int | N
     return frame_from_columns(_core.scan_bytes(list(names), list(blobs), threads=threads))
 
 
-__all__ = ["scan", "scan_bytes", "SCAN_SCHEMA", "STATUSES", "frame_from_columns"]
+__all__ = ["scan", "scan_bytes"]

@@ -132,7 +132,8 @@ def partition_of(keys: np.ndarray, partitions: int) -> np.ndarray:
     the blocks themselves spread over all partitions."""
     mixed = (keys * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
     # 16 bits where they suffice: the map side's stable sort of them is a radix sort (3-8x faster)
-    return (mixed % np.uint64(partitions)).astype(np.uint16 if partitions <= 1 << 16 else np.int64)
+    target: np.ndarray = (mixed % np.uint64(partitions)).astype(np.uint16 if partitions <= 1 << 16 else np.int64)
+    return target
 
 
 def default_partitions(keys: int, cpus: int) -> int:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recipe_audit import _core
+import recipe_audit._core as _core
 
 METHODS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_joint")
 """How the label errors are chosen from the estimated joint (the paper's variants):
@@ -98,7 +98,9 @@ def _check_probs(pred_probs: Any, n: int, k: int, logits: bool) -> np.ndarray:
     return probs
 
 
-def _prepare(labels: Any, pred_probs: Any, classes: Sequence[Any] | None, logits: bool):  # noqa: ANN202
+def _prepare(
+    labels: Any, pred_probs: Any, classes: Sequence[Any] | None, logits: bool
+) -> tuple[np.ndarray, list[Any], pl.Series | None, np.ndarray, np.ndarray]:
     codes, names, paths = _encode_labels(labels, classes)
     if len(names) < 2:
         raise ValueError("labels: a single class has no label errors to find; at least two classes are needed")
@@ -275,7 +277,7 @@ def read_pred_probs(path: str) -> pl.DataFrame:
     column per class, named by the class (the CLI's ``--pred-probs``).
 
     Example:
-        >>> probs = recipe_audit.label_errors.read_pred_probs("probs.parquet")   # doctest: +SKIP
+        >>> probs = recipe_audit.analysis.label_errors.read_pred_probs("probs.parquet")   # doctest: +SKIP
     """
     lower = str(path).lower()
     if lower.endswith(".parquet"):

@@ -28,8 +28,9 @@ from typing import Any
 
 import polars as pl
 
-from recipe_audit.listing import Settings, build_listing, scan_rows, with_object_versions
-from recipe_audit.sources import IN_FLIGHT, Bucket, is_uri, open_bucket, split_uri
+from recipe_audit.io.listing import Settings, build_listing, scan_rows, with_object_versions
+from recipe_audit.io.sources import IN_FLIGHT, Bucket, Manifest, is_uri, obstore_module, open_bucket, split_uri
+from recipe_audit.schema import SCAN_SCHEMA
 
 RUN_RECORD = "_run.json"
 FORMAT_VERSION = 1
@@ -61,8 +62,6 @@ class ScanRun:
         """The whole dataset as a lazy frame (columns of `SCAN_SCHEMA` plus ``version`` and any
         manifest columns), sorted by path; nothing is loaded until collected."""
         if not self.shards:
-            from recipe_audit.scan import SCAN_SCHEMA
-
             return pl.LazyFrame(schema={**SCAN_SCHEMA, "version": pl.String})
         return pl.scan_parquet(self.shards, storage_options=self.storage_options or None)
 
@@ -97,8 +96,7 @@ class _Target:
         if self.bucket is None:
             path = Path(self.out) / leaf
             return path.read_bytes() if path.is_file() else None
-        import obstore
-
+        obstore = obstore_module()
         try:
             return bytes(obstore.get(self.bucket.store, f"{self.prefix}/{leaf}".lstrip("/")).bytes())
         except FileNotFoundError:
@@ -107,8 +105,7 @@ class _Target:
     def exists(self, leaf: str) -> bool:
         if self.bucket is None:
             return (Path(self.out) / leaf).is_file()
-        import obstore
-
+        obstore = obstore_module()
         try:
             obstore.head(self.bucket.store, f"{self.prefix}/{leaf}".lstrip("/"))
             return True
@@ -122,8 +119,7 @@ class _Target:
             partial.write_bytes(data)
             os.replace(partial, final)
         else:
-            import obstore
-
+            obstore = obstore_module()
             obstore.put(self.bucket.store, f"{self.prefix}/{leaf}".lstrip("/"), data)
 
     def polars_options(self) -> dict[str, str]:
@@ -253,8 +249,6 @@ def run_to_dataset(source: Any, out: str, settings: Settings, *, shard_size: int
 
 
 def _describe(source: Any) -> Any:
-    from recipe_audit.sources import Manifest
-
     if isinstance(source, Manifest):
         return {"manifest": os.fspath(source.path), "root": source.root}
     if isinstance(source, (str, os.PathLike)):
@@ -271,6 +265,5 @@ def _remove_stale(target: _Target, previous: dict[str, Any] | None, keep: set[st
             if target.bucket is None:
                 (Path(target.out) / shard["name"]).unlink(missing_ok=True)
             else:
-                import obstore
-
+                obstore = obstore_module()
                 obstore.delete(target.bucket.store, f"{target.prefix}/{shard['name']}".lstrip("/"))

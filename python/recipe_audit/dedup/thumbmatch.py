@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recipe_audit import _core
+import recipe_audit._core as _core
 
 THUMB_SIDE = 16
 """Side of the scan's ``thumb`` column (bytes = THUMB_SIDE**2, row-major gray)."""

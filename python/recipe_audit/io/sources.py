@@ -21,11 +21,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import polars as pl
 
-PathLike = Union[str, "os.PathLike[str]"]
+from recipe_audit._optional import require
+from recipe_audit.io.manifests import pick_column, read_table
+from recipe_audit.schema import PathLike
+
 URI_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://")
 """URI prefixes read through the object store client; everything else is a local path."""
 IN_FLIGHT = 64
@@ -42,12 +45,9 @@ def is_uri(source: object) -> bool:
     return isinstance(source, str) and source.lower().startswith(URI_SCHEMES)
 
 
-def _require_obstore() -> Any:
-    try:
-        import obstore
-    except ImportError as err:
-        raise ImportError("reading object-store URIs needs obstore: pip install 'recipe-audit[s3]'") from err
-    return obstore
+def obstore_module() -> Any:
+    """The obstore package (the ``s3`` extra), imported on first use."""
+    return require("obstore", extra="s3", feature="reading object-store URIs")
 
 
 def _env_options() -> dict[str, str]:
@@ -88,8 +88,7 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 def open_bucket(uri: str, storage_options: Mapping[str, str] | None = None) -> Bucket:
     """The store behind `uri`, configured from the environment and `storage_options`."""
-    _require_obstore()
-    from obstore.store import from_url
+    from_url = require("obstore.store", extra="s3", feature="reading object-store URIs").from_url
 
     url, _ = split_uri(uri)
     from_env = _env_options() if url.startswith(("s3://", "s3a://")) else {}
@@ -103,7 +102,7 @@ def open_bucket(uri: str, storage_options: Mapping[str, str] | None = None) -> B
 def list_objects(bucket: Bucket, prefix: str) -> pl.DataFrame:
     """Every object under `prefix` (streamed, page by page), sorted by key: ``key, size, etag``.
     Hidden names (a path segment starting with ``.``) are left out, as in the local walk."""
-    obstore = _require_obstore()
+    obstore = obstore_module()
     keys: list[str] = []
     sizes: list[int] = []
     etags: list[str | None] = []
@@ -147,12 +146,12 @@ def _listing_errors(pages: Iterator[Any], where: str) -> Iterator[Any]:
 def head_object(bucket: Bucket, key: str) -> tuple[str | None, str | None, str | None]:
     """``(etag, status, error)`` of one object from a HEAD request: ``(None, "missing", ...)``
     when it is not there, ``(None, None, None)`` when the request failed (the caller reads it)."""
-    obstore = _require_obstore()
+    obstore = obstore_module()
     try:
         return obstore.head(bucket.store, key).get("e_tag"), None, None
     except FileNotFoundError:
         return None, "missing", "listed but not found in the object store"
-    except Exception:  # noqa: BLE001 - without a version the object is simply read again
+    except Exception:
         return None, None, None
 
 
@@ -166,7 +165,7 @@ def fetch_batches(bucket: Bucket, keys: Sequence[str], max_bytes: int, pool: Thr
     downloaded (`IN_FLIGHT` reads at once) while the caller decodes batch k, and at most two
     batches of bytes are held. A key that is not there is ``missing``; other failures are
     ``unreadable``; objects over `max_bytes` are ``too_large`` and their bodies are not read."""
-    obstore = _require_obstore()
+    obstore = obstore_module()
 
     def get(key: str) -> tuple[str, bytes | None, str | None, str | None]:
         try:
@@ -178,7 +177,7 @@ def fetch_batches(bucket: Bucket, keys: Sequence[str], max_bytes: int, pool: Thr
             return key, bytes(result.bytes()), None, None
         except FileNotFoundError:
             return key, None, "missing", "listed but not found in the object store"
-        except Exception as err:  # noqa: BLE001 - any client failure is this object's row, not the audit's end
+        except Exception as err:
             first = str(err).splitlines()[0] if str(err) else type(err).__name__
             return key, None, "unreadable", f"object store read failed: {first}"
 
@@ -223,16 +222,14 @@ class Manifest:
 
     def read(self) -> pl.DataFrame:
         """``path`` (resolved), ``label``, ``split``, then the extra columns, one row per entry."""
-        from recipe_audit.labels import _pick, _read_table
-
         source = Path(self.path)
         if not source.is_file():
             raise FileNotFoundError(f"Manifest: {str(source)!r} is not a file")
-        table = _read_table(source)
-        path_col = _pick(table, "path")
+        table = read_table(source)
+        path_col = pick_column(table, "path")
         if path_col is None:
             raise ValueError(f"Manifest: no path column (path, file, filename, image...) in {table.columns}")
-        label_col, split_col = _pick(table, "label"), _pick(table, "split")
+        label_col, split_col = pick_column(table, "label"), pick_column(table, "split")
         root = self.root if self.root is not None else str(source.resolve().parent)
         raw = pl.col(path_col).cast(pl.String)
         joined = (pl.when(raw.str.contains(r"^[A-Za-z][A-Za-z0-9+.-]*://") | raw.str.starts_with("/"))

@@ -1,34 +1,29 @@
-"""Labels: manifests joined onto the scan, and the class distribution per split.
+"""Label manifests: tables read, matched to the scanned files, and joined onto the scan.
 
 Labels come from the ImageFolder layout (already in the scan frame) or from a manifest (CSV,
 Parquet, JSON Lines) mapping ``path`` -> ``label`` (and an optional ``split``), joined with Polars.
-Detection annotations (COCO, YOLO) are in `recipe_audit.boxes`; the last-layer bias in
-`recipe_audit.bias`.
+Detection annotations (COCO, YOLO) are in `recipe_audit.io.boxes`; the last-layer bias in
+`recipe_audit.analysis.bias`.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
-from typing import Union
 
 import polars as pl
 
-from recipe_audit.significance import chi2_sf
-
-PathLike = Union[str, "os.PathLike[str]"]
+from recipe_audit.schema import PathLike
 
 _ALIASES = {
     "path": ("path", "file", "filename", "file_name", "filepath", "file_path", "image", "image_path", "img"),
     "label": ("label", "class", "class_name", "category", "target", "y"),
     "split": ("split", "subset", "fold"),
 }
-_TRAIN = "train"
-_NO_SPLIT = "\x00none"  # stands for a null split inside joins; never shown
 
 
-def _pick(frame: pl.DataFrame, role: str) -> str | None:
+def pick_column(frame: pl.DataFrame, role: str) -> str | None:
+    """The column of `frame` that plays `role` (``path``, ``label``, ``split``), by its usual names."""
     lower = {c.lower(): c for c in frame.columns}
     return next((lower[a] for a in _ALIASES[role] if a in lower), None)
 
@@ -59,8 +54,8 @@ def read_labels(source: PathLike | pl.DataFrame) -> pl.DataFrame:
             raise FileNotFoundError(
                 f"read_labels: {str(path)!r} is not a file; pass a CSV, Parquet or JSON Lines manifest"
             )
-        frame = _read_table(path)
-    columns = {role: _pick(frame, role) for role in _ALIASES}
+        frame = read_table(path)
+    columns = {role: pick_column(frame, role) for role in _ALIASES}
     if columns["path"] is None or columns["label"] is None:
         raise ValueError(
             f"read_labels: need a path column ({'/'.join(_ALIASES['path'][:4])}...) and a label column "
@@ -74,7 +69,8 @@ def read_labels(source: PathLike | pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _read_table(path: Path) -> pl.DataFrame:
+def read_table(path: Path) -> pl.DataFrame:
+    """A manifest file (CSV, TSV, Parquet, JSON Lines, JSON records) as a frame of strings."""
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
     if suffix in (".csv", ".csv.gz"):
         return pl.read_csv(path, infer_schema_length=0)
@@ -107,7 +103,7 @@ def _absolute(path: pl.Expr, cwd: str) -> pl.Expr:
     return pl.when(p.str.starts_with("/")).then(p).otherwise(pl.lit(cwd.rstrip("/") + "/") + p)
 
 
-def _match(
+def match_to_files(
     files: pl.DataFrame, manifest: pl.DataFrame, root: PathLike | None, *, strip_extension: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(file path, manifest row) pairs, and the manifest with its keys.
@@ -162,7 +158,7 @@ def join_labels(files: pl.DataFrame, labels: pl.DataFrame | PathLike, *, root: P
         >>> files = recipe_audit.join_labels(files, "labels.csv", root="images/")     # doctest: +SKIP
     """
     manifest = read_labels(labels)
-    matched, keyed = _match(files, manifest, root)
+    matched, keyed = match_to_files(files, manifest, root)
     first = (
         matched.join(keyed.select("row", "label", "split"), on="row")
         .sort("row")
@@ -192,7 +188,7 @@ def label_issues(files: pl.DataFrame, labels: pl.DataFrame | PathLike, *, root: 
         >>> recipe_audit.label_issues(recipe_audit.scan("images/"), "labels.csv")  # doctest: +SKIP
     """
     manifest = read_labels(labels)
-    matched, keyed = _match(files, manifest, root)
+    matched, keyed = match_to_files(files, manifest, root)
     labelled = matched.join(keyed.select("row", "label"), on="row")
     frames = [
         files.join(matched, on="path", how="anti").select(
@@ -214,141 +210,4 @@ def label_issues(files: pl.DataFrame, labels: pl.DataFrame | PathLike, *, root: 
     return pl.concat(frames).sort("issue", "path")
 
 
-def label_stats(
-    files: pl.DataFrame,
-    *,
-    rare_share: float = 0.01,
-    reference: str | None = None,
-    usable_only: bool = True,
-) -> pl.DataFrame:
-    """The class distribution per split: counts, shares, balance, and how far each split drifts.
-
-    Args:
-        files: the scan frame (with ``label``, optionally ``split``; `join_labels` for manifests).
-        rare_share: a class under this share of its split is ``rare``.
-        reference: the split every other split is compared with; default ``train`` when present,
-            else the largest split.
-        usable_only: count only files that decoded (``status == "ok"``): what training will see.
-
-    Returns:
-        One row per split and class (every class in every split, zeros included), sorted by split
-        then label: ``split``, ``label``, ``count``, ``share`` (of the split), ``rare``, ``missing``
-        (no file of a class that other splits have); and per split, repeated on its rows:
-        ``split_count``, ``classes`` (present), ``imbalance`` (largest / smallest present class),
-        ``entropy`` (normalized: 1 is perfectly balanced over all classes, null with one class),
-        ``reference`` (the split compared with), ``js_divergence`` (Jensen-Shannon divergence, base 2,
-        0 = same distribution, 1 = disjoint) and ``chi2_p`` (p-value of a chi-square test that
-        the split and the reference share one distribution; small = shifted), null for the
-        reference itself. Files without a label are left out.
-
-    Example:
-        >>> stats = recipe_audit.label_stats(recipe_audit.scan("data/"))      # doctest: +SKIP
-        >>> stats.filter(pl.col("missing") | pl.col("rare"))                   # doctest: +SKIP
-    """
-    if "label" not in files.columns:
-        raise ValueError(
-            "label_stats: files has no 'label' column; scan an ImageFolder layout or join_labels a manifest"
-        )
-    if not 0 <= rare_share < 1:
-        raise ValueError("label_stats: rare_share must be in [0, 1), e.g. 0.01")
-    rows = files.filter(pl.col("status") == "ok") if usable_only and "status" in files.columns else files
-    split = pl.col("split").fill_null(_NO_SPLIT) if "split" in files.columns else pl.lit(_NO_SPLIT)
-    counted = (
-        rows.filter(pl.col("label").is_not_null())
-        .group_by(split=split, label=pl.col("label"))
-        .agg(count=pl.len().cast(pl.UInt64))
-    )
-    splits = counted.select("split").unique()
-    grid = splits.join(counted.select("label").unique(), how="cross").join(counted, on=["split", "label"], how="left")
-    grid = grid.with_columns(pl.col("count").fill_null(0)).sort("split", "label")  # fixed order: sums are reproducible
-    totals = grid.group_by("split").agg(pl.col("count").sum().alias("split_count"))
-    if reference is None:
-        names = totals["split"].to_list()
-        reference = (
-            _TRAIN
-            if _TRAIN in names
-            else (totals.sort(["split_count", "split"], descending=[True, False])["split"].first() if names else None)
-        )
-    elif reference not in set(totals["split"].to_list()):
-        raise ValueError(f"label_stats: no split named {reference!r}; splits are {sorted(totals['split'].to_list())}")
-    n_classes = grid["label"].n_unique()
-    share = pl.col("count") / pl.col("split_count")
-    present = pl.col("count") > 0
-    stats = (
-        grid.join(totals, on="split")
-        .with_columns(share=share)
-        .with_columns(
-            rare=present & (pl.col("share") < rare_share),
-            missing=~present,
-            classes=present.sum().over("split").cast(pl.UInt32),
-            imbalance=(pl.col("count").max() / pl.col("count").filter(present).min()).over("split").cast(pl.Float64),
-            entropy=(
-                pl.when(present).then(-pl.col("share") * pl.col("share").log()).otherwise(0.0).sum().over("split")
-                / (math.log(n_classes) if n_classes > 1 else float("nan"))
-            ),
-        )
-    )
-    stats = _drift(stats, reference).with_columns(
-        pl.when(pl.col(c) == _NO_SPLIT).then(None).otherwise(pl.col(c)).alias(c) for c in ("split", "reference")
-    )
-    return (
-        stats.with_columns(pl.col("entropy").fill_nan(None))
-        .sort(["split", "label"], nulls_last=False)
-        .select(
-            "split",
-            "label",
-            "count",
-            "share",
-            "rare",
-            "missing",
-            "split_count",
-            "classes",
-            "imbalance",
-            "entropy",
-            "reference",
-            "js_divergence",
-            "chi2_p",
-        )
-    )
-
-
-def _drift(stats: pl.DataFrame, reference: str | None) -> pl.DataFrame:
-    """Jensen-Shannon divergence and chi-square p-value of each split against `reference`."""
-    if reference is None:
-        return stats.with_columns(
-            reference=pl.lit(None, pl.String), js_divergence=pl.lit(None, pl.Float64), chi2_p=pl.lit(None, pl.Float64)
-        )
-    ref = stats.filter(pl.col("split") == reference).select(
-        "label", ref_count="count", ref_share="share", ref_total="split_count"
-    )
-    both = stats.join(ref, on="label", how="left").sort("split", "label")
-    p, q = pl.col("share"), pl.col("ref_share")
-    m = (p + q) / 2
-    kl = lambda a: pl.when(a > 0).then(a * (a / m).log(2)).otherwise(0.0)  # noqa: E731
-    column_total = pl.col("count") + pl.col("ref_count")
-    grand = pl.col("split_count") + pl.col("ref_total")
-    expected_a = pl.col("split_count") * column_total / grand
-    expected_b = pl.col("ref_total") * column_total / grand
-    cell = (
-        pl.when(column_total > 0)
-        .then(
-            (pl.col("count") - expected_a).pow(2) / expected_a + (pl.col("ref_count") - expected_b).pow(2) / expected_b
-        )
-        .otherwise(0.0)
-    )
-    per_split = both.group_by("split", maintain_order=True).agg(
-        js_divergence=(0.5 * kl(p) + 0.5 * kl(q)).sum(),
-        chi2=cell.sum(),
-        dof=(column_total > 0).sum().cast(pl.Int64) - 1,
-    )
-    pvalues = [chi2_sf(x, int(d)) for x, d in per_split.select("chi2", "dof").iter_rows()]  # one per split
-    per_split = per_split.with_columns(chi2_p=pl.Series(pvalues, dtype=pl.Float64)).with_columns(
-        pl.when(pl.col("split") == reference).then(None).otherwise(pl.col(c)).alias(c)
-        for c in ("js_divergence", "chi2_p")
-    )
-    return stats.join(per_split.select("split", "js_divergence", "chi2_p"), on="split", how="left").with_columns(
-        reference=pl.lit(reference, pl.String)
-    )
-
-
-__all__ = ["read_labels", "join_labels", "label_issues", "label_stats"]
+__all__ = ["read_labels", "join_labels", "label_issues", "read_table", "pick_column", "match_to_files"]

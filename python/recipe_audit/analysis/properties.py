@@ -26,7 +26,8 @@ from collections.abc import Iterator
 import numpy as np
 import polars as pl
 
-from recipe_audit.significance import contingency_test, ks_one_vs_rest, ks_pvalue
+from recipe_audit.analysis.significance import contingency_test, ks_one_vs_rest, ks_pvalue
+from recipe_audit.schema import require_columns
 
 NUMERIC_PROPERTIES: dict[str, str] = {
     "brightness": "mean",
@@ -90,9 +91,7 @@ class BiasThresholds:
 
 def _usable(files: pl.DataFrame, needed: str) -> pl.DataFrame:
     columns = {needed, "status", *NUMERIC_PROPERTIES.values(), *CATEGORICAL_PROPERTIES.values()}
-    missing = sorted(columns - set(files.columns))
-    if missing:
-        raise ValueError(f"files lacks the columns {missing}; pass the frame recipe_audit.scan returns")
+    require_columns(files, columns)
     return files.filter((pl.col("status") == "ok") & pl.col(needed).is_not_null())
 
 
@@ -124,14 +123,14 @@ def _one_vs_rest(
             .len()
         )
         categories = sorted(table["category"].unique())
-        counts = np.zeros((len(groups), len(categories)))
+        table_counts = np.zeros((len(groups), len(categories)))
         index = {c: i for i, c in enumerate(categories)}
         position = {gname: i for i, gname in enumerate(groups)}
         for group, category, count in table.iter_rows():
-            counts[position[group], index[category]] = count
-        totals = counts.sum(axis=0)
+            table_counts[position[group], index[category]] = count
+        totals = table_counts.sum(axis=0)
         for g, group in enumerate(groups):
-            inside, rest = counts[g], totals - counts[g]
+            inside, rest = table_counts[g], totals - table_counts[g]
             n_in, n_out = int(inside.sum()), int(rest.sum())
             if n_in == 0 or n_out == 0:
                 yield name, group, "chi2", float("nan"), float("nan"), float("nan"), "no values", n_in, n_out

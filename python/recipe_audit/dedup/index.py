@@ -3,7 +3,7 @@
 A training set of millions is scanned once; its hashes and thumbnails go to a Parquet file (about
 320 bytes per file before compression, 256 of them the ``thumb``). Each new batch, or a test set,
 is then checked against it with the rule of `recipe_audit.find_duplicates`: the window rule by
-default (`recipe_audit.thumbmatch`), the single-hash search with `max_distance` or ``flips=False``.
+default (`recipe_audit.dedup.thumbmatch`), the single-hash search with `max_distance` or ``flips=False``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from recipe_audit import _core, thumbmatch
-from recipe_audit.duplicates import _radius, _usable, _windows_rule, _windows_usable
+import recipe_audit._core as _core
+from recipe_audit.dedup import thumbmatch
+from recipe_audit.dedup.rule import search_radius, usable_rows, uses_window_rule, window_rule_rows
 
 _KEPT = ("path", "content_hash", "ahash", "dhash", "phash", "phash_mirror", "thumb", "colorfulness", "chroma_rg", "chroma_yb",
          "width", "height", "label", "split")
-_FORMAT_KEY = "recipe_audit.index"
+_FORMAT_KEY = "recipe_audit.index"  # stored in saved files: never renamed
 _FORMAT_VERSION = "1"
 
 
@@ -35,7 +36,7 @@ class DuplicateIndex:
     """
 
     def __init__(self, files: pl.DataFrame) -> None:
-        usable = _usable(files, "phash")
+        usable = usable_rows(files, "phash")
         self.files: pl.DataFrame = usable.select([c for c in _KEPT if c in usable.columns]).sort("path")
         """The indexed files: path, content_hash, the hashes, width, height, and label/split if known."""
         self._built: dict[str, _core.HammingIndex] = {}
@@ -48,16 +49,16 @@ class DuplicateIndex:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index as one Parquet file (the scan columns it needs, nothing else)."""
-        self.files.write_parquet(path, metadata={_FORMAT_KEY: _FORMAT_VERSION})
+        self.files.write_parquet(os.fspath(path), metadata={_FORMAT_KEY: _FORMAT_VERSION})
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DuplicateIndex:
         """Read an index written by `save`."""
         if not Path(path).is_file():
             raise FileNotFoundError(f"no index file at {os.fspath(path)!r}; write one with DuplicateIndex(files).save(path)")
-        if pl.read_parquet_metadata(path).get(_FORMAT_KEY) != _FORMAT_VERSION:
+        if pl.read_parquet_metadata(os.fspath(path)).get(_FORMAT_KEY) != _FORMAT_VERSION:
             raise ValueError(f"{os.fspath(path)!r} is not a recipe_audit index; write one with DuplicateIndex(files).save(path)")
-        files = pl.read_parquet(path)
+        files = pl.read_parquet(os.fspath(path))
         return cls(files.with_columns(status=pl.lit("ok")))
 
     def _searcher(self, hash: str, radius: int) -> _core.HammingIndex:
@@ -112,13 +113,13 @@ class DuplicateIndex:
         """
         if max_matches < 1:
             raise ValueError(f"max_matches must be at least 1, not {max_matches}")
-        if _windows_rule(new, hash, max_distance, crops, flips) and "thumb" in self.files.columns:
-            queries = _windows_usable(new)
+        if uses_window_rule(new, hash, max_distance, crops, flips) and "thumb" in self.files.columns:
+            queries = window_rule_rows(new)
             return self._finish(self._window_matches(queries, max_matches, max_pairs), queries)
         if flips and hash != "phash":
             raise ValueError("flips=True needs hash='phash' (the scan stores the mirror image's pHash only)")
-        radius = _radius(hash, max_distance)
-        queries = _usable(new, hash)
+        radius = search_radius(hash, max_distance)
+        queries = usable_rows(new, hash)
         searcher = self._searcher(hash, radius)
         mirrors = queries["phash_mirror"].to_numpy() if flips else None
         q, j, d, mirrored, counts = searcher.nearest(queries[hash].to_numpy(), radius, max_matches, mirrors)

@@ -1,4 +1,4 @@
-"""Detection annotations (COCO JSON, YOLO txt): boxes per image, checked against the images.
+"""Detection annotations (COCO JSON, YOLO txt) read into one boxes frame per dataset.
 
 Every reader returns one frame in `BOX_SCHEMA`: one row per box, plus one row with null
 coordinates for an image that is annotated as having no objects, so that "annotated, empty"
@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Union
 
 import polars as pl
 
-from recipe_audit.labels import _match
-
-PathLike = Union[str, "os.PathLike[str]"]
+from recipe_audit.io.manifests import match_to_files
+from recipe_audit.schema import PathLike
 
 BOX_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "path": pl.String,
@@ -44,7 +42,6 @@ left) and ``w``/``h`` in pixels of the decoded image, ``image_width``/``image_he
 ``area_share`` (box area / image area), ``aspect`` (w / h), ``error`` (why a line or entry could
 not be read)."""
 
-_TOLERANCE = 0.5  # pixels a box may overhang the image before it counts as outside
 _YOLO_NAMES = ("classes.txt", "obj.names", "classes.names")
 
 
@@ -52,7 +49,7 @@ def annotation_kind(labels: object) -> str | None:
     """``coco`` for a COCO JSON file, ``yolo`` for a folder of YOLO txt files, else None (a manifest).
 
     Example:
-        >>> recipe_audit.boxes.annotation_kind("annotations/instances_val.json")   # doctest: +SKIP
+        >>> recipe_audit.io.boxes.annotation_kind("annotations/instances_val.json")   # doctest: +SKIP
         'coco'
     """
     if isinstance(labels, pl.DataFrame) or not isinstance(labels, (str, os.PathLike)):
@@ -129,7 +126,7 @@ def read_coco(path: PathLike, files: pl.DataFrame, *, root: PathLike | None = No
     )
     cats = pl.from_dicts(data.get("categories") or [], schema={"id": pl.Int64, "name": pl.String})
     images = images.with_row_index("row")
-    matched, _ = _match(files, images.select(path="file_name"), root)
+    matched, _ = match_to_files(files, images.select(path="file_name"), root)
     boxes = anns.join(cats.select(category_id="id", label="name"), on="category_id", how="left").with_columns(
         error=pl.when(pl.col("bbox").list.len() != 4)
         .then(pl.lit("bbox must hold 4 numbers [x, y, w, h]"))
@@ -203,7 +200,7 @@ def read_yolo(directory: PathLike, files: pl.DataFrame, *, names: list[str] | No
         schema={"annotation": pl.String, "text": pl.String},
     ).with_row_index("row")
     keys = texts.select(path=pl.col("annotation").str.strip_prefix(str(folder) + "/").str.strip_suffix(".txt"))
-    matched, _ = _match(files, keys, None, strip_extension=True)
+    matched, _ = match_to_files(files, keys, None, strip_extension=True)
     lines = (
         texts.with_columns(line=pl.col("text").str.split("\n"))
         .explode("line")
@@ -272,114 +269,4 @@ def read_boxes(annotations: PathLike, files: pl.DataFrame, *, root: PathLike | N
     )
 
 
-def box_issues(boxes: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
-    """Boxes and images that do not line up.
-
-    Returns:
-        ``path``, ``issue``, ``detail``; issues: ``outside`` (the box leaves the decoded image by
-        more than half a pixel), ``zero_size`` (w or h <= 0), ``size_mismatch`` (the annotation
-        declares another width x height than the decoded image: often EXIF rotation),
-        ``malformed`` (a line or entry that cannot be read, or an unknown class),
-        ``missing_image`` (annotations for a file that was not scanned), ``no_annotation`` (a
-        decoded image no annotation mentions). Sorted by issue, path.
-
-    Example:
-        >>> recipe_audit.boxes.box_issues(boxes, files)      # doctest: +SKIP
-    """
-    W, H = pl.col("image_width").cast(pl.Float64), pl.col("image_height").cast(pl.Float64)
-    box = pl.format("{} box [{}, {}, {}, {}]", pl.col("label"), *(pl.col(c).round(1) for c in "xywh"))
-    size = pl.format("{}x{}", pl.col("image_width"), pl.col("image_height"))
-    has_box = pl.col("x").is_not_null() & pl.col("found")
-    t = _TOLERANCE
-    outside = (
-        (pl.col("x") < -t)
-        | (pl.col("y") < -t)
-        | (pl.col("x") + pl.col("w") > W + t)
-        | (pl.col("y") + pl.col("h") > H + t)
-    )
-    frames = [
-        boxes.filter(has_box & outside & (pl.col("w") > 0) & (pl.col("h") > 0)).select(
-            "path", issue=pl.lit("outside"), detail=pl.format("{} outside {}", box, size)
-        ),
-        boxes.filter(has_box & ((pl.col("w") <= 0) | (pl.col("h") <= 0))).select(
-            "path", issue=pl.lit("zero_size"), detail=box
-        ),
-        boxes.filter(
-            pl.col("found")
-            & pl.col("declared_width").is_not_null()
-            & (
-                (pl.col("declared_width") != pl.col("image_width"))
-                | (pl.col("declared_height") != pl.col("image_height"))
-            )
-        )
-        .unique("path")
-        .select(
-            "path",
-            issue=pl.lit("size_mismatch"),
-            detail=pl.format("declared {}x{}, decoded {}", "declared_width", "declared_height", size),
-        ),
-        boxes.filter(pl.col("error").is_not_null()).select(
-            "path", issue=pl.lit("malformed"), detail=pl.format("{}: {}", "annotation", "error")
-        ),
-        boxes.filter(~pl.col("found"))
-        .unique(["path", "annotation"])
-        .select(
-            "path",
-            issue=pl.lit("missing_image"),
-            detail=pl.format("named in {}; no such image was scanned", "annotation"),
-        ),
-        files.filter(pl.col("status") == "ok")
-        .join(boxes.filter(pl.col("found")), on="path", how="anti")
-        .select("path", issue=pl.lit("no_annotation"), detail=pl.lit("no annotation mentions this image")),
-    ]
-    return pl.concat(frames).sort("issue", "path", maintain_order=True)
-
-
-def box_stats(boxes: pl.DataFrame) -> pl.DataFrame:
-    """Per class: ``label``, ``boxes``, ``images``, ``area_share`` quantiles (``area_p05``,
-    ``area_median``, ``area_p95``), ``aspect_median``, ``small`` (share of boxes under 32x32 px, the
-    COCO "small" objects). Sorted by boxes, largest first.
-
-    Example:
-        >>> recipe_audit.boxes.box_stats(boxes)       # doctest: +SKIP
-    """
-    real = boxes.filter(pl.col("x").is_not_null() & pl.col("label").is_not_null())
-    return (
-        real.group_by("label")
-        .agg(
-            boxes=pl.len().cast(pl.UInt32),
-            images=pl.col("path").n_unique().cast(pl.UInt32),
-            area_p05=pl.col("area_share").quantile(0.05),
-            area_median=pl.col("area_share").median(),
-            area_p95=pl.col("area_share").quantile(0.95),
-            aspect_median=pl.col("aspect").median(),
-            small=((pl.col("w") * pl.col("h")) < 32 * 32).mean(),
-        )
-        .sort(["boxes", "label"], descending=[True, False])
-    )
-
-
-def boxes_per_image(boxes: pl.DataFrame) -> pl.DataFrame:
-    """Per annotated, scanned image: ``path``, ``split``, ``boxes`` (0 for an image annotated empty).
-
-    Example:
-        >>> recipe_audit.boxes.boxes_per_image(boxes)["boxes"].describe()   # doctest: +SKIP
-    """
-    found = boxes.filter(pl.col("found"))
-    return (
-        found.group_by("path")
-        .agg(pl.col("split").first(), boxes=pl.col("x").is_not_null().sum().cast(pl.UInt32))
-        .sort("path")
-    )
-
-
-__all__ = [
-    "read_coco",
-    "read_yolo",
-    "read_boxes",
-    "box_issues",
-    "box_stats",
-    "boxes_per_image",
-    "annotation_kind",
-    "BOX_SCHEMA",
-]
+__all__ = ["read_boxes", "read_coco", "read_yolo", "annotation_kind", "BOX_SCHEMA"]

@@ -10,7 +10,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
+
+from recipe_audit._optional import require
 
 TASKS = ("softmax", "sigmoid", "regression")
 
@@ -32,12 +35,7 @@ class Bias:
     @property
     def tensor(self) -> Any:
         """The values as a float32 ``torch.Tensor`` (torch is imported here, not before)."""
-        try:
-            import torch
-        except ImportError as exc:
-            raise ImportError(
-                "Bias.tensor needs torch: pip install recipe-audit[torch]; .values has the numbers"
-            ) from exc
+        torch = require("torch", extra="torch", feature="Bias.tensor (.values has the numbers)")
         return torch.tensor(self.values, dtype=torch.float32)
 
     def init(self, layer: Any) -> Any:
@@ -47,8 +45,7 @@ class Bias:
             >>> head = torch.nn.Linear(512, 4)                                     # doctest: +SKIP
             >>> recipe_audit.suggest_bias(files).init(head)                         # doctest: +SKIP
         """
-        import torch
-
+        torch = require("torch", extra="torch", feature="Bias.init")
         if getattr(layer, "bias", None) is None or tuple(layer.bias.shape) != (len(self.values),):
             raise ValueError(f"Bias.init: the layer needs a bias of shape ({len(self.values)},)")
         with torch.no_grad():
@@ -132,8 +129,6 @@ def _matrix(data: Any) -> Any:
     """A 2-D float array when `data` is a matrix (NumPy or nested lists), else None."""
     if isinstance(data, (pl.DataFrame, pl.Series, str)):
         return None
-    import numpy as np
-
     if isinstance(data, np.ndarray) or (isinstance(data, Sequence) and data and isinstance(data[0], (list, tuple))):
         array = np.asarray(data, dtype=float)
         return array if array.ndim == 2 else None

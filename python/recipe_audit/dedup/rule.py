@@ -1,0 +1,97 @@
+"""Which duplicate rule a call selects, the rows it searches, and the groups frame both rules give.
+
+The default rule is the window rule of `recipe_audit.dedup.thumbmatch`; passing `max_distance`,
+another hash, ``crops=False`` or ``flips=False`` selects the single-hash search (files whose hash
+lies within a radius, searched exactly in Rust). Every entry point (`find_duplicates`,
+`duplicate_pairs`, `DuplicateIndex`, the distributed join) decides through `uses_window_rule`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from recipe_audit.schema import require_columns
+
+HASHES = ("ahash", "dhash", "phash")
+DEFAULT_MAX_DISTANCE = {"phash": 10, "ahash": 2, "dhash": 0}
+"""Radius per hash for the single-hash search (`max_distance` given, `crops=False`, or another
+hash): the largest radius with precision >= 0.99 in benches/dup_quality.py."""
+
+TRAIN_SPLIT = "train"
+"""The split every other split is checked against for leaks."""
+
+
+def usable_rows(files: pl.DataFrame, hash: str) -> pl.DataFrame:
+    """The decoded rows that have `hash`: what the single-hash search sees."""
+    if hash not in HASHES:
+        raise ValueError(f"hash must be one of {HASHES}, not {hash!r}")
+    require_columns(files, ("path", "status", "content_hash", hash))
+    return files.filter((pl.col("status") == "ok") & pl.col(hash).is_not_null())
+
+
+def uses_window_rule(files: pl.DataFrame, hash: str, max_distance: int | None, crops: bool | None,
+                  flips: bool | None) -> bool:
+    """Whether the default rule (`recipe_audit.dedup.thumbmatch`) applies, or the single-hash search."""
+    if hash != "phash" or max_distance is not None or crops is False or flips is False:
+        if crops:
+            raise ValueError("crops=True is the default rule: it takes hash='phash', no max_distance and flips")
+        return False
+    if "thumb" not in files.columns:
+        if crops:
+            raise ValueError("crops=True needs the scan's thumb column; rescan the files with this version")
+        return False
+    return True
+
+
+def window_rule_rows(files: pl.DataFrame) -> pl.DataFrame:
+    """The decoded rows with a thumbnail and both pHashes: what the window rule sees."""
+    return usable_rows(files, "phash").filter(pl.col("thumb").is_not_null() & pl.col("phash_mirror").is_not_null())
+
+
+def search_radius(hash: str, max_distance: int | None) -> int:
+    """The single-hash search's radius in bits: `max_distance`, or the hash's default."""
+    radius = DEFAULT_MAX_DISTANCE[hash] if max_distance is None else max_distance
+    if not 0 <= radius <= 64:
+        raise ValueError(f"max_distance must be between 0 and 64 bits, not {max_distance!r}")
+    return radius
+
+
+def groups_frame(usable: pl.DataFrame, roots: Sequence[Any] | Any, *, hash: str, exact: bool, flips: bool,
+                  extra: Sequence[str]) -> pl.DataFrame:
+    """`find_duplicates`' frame from each usable row's component root (however it was searched)."""
+    mirror = ["phash_mirror"] if flips else []
+    grouped = (
+        usable.select("path", "content_hash", hash, *mirror, "width", "height", *extra)
+        .with_columns(root=pl.Series(roots), pixels=pl.col("width").cast(pl.UInt64) * pl.col("height"))
+        .filter(pl.len().over("root") > 1)
+    )
+    representatives = (
+        grouped.sort(["pixels", pl.col("path").str.len_bytes(), "path"], descending=[True, False, False], nulls_last=True)
+        .group_by("root", maintain_order=True)
+        .first()
+        .select("root", rep_path=pl.col("path"), rep_hash=pl.col(hash))
+    )
+    same_bytes = pl.len().over("root", "content_hash") > 1
+    direct = (pl.col(hash) ^ pl.col("rep_hash")).bitwise_count_ones()
+    via_mirror = (pl.col("phash_mirror") ^ pl.col("rep_hash")).bitwise_count_ones() if flips else direct
+    return (
+        grouped.join(representatives, on="root")
+        .with_columns(
+            group=pl.col("path").min().over("root").rank("dense").cast(pl.UInt32) - 1,
+            kind=pl.when(pl.lit(exact) & same_bytes)
+            .then(pl.lit("exact"))
+            .when(via_mirror < direct)
+            .then(pl.lit("flip"))
+            .otherwise(pl.lit("near")),
+            distance=pl.min_horizontal(direct, via_mirror).cast(pl.UInt8),
+            representative=pl.col("path") == pl.col("rep_path"),
+        )
+        .select("path", "group", "kind", "distance", "representative", *extra)
+        .sort("group", "path")
+    )
+
+
+__all__ = ["HASHES", "DEFAULT_MAX_DISTANCE", "TRAIN_SPLIT", "usable_rows", "uses_window_rule", "window_rule_rows", "search_radius", "groups_frame"]
