@@ -65,22 +65,23 @@ def _pil_full_all(paths: list[Path]) -> int:
 def test_imagehash(benchmark, corpus) -> None:
     _, paths = corpus
     benchmark.extra_info["files"] = len(paths)
-    assert _run(benchmark, _imagehash_all, paths,
-                what="imagehash ahash+dhash+phash, PIL decode, 1 process") == len(paths)
+    assert _run(benchmark, _imagehash_all, paths, what="imagehash ahash+dhash+phash, PIL decode, 1 process") == len(
+        paths
+    )
 
 
 def test_pil_draft(benchmark, corpus) -> None:
     _, paths = corpus
     benchmark.extra_info["files"] = len(paths)
-    assert _run(benchmark, _pil_draft_all, paths,
-                what="PIL reduced-scale JPEG decode (draft L 1/8), 1 process") == len(paths)
+    assert _run(benchmark, _pil_draft_all, paths, what="PIL reduced-scale JPEG decode (draft L 1/8), 1 process") == len(
+        paths
+    )
 
 
 def test_pil_full(benchmark, corpus) -> None:
     _, paths = corpus
     benchmark.extra_info["files"] = len(paths)
-    assert _run(benchmark, _pil_full_all, paths,
-                what="PIL full decode + convert('L'), 1 process") == len(paths)
+    assert _run(benchmark, _pil_full_all, paths, what="PIL full decode + convert('L'), 1 process") == len(paths)
 
 
 def _scan():
@@ -95,8 +96,7 @@ def test_ra_scan_threads1(benchmark, corpus) -> None:
     root, paths = corpus
     benchmark.extra_info["files"] = len(paths)
     benchmark.extra_info["threads"] = 1
-    df = _run(benchmark, lambda: scan(str(root), threads=1, progress=False),
-              what="recipe_audit.scan, threads=1")
+    df = _run(benchmark, lambda: scan(str(root), threads=1, progress=False), what="recipe_audit.scan, threads=1")
     assert df.height == len(paths)
 
 
@@ -105,8 +105,7 @@ def test_ra_scan_all_cores(benchmark, corpus) -> None:
     root, paths = corpus
     benchmark.extra_info["files"] = len(paths)
     benchmark.extra_info["threads"] = os.cpu_count()
-    df = _run(benchmark, lambda: scan(str(root), progress=False),
-              what="recipe_audit.scan, all cores")
+    df = _run(benchmark, lambda: scan(str(root), progress=False), what="recipe_audit.scan, all cores")
     assert df.height == len(paths)
 
 
@@ -116,8 +115,11 @@ def test_ra_scan_threads1_fast(benchmark, corpus) -> None:
     root, paths = corpus
     benchmark.extra_info["files"] = len(paths)
     benchmark.extra_info["threads"] = 1
-    df = _run(benchmark, lambda: scan(str(root), threads=1, progress=False, min_decode_side=8),
-              what="recipe_audit.scan, threads=1, min_decode_side=8 (1/8 scale like draft)")
+    df = _run(
+        benchmark,
+        lambda: scan(str(root), threads=1, progress=False, min_decode_side=8),
+        what="recipe_audit.scan, threads=1, min_decode_side=8 (1/8 scale like draft)",
+    )
     assert df.height == len(paths)
 
 
@@ -126,6 +128,9 @@ def test_ra_scan_all_cores_fast(benchmark, corpus) -> None:
     root, paths = corpus
     benchmark.extra_info["files"] = len(paths)
     benchmark.extra_info["threads"] = os.cpu_count()
-    df = _run(benchmark, lambda: scan(str(root), progress=False, min_decode_side=8),
-              what="recipe_audit.scan, all cores, min_decode_side=8")
+    df = _run(
+        benchmark,
+        lambda: scan(str(root), progress=False, min_decode_side=8),
+        what="recipe_audit.scan, all cores, min_decode_side=8",
+    )
     assert df.height == len(paths)

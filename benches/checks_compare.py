@@ -116,22 +116,41 @@ def _nnc_assertions(case: zoo.Case, build: dict[str, Any]) -> list[str]:
         batch = (x1h, y)
     loss_fn = setup.loss_fn
     tests = [
-        ("loss_at_init", lambda: nnc.assert_balanced_classification_cross_entropy_loss_at_init(
-            factory(), batch, num_classes=classes, loss_fn=loss_fn)),
-        ("init_calibrated", lambda: nnc.assert_balanced_classification_cross_entropy_init_calibrated(
-            factory(), batch, num_classes=classes)),
+        (
+            "loss_at_init",
+            lambda: nnc.assert_balanced_classification_cross_entropy_loss_at_init(
+                factory(), batch, num_classes=classes, loss_fn=loss_fn
+            ),
+        ),
+        (
+            "init_calibrated",
+            lambda: nnc.assert_balanced_classification_cross_entropy_init_calibrated(
+                factory(), batch, num_classes=classes
+            ),
+        ),
         ("forward_batch_independence", lambda: nnc.assert_forward_batch_independence(factory, batch)),
         ("non_zero_gradients", lambda: nnc.assert_non_zero_gradients(factory(), batch)),
         ("backward_batch_independence", lambda: nnc.assert_backward_batch_independence(factory, batch)),
-        ("input_independent_baseline_worse", lambda: nnc.assert_input_independent_baseline_worse(
-            factory, batch, loss_fn=loss_fn)),
-        ("overfit_to_batch", lambda: nnc.assert_overfit_to_batch(
-            factory(), (batch[0][:8], batch[1][:8]), loss_fn=loss_fn, max_steps=10_000,
-            **({"threshold": 1e-1} if sequence else {}))),
+        (
+            "input_independent_baseline_worse",
+            lambda: nnc.assert_input_independent_baseline_worse(factory, batch, loss_fn=loss_fn),
+        ),
+        (
+            "overfit_to_batch",
+            lambda: nnc.assert_overfit_to_batch(
+                factory(),
+                (batch[0][:8], batch[1][:8]),
+                loss_fn=loss_fn,
+                max_steps=10_000,
+                **({"threshold": 1e-1} if sequence else {}),
+            ),
+        ),
     ]
     if sequence:
-        tests[3:3] = [("forward_causal", lambda: nnc.assert_forward_causal_property(factory, batch)),
-                      ("backward_causal", lambda: nnc.assert_backward_causal_property(factory, batch))]
+        tests[3:3] = [
+            ("forward_causal", lambda: nnc.assert_forward_causal_property(factory, batch)),
+            ("backward_causal", lambda: nnc.assert_backward_causal_property(factory, batch)),
+        ]
     for name, test in tests:
         seed_all(0)
         try:
@@ -163,8 +182,9 @@ def _torchtest(build: dict[str, Any]) -> list[str]:
     model = setup.fresh_model()
     optimizer = setup.optimizer_fn(model)
     try:
-        torchtest.test_suite(model, setup.loss_fn, optimizer, [x, y], test_vars_change=True,
-                             test_nan_vals=True, test_inf_vals=True)
+        torchtest.test_suite(
+            model, setup.loss_fn, optimizer, [x, y], test_vars_change=True, test_nan_vals=True, test_inf_vals=True
+        )
     except Exception as err:
         return [f"{type(err).__name__}: {str(err)[:60]}"]
     return []
@@ -207,19 +227,34 @@ def _lightning(build: dict[str, Any]) -> str:
             opt = setup.optimizer_fn(self.model)
             if setup.scheduler_fn is None:
                 return opt
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": setup.scheduler_fn(opt),
-                                                       "interval": setup.scheduler_interval}}
+            return {
+                "optimizer": opt,
+                "lr_scheduler": {"scheduler": setup.scheduler_fn(opt), "interval": setup.scheduler_interval},
+            }
 
     pipeline = setup.data.fresh()
     if isinstance(pipeline, list):  # a factory of batches: the same batches, in their order
-        pipeline = DataLoader(TensorDataset(torch.cat([b[0] for b in pipeline]), torch.cat([b[1] for b in pipeline])),
-                              batch_size=len(pipeline[0][0]), shuffle=False)
+        pipeline = DataLoader(
+            TensorDataset(torch.cat([b[0] for b in pipeline]), torch.cat([b[1] for b in pipeline])),
+            batch_size=len(pipeline[0][0]),
+            shuffle=False,
+        )
     elif not isinstance(pipeline, DataLoader):
         pipeline = DataLoader(TensorDataset(pipeline.x, pipeline.y), batch_size=32, shuffle=True)
     stopper = EarlyStopping(monitor="train_loss", check_finite=True, patience=10**6, check_on_train_epoch_end=True)
-    trainer = L.Trainer(max_steps=100, max_epochs=5, detect_anomaly=True, callbacks=[stopper], logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        accelerator="cpu", devices=1, limit_train_batches=20)
+    trainer = L.Trainer(
+        max_steps=100,
+        max_epochs=5,
+        detect_anomaly=True,
+        callbacks=[stopper],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+        limit_train_batches=20,
+    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -249,9 +284,18 @@ def run_lightning(case: zoo.Case) -> dict[str, Any]:
 def small_cnn() -> torch.nn.Module:
     """A small CNN on the 8x8 digits (flat inputs reshaped inside): conv-BN-ReLU x2, pool, linear."""
     nn = torch.nn
-    return nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-                         nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
-                         nn.Flatten(), nn.Linear(128, 10))
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 8, 8)),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(128, 10),
+    )
 
 
 def time_recipe(repeats: int = 3) -> None:
@@ -259,8 +303,12 @@ def time_recipe(repeats: int = 3) -> None:
     setups = {
         "MLP 64-32-10, digits": (zoo.mlp, zoo.normalized_digits(), torch.nn.functional.cross_entropy, {}),
         "CNN 2 conv + BN, digits": (small_cnn, zoo.normalized_digits(), torch.nn.functional.cross_entropy, {}),
-        "1-layer attention, sequences": (lambda: zoo.TinyAttention(1), zoo.counting(), zoo.seq_loss,
-                                         {"task": "sequence"}),
+        "1-layer attention, sequences": (
+            lambda: zoo.TinyAttention(1),
+            zoo.counting(),
+            zoo.seq_loss,
+            {"task": "sequence"},
+        ),
         "causal conv LM, 16 tokens over 8": (grown.ConvLM, grown.strided(), grown.seq_ce, {"task": "sequence"}),
         "attention LM, 16 tokens over 8": (grown.AttentionLM, grown.strided(), grown.seq_ce, {"task": "sequence"}),
     }
@@ -277,11 +325,17 @@ def time_recipe(repeats: int = 3) -> None:
                 times.append(time.perf_counter() - start)
                 failed = report.filter(status="fail")["check"].to_list()
             times.sort()
-            print(f"| {name} | {threads} | {times[0]:.2f} | {times[len(times) // 2]:.2f} | {', '.join(failed) or '-'} |")
+            print(
+                f"| {name} | {threads} | {times[0]:.2f} | {times[len(times) // 2]:.2f} | {', '.join(failed) or '-'} |"
+            )
 
 
-TOOLS = {"recipe_audit": run_recipe_audit, "neural_net_checklist": run_nnc, "torchtest": run_torchtest,
-         "lightning": run_lightning}
+TOOLS = {
+    "recipe_audit": run_recipe_audit,
+    "neural_net_checklist": run_nnc,
+    "torchtest": run_torchtest,
+    "lightning": run_lightning,
+}
 
 
 def main() -> None:
@@ -296,8 +350,11 @@ def main() -> None:
         time_recipe()
         return
     torch.set_num_threads(1)
-    cases = [c for c in ALL_CASES if (not args.only or any(o in c.name for o in args.only))
-             and args.half in ("all", half_of(c))]
+    cases = [
+        c
+        for c in ALL_CASES
+        if (not args.only or any(o in c.name for o in args.only)) and args.half in ("all", half_of(c))
+    ]
     tools = {t: TOOLS[t] for t in args.tools}
     results: dict[str, dict[str, Any]] = {}
     seconds = {t: {"tuning": 0.0, "held-out": 0.0} for t in tools}
@@ -340,9 +397,13 @@ def main() -> None:
     for half in ("tuning", "held-out"):
         n = sum(1 for r in results.values() if r["half"] == half)
         if n:
-            print(f"\nseconds per case, {half} half ({n} cases): "
-                  + ", ".join(f"{t} {seconds[t][half] / n:.1f} (slowest {slowest[t][half][0]:.1f}: "
-                              f"{slowest[t][half][1]})" for t in tools))
+            print(
+                f"\nseconds per case, {half} half ({n} cases): "
+                + ", ".join(
+                    f"{t} {seconds[t][half] / n:.1f} (slowest {slowest[t][half][0]:.1f}: {slowest[t][half][1]})"
+                    for t in tools
+                )
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

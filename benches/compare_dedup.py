@@ -52,8 +52,12 @@ def _pairs_from_groups(groups: list[list[str]]) -> set[tuple[str, str]]:
     return {tuple(sorted(p)) for g in groups for p in itertools.combinations(sorted(set(g)), 2)}
 
 
-def _score(pairs: set[tuple[str, str]], group: dict[str, int], truth: list[tuple[str, str, str]],
-           overlapping: set[tuple[int, int]]) -> dict[str, float]:
+def _score(
+    pairs: set[tuple[str, str]],
+    group: dict[str, int],
+    truth: list[tuple[str, str, str]],
+    overlapping: set[tuple[int, int]],
+) -> dict[str, float]:
     found = {tuple(sorted((o, c))) for o, c, _ in truth} & pairs
     pairs = {(a, b) for a, b in pairs if (min(group[a], group[b]), max(group[a], group[b])) not in overlapping}
     tp = sum(group[a] == group[b] for a, b in pairs)
@@ -61,7 +65,11 @@ def _score(pairs: set[tuple[str, str]], group: dict[str, int], truth: list[tuple
     for o, c, t in truth:
         per.setdefault(t, []).append(tuple(sorted((o, c))) in found)
     main = [hit for t, hits in per.items() if t not in dup_quality.OPT_IN for hit in hits]
-    out = {"precision": tp / len(pairs) if pairs else 1.0, "false pairs": len(pairs) - tp, "recall": float(np.mean(main))}
+    out = {
+        "precision": tp / len(pairs) if pairs else 1.0,
+        "false pairs": len(pairs) - tp,
+        "recall": float(np.mean(main)),
+    }
     out |= {t: float(np.mean(hits)) for t, hits in per.items()}
     return out
 
@@ -98,21 +106,28 @@ def main(n_orig: int = 1000, n_varied: int = 300, n_exact: int = 50) -> None:
         lab.find_issues({"near_duplicates": {}, "exact_duplicates": {}}, verbose=False)
         seconds["cleanvision"] = time.perf_counter() - started
         sets = lab.info["near_duplicates"]["sets"] + lab.info["exact_duplicates"]["sets"]
-        results["cleanvision"] = _score(_pairs_from_groups([[str(p) for p in s] for s in sets]), group, truth, overlapping)
+        results["cleanvision"] = _score(
+            _pairs_from_groups([[str(p) for p in s] for s in sets]), group, truth, overlapping
+        )
 
     tools = list(results)
     transforms = [t for t in results["recipe_audit"] if t not in ("precision", "false pairs", "recall")]
     print(f"\n{n_files} files ({n_orig} originals, {len(truth)} copies)\n")
     print("| | " + " | ".join(tools) + " |")
     print("|---" * (len(tools) + 1) + "|")
-    speed = [f"{seconds[t]:.1f} s ({n_files / seconds[t]:.0f} files/s)" if t in seconds else "(same run)" for t in tools]
+    speed = [
+        f"{seconds[t]:.1f} s ({n_files / seconds[t]:.0f} files/s)" if t in seconds else "(same run)" for t in tools
+    ]
     print("| wall time, hash + search | " + " | ".join(speed) + " |")
     for key in ["precision", "false pairs", "recall", *transforms]:
         label = f"recall {key}" if key in transforms else key
         cells = [f"{results[t][key]:.3f}" if key != "false pairs" else f"{results[t][key]:.0f}" for t in tools]
         print(f"| {label} | " + " | ".join(cells) + " |")
     base = seconds["recipe_audit"]
-    print("\nspeed ratios: " + ", ".join(f"{t} / recipe_audit = {seconds[t] / base:.1f}x" for t in seconds if t != "recipe_audit"))
+    print(
+        "\nspeed ratios: "
+        + ", ".join(f"{t} / recipe_audit = {seconds[t] / base:.1f}x" for t in seconds if t != "recipe_audit")
+    )
 
 
 if __name__ == "__main__":

@@ -30,9 +30,13 @@ import recipe_audit
 from recipe_audit import examples
 
 CATEGORIES = [  # (key, column title); "intact" counts are false alarms
-    ("trunc_jpg_mid", "trunc JPEG (10-99.9%)"), ("trunc_jpg_tail", "trunc JPEG (last 1-4 B)"),
-    ("trunc_png_mid", "trunc PNG (10-99.9%)"), ("trunc_png_tail", "trunc PNG (last 1-4 B)"),
-    ("empty", "empty"), ("random", "random bytes .jpg"), ("intact", "false alarms (intact)"),
+    ("trunc_jpg_mid", "trunc JPEG (10-99.9%)"),
+    ("trunc_jpg_tail", "trunc JPEG (last 1-4 B)"),
+    ("trunc_png_mid", "trunc PNG (10-99.9%)"),
+    ("trunc_png_tail", "trunc PNG (last 1-4 B)"),
+    ("empty", "empty"),
+    ("random", "random bytes .jpg"),
+    ("intact", "false alarms (intact)"),
 ]
 
 FASTDUP_SNIPPET = r"""
@@ -102,8 +106,14 @@ def verdict_fastdup(images: Path, work: Path, python: str) -> tuple[set[str] | N
     out = work.parent / "fastdup_result.json"
     env = dict(os.environ, SENTRY_OPT_OUT="1", CUDA_VISIBLE_DEVICES="")
     try:
-        r = subprocess.run([python, "-c", FASTDUP_SNIPPET, str(images), str(work), str(out)],
-                           capture_output=True, text=True, env=env, timeout=1800, cwd=work.parent)
+        r = subprocess.run(
+            [python, "-c", FASTDUP_SNIPPET, str(images), str(work), str(out)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=1800,
+            cwd=work.parent,
+        )
     except subprocess.TimeoutExpired:
         return None, "timed out after 1800 s"
     if r.returncode != 0 or not out.exists():
@@ -124,9 +134,11 @@ def main(n: int, fd_python: str) -> None:
         images = root / "images"
         totals = {key: sum(c == key for c in truth.values()) for key, _ in CATEGORIES}
         rows, notes = [], []
-        for tool, fn in (("recipe_audit.scan", lambda: (verdict_recipe_audit(images), "")),
-                         ("PIL open().load()", lambda: (verdict_pil(images), "")),
-                         ("fastdup", lambda: verdict_fastdup(images, root / "fd_work", fd_python))):
+        for tool, fn in (
+            ("recipe_audit.scan", lambda: (verdict_recipe_audit(images), "")),
+            ("PIL open().load()", lambda: (verdict_pil(images), "")),
+            ("fastdup", lambda: verdict_fastdup(images, root / "fd_work", fd_python)),
+        ):
             t0 = time.perf_counter()
             flagged, note = fn()
             wall = time.perf_counter() - t0
@@ -140,8 +152,10 @@ def main(n: int, fd_python: str) -> None:
                 notes.append(f"{tool}: {len(unknown)} reported names not in the corpus, e.g. {sorted(unknown)[:3]}")
             counts = {key: sum(1 for f in flagged if truth.get(f) == key) for key, _ in CATEGORIES}
             rows.append((tool, counts, wall))
-        print(f"corpus: {len(truth)} files, {totals['intact']} intact, {len(truth) - totals['intact']} broken "
-              f"(cpu count {os.cpu_count()})\n")
+        print(
+            f"corpus: {len(truth)} files, {totals['intact']} intact, {len(truth) - totals['intact']} broken "
+            f"(cpu count {os.cpu_count()})\n"
+        )
         print("| tool | " + " | ".join(f"{title} /{totals[key]}" for key, title in CATEGORIES) + " | wall s |")
         print("|---" * (len(CATEGORIES) + 2) + "|")
         for tool, counts, wall in rows:
@@ -152,5 +166,4 @@ def main(n: int, fd_python: str) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300,
-         sys.argv[2] if len(sys.argv) > 2 else "/tmp/fdvenv/bin/python")
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300, sys.argv[2] if len(sys.argv) > 2 else "/tmp/fdvenv/bin/python")

@@ -20,8 +20,7 @@ SEED = 0
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     """Collect ``bench_*.py`` too, so ``pytest benches`` works (explicit paths always do)."""
-    if (file_path.suffix == ".py" and file_path.name.startswith("bench_")
-            and not parent.session.isinitpath(file_path)):
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_") and not parent.session.isinitpath(file_path):
         return pytest.Module.from_parent(parent, path=file_path)
     return None
 

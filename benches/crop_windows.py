@@ -97,7 +97,9 @@ def _resample(n: int, lo: float, hi: float, out: int = 32) -> np.ndarray:
     j = np.arange(n)[None, :]
     x = (j - c[:, None] + 0.5) / fs
     w = np.sinc(x) * np.sinc(x / 3) * (np.abs(x) < 3)
-    w[(j < np.maximum((c - support + 0.5).astype(int), 0)[:, None]) | (j >= (c + support + 0.5).astype(int)[:, None])] = 0
+    w[
+        (j < np.maximum((c - support + 0.5).astype(int), 0)[:, None]) | (j >= (c + support + 0.5).astype(int)[:, None])
+    ] = 0
     return w / w.sum(1, keepdims=True)
 
 
@@ -117,7 +119,9 @@ def window_hashes(path: str) -> tuple[np.ndarray, np.ndarray]:
     with Image.open(path) as im:
         g = np.asarray(im.convert("L"), dtype=np.float64)
     k = len(RANGES)
-    low = (_axis(g.shape[0]) @ g @ _axis(g.shape[1]).T).reshape(k, 16, k, 16).transpose(0, 2, 1, 3).reshape(k * k, 16, 16)
+    low = (
+        (_axis(g.shape[0]) @ g @ _axis(g.shape[1]).T).reshape(k, 16, k, 16).transpose(0, 2, 1, 3).reshape(k * k, 16, 16)
+    )
     return _pack(low[:, :8, :8].reshape(k * k, 64))[:, 0], _pack(low.reshape(k * k, 256))
 
 
@@ -141,10 +145,19 @@ def build(n_orig: int, n_varied: int, n_exact: int) -> dict:
     truth = [t for t in truth if t[0] in index and t[1] in index]
     a = np.array([index[o] for o, _, _ in truth], dtype=np.int64)
     b = np.array([index[c] for _, c, _ in truth], dtype=np.int64)
-    print(f"build {t_build:.1f}s, scan {t_scan:.1f}s, 81 window hashes of {n} images {t_hash:.1f}s "
-          f"({1000 * t_hash / n:.1f} ms/image)")
-    return dict(W=W, Q=Q, scan_phash=df["phash"].to_numpy().astype(np.uint64), g=g, amb=amb,
-                gt_keys=np.minimum(a, b) * n + np.maximum(a, b), gt_tf=np.array([t for _, _, t in truth]))
+    print(
+        f"build {t_build:.1f}s, scan {t_scan:.1f}s, 81 window hashes of {n} images {t_hash:.1f}s "
+        f"({1000 * t_hash / n:.1f} ms/image)"
+    )
+    return dict(
+        W=W,
+        Q=Q,
+        scan_phash=df["phash"].to_numpy().astype(np.uint64),
+        g=g,
+        amb=amb,
+        gt_keys=np.minimum(a, b) * n + np.maximum(a, b),
+        gt_tf=np.array([t for _, _, t in truth]),
+    )
 
 
 def main(n_orig: int, n_varied: int, n_exact: int, cache: str | None) -> None:
@@ -166,9 +179,11 @@ def main(n_orig: int, n_varied: int, n_exact: int, cache: str | None) -> None:
     asym_file[ends[:, in_asym].ravel()] = True
     asym_file[ends[:, ~in_asym].ravel()] = False  # originals of asym copies
     d_scan = np.bitwise_count(full ^ data["scan_phash"])
-    print(f"\n{n} images ({asym_file.sum()} asym crops), {len(gt_keys)} copies, {len(amb)} overlapping pairs of "
-          f"originals left out. Full-window pHash vs scan's phash: equal {np.mean(d_scan == 0):.3f}, <= 2 bits "
-          f"{np.mean(d_scan <= 2):.3f}, max {d_scan.max()}\n")
+    print(
+        f"\n{n} images ({asym_file.sum()} asym crops), {len(gt_keys)} copies, {len(amb)} overlapping pairs of "
+        f"originals left out. Full-window pHash vs scan's phash: equal {np.mean(d_scan == 0):.3f}, <= 2 bits "
+        f"{np.mean(d_scan <= 2):.3f}, max {d_scan.max()}\n"
+    )
 
     def score(keys):
         i, j = keys // n, keys % n
@@ -177,14 +192,18 @@ def main(n_orig: int, n_varied: int, n_exact: int, cache: str | None) -> None:
         p_bench, _, _, fp_bench = dq.evaluate(i[keep], j[keep], g, gt_keys, mask, gt_tf, n, amb)
         asym = sum(per[t] * counts[t] for t in ASYM) / sum(counts[t] for t in ASYM)
         both = sum(per[t] * counts[t] for t in base + list(ASYM)) / sum(counts[t] for t in base + list(ASYM))
-        return dict(p=p, p_bench=p_bench, rec=rec, per=per, fp=fp, fp_bench=fp_bench, asym=asym, both=both, pairs=len(keys))
+        return dict(
+            p=p, p_bench=p_bench, rec=rec, per=per, fp=fp, fp_bench=fp_bench, asym=asym, both=both, pairs=len(keys)
+        )
 
     line = []
     for r in (2, 4, 10):
         i, j, _ = (np.asarray(x) for x in _core.hamming_pairs(data["scan_phash"], r))
         s = score(i.astype(np.int64) * n + j)
-        line.append(f"r={r}: precision {s['p_bench']:.4f} (with asym files {s['p']:.4f}), recall {s['rec']:.3f}, "
-                    f"crop_5% {s['per']['crop_5%']:.3f}")
+        line.append(
+            f"r={r}: precision {s['p_bench']:.4f} (with asym files {s['p']:.4f}), recall {s['rec']:.3f}, "
+            f"crop_5% {s['per']['crop_5%']:.3f}"
+        )
     print("Baseline, scan's phash alone: " + "; ".join(line))
 
     def q_dist(a, ka, b, kb):  # 256-bit distance between window ka of images a and window kb of images b
@@ -196,15 +215,21 @@ def main(n_orig: int, n_varied: int, n_exact: int, cache: str | None) -> None:
 
     ts = time.perf_counter()
     ff_i, ff_j, ff_d = (np.asarray(x) for x in _core.hamming_pairs(full, max(R1S + tuple(r for r, _ in CONF_R))))
-    print(f"\nSearch cost (64-bit, exact): full vs full r<={ff_d.max()}: {len(ff_d)} links, {time.perf_counter() - ts:.2f}s")
+    print(
+        f"\nSearch cost (64-bit, exact): full vs full r<={ff_d.max()}: {len(ff_d)} links, {time.perf_counter() - ts:.2f}s"
+    )
     ff_key, ff_q = ff_i.astype(np.int64) * n + ff_j, q_dist(ff_i, 0, ff_j, 0)  # hamming_pairs gives i < j
     rows, t_match, r2max = [], time.perf_counter(), max(R2S + tuple(r for _, r in CONF_R))
     for name, wins in WINDOW_SETS.items():
         idx, ts = np.array(wins or [0]), time.perf_counter()
-        qi, wi, wd = (np.asarray(x) for x in _core.hamming_pairs_across(full, np.ascontiguousarray(W[:, idx]).ravel(), r2max))
+        qi, wi, wd = (
+            np.asarray(x) for x in _core.hamming_pairs_across(full, np.ascontiguousarray(W[:, idx]).ravel(), r2max)
+        )
         if wins:
-            print(f"- {name}: full vs {len(idx)} windows per image ({n * len(idx)} hashes) r<={r2max}: {len(wd)} links, "
-                  f"{time.perf_counter() - ts:.2f}s")
+            print(
+                f"- {name}: full vs {len(idx)} windows per image ({n * len(idx)} hashes) r<={r2max}: {len(wd)} links, "
+                f"{time.perf_counter() - ts:.2f}s"
+            )
         oj, k = wi // len(idx), idx[wi % len(idx)]
         keep = (qi != oj) & (len(wins) > 0)
         qi, oj, k, wd = qi[keep], oj[keep], k[keep], wd[keep]
@@ -218,39 +243,65 @@ def main(n_orig: int, n_varied: int, n_exact: int, cache: str | None) -> None:
             for r3 in R3S:
                 keys = np.union1d(ff_key[(ff_d <= r1) & (ff_q <= r3)], fw_key[(wd <= r2) & (fw_q <= r3)])
                 for conf, acc in (("matched", keys), ("all 81", cand[conf_all <= r3])):
-                    rows.append((name, len(wins) + 1, r1, r2 if wins else "-", conf, r3, score(acc) | {"cand": len(cand)}))
+                    rows.append(
+                        (name, len(wins) + 1, r1, r2 if wins else "-", conf, r3, score(acc) | {"cand": len(cand)})
+                    )
     t_match = time.perf_counter() - t_match
 
-    head = ("| windows | hashes | r1 | r2 | 256-bit check | R3 | precision | FP | precision with asym files | recall "
-            "(12 tf, no hflip) | crop_2% | crop_5% | crop_asym | crop_corner_5% | crop_side_5% | recall incl. asym "
-            "| accepted pairs | candidate pairs |\n" + "|---" * 18 + "|")
-    for title, confirmed in (("(a) 64-bit windows alone: per window set and (r1 full-full, r2 full-window)", False),
-                             ("(b) 64-bit candidates confirmed by the 256-bit pHash (16x16 DCT) within R3: of the "
-                              "matched pair ('matched') or the closest of all 81 windows either way ('all 81')", True)):
+    head = (
+        "| windows | hashes | r1 | r2 | 256-bit check | R3 | precision | FP | precision with asym files | recall "
+        "(12 tf, no hflip) | crop_2% | crop_5% | crop_asym | crop_corner_5% | crop_side_5% | recall incl. asym "
+        "| accepted pairs | candidate pairs |\n" + "|---" * 18 + "|"
+    )
+    for title, confirmed in (
+        ("(a) 64-bit windows alone: per window set and (r1 full-full, r2 full-window)", False),
+        (
+            "(b) 64-bit candidates confirmed by the 256-bit pHash (16x16 DCT) within R3: of the "
+            "matched pair ('matched') or the closest of all 81 windows either way ('all 81')",
+            True,
+        ),
+    ):
         print(f"\n### {title}\n\n{head}")
         for name, m, r1, r2, conf, r3, s in rows:
             pr = s["per"]
             if (conf != "-") == confirmed:
-                print(f"| {name} | {m} | {r1} | {r2} | {conf} | {r3} | {s['p_bench']:.4f} | {s['fp_bench']} | {s['p']:.4f} | "
-                      f"{s['rec']:.3f} | {pr['crop_2%']:.3f} | {pr['crop_5%']:.3f} | {pr['crop_asym']:.3f} | "
-                      f"{pr['crop_corner_5%']:.3f} | {pr['crop_side_5%']:.3f} | {s['both']:.3f} | {s['pairs']} | {s['cand']} |")
+                print(
+                    f"| {name} | {m} | {r1} | {r2} | {conf} | {r3} | {s['p_bench']:.4f} | {s['fp_bench']} | {s['p']:.4f} | "
+                    f"{s['rec']:.3f} | {pr['crop_2%']:.3f} | {pr['crop_5%']:.3f} | {pr['crop_asym']:.3f} | "
+                    f"{pr['crop_corner_5%']:.3f} | {pr['crop_side_5%']:.3f} | {s['both']:.3f} | {s['pairs']} | {s['cand']} |"
+                )
 
     best = {}
     for name, _m, r1, r2, conf, r3, s in rows:
-        if min(s["p"], s["p_bench"]) >= MIN_PRECISION and ((name, conf) not in best or s["both"] > best[name, conf][-1]["both"]):
+        if min(s["p"], s["p_bench"]) >= MIN_PRECISION and (
+            (name, conf) not in best or s["both"] > best[name, conf][-1]["both"]
+        ):
             best[name, conf] = (name, r1, r2, conf, r3, s)
     cols = list(best.values())
-    print(f"\n### (c) Recall per transform, best row per window set and check with precision >= {MIN_PRECISION} "
-          "(with and without the asym files; highest recall incl. asym crops)\n")
+    print(
+        f"\n### (c) Recall per transform, best row per window set and check with precision >= {MIN_PRECISION} "
+        "(with and without the asym files; highest recall incl. asym crops)\n"
+    )
     print("| transform | " + " | ".join(f"{nm} r1={r1} r2={r2} {c} R3={r3}" for nm, r1, r2, c, r3, _ in cols) + " |")
     print("|---" * (1 + len(cols)) + "|")
     for t in tfs:
         label = f"{t} (opt-in)" if t in dq.OPT_IN else f"{t} (asym, extra)" if t in ASYM else t
         print(f"| {label} | " + " | ".join(f"{c[-1]['per'][t]:.3f}" for c in cols) + " |")
-    for key, label in (("rec", "**recall, 12 transforms but hflip**"), ("asym", "recall, asym crops"),
-                       ("both", "recall, incl. asym"), ("p_bench", "precision"), ("p", "precision with asym files"),
-                       ("fp_bench", "false pairs"), ("pairs", "accepted pairs"), ("cand", "candidate pairs")):
-        fmt = (lambda v: f"{v:.4f}") if key in ("p", "p_bench") else (lambda v: f"{v:.3f}" if isinstance(v, float) else str(v))
+    for key, label in (
+        ("rec", "**recall, 12 transforms but hflip**"),
+        ("asym", "recall, asym crops"),
+        ("both", "recall, incl. asym"),
+        ("p_bench", "precision"),
+        ("p", "precision with asym files"),
+        ("fp_bench", "false pairs"),
+        ("pairs", "accepted pairs"),
+        ("cand", "candidate pairs"),
+    ):
+        fmt = (
+            (lambda v: f"{v:.4f}")
+            if key in ("p", "p_bench")
+            else (lambda v: f"{v:.3f}" if isinstance(v, float) else str(v))
+        )
         print(f"| {label} | " + " | ".join(fmt(c[-1][key]) for c in cols) + " |")
     print(f"\nmatching + scoring {t_match:.1f}s, total {time.perf_counter() - t0:.1f}s")
 
@@ -262,4 +313,4 @@ if __name__ == "__main__":
         k = args.index("--cache")
         cache = args[k + 1]
         del args[k : k + 2]
-    main(*[int(x) for x in args[:3]] + [400, 150, 30][len(args[:3]):], cache=cache)
+    main(*[int(x) for x in args[:3]] + [400, 150, 30][len(args[:3]) :], cache=cache)

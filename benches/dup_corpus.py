@@ -97,7 +97,9 @@ TRANSFORMS: dict[str, Edit] = {
     "watermark": _watermark,
     "brightness": lambda rng, im: ImageEnhance.Brightness(im).enhance(_BRIGHTNESS(rng)),
     "contrast": lambda rng, im: ImageEnhance.Contrast(im).enhance(_CONTRAST(rng)),
-    "resize": lambda rng, im: (lambda f: im.resize((max(8, round(im.width * f)), max(8, round(im.height * f))), Image.Resampling.LANCZOS))(_RESIZE(rng)),
+    "resize": lambda rng, im: (
+        lambda f: im.resize((max(8, round(im.width * f)), max(8, round(im.height * f))), Image.Resampling.LANCZOS)
+    )(_RESIZE(rng)),
     "jpeg": lambda rng, im: im,  # the re-encoding is the edit (see _ENCODING)
     "png": lambda rng, im: im,
     "webp": lambda rng, im: im,
@@ -133,9 +135,7 @@ def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     return inter / (area(a) + area(b) - inter)
 
 
-def build(
-    root: Path, *, seed: int = 1, originals_per_source: int = 4, pairs_per_original: int = 3
-) -> pl.DataFrame:
+def build(root: Path, *, seed: int = 1, originals_per_source: int = 4, pairs_per_original: int = 3) -> pl.DataFrame:
     """Write the corpus under ``root`` and return its table (see the module's docstring)."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -160,12 +160,15 @@ def build(
             long_side = int(rng.integers(200, 801))
             scale = min(1.0, long_side / max(original.size))
             original = original.resize(
-                (max(8, round(original.width * scale)), max(8, round(original.height * scale))), Image.Resampling.LANCZOS
+                (max(8, round(original.width * scale)), max(8, round(original.height * scale))),
+                Image.Resampling.LANCZOS,
             )
             ident = f"{photo.name}#{len(boxes)}"
-            plans = [["original"]] + [[t] for t in TRANSFORMS] + [
-                list(rng.choice(GOAL_TRANSFORMS, 2, replace=False)) for _ in range(pairs_per_original)
-            ]
+            plans = (
+                [["original"]]
+                + [[t] for t in TRANSFORMS]
+                + [list(rng.choice(GOAL_TRANSFORMS, 2, replace=False)) for _ in range(pairs_per_original)]
+            )
             for plan in plans:
                 im = original
                 for t in plan:
@@ -183,7 +186,9 @@ def build(
 
 def true_pair(table: pl.DataFrame) -> Callable[[str, str], bool]:
     """A function telling whether two paths of `table` are a true pair (strict)."""
-    info = {r[0]: r[1:] for r in table.select("path", "source", "original", "top", "left", "bottom", "right").iter_rows()}
+    info = {
+        r[0]: r[1:] for r in table.select("path", "source", "original", "top", "left", "bottom", "right").iter_rows()
+    }
 
     def judge(a: str, b: str) -> bool:
         sa, oa, *ba = info[a]

@@ -40,8 +40,10 @@ def judge(table: pl.DataFrame, groups: pl.DataFrame) -> dict[str, dict[str, str]
         row: dict[str, str] = {}
         found = part.with_columns(
             found=pl.struct("original", "path").map_elements(
-                lambda r: group_of.get(r["path"]) is not None
-                and group_of.get(r["path"]) == group_of.get(original_path.get(r["original"])),
+                lambda r: (
+                    group_of.get(r["path"]) is not None
+                    and group_of.get(r["path"]) == group_of.get(original_path.get(r["original"]))
+                ),
                 return_dtype=pl.Boolean,
             ),
             two=pl.col("transform").str.contains(r"\+"),
@@ -52,7 +54,9 @@ def judge(table: pl.DataFrame, groups: pl.DataFrame) -> dict[str, dict[str, str]
         row["two edits"] = f"{found.filter('two')['found'].mean():.2f}"
         row["crop 10-20%"] = f"{found.filter(pl.col('transform') == 'crop_10_20')['found'].mean():.2f}"
         true = false = 0
-        for _, members in groups.filter(pl.col("path").is_in(table.filter(pl.col("half") == half)["path"].implode())).group_by("group"):
+        for _, members in groups.filter(
+            pl.col("path").is_in(table.filter(pl.col("half") == half)["path"].implode())
+        ).group_by("group"):
             for a, b in itertools.combinations(members["path"].to_list(), 2):
                 if half_of.get(a) == half_of.get(b) == half:
                     true += is_true(a, b)
@@ -73,17 +77,23 @@ def main() -> None:
     args = ap.parse_args()
     if not args.reuse:
         shutil.rmtree(args.dir, ignore_errors=True)
-        build(args.dir / "corpus", seed=args.seed, originals_per_source=args.originals).write_parquet(args.dir / "table.parquet")
+        build(args.dir / "corpus", seed=args.seed, originals_per_source=args.originals).write_parquet(
+            args.dir / "table.parquet"
+        )
     table = pl.read_parquet(args.dir / "table.parquet").filter(pl.col("source_kind").is_in(args.kinds.split(",")))
     files = recipe_audit.scan(table["path"].to_list(), progress=False)
-    print(f"seed {args.seed}: {table.height} files, {table['original'].n_unique()} originals, "
-          f"{table['source'].n_unique()} sources\n")
+    print(
+        f"seed {args.seed}: {table.height} files, {table['original'].n_unique()} originals, "
+        f"{table['source'].n_unique()} sources\n"
+    )
     for options in RULES.values():
         groups = recipe_audit.find_duplicates(files, **options)
         results = judge(table, groups)
         largest = groups.group_by("group").len()["len"].max() if groups.height else 0
         columns = list(next(iter(results.values())))
-        print(f"### `find_duplicates(files{', ' if options else ''}{', '.join(f'{k}={v}' for k, v in options.items())})`\n")
+        print(
+            f"### `find_duplicates(files{', ' if options else ''}{', '.join(f'{k}={v}' for k, v in options.items())})`\n"
+        )
         print("| half | " + " | ".join(columns) + " |")
         print("|---|" + "---|" * len(columns))
         for half, row in results.items():

@@ -164,9 +164,11 @@ def main(n_orig: int = 400, n_varied: int = 150, n_exact: int = 30) -> None:
     pairs = {h: tuple(np.asarray(x) for x in _core.hamming_pairs(hashes[h], MAX_R)) for h in HASHES}
     combo = tuple(np.asarray(x) for x in _core.hamming_pairs(hashes["phash"], max(COMBO_R1)))
 
-    print(f"\n{n} images scanned ({bad} not ok): {n_orig} originals, {len(truth)} copies; "
-          f"build {t_build:.1f}s, scan {t_scan:.1f}s; {len(overlapping)} pairs of originals overlap "
-          f"with IoU >= {AMBIGUOUS_IOU} (their matches are left out of precision)\n")
+    print(
+        f"\n{n} images scanned ({bad} not ok): {n_orig} originals, {len(truth)} copies; "
+        f"build {t_build:.1f}s, scan {t_scan:.1f}s; {len(overlapping)} pairs of originals overlap "
+        f"with IoU >= {AMBIGUOUS_IOU} (their matches are left out of precision)\n"
+    )
     print("### (a) Precision / overall recall (excluding hflip) per hash and radius\n")
     print("| radius | " + " | ".join(f"{h} P | {h} R | {h} FP" for h in HASHES) + " |")
     print("|---" * (1 + 3 * len(HASHES)) + "|")
@@ -207,12 +209,16 @@ def main(n_orig: int = 400, n_varied: int = 150, n_exact: int = 30) -> None:
             keep = (d <= r1) & (dd <= r2)
             p, rec, per, fp = evaluate(i[keep], j[keep], g, gt_keys, main_mask, gt_tf, n, ambiguous)
             worst = min((t for t in tfs if t not in OPT_IN), key=lambda t: per[t])
-            print(f"| {r1} | {r2} | {p:.4f} | {fp} | {rec:.3f} | {per['crop_2%']:.3f} | "
-                  f"{per['crop_5%']:.3f} | {worst} {per[worst]:.3f} |")
+            print(
+                f"| {r1} | {r2} | {p:.4f} | {fp} | {rec:.3f} | {per['crop_2%']:.3f} | "
+                f"{per['crop_5%']:.3f} | {worst} {per[worst]:.3f} |"
+            )
     print("\n### (d) phash with flips=True: direct links plus links to each file's mirror image\n")
     print("| radius | precision | FP | recall (no hflip) | hflip recall |")
     print("|---|---|---|---|---|")
-    mi, mj, md = (np.asarray(x) for x in _core.hamming_pairs_across(hashes["phash"], df["phash_mirror"].to_numpy(), MAX_R))
+    mi, mj, md = (
+        np.asarray(x) for x in _core.hamming_pairs_across(hashes["phash"], df["phash_mirror"].to_numpy(), MAX_R)
+    )
     i, j, d = pairs["phash"]
     for r in (6, 8, 10, 12):
         keep, mkeep = d <= r, (md <= r) & (mi != mj)
@@ -237,7 +243,9 @@ def main(n_orig: int = 400, n_varied: int = 150, n_exact: int = 30) -> None:
         low_iou = sum(examples._iou(boxes[a], boxes[b]) < 0.5 for a, b in zip(lo[same], hi[same]))
         print(f"| {r} | {len(lo)} | {int(same.sum())} | {low_iou} | {int((~same).sum())} |")
     print("\n### (f) find_duplicates(files): the default window rule (recipe_audit.dedup.thumbmatch)\n")
-    pairs = recipe_audit.dedup.thumbmatch.matched_pairs(recipe_audit.dedup.thumbmatch.thumbnails(df), recipe_audit.dedup.thumbmatch.shapes(df))
+    pairs = recipe_audit.dedup.thumbmatch.matched_pairs(
+        recipe_audit.dedup.thumbmatch.thumbnails(df), recipe_audit.dedup.thumbmatch.shapes(df)
+    )
     ci, cj = pairs["a"].to_numpy().astype(np.int64), pairs["b"].to_numpy().astype(np.int64)
     unique = np.unique(np.minimum(ci, cj) * n + np.maximum(ci, cj))
     p, rec, per, fp = evaluate(unique // n, unique % n, g, gt_keys, main_mask, gt_tf, n, ambiguous)

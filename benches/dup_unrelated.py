@@ -26,7 +26,9 @@ def main() -> None:
     args = ap.parse_args()
     table = pl.concat([pl.read_parquet(f"{d}/table.parquet") for d in args.dirs])
     table = table.filter(pl.col("source_kind").is_in(args.kinds.split(",")))
-    files = duplicates._windows_usable(recipe_audit.scan(table["path"].to_list(), progress=False)).join(table, on="path")
+    files = duplicates._windows_usable(recipe_audit.scan(table["path"].to_list(), progress=False)).join(
+        table, on="path"
+    )
     thumbs, shape = thumbmatch.thumbnails(files), thumbmatch.shapes(files)
     pairs = thumbmatch.matched_pairs(thumbs, shape)
     groups = thumbmatch.matched_groups(thumbs, shape)
@@ -41,8 +43,13 @@ def main() -> None:
     print(f"unrelated neighbours per image at 1e6 / 1e7 / 1e8: {rate * 1e6:.3g} / {rate * 1e7:.3g} / {rate * 1e8:.3g}")
     print(f"largest group: {sizes.max()} files from {largest['source'].n_unique()} sources")
     linked = pairs.filter(pl.Series(cross))
-    print(linked.with_columns(a=pl.Series(source).gather(linked["a"]), b=pl.Series(source).gather(linked["b"]))
-          .group_by("a", "b").agg(pl.len(), pl.col("correlation").max()).sort("len", descending=True).head(10))
+    print(
+        linked.with_columns(a=pl.Series(source).gather(linked["a"]), b=pl.Series(source).gather(linked["b"]))
+        .group_by("a", "b")
+        .agg(pl.len(), pl.col("correlation").max())
+        .sort("len", descending=True)
+        .head(10)
+    )
 
 
 if __name__ == "__main__":

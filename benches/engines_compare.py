@@ -56,10 +56,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ray_cluster import RayCluster
 
 ROOT = Path(os.environ.get("RA_ENGINES_DIR", "/tmp/ra_engines"))
-SHARD = 250          # files per shard / batch / block in every scan engine
-PARTS = 4            # input partitions and shuffle partitions of the join (2 CPUs in the cluster)
+SHARD = 250  # files per shard / batch / block in every scan engine
+PARTS = 4  # input partitions and shuffle partitions of the join (2 CPUs in the cluster)
 RADIUS = 10
-WIDTHS = [6] * 9 + [5] * 2          # 11 blocks covering the 64 bits
+WIDTHS = [6] * 9 + [5] * 2  # 11 blocks covering the 64 bits
 SHIFTS = [sum(WIDTHS[:k]) for k in range(len(WIDTHS))]
 CHILD_TIMEOUT = 420
 
@@ -91,7 +91,7 @@ def verify_group(key: int, ids, hashes):
     ids = np.asarray(ids, np.uint64)
     hashes = np.asarray(hashes, np.uint64)
     out = []
-    step = max(1, 4_000_000 // n)          # rows of the n x n triangle at a time (bounded memory)
+    step = max(1, 4_000_000 // n)  # rows of the n x n triangle at a time (bounded memory)
     block = int(key) >> 32
     for start in range(0, n - 1, step):
         stop = min(n - 1, start + step)
@@ -102,7 +102,7 @@ def verify_group(key: int, ids, hashes):
         x = hashes[a] ^ hashes[b]
         keep = np.bitwise_count(x) <= RADIUS
         a, b, x = a[keep], b[keep], x[keep]
-        for j in range(block):               # agree on an earlier block: that group reports it
+        for j in range(block):  # agree on an earlier block: that group reports it
             agree = ((x >> np.uint64(SHIFTS[j])) & np.uint64((1 << WIDTHS[j]) - 1)) == 0
             a, b, x = a[~agree], b[~agree], x[~agree]
         ia, ib = ids[a], ids[b]
@@ -130,10 +130,13 @@ def block_table(hashes):
 
     hashes = np.asarray(hashes, np.uint64)
     ids = np.arange(len(hashes), dtype=np.uint32)
-    keys = [(np.uint64(k) << np.uint64(32)) | ((hashes >> np.uint64(SHIFTS[k])) & np.uint64((1 << WIDTHS[k]) - 1))
-            for k in range(len(WIDTHS))]
-    return pa.table({"key": np.concatenate(keys), "id": np.tile(ids, len(WIDTHS)),
-                     "hash": np.tile(hashes, len(WIDTHS))})
+    keys = [
+        (np.uint64(k) << np.uint64(32)) | ((hashes >> np.uint64(SHIFTS[k])) & np.uint64((1 << WIDTHS[k]) - 1))
+        for k in range(len(WIDTHS))
+    ]
+    return pa.table(
+        {"key": np.concatenate(keys), "id": np.tile(ids, len(WIDTHS)), "hash": np.tile(hashes, len(WIDTHS))}
+    )
 
 
 # ----------------------------------------------------------------------------- the cluster
@@ -152,8 +155,12 @@ def _connect(address: str) -> None:
 
     package = str(Path(__import__("recipe_audit").__file__).resolve().parent)
     # The runtime environment `RayEngine` gives its tasks (package shipped, one Rust thread).
-    ray.init(address=address, runtime_env={"py_modules": [package], "env_vars": {"RAYON_NUM_THREADS": "1"}},
-             log_to_driver=False, include_dashboard=False)
+    ray.init(
+        address=address,
+        runtime_env={"py_modules": [package], "env_vars": {"RAYON_NUM_THREADS": "1"}},
+        log_to_driver=False,
+        include_dashboard=False,
+    )
 
 
 def _parquet_rows(out: Path, reference):
@@ -166,22 +173,25 @@ def _parquet_rows(out: Path, reference):
     rows = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
     cols = [c for c in reference.columns if c in rows.columns]
     distinct = rows["path"].n_unique()
-    equal = (rows.height == reference.height and len(cols) == len(reference.columns)
-             and rows.select(cols).sort("path").equals(reference.select(cols).sort("path")))
+    equal = (
+        rows.height == reference.height
+        and len(cols) == len(reference.columns)
+        and rows.select(cols).sort("path").equals(reference.select(cols).sort("path"))
+    )
     return {"files": len(files), "rows": rows.height, "distinct_paths": distinct, "equal": bool(equal)}
 
 
 def child_scan(spec: dict) -> dict:
     import polars as pl
 
-    if spec["engine"] != "ra_tasks":        # RayEngine connects itself (and refuses a second init)
+    if spec["engine"] != "ra_tasks":  # RayEngine connects itself (and refuses a second init)
         _connect(spec["address"])
     photos, work = spec["photos"], Path(spec["work"])
     reference = pl.read_parquet(spec["reference"])
     engine_name, rounds = spec["engine"], spec["rounds"]
     make = _scan_runner(engine_name, spec["address"], photos)
     result = {"engine": engine_name, "fresh_s": [], "checks": [], "load_before": os.getloadavg()[0]}
-    for k in range(rounds + 1):              # run 0 is the job's first (cold): workers start
+    for k in range(rounds + 1):  # run 0 is the job's first (cold): workers start
         out = work / f"{engine_name}-{k}"
         shutil.rmtree(out, ignore_errors=True)
         dt, info = make(out, "fresh")
@@ -214,8 +224,12 @@ def _scan_runner(name: str, address: str, photos: str):
             t = time.perf_counter()
             r = recipe_audit.scan(photos, out=out, shard_size=SHARD, engine=engine, progress=False)
             dt = time.perf_counter() - t
-            return dt, {"shards_written": r.shards_written, "rows_read": r.rows_read,
-                        "nodes_used": len(set(engine.node_ids)), "run_json_rows": r.files.collect().height}
+            return dt, {
+                "shards_written": r.shards_written,
+                "rows_read": r.rows_read,
+                "nodes_used": len(set(engine.node_ids)),
+                "run_json_rows": r.files.collect().height,
+            }
 
         return run
 
@@ -240,8 +254,9 @@ def _scan_runner(name: str, address: str, photos: str):
                 ds = ray.data.from_items([{"path": p} for p in listing], override_num_blocks=len(listing) // SHARD or 1)
                 ds = ds.map_batches(from_paths, batch_size=SHARD, batch_format="pyarrow", num_cpus=1)
             else:
-                ds = ray.data.read_binary_files(listing, include_paths=True,
-                                                override_num_blocks=len(listing) // SHARD or 1)
+                ds = ray.data.read_binary_files(
+                    listing, include_paths=True, override_num_blocks=len(listing) // SHARD or 1
+                )
                 ds = ds.map_batches(from_bytes, batch_size=SHARD, batch_format="pyarrow", num_cpus=1)
             ds.write_parquet(str(out), mode="overwrite" if mode == "overwrite" else "append")
             return time.perf_counter() - t, {}
@@ -297,6 +312,7 @@ def child_join(spec: dict) -> dict:
     check = None
 
     if name == "tasks":
+
         @ray.remote(num_returns=PARTS, num_cpus=1)
         def split(chunk: pa.Table):
             key = chunk["key"].to_numpy()
@@ -327,8 +343,11 @@ def child_join(spec: dict) -> dict:
             return {"code": verify_group(batch["key"][0], batch["id"], batch["hash"])}
 
         def once():
-            ds = ray.data.from_arrow(chunks).groupby("key", num_partitions=partitions).map_groups(
-                group_fn, batch_format="numpy")
+            ds = (
+                ray.data.from_arrow(chunks)
+                .groupby("key", num_partitions=partitions)
+                .map_groups(group_fn, batch_format="numpy")
+            )
             got = [b["code"] for b in ds.iter_batches(batch_format="numpy", batch_size=None)]
             return np.concatenate(got) if got else np.zeros(0, np.uint64)
 
@@ -340,8 +359,10 @@ def child_join(spec: dict) -> dict:
 
         @daft.func.batch(return_dtype=daft.DataType.list(daft.DataType.uint64()))
         def verify_lists(key: daft.Series, ids: daft.Series, hashes: daft.Series):
-            return [verify_group(k, np.asarray(i, np.uint32), np.asarray(h, np.uint64)).tolist()
-                    for k, i, h in zip(key.to_pylist(), ids.to_pylist(), hashes.to_pylist())]
+            return [
+                verify_group(k, np.asarray(i, np.uint32), np.asarray(h, np.uint64)).tolist()
+                for k, i, h in zip(key.to_pylist(), ids.to_pylist(), hashes.to_pylist())
+            ]
 
         def once():
             df = daft.from_arrow(chunks).groupby("key").agg(col("id").list_agg(), col("hash").list_agg())
@@ -374,16 +395,15 @@ def child_join(spec: dict) -> dict:
 
     times, digest = [], None
     load = os.getloadavg()[0]
-    for _ in range(rounds + 1):              # run 0 is the job's first (cold): workers start
+    for _ in range(rounds + 1):  # run 0 is the job's first (cold): workers start
         t = time.perf_counter()
         codes = once()
         times.append(time.perf_counter() - t)
         digest = np.unique(codes)
-        if len(digest) != len(codes) and name != "library":   # (a forest may repeat an edge)
-            times[-1] = -times[-1]          # duplicate pairs: flag it, keep going
+        if len(digest) != len(codes) and name != "library":  # (a forest may repeat an edge)
+            times[-1] = -times[-1]  # duplicate pairs: flag it, keep going
     np.save(spec["pairs"], digest)
-    out = {"engine": name, "times": times, "pairs": len(digest), "raw_pairs": len(codes),
-           "load_before": load}
+    out = {"engine": name, "times": times, "pairs": len(digest), "raw_pairs": len(codes), "load_before": load}
     if check is not None:
         out["same_groups"] = check(digest)
         out["layout"] = once.stats.layout.describe()
@@ -399,8 +419,13 @@ def _child(kind: str, spec: dict, env: dict[str, str]) -> dict:
     spec_path.write_text(json.dumps(spec))
     t = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, __file__, "--child", kind, str(spec_path)], env=env,
-                              capture_output=True, text=True, timeout=CHILD_TIMEOUT)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", kind, str(spec_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT,
+        )
     except subprocess.TimeoutExpired:
         return {"engine": spec["engine"], "error": f"timed out after {CHILD_TIMEOUT} s"}
     wall = time.perf_counter() - t
@@ -507,15 +532,26 @@ def main() -> None:
         for engine in _only(SCAN_ENGINES):
             work = ROOT / "out"
             work.mkdir(exist_ok=True)
-            spec = {"engine": engine, "address": cluster.address, "photos": str(photos), "work": str(work),
-                    "reference": str(ROOT / "reference.parquet"), "rounds": rounds}
+            spec = {
+                "engine": engine,
+                "address": cluster.address,
+                "photos": str(photos),
+                "work": str(work),
+                "reference": str(ROOT / "reference.parquet"),
+                "rounds": rounds,
+            }
             r = _child("scan", spec, env)
             print(json.dumps(r), file=sys.stderr)
             scan_results.append(r)
         join_results = []
         for engine in _only(JOIN_ENGINES):
-            spec = {"engine": engine, "address": cluster.address, "table": str(ROOT / "join.parquet"),
-                    "pairs": str(ROOT / f"pairs-{engine}.npy"), "rounds": rounds}
+            spec = {
+                "engine": engine,
+                "address": cluster.address,
+                "table": str(ROOT / "join.parquet"),
+                "pairs": str(ROOT / f"pairs-{engine}.npy"),
+                "rounds": rounds,
+            }
             r = _child("join", spec, env)
             if "error" not in r:
                 r["same_pairs"] = r.get("same_groups", bool(np.array_equal(np.load(spec["pairs"]), truth)))
@@ -524,11 +560,26 @@ def main() -> None:
     finally:
         cluster.stop()
 
-    results = {"versions": _versions(), "n_files": n, "rounds": rounds, "load_start": load_start, "cluster_start_s": cluster_start_s,
-               "cluster_cpus": float(cluster.nodes), "local_scan_s": local_s, "scan": scan_results,
-               "join": {"rows": table.num_rows, "hashes": len(hashes), "real_hashes": len(real),
-                        "candidates": candidates, "pairs": len(truth), "rust_exact_s": rust_s,
-                        "numpy_local_s": numpy_local_s, "engines": join_results}}
+    results = {
+        "versions": _versions(),
+        "n_files": n,
+        "rounds": rounds,
+        "load_start": load_start,
+        "cluster_start_s": cluster_start_s,
+        "cluster_cpus": float(cluster.nodes),
+        "local_scan_s": local_s,
+        "scan": scan_results,
+        "join": {
+            "rows": table.num_rows,
+            "hashes": len(hashes),
+            "real_hashes": len(real),
+            "candidates": candidates,
+            "pairs": len(truth),
+            "rust_exact_s": rust_s,
+            "numpy_local_s": numpy_local_s,
+            "engines": join_results,
+        },
+    }
     (ROOT / "results.json").write_text(json.dumps(results, indent=1))
     print_tables(results)
 
@@ -551,11 +602,15 @@ def print_tables(res: dict) -> None:
     v = res["versions"]
     n = res["n_files"]
     print(f"versions: {', '.join(f'{k} {x}' for k, x in v.items())}")
-    print(f"cluster: 2 nodes x 1 CPU on one 2-core machine, up in {res['cluster_start_s']:.1f} s; "
-          f"local recipe_audit.scan (both cores, no Ray): {res['local_scan_s']:.2f} s "
-          f"({n / res['local_scan_s']:,.0f} files/s); load average at start {res.get('load_start', 0):.1f}\n")
-    print(f"| scan of {n:,} files into Parquet | warm median s | files/s | first run s | rows equal the local scan "
-          f"| rerun into the same folder | rerun s | overwrite mode |")
+    print(
+        f"cluster: 2 nodes x 1 CPU on one 2-core machine, up in {res['cluster_start_s']:.1f} s; "
+        f"local recipe_audit.scan (both cores, no Ray): {res['local_scan_s']:.2f} s "
+        f"({n / res['local_scan_s']:,.0f} files/s); load average at start {res.get('load_start', 0):.1f}\n"
+    )
+    print(
+        f"| scan of {n:,} files into Parquet | warm median s | files/s | first run s | rows equal the local scan "
+        f"| rerun into the same folder | rerun s | overwrite mode |"
+    )
     print("|---|---:|---:|---:|---|---|---:|---|")
     for r in res["scan"]:
         if "error" in r:
@@ -565,22 +620,31 @@ def print_tables(res: dict) -> None:
         ok = all(c["equal"] and c["rows"] == n for c in r["checks"])
         rr = r["rerun"]
         if r["engine"].startswith("ra_"):
-            again = (f"{rr['rows']:,} rows ({rr['rows'] / n:.0f}x), {rr['shards_written']} shards written, "
-                     f"{rr['rows_read']:,} files read")
+            again = (
+                f"{rr['rows']:,} rows ({rr['rows'] / n:.0f}x), {rr['shards_written']} shards written, "
+                f"{rr['rows_read']:,} files read"
+            )
             over = "not needed"
         else:
             again = f"**{rr['rows']:,} rows ({rr['rows'] / n:.0f}x)**, all {n:,} files read again"
             ov = r["overwrite"]
-            over = (f"{ov['rows']:,} rows{'' if ov['equal'] else ' (NOT equal)'}, {r['overwrite_s']:.2f} s, "
-                    f"all read again")
-        print(f"| {LABELS[r['engine']]} | {_fmt(med)} | {n / med:,.0f} | {_fmt(r['fresh_s'][0])} | "
-              f"{'yes' if ok else 'NO'} | {again} | {_fmt(r['rerun_s'])} | {over} |")
+            over = (
+                f"{ov['rows']:,} rows{'' if ov['equal'] else ' (NOT equal)'}, {r['overwrite_s']:.2f} s, all read again"
+            )
+        print(
+            f"| {LABELS[r['engine']]} | {_fmt(med)} | {n / med:,.0f} | {_fmt(r['fresh_s'][0])} | "
+            f"{'yes' if ok else 'NO'} | {again} | {_fmt(r['rerun_s'])} | {over} |"
+        )
     j = res["join"]
-    print(f"\njoin: {j['rows']:,} rows = {j['hashes']:,} hashes ({j['real_hashes']:,} real pHashes) x 11 blocks; "
-          f"{j['candidates']:,} candidate pairs in the key groups; {j['pairs']:,} pairs within {RADIUS} bits. "
-          f"Same search without an engine: NumPy in one process {j['numpy_local_s']:.2f} s, "
-          f"exact Rust search (`_core.hamming_pairs`) {j['rust_exact_s']:.2f} s.\n")
-    print("| hash-block self-join | warm median s | warm runs s | first run s | pairs | same pairs as the exact search |")
+    print(
+        f"\njoin: {j['rows']:,} rows = {j['hashes']:,} hashes ({j['real_hashes']:,} real pHashes) x 11 blocks; "
+        f"{j['candidates']:,} candidate pairs in the key groups; {j['pairs']:,} pairs within {RADIUS} bits. "
+        f"Same search without an engine: NumPy in one process {j['numpy_local_s']:.2f} s, "
+        f"exact Rust search (`_core.hamming_pairs`) {j['rust_exact_s']:.2f} s.\n"
+    )
+    print(
+        "| hash-block self-join | warm median s | warm runs s | first run s | pairs | same pairs as the exact search |"
+    )
     print("|---|---:|---|---:|---:|---|")
     for r in j["engines"]:
         if "error" in r:
@@ -589,11 +653,16 @@ def print_tables(res: dict) -> None:
         ts = [abs(t) for t in r["times"]]
         warm = ts[1:] or ts
         pairs = f"{r['pairs']:,}" if "layout" not in r else f"{r['pairs']:,} forest edges"
-        same = ("yes" if r["same_pairs"] else "NO") if "layout" not in r else \
-            (f"same groups: {'yes' if r['same_pairs'] else 'NO'} ({r['layout']}, {r['candidates']:,} candidates)")
-        print(f"| {LABELS[r['engine']]} | {_fmt(statistics.median(warm))} | {', '.join(_fmt(t) for t in warm)} | "
-              f"{_fmt(ts[0])} | {pairs} | {same}"
-              f"{' (duplicates in output)' if any(t < 0 for t in r['times']) else ''} |")
+        same = (
+            ("yes" if r["same_pairs"] else "NO")
+            if "layout" not in r
+            else (f"same groups: {'yes' if r['same_pairs'] else 'NO'} ({r['layout']}, {r['candidates']:,} candidates)")
+        )
+        print(
+            f"| {LABELS[r['engine']]} | {_fmt(statistics.median(warm))} | {', '.join(_fmt(t) for t in warm)} | "
+            f"{_fmt(ts[0])} | {pairs} | {same}"
+            f"{' (duplicates in output)' if any(t < 0 for t in r['times']) else ''} |"
+        )
 
 
 if __name__ == "__main__":
@@ -606,7 +675,7 @@ if __name__ == "__main__":
         import ray
 
         ray.shutdown()
-        os._exit(0)          # skip slow interpreter teardown of Ray/Daft threads
+        os._exit(0)  # skip slow interpreter teardown of Ray/Daft threads
     elif len(sys.argv) > 1 and sys.argv[1] == "--tables":
         print_tables(json.loads((ROOT / "results.json").read_text()))
     else:

@@ -31,12 +31,18 @@ def main(n: int) -> None:
         print("|---|---|---|---|---|")
         for side in (32, 48, 64, 128, 100_000):
             cols = _core.scan_paths(paths, min_decode_side=side)
-            d = np.array([[bin(cols[h][i] ^ reference[p][j]).count("1") for j, h in enumerate(HASHES)]
-                          for i, p in enumerate(cols["path"])])
+            d = np.array(
+                [
+                    [bin(cols[h][i] ^ reference[p][j]).count("1") for j, h in enumerate(HASHES)]
+                    for i, p in enumerate(cols["path"])
+                ]
+            )
             label = "full size" if side == 100_000 else str(side)
             for j, h in enumerate(HASHES):
-                print(f"| {label} | {h} | {np.mean(d[:, j] <= 4):.3f} | {np.mean(d[:, j] == 0):.3f} "
-                      f"| {np.percentile(d[:, j], 95):.0f} |")
+                print(
+                    f"| {label} | {h} | {np.mean(d[:, j] <= 4):.3f} | {np.mean(d[:, j] == 0):.3f} "
+                    f"| {np.percentile(d[:, j], 95):.0f} |"
+                )
 
 
 if __name__ == "__main__":

@@ -103,10 +103,11 @@ def _crop_hashes(job: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         ch = min(h, max(16, int(h * f * rng.uniform(0.7, 1.0))))
         cw = min(w, max(16, int(w * f * rng.uniform(0.7, 1.0))))
         y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        im = Image.fromarray(arr[y0:y0 + ch, x0:x0 + cw]).convert("L" if rng.random() < 0.05 else "RGB")
+        im = Image.fromarray(arr[y0 : y0 + ch, x0 : x0 + cw]).convert("L" if rng.random() < 0.05 else "RGB")
         scale = int(rng.integers(128, 385)) / max(ch, cw)
-        im = im.resize((max(1, round(cw * scale)), max(1, round(ch * scale))), Image.Resampling.LANCZOS,
-                       reducing_gap=3.0)
+        im = im.resize(
+            (max(1, round(cw * scale)), max(1, round(ch * scale))), Image.Resampling.LANCZOS, reducing_gap=3.0
+        )
         buf = io.BytesIO()
         im.save(buf, "JPEG", quality=int(rng.integers(60, 96)))
         names.append(f"{seed}_{i}.jpg")
@@ -141,8 +142,10 @@ def real_hashes(count: int, cache: str | None) -> tuple[np.ndarray, np.ndarray, 
 
 
 def block_values(hashes: np.ndarray, layout: blockjoin.BlockLayout) -> list[np.ndarray]:
-    return [((hashes >> np.uint64(s)) & np.uint64((1 << w) - 1)).astype(np.int64)
-            for s, w in zip(layout.shifts, layout.widths)]
+    return [
+        ((hashes >> np.uint64(s)) & np.uint64((1 << w) - 1)).astype(np.int64)
+        for s, w in zip(layout.shifts, layout.widths)
+    ]
 
 
 def _distinct(hashes: np.ndarray, parents: np.ndarray | None, labels: bool):
@@ -174,7 +177,9 @@ class BlocksModel:
 
     def __init__(self, real: np.ndarray, layout: blockjoin.BlockLayout) -> None:
         self.layout = layout
-        self.probs = [np.bincount(v, minlength=1 << w) / len(v) for v, w in zip(block_values(real, layout), layout.widths)]
+        self.probs = [
+            np.bincount(v, minlength=1 << w) / len(v) for v, w in zip(block_values(real, layout), layout.widths)
+        ]
 
     def sample(self, n: int, rng: np.random.Generator, labels: bool = False):
         out = np.zeros(n, np.uint64)
@@ -205,13 +210,13 @@ class ResampleModel:
         parents = rng.integers(0, len(self.real), n)
         k, f = self.swaps, len(self.free)
         for start in range(0, n, batch):
-            h = self.real[parents[start:start + batch]]
+            h = self.real[parents[start : start + batch]]
             bits = ((h[:, None] >> self.free) & np.uint64(1)).astype(np.float32)
             # random ranks: clear bits rank above every set bit, so the k smallest are set bits
             # (cleared) and the k largest are clear bits (set); every bit here has both values
             order = np.argpartition(rng.random(bits.shape, dtype=np.float32) + 2 * (1 - bits), (k - 1, f - k), axis=1)
-            pick = np.concatenate((order[:, :k], order[:, f - k:]), axis=1)
-            out[start:start + len(h)] = h ^ np.bitwise_or.reduce(np.uint64(1) << self.free[pick], axis=1)
+            pick = np.concatenate((order[:, :k], order[:, f - k :]), axis=1)
+            out[start : start + len(h)] = h ^ np.bitwise_or.reduce(np.uint64(1) << self.free[pick], axis=1)
         return _distinct(out, parents, labels)
 
 
@@ -230,11 +235,13 @@ def cpu_timed(fn, *args):
     return out, time.process_time() - t
 
 
-def bucket_sizes(hashes: np.ndarray, layout: blockjoin.BlockLayout, batch: int = 1_000_000) -> tuple[np.ndarray, np.ndarray]:
+def bucket_sizes(
+    hashes: np.ndarray, layout: blockjoin.BlockLayout, batch: int = 1_000_000
+) -> tuple[np.ndarray, np.ndarray]:
     """(keys, sizes) of every bucket, from `blockjoin.emit_keys` a million hashes at a time."""
     counts: dict[int, int] = {}
     for start in range(0, len(hashes), batch):
-        keys, n = np.unique(blockjoin.emit_keys(hashes[start:start + batch], layout), return_counts=True)
+        keys, n = np.unique(blockjoin.emit_keys(hashes[start : start + batch], layout), return_counts=True)
         for k, c in zip(keys.tolist(), n.tolist()):
             counts[k] = counts.get(k, 0) + c
     keys = np.array(sorted(counts), dtype=np.uint64)
@@ -243,9 +250,16 @@ def bucket_sizes(hashes: np.ndarray, layout: blockjoin.BlockLayout, batch: int =
 
 def join_stats(n: int, keys: np.ndarray, sizes: np.ndarray, cpus: int = 16) -> dict:
     s = sizes.astype(np.float64)
-    out = {"n": n, "keys": int(sizes.sum()), "shuffle_gb": sizes.sum() * ROW_BYTES / 1e9, "buckets": len(sizes),
-           "median": float(np.median(s)), "p99": float(np.percentile(s, 99)), "max": int(s.max()),
-           "candidates": float((s * (s - 1) / 2).sum())}
+    out = {
+        "n": n,
+        "keys": int(sizes.sum()),
+        "shuffle_gb": sizes.sum() * ROW_BYTES / 1e9,
+        "buckets": len(sizes),
+        "median": float(np.median(s)),
+        "p99": float(np.percentile(s, 99)),
+        "max": int(s.max()),
+        "candidates": float((s * (s - 1) / 2).sum()),
+    }
     for c in CHUNK_SIZES:
         hot = s > 2 * c
         chunks = np.ceil(s[hot] / c)
@@ -255,14 +269,20 @@ def join_stats(n: int, keys: np.ndarray, sizes: np.ndarray, cpus: int = 16) -> d
         out[f"cold_candidates_{c}"] = float((s[~hot] * (s[~hot] - 1) / 2).sum())
     parts = blockjoin.default_partitions(int(sizes.sum()), cpus)
     load = np.bincount(blockjoin.partition_of(keys, parts), weights=s, minlength=parts)
-    out.update(partitions=parts, part_mean=float(load.mean()), part_max=float(load.max()),
-               part_cold_max=float(np.bincount(blockjoin.partition_of(keys, parts), weights=np.where(s > 2e6, 0, s),
-                                               minlength=parts).max()))
+    out.update(
+        partitions=parts,
+        part_mean=float(load.mean()),
+        part_max=float(load.max()),
+        part_cold_max=float(
+            np.bincount(blockjoin.partition_of(keys, parts), weights=np.where(s > 2e6, 0, s), minlength=parts).max()
+        ),
+    )
     return out
 
 
-def search_cost(hashes: np.ndarray, layout: blockjoin.BlockLayout, rng: np.random.Generator,
-                per_block: int | None) -> float:
+def search_cost(
+    hashes: np.ndarray, layout: blockjoin.BlockLayout, rng: np.random.Generator, per_block: int | None
+) -> float:
     """Core-seconds of the join's whole search: each block's buckets through
     `hamming_forest_in_buckets` (what reduce tasks run), all of them or `per_block` random ones per
     block scaled by the block's bucket count."""
@@ -270,7 +290,9 @@ def search_cost(hashes: np.ndarray, layout: blockjoin.BlockLayout, rng: np.rando
     ids = np.arange(len(hashes), dtype=np.uint32)
     for v, w in zip(block_values(hashes, layout), layout.widths):
         present = np.flatnonzero(np.bincount(v, minlength=1 << w))
-        chosen = present if per_block is None or per_block >= len(present) else rng.choice(present, per_block, replace=False)
+        chosen = (
+            present if per_block is None or per_block >= len(present) else rng.choice(present, per_block, replace=False)
+        )
         rows = np.flatnonzero(np.isin(v, chosen))
         rows = rows[np.argsort(v[rows], kind="stable")]
         offsets = np.concatenate(([0], np.cumsum(np.bincount(v[rows], minlength=1 << w)))).astype(np.uint64)
@@ -328,8 +350,13 @@ def run_task(arrays: dict[str, np.ndarray], kind: str, n: int, partitions: int) 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "task.npz")
         np.savez(path, **arrays)
-        out = subprocess.run([sys.executable, "-c", TASK_PROBE, path, kind, str(n), str(partitions)],
-                             capture_output=True, text=True, check=True, env={**os.environ, "RAYON_NUM_THREADS": "1"})
+        out = subprocess.run(
+            [sys.executable, "-c", TASK_PROBE, path, kind, str(n), str(partitions)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "RAYON_NUM_THREADS": "1"},
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -347,18 +374,22 @@ def main(n: int, n_real: int, cache: str | None, time_search: bool) -> None:
     distinct = np.unique(real)
     bits = ((distinct[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).mean(0)
     free = bits[(bits > 0) & (bits < 1)]
-    print(f"## Real pHashes\n\n{len(real):,} crops of {len(names)} photographs ({', '.join(names)}) hashed in "
-          f"{real_s:.0f} s (crop, Lanczos resize, JPEG encode, scan_bytes; 2 processes); {len(distinct):,} "
-          f"distinct. popcount of every hash: {np.unique(popcount(distinct)).tolist()}; bits always 1: "
-          f"{np.flatnonzero(bits == 1).tolist()}, always 0: {np.flatnonzero(bits == 0).tolist()}; every other bit "
-          f"is set in {free.min():.2f}-{free.max():.2f} of the hashes.\n")
+    print(
+        f"## Real pHashes\n\n{len(real):,} crops of {len(names)} photographs ({', '.join(names)}) hashed in "
+        f"{real_s:.0f} s (crop, Lanczos resize, JPEG encode, scan_bytes; 2 processes); {len(distinct):,} "
+        f"distinct. popcount of every hash: {np.unique(popcount(distinct)).tolist()}; bits always 1: "
+        f"{np.flatnonzero(bits == 1).tolist()}, always 0: {np.flatnonzero(bits == 0).tolist()}; every other bit "
+        f"is set in {free.min():.2f}-{free.max():.2f} of the hashes.\n"
+    )
     progress("real hashes")
 
     layout = blockjoin.choose_layout(n, RADIUS)
     for size in (1_000_000, n, TARGET_N):
         assert blockjoin.choose_layout(size, RADIUS) == layout, "the layout changes with n: simulate each"
-    print(f"`choose_layout(n, {RADIUS})` at 1M, {n:,} and 100M: {layout.describe()} (widths {layout.widths}, "
-          f"low bits first), {layout.keys_per_hash} keys a hash.\n")
+    print(
+        f"`choose_layout(n, {RADIUS})` at 1M, {n:,} and 100M: {layout.describe()} (widths {layout.widths}, "
+        f"low bits first), {layout.keys_per_hash} keys a hash.\n"
+    )
 
     # (a) the models against held-out photographs ---------------------------------------------
     keep = np.unique(real, return_index=True)[1]
@@ -366,14 +397,18 @@ def main(n: int, n_real: int, cache: str | None, time_search: bool) -> None:
     train = h_all[src_all % 2 == 0]
     test, test_src = h_all[src_all % 2 == 1], src_all[src_all % 2 == 1]
     print("## (a) Models against held-out photographs\n")
-    print(f"Fitted on the {len(train):,} distinct hashes of the even-numbered photos, compared with the "
-          f"{len(test):,} of the odd-numbered ones (as many drawn from each model). `block collision`: sum p^2 "
-          "over a block's values, mean over blocks (uniform: 0.0185 for this layout); `max share`: the most "
-          "common value of any block; distance: random pairs; P(d <= r): every pair within r counted exactly "
-          "(`hamming_pairs`) over all pairs, leaving out pairs of one photo (real) or one parent (resample): "
-          "the background between unrelated images; `near`: share of hashes with another within 10 bits "
-          "(same photo or parent included).\n")
-    print("| hashes | block collision | max share | distance mean | sd | P(d <= 6) | P(d <= 10) | P(d <= 16) | near (<= 10) | popcount 32 |")
+    print(
+        f"Fitted on the {len(train):,} distinct hashes of the even-numbered photos, compared with the "
+        f"{len(test):,} of the odd-numbered ones (as many drawn from each model). `block collision`: sum p^2 "
+        "over a block's values, mean over blocks (uniform: 0.0185 for this layout); `max share`: the most "
+        "common value of any block; distance: random pairs; P(d <= r): every pair within r counted exactly "
+        "(`hamming_pairs`) over all pairs, leaving out pairs of one photo (real) or one parent (resample): "
+        "the background between unrelated images; `near`: share of hashes with another within 10 bits "
+        "(same photo or parent included).\n"
+    )
+    print(
+        "| hashes | block collision | max share | distance mean | sd | P(d <= 6) | P(d <= 10) | P(d <= 16) | near (<= 10) | popcount 32 |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
 
     def fidelity(name: str, h: np.ndarray, label: np.ndarray | None) -> None:
@@ -384,12 +419,14 @@ def main(n: int, n_real: int, cache: str | None, time_search: bool) -> None:
             apart, total = np.ones(len(i), bool), len(h) * (len(h) - 1) / 2
         else:
             counts = np.bincount(label).astype(np.float64)
-            apart, total = label[i] != label[j], (len(h) ** 2 - (counts ** 2).sum()) / 2
+            apart, total = label[i] != label[j], (len(h) ** 2 - (counts**2).sum()) / 2
         tail = [((dist <= r) & apart).sum() / total for r in (6, 10, 16)]
         roots = _core.hamming_groups(np.ascontiguousarray(h), RADIUS)
         near = (np.bincount(roots, minlength=len(h))[roots] > 1).mean()
-        print(f"| {name} | {coll:.4f} | {share:.3f} | {d.mean():.1f} | {d.std():.2f} | {tail[0]:.1e} | "
-              f"{tail[1]:.1e} | {tail[2]:.1e} | {near:.3f} | {(popcount(h) == 32).mean():.2f} |")
+        print(
+            f"| {name} | {coll:.4f} | {share:.3f} | {d.mean():.1f} | {d.std():.2f} | {tail[0]:.1e} | "
+            f"{tail[1]:.1e} | {tail[2]:.1e} | {near:.3f} | {(popcount(h) == 32).mean():.2f} |"
+        )
 
     fidelity("real, held-out photos", test, test_src)
     for model in [UniformModel(), BlocksModel(train, layout)] + [ResampleModel(train, s) for s in SWAPS]:
@@ -397,19 +434,23 @@ def main(n: int, n_real: int, cache: str | None, time_search: bool) -> None:
         fidelity(model.name, h, label)
     i, j, dist = _core.hamming_pairs(np.ascontiguousarray(h_all), 16)
     counts = np.bincount(src_all).astype(np.float64)
-    total = (len(h_all) ** 2 - (counts ** 2).sum()) / 2
+    total = (len(h_all) ** 2 - (counts**2).sum()) / 2
     apart = src_all[i] != src_all[j]
-    print(f"\nThe background: pairs of crops of different photographs within r bits, all {len(h_all):,} real "
-          f"hashes ({total:.2e} such pairs), and what that rate means among {TARGET_N:,} unrelated images "
-          "(pairs = N^2/2 x P; mean degree = N x P; above 1 a giant group forms):\n")
+    print(
+        f"\nThe background: pairs of crops of different photographs within r bits, all {len(h_all):,} real "
+        f"hashes ({total:.2e} such pairs), and what that rate means among {TARGET_N:,} unrelated images "
+        "(pairs = N^2/2 x P; mean degree = N x P; above 1 a giant group forms):\n"
+    )
     print("| r | pairs | P(d <= r) | pairs at 100M | mean degree at 100M |")
     print("|---|---|---|---|---|")
     for r in (0, 2, 4, 6, 8, 10, 12):
         k = int(((dist <= r) & apart).sum())
         p = k / total
-        print(f"| {r} | {k:,} | {p:.1e} | {p * TARGET_N ** 2 / 2:.1e} | {p * TARGET_N:,.1f} |")
-    print("\nSkew against the number of photographs behind the distribution (distinct hashes of the first k "
-          "photos of a random order):\n")
+        print(f"| {r} | {k:,} | {p:.1e} | {p * TARGET_N**2 / 2:.1e} | {p * TARGET_N:,.1f} |")
+    print(
+        "\nSkew against the number of photographs behind the distribution (distinct hashes of the first k "
+        "photos of a random order):\n"
+    )
     print("| photos | hashes | block collision | max share |")
     print("|---|---|---|---|")
     order = rng.permutation(len(names))
@@ -446,67 +487,106 @@ def main(n: int, n_real: int, cache: str | None, time_search: bool) -> None:
             progress(f"{model.name} {size:,}")
     for model in models:
         hashes, keys, sizes, st = kept[model.name]
-        rows.append({**join_stats(TARGET_N, keys, np.round(sizes * (TARGET_N / st["n"])).astype(np.int64), TARGET_CPUS),
-                     "model": model.name + " (scaled)", "drawn": TARGET_N})
+        rows.append(
+            {
+                **join_stats(TARGET_N, keys, np.round(sizes * (TARGET_N / st["n"])).astype(np.int64), TARGET_CPUS),
+                "model": model.name + " (scaled)",
+                "drawn": TARGET_N,
+            }
+        )
 
     print(f"## (b) Buckets of `choose_layout(n, {RADIUS})` ({layout.describe()})\n")
-    print(f"Shuffle = rows x {ROW_BYTES} B (key u64, hash u64, id u32). Candidates = sum n(n-1)/2 over buckets. "
-          f"Partitions: the join's default, max(2 x CPUs, keys / 8M), for 16 CPUs ({TARGET_CPUS} at 100M); "
-          "rows per partition: mean and max by `partition_of`. 100M: every bucket of the largest size scaled "
-          "by 100M / n (a bucket holds a fixed share of the hashes: see the scaling table).\n")
-    print("| model | distinct hashes | keys | shuffle GB | buckets | median | p99 | max bucket | candidates | partitions | rows/partition mean / max |")
+    print(
+        f"Shuffle = rows x {ROW_BYTES} B (key u64, hash u64, id u32). Candidates = sum n(n-1)/2 over buckets. "
+        f"Partitions: the join's default, max(2 x CPUs, keys / 8M), for 16 CPUs ({TARGET_CPUS} at 100M); "
+        "rows per partition: mean and max by `partition_of`. 100M: every bucket of the largest size scaled "
+        "by 100M / n (a bucket holds a fixed share of the hashes: see the scaling table).\n"
+    )
+    print(
+        "| model | distinct hashes | keys | shuffle GB | buckets | median | p99 | max bucket | candidates | partitions | rows/partition mean / max |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {fmt(r['n'])} | {fmt(r['keys'])} | {r['shuffle_gb']:.2f} | {r['buckets']} | {fmt(r['median'])} | "
-              f"{fmt(r['p99'])} | {fmt(r['max'])} | {r['candidates']:.2e} | {r['partitions']} | "
-              f"{fmt(r['part_mean'])} / {fmt(r['part_max'])} |")
-    print("\nHot buckets (> 2 x chunk_size hashes), the tiles they are salted into (c(c+1)/2 each, c = "
-          "ceil(size / chunk_size)) and the hashes they hold (each reduce task returns its hot buckets' "
-          "hashes and ids to the driver, which cuts the tiles and sends them out again):\n")
-    print("| model | distinct hashes | " + " | ".join(f"chunk {c // 1000}k: hot / tiles / hashes" for c in CHUNK_SIZES) + " |")
+        print(
+            f"| {r['model']} | {fmt(r['n'])} | {fmt(r['keys'])} | {r['shuffle_gb']:.2f} | {r['buckets']} | {fmt(r['median'])} | "
+            f"{fmt(r['p99'])} | {fmt(r['max'])} | {r['candidates']:.2e} | {r['partitions']} | "
+            f"{fmt(r['part_mean'])} / {fmt(r['part_max'])} |"
+        )
+    print(
+        "\nHot buckets (> 2 x chunk_size hashes), the tiles they are salted into (c(c+1)/2 each, c = "
+        "ceil(size / chunk_size)) and the hashes they hold (each reduce task returns its hot buckets' "
+        "hashes and ids to the driver, which cuts the tiles and sends them out again):\n"
+    )
+    print(
+        "| model | distinct hashes | "
+        + " | ".join(f"chunk {c // 1000}k: hot / tiles / hashes" for c in CHUNK_SIZES)
+        + " |"
+    )
     print("|---|---|" + "---|" * len(CHUNK_SIZES))
     for r in rows:
-        print(f"| {r['model']} | {fmt(r['n'])} | " + " | ".join(
-            f"{r[f'hot_{c}']} / {r[f'tiles_{c}']:,} / {fmt(r[f'hot_hashes_{c}'])}" for c in CHUNK_SIZES) + " |")
+        print(
+            f"| {r['model']} | {fmt(r['n'])} | "
+            + " | ".join(f"{r[f'hot_{c}']} / {r[f'tiles_{c}']:,} / {fmt(r[f'hot_hashes_{c}'])}" for c in CHUNK_SIZES)
+            + " |"
+        )
     if len(sizes_n) > 1:
-        print(f"\nScaling, {fmt(sizes_n[-1])} over {fmt(sizes_n[0])} (linear = {sizes_n[-1] / sizes_n[0]:.1f}x, "
-              f"quadratic = {(sizes_n[-1] / sizes_n[0]) ** 2:.0f}x):\n")
+        print(
+            f"\nScaling, {fmt(sizes_n[-1])} over {fmt(sizes_n[0])} (linear = {sizes_n[-1] / sizes_n[0]:.1f}x, "
+            f"quadratic = {(sizes_n[-1] / sizes_n[0]) ** 2:.0f}x):\n"
+        )
         print("| model | keys | buckets | median bucket | max bucket | candidates |")
         print("|---|---|---|---|---|---|")
         for model in models:
             lo = next(r for r in rows if r["model"] == model.name and r["drawn"] == sizes_n[0])
             hi = next(r for r in rows if r["model"] == model.name and r["drawn"] == sizes_n[-1])
-            print(f"| {model.name} | {hi['keys'] / lo['keys']:.2f}x | {hi['buckets'] / lo['buckets']:.2f}x | "
-                  f"{hi['median'] / lo['median']:.2f}x | {hi['max'] / lo['max']:.2f}x | {hi['candidates'] / lo['candidates']:.1f}x |")
+            print(
+                f"| {model.name} | {hi['keys'] / lo['keys']:.2f}x | {hi['buckets'] / lo['buckets']:.2f}x | "
+                f"{hi['median'] / lo['median']:.2f}x | {hi['max'] / lo['max']:.2f}x | {hi['candidates'] / lo['candidates']:.1f}x |"
+            )
 
     hashes, keys, sizes, st = kept["blocks"]
-    print(f"\nPer block, blocks model at {fmt(st['n'])} (largest bucket as a share of the hashes; uniform: "
-          "1/64 = 0.016 for 6 bits, 1/32 = 0.031 for 5 bits):\n")
+    print(
+        f"\nPer block, blocks model at {fmt(st['n'])} (largest bucket as a share of the hashes; uniform: "
+        "1/64 = 0.016 for 6 bits, 1/32 = 0.031 for 5 bits):\n"
+    )
     print("| block | bits | values used | largest share | sum n(n-1)/2 |")
     print("|---|---|---|---|---|")
     blocks_of = (keys >> np.uint64(32)).astype(np.int64)
     for b, (sh, w) in enumerate(zip(layout.shifts, layout.widths)):
         s = sizes[blocks_of == b].astype(np.float64)
-        print(f"| {b} | {sh}-{sh + w - 1} | {len(s)} / {1 << w} | {s.max() / st['n']:.3f} | {(s * (s - 1) / 2).sum():.2e} |")
+        print(
+            f"| {b} | {sh}-{sh + w - 1} | {len(s)} / {1 << w} | {s.max() / st['n']:.3f} | {(s * (s - 1) / 2).sum():.2e} |"
+        )
     print()
     if not time_search:
         return
 
-    print(f"The join's whole search in core-seconds (every bucket through `hamming_forest_in_buckets` on one "
-          f"thread at 1M; above, {SAMPLED_BUCKETS} random buckets per block scaled by the block's bucket count; "
-          f"at 1M the sampled estimate is in parentheses), against `hamming_groups` on all the hashes at once "
-          "(one machine's search, one thread), with the groups that finds. 100M: the largest size's estimate "
-          "x (100M / n)^e, e fitted between the two largest sizes.\n")
-    print("| model | distinct hashes | join search core-s | e | one-machine search core-s | in a group | largest group |")
+    print(
+        f"The join's whole search in core-seconds (every bucket through `hamming_forest_in_buckets` on one "
+        f"thread at 1M; above, {SAMPLED_BUCKETS} random buckets per block scaled by the block's bucket count; "
+        f"at 1M the sampled estimate is in parentheses), against `hamming_groups` on all the hashes at once "
+        "(one machine's search, one thread), with the groups that finds. 100M: the largest size's estimate "
+        "x (100M / n)^e, e fitted between the two largest sizes.\n"
+    )
+    print(
+        "| model | distinct hashes | join search core-s | e | one-machine search core-s | in a group | largest group |"
+    )
     print("|---|---|---|---|---|---|---|")
     extrapolated = {}
     for model in models:
         mine = [r for r in rows if r["model"] == model.name]
         for k, r in enumerate(mine):
-            e = "" if k == 0 else f"{np.log(r['search_s'] / mine[k - 1]['search_s']) / np.log(r['n'] / mine[k - 1]['n']):.2f}"
+            e = (
+                ""
+                if k == 0
+                else f"{np.log(r['search_s'] / mine[k - 1]['search_s']) / np.log(r['n'] / mine[k - 1]['n']):.2f}"
+            )
             sampled = f" ({r['search_sampled_s']:.1f})" if "search_sampled_s" in r else ""
-            single = (f"{r['groups_s']:.1f} | {r['grouped']:.3f} | {r['largest_group']:,}" if "groups_s" in r
-                      else "not run | | ")
+            single = (
+                f"{r['groups_s']:.1f} | {r['grouped']:.3f} | {r['largest_group']:,}"
+                if "groups_s" in r
+                else "not run | | "
+            )
             print(f"| {model.name} | {fmt(r['n'])} | {r['search_s']:.1f}{sampled} | {e} | {single} |")
         if len(mine) > 1:
             lo, hi = mine[-2], mine[-1]
@@ -518,14 +598,20 @@ def main(n: int, n_real: int, cache: str | None, time_search: bool) -> None:
     progress("(b)")
 
     # (c) buckets, tiles and tasks ------------------------------------------------------------
-    print(f"## (c) Buckets, tiles and tasks, one thread (RAYON_NUM_THREADS={os.environ['RAYON_NUM_THREADS']}), CPU seconds\n")
-    print(f"`hamming_groups` on the largest bucket of each model at {fmt(st['n'])} hashes and, as a control, "
-          "on as many of the model's hashes drawn without a shared block; then buckets of the sizes they reach "
-          "at 100M: the median bucket, and two tiles of the largest (hot) bucket: one 1M chunk by itself "
-          "(`hamming_groups`) and two chunks against each other (`hamming_forest_across`), as the salted "
-          "tile tasks run them. Drawn with the block fixed, so only for the models without cross-block "
-          "correlation.\n")
-    print("| model | n | bucket (block, value) | hashes | search s | s per 1M hashes | groups | largest group | control s |")
+    print(
+        f"## (c) Buckets, tiles and tasks, one thread (RAYON_NUM_THREADS={os.environ['RAYON_NUM_THREADS']}), CPU seconds\n"
+    )
+    print(
+        f"`hamming_groups` on the largest bucket of each model at {fmt(st['n'])} hashes and, as a control, "
+        "on as many of the model's hashes drawn without a shared block; then buckets of the sizes they reach "
+        "at 100M: the median bucket, and two tiles of the largest (hot) bucket: one 1M chunk by itself "
+        "(`hamming_groups`) and two chunks against each other (`hamming_forest_across`), as the salted "
+        "tile tasks run them. Drawn with the block fixed, so only for the models without cross-block "
+        "correlation.\n"
+    )
+    print(
+        "| model | n | bucket (block, value) | hashes | search s | s per 1M hashes | groups | largest group | control s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for model in models:
         hashes, keys, sizes, st = kept[model.name]
@@ -537,8 +623,10 @@ def main(n: int, n_real: int, cache: str | None, time_search: bool) -> None:
         g = np.bincount(roots)
         control = np.sort(rng.choice(hashes, len(members), replace=False))
         _, csec = cpu_timed(_core.hamming_groups, control, RADIUS)
-        print(f"| {model.name} | {fmt(st['n'])} | ({block}, {value}) | {fmt(len(members))} | {sec:.2f} | "
-              f"{sec / len(members) * 1e6:.2f} | {int((g > 0).sum()):,} | {int(g.max()):,} | {csec:.2f} |")
+        print(
+            f"| {model.name} | {fmt(st['n'])} | ({block}, {value}) | {fmt(len(members))} | {sec:.2f} | "
+            f"{sec / len(members) * 1e6:.2f} | {int((g > 0).sum()):,} | {int(g.max()):,} | {csec:.2f} |"
+        )
         del members, control, roots, g
         if not hasattr(model, "sample_bucket"):
             continue
@@ -549,8 +637,10 @@ def main(n: int, n_real: int, cache: str | None, time_search: bool) -> None:
         bucket = model.sample_bucket(size, layout, block, value, rng)
         roots, sec = cpu_timed(_core.hamming_groups, bucket, RADIUS)
         g = np.bincount(roots)
-        print(f"| {model.name} | 100M (median bucket) | ({block}, {value}) | {fmt(len(bucket))} | {sec:.2f} | "
-              f"{sec / len(bucket) * 1e6:.2f} | {int((g > 0).sum()):,} | {int(g.max()):,} | |")
+        print(
+            f"| {model.name} | 100M (median bucket) | ({block}, {value}) | {fmt(len(bucket))} | {sec:.2f} | "
+            f"{sec / len(bucket) * 1e6:.2f} | {int((g > 0).sum()):,} | {int(g.max()):,} | |"
+        )
         del roots, g, bucket
         # the largest bucket is hot at 100M: two chunks of it, searched as the salted tiles are
         block, value = blockjoin.key_block_value(int(keys[top]))
@@ -559,18 +649,24 @@ def main(n: int, n_real: int, cache: str | None, time_search: bool) -> None:
         a, b = np.sort(bucket[:1_000_000]), np.sort(bucket[1_000_000:])
         roots, sec = cpu_timed(_core.hamming_groups, a, RADIUS)
         g = np.bincount(roots)
-        print(f"| {model.name} | 100M (largest bucket, {fmt(size)}: tile within a 1M chunk) | ({block}, {value}) | "
-              f"{fmt(len(a))} | {sec:.2f} | {sec / len(a) * 1e6:.2f} | {int((g > 0).sum()):,} | {int(g.max()):,} | |")
+        print(
+            f"| {model.name} | 100M (largest bucket, {fmt(size)}: tile within a 1M chunk) | ({block}, {value}) | "
+            f"{fmt(len(a))} | {sec:.2f} | {sec / len(a) * 1e6:.2f} | {int((g > 0).sum()):,} | {int(g.max()):,} | |"
+        )
         _, sec = cpu_timed(_core.hamming_forest_across, a, b, RADIUS)
-        print(f"| {model.name} | 100M (largest bucket: tile across two chunks) | ({block}, {value}) | 1M x 1M | "
-              f"{sec:.2f} | {sec / 2:.2f} | | | |")
+        print(
+            f"| {model.name} | 100M (largest bucket: tile across two chunks) | ({block}, {value}) | 1M x 1M | "
+            f"{sec:.2f} | {sec / 2:.2f} | | | |"
+        )
         del a, b, bucket, roots, g
         progress(f"(c) {model.name}")
     print()
 
-    print("One map task (`_emit_partitions`: 1M hashes, the default partitions) and one reduce task "
-          "(`_search_partition`: the rows of the largest default partition at this size), each in a fresh "
-          "process; peak = VmHWM growth over the loaded inputs.\n")
+    print(
+        "One map task (`_emit_partitions`: 1M hashes, the default partitions) and one reduce task "
+        "(`_search_partition`: the rows of the largest default partition at this size), each in a fresh "
+        "process; peak = VmHWM growth over the loaded inputs.\n"
+    )
     print("| task | model | n | rows | CPU s | peak MB | bytes / row |")
     print("|---|---|---|---|---|---|---|")
     for name in ("blocks", models[2].name):
@@ -578,8 +674,10 @@ def main(n: int, n_real: int, cache: str | None, time_search: bool) -> None:
         parts = st["partitions"]
         res = run_task({"a": hashes[:1_000_000]}, "map", st["n"], parts)
         rows_in = 1_000_000 * layout.keys_per_hash
-        print(f"| map | {name} | {fmt(st['n'])} | {fmt(rows_in)} | {res['cpu_s']:.2f} | {res['peak_mb']:.0f} | "
-              f"{res['peak_mb'] * 2**20 / rows_in:.0f} |")
+        print(
+            f"| map | {name} | {fmt(st['n'])} | {fmt(rows_in)} | {res['cpu_s']:.2f} | {res['peak_mb']:.0f} | "
+            f"{res['peak_mb'] * 2**20 / rows_in:.0f} |"
+        )
         j = int(np.argmax(np.bincount(blockjoin.partition_of(keys, parts), weights=sizes, minlength=parts)))
         cols: list[list[np.ndarray]] = [[], [], []]
         ids = np.arange(len(hashes), dtype=np.uint32)
@@ -591,14 +689,18 @@ def main(n: int, n_real: int, cache: str | None, time_search: bool) -> None:
         arrays = dict(zip("abc", (np.concatenate(c) for c in cols)))
         res = run_task(arrays, "reduce", st["n"], parts)
         rows_j = len(arrays["a"])
-        print(f"| reduce ({res['buckets']} buckets, largest {fmt(res['largest'])}) | {name} | {fmt(st['n'])} | "
-              f"{fmt(rows_j)} | {res['cpu_s']:.2f} | {res['peak_mb']:.0f} | {res['peak_mb'] * 2**20 / rows_j:.0f} |")
+        print(
+            f"| reduce ({res['buckets']} buckets, largest {fmt(res['largest'])}) | {name} | {fmt(st['n'])} | "
+            f"{fmt(rows_j)} | {res['cpu_s']:.2f} | {res['peak_mb']:.0f} | {res['peak_mb'] * 2**20 / rows_j:.0f} |"
+        )
         del arrays, cols
         progress(f"tasks {name}")
     with open("/proc/self/status") as f:
         hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
-    print(f"\nThis run: {time.perf_counter() - t0:.0f} s wall, {time.process_time():.0f} s CPU, peak RSS {hwm:,.0f} MB, "
-          f"load average {os.getloadavg()[0]:.1f}.")
+    print(
+        f"\nThis run: {time.perf_counter() - t0:.0f} s wall, {time.process_time():.0f} s CPU, peak RSS {hwm:,.0f} MB, "
+        f"load average {os.getloadavg()[0]:.1f}."
+    )
 
 
 if __name__ == "__main__":
@@ -613,5 +715,5 @@ if __name__ == "__main__":
                 cache = args[i + 1]
             else:
                 n_real = int(args[i + 1])
-            del args[i:i + 2]
+            del args[i : i + 2]
     main(int(float(args[0])) if args else 10_000_000, n_real, cache, time_search)

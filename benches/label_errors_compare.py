@@ -52,7 +52,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=3)
     args = ap.parse_args()
-    print("| set | noise | rate | ours P / R / F1 | cleanlab P / R / F1 | noise rate: worst class error | overall est. vs planted |")
+    print(
+        "| set | noise | rate | ours P / R / F1 | cleanlab P / R / F1 | noise rate: worst class error | overall est. vs planted |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, loader in SETS.items():
         x, y = loader(return_X_y=True)
@@ -66,7 +68,9 @@ def main() -> None:
                     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
                     probs = cross_val_predict(model, x, noisy, cv=5, method="predict_proba")
                     truth = noisy != y
-                    ours.append(scores(find_label_errors(noisy, probs).sort("index")["is_label_error"].to_numpy(), truth))
+                    ours.append(
+                        scores(find_label_errors(noisy, probs).sort("index")["is_label_error"].to_numpy(), truth)
+                    )
                     theirs.append(scores(find_label_issues(noisy, probs), truth))
                     noise = label_noise(noisy, probs)
                     planted = np.array([truth[noisy == c].mean() for c in range(k)])
@@ -74,8 +78,10 @@ def main() -> None:
                     overall.append((float(noise["noise_rate"][-1]), float(truth.mean())))
                 o, t = np.mean(ours, axis=0), np.mean(theirs, axis=0)
                 est, real = np.mean(overall, axis=0)
-                print(f"| {name} | {kind} | {rate:.0%} | {o[0]:.2f} / {o[1]:.2f} / **{o[2]:.3f}** | "
-                      f"{t[0]:.2f} / {t[1]:.2f} / **{t[2]:.3f}** | {np.mean(worst):.3f} | {est:.3f} vs {real:.3f} |")
+                print(
+                    f"| {name} | {kind} | {rate:.0%} | {o[0]:.2f} / {o[1]:.2f} / **{o[2]:.3f}** | "
+                    f"{t[0]:.2f} / {t[1]:.2f} / **{t[2]:.3f}** | {np.mean(worst):.3f} | {est:.3f} vs {real:.3f} |"
+                )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,15 @@ from recipe_audit import checks, find_label_errors, label_noise
 
 def small_cnn() -> torch.nn.Module:
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(32 * 16, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10),
+        torch.nn.Conv2d(1, 16, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(16, 32, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32 * 16, 64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(64, 10),
     )
 
 
@@ -53,8 +60,13 @@ def main() -> None:
             noisy[flip] = (y[flip] + rng.integers(1, 10, flip.sum())) % 10 if kind == "symmetric" else target[y[flip]]
             started = time.perf_counter()
             probs = checks.out_of_sample_probs(
-                small_cnn, (x, noisy), lambda o, t: torch.nn.functional.cross_entropy(o, t.long()),
-                folds=args.folds, epochs=args.epochs, seed=seed, progress=False,
+                small_cnn,
+                (x, noisy),
+                lambda o, t: torch.nn.functional.cross_entropy(o, t.long()),
+                folds=args.folds,
+                epochs=args.epochs,
+                seed=seed,
+                progress=False,
                 optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=3e-3),
             )
             per_fold = (time.perf_counter() - started) / args.folds
@@ -62,8 +74,10 @@ def main() -> None:
             ours = f1(find_label_errors(noisy, probs).sort("index")["is_label_error"].to_numpy(), truth)
             theirs = f1(find_label_issues(noisy, probs), truth)
             estimate = float(label_noise(noisy, probs)["noise_rate"][-1])
-            print(f"| {seed} | {kind} | {per_fold:.1f} | {ours[0]:.2f} / {ours[1]:.2f} / **{ours[2]:.3f}** | "
-                  f"{theirs[0]:.2f} / {theirs[1]:.2f} / **{theirs[2]:.3f}** | {estimate:.3f} vs {truth.mean():.3f} |")
+            print(
+                f"| {seed} | {kind} | {per_fold:.1f} | {ours[0]:.2f} / {ours[1]:.2f} / **{ours[2]:.3f}** | "
+                f"{theirs[0]:.2f} / {theirs[1]:.2f} / **{theirs[2]:.3f}** | {estimate:.3f} vs {truth.mean():.3f} |"
+            )
 
 
 if __name__ == "__main__":

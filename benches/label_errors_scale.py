@@ -58,7 +58,9 @@ def main() -> None:
         n, k = size.split("x")
         for tool in ("ours", "cleanlab"):
             try:
-                run = subprocess.run([sys.executable, "-c", CHILD, n, k, tool], capture_output=True, text=True, timeout=args.timeout)
+                run = subprocess.run(
+                    [sys.executable, "-c", CHILD, n, k, tool], capture_output=True, text=True, timeout=args.timeout
+                )
                 # The last line: cleanlab prints advice on stdout before it.
                 last = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
                 cells = last.split() if run.returncode == 0 else ["failed: " + run.stderr.strip().splitlines()[-1]]

@@ -67,8 +67,9 @@ def interrupted_cli(root: Path, after_s: float = 5.0) -> dict:
     out = root.parent / "ra_million_interrupted.parquet"
     out.unlink(missing_ok=True)
     cli = Path(sys.executable).with_name("recipe-audit")
-    proc = subprocess.Popen([str(cli), "scan", str(root), "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(cli), "scan", str(root), "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     time.sleep(after_s)
     sent = time.perf_counter()
     proc.send_signal(signal.SIGINT)
@@ -86,11 +87,15 @@ def main() -> None:
     scan = full_scan(root)
     stop = interrupted_cli(root)
     per_million = (scan["peak_kb"] - scan["base_kb"]) / 1024 * 1e6 / scan["rows"]
-    print("| files | cores | wall s | files/s | peak RSS MB | growth per 1M files MB | frame MB | Ctrl-C to exit s | written on Ctrl-C |")
+    print(
+        "| files | cores | wall s | files/s | peak RSS MB | growth per 1M files MB | frame MB | Ctrl-C to exit s | written on Ctrl-C |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
-    print(f"| {scan['rows']:,} | {os.cpu_count()} | {scan['wall']:.0f} | {scan['rows'] / scan['wall']:,.0f} | "
-          f"{scan['peak_kb'] / 1024:,.0f} | {per_million:,.0f} | {scan['frame_mb']:,.0f} | {stop['stop_s']:.2f} | "
-          f"{stop['written'] or 'nothing'} |")
+    print(
+        f"| {scan['rows']:,} | {os.cpu_count()} | {scan['wall']:.0f} | {scan['rows'] / scan['wall']:,.0f} | "
+        f"{scan['peak_kb'] / 1024:,.0f} | {per_million:,.0f} | {scan['frame_mb']:,.0f} | {stop['stop_s']:.2f} | "
+        f"{stop['written'] or 'nothing'} |"
+    )
     print(json.dumps({"scan": scan, "interrupt": stop}), file=sys.stderr)
 
 

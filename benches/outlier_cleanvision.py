@@ -17,8 +17,15 @@ from pathlib import Path
 import polars as pl
 from cleanvision import Imagelab
 
-NAMES = {"dark": "dark", "light": "bright", "blurry": "blurry", "low_information": "low_information",
-         "odd_size": "odd_size", "odd_aspect_ratio": "odd_aspect", "grayscale": "grayscale"}
+NAMES = {
+    "dark": "dark",
+    "light": "bright",
+    "blurry": "blurry",
+    "low_information": "low_information",
+    "odd_size": "odd_size",
+    "odd_aspect_ratio": "odd_aspect",
+    "grayscale": "grayscale",
+}
 
 
 def main() -> None:
@@ -38,13 +45,17 @@ def main() -> None:
     flags = [v for v in NAMES.values() if v in judged.columns]
     gray_sources = set(table.filter(pl.col("kind") == "ordinary_gray")["source"])
     ordinary = judged.filter(pl.col("kind").str.starts_with("ordinary")).with_columns(
-        any=pl.any_horizontal([pl.col(f) & ~((f == "grayscale") & pl.col("source").is_in(list(gray_sources))) for f in flags])
+        any=pl.any_horizontal(
+            [pl.col(f) & ~((f == "grayscale") & pl.col("source").is_in(list(gray_sources))) for f in flags]
+        )
     )
     print("| half | photographs | any flag | " + " | ".join(flags) + " |")
     print("|---|---|---|" + "---|" * len(flags))
     for half in ("tuning", "heldout"):
         g = ordinary.filter(pl.col("half") == half)
-        print(f"| {half} | {g.height} | {g['any'].mean():.1%} | " + " | ".join(str(int(g[f].sum())) for f in flags) + " |")
+        print(
+            f"| {half} | {g.height} | {g['any'].mean():.1%} | " + " | ".join(str(int(g[f].sum())) for f in flags) + " |"
+        )
     planted = judged.filter(pl.col("kind").str.starts_with("planted:") & (pl.col("kind") != "planted:upscaled"))
     kinds = sorted(planted["kind"].unique())
     print("\n| planted | " + " | ".join(k.split(":")[1] for k in kinds) + " |")

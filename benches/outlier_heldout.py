@@ -93,12 +93,14 @@ def main() -> None:
     # (with the planted faults among them), of drawn art, or of paper scans would be: the relative
     # flags (size, aspect, grayscale) compare a picture with its own dataset.
     table = table.with_columns(
-        dataset=pl.col("half") + "/" + pl.when(pl.col("source_kind").is_in(["art", "paper"])).then("source_kind").otherwise(pl.lit("photo"))
+        dataset=pl.col("half")
+        + "/"
+        + pl.when(pl.col("source_kind").is_in(["art", "paper"])).then("source_kind").otherwise(pl.lit("photo"))
     )
     with_files = files.join(table.select("path", "dataset"), on="path")
-    odd = pl.concat(
-        [find_outliers(g.drop("dataset")) for _, g in with_files.group_by("dataset")]
-    ).join(table, on="path")
+    odd = pl.concat([find_outliers(g.drop("dataset")) for _, g in with_files.group_by("dataset")]).join(
+        table, on="path"
+    )
     print(f"seed {args.seed}: {table.height} pictures from {table['source'].n_unique()} sources\n")
     print(ordinary_table(odd.filter(pl.col("kind").str.starts_with("ordinary"))), "\n")
     print(photo_kinds_table(odd.filter(pl.col("kind").str.starts_with("ordinary"))), "\n")
@@ -111,8 +113,10 @@ def main() -> None:
     )
     print("Flagged ordinary photographs:")
     for r in false.sort("half", "source").iter_rows(named=True):
-        print(f"- {r['half']} {r['source']} ({r['kind']}): {r['flags']} p01 {r['luma_p01']} p99 {r['luma_p99']} "
-              f"sharpness {r['sharpness']} std {r['std']:.1f} colorfulness {r['colorfulness']}")
+        print(
+            f"- {r['half']} {r['source']} ({r['kind']}): {r['flags']} p01 {r['luma_p01']} p99 {r['luma_p99']} "
+            f"sharpness {r['sharpness']} std {r['std']:.1f} colorfulness {r['colorfulness']}"
+        )
     print()
 
     curve = build_blur_curve(args.dir / "blur", seed=args.seed + 1)

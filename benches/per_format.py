@@ -37,14 +37,18 @@ def _best_of(fn, rounds: int = 3) -> float:
 
 def main(folder: Path) -> None:
     paths = sorted(p for p in folder.iterdir() if p.is_file())
-    print("| format | files | imagehash files/s | scan threads=1 files/s | scan all cores files/s | all cores / imagehash |")
+    print(
+        "| format | files | imagehash files/s | scan threads=1 files/s | scan all cores files/s | all cores / imagehash |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for suffix in (".jpg", ".png"):
         subset = [p for p in paths if p.suffix == suffix]
         reference = len(subset) / _best_of(lambda subset=subset: _imagehash(subset), rounds=1)
         one = len(subset) / _best_of(lambda subset=subset: recipe_audit.scan(subset, threads=1, progress=False))
         every = len(subset) / _best_of(lambda subset=subset: recipe_audit.scan(subset, progress=False))
-        print(f"| {suffix[1:]} | {len(subset)} | {reference:,.0f} | {one:,.0f} | {every:,.0f} | {every / reference:.1f}x |")
+        print(
+            f"| {suffix[1:]} | {len(subset)} | {reference:,.0f} | {one:,.0f} | {every:,.0f} | {every / reference:.1f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -54,11 +54,17 @@ def main() -> None:
         hit = lambda frame, prop: bool(frame.filter(pl.col("property") == prop)[frame.columns[-2]].any())  # noqa: E731
         found["test darker 15%"] += hit(property_shift(_darker(f, pl.col("split") == "test")), "brightness")
         found["val all PNG"] += hit(
-            property_shift(f.with_columns(format=pl.when(pl.col("split") == "val").then(pl.lit("png")).otherwise("format"))), "format"
+            property_shift(
+                f.with_columns(format=pl.when(pl.col("split") == "val").then(pl.lit("png")).otherwise("format"))
+            ),
+            "format",
         )
         found["class darker 15%"] += hit(property_label_association(_darker(f, pl.col("label") == "c0")), "brightness")
         found["class all PNG"] += hit(
-            property_label_association(f.with_columns(format=pl.when(pl.col("label") == "c0").then(pl.lit("png")).otherwise("format"))), "format"
+            property_label_association(
+                f.with_columns(format=pl.when(pl.col("label") == "c0").then(pl.lit("png")).otherwise("format"))
+            ),
+            "format",
         )
         half = pl.col("label") == "c0"
         small = f.with_columns(

@@ -47,7 +47,9 @@ def _timed(fn, rounds: int = 3) -> tuple[float, object]:
 
 def _hashes(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    base = rng.integers(0, 2**63, int(n * 0.9), dtype=np.uint64) * np.uint64(2) + rng.integers(0, 2, int(n * 0.9), dtype=np.uint64)
+    base = rng.integers(0, 2**63, int(n * 0.9), dtype=np.uint64) * np.uint64(2) + rng.integers(
+        0, 2, int(n * 0.9), dtype=np.uint64
+    )
     picks = rng.choice(base, n - len(base))
     flips = np.zeros(len(picks), dtype=np.uint64)
     for k in range(10):  # one bit always, then nine more each with probability 1/2
@@ -72,8 +74,15 @@ def _scan_on_cluster(photos: str, n_files: int, work: str, nodes: int) -> tuple[
     with RayCluster(nodes=nodes) as cluster:
         engine = RayEngine(address=cluster.address)
         assert engine.nodes() == nodes
-        secs, run = _timed(lambda: recipe_audit.scan(photos, out=Path(work) / f"ray{nodes}-{time.monotonic_ns()}",
-                                                     shard_size=n_files // 16, engine=engine, progress=False))
+        secs, run = _timed(
+            lambda: recipe_audit.scan(
+                photos,
+                out=Path(work) / f"ray{nodes}-{time.monotonic_ns()}",
+                shard_size=n_files // 16,
+                engine=engine,
+                progress=False,
+            )
+        )
         assert run.rows == n_files and len(set(engine.node_ids)) == nodes
         share = max(engine.node_ids.count(node) for node in set(engine.node_ids)) / len(engine.node_ids)
         ray.shutdown()  # before the cluster stops, or the driver's exit hooks wait on a dead GCS
@@ -84,13 +93,21 @@ def _scan_rows(photos: Path, n_files: int, work: Path) -> list[tuple[str, float]
     rows = []
     secs, _ = _timed(lambda: recipe_audit.scan(photos, threads=2, progress=False))
     rows.append(("scan(dir), in memory, 2 threads", secs))
-    secs, _ = _timed(lambda: recipe_audit.scan(photos, out=work / f"local-{time.monotonic_ns()}", shard_size=n_files // 16,
-                                               threads=2, progress=False))
+    secs, _ = _timed(
+        lambda: recipe_audit.scan(
+            photos, out=work / f"local-{time.monotonic_ns()}", shard_size=n_files // 16, threads=2, progress=False
+        )
+    )
     rows.append(("scan(dir, out=), local shards, 2 threads", secs))
     for nodes in (1, 2):
         secs, share = _in_fresh_process(_scan_on_cluster, str(photos), n_files, str(work), nodes)
-        rows.append((f"scan(dir, out=, engine=RayEngine), {nodes} node{'s' * (nodes > 1)} x 1 CPU "
-                     f"(busiest node ran {share:.0%} of the last run's shards)", secs))
+        rows.append(
+            (
+                f"scan(dir, out=, engine=RayEngine), {nodes} node{'s' * (nodes > 1)} x 1 CPU "
+                f"(busiest node ran {share:.0%} of the last run's shards)",
+                secs,
+            )
+        )
     return rows
 
 
@@ -112,8 +129,10 @@ def _join_on_cluster(n_hashes: int, expected_roots: str) -> tuple[float, str]:
         secs, roots = _timed(joined)
         ray.shutdown()
     assert np.array_equal(roots, np.load(expected_roots)), "the join's groups differ from the local search"
-    return secs, (f"{stats.layout.describe()}, {stats.keys:,} keys, {stats.reduce_tasks} reduce tasks, "
-                  f"largest bucket {stats.largest_bucket:,}, {stats.hot_keys.height} hot keys")
+    return secs, (
+        f"{stats.layout.describe()}, {stats.keys:,} keys, {stats.reduce_tasks} reduce tasks, "
+        f"largest bucket {stats.largest_bucket:,}, {stats.hot_keys.height} hot keys"
+    )
 
 
 def _join_rows(n_hashes: int, work: Path) -> list[tuple[str, float]]:

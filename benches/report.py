@@ -11,8 +11,15 @@ import json
 import sys
 from pathlib import Path
 
-ORDER = ["imagehash", "pil_draft", "pil_full", "ra_scan_threads1", "ra_scan_all_cores",
-         "ra_scan_threads1_fast", "ra_scan_all_cores_fast"]
+ORDER = [
+    "imagehash",
+    "pil_draft",
+    "pil_full",
+    "ra_scan_threads1",
+    "ra_scan_all_cores",
+    "ra_scan_threads1_fast",
+    "ra_scan_all_cores_fast",
+]
 RATIOS = [
     ("scan (all cores) / imagehash", "ra_scan_all_cores", "imagehash"),
     ("scan (threads=1) / imagehash", "ra_scan_threads1", "imagehash"),
@@ -25,7 +32,7 @@ RATIOS = [
 
 def _key(name: str) -> str:
     name = name.split("[", 1)[0]
-    return name[len("test_"):] if name.startswith("test_") else name
+    return name[len("test_") :] if name.startswith("test_") else name
 
 
 def load(paths: list[str]) -> tuple[dict[str, dict], dict]:
@@ -62,8 +69,9 @@ def render(rows: dict[str, dict], machine: dict) -> str:
     keys = [k for k in ORDER if k in rows] + sorted(k for k in rows if k not in ORDER)
     for k in keys:
         r = rows[k]
-        lines.append(f"| `{k}` | {r['what']} | {r['files']} | {r['best_s']:.2f} | "
-                     f"{r['median_s']:.2f} | {r['fps']:,.0f} |")
+        lines.append(
+            f"| `{k}` | {r['what']} | {r['files']} | {r['best_s']:.2f} | {r['median_s']:.2f} | {r['fps']:,.0f} |"
+        )
     lines += ["", "| ratio (files/s) | value |", "|---|---:|"]
     for label, num, den in RATIOS:
         both = num in rows and den in rows

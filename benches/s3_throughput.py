@@ -53,8 +53,11 @@ def main() -> None:
         remote = _median(lambda: recipe_audit.scan(uri, storage_options=server.options, progress=False))
 
         def by_boto3() -> None:
-            keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix="photos/")
-                    for o in page.get("Contents", [])]
+            keys = [
+                o["Key"]
+                for page in client.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix="photos/")
+                for o in page.get("Contents", [])
+            ]
             with ThreadPoolExecutor(64) as pool:
                 blobs = list(pool.map(lambda k: client.get_object(Bucket="bench", Key=k)["Body"].read(), keys))
             recipe_audit.scan_bytes(keys, blobs)
@@ -64,8 +67,11 @@ def main() -> None:
         assert same.height == n and (same["status"] == "ok").all()
     print("| source | median s | files/s | vs local | client CPU ms / file |")
     print("|---|---|---|---|---|")
-    for name, (secs, cpu) in [("local folder", local), ("s3:// via obstore (recipe_audit)", remote),
-                              ("boto3 get_object x64 threads + scan_bytes", boto)]:
+    for name, (secs, cpu) in [
+        ("local folder", local),
+        ("s3:// via obstore (recipe_audit)", remote),
+        ("boto3 get_object x64 threads + scan_bytes", boto),
+    ]:
         print(f"| {name} | {secs:.2f} | {n / secs:,.0f} | {local[0] / secs:.2f}x | {1000 * cpu / n:.2f} |")
 
 

@@ -177,17 +177,35 @@ class RayCluster:
             role = ["--head", f"--port={self.port}", "--include-dashboard=false"]
         else:
             role = [f"--address={self.address}"]
-        args = [_ray_cli(), "start", "--block", *role, f"--node-ip-address={HOST}", "--num-cpus=1",
-                "--disable-usage-stats", f"--temp-dir={self.temp_dir}"]
+        args = [
+            _ray_cli(),
+            "start",
+            "--block",
+            *role,
+            f"--node-ip-address={HOST}",
+            "--num-cpus=1",
+            "--disable-usage-stats",
+            f"--temp-dir={self.temp_dir}",
+        ]
         log = self.temp_dir / f"node-{len(self.members)}.log"
         with open(log, "wb") as out:
-            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env=self.env, start_new_session=True)
+            process = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=True,
+            )
         node = Node(process, log, head)
         self.members.append(node)
         # `ray start` prints this once the node's raylet is registered with the GCS.
-        wait_until(lambda: node.started() or process.poll() is not None, f"node {len(self.members) - 1} to start",
-                   timeout=120, every=0.1)
+        wait_until(
+            lambda: node.started() or process.poll() is not None,
+            f"node {len(self.members) - 1} to start",
+            timeout=120,
+            every=0.1,
+        )
         if process.poll() is not None:
             raise RuntimeError(f"`ray start` exited with {process.returncode}:\n{node.log_tail()}")
         return node

@@ -31,8 +31,10 @@ def test_radius_outside_a_block_join_is_refused() -> None:
 def _real_hashes_with_near_copies(photos: list[Path], copies: int = 60, seed: int = 5) -> np.ndarray:
     real = recipe_audit.scan(photos[0].parent, progress=False).filter(pl.col("status") == "ok")["phash"].to_numpy()
     rng = np.random.default_rng(seed)
-    planted = [h ^ np.uint64(sum(1 << int(b) for b in rng.choice(64, rng.integers(1, 12), replace=False)))
-               for h in rng.choice(real, copies)]
+    planted = [
+        h ^ np.uint64(sum(1 << int(b) for b in rng.choice(64, rng.integers(1, 12), replace=False)))
+        for h in rng.choice(real, copies)
+    ]
     return np.unique(np.concatenate([real, np.array(planted, dtype=np.uint64)]))
 
 
@@ -49,7 +51,9 @@ def test_pairs_within_the_radius_share_a_key(photos: list[Path], radius: int) ->
 def _join_in_process(hashes: np.ndarray, radius: int, chunk_size: int, partitions: int) -> tuple[np.ndarray, list]:
     """The map, reduce and tile tasks run one after another, as an engine would run them."""
     layout = blockjoin.choose_layout(len(hashes), radius)
-    maps = [emit_partitions(hashes[s:s + chunk_size], s, layout, partitions) for s in range(0, len(hashes), chunk_size)]
+    maps = [
+        emit_partitions(hashes[s : s + chunk_size], s, layout, partitions) for s in range(0, len(hashes), chunk_size)
+    ]
     if partitions == 1:
         maps = [[m] for m in maps]
     reduced, hot = [], []
@@ -58,7 +62,9 @@ def _join_in_process(hashes: np.ndarray, radius: int, chunk_size: int, partition
         result, chunks = next(outputs), list(outputs)
         reduced.append(result)
         for key, size, count in result["hot"]:
-            assert sum(len(h) for h, _ in chunks[:count]) == size and all(len(h) <= chunk_size for h, _ in chunks[:count])
+            assert sum(len(h) for h, _ in chunks[:count]) == size and all(
+                len(h) <= chunk_size for h, _ in chunks[:count]
+            )
             hot.append((key, np.concatenate([h for h, _ in chunks[:count]]), chunks[:count]))
             chunks = chunks[count:]
         assert not chunks, "every chunk belongs to a hot bucket"
@@ -70,7 +76,9 @@ def _join_in_process(hashes: np.ndarray, radius: int, chunk_size: int, partition
 
 
 @pytest.mark.parametrize(("radius", "chunk_size", "partitions"), [(10, 50, 3), (10, 10_000, 1), (4, 7, 5), (0, 20, 2)])
-def test_the_join_gives_the_single_machine_groups(photos: list[Path], radius: int, chunk_size: int, partitions: int) -> None:
+def test_the_join_gives_the_single_machine_groups(
+    photos: list[Path], radius: int, chunk_size: int, partitions: int
+) -> None:
     hashes = _real_hashes_with_near_copies(photos)
     roots, _ = _join_in_process(hashes, radius, chunk_size, partitions)
     assert np.array_equal(roots, _core.hamming_groups(hashes, radius))
@@ -79,8 +87,10 @@ def test_the_join_gives_the_single_machine_groups(photos: list[Path], radius: in
 def test_a_hot_key_is_salted_and_still_exact(photos: list[Path]) -> None:
     # 400 near-blank frames: distinct hashes that agree on most blocks, so those keys are hot.
     rng = np.random.default_rng(11)
-    blank = np.array([sum(1 << int(b) for b in rng.choice(64, rng.integers(0, 4), replace=False)) for _ in range(400)],
-                     dtype=np.uint64)
+    blank = np.array(
+        [sum(1 << int(b) for b in rng.choice(64, rng.integers(0, 4), replace=False)) for _ in range(400)],
+        dtype=np.uint64,
+    )
     hashes = np.unique(np.concatenate([_real_hashes_with_near_copies(photos), blank]))
     roots, hot = _join_in_process(hashes, 10, chunk_size=40, partitions=4)
     assert np.array_equal(roots, _core.hamming_groups(hashes, 10))

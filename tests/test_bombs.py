@@ -51,7 +51,13 @@ def _gif(screen: tuple[int, int], frames: int = 1) -> bytes:
 def _webp_canvas(width: int, height: int) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (16, 16), (10, 20, 30)).save(buf, "WEBP", lossless=True)
-    vp8x = b"VP8X" + struct.pack("<I", 10) + b"\0" * 4 + struct.pack("<I", width - 1)[:3] + struct.pack("<I", height - 1)[:3]
+    vp8x = (
+        b"VP8X"
+        + struct.pack("<I", 10)
+        + b"\0" * 4
+        + struct.pack("<I", width - 1)[:3]
+        + struct.pack("<I", height - 1)[:3]
+    )
     body = b"WEBP" + vp8x + buf.getvalue()[12:]
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
@@ -76,7 +82,7 @@ def _jpeg(tmp: Path, *, sof_size: tuple[int, int] | None = None, scans: int = 0,
     data = bytearray(buf.getvalue())
     if sof_size:
         sof = next(i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] in (0xC0, 0xC2))
-        data[sof + 5:sof + 9] = struct.pack(">HH", *sof_size)
+        data[sof + 5 : sof + 9] = struct.pack(">HH", *sof_size)
     if scans:  # the smallest scan of the file repeated: each one re-reads the whole coefficient buffer
         starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xDA]
         eoi = data.rfind(b"\xff\xd9")
@@ -92,10 +98,22 @@ def _jpeg(tmp: Path, *, sof_size: tuple[int, int] | None = None, scans: int = 0,
 BOMBS = {
     # name: (bytes maker, expected status, allowed growth of peak RSS)
     "png_header_60000x60000": (lambda t: _png_header(60000, 60000), "too_large", SMALL),
-    "png_iccp_inflates_to_1gb": (lambda t: _png(64, 64, extra=_chunk(b"iCCP", b"icc\0\0" + _zlib_bomb(1024 * MB))), "ok", SMALL),
-    "png_ztxt_inflates_to_1gb": (lambda t: _png(64, 64, extra=_chunk(b"zTXt", b"k\0\0" + _zlib_bomb(1024 * MB))), "ok", SMALL),
+    "png_iccp_inflates_to_1gb": (
+        lambda t: _png(64, 64, extra=_chunk(b"iCCP", b"icc\0\0" + _zlib_bomb(1024 * MB))),
+        "ok",
+        SMALL,
+    ),
+    "png_ztxt_inflates_to_1gb": (
+        lambda t: _png(64, 64, extra=_chunk(b"zTXt", b"k\0\0" + _zlib_bomb(1024 * MB))),
+        "ok",
+        SMALL,
+    ),
     # The file is read (64 MB), the png crate buffers the chunk and keeps a copy: 3x the file, bounded.
-    "png_exif_chunk_64mb": (lambda t: _png(64, 64, extra=_chunk(b"eXIf", b"MM\0*" + b"\0" * (64 * MB))), "ok", 3 * 64 * MB + SMALL),
+    "png_exif_chunk_64mb": (
+        lambda t: _png(64, 64, extra=_chunk(b"eXIf", b"MM\0*" + b"\0" * (64 * MB))),
+        "ok",
+        3 * 64 * MB + SMALL,
+    ),
     # At the pixel limit (100 MP) a legitimate decode is allowed: 16-bit RGBA stripped to 8 bits,
     # 4 bytes a pixel, plus the gray copy: the documented bound is 8 bytes per allowed pixel.
     "png_100mp_rgba16_at_the_limit": (lambda t: _png(10000, 10000, depth=16, color=6), "ok", 8 * 100 * MB),
@@ -113,8 +131,9 @@ BOMBS = {
 
 def _png_header(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 16))
-            + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 16)) + _chunk(b"IEND", b"")
+    )
 
 
 PROBE = """
@@ -141,8 +160,9 @@ def test_bomb_is_refused_within_memory(name: str, tmp_path: Path, photos: list[P
     path = tmp_path / f"{name}.{name.split('_')[0].replace('jpeg', 'jpg')}"
     path.write_bytes(make(tmp_path))
     assert path.stat().st_size < 80 * MB
-    done = subprocess.run([sys.executable, "-c", PROBE, str(path), str(photos[0])],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path), str(photos[0])], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     assert result["status"] == status, result

@@ -72,8 +72,9 @@ def test_ctrl_c_in_the_cli_exits_130_and_writes_nothing(photos: list[Path], tmp_
     big = hard_linked_tree(photos, tmp_path / "big", 40_000)
     out = tmp_path / "files.parquet"
     cli = Path(sys.executable).with_name("recipe-audit")
-    child = subprocess.Popen([str(cli), "scan", str(big), "--out", str(out)], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [str(cli), "scan", str(big), "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     time.sleep(2.0)
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=60)

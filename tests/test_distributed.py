@@ -45,12 +45,23 @@ def test_engine_needs_an_output(example_root: Path) -> None:
         recipe_audit.scan(example_root, engine=object())
 
 
-def test_cli_runs_the_shards_on_the_cluster(cluster: str, example_root: Path, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_runs_the_shards_on_the_cluster(
+    cluster: str, example_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from recipe_audit.cli import main
 
-    args = ["scan", str(example_root), "--dataset", str(tmp_path / "cli"), "--shard-size", "25",
-            "--engine", "ray", "--address", cluster]
+    args = [
+        "scan",
+        str(example_root),
+        "--dataset",
+        str(tmp_path / "cli"),
+        "--shard-size",
+        "25",
+        "--engine",
+        "ray",
+        "--address",
+        cluster,
+    ]
     assert main(args) == 0
     assert "3 shards written, 71 files read" in capsys.readouterr().out
     assert main(["scan", str(example_root), "--engine", "ray"]) == 2

@@ -14,7 +14,6 @@ import recipe_audit
 ray = pytest.importorskip("ray")
 
 
-
 @pytest.fixture(scope="module")
 def engine(ray_cluster):
     """An engine on the session's two-node cluster (tests/conftest.py)."""
@@ -26,11 +25,15 @@ def engine(ray_cluster):
 def _with_near_copies(files: pl.DataFrame, copies: int, max_bits: int, seed: int) -> pl.DataFrame:
     """`copies` rows of `files` again under new names, their pHash 1..max_bits bits off."""
     rng = np.random.default_rng(seed)
-    masks = [int(sum(1 << int(b) for b in rng.choice(64, rng.integers(1, max_bits + 1), replace=False)))
-             for _ in range(copies)]
+    masks = [
+        int(sum(1 << int(b) for b in rng.choice(64, rng.integers(1, max_bits + 1), replace=False)))
+        for _ in range(copies)
+    ]
     extra = files.sample(copies, seed=seed).with_columns(
-        path=pl.col("path") + f"_copy{seed}", content_hash=pl.col("content_hash") + f"x{seed}",
-        phash=pl.col("phash") ^ pl.Series(masks, dtype=pl.UInt64))
+        path=pl.col("path") + f"_copy{seed}",
+        content_hash=pl.col("content_hash") + f"x{seed}",
+        phash=pl.col("phash") ^ pl.Series(masks, dtype=pl.UInt64),
+    )
     return pl.concat([files, extra]).sort("path")
 
 
@@ -59,11 +62,18 @@ def test_hot_keys_are_salted_and_reported(engine, photos: list[Path]) -> None:
     real = recipe_audit.scan(photos[0].parent, progress=False).filter(pl.col("status") == "ok")
     # 150 nearly blank frames: their pHashes agree on most blocks (a hot key per block).
     rng = np.random.default_rng(8)
-    blank = pl.DataFrame({
-        "path": [f"blank/{i:03}.png" for i in range(150)], "status": "ok", "content_hash": [f"b{i}" for i in range(150)],
-        "phash": pl.Series([int(sum(1 << int(b) for b in rng.choice(64, 3, replace=False))) for _ in range(150)],
-                           dtype=pl.UInt64),
-        "width": pl.Series([64] * 150, dtype=real["width"].dtype), "height": pl.Series([64] * 150, dtype=real["height"].dtype)})
+    blank = pl.DataFrame(
+        {
+            "path": [f"blank/{i:03}.png" for i in range(150)],
+            "status": "ok",
+            "content_hash": [f"b{i}" for i in range(150)],
+            "phash": pl.Series(
+                [int(sum(1 << int(b) for b in rng.choice(64, 3, replace=False))) for _ in range(150)], dtype=pl.UInt64
+            ),
+            "width": pl.Series([64] * 150, dtype=real["width"].dtype),
+            "height": pl.Series([64] * 150, dtype=real["height"].dtype),
+        }
+    )
     files = pl.concat([real.select(blank.columns), blank])
     got = find_duplicates(files, engine, chunk_size=20, crops=False)
     assert got.equals(recipe_audit.find_duplicates(files, crops=False))
@@ -71,7 +81,9 @@ def test_hot_keys_are_salted_and_reported(engine, photos: list[Path]) -> None:
     assert hot.height > 0 and engine.last_join.tile_tasks > 0
     assert hot["value"].to_list() == [0] * hot.height, "the hot keys are the blank blocks"
     assert hot["hashes"].max() > 40
-    distinct_per_group = got.join(files.select("path", "phash"), on="path").group_by("group").agg(pl.col("phash").n_unique())
+    distinct_per_group = (
+        got.join(files.select("path", "phash"), on="path").group_by("group").agg(pl.col("phash").n_unique())
+    )
     assert engine.last_join.largest_group == distinct_per_group["phash"].max() >= 150
 
 
@@ -85,9 +97,16 @@ def test_a_chain_of_unrelated_hashes_is_warned_about(engine, caplog: pytest.LogC
     for _ in range(1200):
         value ^= int(sum(1 << int(b) for b in rng.choice(64, 2, replace=False)))
         walk.append(value)
-    files = pl.DataFrame({"path": [f"walk/{i:04}.jpg" for i in range(1200)], "status": "ok",
-                          "content_hash": [f"w{i}" for i in range(1200)], "phash": pl.Series(walk, dtype=pl.UInt64),
-                          "width": pl.Series([64] * 1200, dtype=pl.UInt32), "height": pl.Series([64] * 1200, dtype=pl.UInt32)})
+    files = pl.DataFrame(
+        {
+            "path": [f"walk/{i:04}.jpg" for i in range(1200)],
+            "status": "ok",
+            "content_hash": [f"w{i}" for i in range(1200)],
+            "phash": pl.Series(walk, dtype=pl.UInt64),
+            "width": pl.Series([64] * 1200, dtype=pl.UInt32),
+            "height": pl.Series([64] * 1200, dtype=pl.UInt32),
+        }
+    )
     with caplog.at_level("WARNING", logger="recipe_audit"):
         got = find_duplicates(files, engine, max_distance=2, chunk_size=500)
     distinct = files["phash"].n_unique()
@@ -133,15 +152,31 @@ def test_leaks_and_conflicts_equal_the_local_frames(engine, example_root: Path, 
     assert conflicts.equals(recipe_audit.find_label_conflicts(files, local_dups))
 
 
-def test_cli_runs_the_join_on_the_cluster(engine, example_root: Path, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_runs_the_join_on_the_cluster(
+    engine, example_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from recipe_audit.cli import main
 
     address = ray.get_runtime_context().gcs_address
     assert engine.nodes() == 2
     out = tmp_path / "leaks.parquet"
-    assert main(["leaks", str(example_root), "--engine", "ray", "--address", address,
-                 "--dataset", str(tmp_path / "d"), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "leaks",
+                str(example_root),
+                "--engine",
+                "ray",
+                "--address",
+                address,
+                "--dataset",
+                str(tmp_path / "d"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "near-duplicate search: the window rule" in printed and "files outside train with a copy in train" in printed
     files = recipe_audit.scan(example_root, progress=False)

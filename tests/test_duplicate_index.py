@@ -17,7 +17,9 @@ from recipe_audit.dedup.index import DuplicateIndex
 
 
 @pytest.fixture(scope="module")
-def train_and_new(photos: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
+def train_and_new(
+    photos: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
     """Train = 60 photos; new = an exact copy under another name, a half-size copy, a mirrored
     copy, and 10 photos that are not in train. Returns (train frame, new frame, role -> path)."""
     train_dir = tmp_path_factory.mktemp("train")
@@ -116,16 +118,22 @@ def test_index_saved_as_parquet_answers_the_same(train_and_new, tmp_path: Path) 
 def test_a_query_matching_100k_indexed_files_lists_a_few_and_counts_all() -> None:
     n = 100_000
     blank = np.full(n, 0xF0F0_F0F0_0F0F_0F0F, dtype=np.uint64)
-    reference = pl.DataFrame({
-        "path": [f"train/{i:06d}.jpg" for i in range(n)],
-        "status": ["ok"] * n,
-        "content_hash": [f"{i:032x}" for i in range(n)],
-        "phash": blank, "phash_mirror": blank,
-        "width": [64] * n, "height": [64] * n,
-    })
+    reference = pl.DataFrame(
+        {
+            "path": [f"train/{i:06d}.jpg" for i in range(n)],
+            "status": ["ok"] * n,
+            "content_hash": [f"{i:032x}" for i in range(n)],
+            "phash": blank,
+            "phash_mirror": blank,
+            "width": [64] * n,
+            "height": [64] * n,
+        }
+    )
     new = reference.head(3).with_columns(
-        path=pl.format("new/{}", pl.col("path")), content_hash=pl.lit("f" * 32),
-        phash=pl.col("phash") ^ 1, phash_mirror=pl.col("phash_mirror") ^ 1,
+        path=pl.format("new/{}", pl.col("path")),
+        content_hash=pl.lit("f" * 32),
+        phash=pl.col("phash") ^ 1,
+        phash_mirror=pl.col("phash_mirror") ^ 1,
     )
     found = recipe_audit.find_duplicates(new, against=reference, max_matches=5, flips=True)
     assert found["match_count"].to_list() == [n] * 3
@@ -152,8 +160,15 @@ def test_real_near_copy_just_inside_and_just_outside_the_radius(photos: list[Pat
     # The radius alone (crops=False): with crops on, the crop also joins through a centre window.
     assert recipe_audit.find_duplicates(pair, max_distance=d, crops=False).height == 2
     assert recipe_audit.find_duplicates(pair, max_distance=d - 1, crops=False).is_empty()
-    assert recipe_audit.find_duplicates(pair.filter(pl.col("path") == copy), against=pair.filter(pl.col("path") == original), max_distance=d).height == 1
-    assert recipe_audit.find_duplicates(pair.filter(pl.col("path") == copy), against=pair.filter(pl.col("path") == original), max_distance=d - 1).is_empty()
+    assert (
+        recipe_audit.find_duplicates(
+            pair.filter(pl.col("path") == copy), against=pair.filter(pl.col("path") == original), max_distance=d
+        ).height
+        == 1
+    )
+    assert recipe_audit.find_duplicates(
+        pair.filter(pl.col("path") == copy), against=pair.filter(pl.col("path") == original), max_distance=d - 1
+    ).is_empty()
 
 
 def test_index_and_pairs_follow_one_rule(train_and_new) -> None:
@@ -164,8 +179,11 @@ def test_index_and_pairs_follow_one_rule(train_and_new) -> None:
     by_index = {(row["path"], m) for row in found.iter_rows(named=True) for m in row["match_paths"]}
     pairs = recipe_audit.duplicate_pairs(pl.concat([train, new]))
     new_paths, train_paths = set(new["path"]), set(train["path"])
-    crossing = {(a, b) if a in new_paths else (b, a) for a, b in pairs.select("path_a", "path_b").iter_rows()
-                if (a in new_paths) != (b in new_paths)}
+    crossing = {
+        (a, b) if a in new_paths else (b, a)
+        for a, b in pairs.select("path_a", "path_b").iter_rows()
+        if (a in new_paths) != (b in new_paths)
+    }
     assert by_index and by_index == crossing
     assert all(m in train_paths for _, m in by_index)
 
@@ -176,10 +194,17 @@ def test_identical_pictures_are_searched_once_and_the_pairs_are_bounded(train_an
     hundreds of millions of pairs."""
     train, _, _ = train_and_new
     photo = train.head(1)
-    blank = photo.with_columns(thumb=pl.lit(bytes([200] * 256)), colorfulness=pl.lit(0.0), chroma_rg=pl.lit(0.0),
-                               chroma_yb=pl.lit(0.0), content_hash=pl.lit("blank"))
+    blank = photo.with_columns(
+        thumb=pl.lit(bytes([200] * 256)),
+        colorfulness=pl.lit(0.0),
+        chroma_rg=pl.lit(0.0),
+        chroma_yb=pl.lit(0.0),
+        content_hash=pl.lit("blank"),
+    )
+
     def copies(frame: pl.DataFrame, tag: str) -> pl.DataFrame:
         return pl.concat([frame] * 300).with_columns(path=pl.format(tag + "/{}.jpg", pl.int_range(pl.len())))
+
     reference = pl.concat([copies(photo, "ref_photo"), copies(blank, "ref_blank")])
     new = pl.concat([copies(photo, "new_photo"), copies(blank, "new_blank")])
     found = DuplicateIndex(reference).query(new, max_matches=3)

@@ -33,7 +33,10 @@ def test_planted_copies_are_grouped(example_root: Path, example_files: pl.DataFr
     assert kinds[_abs(example_root, planted["near_duplicate"])[-1]] == "near"
     # Broken files never appear; exactly one representative per group.
     assert set(dups["path"]).isdisjoint(_abs(example_root, planted["truncated"] + planted["empty"]))
-    assert dups.group_by("group").agg(pl.col("representative").sum())["representative"].to_list() == [1] * dups["group"].n_unique()
+    assert (
+        dups.group_by("group").agg(pl.col("representative").sum())["representative"].to_list()
+        == [1] * dups["group"].n_unique()
+    )
     # Stable for the same input.
     assert dups.equals(recipe_audit.find_duplicates(example_files))
 
@@ -53,10 +56,12 @@ def test_leak_and_label_conflict(example_root: Path, example_files: pl.DataFrame
 def test_radius_boundary_on_real_hashes(photos: list[Path]) -> None:
     files = recipe_audit.scan(photos[0].parent, progress=False)
     base = files.row(0, named=True)
+
     def variant(name: str, mask: int) -> dict:
         row = dict(base, path=f"/virtual/{name}.jpg", content_hash=name * 32)
         row["phash"] = base["phash"] ^ mask
         return row
+
     # 10 low bits flipped: just inside; 11 high bits: just outside (and 21 from the other copy).
     inside, outside = (1 << 10) - 1, ((1 << 11) - 1) << 53
     extra = pl.DataFrame([variant("inside", inside), variant("outside", outside)], schema=files.schema)
@@ -68,15 +73,18 @@ def test_radius_boundary_on_real_hashes(photos: list[Path]) -> None:
 
 def test_hundred_thousand_member_group_stays_linear() -> None:
     n = 100_000
-    files = pl.DataFrame({
-        "path": [f"f{i:06d}.jpg" for i in range(n)],
-        "status": ["ok"] * n,
-        "content_hash": [f"{i:032x}" for i in range(n)],
-        "phash": np.full(n, 0xF0F0_F0F0_0F0F_0F0F, dtype=np.uint64),
-        "width": [64] * n, "height": [64] * n,
-        "label": ["blank"] * n,
-        "split": ["train" if i % 2 else "test" for i in range(n)],
-    })
+    files = pl.DataFrame(
+        {
+            "path": [f"f{i:06d}.jpg" for i in range(n)],
+            "status": ["ok"] * n,
+            "content_hash": [f"{i:032x}" for i in range(n)],
+            "phash": np.full(n, 0xF0F0_F0F0_0F0F_0F0F, dtype=np.uint64),
+            "width": [64] * n,
+            "height": [64] * n,
+            "label": ["blank"] * n,
+            "split": ["train" if i % 2 else "test" for i in range(n)],
+        }
+    )
     dups = recipe_audit.find_duplicates(files)
     assert dups.height == n and dups["group"].n_unique() == 1
     leaks = recipe_audit.find_leaks(files, dups)
@@ -98,11 +106,21 @@ def test_pairs_match_brute_force_and_cap(photos: list[Path]) -> None:
     pairs = recipe_audit.duplicate_pairs(files, max_distance=24)
     hashes = dict(files.select("path", "phash").iter_rows())
     paths = sorted(hashes)
-    expected = [(a, b, bin(hashes[a] ^ hashes[b]).count("1")) for k, a in enumerate(paths) for b in paths[k + 1:]
-                if bin(hashes[a] ^ hashes[b]).count("1") <= 24]
+    expected = [
+        (a, b, bin(hashes[a] ^ hashes[b]).count("1"))
+        for k, a in enumerate(paths)
+        for b in paths[k + 1 :]
+        if bin(hashes[a] ^ hashes[b]).count("1") <= 24
+    ]
     assert pairs.rows() == expected and expected
-    blank = pl.DataFrame({"path": [f"{i}.jpg" for i in range(2000)], "status": ["ok"] * 2000,
-                          "content_hash": [str(i) for i in range(2000)], "phash": np.zeros(2000, dtype=np.uint64)})
+    blank = pl.DataFrame(
+        {
+            "path": [f"{i}.jpg" for i in range(2000)],
+            "status": ["ok"] * 2000,
+            "content_hash": [str(i) for i in range(2000)],
+            "phash": np.zeros(2000, dtype=np.uint64),
+        }
+    )
     with pytest.raises(ValueError, match="could hold 1,999,000 pairs"):
         recipe_audit.duplicate_pairs(blank, max_pairs=1_000_000)
     assert recipe_audit.duplicate_pairs(blank, max_pairs=2_000_000).height == 1_999_000
@@ -119,9 +137,13 @@ def test_default_rule_finds_edited_copies_and_keeps_originals_apart(photos: list
         with Image.open(p) as im:
             rgb = im.convert("RGB")
         w, h = rgb.size
-        rgb.crop((int(w * 0.07), int(h * 0.01), w - int(w * 0.01), h - int(h * 0.06))).save(tmp_path / f"{p.stem}_crop.jpg", quality=90)
+        rgb.crop((int(w * 0.07), int(h * 0.01), w - int(w * 0.01), h - int(h * 0.06))).save(
+            tmp_path / f"{p.stem}_crop.jpg", quality=90
+        )
         turned = rgb.rotate(3, resample=Image.Resampling.BICUBIC)
-        turned.crop((int(w * 0.06), int(h * 0.06), w - int(w * 0.06), h - int(h * 0.06))).save(tmp_path / f"{p.stem}_turn.jpg", quality=90)
+        turned.crop((int(w * 0.06), int(h * 0.06), w - int(w * 0.06), h - int(h * 0.06))).save(
+            tmp_path / f"{p.stem}_turn.jpg", quality=90
+        )
         rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(tmp_path / f"{p.stem}_flip.png")
         (tmp_path / p.name).write_bytes(p.read_bytes())
     for name, level in (("black", 0), ("white", 255)):

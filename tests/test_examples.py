@@ -88,8 +88,7 @@ def test_corpus_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_corpus_size_range_is_respected(tmp_path: Path) -> None:
-    paths = examples.make_photo_corpus(tmp_path, 10, seed=1, png_share=0, gray_share=1,
-                                       min_side=64, max_side=96)
+    paths = examples.make_photo_corpus(tmp_path, 10, seed=1, png_share=0, gray_share=1, min_side=64, max_side=96)
     for p in paths:
         with Image.open(p) as im:
             assert p.suffix == ".jpg" and im.mode == "L"
@@ -108,8 +107,15 @@ def test_example_layout(example_root: Path) -> None:
 
 def test_example_planted_files(example_root: Path) -> None:
     planted = examples.example_planted(example_root)
-    assert set(planted) == {"exact_duplicate", "near_duplicate", "truncated", "empty",
-                            "wrong_extension", "label_conflict", "split_leak"}
+    assert set(planted) == {
+        "exact_duplicate",
+        "near_duplicate",
+        "truncated",
+        "empty",
+        "wrong_extension",
+        "label_conflict",
+        "split_leak",
+    }
     files = _files(example_root)
     for kind, paths in planted.items():
         assert all(p in files for p in paths), kind
@@ -126,7 +132,8 @@ def test_example_planted_files(example_root: Path) -> None:
         if data:
             dup_groups.setdefault(data, []).append(name)
     assert sorted(sorted(g) for g in dup_groups.values() if len(g) > 1) == sorted(
-        sorted(planted[k]) for k in ("exact_duplicate", "label_conflict", "split_leak"))
+        sorted(planted[k]) for k in ("exact_duplicate", "label_conflict", "split_leak")
+    )
 
     a, b = planted["near_duplicate"]
     assert files[a] != files[b]
@@ -141,9 +148,7 @@ def test_example_planted_files(example_root: Path) -> None:
         assert im.format == "PNG"
 
 
-def test_truncated_jpeg_fails_to_decode(
-    example_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_truncated_jpeg_fails_to_decode(example_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", False)
     (rel,) = examples.example_planted(example_root)["truncated"]
     data = (example_root / rel).read_bytes()

@@ -33,9 +33,17 @@ def seeds() -> tuple[bytes, ...]:
     _, photo = photo_sources()[0]
     rgb = Image.fromarray(np.ascontiguousarray(photo[:120, :160])).convert("RGB")
     out = []
-    for fmt, options in [("JPEG", {"quality": 85}), ("JPEG", {"progressive": True}), ("PNG", {}),
-                         ("PNG", {"optimize": True}), ("GIF", {}), ("WEBP", {"quality": 80}),
-                         ("WEBP", {"lossless": True}), ("BMP", {}), ("TIFF", {"compression": "tiff_lzw"})]:
+    for fmt, options in [
+        ("JPEG", {"quality": 85}),
+        ("JPEG", {"progressive": True}),
+        ("PNG", {}),
+        ("PNG", {"optimize": True}),
+        ("GIF", {}),
+        ("WEBP", {"quality": 80}),
+        ("WEBP", {"lossless": True}),
+        ("BMP", {}),
+        ("TIFF", {"compression": "tiff_lzw"}),
+    ]:
         buf = io.BytesIO()
         rgb.save(buf, fmt, **options)
         out.append(buf.getvalue())
@@ -60,11 +68,11 @@ def damaged_files(draw: st.DrawFn) -> bytes:
             data[at] ^= 1 << draw(st.integers(0, 7))
         elif kind == "overwrite":
             patch = draw(st.binary(min_size=1, max_size=16))
-            data[at:at + len(patch)] = patch
+            data[at : at + len(patch)] = patch
         elif kind == "insert":
             data[at:at] = draw(st.binary(min_size=1, max_size=64))
         else:
-            data[at:at] = data[at:at + draw(st.integers(1, 256))] * draw(st.integers(1, 8))
+            data[at:at] = data[at : at + draw(st.integers(1, 256))] * draw(st.integers(1, 8))
     return bytes(data)
 
 
@@ -96,8 +104,10 @@ def test_damaged_files_of_every_format(blob: bytes) -> None:
 
 
 @FUZZ
-@given(st.sampled_from(["\x89PNG\r\n\x1a\n", "\xff\xd8\xff", "GIF89a", "RIFF\0\0\0\0WEBPVP8 ", "BM", "II*\0", "MM\0*"]),
-       st.binary(max_size=512))
+@given(
+    st.sampled_from(["\x89PNG\r\n\x1a\n", "\xff\xd8\xff", "GIF89a", "RIFF\0\0\0\0WEBPVP8 ", "BM", "II*\0", "MM\0*"]),
+    st.binary(max_size=512),
+)
 def test_magic_bytes_then_garbage(magic: str, tail: bytes) -> None:
     _check_one(magic.encode("latin-1") + tail)
 

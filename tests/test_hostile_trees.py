@@ -36,7 +36,8 @@ def _png_header_only(width: int, height: int) -> bytes:
     idat = b"IDAT" + zlib.compress(b"\0" * 16)
     chunks = [ihdr, idat, b"IEND"]
     return b"\x89PNG\r\n\x1a\n" + b"".join(
-        struct.pack(">I", len(c) - 4) + c + struct.pack(">I", zlib.crc32(c)) for c in chunks)
+        struct.pack(">I", len(c) - 4) + c + struct.pack(">I", zlib.crc32(c)) for c in chunks
+    )
 
 
 @pytest.fixture()
@@ -59,8 +60,14 @@ def _build_tree(root: Path, photos: list[Path], tmp_path: Path) -> Path:
     train.mkdir(parents=True)
     with Image.open(next(p for p in photos if p.suffix == ".jpg")) as im:
         picture = im.convert("RGB").resize((96, 72))
-    for fmt, ext in [("JPEG", "jpg"), ("PNG", "png"), ("GIF", "gif"), ("WEBP", "webp"), ("BMP", "bmp"),
-                     ("TIFF", "tif")]:
+    for fmt, ext in [
+        ("JPEG", "jpg"),
+        ("PNG", "png"),
+        ("GIF", "gif"),
+        ("WEBP", "webp"),
+        ("BMP", "bmp"),
+        ("TIFF", "tif"),
+    ]:
         picture.save(train / f"photo.{ext}", fmt)
     jpeg = (train / "photo.jpg").read_bytes()
     (train / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])
@@ -126,11 +133,24 @@ def test_statuses_of_the_hostile_tree(hostile_tree: Path) -> None:
     by_name = {Path(p).name: (s, e) for p, s, e in files.select("path", "status", "error").iter_rows()}
     assert set(files["status"]) <= set(STATUSES)
     assert all(e for s, e in by_name.values() if s != "ok")
-    expected = {"photo.jpg": "ok", "photo.png": "ok", "photo.gif": "ok", "photo.webp": "ok", "photo.bmp": "ok",
-                "photo.tif": "ok", "cut.jpg": "truncated", "copy.jpg": "ok", "empty.jpg": "empty",
-                "random.jpg": "unsupported", "bomb.png": "too_large", "png-named.jpg": "ok",
-                "pipe.jpg": "unreadable", "dangling.jpg": "unreadable", "outside-link.jpg": "ok",
-                "caf\ufffd.jpg": "ok"}
+    expected = {
+        "photo.jpg": "ok",
+        "photo.png": "ok",
+        "photo.gif": "ok",
+        "photo.webp": "ok",
+        "photo.bmp": "ok",
+        "photo.tif": "ok",
+        "cut.jpg": "truncated",
+        "copy.jpg": "ok",
+        "empty.jpg": "empty",
+        "random.jpg": "unsupported",
+        "bomb.png": "too_large",
+        "png-named.jpg": "ok",
+        "pipe.jpg": "unreadable",
+        "dangling.jpg": "unreadable",
+        "outside-link.jpg": "ok",
+        "caf\ufffd.jpg": "ok",
+    }
     assert {k: by_name[k][0] for k in expected} == expected
     # Root reads a mode-000 file; anyone else gets an `unreadable` row (tests/test_scan_status.py).
     assert by_name["locked.jpg"][0] == ("ok" if os.geteuid() == 0 else "unreadable")
@@ -142,9 +162,11 @@ def _scan_in_child(root: Path, then: str = "") -> str:
     """Python code that imports first (as root: the interpreter and its lazily loaded modules may
     live under /root), then runs `then` (e.g. drops privileges), scans `root` with the Rust core's
     own entry point and prints {path: status} as JSON."""
-    return (f"import json, os, numpy._core.multiarray\nfrom recipe_audit import _core\n{then}\n"
-            f"c = _core.scan_paths([{str(root)!r}])\n"
-            "print(json.dumps(dict(zip(list(c['path']), list(c['status'])))))")
+    return (
+        f"import json, os, numpy._core.multiarray\nfrom recipe_audit import _core\n{then}\n"
+        f"c = _core.scan_paths([{str(root)!r}])\n"
+        "print(json.dumps(dict(zip(list(c['path']), list(c['status'])))))"
+    )
 
 
 def test_scan_on_a_read_only_mount(hostile_tree: Path, tmp_path: Path) -> None:
@@ -154,16 +176,24 @@ def test_scan_on_a_read_only_mount(hostile_tree: Path, tmp_path: Path) -> None:
     mount = tmp_path / "ro"
     mount.mkdir()
     code = _scan_in_child(mount)
-    script = (f"mount --bind -o ro {hostile_tree} {mount} && touch {mount}/probe 2>/dev/null && exit 3; "
-              f"exec {sys.executable} -c \"$0\"")
-    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, code],
-                          capture_output=True, text=True, timeout=300)
+    script = (
+        f"mount --bind -o ro {hostile_tree} {mount} && touch {mount}/probe 2>/dev/null && exit 3; "
+        f'exec {sys.executable} -c "$0"'
+    )
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if done.returncode == 32 or "permission denied" in done.stderr.lower():
         pytest.skip(f"bind mounts not allowed here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
     on_mount = {Path(p).name: s for p, s in json.loads(done.stdout).items()}
-    direct = {Path(p).name: s for p, s in zip(*recipe_audit.scan(hostile_tree, progress=False)
-                                                .select("path", "status").get_columns())}
+    direct = {
+        Path(p).name: s
+        for p, s in zip(*recipe_audit.scan(hostile_tree, progress=False).select("path", "status").get_columns())
+    }
     assert on_mount == direct
 
 
@@ -180,8 +210,14 @@ def test_scan_as_a_user_who_can_write_nothing(hostile_tree: Path, tmp_path: Path
     hostile_tree.chmod(0o555)
     try:
         code = _scan_in_child(hostile_tree, "os.setgid(65534); os.setuid(65534)")
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                              cwd="/", env={**os.environ, "HOME": "/nonexistent"})
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd="/",
+            env={**os.environ, "HOME": "/nonexistent"},
+        )
         assert done.returncode == 0, done.stderr
         statuses = {Path(p).name: s for p, s in json.loads(done.stdout).items()}
         assert statuses["photo.jpg"] == "ok" and statuses["locked.jpg"] == "unreadable"

@@ -75,7 +75,9 @@ def test_names_frames_paths_classes_and_logits() -> None:
     by_codes = recipe_audit.find_label_errors(noisy, probs)
     assert (by_frame.sort("index")["is_label_error"] == by_codes.sort("index")["is_label_error"]).all()
     from_logits = recipe_audit.find_label_errors(frame, logits, logits=True)
-    assert from_logits["index"].equals(by_frame["index"]) and from_logits["is_label_error"].equals(by_frame["is_label_error"])
+    assert from_logits["index"].equals(by_frame["index"]) and from_logits["is_label_error"].equals(
+        by_frame["is_label_error"]
+    )
     assert from_logits["label_quality"].to_numpy() == pytest.approx(by_frame["label_quality"].to_numpy())
     # Columns in another order, named by classes=.
     reordered = recipe_audit.find_label_errors(names[noisy], probs[:, [2, 0, 1]], classes=["fox", "cat", "dog"])
@@ -119,7 +121,9 @@ def test_audit_finds_mislabelled_digits_through_scan_report_and_cli(tmp_path) ->
     root = tmp_path / "digits"
     for i, (pixels, label) in enumerate(zip(x, noisy)):
         (root / str(label)).mkdir(parents=True, exist_ok=True)
-        Image.fromarray((pixels.reshape(8, 8) * 255 / 16).astype(np.uint8)).resize((32, 32)).save(root / str(label) / f"{i:04d}.png")
+        Image.fromarray((pixels.reshape(8, 8) * 255 / 16).astype(np.uint8)).resize((32, 32)).save(
+            root / str(label) / f"{i:04d}.png"
+        )
     files = recipe_audit.scan(root, progress=False)
     order = files["path"].str.extract(r"(\d+)\.png$").cast(pl.Int64).to_numpy()
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
@@ -135,9 +139,7 @@ def test_audit_finds_mislabelled_digits_through_scan_report_and_cli(tmp_path) ->
     page = audit.to_html(tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'id="label-errors"' in page and "estimated noise" in page
     # The same through the CLI, with the probabilities as a table named by class.
-    table = pl.DataFrame({"path": files["path"]}).with_columns(
-        [pl.Series(str(c), probs[:, c]) for c in range(10)]
-    )
+    table = pl.DataFrame({"path": files["path"]}).with_columns([pl.Series(str(c), probs[:, c]) for c in range(10)])
     table.write_parquet(tmp_path / "probs.parquet")
     assert main(["audit", str(root), "--pred-probs", str(tmp_path / "probs.parquet"), "--fail-on", "label_errors"]) == 1
     assert main(["audit", str(root), "--pred-probs", str(tmp_path / "missing.parquet")]) == 2

@@ -16,8 +16,21 @@ import recipe_audit
 from recipe_audit import Manifest
 from trees import hard_linked_tree
 
-COMPARED = ["status", "format", "width", "height", "content_hash", "ahash", "dhash", "phash", "mean", "blur",
-            "label", "split", "error"]
+COMPARED = [
+    "status",
+    "format",
+    "width",
+    "height",
+    "content_hash",
+    "ahash",
+    "dhash",
+    "phash",
+    "mean",
+    "blur",
+    "label",
+    "split",
+    "error",
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +53,11 @@ def test_bucket_scan_equals_folder_scan(lake: str, s3_server, example_root: Path
     local = recipe_audit.scan(example_root, progress=False)
     assert remote.height == local.height == 71
     assert remote["path"][0].startswith("s3://lake/data/")
-    assert _relative(remote, lake).select("path", *COMPARED).equals(
-        _relative(local, str(example_root)).select("path", *COMPARED))
+    assert (
+        _relative(remote, lake)
+        .select("path", *COMPARED)
+        .equals(_relative(local, str(example_root)).select("path", *COMPARED))
+    )
     assert remote["version"].null_count() == 0  # ETags, for incremental runs
 
 
@@ -52,8 +68,11 @@ def test_credentials_and_endpoint_from_the_environment(lake: str, s3_server, exa
     monkeypatch.setenv("AWS_REGION", s3_server.region)
     files = recipe_audit.scan(lake + "/train/", progress=False)
     local = recipe_audit.scan(example_root / "train", progress=False)  # labels relative to the root, as locally
-    assert _relative(files, lake + "/train").select("path", *COMPARED).equals(
-        _relative(local, str(example_root / "train")).select("path", *COMPARED))
+    assert (
+        _relative(files, lake + "/train")
+        .select("path", *COMPARED)
+        .equals(_relative(local, str(example_root / "train")).select("path", *COMPARED))
+    )
 
 
 def test_wrong_secret_is_a_clear_error_that_does_not_show_it(lake: str, s3_server) -> None:
@@ -86,16 +105,21 @@ def test_misuse_gets_clear_errors(s3_server, example_root: Path, tmp_path: Path)
 
 def test_manifest_lists_exactly_its_files(lake: str, s3_server, example_root: Path, tmp_path: Path) -> None:
     local = sorted(str(p) for p in example_root.rglob("*.jpg"))[:3]
-    in_bucket = f"{lake}/" + sorted(p for p in example_root.rglob("val/*/*.jpg"))[0].relative_to(example_root).as_posix()
-    manifest = pl.DataFrame({
-        "path": [*local, str(example_root / "train" / "gone.jpg"), in_bucket, f"{lake}/nope.jpg"],
-        "label": ["a", "b", "c", "d", "e", "f"],
-        "split": ["train", "train", "val", "test", "val", "test"],
-        "source_id": [10, 11, 12, 13, 14, 15],
-    })
+    in_bucket = (
+        f"{lake}/" + sorted(p for p in example_root.rglob("val/*/*.jpg"))[0].relative_to(example_root).as_posix()
+    )
+    manifest = pl.DataFrame(
+        {
+            "path": [*local, str(example_root / "train" / "gone.jpg"), in_bucket, f"{lake}/nope.jpg"],
+            "label": ["a", "b", "c", "d", "e", "f"],
+            "split": ["train", "train", "val", "test", "val", "test"],
+            "source_id": [10, 11, 12, 13, 14, 15],
+        }
+    )
     manifest.write_parquet(tmp_path / "manifest.parquet")
-    files = recipe_audit.scan(Manifest(tmp_path / "manifest.parquet"), storage_options=s3_server.options,
-                              progress=False)
+    files = recipe_audit.scan(
+        Manifest(tmp_path / "manifest.parquet"), storage_options=s3_server.options, progress=False
+    )
     assert files.height == 6 and files["path"].is_sorted()
     by_path = {r["path"]: r for r in files.iter_rows(named=True)}
     assert by_path[str(example_root / "train" / "gone.jpg")]["status"] == "missing"
@@ -103,7 +127,8 @@ def test_manifest_lists_exactly_its_files(lake: str, s3_server, example_root: Pa
     assert by_path[in_bucket]["status"] == "ok"
     assert all(by_path[p]["status"] == "ok" for p in local)
     assert {r["path"]: (r["label"], r["split"], r["source_id"]) for r in files.iter_rows(named=True)} == {
-        p: (lab, spl, sid) for p, lab, spl, sid in manifest.iter_rows()}
+        p: (lab, spl, sid) for p, lab, spl, sid in manifest.iter_rows()
+    }
     assert set(files["status"]) <= set(recipe_audit.STATUSES)
 
 
@@ -117,16 +142,16 @@ def test_relative_manifest_paths_join_the_manifest_folder(example_root: Path, tm
 
 def test_run_to_a_bucket_prefix_resumes_and_equals_the_frame(lake: str, s3_server, example_root: Path) -> None:
     out = "s3://lake/runs/example"
-    first = recipe_audit.scan(example_root, out=out, shard_size=20, storage_options=s3_server.options,
-                              progress=False)
+    first = recipe_audit.scan(example_root, out=out, shard_size=20, storage_options=s3_server.options, progress=False)
     assert (first.rows, len(first.shards), first.shards_written, first.rows_read) == (71, 4, 4, 71)
-    again = recipe_audit.scan(example_root, out=out, shard_size=20, storage_options=s3_server.options,
-                              progress=False)
+    again = recipe_audit.scan(example_root, out=out, shard_size=20, storage_options=s3_server.options, progress=False)
     assert (again.shards_written, again.rows_read) == (0, 0)
     local = recipe_audit.scan(example_root, progress=False)
     assert again.files.collect().select(local.columns).equals(local)
     keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket="lake", Prefix="runs/example/")["Contents"]]
-    assert sorted(k.rsplit("/", 1)[1] for k in keys) == sorted(["_run.json"] + [s.rsplit("/", 1)[1] for s in again.shards])
+    assert sorted(k.rsplit("/", 1)[1] for k in keys) == sorted(
+        ["_run.json"] + [s.rsplit("/", 1)[1] for s in again.shards]
+    )
 
 
 def _bucket_of_photos(s3_server, bucket: str, example_root: Path, count: int):
@@ -142,16 +167,20 @@ def _bucket_of_photos(s3_server, bucket: str, example_root: Path, count: int):
 def test_reaudit_rereads_only_changed_objects(s3_server, example_root: Path, tmp_path: Path) -> None:
     client, paths = _bucket_of_photos(s3_server, "changing", example_root, 30)
     out = tmp_path / "run"
-    first = recipe_audit.scan("s3://changing/imgs", out=out, shard_size=8, storage_options=s3_server.options,
-                              progress=False)
+    first = recipe_audit.scan(
+        "s3://changing/imgs", out=out, shard_size=8, storage_options=s3_server.options, progress=False
+    )
     client.upload_file(str(paths[0]), "changing", f"imgs/{paths[5].name}")  # one object replaced
-    second = recipe_audit.scan("s3://changing/imgs", out=out, shard_size=8, storage_options=s3_server.options,
-                               progress=False)
+    second = recipe_audit.scan(
+        "s3://changing/imgs", out=out, shard_size=8, storage_options=s3_server.options, progress=False
+    )
     assert (first.rows_read, second.rows_read, second.rows_reused, second.shards_written) == (30, 1, 7, 1)
     rows = second.files.collect()
     changed = rows.filter(pl.col("path") == f"s3://changing/imgs/{paths[5].name}")
-    assert changed["content_hash"][0] == rows.filter(pl.col("path") == f"s3://changing/imgs/{paths[0].name}")[
-        "content_hash"][0]
+    assert (
+        changed["content_hash"][0]
+        == rows.filter(pl.col("path") == f"s3://changing/imgs/{paths[0].name}")["content_hash"][0]
+    )
     assert sorted(os.listdir(out)) == sorted(["_run.json"] + [Path(s).name for s in second.shards])
 
 
@@ -169,13 +198,16 @@ def test_a_manifest_of_uris_is_versioned_by_head_requests(s3_server, example_roo
     assert (third.shards_written, third.rows_read, third.rows_reused) == (1, 1, 4)
     rows = third.files.collect()
     assert rows.filter(pl.col("path") == uris[-1])["status"].to_list() == ["missing"]
-    assert rows.filter(pl.col("path") == uris[7])["content_hash"].to_list() == \
-        rows.filter(pl.col("path") == uris[0])["content_hash"].to_list()
+    assert (
+        rows.filter(pl.col("path") == uris[7])["content_hash"].to_list()
+        == rows.filter(pl.col("path") == uris[0])["content_hash"].to_list()
+    )
     assert rows["version"].null_count() == 1 and rows.height == 13
 
 
-def test_a_manifest_etag_column_versions_the_objects_without_head_requests(s3_server, example_root: Path,
-                                                                          tmp_path: Path) -> None:
+def test_a_manifest_etag_column_versions_the_objects_without_head_requests(
+    s3_server, example_root: Path, tmp_path: Path
+) -> None:
     _, paths = _bucket_of_photos(s3_server, "inventory", example_root, 6)
     uris = [f"s3://inventory/imgs/{p.name}" for p in paths]
     tags = [f"inventory-{i}" for i in range(6)]  # not the server's ETags: a HEAD would replace them
@@ -212,10 +244,12 @@ def test_a_killed_run_resumes_where_it_stopped(photos: list[Path], tmp_path: Pat
     done_before = len(list(out.glob("part-*.parquet")))
     resumed = recipe_audit.scan(tree, out=out, shard_size=250, progress=False)
     assert resumed.shards_written == 24 - done_before and len(resumed.shards) == 24
-    assert resumed.files.collect().select("path", "status", "phash").equals(
-        recipe_audit.scan(tree, progress=False).select("path", "status", "phash"))
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["_run.json"] + [Path(s).name for s in resumed.shards])
+    assert (
+        resumed.files.collect()
+        .select("path", "status", "phash")
+        .equals(recipe_audit.scan(tree, progress=False).select("path", "status", "phash"))
+    )
+    assert sorted(p.name for p in out.iterdir()) == sorted(["_run.json"] + [Path(s).name for s in resumed.shards])
 
 
 def test_cli_dataset_and_manifest(example_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -226,8 +260,11 @@ def test_cli_dataset_and_manifest(example_root: Path, tmp_path: Path, capsys: py
     assert main(["scan", str(example_root), "--dataset", str(tmp_path / "ds"), "--shard-size", "30"]) == 0
     assert "0 shards written, 0 files read" in capsys.readouterr().out
     jpgs = sorted(p.relative_to(example_root).as_posix() for p in example_root.rglob("train/*/*.jpg"))[:5]
-    (tmp_path / "m.csv").write_text("path,label,split\n" + "".join(f"{example_root / p},cat,train\n" for p in jpgs)
-                                    + f"{example_root}/train/none.jpg,dog,train\n")
+    (tmp_path / "m.csv").write_text(
+        "path,label,split\n"
+        + "".join(f"{example_root / p},cat,train\n" for p in jpgs)
+        + f"{example_root}/train/none.jpg,dog,train\n"
+    )
     assert main(["audit", "--manifest", str(tmp_path / "m.csv"), "--fail-on", "corrupt"]) == 1
     out = capsys.readouterr()
     assert "6 files" in out.out and "corrupt (1)" in out.err

@@ -104,7 +104,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def scored(corpus: Path) -> pl.DataFrame:
     files = recipe_audit.scan(corpus, progress=False)
     return recipe_audit.find_outliers(files).with_columns(
-        kind=pl.col("path").str.strip_prefix(str(corpus) + "/").str.extract(r"^(ordinary|grayordinary|traps|planted/[a-z]+)")
+        kind=pl.col("path")
+        .str.strip_prefix(str(corpus) + "/")
+        .str.extract(r"^(ordinary|grayordinary|traps|planted/[a-z]+)")
     )
 
 
@@ -115,14 +117,19 @@ def test_ordinary_photos_and_traps_raise_no_flag(scored: pl.DataFrame) -> None:
     assert fired.height == 0, fired.rows()
     gray = scored.filter(pl.col("kind") == "grayordinary")
     assert gray.height == len(GRAY_ORDINARY)
-    assert gray["flags"].to_list() == [["grayscale"]] * len(GRAY_ORDINARY), gray.select("path", "flags", "colorfulness").rows()
+    assert gray["flags"].to_list() == [["grayscale"]] * len(GRAY_ORDINARY), gray.select(
+        "path", "flags", "colorfulness"
+    ).rows()
 
 
 def test_each_planted_fault_raises_its_flag(scored: pl.DataFrame) -> None:
     for folder, flag in PLANTED.items():
         planted = scored.filter(pl.col("kind") == f"planted/{folder}")
         assert planted.height == 3
-        assert planted[flag].all(), (folder, planted.select("path", "flags", "luma_p99", "luma_p01", "sharpness", "colorfulness").rows())
+        assert planted[flag].all(), (
+            folder,
+            planted.select("path", "flags", "luma_p99", "luma_p01", "sharpness", "colorfulness").rows(),
+        )
     # Each flag fires only where a fault was planted, except that a blank frame also has no
     # sharpness to speak of, which is not reported as blur (blurry needs contrast).
     for flag in FLAGS:
@@ -137,7 +144,9 @@ def test_each_planted_fault_raises_its_flag(scored: pl.DataFrame) -> None:
 
 def test_scores_rank_faults_first(scored: pl.DataFrame) -> None:
     assert scored["score"].is_sorted(descending=True)
-    planted = scored.filter(pl.col("kind").str.starts_with("planted/") & ~pl.col("kind").str.starts_with("planted/gray"))
+    planted = scored.filter(
+        pl.col("kind").str.starts_with("planted/") & ~pl.col("kind").str.starts_with("planted/gray")
+    )
     ordinary = scored.filter(pl.col("kind") == "ordinary")
     assert planted["score"].median() > 2 * ordinary["score"].median()
     z = [c for c in scored.columns if c.startswith("z_")]
@@ -186,7 +195,9 @@ def test_thresholds_are_adjustable_and_small_sets_stay_quiet(scored: pl.DataFram
     assert recipe_audit.find_outliers(files, thresholds=OutlierThresholds(dark_p99=-1))["dark"].sum() == 0
     loose = recipe_audit.find_outliers(files, thresholds=OutlierThresholds(sharpness_max=0.5))
     assert loose["blurry"].sum() > scored["blurry"].sum()
-    assert OutlierThresholds.from_strings(["sharpness_max=0.5", "min_count=3"]) == OutlierThresholds(sharpness_max=0.5, min_count=3)
+    assert OutlierThresholds.from_strings(["sharpness_max=0.5", "min_count=3"]) == OutlierThresholds(
+        sharpness_max=0.5, min_count=3
+    )
     with pytest.raises(ValueError, match="dark_p99"):
         OutlierThresholds.from_strings(["dark_mean=3"])
     with pytest.raises(ValueError, match="not a number"):

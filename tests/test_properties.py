@@ -68,8 +68,10 @@ def test_darker_test_split_is_found(photos: pl.DataFrame, tmp_path: Path) -> Non
             darker.append(str(out))
         else:
             darker.append(path)
-    rescanned = recipe_audit.scan(darker, progress=False).drop("split", "label").join(
-        pl.DataFrame({"path": darker, "split": files["split"], "label": files["label"]}), on="path"
+    rescanned = (
+        recipe_audit.scan(darker, progress=False)
+        .drop("split", "label")
+        .join(pl.DataFrame({"path": darker, "split": files["split"], "label": files["label"]}), on="path")
     )
     shift = recipe_audit.property_shift(rescanned)
     found = shift.filter("shifted")
@@ -87,7 +89,10 @@ def test_class_shortcuts_are_found(photos: pl.DataFrame) -> None:
     association = recipe_audit.property_label_association(all_png).filter("associated")
     top = association.row(0, named=True)
     assert (top["property"], top["label"], top["test"]) == ("format", "a", "chi2")
-    assert top["score"] == pytest.approx(1.0) and top["detail"] in ("png: 100% vs 0% in the other classes", "jpeg: 0% vs 100% in the other classes")
+    assert top["score"] == pytest.approx(1.0) and top["detail"] in (
+        "png: 100% vs 0% in the other classes",
+        "jpeg: 0% vs 100% in the other classes",
+    )
     small = files.with_columns(
         width=pl.when(pl.col("label") == "b").then(pl.col("width") // 3).otherwise("width"),
         height=pl.when(pl.col("label") == "b").then(pl.col("height") // 3).otherwise("height"),
@@ -130,22 +135,29 @@ def test_groups_are_counted_by_their_values_and_labels_may_be_numbers(photos: pl
     # A test split whose sharpness is known for 6 pictures only is not judged on sharpness.
     test_rows = pl.col("split") == "test"
     sparse = files.with_columns(
-        sharpness=pl.when(test_rows & (pl.int_range(pl.len()).over("split") >= 6)).then(None).otherwise(
-            pl.when(test_rows).then(pl.lit(0.0)).otherwise("sharpness")
-        )
+        sharpness=pl.when(test_rows & (pl.int_range(pl.len()).over("split") >= 6))
+        .then(None)
+        .otherwise(pl.when(test_rows).then(pl.lit(0.0)).otherwise("sharpness"))
     )
-    row = recipe_audit.property_shift(sparse).filter((pl.col("property") == "sharpness") & (pl.col("split") == "test")).row(0, named=True)
+    row = (
+        recipe_audit.property_shift(sparse)
+        .filter((pl.col("property") == "sharpness") & (pl.col("split") == "test"))
+        .row(0, named=True)
+    )
     assert row["n"] == 6 and not row["shifted"]
     with pytest.raises(ValueError, match="reference split 'train'"):
         recipe_audit.property_shift(files.filter(pl.col("split") != "train"))
     numbers = files.with_columns(label=pl.col("label").replace_strict({"a": 0, "b": 1, "c": 2}, return_dtype=pl.Int64))
-    as_text = recipe_audit.property_label_association(files.with_columns(label=pl.col("label").replace_strict({"a": "0", "b": "1", "c": "2"})))
+    as_text = recipe_audit.property_label_association(
+        files.with_columns(label=pl.col("label").replace_strict({"a": "0", "b": "1", "c": "2"}))
+    )
     assert recipe_audit.property_label_association(numbers).equals(as_text)
 
 
 def test_report_draws_biases_with_numeric_labels(photos: pl.DataFrame, tmp_path: Path) -> None:
     files = _random(photos, 5).with_columns(
-        label=(pl.int_range(pl.len()) % 2).cast(pl.Int64), format=pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit("png")).otherwise("format")
+        label=(pl.int_range(pl.len()) % 2).cast(pl.Int64),
+        format=pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit("png")).otherwise("format"),
     )
     audit = recipe_audit.audit(files, progress=False)
     assert audit.problems()["property_label_association"] >= 1

@@ -91,8 +91,9 @@ def _warm_up(node: Node, engine, root: Path, scratch: Path) -> None:
     wait_until(ran_a_shard_there, "the new node to run a shard", timeout=120, every=0)
 
 
-def test_a_node_killed_mid_run_leaves_a_complete_dataset(ray_cluster: RayCluster, example_root: Path,
-                                                         tmp_path: Path) -> None:
+def test_a_node_killed_mid_run_leaves_a_complete_dataset(
+    ray_cluster: RayCluster, example_root: Path, tmp_path: Path
+) -> None:
     from recipe_audit.distributed import RayEngine
 
     local = recipe_audit.scan(example_root, progress=False)
@@ -102,8 +103,9 @@ def test_a_node_killed_mid_run_leaves_a_complete_dataset(ray_cluster: RayCluster
         _warm_up(doomed, engine, example_root, tmp_path / "warm-up")
         out = tmp_path / "dataset"
         scan = _in_background(lambda: _sharded_scan(example_root, out, engine))
-        wait_until(lambda: doomed.running(SHARD_TASK) or scan.done(), "the new node to run a shard",
-                   timeout=120, every=0.001)
+        wait_until(
+            lambda: doomed.running(SHARD_TASK) or scan.done(), "the new node to run a shard", timeout=120, every=0.001
+        )
         finished_before_the_kill = scan.done()
         ray_cluster.kill_node(doomed)
         assert not finished_before_the_kill, "the run ended before the node ran a shard: nothing was killed mid-run"
@@ -122,9 +124,14 @@ def _start_driver(cluster: RayCluster, root: Path, out: Path, workdir: Path) -> 
     script, job_file, log = workdir / "driver.py", workdir / "job_id", workdir / "driver.log"
     script.write_text(DRIVER)
     with open(log, "wb") as out_log:
-        driver = subprocess.Popen([sys.executable, str(script), cluster.address, str(root), str(out), str(SHARD_SIZE),
-                                   str(job_file)], stdout=out_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  env={**os.environ, **ENV}, start_new_session=True)
+        driver = subprocess.Popen(
+            [sys.executable, str(script), cluster.address, str(root), str(out), str(SHARD_SIZE), str(job_file)],
+            stdout=out_log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **ENV},
+            start_new_session=True,
+        )
     wait_until(lambda: job_file.exists() or driver.poll() is not None, "the driver to connect", timeout=120)
     assert job_file.exists(), f"the driver died before connecting:\n{log.read_text()[-3000:]}"
     return driver, job_file.read_text()
@@ -138,8 +145,9 @@ def _kill(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def test_a_driver_killed_mid_run_resumes_and_skips_the_finished_shards(ray_cluster: RayCluster, example_root: Path,
-                                                                       tmp_path: Path) -> None:
+def test_a_driver_killed_mid_run_resumes_and_skips_the_finished_shards(
+    ray_cluster: RayCluster, example_root: Path, tmp_path: Path
+) -> None:
     from recipe_audit.distributed import RayEngine
 
     local = recipe_audit.scan(example_root, progress=False)
@@ -147,8 +155,12 @@ def test_a_driver_killed_mid_run_resumes_and_skips_the_finished_shards(ray_clust
     out = tmp_path / "dataset"
     driver, job_id = _start_driver(ray_cluster, example_root, out, tmp_path)
     try:
-        wait_until(lambda: len(_shard_files(out)) >= 5 or driver.poll() is not None, "the driver to write 5 shards",
-                   timeout=120, every=0.002)
+        wait_until(
+            lambda: len(_shard_files(out)) >= 5 or driver.poll() is not None,
+            "the driver to write 5 shards",
+            timeout=120,
+            every=0.002,
+        )
         assert driver.poll() is None, f"the driver ended by itself:\n{(tmp_path / 'driver.log').read_text()[-3000:]}"
     finally:
         _kill(driver)

@@ -24,7 +24,11 @@ def test_hashes_agree_with_imagehash(photos: list[Path]) -> None:
     distances = {"ahash": [], "dhash": [], "phash": []}
     for row in frame.iter_rows(named=True):
         with Image.open(row["path"]) as im:
-            reference = {"ahash": imagehash.average_hash(im), "dhash": imagehash.dhash(im), "phash": imagehash.phash(im)}
+            reference = {
+                "ahash": imagehash.average_hash(im),
+                "dhash": imagehash.dhash(im),
+                "phash": imagehash.phash(im),
+            }
         for name, value in reference.items():
             distances[name].append(bits(row[name], int(str(value), 16)))
     for name, d in distances.items():
@@ -76,7 +80,7 @@ def test_copies_share_content_hash_and_near_copies_are_close(photos: list[Path],
 def test_unrelated_photos_are_far_apart(photos: list[Path]) -> None:
     frame = recipe_audit.scan(photos[0].parent, progress=False)
     hashes = frame["phash"].to_numpy()
-    close = [bits(int(a), int(b)) for i, a in enumerate(hashes) for b in hashes[i + 1:]]
+    close = [bits(int(a), int(b)) for i, a in enumerate(hashes) for b in hashes[i + 1 :]]
     # Distinct crops: almost all pairs far apart (random 64-bit hashes sit around 32 bits).
     assert np.median(close) >= 24
     assert np.mean(np.array(close) <= 6) < 0.01

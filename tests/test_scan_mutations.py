@@ -16,8 +16,10 @@ from recipe_audit.io.scan import scan_bytes
 def _seeds(photos: list[Path]) -> list[tuple[str, bytes]]:
     with Image.open(next(p for p in photos if p.suffix == ".jpg")) as im:
         picture = im.convert("RGB").resize((96, 64))
-    seeds = [("photo.jpg", next(p for p in photos if p.suffix == ".jpg").read_bytes()),
-             ("photo.png", next(p for p in photos if p.suffix == ".png").read_bytes())]
+    seeds = [
+        ("photo.jpg", next(p for p in photos if p.suffix == ".jpg").read_bytes()),
+        ("photo.png", next(p for p in photos if p.suffix == ".png").read_bytes()),
+    ]
     for fmt, ext in [("GIF", "gif"), ("WEBP", "webp"), ("BMP", "bmp"), ("TIFF", "tiff"), ("JPEG", "jpg")]:
         buf = io.BytesIO()
         options = {"progressive": True} if fmt == "JPEG" else {}

@@ -113,8 +113,16 @@ def _png_header_only(width: int, height: int) -> bytes:
     chunk = struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr))
     idat = b"IDAT" + zlib.compress(b"\0" * 16)
     end = b"IEND"
-    return (b"\x89PNG\r\n\x1a\n" + chunk + struct.pack(">I", len(idat) - 4) + idat
-            + struct.pack(">I", zlib.crc32(idat)) + struct.pack(">I", 0) + end + struct.pack(">I", zlib.crc32(end)))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk
+        + struct.pack(">I", len(idat) - 4)
+        + idat
+        + struct.pack(">I", zlib.crc32(idat))
+        + struct.pack(">I", 0)
+        + end
+        + struct.pack(">I", zlib.crc32(end))
+    )
 
 
 def test_decompression_bombs_are_refused(photos: list[Path], tmp_path: Path) -> None:
@@ -125,7 +133,7 @@ def test_decompression_bombs_are_refused(photos: list[Path], tmp_path: Path) -> 
     # A JPEG whose frame header claims 60000x60000: patch the SOF dimensions of a real photo.
     data = bytearray(next(p for p in photos if p.suffix == ".jpg").read_bytes())
     sof = next(i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] in (0xC0, 0xC2))
-    data[sof + 5:sof + 9] = struct.pack(">HH", 60000, 60000)
+    data[sof + 5 : sof + 9] = struct.pack(">HH", 60000, 60000)
     (tmp_path / "bomb.jpg").write_bytes(bytes(data))
     assert one(tmp_path / "bomb.jpg")["status"] == "too_large"
     # The limit is configurable.
@@ -173,8 +181,12 @@ def test_fifo_and_dangling_symlink_are_rows_not_hangs(tmp_path: Path, photos: li
     (tmp_path / "we ird näme ✓ <b>.jpg").write_bytes(photos[1].read_bytes())
     frame = recipe_audit.scan(tmp_path, progress=False)
     by_name = {Path(p).name: s for p, s in frame.select("path", "status").iter_rows()}
-    assert by_name == {"dangling.jpg": "unreadable", "ok.jpg": "ok", "pipe.jpg": "unreadable",
-                       "we ird näme ✓ <b>.jpg": "ok"}
+    assert by_name == {
+        "dangling.jpg": "unreadable",
+        "ok.jpg": "ok",
+        "pipe.jpg": "unreadable",
+        "we ird näme ✓ <b>.jpg": "ok",
+    }
     assert set(frame["status"]) <= set(STATUSES)
 
 

@@ -41,12 +41,19 @@ def test_a_different_shape_needs_a_near_exact_match(thumbs: np.ndarray) -> None:
     picture = thumbs[np.argmax(thumbs.std(axis=1))]
     noisy = np.clip(picture + rng.normal(0, 0.25 * picture.std(), picture.shape), 0, 255).round()
     both = np.stack([picture, noisy])
-    same_shape = thumbmatch.matched_pairs(both, np.array([[0.0, 500, np.nan, np.nan, np.nan], [0.0, 500, np.nan, np.nan, np.nan]]))
+    same_shape = thumbmatch.matched_pairs(
+        both, np.array([[0.0, 500, np.nan, np.nan, np.nan], [0.0, 500, np.nan, np.nan, np.nan]])
+    )
     assert same_shape.height == 1
     correlation = same_shape["correlation"][0]
     assert thumbmatch.MIN_CORRELATION <= correlation < thumbmatch.MIN_RESHAPED_CORRELATION
-    assert thumbmatch.matched_pairs(both, np.array([[0.0, 500, np.nan, np.nan, np.nan], [0.4, 500, np.nan, np.nan, np.nan]])).is_empty()
-    squashed = thumbmatch.matched_pairs(np.stack([picture, picture.copy()]), np.array([[0.0, 500, np.nan, np.nan, np.nan], [0.4, 500, np.nan, np.nan, np.nan]]))
+    assert thumbmatch.matched_pairs(
+        both, np.array([[0.0, 500, np.nan, np.nan, np.nan], [0.4, 500, np.nan, np.nan, np.nan]])
+    ).is_empty()
+    squashed = thumbmatch.matched_pairs(
+        np.stack([picture, picture.copy()]),
+        np.array([[0.0, 500, np.nan, np.nan, np.nan], [0.4, 500, np.nan, np.nan, np.nan]]),
+    )
     assert squashed.height == 1
 
 
@@ -79,7 +86,7 @@ def test_flat_pictures_pair_by_level_only() -> None:
     # Groups without shapes (hue unknown): by level alone, chained, every picture a row.
     assert thumbmatch.matched_groups(flat).tolist() == [0, 0, 2, 3, 3]
     assert thumbmatch.matched_groups(flat[:0]).tolist() == []
-    assert set(zip(*thumbmatch.matched_pairs_across(flat[:1], flat).select("a", "b")))  == {(0, 0), (0, 1)}
+    assert set(zip(*thumbmatch.matched_pairs_across(flat[:1], flat).select("a", "b"))) == {(0, 0), (0, 1)}
 
 
 def test_frames_of_one_gray_level_but_other_hues_are_not_duplicates(tmp_path: Path) -> None:

@@ -38,8 +38,13 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if given:
         return Path(given)
     out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run([sys.executable, "-m", "maturin", "build", "--release", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [sys.executable, "-m", "maturin", "build", "--release", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (built,) = out.glob("*.whl")
     return built
@@ -52,8 +57,13 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([_oldest_python(), "-m", "venv", str(env_dir)], check=True, timeout=300)
     env = {"PATH": f"{env_dir / 'bin'}:{BARE_PATH}", "HOME": os.environ.get("HOME", "/root")}
     assert shutil.which("cargo", path=env["PATH"]) is None and shutil.which("rustc", path=env["PATH"]) is None
-    done = subprocess.run([str(env_dir / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
-                           str(wheel), "pytest"], env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [str(env_dir / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel), "pytest"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return env_dir
 
@@ -77,8 +87,20 @@ def smoke_data(photos: list[Path], tmp_path_factory: pytest.TempPathFactory) -> 
     (images / "test" / "dog" / "empty.jpg").write_bytes(b"")
     files = recipe_audit.scan(images)
     files = files.with_columns(files["path"].str.replace(str(images) + "/", "", literal=True))
-    keep = ["path", "status", "format", "width", "height", "content_hash", "ahash", "dhash", "phash",
-            "mean", "label", "split"]
+    keep = [
+        "path",
+        "status",
+        "format",
+        "width",
+        "height",
+        "content_hash",
+        "ahash",
+        "dhash",
+        "phash",
+        "mean",
+        "label",
+        "split",
+    ]
     (data / "expected.json").write_text(json.dumps(files.select(keep).to_dict(as_series=False)))
     return data
 
@@ -95,21 +117,45 @@ def test_wheel_is_abi3_manylinux_and_complete(wheel: Path) -> None:
 
 
 def test_smoke_tests_pass_against_the_installed_wheel(venv: Path, smoke_data: Path, tmp_path: Path) -> None:
-    env = {"PATH": f"{venv / 'bin'}:{BARE_PATH}", "HOME": os.environ.get("HOME", "/root"),
-           "RECIPE_AUDIT_SMOKE_DATA": str(smoke_data), "RECIPE_AUDIT_EXPECT_PREFIX": str(venv)}
+    env = {
+        "PATH": f"{venv / 'bin'}:{BARE_PATH}",
+        "HOME": os.environ.get("HOME", "/root"),
+        "RECIPE_AUDIT_SMOKE_DATA": str(smoke_data),
+        "RECIPE_AUDIT_EXPECT_PREFIX": str(venv),
+    }
     smoke = ROOT / "tests" / "wheel_smoke"
-    done = subprocess.run([str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           f"--confcutdir={smoke}", f"--rootdir={smoke}", str(smoke)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--confcutdir={smoke}",
+            f"--rootdir={smoke}",
+            str(smoke),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-2000:]
 
 
 def test_import_loads_no_heavy_dependency(venv: Path, tmp_path: Path) -> None:
-    probe = ("import sys, recipe_audit, recipe_audit.checks; "
-             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
-    done = subprocess.run([str(venv / "bin" / "python"), "-X", "importtime", "-c", probe], cwd=tmp_path,
-                          env={"PATH": BARE_PATH}, capture_output=True, text=True, timeout=300)
+    probe = f"import sys, recipe_audit, recipe_audit.checks; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-X", "importtime", "-c", probe],
+        cwd=tmp_path,
+        env={"PATH": BARE_PATH},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "", f"imported at `import recipe_audit`: {done.stdout}"
     assert "recipe_audit" in done.stderr  # -X importtime wrote its table

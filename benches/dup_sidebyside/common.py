@@ -1,4 +1,5 @@
 """Shared helpers: the held-out photo file list, a copy folder, groups -> parquet."""
+
 import json
 import os
 import shutil
@@ -37,12 +38,14 @@ def to_original(name):
 
 def components(pairs, nodes=()):
     parent = {}
+
     def find(x):
         parent.setdefault(x, x)
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
+
     for n in nodes:
         find(n)
     for a, b in pairs:

@@ -20,8 +20,12 @@ print(cc.head())
 col = "filename" if "filename" in cc.columns else cc.columns[0]
 groups = [g[col].tolist() for _, g in cc.groupby("component_id")]
 groups = [g for g in groups if len(g) > 1]
-common.save("fastdup components (cc 0.96)", groups, time.perf_counter() - t0,
-            note="connected_components() with default ccthreshold 0.96")
+common.save(
+    "fastdup components (cc 0.96)",
+    groups,
+    time.perf_counter() - t0,
+    note="connected_components() with default ccthreshold 0.96",
+)
 sim = fd.similarity()
 print(sim.columns.tolist())
 print(sim.head())
@@ -29,4 +33,6 @@ print(sim["distance"].describe())
 for thr in (0.9,):
     s = sim[sim["distance"] >= thr]
     groups = common.components(list(zip(s["filename_from"], s["filename_to"])))
-    common.save(f"fastdup similarity >={thr}", groups, t_run, note=f"similarity pairs (default threshold {thr}) -> components")
+    common.save(
+        f"fastdup similarity >={thr}", groups, t_run, note=f"similarity pairs (default threshold {thr}) -> components"
+    )

@@ -1,4 +1,5 @@
 """Score every /tmp/sbs/groups/*.parquet with dup_heldout.judge (held-out photo rows)."""
+
 import json
 import os
 import sys
@@ -11,8 +12,15 @@ from dup_heldout import judge
 
 t = pl.read_parquet(f"{os.environ.get('CORPUS', '/tmp/dh19')}/table.parquet").filter(pl.col("source_kind") == "photo")
 # tuning photo rows are kept only so judge's 'tuning' row is computable (no groups there: all 0); we report 'heldout'
-ORDER = ["recipe_audit default", "recipe_audit crops=False", "imagehash phash <=10", "imagededup PHash <=10",
-         "cleanvision near+exact", "fastdup components (cc 0.96)", "fastdup similarity >=0.9"]
+ORDER = [
+    "recipe_audit default",
+    "recipe_audit crops=False",
+    "imagehash phash <=10",
+    "imagededup PHash <=10",
+    "cleanvision near+exact",
+    "fastdup components (cc 0.96)",
+    "fastdup similarity >=0.9",
+]
 names = [n for n in ORDER if Path(f"{os.environ.get('WORK', '/tmp/sbs')}/groups/{n}.parquet").exists()]
 lines = []
 cols = None

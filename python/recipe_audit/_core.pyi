@@ -1,9 +1,10 @@
 from collections.abc import Callable, Sequence
 from os import PathLike
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Self
 
 __version__: str
 
@@ -50,10 +51,11 @@ def hamming_groups_with_mirrors(
     hashes: npt.NDArray[np.uint64], mirrors: npt.NDArray[np.uint64], radius: int
 ) -> npt.NDArray[np.uint32]: ...
 
+@final
 class HammingIndex:
     """A multi-index over a fixed set of hashes, built once and queried many times."""
 
-    def __init__(self, hashes: npt.NDArray[np.uint64], radius_max: int) -> None: ...
+    def __new__(cls, hashes: npt.NDArray[np.uint64], radius_max: int) -> Self: ...
     def __len__(self) -> int: ...
     @property
     def radius_max(self) -> int: ...
@@ -88,3 +90,21 @@ def probability_rows(
     probs: npt.NDArray[np.float32] | npt.NDArray[np.float64],
 ) -> tuple[int, float, bool, bool]:
     """One pass: (row whose sum is furthest from 1, that sum, any NaN/inf, any negative)."""
+
+__all__ = [
+    "HammingIndex",
+    "__version__",
+    "confident_counts",
+    "confident_prune",
+    "hamming_components",
+    "hamming_forest_across",
+    "hamming_forest_in_buckets",
+    "hamming_groups",
+    "hamming_groups_with_mirrors",
+    "hamming_pairs",
+    "hamming_pairs_across",
+    "list_files",
+    "probability_rows",
+    "scan_bytes",
+    "scan_paths",
+]

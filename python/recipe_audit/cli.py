@@ -1,12 +1,12 @@
 """The `recipe-audit` command.
 
-    recipe-audit example [DIR]              build the built-in example dataset and scan it
-    recipe-audit scan DIR [--out F.parquet] scan a folder, print a summary, optionally write the frame
-    recipe-audit duplicates DIR [--max-distance N] [--flips] [--against INDEX|DIR] [--save-index F]
-                                [--out F.parquet]
-    recipe-audit leaks DIR [--max-distance N] [--out F.parquet]
-    recipe-audit audit DIR [--labels FILE] [--html report.html] [--out DIR] [--fail-on leaks,corrupt,...]
-                           [--threshold sharpness_max=0.05 ...] [--pred-probs probs.parquet]
+recipe-audit example [DIR]              build the built-in example dataset and scan it
+recipe-audit scan DIR [--out F.parquet] scan a folder, print a summary, optionally write the frame
+recipe-audit duplicates DIR [--max-distance N] [--flips] [--against INDEX|DIR] [--save-index F]
+                            [--out F.parquet]
+recipe-audit leaks DIR [--max-distance N] [--out F.parquet]
+recipe-audit audit DIR [--labels FILE] [--html report.html] [--out DIR] [--fail-on leaks,corrupt,...]
+                       [--threshold sharpness_max=0.05 ...] [--pred-probs probs.parquet]
 """
 
 from __future__ import annotations
@@ -34,8 +34,24 @@ from recipe_audit.examples import make_example
 from recipe_audit.io.scan import scan
 from recipe_audit.io.sources import Manifest, is_uri
 
-_SUMMARY_COLUMNS = ("path", "status", "format", "error", "ext_mismatch", "content_hash", "phash", "phash_mirror", "colorfulness", "chroma_rg", "chroma_yb",
-                    "thumb", "width", "height", "label", "split")
+_SUMMARY_COLUMNS = (
+    "path",
+    "status",
+    "format",
+    "error",
+    "ext_mismatch",
+    "content_hash",
+    "phash",
+    "phash_mirror",
+    "colorfulness",
+    "chroma_rg",
+    "chroma_yb",
+    "thumb",
+    "width",
+    "height",
+    "label",
+    "split",
+)
 
 
 def _missing(directory: str) -> bool:
@@ -138,11 +154,21 @@ def _run_duplicates(args: argparse.Namespace, leaks_only: bool) -> int:
 
 def _run_duplicates_on_ray(args: argparse.Namespace, leaks_only: bool) -> int:
     """The scan's shards and the near-duplicate join as Ray tasks; the rows land in --dataset."""
-    unsupported = [flag for flag, given in (("--flips", args.flips), ("--against", getattr(args, "against", None)),
-                                            ("--save-index", getattr(args, "save_index", None))) if given]
+    unsupported = [
+        flag
+        for flag, given in (
+            ("--flips", args.flips),
+            ("--against", getattr(args, "against", None)),
+            ("--save-index", getattr(args, "save_index", None)),
+        )
+        if given
+    ]
     if unsupported or not args.dataset:
-        print("recipe-audit: --engine ray needs --dataset DIR_OR_PREFIX (where the shards are written)"
-              + (f" and does not take {', '.join(unsupported)} yet" if unsupported else ""), file=sys.stderr)
+        print(
+            "recipe-audit: --engine ray needs --dataset DIR_OR_PREFIX (where the shards are written)"
+            + (f" and does not take {', '.join(unsupported)} yet" if unsupported else ""),
+            file=sys.stderr,
+        )
         return 2
     engine = distributed.RayEngine(address=args.address)
     run = scan(args.directory, out=args.dataset, engine=engine)
@@ -151,11 +177,14 @@ def _run_duplicates_on_ray(args: argparse.Namespace, leaks_only: bool) -> int:
     if join is None:
         print(f"{run.summary()}\nnear-duplicate search: the window rule, as tiles of pictures on the cluster\n")
     else:
-        print(f"{run.summary()}\nnear-duplicate join: {join.layout.describe()}, {join.keys:,} keys in "
-              f"{join.reduce_tasks} reduce tasks, {join.hot_keys.height} hot keys\n")
+        print(
+            f"{run.summary()}\nnear-duplicate join: {join.layout.describe()}, {join.keys:,} keys in "
+            f"{join.reduce_tasks} reduce tasks, {join.hot_keys.height} hot keys\n"
+        )
     if leaks_only:
-        return _print_frame(distributed.find_leaks(run.files, engine, dups), "files outside train with a copy in train",
-                            args.out)
+        return _print_frame(
+            distributed.find_leaks(run.files, engine, dups), "files outside train with a copy in train", args.out
+        )
     return _print_frame(dups, "files in duplicate groups", args.out)
 
 
@@ -185,7 +214,9 @@ def _add_audit_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     cmd.add_argument("directory", nargs="?", help="a folder or an object-store URI (s3://bucket/prefix)")
     cmd.add_argument("--manifest", help="audit exactly the files a manifest lists, with its labels and splits")
-    cmd.add_argument("--labels", help="a manifest (CSV, TSV, Parquet, JSON Lines), a COCO JSON file or a YOLO label folder")
+    cmd.add_argument(
+        "--labels", help="a manifest (CSV, TSV, Parquet, JSON Lines), a COCO JSON file or a YOLO label folder"
+    )
     cmd.add_argument("--html", help="write the self-contained HTML report to this file")
     cmd.add_argument("--out", help="write every frame as Parquet (and summary.txt) into this folder")
     cmd.add_argument(
@@ -193,7 +224,12 @@ def _add_audit_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         default="",
         help="exit 1 when any of these is found (comma-separated; 'any' for all): " + ",".join(PROBLEMS),
     )
-    cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits: use the single-hash search (default: the window rule)")
+    cmd.add_argument(
+        "--max-distance",
+        type=int,
+        default=None,
+        help="pHash bits: use the single-hash search (default: the window rule)",
+    )
     cmd.add_argument("--threads", type=int, default=None, help="scan threads (default: all cores)")
     cmd.add_argument(
         "--pred-probs",
@@ -223,9 +259,14 @@ def _run_audit(args: argparse.Namespace) -> int:
     gate = list(PROBLEMS) if gate == ["any"] else gate
     unknown = [name for name in gate if name not in PROBLEMS]
     if unknown:
-        print(f"recipe-audit: unknown --fail-on {','.join(unknown)}; choose from any,{','.join(PROBLEMS)}", file=sys.stderr)
+        print(
+            f"recipe-audit: unknown --fail-on {','.join(unknown)}; choose from any,{','.join(PROBLEMS)}",
+            file=sys.stderr,
+        )
         return 2
-    if (args.threads is not None and args.threads < 1) or (args.max_distance is not None and not 0 <= args.max_distance <= 64):
+    if (args.threads is not None and args.threads < 1) or (
+        args.max_distance is not None and not 0 <= args.max_distance <= 64
+    ):
         print("recipe-audit: --threads must be at least 1 and --max-distance between 0 and 64", file=sys.stderr)
         return 2
     try:
@@ -239,8 +280,14 @@ def _run_audit(args: argparse.Namespace) -> int:
         print(f"recipe-audit: --pred-probs: {exc}", file=sys.stderr)
         return 2
     try:
-        result = audit(source, labels=args.labels, max_distance=args.max_distance, threads=args.threads,
-                       thresholds=thresholds, pred_probs=probs)
+        result = audit(
+            source,
+            labels=args.labels,
+            max_distance=args.max_distance,
+            threads=args.threads,
+            thresholds=thresholds,
+            pred_probs=probs,
+        )
     except ValueError as exc:
         if probs is None:
             raise
@@ -254,7 +301,10 @@ def _run_audit(args: argparse.Namespace) -> int:
         print(f"wrote the report to {result.to_html(args.html)}")
     found = {name: count for name, count in result.problems().items() if name in gate and count}
     if found:
-        print("recipe-audit: failing on " + ", ".join(f"{name} ({count})" for name, count in found.items()), file=sys.stderr)
+        print(
+            "recipe-audit: failing on " + ", ".join(f"{name} ({count})" for name, count in found.items()),
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -266,30 +316,61 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument("directory", nargs="?", help="a folder, a file, or an object-store URI (s3://bucket/prefix)")
     scan_cmd.add_argument("--manifest", help="audit exactly the files a manifest lists (Parquet, CSV, JSON Lines)")
     scan_cmd.add_argument("--out", help="write the per-file frame to this Parquet file")
-    scan_cmd.add_argument("--dataset", metavar="DIR_OR_PREFIX",
-                          help="stream the rows to a sharded Parquet dataset here instead (resumable, incremental)")
+    scan_cmd.add_argument(
+        "--dataset",
+        metavar="DIR_OR_PREFIX",
+        help="stream the rows to a sharded Parquet dataset here instead (resumable, incremental)",
+    )
     scan_cmd.add_argument("--shard-size", type=int, default=50_000, help="files per shard with --dataset")
-    scan_cmd.add_argument("--engine", choices=["local", "ray"], default="local",
-                          help="where the shards of --dataset run (ray: one task per shard)")
+    scan_cmd.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="where the shards of --dataset run (ray: one task per shard)",
+    )
     scan_cmd.add_argument("--address", default="auto", help="the Ray cluster with --engine ray (default: auto)")
     scan_cmd.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
     dup_cmd = commands.add_parser("duplicates", help="exact and near-duplicate groups")
     dup_cmd.add_argument("directory")
-    dup_cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits: use the single-hash search (default: the window rule)")
-    dup_cmd.add_argument("--out", help="write the groups to this Parquet file")
-    dup_cmd.add_argument("--flips", action="store_true", help="with --max-distance, also match mirror images (the default rule always does)")
     dup_cmd.add_argument(
-        "--against", metavar="INDEX_OR_DIR", help="report only copies of these reference files (a saved index or a folder)"
+        "--max-distance",
+        type=int,
+        default=None,
+        help="pHash bits: use the single-hash search (default: the window rule)",
+    )
+    dup_cmd.add_argument("--out", help="write the groups to this Parquet file")
+    dup_cmd.add_argument(
+        "--flips",
+        action="store_true",
+        help="with --max-distance, also match mirror images (the default rule always does)",
+    )
+    dup_cmd.add_argument(
+        "--against",
+        metavar="INDEX_OR_DIR",
+        help="report only copies of these reference files (a saved index or a folder)",
     )
     dup_cmd.add_argument("--save-index", metavar="F", help="save DIR's hashes as an index file for later --against")
     leaks_cmd = commands.add_parser("leaks", help="val/test files with a duplicate in train")
     leaks_cmd.add_argument("directory")
-    leaks_cmd.add_argument("--max-distance", type=int, default=None, help="pHash bits: use the single-hash search (default: the window rule)")
+    leaks_cmd.add_argument(
+        "--max-distance",
+        type=int,
+        default=None,
+        help="pHash bits: use the single-hash search (default: the window rule)",
+    )
     leaks_cmd.add_argument("--out", help="write the leaks to this Parquet file")
-    leaks_cmd.add_argument("--flips", action="store_true", help="with --max-distance, also match mirror images (the default rule always does)")
+    leaks_cmd.add_argument(
+        "--flips",
+        action="store_true",
+        help="with --max-distance, also match mirror images (the default rule always does)",
+    )
     for cmd in (dup_cmd, leaks_cmd):
-        cmd.add_argument("--engine", choices=["local", "ray"], default="local",
-                         help="ray: the scan's shards and the near-duplicate join run as Ray tasks (needs --dataset)")
+        cmd.add_argument(
+            "--engine",
+            choices=["local", "ray"],
+            default="local",
+            help="ray: the scan's shards and the near-duplicate join run as Ray tasks (needs --dataset)",
+        )
         cmd.add_argument("--address", default="auto", help="the Ray cluster with --engine ray (default: auto)")
         cmd.add_argument("--dataset", metavar="DIR_OR_PREFIX", help="with --engine ray: where the scan's shards go")
     _add_audit_parser(commands)

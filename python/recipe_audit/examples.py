@@ -46,9 +46,24 @@ __all__ = [
 ]
 
 _SKIMAGE_PHOTOS = (
-    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins",
-    "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "page",
-    "retina", "rocket", "stereo_motorcycle", "text",
+    "astronaut",
+    "brick",
+    "camera",
+    "cell",
+    "chelsea",
+    "clock",
+    "coffee",
+    "coins",
+    "grass",
+    "gravel",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "moon",
+    "page",
+    "retina",
+    "rocket",
+    "stereo_motorcycle",
+    "text",
 )
 _EXAMPLE_CLASSES = ("astronaut", "chelsea", "coffee", "rocket")
 _EXAMPLE_COUNTS = {"train": 10, "val": 3, "test": 3}
@@ -94,7 +109,11 @@ def photo_sources() -> list[tuple[str, np.ndarray]]:
     return list(_load_sources())
 
 
-SYSTEM_PHOTO_DIRS: tuple[str, ...] = ("/usr/share/backgrounds", "/usr/share/wallpapers", "/usr/share/mypaint/backgrounds")
+SYSTEM_PHOTO_DIRS: tuple[str, ...] = (
+    "/usr/share/backgrounds",
+    "/usr/share/wallpapers",
+    "/usr/share/mypaint/backgrounds",
+)
 """Where Debian's artwork packages put their pictures (``mate-backgrounds``, ``lomiri-wallpapers*``,
 ``ukui-wallpapers``, ``gnome-backgrounds``, ``sway-backgrounds``, ``mypaint-data-extras``): photographs,
 illustrations and paper textures, read by `photo_library` when present."""
@@ -103,7 +122,9 @@ _GRAY_SOURCES = frozenset({"brick", "camera", "cell", "clock", "coins", "grass",
 # Debian's artwork mixes photographs with drawn or rendered art and scanned paper; these say which.
 _ART_FOLDERS = ("gnome", "sway", "mate/abstract", "mate/desktop")
 _PAPER_FOLDERS = ("ramon", "mrmamurk")
-_ART_BY_NAME = frozenset({"Fossa_by_Jasper_Roks", "Infinite-Sea_by_Aury88", "umang_by_Abhishek_Mudgal", "greentock_by_Peter_Nerlich"})
+_ART_BY_NAME = frozenset(
+    {"Fossa_by_Jasper_Roks", "Infinite-Sea_by_Aury88", "umang_by_Abhishek_Mudgal", "greentock_by_Peter_Nerlich"}
+)
 
 
 def _debian_kind(folder: str, name: str) -> str:
@@ -113,6 +134,8 @@ def _debian_kind(folder: str, name: str) -> str:
         return "art"
     # Ubuntu's and UKUI's photographs are credited "<title>_by_<photographer>"; the rest is art.
     return "photo" if folder == "mate/nature" or "_by_" in name else "art"
+
+
 _LIBRARY_LONG_SIDE = 1600
 
 
@@ -168,7 +191,10 @@ def _load_library(system_dirs: tuple[str, ...]) -> tuple[Photo, ...]:
     except ImportError:
         pass
     else:
-        with Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).open("rb") as f, Image.open(f) as im:
+        with (
+            Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).open("rb") as f,
+            Image.open(f) as im,
+        ):
             out.append(photo("grace_hopper", "matplotlib", np.asarray(im.convert("RGB"))))
     seen = {p.name for p in out}
     for folder in system_dirs:
@@ -233,15 +259,12 @@ def _to_image(arr: np.ndarray, box: Box, long_side: int, gray: bool) -> Any:
     return im.resize(size, Image.Resampling.LANCZOS)
 
 
-def _encode(
-    im: Any, fmt: str, quality: int = 90, subsampling: int = 2, progressive: bool = False
-) -> bytes:
+def _encode(im: Any, fmt: str, quality: int = 90, subsampling: int = 2, progressive: bool = False) -> bytes:
     buf = io.BytesIO()
     if fmt == "PNG":
         im.save(buf, format="PNG", compress_level=6)
     else:
-        im.save(buf, format="JPEG", quality=quality, subsampling=subsampling,
-                progressive=progressive)
+        im.save(buf, format="JPEG", quality=quality, subsampling=subsampling, progressive=progressive)
     return buf.getvalue()
 
 
@@ -267,9 +290,12 @@ def make_photo_corpus(
     >>> len(paths), paths[0].name
     (100, 'img_000000.jpg')
     """
-    return [Path(p) for p in make_photo_corpus_table(
-        dest, n, seed=seed, png_share=png_share, gray_share=gray_share, min_side=min_side, max_side=max_side
-    )["path"]]
+    return [
+        Path(p)
+        for p in make_photo_corpus_table(
+            dest, n, seed=seed, png_share=png_share, gray_share=gray_share, min_side=min_side, max_side=max_side
+        )["path"]
+    ]
 
 
 def make_photo_corpus_table(
@@ -426,4 +452,3 @@ def example_planted(root: str | Path) -> dict[str, list[str]]:
     if missing:
         raise FileNotFoundError(f"{root} is not a recipe_audit example; missing {missing[:3]}")
     return {k: list(v) for k, v in planted.items()}
-

@@ -62,7 +62,6 @@ def frame_from_columns(columns: dict[str, list[Any]]) -> pl.DataFrame:
     return pl.DataFrame(columns, schema=SCAN_SCHEMA)
 
 
-
 def require_columns(
     frame: pl.DataFrame | pl.LazyFrame,
     columns: Iterable[str],
@@ -90,6 +89,13 @@ def empty_scan_frame() -> pl.DataFrame:
 
 
 __all__ = [
-    "PathLike", "STATUSES", "SCAN_SCHEMA", "MAX_PIXELS", "MAX_BYTES", "MIN_DECODE_SIDE",
-    "frame_from_columns", "require_columns", "empty_scan_frame",
+    "PathLike",
+    "STATUSES",
+    "SCAN_SCHEMA",
+    "MAX_PIXELS",
+    "MAX_BYTES",
+    "MIN_DECODE_SIDE",
+    "frame_from_columns",
+    "require_columns",
+    "empty_scan_frame",
 ]

@@ -63,8 +63,9 @@ def test_cli_scan_and_audit() -> None:
     done = subprocess.run([str(cli), "scan", str(DATA / "images")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "truncated" in done.stdout
-    gated = subprocess.run([str(cli), "audit", str(DATA / "images"), "--fail-on", "leaks"],
-                           capture_output=True, text=True, timeout=120)
+    gated = subprocess.run(
+        [str(cli), "audit", str(DATA / "images"), "--fail-on", "leaks"], capture_output=True, text=True, timeout=120
+    )
     assert gated.returncode == 1, gated.stderr
 
 

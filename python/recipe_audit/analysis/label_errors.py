@@ -47,7 +47,11 @@ def _encode_labels(labels: Any, classes: Sequence[Any] | None) -> tuple[np.ndarr
             raise ValueError("labels: a frame needs a 'label' column (a scan or audit frame, or your own)")
         paths = labels["path"] if "path" in labels.columns else None
         labels = labels["label"]
-    series = labels if isinstance(labels, pl.Series) else pl.Series("label", list(labels) if not isinstance(labels, np.ndarray) else labels)
+    series = (
+        labels
+        if isinstance(labels, pl.Series)
+        else pl.Series("label", list(labels) if not isinstance(labels, np.ndarray) else labels)
+    )
     if series.null_count():
         raise ValueError(f"labels: {series.null_count()} missing label(s); drop the unlabelled rows first")
     if classes is None:
@@ -75,9 +79,13 @@ def _check_probs(pred_probs: Any, n: int, k: int, logits: bool) -> np.ndarray:
     if probs.ndim != 2:
         raise ValueError(f"pred_probs must be a 2-D array (n samples, n classes), not of shape {probs.shape}")
     if probs.shape[0] != n:
-        raise ValueError(f"pred_probs has {probs.shape[0]} rows but there are {n} labels; they must be in the same order")
+        raise ValueError(
+            f"pred_probs has {probs.shape[0]} rows but there are {n} labels; they must be in the same order"
+        )
     if probs.shape[1] != k:
-        raise ValueError(f"pred_probs has {probs.shape[1]} columns but there are {k} classes; pass classes= in column order")
+        raise ValueError(
+            f"pred_probs has {probs.shape[1]} columns but there are {k} classes; pass classes= in column order"
+        )
     probs = np.ascontiguousarray(probs)
     if logits:
         if not np.isfinite(probs).all():
@@ -130,8 +138,15 @@ def _calibrated_joint(joint: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return scaled / scaled.sum()
 
 
-def _errors(method: str, codes: np.ndarray, probs: np.ndarray, q: np.ndarray, thresholds: np.ndarray,
-            argmax: np.ndarray, self_confidence: np.ndarray) -> np.ndarray:
+def _errors(
+    method: str,
+    codes: np.ndarray,
+    probs: np.ndarray,
+    q: np.ndarray,
+    thresholds: np.ndarray,
+    argmax: np.ndarray,
+    self_confidence: np.ndarray,
+) -> np.ndarray:
     n, k = probs.shape
     disagrees = argmax != codes
 
@@ -266,7 +281,12 @@ def label_noise(
         schema={"label": pl.String, "count": pl.UInt64, "noise_rate": pl.Float64, "confused_with": pl.String},
     )
     overall = pl.DataFrame(
-        {"label": [None], "count": [int(counts.sum())], "noise_rate": [float(1 - np.trace(q))], "confused_with": [None]},
+        {
+            "label": [None],
+            "count": [int(counts.sum())],
+            "noise_rate": [float(1 - np.trace(q))],
+            "confused_with": [None],
+        },
         schema=per_class.schema,
     )
     return pl.concat([per_class, overall])
@@ -311,12 +331,16 @@ def audit_label_errors(
         joined = labelled.join(pred_probs, on="path", how="inner")
         missing = labelled.height - joined.height
         if missing:
-            raise ValueError(f"pred_probs: {missing} labelled files have no row (e.g. {labelled.join(pred_probs, on='path', how='anti')['path'][0]})")
+            raise ValueError(
+                f"pred_probs: {missing} labelled files have no row (e.g. {labelled.join(pred_probs, on='path', how='anti')['path'][0]})"
+            )
         labelled, probs = joined, joined.select(classes).to_numpy()
     else:
         array = np.asarray(pred_probs)
         if array.ndim != 2 or array.shape[0] != files.height:
-            raise ValueError(f"pred_probs: an array needs one row per file of the scan ({files.height}), not shape {array.shape}")
+            raise ValueError(
+                f"pred_probs: an array needs one row per file of the scan ({files.height}), not shape {array.shape}"
+            )
         probs = array[labelled["row"].to_numpy()]
         classes = None
     errors = find_label_errors(labelled.select("path", "label"), probs, classes=classes)

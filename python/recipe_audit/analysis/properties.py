@@ -101,7 +101,9 @@ def _one_vs_rest(
     """Every property, every group against all other rows of `usable`: (property, group, test,
     statistic, effect, p-value, detail in words, values in the group, values in the rest); rows
     whose property is null count in neither."""
-    codes = usable[by].cast(pl.String).replace_strict(groups, list(range(len(groups))), return_dtype=pl.Int64).to_numpy()
+    codes = (
+        usable[by].cast(pl.String).replace_strict(groups, list(range(len(groups))), return_dtype=pl.Int64).to_numpy()
+    )
     for name, column in NUMERIC_PROPERTIES.items():
         present = usable[column].is_not_null().to_numpy()
         values = usable[column].cast(pl.Float64).to_numpy()[present]
@@ -174,11 +176,15 @@ def property_shift(
     splits = sorted(usable["split"].unique())
     rows = []
     if splits and reference not in splits:
-        raise ValueError(f"property_shift: no decoded image in the reference split {reference!r}; the splits are {splits}")
+        raise ValueError(
+            f"property_shift: no decoded image in the reference split {reference!r}; the splits are {splits}"
+        )
     for split in (s for s in splits if s != reference):
         pair = usable.filter(pl.col("split").is_in([split, reference]))
         # Within the pair, "the rest" of the split is exactly the reference.
-        for name, group, test, statistic, effect, p, detail, n, n_reference in _one_vs_rest(pair, "split", [split, reference]):
+        for name, group, test, statistic, effect, p, detail, n, n_reference in _one_vs_rest(
+            pair, "split", [split, reference]
+        ):
             if group != split:
                 continue
             judged = n >= t.min_count and n_reference >= t.min_count
@@ -186,7 +192,9 @@ def property_shift(
             detail = detail.replace("{rest}", f"in {reference}")
             rows.append((name, split, reference, test, n, n_reference, statistic, p, effect, shifted, detail))
     frame = pl.DataFrame(rows, schema=_SCHEMA_SHIFT, orient="row").with_columns(pl.col(pl.Float64).fill_nan(None))
-    return frame.sort(["shifted", "effect", "property", "split"], descending=[True, True, False, False], nulls_last=True)
+    return frame.sort(
+        ["shifted", "effect", "property", "split"], descending=[True, True, False, False], nulls_last=True
+    )
 
 
 def property_label_association(files: pl.DataFrame, *, thresholds: BiasThresholds | None = None) -> pl.DataFrame:
@@ -216,9 +224,13 @@ def property_label_association(files: pl.DataFrame, *, thresholds: BiasThreshold
         for name, label, test, _, effect, p, detail, n, rest in _one_vs_rest(usable, "label", labels):
             judged = n >= t.min_count and rest >= t.min_count
             associated = bool(judged and p < t.p_value and effect >= t.association_effect)
-            rows.append((name, label, test, n, rest, effect, p, associated, detail.replace("{rest}", "in the other classes")))
+            rows.append(
+                (name, label, test, n, rest, effect, p, associated, detail.replace("{rest}", "in the other classes"))
+            )
     frame = pl.DataFrame(rows, schema=_SCHEMA_ASSOCIATION, orient="row").with_columns(pl.col(pl.Float64).fill_nan(None))
-    return frame.sort(["associated", "score", "property", "label"], descending=[True, True, False, False], nulls_last=True)
+    return frame.sort(
+        ["associated", "score", "property", "label"], descending=[True, True, False, False], nulls_last=True
+    )
 
 
 __all__ = [

@@ -34,6 +34,7 @@ PROBLEMS: tuple[str, ...] = (
 )
 """Every problem `Audit.problems` counts, most important first (the names ``--fail-on`` takes)."""
 
+
 def shifted() -> pl.Expr:
     """A split whose class mix differs from the reference: significant and large enough."""
     return (pl.col("chi2_p") < SHIFT_P) & (pl.col("js_divergence") >= SHIFT_JS)

@@ -30,7 +30,6 @@ from recipe_audit.io.scan import scan
 from recipe_audit.io.sources import Manifest
 from recipe_audit.schema import PathLike
 
-
 T = TypeVar("T")
 
 
@@ -115,7 +114,11 @@ def audit(
     dups = steps.run("duplicates", find_duplicates, files, max_distance=max_distance)
     leaks = steps.run("leaks", find_leaks, files, dups)
     conflicts = steps.run("label conflicts", find_label_conflicts, files, dups)
-    counted = files if boxes is None else boxes.filter(pl.col("found") & pl.col("error").is_null() & pl.col("x").is_not_null())
+    counted = (
+        files
+        if boxes is None
+        else boxes.filter(pl.col("found") & pl.col("error").is_null() & pl.col("x").is_not_null())
+    )
     stats = steps.run("label stats", label_stats, counted, rare_share=rare_share, usable_only=boxes is None)
     outliers = steps.run("outliers", find_outliers, files, thresholds=thresholds)
     shift, association = steps.run("biases", _biases, files, bias_thresholds)

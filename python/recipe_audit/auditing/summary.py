@@ -48,7 +48,9 @@ def audit_summary(a: Audit) -> str:
         )
     if n["label_errors"] and a.label_errors is not None and a.label_noise is not None:
         flagged = a.label_errors.filter(pl.col("evidence").is_not_null())
-        worst = a.label_noise.filter(pl.col("label").is_not_null()).sort("noise_rate", descending=True).row(0, named=True)
+        worst = (
+            a.label_noise.filter(pl.col("label").is_not_null()).sort("noise_rate", descending=True).row(0, named=True)
+        )
         items.append(
             f"{_count(n['label_errors'], 'file')} probably mislabelled (estimated noise "
             f"{a.label_noise['noise_rate'][-1]:.1%}; worst class {worst['label']} {worst['noise_rate']:.0%}, "
@@ -81,7 +83,9 @@ def audit_summary(a: Audit) -> str:
         missing = a.labels.filter(pl.col("missing"))
         items.append(
             f"{_count(n['missing_classes'], 'class', 'classes')} missing from a split: "
-            + ", ".join(f"{lab} in {s or '(no split)'}" for s, lab in missing.select("split", "label").head(5).iter_rows())
+            + ", ".join(
+                f"{lab} in {s or '(no split)'}" for s, lab in missing.select("split", "label").head(5).iter_rows()
+            )
         )
     if n["duplicates"]:
         groups, copies = a.duplicates["group"].n_unique(), a.duplicates.filter(~pl.col("representative"))
@@ -92,14 +96,16 @@ def audit_summary(a: Audit) -> str:
     if n["label_issues"]:
         kinds = a.label_issues.group_by("issue").len().sort(["len", "issue"], descending=[True, False])
         items.append(
-            f"{_count(n['label_issues'], 'annotation problem')}: " + ", ".join(f"{c:,} {i}" for i, c in kinds.iter_rows())
+            f"{_count(n['label_issues'], 'annotation problem')}: "
+            + ", ".join(f"{c:,} {i}" for i, c in kinds.iter_rows())
         )
     if n["unlabelled"]:
         items.append(f"{_count(n['unlabelled'], 'decoded file')} without a label")
     if n["imbalance"]:
         worst_splits = per_split.filter(pl.col("imbalance") >= IMBALANCE).sort("imbalance", descending=True)
         items.append(
-            "class imbalance: " + ", ".join(f"{s} {r:.0f}x" for s, r in worst_splits.select("split", "imbalance").iter_rows())
+            "class imbalance: "
+            + ", ".join(f"{s} {r:.0f}x" for s, r in worst_splits.select("split", "imbalance").iter_rows())
         )
     if n["rare_classes"]:
         rare = a.labels.filter(pl.col("rare")).select("split", "label", "share").head(5)
@@ -111,7 +117,9 @@ def audit_summary(a: Audit) -> str:
         tells = a.property_label_association.filter("associated")
         items.append(
             f"{_count(n['property_label_association'], 'property', 'properties')} that give a class away (a shortcut to learn): "
-            + ", ".join(f"{p} of {lab} ({d})" for p, lab, d in tells.select("property", "label", "detail").head(4).iter_rows())
+            + ", ".join(
+                f"{p} of {lab} ({d})" for p, lab, d in tells.select("property", "label", "detail").head(4).iter_rows()
+            )
         )
     if n["outliers"]:
         fired = ", ".join(f"{n[f]} {f}" for f in FLAGS if n[f])
@@ -133,7 +141,9 @@ def _plain_count(n: int, noun: str) -> str:
 def scan_summary(files: pl.DataFrame, seconds: float, dups: pl.DataFrame | None = None) -> str:
     """A short text a person reads in ten seconds: counts, broken files, copies, leaks, conflicts
     (`dups`: the duplicate groups when already found, e.g. on a cluster)."""
-    lines = [f"{_plain_count(files.height, 'file')} in {seconds:.2f} s ({files.height / max(seconds, 1e-9):.0f} files/s)"]
+    lines = [
+        f"{_plain_count(files.height, 'file')} in {seconds:.2f} s ({files.height / max(seconds, 1e-9):.0f} files/s)"
+    ]
     for column in ("status", "format"):
         counts = files.group_by(column).len().sort(["len", column], descending=[True, False])
         lines.append(f"  by {column}: " + ", ".join(f"{v} {n}" for v, n in counts.iter_rows()))
@@ -154,7 +164,9 @@ def scan_summary(files: pl.DataFrame, seconds: float, dups: pl.DataFrame | None 
         groups = dups.group_by("group", maintain_order=True).agg(
             pl.col("path"), pl.col("kind").first(), pl.col("distance").max()
         )
-        lines.append(f"\n{_plain_count(groups.height, 'group')} of duplicates (bits: pHash distance to the file to keep):")
+        lines.append(
+            f"\n{_plain_count(groups.height, 'group')} of duplicates (bits: pHash distance to the file to keep):"
+        )
         for paths, kind, distance in groups.select("path", "kind", "distance").head(10).iter_rows():
             lines.append(f"  [{kind}, <= {distance} bits] " + "  ==  ".join(paths))
     if "split" in files.columns and files["split"].drop_nulls().len():

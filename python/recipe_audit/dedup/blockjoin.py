@@ -65,7 +65,9 @@ class BlockLayout:
         return max(n * _probes(w, self.probe_bits) / 2.0**w for w in self.widths)
 
     def describe(self) -> str:
-        return f"{self.blocks} blocks of {'/'.join(map(str, sorted(set(self.widths))))} bits, {self.probe_bits}-bit probes"
+        return (
+            f"{self.blocks} blocks of {'/'.join(map(str, sorted(set(self.widths))))} bits, {self.probe_bits}-bit probes"
+        )
 
 
 def _probes(width: int, flips: int) -> int:
@@ -158,8 +160,12 @@ class Buckets:
         """Only the buckets where `which` is true, still contiguous."""
         sizes = self.sizes
         rows = np.repeat(which, sizes)
-        return Buckets(self.keys[rows], self.hashes[rows], self.ids[rows],
-                       np.concatenate(([0], np.cumsum(sizes[which]))).astype(np.uint64))
+        return Buckets(
+            self.keys[rows],
+            self.hashes[rows],
+            self.ids[rows],
+            np.concatenate(([0], np.cumsum(sizes[which]))).astype(np.uint64),
+        )
 
 
 def bucket(keys: np.ndarray, hashes: np.ndarray, ids: np.ndarray) -> Buckets:

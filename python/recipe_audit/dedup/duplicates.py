@@ -73,7 +73,9 @@ def find_duplicates(
     """
     if against is not None:
         index = against if isinstance(against, DuplicateIndex) else DuplicateIndex(against)
-        return index.query(files, hash=hash, max_distance=max_distance, flips=flips, max_matches=max_matches, crops=crops)
+        return index.query(
+            files, hash=hash, max_distance=max_distance, flips=flips, max_matches=max_matches, crops=crops
+        )
     extra = [c for c in ("label", "split") if c in files.columns]
     if uses_window_rule(files, hash, max_distance, crops, flips):
         usable = window_rule_rows(files)
@@ -162,8 +164,14 @@ def _window_pairs(files: pl.DataFrame, max_pairs: int) -> pl.DataFrame:
     direct = (hashes.gather(a) ^ hashes.gather(b)).bitwise_count_ones().to_numpy()
     flipped = (mirrors.gather(a) ^ hashes.gather(b)).bitwise_count_ones().to_numpy()
     return (
-        pl.DataFrame({"a": paths.gather(a), "b": paths.gather(b), "distance": np.minimum(direct, flipped),
-                      "correlation": pairs["correlation"]})
+        pl.DataFrame(
+            {
+                "a": paths.gather(a),
+                "b": paths.gather(b),
+                "distance": np.minimum(direct, flipped),
+                "correlation": pairs["correlation"],
+            }
+        )
         .select(
             path_a=pl.min_horizontal("a", "b"),
             path_b=pl.max_horizontal("a", "b"),

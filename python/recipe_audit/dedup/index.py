@@ -18,8 +18,22 @@ import recipe_audit._core as _core
 from recipe_audit.dedup import thumbmatch
 from recipe_audit.dedup.rule import search_radius, usable_rows, uses_window_rule, window_rule_rows
 
-_KEPT = ("path", "content_hash", "ahash", "dhash", "phash", "phash_mirror", "thumb", "colorfulness", "chroma_rg", "chroma_yb",
-         "width", "height", "label", "split")
+_KEPT = (
+    "path",
+    "content_hash",
+    "ahash",
+    "dhash",
+    "phash",
+    "phash_mirror",
+    "thumb",
+    "colorfulness",
+    "chroma_rg",
+    "chroma_yb",
+    "width",
+    "height",
+    "label",
+    "split",
+)
 _FORMAT_KEY = "recipe_audit.index"  # stored in saved files: never renamed
 _FORMAT_VERSION = "1"
 
@@ -55,9 +69,13 @@ class DuplicateIndex:
     def load(cls, path: str | os.PathLike[str]) -> DuplicateIndex:
         """Read an index written by `save`."""
         if not Path(path).is_file():
-            raise FileNotFoundError(f"no index file at {os.fspath(path)!r}; write one with DuplicateIndex(files).save(path)")
+            raise FileNotFoundError(
+                f"no index file at {os.fspath(path)!r}; write one with DuplicateIndex(files).save(path)"
+            )
         if pl.read_parquet_metadata(os.fspath(path)).get(_FORMAT_KEY) != _FORMAT_VERSION:
-            raise ValueError(f"{os.fspath(path)!r} is not a recipe_audit index; write one with DuplicateIndex(files).save(path)")
+            raise ValueError(
+                f"{os.fspath(path)!r} is not a recipe_audit index; write one with DuplicateIndex(files).save(path)"
+            )
         files = pl.read_parquet(os.fspath(path))
         return cls(files.with_columns(status=pl.lit("ok")))
 
@@ -124,8 +142,13 @@ class DuplicateIndex:
         mirrors = queries["phash_mirror"].to_numpy() if flips else None
         q, j, d, mirrored, counts = searcher.nearest(queries[hash].to_numpy(), radius, max_matches, mirrors)
         listed = (
-            pl.DataFrame({"q": pl.Series(q), "j": pl.Series(j), "distance": pl.Series(d), "mirrored": pl.Series(mirrored)})
-            .join(self.files.select("path", "content_hash").with_row_index("j").with_columns(pl.col("j").cast(pl.UInt32)), on="j")
+            pl.DataFrame(
+                {"q": pl.Series(q), "j": pl.Series(j), "distance": pl.Series(d), "mirrored": pl.Series(mirrored)}
+            )
+            .join(
+                self.files.select("path", "content_hash").with_row_index("j").with_columns(pl.col("j").cast(pl.UInt32)),
+                on="j",
+            )
             .join(queries.select("content_hash").with_row_index("q"), on="q", suffix="_query")
             # Nearest first; among equals the byte-identical file, then by path.
             .sort("q", "distance", pl.col("content_hash") != pl.col("content_hash_query"), "path")
@@ -136,8 +159,10 @@ class DuplicateIndex:
                 match_paths=pl.col("path"),
             )
         )
-        return self._finish(listed.join(pl.DataFrame({"match_count": pl.Series(counts, dtype=pl.UInt32)}).with_row_index("q"), on="q"),
-                            queries)
+        return self._finish(
+            listed.join(pl.DataFrame({"match_count": pl.Series(counts, dtype=pl.UInt32)}).with_row_index("q"), on="q"),
+            queries,
+        )
 
     def _window_matches(self, queries: pl.DataFrame, max_matches: int, max_pairs: int) -> pl.DataFrame:
         """Per query row ``q`` with a match: the window rule's matches, best first."""
@@ -147,30 +172,50 @@ class DuplicateIndex:
         q_pictures, q_which, q_first = thumbmatch.distinct_pictures(thumbmatch.thumbnails(queries), q_shape)
         i_pictures, i_which, i_first = thumbmatch.distinct_pictures(thumbmatch.thumbnails(indexed), i_shape)
         try:
-            found = thumbmatch.matched_pairs_across(q_pictures, i_pictures, q_shape[q_first], i_shape[i_first],
-                                                    max_flat_pairs=max_pairs)
+            found = thumbmatch.matched_pairs_across(
+                q_pictures, i_pictures, q_shape[q_first], i_shape[i_first], max_flat_pairs=max_pairs
+            )
         except thumbmatch.TooManyPairs as error:
             raise ValueError(self._too_many(error.count, max_pairs)) from None
-        q_size, i_size = np.bincount(q_which, minlength=len(q_pictures)), np.bincount(i_which, minlength=len(i_pictures))
+        q_size, i_size = (
+            np.bincount(q_which, minlength=len(q_pictures)),
+            np.bincount(i_which, minlength=len(i_pictures)),
+        )
         total = int((q_size[found["a"].to_numpy()] * i_size[found["b"].to_numpy()]).sum())
         if total > max_pairs:
             raise ValueError(self._too_many(total, max_pairs))
         pairs = (
-            found.join(pl.DataFrame({"a": q_which.astype(np.uint32), "q": np.arange(len(q_which), dtype=np.uint32)}), on="a")
+            found.join(
+                pl.DataFrame({"a": q_which.astype(np.uint32), "q": np.arange(len(q_which), dtype=np.uint32)}), on="a"
+            )
             .join(pl.DataFrame({"b": i_which.astype(np.uint32), "j": np.arange(len(i_which), dtype=np.uint32)}), on="b")
             .select("q", "j", "correlation", "mirrored")
         )
         query_side = queries.select("content_hash", "phash", "phash_mirror").with_row_index("q")
         return (
             pairs.join(query_side.with_columns(pl.col("q").cast(pl.UInt32)), on="q")
-            .join(indexed.select("path", pl.col("content_hash").alias("match_hash"), pl.col("phash").alias("match_phash")).with_row_index("j").with_columns(pl.col("j").cast(pl.UInt32)), on="j")
+            .join(
+                indexed.select("path", pl.col("content_hash").alias("match_hash"), pl.col("phash").alias("match_phash"))
+                .with_row_index("j")
+                .with_columns(pl.col("j").cast(pl.UInt32)),
+                on="j",
+            )
             .with_columns(
-                distance=pl.when("mirrored").then(pl.col("phash_mirror")).otherwise(pl.col("phash"))
-                .xor(pl.col("match_phash")).bitwise_count_ones().cast(pl.UInt8),
+                distance=pl.when("mirrored")
+                .then(pl.col("phash_mirror"))
+                .otherwise(pl.col("phash"))
+                .xor(pl.col("match_phash"))
+                .bitwise_count_ones()
+                .cast(pl.UInt8),
             )
             # Byte-identical first, then the most correlated (flat pictures count as 1), then by path.
-            .sort("q", pl.col("content_hash") != pl.col("match_hash"), pl.col("correlation").fill_null(1.0), "path",
-                  descending=[False, False, True, False])
+            .sort(
+                "q",
+                pl.col("content_hash") != pl.col("match_hash"),
+                pl.col("correlation").fill_null(1.0),
+                "path",
+                descending=[False, False, True, False],
+            )
             .group_by("q", maintain_order=True)
             .agg(
                 pl.col("distance", "mirrored").first(),
@@ -182,9 +227,11 @@ class DuplicateIndex:
 
     @staticmethod
     def _too_many(count: int, max_pairs: int) -> str:
-        return (f"the new files match {count:,} indexed files in all, over max_pairs={max_pairs:,} (blank frames or "
-                "many copies of one picture on both sides); pass a larger max_pairs knowingly, or run find_duplicates "
-                "on both sets together (it groups files without listing pairs)")
+        return (
+            f"the new files match {count:,} indexed files in all, over max_pairs={max_pairs:,} (blank frames or "
+            "many copies of one picture on both sides); pass a larger max_pairs knowingly, or run find_duplicates "
+            "on both sets together (it groups files without listing pairs)"
+        )
 
     def _finish(self, listed: pl.DataFrame, queries: pl.DataFrame) -> pl.DataFrame:
         """The result frame from the per-query matches (``q``, ``distance``, ``mirrored``,
@@ -210,7 +257,14 @@ class DuplicateIndex:
                 how="left",
             )
         return result.select(
-            "path", "kind", "distance", "match_path", "match_count", "match_paths", *own, *[f"match_{c}" for c in theirs]
+            "path",
+            "kind",
+            "distance",
+            "match_path",
+            "match_count",
+            "match_paths",
+            *own,
+            *[f"match_{c}" for c in theirs],
         ).sort("path")
 
 

@@ -32,8 +32,9 @@ def usable_rows(files: pl.DataFrame, hash: str) -> pl.DataFrame:
     return files.filter((pl.col("status") == "ok") & pl.col(hash).is_not_null())
 
 
-def uses_window_rule(files: pl.DataFrame, hash: str, max_distance: int | None, crops: bool | None,
-                  flips: bool | None) -> bool:
+def uses_window_rule(
+    files: pl.DataFrame, hash: str, max_distance: int | None, crops: bool | None, flips: bool | None
+) -> bool:
     """Whether the default rule (`recipe_audit.dedup.thumbmatch`) applies, or the single-hash search."""
     if hash != "phash" or max_distance is not None or crops is False or flips is False:
         if crops:
@@ -59,8 +60,9 @@ def search_radius(hash: str, max_distance: int | None) -> int:
     return radius
 
 
-def groups_frame(usable: pl.DataFrame, roots: Sequence[Any] | Any, *, hash: str, exact: bool, flips: bool,
-                  extra: Sequence[str]) -> pl.DataFrame:
+def groups_frame(
+    usable: pl.DataFrame, roots: Sequence[Any] | Any, *, hash: str, exact: bool, flips: bool, extra: Sequence[str]
+) -> pl.DataFrame:
     """`find_duplicates`' frame from each usable row's component root (however it was searched)."""
     mirror = ["phash_mirror"] if flips else []
     grouped = (
@@ -69,7 +71,9 @@ def groups_frame(usable: pl.DataFrame, roots: Sequence[Any] | Any, *, hash: str,
         .filter(pl.len().over("root") > 1)
     )
     representatives = (
-        grouped.sort(["pixels", pl.col("path").str.len_bytes(), "path"], descending=[True, False, False], nulls_last=True)
+        grouped.sort(
+            ["pixels", pl.col("path").str.len_bytes(), "path"], descending=[True, False, False], nulls_last=True
+        )
         .group_by("root", maintain_order=True)
         .first()
         .select("root", rep_path=pl.col("path"), rep_hash=pl.col(hash))
@@ -94,4 +98,13 @@ def groups_frame(usable: pl.DataFrame, roots: Sequence[Any] | Any, *, hash: str,
     )
 
 
-__all__ = ["HASHES", "DEFAULT_MAX_DISTANCE", "TRAIN_SPLIT", "usable_rows", "uses_window_rule", "window_rule_rows", "search_radius", "groups_frame"]
+__all__ = [
+    "HASHES",
+    "DEFAULT_MAX_DISTANCE",
+    "TRAIN_SPLIT",
+    "usable_rows",
+    "uses_window_rule",
+    "window_rule_rows",
+    "search_radius",
+    "groups_frame",
+]

@@ -123,7 +123,12 @@ def _sampling(x: tuple[float, float], y: tuple[float, float], degrees: float) ->
     wx, wy = px - x0, py - y0
     out = np.zeros((_GRID * _GRID, s * s))
     rows = np.arange(_GRID * _GRID)
-    for yy, xx, weight in ((y0, x0, (1 - wy) * (1 - wx)), (y0, x1, (1 - wy) * wx), (y1, x0, wy * (1 - wx)), (y1, x1, wy * wx)):
+    for yy, xx, weight in (
+        (y0, x0, (1 - wy) * (1 - wx)),
+        (y0, x1, (1 - wy) * wx),
+        (y1, x0, wy * (1 - wx)),
+        (y1, x1, wy * wx),
+    ):
         np.add.at(out, (rows, yy * s + xx), weight)
     return out
 
@@ -157,9 +162,17 @@ def shapes(frame: pl.DataFrame) -> np.ndarray:
     def optional(name: str) -> pl.Expr:
         return pl.col(name).cast(pl.Float64) if name in frame.columns else pl.lit(None, pl.Float64)
 
-    return frame.select(aspect=(width / height).log(), side=pl.min_horizontal(width, height),
-                        colour=optional("colorfulness"), rg=optional("chroma_rg"), yb=optional("chroma_yb")
-                        ).fill_null(float("nan")).to_numpy()
+    return (
+        frame.select(
+            aspect=(width / height).log(),
+            side=pl.min_horizontal(width, height),
+            colour=optional("colorfulness"),
+            rg=optional("chroma_rg"),
+            yb=optional("chroma_yb"),
+        )
+        .fill_null(float("nan"))
+        .to_numpy()
+    )
 
 
 def _flat_keys(thumbs: np.ndarray, shape: np.ndarray | None) -> np.ndarray:
@@ -206,8 +219,14 @@ def _unit_ac(coefficients: np.ndarray) -> np.ndarray:
     return out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-9)
 
 
-def _correlations(mine_whole: np.ndarray, theirs_thumbs: np.ndarray, query: np.ndarray, mirrored: np.ndarray,
-                  other: np.ndarray, window: np.ndarray) -> np.ndarray:
+def _correlations(
+    mine_whole: np.ndarray,
+    theirs_thumbs: np.ndarray,
+    query: np.ndarray,
+    mirrored: np.ndarray,
+    other: np.ndarray,
+    window: np.ndarray,
+) -> np.ndarray:
     """Correlation of the DCT coefficients: each query's whole picture (or its mirror image; from
     `mine_whole`, the whole pictures' coefficients) against `other`'s `window`, per candidate."""
     maps = _maps()
@@ -219,7 +238,9 @@ def _correlations(mine_whole: np.ndarray, theirs_thumbs: np.ndarray, query: np.n
     return np.einsum("ij,ij->i", mine, theirs)
 
 
-def _candidates(mine: tuple[np.ndarray, np.ndarray], theirs: tuple[np.ndarray, np.ndarray], distance: int) -> pl.DataFrame:
+def _candidates(
+    mine: tuple[np.ndarray, np.ndarray], theirs: tuple[np.ndarray, np.ndarray], distance: int
+) -> pl.DataFrame:
     """Whole and mirror hashes of `mine` against the window hashes of `theirs` (each the
     `_window_hashes` of a set): ``query`` (row of `mine`), ``mirrored``, ``other`` (row of
     `theirs`), ``window``, ``d`` (bits)."""
@@ -227,15 +248,24 @@ def _candidates(mine: tuple[np.ndarray, np.ndarray], theirs: tuple[np.ndarray, n
     windows, m = index.shape[1], len(whole)
     q, i, d = _core.hamming_pairs_across(whole.T.ravel(), index.ravel(), distance)
     return pl.DataFrame({"q": q.astype(np.int64), "i": i.astype(np.int64), "d": d}).select(
-        query=pl.col("q") % m, mirrored=pl.col("q") >= m, other=pl.col("i") // windows, window=pl.col("i") % windows, d="d"
+        query=pl.col("q") % m,
+        mirrored=pl.col("q") >= m,
+        other=pl.col("i") // windows,
+        window=pl.col("i") % windows,
+        d="d",
     )
 
 
-def _confirmed(candidates: pl.DataFrame, min_correlation: float, mine_shape: np.ndarray | None,
-               theirs_shape: np.ndarray | None) -> pl.DataFrame:
+def _confirmed(
+    candidates: pl.DataFrame, min_correlation: float, mine_shape: np.ndarray | None, theirs_shape: np.ndarray | None
+) -> pl.DataFrame:
     """Per pair (``a``, ``b``) the best candidate among the windows within 2 bits of the pair's
     best (the others are worse fits), kept when its correlation clears the threshold."""
-    needed = pl.when("mirrored").then(pl.lit(max(min_correlation, MIN_MIRROR_CORRELATION))).otherwise(pl.lit(min_correlation))
+    needed = (
+        pl.when("mirrored")
+        .then(pl.lit(max(min_correlation, MIN_MIRROR_CORRELATION)))
+        .otherwise(pl.lit(min_correlation))
+    )
     reshaped = small = recoloured = np.zeros(candidates.height, dtype=bool)
     if mine_shape is not None and theirs_shape is not None:
         mine, theirs = mine_shape[candidates["a"].to_numpy()], theirs_shape[candidates["b"].to_numpy()]
@@ -257,8 +287,9 @@ def _confirmed(candidates: pl.DataFrame, min_correlation: float, mine_shape: np.
     )
 
 
-def _with_correlations(candidates: pl.DataFrame, mine: np.ndarray, theirs: np.ndarray,
-                       chunk: int = 200_000) -> pl.DataFrame:
+def _with_correlations(
+    candidates: pl.DataFrame, mine: np.ndarray, theirs: np.ndarray, chunk: int = 200_000
+) -> pl.DataFrame:
     """The candidates with their ``correlation``, computed `chunk` at a time so memory stays a
     few hundred MB however many candidates a cluster of near-identical pictures makes."""
     query, mirrored = candidates["query"].to_numpy(), candidates["mirrored"].to_numpy()
@@ -281,8 +312,9 @@ def _expand_ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.repeat(start, count) + offsets
 
 
-def _flat_pairs(means: np.ndarray, rows: np.ndarray, max_pairs: int | None,
-                chain: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _flat_pairs(
+    means: np.ndarray, rows: np.ndarray, max_pairs: int | None, chain: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Every pair of flat pictures whose means differ by at most FLAT_MEAN_DISTANCE; with `chain`,
     only neighbours in the order of the means (the same groups, never k(k-1)/2 pairs)."""
     order = np.argsort(means, kind="stable")
@@ -331,8 +363,12 @@ def matched_pairs(
     std = thumbs.std(axis=1)
     flat = std < FLAT_STD
     textured = np.flatnonzero(~flat).astype(np.int64)
-    fa, fb = _flat_pairs(_flat_keys(thumbs[flat], None if shape is None else shape[flat]),
-                         np.flatnonzero(flat).astype(np.int64), max_pairs, chain_flat)
+    fa, fb = _flat_pairs(
+        _flat_keys(thumbs[flat], None if shape is None else shape[flat]),
+        np.flatnonzero(flat).astype(np.int64),
+        max_pairs,
+        chain_flat,
+    )
     fa, fb = np.minimum(fa, fb), np.maximum(fa, fb)
     flats = pl.DataFrame({"a": fa, "b": fb}, schema={"a": pl.Int64, "b": pl.Int64}).with_columns(
         correlation=pl.lit(None, pl.Float32), mirrored=pl.lit(False)
@@ -396,19 +432,29 @@ def matched_pairs_across(
         return _finish(flats)
     m, t = mine[ours], theirs[other]
     m_hashes, t_hashes = _window_hashes(m), _window_hashes(t)
-    forward = _with_correlations(_candidates(m_hashes, t_hashes, candidate_distance), m, t).with_columns(a="query", b="other")
-    backward = _with_correlations(_candidates(t_hashes, m_hashes, candidate_distance), t, m).with_columns(a="other", b="query")
+    forward = _with_correlations(_candidates(m_hashes, t_hashes, candidate_distance), m, t).with_columns(
+        a="query", b="other"
+    )
+    backward = _with_correlations(_candidates(t_hashes, m_hashes, candidate_distance), t, m).with_columns(
+        a="other", b="query"
+    )
     candidates = _near_best(pl.concat([forward, backward]))
     confirmed = _confirmed(
-        candidates, min_correlation,
-        None if mine_shape is None else mine_shape[ours], None if theirs_shape is None else theirs_shape[other],
+        candidates,
+        min_correlation,
+        None if mine_shape is None else mine_shape[ours],
+        None if theirs_shape is None else theirs_shape[other],
     )
-    confirmed = confirmed.with_columns(a=pl.Series(ours).gather(confirmed["a"]), b=pl.Series(other).gather(confirmed["b"]))
+    confirmed = confirmed.with_columns(
+        a=pl.Series(ours).gather(confirmed["a"]), b=pl.Series(other).gather(confirmed["b"])
+    )
     return _finish(pl.concat([flats, confirmed], how="vertical_relaxed"))
 
 
 def _finish(pairs: pl.DataFrame) -> pl.DataFrame:
-    return pairs.select(pl.col("a").cast(pl.UInt32), pl.col("b").cast(pl.UInt32), "correlation", "mirrored").sort("a", "b")
+    return pairs.select(pl.col("a").cast(pl.UInt32), pl.col("b").cast(pl.UInt32), "correlation", "mirrored").sort(
+        "a", "b"
+    )
 
 
 def _hue_buckets(shape: np.ndarray | None, n: int) -> np.ndarray:
@@ -429,8 +475,9 @@ def distinct_pictures(thumbs: np.ndarray, shape: np.ndarray | None = None) -> tu
     return thumbs[first], inverse.ravel(), first
 
 
-def tile_links(mine: tuple[np.ndarray, np.ndarray], theirs: tuple[np.ndarray, np.ndarray] | None,
-               first: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def tile_links(
+    mine: tuple[np.ndarray, np.ndarray], theirs: tuple[np.ndarray, np.ndarray] | None, first: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """The links of one tile of a search split in chunks: within chunk `mine` (``theirs`` None)
     or between two chunks, each given as (thumbnails, shapes) of textured pictures; row numbers
     are offset by `first` (the chunks' first rows). Every pair of rows is in exactly one tile, so
@@ -447,7 +494,8 @@ def matched_groups(
     shape: np.ndarray | None = None,
     *,
     chunk_size: int | None = None,
-    run_tiles: Callable[[list[tuple[Any, Any, tuple[int, int]]]], Iterable[tuple[np.ndarray, np.ndarray]]] | None = None,
+    run_tiles: Callable[[list[tuple[Any, Any, tuple[int, int]]]], Iterable[tuple[np.ndarray, np.ndarray]]]
+    | None = None,
     put: Callable[[Any], Any] = lambda value: value,
 ) -> np.ndarray:
     """Per picture, the smallest row of its group (connected components of `matched_pairs`).
@@ -466,9 +514,12 @@ def matched_groups(
     textured = np.flatnonzero(~flat)
     size = max(1, len(textured)) if chunk_size is None else chunk_size
     starts = list(range(0, len(textured), size))
-    chunks = [put((distinct[textured[s:s + size]], shape[textured[s:s + size]])) for s in starts]
-    tiles = [(chunks[i], None if i == j else chunks[j], (starts[i], starts[j]))
-             for i in range(len(chunks)) for j in range(i, len(chunks))]
+    chunks = [put((distinct[textured[s : s + size]], shape[textured[s : s + size]])) for s in starts]
+    tiles = [
+        (chunks[i], None if i == j else chunks[j], (starts[i], starts[j]))
+        for i in range(len(chunks))
+        for j in range(i, len(chunks))
+    ]
     runner = run_tiles or (lambda work: (tile_links(*tile) for tile in work))
     links = [(textured[a], textured[b]) for a, b in runner(tiles)]
     # Nodes 0..n are the pictures, n..n+k the distinct thumbnails; each picture joins its own.

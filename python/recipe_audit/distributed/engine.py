@@ -40,8 +40,15 @@ class RayEngine:
             in 8 shards took 3.2 s on 2 nodes with DEFAULT, 1.8 s with SPREAD).
     """
 
-    def __init__(self, address: str | None = "auto", *, cpus_per_task: int = 1, ship_package: bool = True,
-                 max_in_flight: int = 64, scheduling: str = "SPREAD") -> None:
+    def __init__(
+        self,
+        address: str | None = "auto",
+        *,
+        cpus_per_task: int = 1,
+        ship_package: bool = True,
+        max_in_flight: int = 64,
+        scheduling: str = "SPREAD",
+    ) -> None:
         ray = require("ray", extra="ray", feature="the Ray engine")
         self._ray = ray
         self.cpus_per_task = cpus_per_task
@@ -50,8 +57,10 @@ class RayEngine:
         if ray.is_initialized():
             connected = ray.get_runtime_context().gcs_address
             if address not in (None, "auto") and not _same_cluster(address, connected):
-                raise RuntimeError(f"this process is already connected to the Ray cluster at {connected}, not "
-                                   f"{address}; call ray.shutdown() first, or use address='auto'")
+                raise RuntimeError(
+                    f"this process is already connected to the Ray cluster at {connected}, not "
+                    f"{address}; call ray.shutdown() first, or use address='auto'"
+                )
         else:
             package = str(Path(__file__).resolve().parent.parent)  # recipe_audit/, with its core
             # The Rust search's thread pool takes the CPUs Ray gave the task, not the whole node.
@@ -84,9 +93,16 @@ class RayEngine:
             done, pending = ray.wait(pending, num_returns=1)
             yield ray.get(done[0])
 
-    def map_reduce(self, map_fn: Callable[..., Any], map_arguments: Sequence[Sequence[Any]],
-                   reduce_fn: Callable[..., Any], reduce_arguments: Sequence[Any], partitions: int, *,
-                   streamed: bool = False) -> Iterator[Any]:
+    def map_reduce(
+        self,
+        map_fn: Callable[..., Any],
+        map_arguments: Sequence[Sequence[Any]],
+        reduce_fn: Callable[..., Any],
+        reduce_arguments: Sequence[Any],
+        partitions: int,
+        *,
+        streamed: bool = False,
+    ) -> Iterator[Any]:
         """A shuffle: ``map_fn(*args, partitions)`` returns one part per reduce task, and
         ``reduce_fn(*reduce_arguments, *parts)`` gets part ``j`` of every map task. Parts travel
         through Ray's object store (spilled to disk when large), never through the driver.
@@ -99,13 +115,18 @@ class RayEngine:
         Results come in completion order, or in task order with `streamed`.
         """
         ray = self._ray
-        mapper = ray.remote(num_cpus=self.cpus_per_task, num_returns=partitions, max_retries=3,
-                            scheduling_strategy=self.scheduling)(map_fn)
+        mapper = ray.remote(
+            num_cpus=self.cpus_per_task, num_returns=partitions, max_retries=3, scheduling_strategy=self.scheduling
+        )(map_fn)
         outputs = [mapper.remote(*args, partitions) for args in map_arguments]
         if partitions == 1:
             outputs = [[out] for out in outputs]
-        reducer = ray.remote(num_cpus=self.cpus_per_task, max_retries=3, scheduling_strategy=self.scheduling,
-                             num_returns="streaming" if streamed else 1)(reduce_fn)
+        reducer = ray.remote(
+            num_cpus=self.cpus_per_task,
+            max_retries=3,
+            scheduling_strategy=self.scheduling,
+            num_returns="streaming" if streamed else 1,
+        )(reduce_fn)
         pending = [reducer.remote(*reduce_arguments, *[out[j] for out in outputs]) for j in range(partitions)]
         if streamed:
             for generator in pending:

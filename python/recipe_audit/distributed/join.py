@@ -23,9 +23,22 @@ def _search_columns(files: pl.DataFrame | pl.LazyFrame, hash: str) -> pl.DataFra
     """Only the columns the searches read, so a dataset of 1e8 rows is not collected whole."""
     if isinstance(files, pl.DataFrame):
         return files
-    wanted = ["path", "status", "content_hash", hash, "phash", "phash_mirror", "thumb", "colorfulness", "chroma_rg", "chroma_yb",
-              "width", "height",
-              "label", "split"]
+    wanted = [
+        "path",
+        "status",
+        "content_hash",
+        hash,
+        "phash",
+        "phash_mirror",
+        "thumb",
+        "colorfulness",
+        "chroma_rg",
+        "chroma_yb",
+        "width",
+        "height",
+        "label",
+        "split",
+    ]
     names = files.collect_schema().names()
     return files.select(list(dict.fromkeys(c for c in wanted if c in names))).collect()
 
@@ -36,8 +49,9 @@ as a likely chain of unrelated images."""
 CHAINING_MIN = 1_000
 
 
-def near_duplicate_forest(distinct: np.ndarray, engine: RayEngine, radius: int, *, chunk_size: int = 1_000_000,
-                          partitions: int | None = None) -> tuple[np.ndarray, np.ndarray, JoinStats]:
+def near_duplicate_forest(
+    distinct: np.ndarray, engine: RayEngine, radius: int, *, chunk_size: int = 1_000_000, partitions: int | None = None
+) -> tuple[np.ndarray, np.ndarray, JoinStats]:
     """The distributed block join over sorted distinct hashes: spanning-forest edges (indices
     into `distinct`) whose components are exactly the within-`radius` groups, and its stats.
 
@@ -53,10 +67,11 @@ def near_duplicate_forest(distinct: np.ndarray, engine: RayEngine, radius: int, 
     if partitions is None:
         partitions = blockjoin.default_partitions(keys, engine.cpus())
     starts = list(range(0, len(distinct), chunk_size))
-    maps = [(engine.put(distinct[s:s + chunk_size]), s, layout) for s in starts]
+    maps = [(engine.put(distinct[s : s + chunk_size]), s, layout) for s in starts]
     edges_a, edges_b, hot, tiles_per_key, reduced = [], [], [], [], []
-    for result, chunks in engine.map_reduce(emit_partitions, maps, search_partition, (radius, chunk_size),
-                                            partitions, streamed=True):
+    for result, chunks in engine.map_reduce(
+        emit_partitions, maps, search_partition, (radius, chunk_size), partitions, streamed=True
+    ):
         edges_a.append(result["a"])
         edges_b.append(result["b"])
         for key, size, count in result.pop("hot"):
@@ -70,20 +85,39 @@ def near_duplicate_forest(distinct: np.ndarray, engine: RayEngine, radius: int, 
         edges_b.append(b)
     hot_keys = pl.DataFrame(
         [(*blockjoin.key_block_value(key), size, len(t)) for (key, size), t in zip(hot, tiles_per_key)],
-        schema={"block": pl.UInt32, "value": pl.UInt32, "hashes": pl.UInt64, "tiles": pl.UInt64}, orient="row")
-    stats = JoinStats(layout=layout, hashes=len(distinct), keys=sum(r["keys"] for r in reduced),
-                      buckets=sum(r["buckets"] for r in reduced),
-                      largest_bucket=max((r["largest"] for r in reduced), default=0),
-                      candidate_pairs=sum(r["candidates"] for r in reduced), map_tasks=len(maps),
-                      reduce_tasks=partitions, tile_tasks=len(tiles), hot_keys=hot_keys.sort("hashes", descending=True))
+        schema={"block": pl.UInt32, "value": pl.UInt32, "hashes": pl.UInt64, "tiles": pl.UInt64},
+        orient="row",
+    )
+    stats = JoinStats(
+        layout=layout,
+        hashes=len(distinct),
+        keys=sum(r["keys"] for r in reduced),
+        buckets=sum(r["buckets"] for r in reduced),
+        largest_bucket=max((r["largest"] for r in reduced), default=0),
+        candidate_pairs=sum(r["candidates"] for r in reduced),
+        map_tasks=len(maps),
+        reduce_tasks=partitions,
+        tile_tasks=len(tiles),
+        hot_keys=hot_keys.sort("hashes", descending=True),
+    )
     empty = np.zeros(0, np.uint32)
-    return (np.concatenate(edges_a or [empty]).astype(np.uint32), np.concatenate(edges_b or [empty]).astype(np.uint32),
-            stats)
+    return (
+        np.concatenate(edges_a or [empty]).astype(np.uint32),
+        np.concatenate(edges_b or [empty]).astype(np.uint32),
+        stats,
+    )
 
 
-def find_duplicates(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, *, hash: str = "phash",
-                    max_distance: int | None = None, exact: bool = True, chunk_size: int = 1_000_000,
-                    crops: bool | None = None) -> pl.DataFrame:
+def find_duplicates(
+    files: pl.DataFrame | pl.LazyFrame,
+    engine: RayEngine,
+    *,
+    hash: str = "phash",
+    max_distance: int | None = None,
+    exact: bool = True,
+    chunk_size: int = 1_000_000,
+    crops: bool | None = None,
+) -> pl.DataFrame:
     """`recipe_audit.find_duplicates` on `engine`, with the same rule and the same frame.
 
     The default window rule runs as tiles: the textured pictures in chunks of `chunk_size`, one
@@ -114,8 +148,12 @@ def find_duplicates(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, *, ha
         usable = window_rule_rows(files)
         engine.last_join = None
         roots = thumbmatch.matched_groups(
-            thumbmatch.thumbnails(usable), thumbmatch.shapes(usable), chunk_size=chunk_size,
-            run_tiles=lambda tiles: engine.map(thumbmatch.tile_links, tiles), put=engine.put)
+            thumbmatch.thumbnails(usable),
+            thumbmatch.shapes(usable),
+            chunk_size=chunk_size,
+            run_tiles=lambda tiles: engine.map(thumbmatch.tile_links, tiles),
+            put=engine.put,
+        )
         return groups_frame(usable, roots, hash=hash, exact=exact, flips=True, extra=extra)
     usable = usable_rows(files, hash)
     radius = search_radius(hash, max_distance)
@@ -124,21 +162,35 @@ def find_duplicates(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, *, ha
     distinct = np.unique(usable[hash].to_numpy())
     a, b, stats = near_duplicate_forest(distinct, engine, radius, chunk_size=chunk_size)
     if stats.hot_keys.height:
-        log.warning("near-duplicate join: %d hot keys (largest %d hashes) salted into %d tiles",
-                    stats.hot_keys.height, stats.largest_bucket, stats.tile_tasks)
+        log.warning(
+            "near-duplicate join: %d hot keys (largest %d hashes) salted into %d tiles",
+            stats.hot_keys.height,
+            stats.largest_bucket,
+            stats.tile_tasks,
+        )
     roots = _core.hamming_components(len(distinct), a, b)
     largest = int(np.bincount(roots).max()) if len(roots) else 0
     engine.last_join = stats = replace(stats, largest_group=largest)
     if largest > max(CHAINING_MIN, CHAINING_SHARE * len(distinct)):
-        log.warning("near-duplicate join: one group holds %d of %d distinct hashes; at radius %d unrelated "
-                    "images may be chaining into it (try a smaller max_distance; see docs/scale.md)",
-                    largest, len(distinct), radius)
+        log.warning(
+            "near-duplicate join: one group holds %d of %d distinct hashes; at radius %d unrelated "
+            "images may be chaining into it (try a smaller max_distance; see docs/scale.md)",
+            largest,
+            len(distinct),
+            radius,
+        )
     per_row = roots[np.searchsorted(distinct, usable[hash].to_numpy())]
     return groups_frame(usable, per_row, hash=hash, exact=exact, flips=False, extra=extra)
 
 
-def find_leaks(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, dups: pl.DataFrame | None = None, *,
-               max_distance: int | None = None, max_twins: int = 10) -> pl.DataFrame:
+def find_leaks(
+    files: pl.DataFrame | pl.LazyFrame,
+    engine: RayEngine,
+    dups: pl.DataFrame | None = None,
+    *,
+    max_distance: int | None = None,
+    max_twins: int = 10,
+) -> pl.DataFrame:
     """`recipe_audit.find_leaks` with the duplicate groups from the block join on `engine`.
 
     Example:
@@ -149,8 +201,13 @@ def find_leaks(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, dups: pl.D
     return leaks.find_leaks(files, dups, max_twins=max_twins)
 
 
-def find_label_conflicts(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, dups: pl.DataFrame | None = None, *,
-                         max_distance: int | None = None) -> pl.DataFrame:
+def find_label_conflicts(
+    files: pl.DataFrame | pl.LazyFrame,
+    engine: RayEngine,
+    dups: pl.DataFrame | None = None,
+    *,
+    max_distance: int | None = None,
+) -> pl.DataFrame:
     """`recipe_audit.find_label_conflicts` with the duplicate groups from the block join on `engine`.
 
     Example:
@@ -161,4 +218,11 @@ def find_label_conflicts(files: pl.DataFrame | pl.LazyFrame, engine: RayEngine, 
     return leaks.find_label_conflicts(files, dups)
 
 
-__all__ = ["find_duplicates", "find_leaks", "find_label_conflicts", "near_duplicate_forest", "CHAINING_SHARE", "CHAINING_MIN"]
+__all__ = [
+    "find_duplicates",
+    "find_leaks",
+    "find_label_conflicts",
+    "near_duplicate_forest",
+    "CHAINING_SHARE",
+    "CHAINING_MIN",
+]

@@ -27,8 +27,9 @@ def tile_edges(a: Chunk, b: Chunk, radius: int, same: bool) -> tuple[np.ndarray,
     return ids[left], ids[right]
 
 
-def emit_partitions(hashes: np.ndarray, first_id: int, layout: blockjoin.BlockLayout,
-                     partitions: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] | tuple[np.ndarray, ...]:
+def emit_partitions(
+    hashes: np.ndarray, first_id: int, layout: blockjoin.BlockLayout, partitions: int
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] | tuple[np.ndarray, ...]:
     """Map side: this slice's keys, cut into one ``(keys, hashes, ids)`` part per reduce task."""
     keys = blockjoin.emit_keys(hashes, layout)
     repeat = len(keys) // max(len(hashes), 1)
@@ -56,10 +57,18 @@ def search_partition(radius: int, chunk_size: int, *parts: tuple[np.ndarray, np.
     hot_buckets = buckets.select(hot)
     spans = list(zip(hot_buckets.offsets[:-1].astype(np.int64), hot_buckets.offsets[1:].astype(np.int64)))
     cold_sizes = sizes[~hot].astype(np.float64)
-    yield {"a": a, "b": b, "keys": len(keys), "buckets": len(sizes), "largest": int(sizes.max()) if len(sizes) else 0,
-           "candidates": int((cold_sizes * (cold_sizes - 1) / 2).sum()),
-           "hot": [(int(key), int(end - start), -(-int(end - start) // chunk_size))
-                   for key, (start, end) in zip(hot_buckets.keys.tolist(), spans)]}
+    yield {
+        "a": a,
+        "b": b,
+        "keys": len(keys),
+        "buckets": len(sizes),
+        "largest": int(sizes.max()) if len(sizes) else 0,
+        "candidates": int((cold_sizes * (cold_sizes - 1) / 2).sum()),
+        "hot": [
+            (int(key), int(end - start), -(-int(end - start) // chunk_size))
+            for key, (start, end) in zip(hot_buckets.keys.tolist(), spans)
+        ],
+    }
     for start, end in spans:
         for at in range(start, end, chunk_size):
             stop = min(at + chunk_size, end)

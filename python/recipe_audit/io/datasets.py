@@ -66,8 +66,10 @@ class ScanRun:
         return pl.scan_parquet(self.shards, storage_options=self.storage_options or None)
 
     def summary(self) -> str:
-        return (f"{self.rows:,} files in {len(self.shards)} shards at {self.out}: {self.shards_written} shards "
-                f"written, {self.rows_read:,} files read, {self.rows_reused:,} rows reused")
+        return (
+            f"{self.rows:,} files in {len(self.shards)} shards at {self.out}: {self.shards_written} shards "
+            f"written, {self.rows_read:,} files read, {self.rows_reused:,} rows reused"
+        )
 
 
 class _Target:
@@ -153,8 +155,11 @@ def _reusable(previous: dict[str, Any] | None, target: _Target, shard: pl.DataFr
     if not old:
         return None
     keys = shard.filter(pl.col("version").is_not_null() & pl.col("status").is_null()).select("path", "version")
-    rows = (pl.scan_parquet(old, storage_options=target.polars_options() or None)
-            .join(keys.lazy(), on=["path", "version"], how="semi").collect())
+    rows = (
+        pl.scan_parquet(old, storage_options=target.polars_options() or None)
+        .join(keys.lazy(), on=["path", "version"], how="semi")
+        .collect()
+    )
     return rows.unique("path", keep="first") if rows.height else None
 
 
@@ -175,8 +180,11 @@ def run_shard(job: ShardJob, pool: ThreadPoolExecutor | None = None) -> dict[str
     record entry plus what was done (``written``, ``reused``, ``read``)."""
     settings, entries = job.settings, job.entries
     target = _Target(job.out, dict(settings.storage_options or {}))
-    buckets = {url: open_bucket(url, settings.storage_options)
-               for url in entries["_where"].unique().to_list() if url != "local"}
+    buckets = {
+        url: open_bucket(url, settings.storage_options)
+        for url in entries["_where"].unique().to_list()
+        if url != "local"
+    }
     own_pool = pool or ThreadPoolExecutor(IN_FLIGHT)
     try:
         # A manifest's URIs come without versions: HEAD them here, on the worker, so the digest
@@ -187,8 +195,11 @@ def run_shard(job: ShardJob, pool: ThreadPoolExecutor | None = None) -> dict[str
         if target.exists(leaf):
             return {**record, "written": 0, "reused": 0, "read": 0}
         old = _reusable(job.previous, target, entries)
-        todo = entries if old is None else entries.join(old.select("path", "version"), on=["path", "version"],
-                                                        how="anti", nulls_equal=False)
+        todo = (
+            entries
+            if old is None
+            else entries.join(old.select("path", "version"), on=["path", "version"], how="anti", nulls_equal=False)
+        )
         fresh = scan_rows(todo, buckets, settings, own_pool) if todo.height else None
     finally:
         if pool is None:
@@ -203,8 +214,9 @@ def run_shard(job: ShardJob, pool: ThreadPoolExecutor | None = None) -> dict[str
     return {**record, "written": 1, "reused": entries.height - todo.height, "read": read}
 
 
-def run_to_dataset(source: Any, out: str, settings: Settings, *, shard_size: int, progress: bool,
-                   engine: Any = None) -> ScanRun:
+def run_to_dataset(
+    source: Any, out: str, settings: Settings, *, shard_size: int, progress: bool, engine: Any = None
+) -> ScanRun:
     """Scan `source` into the dataset at `out`, skipping complete shards and unchanged files.
     `engine` (e.g. `recipe_audit.distributed.RayEngine`) runs the shard jobs elsewhere; by
     default they run here, one after the other, each on every core."""
@@ -214,8 +226,10 @@ def run_to_dataset(source: Any, out: str, settings: Settings, *, shard_size: int
     target = _Target(out, dict(settings.storage_options or {}))
     target.remove_partials()
     previous = _previous(target)
-    jobs = [ShardJob(k, listing.slice(start, shard_size), settings, target.out, previous)
-            for k, start in enumerate(range(0, listing.height, shard_size))]
+    jobs = [
+        ShardJob(k, listing.slice(start, shard_size), settings, target.out, previous)
+        for k, start in enumerate(range(0, listing.height, shard_size))
+    ]
     started = time.perf_counter()
     results: list[dict[str, Any]] = []
 
@@ -224,8 +238,12 @@ def run_to_dataset(source: Any, out: str, settings: Settings, *, shard_size: int
         if progress:
             done = sum(r["rows"] for r in results)
             rate = done / max(time.perf_counter() - started, 1e-9)
-            print(f"\r{done:,}/{listing.height:,} files  {len(results)}/{len(jobs)} shards  {rate:,.0f} files/s",
-                  end="", file=sys.stderr, flush=True)
+            print(
+                f"\r{done:,}/{listing.height:,} files  {len(results)}/{len(jobs)} shards  {rate:,.0f} files/s",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
 
     if engine is None:
         with ThreadPoolExecutor(IN_FLIGHT) as pool:
@@ -237,15 +255,26 @@ def run_to_dataset(source: Any, out: str, settings: Settings, *, shard_size: int
     if progress:
         print(file=sys.stderr)
     shards = sorted(results, key=lambda r: r["name"])
-    record = {"format_version": FORMAT_VERSION, "source": _describe(source), "settings": settings.fingerprint(),
-              "shard_size": shard_size, "rows": listing.height,
-              "shards": [{k: r[k] for k in ("name", "rows", "first", "last")} for r in shards],
-              "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    record = {
+        "format_version": FORMAT_VERSION,
+        "source": _describe(source),
+        "settings": settings.fingerprint(),
+        "shard_size": shard_size,
+        "rows": listing.height,
+        "shards": [{k: r[k] for k in ("name", "rows", "first", "last")} for r in shards],
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     target.write(RUN_RECORD, json.dumps(record, indent=1).encode())
     _remove_stale(target, previous, {r["name"] for r in shards})
-    return ScanRun(target.out, [target.name(r["name"]) for r in shards], listing.height,
-                   sum(r["written"] for r in shards), sum(r["reused"] for r in shards),
-                   sum(r["read"] for r in shards), target.polars_options())
+    return ScanRun(
+        target.out,
+        [target.name(r["name"]) for r in shards],
+        listing.height,
+        sum(r["written"] for r in shards),
+        sum(r["reused"] for r in shards),
+        sum(r["read"] for r in shards),
+        target.polars_options(),
+    )
 
 
 def _describe(source: Any) -> Any:

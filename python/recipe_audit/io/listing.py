@@ -51,8 +51,10 @@ class Settings:
         """The settings and the frame's columns: a shard written with other columns (an older
         release without `sharpness`, say) is never reused, so a rerun reads those files again."""
         columns = ",".join(f"{name}:{dtype}" for name, dtype in SCAN_SCHEMA.items())
-        return (f"recursive={self.recursive} max_pixels={self.max_pixels} max_bytes={self.max_bytes} "
-                f"min_decode_side={self.min_decode_side} core={_core.__version__} columns={columns}")
+        return (
+            f"recursive={self.recursive} max_pixels={self.max_pixels} max_bytes={self.max_bytes} "
+            f"min_decode_side={self.min_decode_side} core={_core.__version__} columns={columns}"
+        )
 
 
 def local_sources(source: PathLike | Sequence[PathLike]) -> list[str]:
@@ -62,7 +64,9 @@ def local_sources(source: PathLike | Sequence[PathLike]) -> list[str]:
         try:
             os.lstat(path)
         except FileNotFoundError:
-            raise FileNotFoundError(f"scan: {path!r} does not exist; pass a directory, a file or a list of paths") from None
+            raise FileNotFoundError(
+                f"scan: {path!r} does not exist; pass a directory, a file or a list of paths"
+            ) from None
         except PermissionError:
             raise PermissionError(f"scan: {path!r} cannot be reached: permission denied on a folder above it") from None
         return [path]
@@ -76,13 +80,28 @@ def local_sources(source: PathLike | Sequence[PathLike]) -> list[str]:
 
 def _local(paths: Sequence[str], recursive: bool) -> pl.DataFrame:
     columns = _core.list_files(list(paths), recursive=recursive)
-    frame = pl.DataFrame(columns, schema={"path": pl.String, "label": pl.String, "split": pl.String,
-                                          "size": pl.UInt64, "mtime_ns": pl.Int64, "status": pl.String,
-                                          "error": pl.String})
+    frame = pl.DataFrame(
+        columns,
+        schema={
+            "path": pl.String,
+            "label": pl.String,
+            "split": pl.String,
+            "size": pl.UInt64,
+            "mtime_ns": pl.Int64,
+            "status": pl.String,
+            "error": pl.String,
+        },
+    )
     return frame.select(
-        "path", "label", "split",
+        "path",
+        "label",
+        "split",
         pl.when(pl.col("size").is_not_null()).then(pl.format("{}:{}", "size", "mtime_ns")).alias("version"),
-        "status", "error", pl.lit("local").alias("_where"), pl.col("path").alias("_key"))
+        "status",
+        "error",
+        pl.lit("local").alias("_where"),
+        pl.col("path").alias("_key"),
+    )
 
 
 def _objects(uri: str, options: Mapping[str, str] | None) -> tuple[pl.DataFrame, Bucket]:
@@ -93,9 +112,15 @@ def _objects(uri: str, options: Mapping[str, str] | None) -> tuple[pl.DataFrame,
     relative = pl.col("key").str.strip_prefix(stem)
     label, split = label_and_split(relative)
     frame = objects.select(
-        (pl.lit(bucket.url.rstrip("/") + "/") + pl.col("key")).alias("path"), label.alias("label"),
-        split.alias("split"), pl.col("etag").alias("version"), pl.lit(None, pl.String).alias("status"),
-        pl.lit(None, pl.String).alias("error"), pl.lit(bucket.url).alias("_where"), pl.col("key").alias("_key"))
+        (pl.lit(bucket.url.rstrip("/") + "/") + pl.col("key")).alias("path"),
+        label.alias("label"),
+        split.alias("split"),
+        pl.col("etag").alias("version"),
+        pl.lit(None, pl.String).alias("status"),
+        pl.lit(None, pl.String).alias("error"),
+        pl.lit(bucket.url).alias("_where"),
+        pl.col("key").alias("_key"),
+    )
     return frame, bucket
 
 
@@ -108,11 +133,16 @@ def _manifest(manifest: Manifest, settings: Settings, buckets: dict[str, Bucket]
         found = _local(local["path"].to_list(), recursive=False).drop("label", "split")
         joined = local.join(found, on="path", how="left")
         # A listed folder is walked by list_files into its files, so it has no row of its own.
-        parts.append(joined.with_columns(
-            status=pl.when(pl.col("_where").is_null()).then(pl.lit("unreadable")).otherwise("status"),
-            error=pl.when(pl.col("_where").is_null())
-            .then(pl.lit("listed path is a directory, not a file")).otherwise("error"),
-            _where=pl.col("_where").fill_null("local"), _key=pl.col("_key").fill_null(pl.col("path"))))
+        parts.append(
+            joined.with_columns(
+                status=pl.when(pl.col("_where").is_null()).then(pl.lit("unreadable")).otherwise("status"),
+                error=pl.when(pl.col("_where").is_null())
+                .then(pl.lit("listed path is a directory, not a file"))
+                .otherwise("error"),
+                _where=pl.col("_where").fill_null("local"),
+                _key=pl.col("_key").fill_null(pl.col("path")),
+            )
+        )
     # An inventory's ETag column (S3 Inventory's `e_tag`) versions the objects, so the shard
     # workers need no HEAD request each (1e8 of them for a lake of 1e8 objects).
     etag = next((c for c in table.columns if c.lower() in ("etag", "e_tag")), None)
@@ -122,11 +152,19 @@ def _manifest(manifest: Manifest, settings: Settings, buckets: dict[str, Bucket]
     for url in remote["path"].str.extract(r"^([^:]+://[^/]+)").unique().sort():
         buckets.setdefault(url, open_bucket(url, settings.storage_options))
         rows = remote.filter(pl.col("path").str.starts_with(url + "/"))
-        parts.append(rows.with_columns(
-            version=version, status=pl.lit(None, pl.String), error=pl.lit(None, pl.String),
-            _where=pl.lit(url), _key=pl.col("path").str.strip_prefix(url + "/")))
-    listed = pl.concat([p.select(list(LISTING_COLUMNS) + [c for c in table.columns if c not in LISTING_COLUMNS])
-                        for p in parts], how="vertical_relaxed")
+        parts.append(
+            rows.with_columns(
+                version=version,
+                status=pl.lit(None, pl.String),
+                error=pl.lit(None, pl.String),
+                _where=pl.lit(url),
+                _key=pl.col("path").str.strip_prefix(url + "/"),
+            )
+        )
+    listed = pl.concat(
+        [p.select(list(LISTING_COLUMNS) + [c for c in table.columns if c not in LISTING_COLUMNS]) for p in parts],
+        how="vertical_relaxed",
+    )
     return listed.sort("_row").drop("_row")
 
 
@@ -144,7 +182,9 @@ def build_listing(source: Any, settings: Settings) -> tuple[pl.DataFrame, dict[s
     return listing.sort("path", maintain_order=True), buckets
 
 
-def with_object_versions(listing: pl.DataFrame, buckets: Mapping[str, Bucket], pool: ThreadPoolExecutor) -> pl.DataFrame:
+def with_object_versions(
+    listing: pl.DataFrame, buckets: Mapping[str, Bucket], pool: ThreadPoolExecutor
+) -> pl.DataFrame:
     """Fill the unknown versions of objects (a manifest's URIs: a listing of a prefix has ETags
     already) with their ETags, one HEAD request each, `IN_FLIGHT` at a time, so a resumed or
     incremental run knows what changed without reading the bodies. An object that is not
@@ -153,20 +193,32 @@ def with_object_versions(listing: pl.DataFrame, buckets: Mapping[str, Bucket], p
     todo = listing.with_row_index("_row").filter(unknown)
     if not todo.height:
         return listing
-    heads = list(pool.map(lambda where_key: head_object(buckets[where_key[0]], where_key[1]),
-                          todo.select("_where", "_key").iter_rows()))
+    heads = list(
+        pool.map(
+            lambda where_key: head_object(buckets[where_key[0]], where_key[1]),
+            todo.select("_where", "_key").iter_rows(),
+        )
+    )
     found = todo.select("_row").with_columns(
         pl.Series("_version", [h[0] for h in heads], dtype=pl.String),
         pl.Series("_status", [h[1] for h in heads], dtype=pl.String),
-        pl.Series("_error", [h[2] for h in heads], dtype=pl.String))
-    return (listing.with_row_index("_row").join(found, on="_row", how="left")
-            .with_columns(version=pl.coalesce("version", "_version"), status=pl.coalesce("status", "_status"),
-                          error=pl.coalesce("error", "_error"))
-            .drop("_row", "_version", "_status", "_error"))
+        pl.Series("_error", [h[2] for h in heads], dtype=pl.String),
+    )
+    return (
+        listing.with_row_index("_row")
+        .join(found, on="_row", how="left")
+        .with_columns(
+            version=pl.coalesce("version", "_version"),
+            status=pl.coalesce("status", "_status"),
+            error=pl.coalesce("error", "_error"),
+        )
+        .drop("_row", "_version", "_status", "_error")
+    )
 
 
-def scan_rows(listing: pl.DataFrame, buckets: Mapping[str, Bucket], settings: Settings,
-              pool: ThreadPoolExecutor | None = None) -> pl.DataFrame:
+def scan_rows(
+    listing: pl.DataFrame, buckets: Mapping[str, Bucket], settings: Settings, pool: ThreadPoolExecutor | None = None
+) -> pl.DataFrame:
     """Rows of the scan frame (plus ``version`` and a manifest's extra columns) for `listing`'s
     entries, in its order. Local files are read by the Rust core; objects are fetched
     `IN_FLIGHT` at a time and handed to the same per-file pipeline as bytes."""
@@ -174,17 +226,32 @@ def scan_rows(listing: pl.DataFrame, buckets: Mapping[str, Bucket], settings: Se
     parts = []
     refused = listing.filter(pl.col("status").is_not_null())
     if refused.height:
-        parts.append(refused.select("_row", "path", "status", "error", bytes=pl.lit(0, pl.UInt64),
-                                    format=pl.lit("unknown"), ext_mismatch=pl.lit(False)))
+        parts.append(
+            refused.select(
+                "_row",
+                "path",
+                "status",
+                "error",
+                bytes=pl.lit(0, pl.UInt64),
+                format=pl.lit("unknown"),
+                ext_mismatch=pl.lit(False),
+            )
+        )
     local = listing.filter(pl.col("status").is_null() & (pl.col("_where") == "local"))
     if local.height:
-        columns = _core.scan_paths(local["_key"].to_list(), recursive=False, threads=settings.threads,
-                                   max_pixels=settings.max_pixels, max_bytes=settings.max_bytes,
-                                   min_decode_side=settings.min_decode_side)
+        columns = _core.scan_paths(
+            local["_key"].to_list(),
+            recursive=False,
+            threads=settings.threads,
+            max_pixels=settings.max_pixels,
+            max_bytes=settings.max_bytes,
+            min_decode_side=settings.min_decode_side,
+        )
         assert columns is not None  # without on_batch the core returns the columns
         rows = frame_from_columns(columns).drop("label", "split")
-        parts.append(local.select("_row", "_key", "path")
-                     .join(rows.rename({"path": "_key"}), on="_key", how="left").drop("_key"))
+        parts.append(
+            local.select("_row", "_key", "path").join(rows.rename({"path": "_key"}), on="_key", how="left").drop("_key")
+        )
     remote = listing.filter(pl.col("status").is_null() & (pl.col("_where") != "local"))
     if remote.height:
         own_pool = pool or ThreadPoolExecutor(IN_FLIGHT)
@@ -195,12 +262,22 @@ def scan_rows(listing: pl.DataFrame, buckets: Mapping[str, Bucket], settings: Se
             if pool is None:
                 own_pool.shutdown()
     schema = {"_row": pl.UInt32, **SCAN_SCHEMA}
-    rows = pl.concat([p.select([pl.col(c).cast(t) if c in p.columns else pl.lit(None, t).alias(c)
-                                for c, t in schema.items()]) for p in parts], how="vertical")
-    meta = listing.select("_row", "label", "split", "version",
-                          *[c for c in listing.columns if c not in LISTING_COLUMNS and c != "_row"])
-    return (rows.drop("label", "split").join(meta, on="_row", how="left").sort("_row")
-            .select(*SCAN_SCHEMA, *[c for c in meta.columns if c not in SCAN_SCHEMA and c != "_row"]))
+    rows = pl.concat(
+        [
+            p.select([pl.col(c).cast(t) if c in p.columns else pl.lit(None, t).alias(c) for c, t in schema.items()])
+            for p in parts
+        ],
+        how="vertical",
+    )
+    meta = listing.select(
+        "_row", "label", "split", "version", *[c for c in listing.columns if c not in LISTING_COLUMNS and c != "_row"]
+    )
+    return (
+        rows.drop("label", "split")
+        .join(meta, on="_row", how="left")
+        .sort("_row")
+        .select(*SCAN_SCHEMA, *[c for c in meta.columns if c not in SCAN_SCHEMA and c != "_row"])
+    )
 
 
 def _scan_objects(group: pl.DataFrame, bucket: Bucket, settings: Settings, pool: ThreadPoolExecutor) -> pl.DataFrame:
@@ -210,19 +287,34 @@ def _scan_objects(group: pl.DataFrame, bucket: Bucket, settings: Settings, pool:
     done = 0
     for batch in fetch_batches(bucket, group["_key"].to_list(), settings.max_bytes, pool):
         names, blobs, rows, failed = [], [], [], []
-        for (row, path), (_, blob, status, error) in zip(ids[done:done + len(batch)], batch):
+        for (row, path), (_, blob, status, error) in zip(ids[done : done + len(batch)], batch):
             if blob is None:
-                failed.append({"_row": row, "path": path, "status": status, "error": error, "bytes": 0,
-                               "format": "unknown", "ext_mismatch": False})
+                failed.append(
+                    {
+                        "_row": row,
+                        "path": path,
+                        "status": status,
+                        "error": error,
+                        "bytes": 0,
+                        "format": "unknown",
+                        "ext_mismatch": False,
+                    }
+                )
             else:
                 names.append(path)
                 blobs.append(blob)
                 rows.append(row)
         done += len(batch)
         if names:
-            scanned = frame_from_columns(_core.scan_bytes(names, blobs, threads=settings.threads,
-                                                          max_pixels=settings.max_pixels,
-                                                          min_decode_side=settings.min_decode_side))
+            scanned = frame_from_columns(
+                _core.scan_bytes(
+                    names,
+                    blobs,
+                    threads=settings.threads,
+                    max_pixels=settings.max_pixels,
+                    min_decode_side=settings.min_decode_side,
+                )
+            )
             out.append(scanned.with_columns(_row=pl.Series(rows, dtype=pl.UInt32)))
         if failed:
             out.append(pl.DataFrame(failed))

@@ -26,13 +26,35 @@ Source = Union[PathLike, Sequence[PathLike], "Manifest"]
 
 
 @overload
-def scan(source: Source, *, recursive: bool = ..., threads: int | None = ..., progress: bool | None = ...,
-         max_pixels: int = ..., max_bytes: int = ..., min_decode_side: int = ..., out: None = ...,
-         shard_size: int = ..., storage_options: Mapping[str, str] | None = ..., engine: Any = ...) -> pl.DataFrame: ...
+def scan(
+    source: Source,
+    *,
+    recursive: bool = ...,
+    threads: int | None = ...,
+    progress: bool | None = ...,
+    max_pixels: int = ...,
+    max_bytes: int = ...,
+    min_decode_side: int = ...,
+    out: None = ...,
+    shard_size: int = ...,
+    storage_options: Mapping[str, str] | None = ...,
+    engine: Any = ...,
+) -> pl.DataFrame: ...
 @overload
-def scan(source: Source, *, recursive: bool = ..., threads: int | None = ..., progress: bool | None = ...,
-         max_pixels: int = ..., max_bytes: int = ..., min_decode_side: int = ..., out: PathLike,
-         shard_size: int = ..., storage_options: Mapping[str, str] | None = ..., engine: Any = ...) -> ScanRun: ...
+def scan(
+    source: Source,
+    *,
+    recursive: bool = ...,
+    threads: int | None = ...,
+    progress: bool | None = ...,
+    max_pixels: int = ...,
+    max_bytes: int = ...,
+    min_decode_side: int = ...,
+    out: PathLike,
+    shard_size: int = ...,
+    storage_options: Mapping[str, str] | None = ...,
+    engine: Any = ...,
+) -> ScanRun: ...
 def scan(
     source: Source,
     *,
@@ -122,8 +144,9 @@ def scan(
     if out is not None or isinstance(source, Manifest) or is_uri(source):
         settings = Settings(recursive, threads, max_pixels, max_bytes, min_decode_side, storage_options)
         if out is not None:
-            return run_to_dataset(source, os.fspath(out), settings, shard_size=shard_size, progress=progress,
-                                  engine=engine)
+            return run_to_dataset(
+                source, os.fspath(out), settings, shard_size=shard_size, progress=progress, engine=engine
+            )
         listing, buckets = build_listing(source, settings)
         return scan_rows(listing, buckets, settings) if listing.height else empty_scan_frame()
     frames: list[pl.DataFrame] = []

@@ -52,9 +52,16 @@ def obstore_module() -> Any:
 
 def _env_options() -> dict[str, str]:
     """S3 settings from the environment, in obstore's names (endpoint included)."""
-    names = {"AWS_ACCESS_KEY_ID": "access_key_id", "AWS_SECRET_ACCESS_KEY": "secret_access_key",
-             "AWS_SESSION_TOKEN": "session_token", "AWS_REGION": "region", "AWS_DEFAULT_REGION": "region",
-             "AWS_ENDPOINT_URL": "endpoint", "AWS_ENDPOINT_URL_S3": "endpoint", "AWS_ENDPOINT": "endpoint"}
+    names = {
+        "AWS_ACCESS_KEY_ID": "access_key_id",
+        "AWS_SECRET_ACCESS_KEY": "secret_access_key",
+        "AWS_SESSION_TOKEN": "session_token",
+        "AWS_REGION": "region",
+        "AWS_DEFAULT_REGION": "region",
+        "AWS_ENDPOINT_URL": "endpoint",
+        "AWS_ENDPOINT_URL_S3": "endpoint",
+        "AWS_ENDPOINT": "endpoint",
+    }
     return {key: os.environ[env] for env, key in names.items() if os.environ.get(env)}
 
 
@@ -94,8 +101,11 @@ def open_bucket(uri: str, storage_options: Mapping[str, str] | None = None) -> B
     from_env = _env_options() if url.startswith(("s3://", "s3a://")) else {}
     options = {**from_env, **(storage_options or {})}
     client = {"allow_http": True} if options.get("endpoint", "").startswith("http://") else {}
-    store = from_url(url.replace("s3a://", "s3://"), config={k: v for k, v in options.items() if k != "allow_http"},
-                     client_options=client)
+    store = from_url(
+        url.replace("s3a://", "s3://"),
+        config={k: v for k, v in options.items() if k != "allow_http"},
+        client_options=client,
+    )
     return Bucket(url, store, options)
 
 
@@ -109,7 +119,7 @@ def list_objects(bucket: Bucket, prefix: str) -> pl.DataFrame:
     stem = prefix.rstrip("/") + "/" if prefix and not prefix.endswith("/") else prefix
     for page in _listing_errors(obstore.list(bucket.store, prefix=stem or None, chunk_size=1000), bucket.uri(stem)):
         for meta in page:
-            if any(part.startswith(".") for part in meta["path"][len(stem):].split("/")):
+            if any(part.startswith(".") for part in meta["path"][len(stem) :].split("/")):
                 continue
             keys.append(meta["path"])
             sizes.append(meta["size"])
@@ -121,8 +131,9 @@ def list_objects(bucket: Bucket, prefix: str) -> pl.DataFrame:
             keys, sizes, etags = [meta["path"]], [meta["size"]], [meta.get("e_tag")]
         except FileNotFoundError:
             pass
-    return pl.DataFrame({"key": keys, "size": sizes, "etag": etags},
-                        schema={"key": pl.String, "size": pl.UInt64, "etag": pl.String}).sort("key")
+    return pl.DataFrame(
+        {"key": keys, "size": sizes, "etag": etags}, schema={"key": pl.String, "size": pl.UInt64, "etag": pl.String}
+    ).sort("key")
 
 
 def _listing_errors(pages: Iterator[Any], where: str) -> Iterator[Any]:
@@ -137,9 +148,13 @@ def _listing_errors(pages: Iterator[Any], where: str) -> Iterator[Any]:
         first = text.splitlines()[0] if text else type(err).__name__
         if "NoSuchBucket" in text:
             raise FileNotFoundError(f"cannot list {where}: no such bucket") from None
-        if any(word in text for word in ("403", "Forbidden", "SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied")):
-            raise PermissionError(f"cannot list {where}: access denied; check the credentials (AWS_ACCESS_KEY_ID / "
-                                  "AWS_SECRET_ACCESS_KEY or storage_options) and the endpoint") from None
+        if any(
+            word in text for word in ("403", "Forbidden", "SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied")
+        ):
+            raise PermissionError(
+                f"cannot list {where}: access denied; check the credentials (AWS_ACCESS_KEY_ID / "
+                "AWS_SECRET_ACCESS_KEY or storage_options) and the endpoint"
+            ) from None
         raise ConnectionError(f"cannot list {where}: {first}") from None
 
 
@@ -159,8 +174,9 @@ FETCH_BATCH = 1024
 """Objects per batch handed to the per-file pipeline; the next batch downloads meanwhile."""
 
 
-def fetch_batches(bucket: Bucket, keys: Sequence[str], max_bytes: int, pool: ThreadPoolExecutor,
-                  batch: int = FETCH_BATCH) -> Iterator[list[tuple[str, bytes | None, str | None, str | None]]]:
+def fetch_batches(
+    bucket: Bucket, keys: Sequence[str], max_bytes: int, pool: ThreadPoolExecutor, batch: int = FETCH_BATCH
+) -> Iterator[list[tuple[str, bytes | None, str | None, str | None]]]:
     """(key, bytes, status, error) for each key, in order, a batch at a time: batch k+1 is being
     downloaded (`IN_FLIGHT` reads at once) while the caller decodes batch k, and at most two
     batches of bytes are held. A key that is not there is ``missing``; other failures are
@@ -172,7 +188,12 @@ def fetch_batches(bucket: Bucket, keys: Sequence[str], max_bytes: int, pool: Thr
             result = obstore.get(bucket.store, key)
             size = result.meta["size"]
             if size > max_bytes:
-                return key, None, "too_large", f"object is {size} bytes, over the limit of {max_bytes} (max_bytes); not read"
+                return (
+                    key,
+                    None,
+                    "too_large",
+                    f"object is {size} bytes, over the limit of {max_bytes} (max_bytes); not read",
+                )
             # One copy out of obstore's buffer; the Rust pipeline then reads these bytes in place.
             return key, bytes(result.bytes()), None, None
         except FileNotFoundError:
@@ -183,7 +204,7 @@ def fetch_batches(bucket: Bucket, keys: Sequence[str], max_bytes: int, pool: Thr
 
     in_flight = None
     for start in range(0, len(keys), batch):
-        submitted = [pool.submit(get, key) for key in keys[start:start + batch]]
+        submitted = [pool.submit(get, key) for key in keys[start : start + batch]]
         if in_flight is not None:
             yield [f.result() for f in in_flight]
         in_flight = submitted
@@ -232,13 +253,18 @@ class Manifest:
         label_col, split_col = pick_column(table, "label"), pick_column(table, "split")
         root = self.root if self.root is not None else str(source.resolve().parent)
         raw = pl.col(path_col).cast(pl.String)
-        joined = (pl.when(raw.str.contains(r"^[A-Za-z][A-Za-z0-9+.-]*://") | raw.str.starts_with("/"))
-                  .then(raw).otherwise(pl.lit(root.rstrip("/") + "/") + raw))
+        joined = (
+            pl.when(raw.str.contains(r"^[A-Za-z][A-Za-z0-9+.-]*://") | raw.str.starts_with("/"))
+            .then(raw)
+            .otherwise(pl.lit(root.rstrip("/") + "/") + raw)
+        )
         extras = [c for c in table.columns if c not in {path_col, label_col, split_col}]
         frame = table.select(
             joined.alias("path"),
             (pl.col(label_col).cast(pl.String) if label_col else pl.lit(None, pl.String)).alias("label"),
-            (pl.col(split_col).cast(pl.String).str.to_lowercase() if split_col else pl.lit(None, pl.String)).alias("split"),
+            (pl.col(split_col).cast(pl.String).str.to_lowercase() if split_col else pl.lit(None, pl.String)).alias(
+                "split"
+            ),
             *extras,
         )
         if frame["path"].null_count():

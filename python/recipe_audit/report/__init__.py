@@ -18,4 +18,13 @@ from recipe_audit.report.page import (
     write_report,
 )
 
-__all__ = ["render_html", "write_report", "MAX_ROWS", "MAX_GROUPS", "MAX_MEMBERS", "PER_FLAG", "TOP_SCORES", "MAX_CLASSES"]
+__all__ = [
+    "render_html",
+    "write_report",
+    "MAX_ROWS",
+    "MAX_GROUPS",
+    "MAX_MEMBERS",
+    "PER_FLAG",
+    "TOP_SCORES",
+    "MAX_CLASSES",
+]

@@ -208,7 +208,11 @@ class _Builder:
             key, op, limit = thresholds.measured(flag)
             # Worst first: the most extreme value of the measure the flag was judged on.
             worst_high = flag in ("bright", "odd_aspect")
-            hits = hits.sort(pl.col(key).abs() if flag == "odd_size" else pl.col(key), descending=worst_high or flag == "odd_size", nulls_last=True)
+            hits = hits.sort(
+                pl.col(key).abs() if flag == "odd_size" else pl.col(key),
+                descending=worst_high or flag == "odd_size",
+                nulls_last=True,
+            )
             items = [
                 self.item(p, f"{key} {_fmt(v)} ({op} {limit:g})")
                 for p, v in hits.select("path", key).head(PER_FLAG).iter_rows()
@@ -225,18 +229,34 @@ class _Builder:
         shift, association = self.a.property_shift, self.a.property_label_association
         t = self.a.bias_thresholds
         shown_rows = [
-            (p, columns[p], "split", f"{s}|{r}") for p, s, r in shift.filter("shifted").select("property", "split", "reference").head(4).iter_rows()
-        ] + [(p, columns[p], "label", lab) for p, lab in association.filter("associated").select("property", "label").head(4).iter_rows()]
+            (p, columns[p], "split", f"{s}|{r}")
+            for p, s, r in shift.filter("shifted").select("property", "split", "reference").head(4).iter_rows()
+        ] + [
+            (p, columns[p], "label", lab)
+            for p, lab in association.filter("associated").select("property", "label").head(4).iter_rows()
+        ]
         return {
             "shift": [
-                {"property": p, "split": s, "reference": r, "effect": _fmt(e), "p": _fmt(pv, ".1e"), "bad": bad, "detail": d}
-                for p, s, r, e, pv, bad, d in shift.select("property", "split", "reference", "effect", "p_value", "shifted", "detail")
+                {
+                    "property": p,
+                    "split": s,
+                    "reference": r,
+                    "effect": _fmt(e),
+                    "p": _fmt(pv, ".1e"),
+                    "bad": bad,
+                    "detail": d,
+                }
+                for p, s, r, e, pv, bad, d in shift.select(
+                    "property", "split", "reference", "effect", "p_value", "shifted", "detail"
+                )
                 .head(MAX_ROWS)
                 .iter_rows()
             ],
             "association": [
                 {"property": p, "label": lab, "score": _fmt(e), "p": _fmt(pv, ".1e"), "bad": bad, "detail": d}
-                for p, lab, e, pv, bad, d in association.select("property", "label", "score", "p_value", "associated", "detail")
+                for p, lab, e, pv, bad, d in association.select(
+                    "property", "label", "score", "p_value", "associated", "detail"
+                )
                 .head(MAX_ROWS)
                 .iter_rows()
             ],
@@ -329,18 +349,23 @@ def render_html(audit: Audit, *, thresholds: OutlierThresholds | None = None, pr
         "caps": f"{MAX_GROUPS} groups of up to {MAX_MEMBERS}, {PER_FLAG} per flag, {MAX_ROWS} table rows",
         "timing": ", ".join(f"{k} {v:.2f} s" for k, v in audit.seconds.items()) or "n/a",
     }
-    context["nav"] = [
-        ("summary", "Summary", 0),
-        ("broken", "Broken", problems["corrupt"]),
-        ("leaks", "Leaks", problems["leaks"]),
-        ("conflicts", "Label conflicts", problems["label_conflicts"]),
-    ] + ([("label-errors", "Label errors", problems["label_errors"])] if audit.label_errors is not None else []) + [
-        ("duplicates", "Duplicates", problems["duplicates"]),
-        ("labels", "Labels", problems["missing_classes"] + problems["split_shift"]),
-        ("pixels", "Sizes and pixels", 0),
-        ("outliers", "Outliers", problems["outliers"]),
-        ("biases", "Biases", problems["property_shift"] + problems["property_label_association"]),
-    ] + ([("annotations", "Annotations", problems["label_issues"])] if issues["rows"] or boxes else [])
+    context["nav"] = (
+        [
+            ("summary", "Summary", 0),
+            ("broken", "Broken", problems["corrupt"]),
+            ("leaks", "Leaks", problems["leaks"]),
+            ("conflicts", "Label conflicts", problems["label_conflicts"]),
+        ]
+        + ([("label-errors", "Label errors", problems["label_errors"])] if audit.label_errors is not None else [])
+        + [
+            ("duplicates", "Duplicates", problems["duplicates"]),
+            ("labels", "Labels", problems["missing_classes"] + problems["split_shift"]),
+            ("pixels", "Sizes and pixels", 0),
+            ("outliers", "Outliers", problems["outliers"]),
+            ("biases", "Biases", problems["property_shift"] + problems["property_label_association"]),
+        ]
+        + ([("annotations", "Annotations", problems["label_issues"])] if issues["rows"] or boxes else [])
+    )
     _fill(context, thumbnails(b.decoded(), progress=progress))
     return render(context)
 

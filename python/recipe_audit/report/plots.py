@@ -44,7 +44,9 @@ def _figure(width: float = 6.0, height: float = 3.2) -> Figure:
 
 def _context() -> AbstractContextManager[None]:
     matplotlib = require("matplotlib", extra="report", feature="the report's plots")
-    context: AbstractContextManager[None] = matplotlib.rc_context({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
+    context: AbstractContextManager[None] = matplotlib.rc_context(
+        {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+    )
     return context
 
 
@@ -184,7 +186,10 @@ def property_comparisons(files: pl.DataFrame, rows: list[tuple[str, str, str, st
             if name in CATEGORICAL_PROPERTIES:
                 cats = sorted(set(inside.cast(pl.String).drop_nulls()) | set(other.cast(pl.String).drop_nulls()))[:12]
                 x = np.arange(len(cats))
-                for shift, series, label, color in ((-0.2, inside, group, _SPLIT_COLORS[1]), (0.2, other, other_name, _SPLIT_COLORS[0])):
+                for shift, series, label, color in (
+                    (-0.2, inside, group, _SPLIT_COLORS[1]),
+                    (0.2, other, other_name, _SPLIT_COLORS[0]),
+                ):
                     strings = series.cast(pl.String)
                     shares = [float((strings == c).mean() or 0.0) for c in cats]
                     ax.bar(x + shift, shares, width=0.4, color=color, label=_text(label, 20))
