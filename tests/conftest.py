@@ -9,7 +9,7 @@ import pytest
 from recipe_audit import examples
 
 # Run by tests/test_wheel.py inside a bare venv against the installed wheel, not collected here.
-collect_ignore = ["wheel_smoke"]
+collect_ignore = ["wheel/wheel_smoke"]
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +26,8 @@ def example_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory):
-    """A real SeaweedFS S3 server on loopback for the whole session (tests/object_store.py)."""
-    from object_store import seaweedfs
+    """A real SeaweedFS S3 server on loopback for the whole session (tests/support/object_store.py)."""
+    from tests.support.object_store import seaweedfs
 
     with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
         yield server
@@ -35,11 +35,11 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """A real two-node Ray cluster on loopback for the whole session (tests/ray_cluster.py): a head
+    """A real two-node Ray cluster on loopback for the whole session (tests/support/ray_cluster.py): a head
     and one more node, one CPU each, stopped by its own PIDs at the end."""
     import ray
 
-    from ray_cluster import RayCluster
+    from tests.support.ray_cluster import RayCluster
 
     with RayCluster(nodes=2) as cluster:
         try:

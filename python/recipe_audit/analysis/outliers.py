@@ -10,7 +10,7 @@ Two kinds of evidence, kept apart on purpose:
   ``grayscale``) are relative to the dataset, because "odd" only means something against the rest.
 
 The thresholds are fitted on one half of a corpus of real pictures from many sources and reported on
-the other half (``benches/outlier_heldout.py``, BENCHMARKS.md "Outlier flags, held out"): a flag that
+the other half (``benches/studies/outlier_heldout.py``, BENCHMARKS.md "Outlier flags, held out"): a flag that
 fires on an ordinary photo is a bug. Each flag asks what its name says, not a proxy that confuses
 kinds of pictures: ``blurry`` asks whether the strong edges that exist are soft (``sharpness``), not
 whether there are few edges (a clear sky, fog, a wall or a night scene have few edges, all crisp);
@@ -57,7 +57,7 @@ class OutlierThresholds:
     """When each flag fires. Every field can be changed: ``OutlierThresholds(dark_p99=30)``; from
     the CLI, ``recipe-audit audit DIR --threshold dark_p99=30 --threshold sharpness_max=0.05``.
 
-    The defaults were fitted on the tuning half of ``benches/outlier_heldout.py`` (real photographs
+    The defaults were fitted on the tuning half of ``benches/studies/outlier_heldout.py`` (real photographs
     of several sources, with planted faults) and checked on the held-out half (BENCHMARKS.md).
 
     Attributes:

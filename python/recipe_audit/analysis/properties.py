@@ -15,7 +15,7 @@ largest gap between the two cumulative distributions, 0-1), categories with a ch
 homogeneity (effect: the total variation distance between the two category mixes, 0-1). The
 thresholds (`BiasThresholds`) were set so that random re-splits and random labels of real data
 rarely raise a verdict (0 and 1 in 100 tries) while planted shifts are found
-(``benches/property_bias.py``, BENCHMARKS.md).
+(``benches/studies/property_bias.py``, BENCHMARKS.md).
 """
 
 from __future__ import annotations

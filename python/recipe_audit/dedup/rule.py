@@ -18,7 +18,7 @@ from recipe_audit.schema import require_columns
 HASHES = ("ahash", "dhash", "phash")
 DEFAULT_MAX_DISTANCE = {"phash": 10, "ahash": 2, "dhash": 0}
 """Radius per hash for the single-hash search (`max_distance` given, `crops=False`, or another
-hash): the largest radius with precision >= 0.99 in benches/dup_quality.py."""
+hash): the largest radius with precision >= 0.99 in benches/studies/dup_quality.py."""
 
 TRAIN_SPLIT = "train"
 """The split every other split is checked against for leaks."""

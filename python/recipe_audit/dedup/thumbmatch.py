@@ -26,7 +26,7 @@ moves too far to find it. So every picture is also hashed through windows of its
    `FLAT_MEAN_DISTANCE` and their hues agree (`FLAT_HUE_STEP`). A black frame is never a white
    frame's duplicate, nor a red one a green one's.
 
-The windows and thresholds were chosen on the tuning halves of `benches/dup_corpus.py` (seeds 1,
+The windows and thresholds were chosen on the tuning halves of `benches/studies/dup_corpus.py` (seeds 1,
 3, 4, 5, 13 and 17: the photographs of one half of the sources), the built-in example and sklearn's
 digits, and are reported on the other half of the sources with a fresh seed (19) in
 BENCHMARKS.md, "Near duplicates held out: the window rule".

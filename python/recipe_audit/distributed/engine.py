@@ -36,7 +36,7 @@ class RayEngine:
         scheduling: Ray's scheduling strategy for every task. ``"SPREAD"`` (the default, as in
             Ray Data) puts tasks on all nodes from the start; Ray's ``"DEFAULT"`` packs them on
             the driver's node until it is full and starts other nodes' workers late, which left
-            the second node idle for whole short runs (benches/engines_compare.py: 2,000 files
+            the second node idle for whole short runs (benches/studies/engines_compare.py: 2,000 files
             in 8 shards took 3.2 s on 2 nodes with DEFAULT, 1.8 s with SPREAD).
     """
 

@@ -1,0 +1,55 @@
+"""The scan's contract across the Rust/Python boundary: one column list, one set of defaults."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import polars as pl
+
+import recipe_audit
+import recipe_audit._core as core
+from recipe_audit import schema
+from recipe_audit.io.listing import Settings
+
+
+def test_the_core_returns_exactly_the_schema_columns_in_order(photos: list[Path]) -> None:
+    columns = core.scan_bytes([photos[0].name], [photos[0].read_bytes()])
+    assert list(columns) == list(schema.SCAN_SCHEMA)
+    frame = recipe_audit.scan_bytes([photos[0].name], [photos[0].read_bytes()])
+    assert frame.schema == pl.Schema(schema.SCAN_SCHEMA)
+    assert frame["status"][0] == "ok"
+
+
+def test_a_broken_file_keeps_every_column_typed(tmp_path: Path) -> None:
+    broken = tmp_path / "cut.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    frame = recipe_audit.scan(broken, progress=False)
+    assert frame.schema == pl.Schema(schema.SCAN_SCHEMA)
+    assert frame["status"][0] in schema.STATUSES and frame["status"][0] != "ok"
+
+
+def _defaults(function: object) -> dict[str, object]:
+    return {
+        name: p.default
+        for name, p in inspect.signature(function).parameters.items()  # type: ignore[arg-type]
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+def test_the_scan_defaults_are_declared_once() -> None:
+    declared = {
+        "max_pixels": schema.MAX_PIXELS,
+        "max_bytes": schema.MAX_BYTES,
+        "min_decode_side": schema.MIN_DECODE_SIDE,
+    }
+    python_side = _defaults(recipe_audit.scan)
+    settings = Settings()
+    for name, value in declared.items():
+        assert python_side[name] == value, name
+        assert getattr(settings, name) == value, name
+    # The core's own defaults, as its signature states them (PyO3 renders what it can).
+    for function in (core.scan_paths, core.scan_bytes):
+        for name, value in _defaults(function).items():
+            if name in declared and value is not Ellipsis:
+                assert value == declared[name], (function, name)
