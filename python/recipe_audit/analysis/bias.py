@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from recipe_audit._optional import require
+from recipe_audit.schema import require_columns
 
 TASKS = ("softmax", "sigmoid", "regression")
 
@@ -55,8 +56,9 @@ class Bias:
 
 def _label_series(data: Any, split: str | None) -> pl.Series:
     if isinstance(data, pl.DataFrame):
-        if "label" not in data.columns:
-            raise ValueError("suggest_bias: the frame has no 'label' column; pass the scan frame or a list of labels")
+        require_columns(
+            data, ("label",), what="suggest_bias: the frame", hint="pass the scan frame or a list of labels"
+        )
         rows = data.filter(pl.col("status") == "ok") if "status" in data.columns else data
         if split is not None and "split" in rows.columns and (rows["split"] == split).any():
             rows = rows.filter(pl.col("split") == split)

@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 
 import recipe_audit._core as _core
+from recipe_audit.schema import require_columns
 
 METHODS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_joint")
 """How the label errors are chosen from the estimated joint (the paper's variants):
@@ -43,8 +44,9 @@ def _encode_labels(labels: Any, classes: Sequence[Any] | None) -> tuple[np.ndarr
     """Labels as class indices 0..K-1, the class names, and paths when a frame brought them."""
     paths = None
     if isinstance(labels, pl.DataFrame):
-        if "label" not in labels.columns:
-            raise ValueError("labels: a frame needs a 'label' column (a scan or audit frame, or your own)")
+        require_columns(
+            labels, ("label",), what="labels", hint="pass a scan or audit frame, or your own with a label column"
+        )
         paths = labels["path"] if "path" in labels.columns else None
         labels = labels["label"]
     series = (
@@ -325,8 +327,9 @@ def audit_label_errors(
     """
     labelled = files.with_row_index("row").filter((pl.col("status") == "ok") & pl.col("label").is_not_null())
     if isinstance(pred_probs, pl.DataFrame):
-        if "path" not in pred_probs.columns:
-            raise ValueError("pred_probs: a frame needs a 'path' column and one column per class")
+        require_columns(
+            pred_probs, ("path",), what="pred_probs", hint="a frame needs a path column and one column per class"
+        )
         classes = [c for c in pred_probs.columns if c != "path"]
         joined = labelled.join(pred_probs, on="path", how="inner")
         missing = labelled.height - joined.height

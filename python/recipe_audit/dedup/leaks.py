@@ -6,11 +6,11 @@ import polars as pl
 
 from recipe_audit.dedup.duplicates import find_duplicates
 from recipe_audit.dedup.rule import TRAIN_SPLIT
+from recipe_audit.schema import require_columns
 
 
 def _with_labels(files: pl.DataFrame, dups: pl.DataFrame | None, needed: str) -> pl.DataFrame:
-    if needed not in files.columns:
-        raise ValueError(f"files has no {needed!r} column; scan an ImageFolder layout or join a manifest first")
+    require_columns(files, (needed,), hint="scan an ImageFolder layout or join a manifest first")
     dups = find_duplicates(files) if dups is None else dups
     return dups.select("path", "group", "kind").join(files.select("path", "label", "split", "phash"), on="path")
 
