@@ -16,24 +16,9 @@ import polars as pl
 
 import recipe_audit._core as _core
 from recipe_audit.dedup import thumbmatch
-from recipe_audit.dedup.rule import search_radius, usable_rows, uses_window_rule, window_rule_rows
+from recipe_audit.dedup.rule import SEARCH_COLUMNS, search_radius, usable_rows, uses_window_rule, window_rule_rows
 
-_KEPT = (
-    "path",
-    "content_hash",
-    "ahash",
-    "dhash",
-    "phash",
-    "phash_mirror",
-    "thumb",
-    "colorfulness",
-    "chroma_rg",
-    "chroma_yb",
-    "width",
-    "height",
-    "label",
-    "split",
-)
+_KEPT = SEARCH_COLUMNS
 _FORMAT_KEY = "recipe_audit.index"  # stored in saved files: never renamed
 _FORMAT_VERSION = "1"
 

@@ -23,6 +23,24 @@ hash): the largest radius with precision >= 0.99 in benches/studies/dup_quality.
 TRAIN_SPLIT = "train"
 """The split every other split is checked against for leaks."""
 
+SEARCH_COLUMNS = (
+    "path",
+    "content_hash",
+    "ahash",
+    "dhash",
+    "phash",
+    "phash_mirror",
+    "thumb",
+    "colorfulness",
+    "chroma_rg",
+    "chroma_yb",
+    "width",
+    "height",
+    "label",
+    "split",
+)
+"""The scan columns every duplicate search may read (an index keeps these; a cluster collects these)."""
+
 
 def usable_rows(files: pl.DataFrame, hash: str) -> pl.DataFrame:
     """The decoded rows that have `hash`: what the single-hash search sees."""
@@ -99,6 +117,7 @@ def groups_frame(
 
 
 __all__ = [
+    "SEARCH_COLUMNS",
     "HASHES",
     "DEFAULT_MAX_DISTANCE",
     "TRAIN_SPLIT",

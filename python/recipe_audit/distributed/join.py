@@ -11,7 +11,14 @@ import polars as pl
 
 import recipe_audit._core as _core
 from recipe_audit.dedup import blockjoin, leaks, thumbmatch
-from recipe_audit.dedup.rule import groups_frame, search_radius, usable_rows, uses_window_rule, window_rule_rows
+from recipe_audit.dedup.rule import (
+    SEARCH_COLUMNS,
+    groups_frame,
+    search_radius,
+    usable_rows,
+    uses_window_rule,
+    window_rule_rows,
+)
 from recipe_audit.distributed.engine import RayEngine
 from recipe_audit.distributed.stats import JoinStats
 from recipe_audit.distributed.tasks import emit_partitions, salted_tiles, search_partition, tile_edges
@@ -23,22 +30,7 @@ def _search_columns(files: pl.DataFrame | pl.LazyFrame, hash: str) -> pl.DataFra
     """Only the columns the searches read, so a dataset of 1e8 rows is not collected whole."""
     if isinstance(files, pl.DataFrame):
         return files
-    wanted = [
-        "path",
-        "status",
-        "content_hash",
-        hash,
-        "phash",
-        "phash_mirror",
-        "thumb",
-        "colorfulness",
-        "chroma_rg",
-        "chroma_yb",
-        "width",
-        "height",
-        "label",
-        "split",
-    ]
+    wanted = ["path", "status", "content_hash", hash, *SEARCH_COLUMNS]
     names = files.collect_schema().names()
     return files.select(list(dict.fromkeys(c for c in wanted if c in names))).collect()
 
