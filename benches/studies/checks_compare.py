@@ -4,7 +4,7 @@ PyTorch Lightning's built-ins, side by side.
     python -m benches.studies.checks_compare [--half tuning|held-out|all] [--json out.json] [--only NAME_PART ...]
     python -m benches.studies.checks_compare --timing                                   # run_recipe wall time
 
-The zoo is tests/checks_zoo.py (31 cases) and tests/checks_zoo_grown.py (24 more, `HELD_OUT` = every
+The zoo is tests/checks/checks_zoo.py (31 cases) and tests/checks/checks_zoo_grown.py (24 more, `HELD_OUT` = every
 second one of those, and 2 late ones). The tuning half is the 31, the other 12 grown cases and the 2
 late ones; totals are printed per half, labelled. For every zoo case (a buggy set-up and its correct twin) each tool gets the
 same model factory, data, loss, optimizer, step, scheduler and augmentation as far as its API can
@@ -45,15 +45,15 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TQDM_DISABLE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-import checks_zoo as zoo
-import checks_zoo_grown as grown
 from recipe_audit import checks
 from recipe_audit.checks._setup import make_setup, seed_all
+
+from tests.checks import checks_zoo as zoo
+from tests.checks import checks_zoo_grown as grown
 
 BY_DESIGN = {  # bugs a LightningModule with automatic optimization cannot contain
     "zero_grad missing": "Lightning's loop zeroes grads (automatic optimization)",

@@ -13,20 +13,24 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sized
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
-from recipe_audit.checks._torch import torch
+from recipe_audit.checks._torch import Batch, torch
 
-Batch = tuple[Any, Any]
+if TYPE_CHECKING:
+    from torch.utils.data import DataLoader
+
+Loader: TypeAlias = "DataLoader[Any]"
+"""A DataLoader over any dataset: its items are whatever the user's dataset and collate yield."""
 
 
-def split_batch(batch: Any) -> Batch:
+def split_batch(batch: object) -> Batch:
     """``(x, y)`` from a batch: a tuple or list whose first two items are inputs and targets."""
     if isinstance(batch, (tuple, list)) and len(batch) >= 2:
-        return batch[0], batch[1]
+        return cast("torch.Tensor", batch[0]), cast("torch.Tensor", batch[1])
     if isinstance(batch, dict) and {"x", "y"} <= set(batch):
-        return batch["x"], batch["y"]
+        return cast("torch.Tensor", batch["x"]), cast("torch.Tensor", batch["y"])
     raise TypeError(
         f"a batch must be (inputs, targets) (a tuple or list, or a dict with 'x' and 'y'), not {type(batch).__name__}"
     )
@@ -37,7 +41,7 @@ class TensorBatches:
     generator (seeded with `seed`, a new order each pass), the last incomplete batch dropped (a batch
     of one breaks BatchNorm); in order and complete otherwise."""
 
-    def __init__(self, x: Any, y: Any, batch_size: int, shuffle: bool = True, seed: int = 0) -> None:
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int = 0) -> None:
         if len(x) != len(y):
             raise ValueError(f"X and y differ in length: {len(x)} vs {len(y)}")
         if len(x) == 0:
@@ -60,17 +64,25 @@ class TensorBatches:
             yield self.x[idx.to(self.x.device)], self.y[idx.to(self.y.device)]
 
 
-def _is_tensor_pair(obj: Any) -> bool:
-    return isinstance(obj, (tuple, list)) and len(obj) == 2 and all(isinstance(t, torch.Tensor) for t in obj)
+def _tensor_pair(obj: object) -> Batch | None:
+    """``(X, y)`` when `obj` is a tuple or list of exactly two tensors, else None."""
+    if isinstance(obj, (tuple, list)) and len(obj) == 2:
+        x, y = obj
+        if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
+            return x, y
+    return None
 
 
-def _copy_loader(loader: Any) -> tuple[Any, str | None]:
+def _is_dataloader(obj: object) -> bool:
+    """Whether `obj` is a torch DataLoader."""
+    return isinstance(obj, torch.utils.data.DataLoader)
+
+
+def _copy_loader(loader: Loader) -> tuple[Loader | None, str | None]:
     """A DataLoader that yields what `loader` would yield next, or (None, why it cannot be copied)."""
-    from torch.utils.data import DataLoader, IterableDataset
-
-    if isinstance(loader.dataset, IterableDataset):
+    if isinstance(loader.dataset, torch.utils.data.IterableDataset):
         return None, "its dataset is an IterableDataset, whose stream position cannot be copied"
-    memo: dict[int, Any] = {id(loader.dataset): loader.dataset}
+    memo: dict[int, object] = {id(loader.dataset): loader.dataset}
     generator = loader.generator
     if generator is not None:
         twin = torch.Generator(device=generator.device)
@@ -79,7 +91,7 @@ def _copy_loader(loader: Any) -> tuple[Any, str | None]:
     try:
         batch_sampler = copy.deepcopy(loader.batch_sampler, memo)
         sampler = None if batch_sampler is not None else copy.deepcopy(loader.sampler, memo)
-    except Exception as err:  # noqa: BLE001 - a sampler holding a lock, a file, a C object: say why
+    except Exception as err:  # a sampler holding a lock, a file, a C object: say why
         return None, f"its sampler cannot be copied ({type(err).__name__}: {err})"
     workers = loader.num_workers
     kwargs: dict[str, Any] = {
@@ -93,19 +105,23 @@ def _copy_loader(loader: Any) -> tuple[Any, str | None]:
     if workers > 0:
         kwargs.update(multiprocessing_context=loader.multiprocessing_context, prefetch_factor=loader.prefetch_factor)
     if batch_sampler is not None:
-        return DataLoader(loader.dataset, batch_sampler=batch_sampler, **kwargs), None
-    return DataLoader(loader.dataset, batch_size=None, sampler=sampler, **kwargs), None
+        return torch.utils.data.DataLoader(loader.dataset, batch_sampler=batch_sampler, **kwargs), None
+    return torch.utils.data.DataLoader(loader.dataset, batch_size=None, sampler=sampler, **kwargs), None
 
 
 class Data:
-    """The user's `data` argument, able to start a fresh pipeline for every experiment."""
+    """The user's `data` argument, able to start a fresh pipeline for every experiment.
+
+    `data` is whatever the user hands over (a DataLoader, tensors, a factory, a list of batches or
+    another iterable), told apart here, hence ``Any``.
+    """
 
     def __init__(self, data: Any, batch_size: int = 32, seed: int = 0) -> None:
         self.raw = data
         self.batch_size = batch_size
         self.seed = seed
         self.note: str | None = None  # why the pipeline cannot be restarted, when it cannot
-        if _is_tensor_pair(data):
+        if _tensor_pair(data) is not None:
             self.kind = "tensors"
         elif callable(data) and not hasattr(data, "__iter__"):
             self.kind = "factory"
@@ -130,22 +146,25 @@ class Data:
         """Whether two experiments can start from the same pipeline state."""
         return self.note is None
 
-    def _wrap(self, obj: Any) -> Iterable[Any]:
-        if _is_tensor_pair(obj):
-            return TensorBatches(obj[0], obj[1], self.batch_size, seed=self.seed)
-        if _is_dataloader(obj) or isinstance(obj, Iterable):
-            return obj
+    def _wrap(self, obj: object) -> Iterable[object]:
+        pair = _tensor_pair(obj)
+        if pair is not None:
+            return TensorBatches(pair[0], pair[1], self.batch_size, seed=self.seed)
+        if isinstance(obj, Iterable):  # a DataLoader, or another iterable of batches
+            return cast("Iterable[object]", obj)
         raise TypeError(f"the data factory must return a DataLoader or (X, y) tensors, not {type(obj).__name__}")
 
-    def fresh(self) -> Iterable[Any]:
+    def fresh(self) -> Iterable[object]:
         """A pipeline in the state the user's program would start from (re-iterable for epochs)."""
         if self.kind == "factory":
-            return self._wrap(self.raw())
+            return self._wrap(cast("Callable[[], object]", self.raw)())
         if self.kind == "tensors":
             return TensorBatches(self.raw[0], self.raw[1], self.batch_size, seed=self.seed)
         if self.kind == "loader" and self.restartable:
-            return _copy_loader(self.raw)[0]
-        return self.raw
+            copied, _ = _copy_loader(self.raw)
+            if copied is not None:
+                return copied
+        return cast("Iterable[object]", self.raw)
 
     def cycle(self) -> Iterator[Batch]:
         """Batches from a fresh pipeline, pass after pass (each pass advances the sampler as training would)."""
@@ -175,35 +194,31 @@ class Data:
 
     def batches_per_epoch(self) -> int | None:
         """Batches in one pass over the data, or None when the pipeline has no length."""
+        pipeline = self.fresh()
+        if not isinstance(pipeline, Sized):
+            return None
         try:
-            return len(self.fresh())  # type: ignore[arg-type]
-        except TypeError:
+            return len(pipeline)
+        except TypeError:  # a DataLoader over an IterableDataset without __len__
             return None
 
-    def ordered(self) -> Iterable[Any]:
+    def ordered(self) -> Iterable[object]:
         """Batches in dataset order (index 0 first), for joining per-sample results to paths."""
         if self.kind == "tensors":
             return TensorBatches(self.raw[0], self.raw[1], self.batch_size, shuffle=False)
         pipeline = self.fresh()
         if isinstance(pipeline, TensorBatches):
             return TensorBatches(pipeline.x, pipeline.y, pipeline.batch_size, shuffle=False)
-        if _is_dataloader(pipeline):
-            from torch.utils.data import DataLoader, IterableDataset
-
-            if isinstance(pipeline.dataset, IterableDataset):
-                return pipeline
+        if isinstance(pipeline, torch.utils.data.DataLoader):
+            if isinstance(pipeline.dataset, torch.utils.data.IterableDataset):
+                return cast("Iterable[object]", pipeline)
             batch_size = pipeline.batch_size or self.batch_size
-            return DataLoader(pipeline.dataset, batch_size=batch_size, shuffle=False, collate_fn=pipeline.collate_fn)
+            return torch.utils.data.DataLoader(
+                pipeline.dataset, batch_size=batch_size, shuffle=False, collate_fn=pipeline.collate_fn
+            )
         return pipeline
 
 
-def _is_dataloader(obj: Any) -> bool:
-    from torch.utils.data import DataLoader
-
-    return isinstance(obj, DataLoader)
-
-
-def labels_of(data: Data, max_batches: int = 64) -> Any:
+def labels_of(data: Data, max_batches: int = 64) -> torch.Tensor:
     """Targets from up to `max_batches` batches of a fresh pipeline, concatenated."""
     return torch.cat([y for _, y in data.batches(max_batches)])
-

@@ -5,11 +5,11 @@ trained weights (an EMA or eval copy never updated), a step that trains in eval 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from recipe_audit.checks._outputs import agreement
 from recipe_audit.checks._setup import Setup, default_predict
-from recipe_audit.checks._torch import nn
+from recipe_audit.checks._torch import first_tensor, nn, torch
 
 STALE_SHARE = 0.5
 """`predict` keeping more than this share of what training gained over the untrained model is stale."""
@@ -19,12 +19,14 @@ BN_MIN = 8
 """Fewest samples a BatchNorm layer should normalise at a time in training."""
 
 
-
-def stale_predict(setup: Setup, trained: Any, x: Any, y: Any) -> tuple[str, float] | None:
+def stale_predict(setup: Setup, trained: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[str, float] | None:
     """(why, share of the gain lost) when `predict` on the trained model scores like the untrained one."""
     activation = setup.activation()
     fresh, _ = agreement(setup.task, setup.outputs(setup.fresh_model(), x), y, activation)
-    own, _ = agreement(setup.task, default_predict(trained, x), y, activation)
+    own_outputs = first_tensor(default_predict(trained, x))
+    if own_outputs is None:
+        raise TypeError("the model returned no tensor")
+    own, _ = agreement(setup.task, own_outputs, y, activation)
     given, _ = agreement(setup.task, setup.outputs(trained, x), y, activation)
     gain = own - fresh
     if gain < MIN_GAIN:
@@ -32,21 +34,36 @@ def stale_predict(setup: Setup, trained: Any, x: Any, y: Any) -> tuple[str, floa
     lost = (own - given) / gain
     if lost <= STALE_SHARE:
         return None
-    return (f"predict agrees with {given:.0%} of the labels where the trained model's own forward (eval mode) agrees "
-            f"with {own:.0%} and the untrained model's predict with {fresh:.0%}: predict does not use the trained "
-            "weights (an EMA or evaluation copy that never receives them?)", lost)
+    return (
+        f"predict agrees with {given:.0%} of the labels where the trained model's own forward (eval mode) agrees "
+        f"with {own:.0%} and the untrained model's predict with {fresh:.0%}: predict does not use the trained "
+        "weights (an EMA or evaluation copy that never receives them?)",
+        lost,
+    )
 
 
-def _eval_mode_in_step(setup: Setup, x: Any, y: Any, *, after_predict: bool) -> tuple[list[str], Any]:
+def _eval_mode_in_step(
+    setup: Setup, x: torch.Tensor, y: torch.Tensor, *, after_predict: bool
+) -> tuple[list[str], nn.Module]:
     """(dropout/BatchNorm modules that ran in eval mode during one user step, the model)."""
     model = setup.fresh_model()
-    modal = [(n, m) for n, m in model.named_modules()
-             if isinstance(m, (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm))]
+    modal = [
+        (n, m)
+        for n, m in model.named_modules()
+        if isinstance(m, (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm))
+    ]
     if after_predict:
         setup.outputs(model, x)
     seen: list[str] = []
-    handles = [m.register_forward_pre_hook(lambda mod, args, name=n: seen.append(name) if not mod.training else None)
-               for n, m in modal]
+
+    def hook_for(name: str) -> Callable[[nn.Module, tuple[object, ...]], None]:
+        def hook(mod: nn.Module, args: tuple[object, ...]) -> None:
+            if not mod.training:
+                seen.append(name)
+
+        return hook
+
+    handles = [m.register_forward_pre_hook(hook_for(n)) for n, m in modal]
     try:
         setup.step(model, setup.optimizer_fn(model), x, y)
     finally:
@@ -55,7 +72,7 @@ def _eval_mode_in_step(setup: Setup, x: Any, y: Any, *, after_predict: bool) -> 
     return seen, model
 
 
-def trains_in_eval_mode(setup: Setup, x: Any, y: Any) -> str | None:
+def trains_in_eval_mode(setup: Setup, x: torch.Tensor, y: torch.Tensor) -> str | None:
     """Why, when one user step right after a `predict` runs dropout/BatchNorm layers in eval mode that
     the same step on a fresh model runs in train mode (layers kept in eval mode on purpose, e.g. a
     frozen BatchNorm, are the same either way)."""
@@ -67,11 +84,13 @@ def trains_in_eval_mode(setup: Setup, x: Any, y: Any) -> str | None:
     if not drifted:
         return None
     kinds = sorted({type(dict(model.named_modules())[n]).__name__ for n in drifted})
-    return (f"the training step right after a predict() ran {', '.join(kinds)} (`{drifted[0]}`) in eval mode: predict "
-            "leaves the model in eval mode and the step does not call model.train()")
+    return (
+        f"the training step right after a predict() ran {', '.join(kinds)} (`{drifted[0]}`) in eval mode: predict "
+        "leaves the model in eval mode and the step does not call model.train()"
+    )
 
 
-def batchnorm_micro_batches(setup: Setup, x: Any, y: Any) -> str | None:
+def batchnorm_micro_batches(setup: Setup, x: torch.Tensor, y: torch.Tensor) -> str | None:
     """Why, when a BatchNorm layer sees fewer than `BN_MIN` samples at a time during one user step on a
     batch at least twice that size (the step splits the batch before the layer)."""
     model = setup.fresh_model()
@@ -80,10 +99,12 @@ def batchnorm_micro_batches(setup: Setup, x: Any, y: Any) -> str | None:
         return None
     sizes: dict[str, int] = {}
 
-    def hook_for(name: str) -> Any:
-        def hook(mod: Any, args: Any) -> None:
-            if mod.training and args and hasattr(args[0], "shape"):
-                sizes[name] = min(sizes.get(name, 1 << 30), int(args[0].shape[0]))
+    def hook_for(name: str) -> Callable[[nn.Module, tuple[object, ...]], None]:
+        def hook(mod: nn.Module, args: tuple[object, ...]) -> None:
+            first = args[0] if args else None
+            if mod.training and isinstance(first, torch.Tensor):
+                sizes[name] = min(sizes.get(name, 1 << 30), int(first.shape[0]))
+
         return hook
 
     handles = [m.register_forward_pre_hook(hook_for(n)) for n, m in norms]
@@ -97,6 +118,8 @@ def batchnorm_micro_batches(setup: Setup, x: Any, y: Any) -> str | None:
     name = min(sizes, key=sizes.__getitem__)
     if sizes[name] >= BN_MIN or 2 * sizes[name] > len(x):
         return None
-    return (f"BatchNorm `{name}` normalised only {sizes[name]} samples at a time in a training step on {len(x)} (the "
-            "step splits the batch before it, e.g. into micro-batches for gradient accumulation): its batch "
-            "statistics are noisy and differ from the running ones predict uses")
+    return (
+        f"BatchNorm `{name}` normalised only {sizes[name]} samples at a time in a training step on {len(x)} (the "
+        "step splits the batch before it, e.g. into micro-batches for gradient accumulation): its batch "
+        "statistics are noisy and differ from the running ones predict uses"
+    )

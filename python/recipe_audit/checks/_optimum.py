@@ -13,10 +13,10 @@ read off the gradients), so a short receptive field is not taken for a failure t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from recipe_audit.checks._torch import torch
+from recipe_audit.checks._torch import LossFn, backward, torch
 
 STEPS = 400
 """Adam steps on the free outputs (cosine-decayed lr): enough for cross-entropy logits to reach ~1e-6."""
@@ -27,11 +27,12 @@ class Optimum:
     """The lowest loss found, and the free outputs that reach it (to read the best predictions off)."""
 
     loss: float
-    outputs: Any
+    outputs: torch.Tensor
 
 
-def _groups(x: Any, task: str, out_shape: tuple[int, ...],
-            visible: list[list[int]] | None = None) -> tuple[Any, tuple[int, ...]]:
+def _groups(
+    x: torch.Tensor | None, task: str, out_shape: tuple[int, ...], visible: list[list[int]] | None = None
+) -> tuple[torch.Tensor, tuple[int, ...]]:
     """(group id per output row, the shape of one row): rows with the same visible input share outputs;
     ``x=None``: one output vector for every position (the best constant prediction). For sequences,
     `visible[t]` lists the input positions output t can see (default 0..t: the whole prefix)."""
@@ -50,11 +51,26 @@ def _groups(x: Any, task: str, out_shape: tuple[int, ...],
     return inverse, tuple(out_shape[1:])
 
 
-_SQUASH = {"softmax": lambda z: z.softmax(-1), "log_softmax": lambda z: z.log_softmax(-1), "sigmoid": lambda z: z.sigmoid()}
+_SQUASH: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "softmax": lambda z: z.softmax(-1),
+    "log_softmax": lambda z: z.log_softmax(-1),
+    "sigmoid": lambda z: z.sigmoid(),
+}
 
 
-def lowest_loss(loss_fn: Any, x: Any, y: Any, out: Any, task: str, activation: str | None = None,
-                visible: list[list[int]] | None = None) -> Optimum | None:
+def _identity(z: torch.Tensor) -> torch.Tensor:
+    return z
+
+
+def lowest_loss(
+    loss_fn: LossFn,
+    x: torch.Tensor | None,
+    y: torch.Tensor,
+    out: torch.Tensor,
+    task: str,
+    activation: str | None = None,
+    visible: list[list[int]] | None = None,
+) -> Optimum | None:
     """The optimum of `loss_fn` over outputs shaped like `out` (passed through the model's final
     `activation`, so a softmax output is judged as one), tied across identical inputs (``x=None``: one
     vector for all; for sequences, positions tied by the inputs in `visible` reach, default the
@@ -67,9 +83,9 @@ def lowest_loss(loss_fn: Any, x: Any, y: Any, out: Any, task: str, activation: s
     lr = 0.1 * max(1.0, scale)
     opt = torch.optim.Adam([free], lr=lr)
     best = math.inf
-    squash = _SQUASH.get(activation or "", lambda z: z)
+    squash = _SQUASH.get(activation or "", _identity)
 
-    def outputs() -> Any:
+    def outputs() -> torch.Tensor:
         return squash(free[ids]).reshape(out.shape).to(out.dtype)
 
     try:
@@ -81,7 +97,7 @@ def lowest_loss(loss_fn: Any, x: Any, y: Any, out: Any, task: str, activation: s
                 loss = loss_fn(outputs(), y)
                 if not loss.requires_grad:
                     return None
-                loss.backward()
+                backward(loss)
                 opt.step()
                 best = min(best, float(loss.detach()))
             final = float(loss_fn(outputs(), y).detach())

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
-from recipe_audit.checks._torch import torch
+from recipe_audit.checks._torch import LossFn, nn, torch
 
 
 @dataclass
@@ -15,14 +14,14 @@ class Target:
     (float 0/1 targets per output) or ``regression``."""
 
     kind: str
-    priors: Any = None  # categorical: [C]; bernoulli: [...] per output; regression: mean per output
-    spread: Any = None  # regression: std per output
+    priors: torch.Tensor  # categorical: [C]; bernoulli: [...] per output; regression: mean per output
+    spread: torch.Tensor | None = None  # regression: std per output
 
 
 _PASS_THROUGH = ("View", "Reshape", "Squeeze", "Unsqueeze", "Clone", "Expand", "Permute", "Transpose", "Alias")
 
 
-def final_activation(out: Any) -> str | None:
+def final_activation(out: torch.Tensor) -> str | None:
     """``softmax`` or ``sigmoid`` when the output's last operation (past reshapes) is one, from its
     autograd graph; None when it is not, or the output carries no graph."""
     node = getattr(out, "grad_fn", None)
@@ -40,18 +39,20 @@ def final_activation(out: Any) -> str | None:
     return None
 
 
-def is_probabilities(out: Any, kind: str, activation: str | None = None) -> bool:
+def is_probabilities(out: torch.Tensor, kind: str, activation: str | None = None) -> bool:
     """Whether outputs already are probabilities: softmax rows summing to 1 (or a final softmax),
     or a final sigmoid (values in [0, 1] alone could be small logits)."""
     if out.min() < 0 or out.max() > 1:
         return False
     if kind == "categorical":
         rows = out.sum(-1)
-        return activation == "softmax" or (out.shape[-1] > 1 and bool(torch.allclose(rows, torch.ones_like(rows), atol=1e-3)))
+        return activation == "softmax" or (
+            out.shape[-1] > 1 and bool(torch.allclose(rows, torch.ones_like(rows), atol=1e-3))
+        )
     return kind == "bernoulli" and activation == "sigmoid"
 
 
-def is_soft(task: str, out: Any, y: Any) -> bool:
+def is_soft(task: str, out: torch.Tensor, y: torch.Tensor) -> bool:
     """Whether float targets are class distributions (mixup, smoothed labels): each sample's shaped like
     its outputs, non-negative, summing to 1 over the classes."""
     if task == "regression" or not y.is_floating_point() or y.dim() != out.dim() or y.shape[1:] != out.shape[1:]:
@@ -61,12 +62,12 @@ def is_soft(task: str, out: Any, y: Any) -> bool:
     return bool(torch.allclose(y.sum(-1), torch.ones_like(y.sum(-1)), atol=1e-3))
 
 
-def hard_labels(task: str, out: Any, y: Any) -> Any:
+def hard_labels(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The labels to compare predictions with: the most likely class of soft targets, else the targets."""
     return y.argmax(-1) if is_soft(task, out, y) else y
 
 
-def describe(task: str, out: Any, y: Any) -> Target:
+def describe(task: str, out: torch.Tensor, y: torch.Tensor) -> Target:
     """The target kind and its statistics, from one batch of outputs and targets (soft targets, one
     distribution per sample, are categorical with their mean as priors)."""
     out, y = out.detach().float(), y.detach()
@@ -80,8 +81,10 @@ def describe(task: str, out: Any, y: Any) -> Target:
     if not y.is_floating_point():
         classes = out.shape[-1]
         if int(y.max()) >= classes or int(y.min()) < 0:
-            raise ValueError(f"a label is outside 0..{classes - 1} (the model has {classes} outputs): "
-                             f"labels span {int(y.min())}..{int(y.max())}")
+            raise ValueError(
+                f"a label is outside 0..{classes - 1} (the model has {classes} outputs): "
+                f"labels span {int(y.min())}..{int(y.max())}"
+            )
         counts = torch.bincount(y.reshape(-1).long().cpu(), minlength=classes).float()
         return Target("categorical", (counts / counts.sum()).to(out.device))
     yf = y.float().reshape(-1, *out.shape[1:])
@@ -89,7 +92,9 @@ def describe(task: str, out: Any, y: Any) -> Target:
     return Target("bernoulli", yf.mean(dims))
 
 
-def constant_outputs(target: Target, out: Any, activation: str | None = None) -> tuple[Any, Any]:
+def constant_outputs(
+    target: Target, out: torch.Tensor, activation: str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(the outputs of an uninformed net, of a net whose final bias is 'initialized well'), in the
     space the model outputs: logits, probabilities (a final softmax/sigmoid) or log-probabilities."""
     zeros = torch.zeros_like(out)
@@ -106,10 +111,12 @@ def constant_outputs(target: Target, out: Any, activation: str | None = None) ->
         if is_probabilities(out, "bernoulli", activation):
             return zeros + 0.5, p.expand_as(out).clone()
         return zeros, torch.log(p / (1 - p)).expand_as(out).clone()
-    return zeros, target.priors.reshape(-1).expand_as(out).clone() if out.dim() > 1 else target.priors.expand_as(out).clone()
+    return zeros, target.priors.reshape(-1).expand_as(out).clone() if out.dim() > 1 else target.priors.expand_as(
+        out
+    ).clone()
 
 
-def mean_prediction(target: Target, out: Any, activation: str | None = None) -> Any:
+def mean_prediction(target: Target, out: torch.Tensor, activation: str | None = None) -> torch.Tensor:
     """The mean predicted distribution (categorical/bernoulli) or value (regression) over a batch."""
     out = out.detach().float()
     probs = is_probabilities(out, target.kind, activation)
@@ -122,7 +129,7 @@ def mean_prediction(target: Target, out: Any, activation: str | None = None) -> 
     return out.mean(dims)
 
 
-def predicted_labels(target: Target, out: Any, activation: str | None = None) -> Any:
+def predicted_labels(target: Target, out: torch.Tensor, activation: str | None = None) -> torch.Tensor:
     """Labels a classifier predicts (argmax; a threshold at 0 on logits, 0.5 after a sigmoid), or
     the regression values."""
     out = out.detach()
@@ -133,13 +140,13 @@ def predicted_labels(target: Target, out: Any, activation: str | None = None) ->
     return out
 
 
-def per_sample_losses(loss_fn: Any, out: Any, y: Any) -> list[float]:
+def per_sample_losses(loss_fn: LossFn, out: torch.Tensor, y: torch.Tensor) -> list[float]:
     """The loss of each sample alone (the user's `loss_fn` on one-sample slices)."""
     with torch.no_grad():
         return [float(loss_fn(out[i : i + 1], y[i : i + 1])) for i in range(out.shape[0])]
 
 
-def final_bias(model: Any, size: int) -> tuple[str, Any] | None:
+def final_bias(model: nn.Module, size: int) -> tuple[str, nn.Parameter] | None:
     """The last registered bias vector of length `size`: the output layer's, in the usual model."""
     found = None
     for name, p in model.named_parameters():
@@ -148,7 +155,7 @@ def final_bias(model: Any, size: int) -> tuple[str, Any] | None:
     return found
 
 
-def agreement(task: str, out: Any, y: Any, activation: str | None = None) -> tuple[float, str]:
+def agreement(task: str, out: torch.Tensor, y: torch.Tensor, activation: str | None = None) -> tuple[float, str]:
     """(share of the predictions read off `out` matching the labels, in words); for regression 1.0
     once R^2 >= 0.95, else R^2 (at least 0)."""
     target = describe(task, out, y)

@@ -1,4 +1,9 @@
-"""The report row every check returns, the check names (a contract) and the recipe's advice."""
+"""The report: one row per check, and the nameless verdict a check's code returns.
+
+A check's implementation returns a `Verdict` (status, measured value, expectation, message, hint);
+the registry names it and adds the recipe's advice (`recipe_audit.checks._registry`), so a check's
+name is written once, where it is declared.
+"""
 
 from __future__ import annotations
 
@@ -11,34 +16,6 @@ import polars as pl
 STATUSES: tuple[str, ...] = ("pass", "fail", "warn", "skip")
 """Every value the ``status`` column can take."""
 
-CHECK_NAMES: tuple[str, ...] = (
-    "seed_determinism",
-    "loss_at_init",
-    "init_bias",
-    "input_normalization",
-    "input_independent_baseline",
-    "overfit_one_batch",
-    "decreasing_loss",
-    "batch_independence",
-    "causality",
-    "lr_schedule",
-    "augmentation_labels",
-    "grad_clipping",
-    "grad_accumulation",
-    "frozen_params",
-    "eval_mode",
-    "activations",
-    "nan_inf",
-    "input_layout",
-    "preprocess_leak",
-    "batch_composition",
-    "loss_reduction",
-    "class_weights",
-    "padding_loss",
-    "weight_decay",
-)
-"""The checks `run_recipe` runs, in this order: the names are a stable contract."""
-
 REPORT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "check": pl.String,
     "status": pl.String,
@@ -49,33 +26,28 @@ REPORT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 }
 """Columns of every report frame: one row per check (or per watcher finding)."""
 
-RECIPE = {
-    "seed_determinism": "fix random seed: 'guarantees that if you run the code twice you will get the same outcome'",
-    "loss_at_init": "verify loss @ init: 'you should measure -log(1/n_classes) on a softmax at initialization'",
-    "init_bias": "init well: 'initialize the final layer weights correctly', e.g. the bias to the mean or log(priors)",
-    "input_normalization": "visualize just before the net: 'the unambiguous source of truth is what goes into your network'",
-    "input_independent_baseline": "input-independent baseline: 'set all your inputs to zero... it should perform worse'",
-    "overfit_one_batch": "overfit one batch: 'verify that we can reach the lowest achievable loss (e.g. zero)'",
-    "decreasing_loss": "verify decreasing training loss: 'the training loss should go down as it should'",
-    "batch_independence": "use backprop to chart dependencies: 'check that you only get a non-zero gradient on the i-th input'",
-    "causality": "use backprop to chart dependencies: each output may depend only on the inputs it is allowed to see",
-    "lr_schedule": "tune LR decay: 'be very careful with re-using the ImageNet decay; disable decays at first'",
-    "augmentation_labels": "visualize just before the net: decode what goes in, labels included, before trusting augmentation",
-    "grad_clipping": "the neural net training fails silently: clip gradients, not the loss",
-    "grad_accumulation": "the neural net training fails silently: e.g. 'you forgot to zero_grad before .backward()'",
-    "frozen_params": "the neural net training fails silently: 'you forgot to flip the requires_grad flag' and the like",
-    "eval_mode": "the neural net training fails silently: 'you forgot to set train/eval mode for BN'",
-    "activations": "the neural net training fails silently: watch for dead, saturated or exploding activations",
-    "nan_inf": "the neural net training fails silently: find where the first NaN/Inf appears",
-    "input_layout": "visualize just before the net: 'the unambiguous source of truth is what goes into your network'",
-    "preprocess_leak": "set up the evaluation skeleton: the evaluation set must stay unseen, its statistics included",
-    "batch_composition": "become one with the data: shuffle it, or every batch teaches the classes of the moment",
-    "loss_reduction": "the neural net training fails silently: a summed loss changes what the learning rate means",
-    "class_weights": "the neural net training fails silently: check the loss weighs what you meant it to",
-    "padding_loss": "the neural net training fails silently: padding must not count in the loss",
-    "weight_decay": "regularize: weight decay, but not on what practice leaves undecayed (biases, norm layers)",
-}
-"""One line of the recipe's advice per check, quoted in every hint."""
+
+def _valid(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check found, before it is named: its status, the measured value and what was expected.
+
+    ``advised``: whether the report adds the recipe's advice to the hint (every verdict but a skip).
+    """
+
+    status: str
+    value: float | None = None
+    expected: str = ""
+    message: str = ""
+    hint: str = ""
+    advised: bool = True
+
+    def __post_init__(self) -> None:
+        _valid(self.status)
 
 
 @dataclass(frozen=True)
@@ -90,24 +62,26 @@ class Row:
     hint: str = ""
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
+        _valid(self.status)
 
 
-def row(check: str, status: str, value: float | None = None, expected: str = "", message: str = "", hint: str = "") -> Row:
-    """A `Row` whose hint ends with the recipe's advice for `check`."""
-    advice = RECIPE.get(check, "")
-    if advice and advice in hint:
-        full_hint = hint
-    else:
-        full_hint = f"{hint} ({advice})" if hint and advice else (hint or advice)
+def verdict(status: str, value: float | None = None, expected: str = "", message: str = "", hint: str = "") -> Verdict:
+    """A `Verdict` (a NaN value is recorded as missing); the report adds the recipe's advice to its hint."""
     clean = None if value is None or math.isnan(value) else float(value)
-    return Row(check, status, clean, expected, message, full_hint)
+    return Verdict(status, clean, expected, message, hint)
 
 
-def skip(check: str, why: str) -> Row:
-    """A skipped check: `why` says what would make it run."""
-    return Row(check, "skip", None, "", why, "")
+def skip(why: str) -> Verdict:
+    """A skipped check: `why` says what would make it run (no advice: there is nothing to fix)."""
+    return Verdict("skip", None, "", why, "", advised=False)
+
+
+def named(check: str, found: Verdict, advice: str) -> Row:
+    """`found` as the row of `check`, its hint ending with `advice` (the recipe's line) when advised."""
+    hint = found.hint
+    if found.advised and advice:
+        hint = f"{hint} ({advice})" if hint else advice
+    return Row(check, found.status, found.value, found.expected, found.message, hint)
 
 
 def frame(rows: Iterable[Row]) -> pl.DataFrame:

@@ -12,12 +12,34 @@ import inspect
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar, cast
+
+import numpy as np
 
 from recipe_audit.checks._data import Data
-from recipe_audit.checks._torch import device_of, first_tensor, require_torch, torch
+from recipe_audit.checks._outputs import final_activation
+from recipe_audit.checks._torch import (
+    Augment,
+    Batch,
+    LossFn,
+    ModelFn,
+    OptimizerFn,
+    Predict,
+    Preprocess,
+    SchedulerFn,
+    TrainStep,
+    backward,
+    device_of,
+    first_tensor,
+    nn,
+    require_torch,
+    torch,
+)
+from recipe_audit.checks.watch import Watcher
 
 TASKS = ("classification", "regression", "sequence")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,8 +85,6 @@ def scramble_rng() -> None:
     (Python's and NumPy's start from entropy; torch's from a fixed seed, which one process run
     after another would share, but an unseeded program cannot rely on it: a library, a thread or
     a changed call order moves it)."""
-    import numpy as np
-
     draw = random.SystemRandom()
     random.seed(draw.getrandbits(64))
     np.random.seed(draw.getrandbits(32))
@@ -74,38 +94,32 @@ def scramble_rng() -> None:
 def seed_all(seed: int) -> None:
     """Seed the global RNGs a seeded program seeds: Python's, NumPy's legacy one, and torch's (all devices)."""
     random.seed(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed % 2**32)
-    except ImportError:  # numpy is a dependency; keep the checks working without it anyway
-        pass
+    np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 
 @contextlib.contextmanager
 def preserved_rng() -> Iterator[None]:
     """Restore every global RNG on exit, so running the checks leaves the caller's RNG streams alone."""
-    import numpy as np
-
-    state = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
-             torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    torch_state = torch.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     try:
         yield
     finally:
-        random.setstate(state[0])
-        np.random.set_state(state[1])
-        torch.set_rng_state(state[2])
-        if state[3] is not None:
-            torch.cuda.set_rng_state_all(state[3])
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(torch_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
 
 
-def default_optimizer(model: Any) -> Any:
+def default_optimizer(model: nn.Module) -> torch.optim.Optimizer:
     """Adam at 3e-4: 'Adam with a learning rate of 3e-4 ... is safe' (the recipe)."""
     return torch.optim.Adam(model.parameters(), lr=3e-4)
 
 
-def default_predict(model: Any, x: Any) -> Any:
+def default_predict(model: nn.Module, x: torch.Tensor) -> object:
     """Inference as it should be: eval mode, no graph, and the model's mode restored."""
     was_training = model.training
     model.eval()
@@ -120,12 +134,12 @@ def default_predict(model: Any, x: Any) -> Any:
 class Run:
     """One training experiment: the trained model, its optimizer, the losses, the start and the watcher."""
 
-    model: Any
-    optimizer: Any
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
     losses: list[float]
-    initial: dict[str, Any]
-    watcher: Any = None
-    batches: Any = None  # the pipeline it trains on, to train further
+    initial: dict[str, torch.Tensor]
+    watcher: Watcher | None = None
+    batches: Iterator[Batch] | None = None  # the pipeline it trains on, to train further
     zero_inputs: bool = False
     augment: bool = True
 
@@ -134,16 +148,16 @@ class Run:
 class Setup:
     """Everything a check needs (the arguments of `run_recipe`), plus caches shared between checks."""
 
-    model_fn: Callable[..., Any]
+    model_fn: ModelFn
     data: Data
-    loss_fn: Callable[[Any, Any], Any]
-    optimizer_fn: Callable[[Any], Any] = default_optimizer
-    scheduler_fn: Callable[[Any], Any] | None = None
+    loss_fn: LossFn
+    optimizer_fn: OptimizerFn = default_optimizer
+    scheduler_fn: SchedulerFn | None = None
     scheduler_interval: str = "step"
-    train_step: Callable[..., float] | None = None
-    predict: Callable[[Any, Any], Any] = default_predict
-    augment: Callable[[Any, Any], tuple[Any, Any]] | None = None
-    preprocess: Callable[[Any], Any] | None = None
+    train_step: TrainStep | None = None
+    predict: Predict = default_predict
+    augment: Augment | None = None
+    preprocess: Preprocess | None = None
     task: str = "classification"
     epochs: float | None = None
     budget: Budget = field(default_factory=Budget)
@@ -151,7 +165,7 @@ class Setup:
     width_arg: str = "width"
     program_seed: int | None = None  # run_recipe(seed=N): the program seeds with N at start; None: it does not say
     eval_data: Data | None = None
-    _cache: dict[str, Any] = field(default_factory=dict)
+    _cache: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -161,8 +175,14 @@ class Setup:
         if not callable(self.model_fn):
             raise TypeError("model_fn must be a zero-argument callable returning a fresh nn.Module")
 
+    def cached(self, key: str, make: Callable[[], T]) -> T:
+        """The experiment under `key`, made once and shared by every check that asks for it."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return cast(T, self._cache[key])
+
     # -- building blocks ------------------------------------------------------------------
-    def new_model(self, **kwargs: Any) -> Any:
+    def new_model(self, **kwargs: Any) -> nn.Module:
         """A fresh model (seed the RNGs first when it matters)."""
         model = self.model_fn(**kwargs)
         if not isinstance(model, torch.nn.Module):
@@ -170,18 +190,19 @@ class Setup:
         return model
 
     @property
-    def device(self) -> Any:
-        if "device" not in self._cache:
+    def device(self) -> torch.device:
+        def first_device() -> torch.device:
             with preserved_rng():  # never disturb the RNG stream of the experiment that asks first
-                self._cache["device"] = device_of(self.new_model())
-        return self._cache["device"]
+                return device_of(self.new_model())
 
-    def fresh_model(self, seed_offset: int = 0, **kwargs: Any) -> Any:
+        return self.cached("device", first_device)
+
+    def fresh_model(self, seed_offset: int = 0, **kwargs: Any) -> nn.Module:
         """A model built right after seeding, as a seeded program builds it."""
         seed_all(self.budget.seed + seed_offset)
         return self.new_model(**kwargs)
 
-    def prepare(self, x: Any, y: Any, *, train: bool) -> tuple[Any, Any]:
+    def prepare(self, x: torch.Tensor, y: torch.Tensor, *, train: bool) -> Batch:
         """The pipeline in the user's order: to the model's device, augment (training only), preprocess."""
         x, y = x.to(self.device), y.to(self.device)
         if train and self.augment is not None:
@@ -190,49 +211,51 @@ class Setup:
             x = self.preprocess(x)
         return x, y
 
-    def forward(self, model: Any, x: Any) -> Any:
+    def forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """The model's output tensor (the first tensor of a tuple/dict output)."""
         out = first_tensor(model(x))
         if out is None:
             raise TypeError("the model returned no tensor")
         return out
 
-    def step(self, model: Any, optimizer: Any, x: Any, y: Any) -> float:
+    def step(self, model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> float:
         """One training step: the user's `train_step`, or the textbook one."""
         if self.train_step is not None:
             return float(self.train_step(model, optimizer, x, y))
         model.train()
         optimizer.zero_grad(set_to_none=True)
         loss = self.loss_fn(self.forward(model, x), y)
-        loss.backward()
+        backward(loss)
         optimizer.step()
         return float(loss.detach())
 
-    def outputs(self, model: Any, x: Any) -> Any:
+    def outputs(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """The user's `predict` on `x`, as one tensor."""
         out = first_tensor(self.predict(model, x))
         if out is None:
             raise TypeError("predict returned no tensor")
         return out
 
-    def eval_batch(self) -> tuple[Any, Any]:
+    def eval_batch(self) -> Batch:
         """`Budget.eval_examples` samples from a fresh pipeline, prepared without augmentation (cached)."""
-        if "eval" not in self._cache:
+
+        def take() -> Batch:
             with preserved_rng():
                 seed_all(self.budget.seed)
                 x, y = self.data.take(self.budget.eval_examples)
-                self._cache["eval"] = self.prepare(x, y, train=False)
-        return self._cache["eval"]
+                return self.prepare(x, y, train=False)
+
+        return self.cached("eval", take)
 
     def activation(self) -> str | None:
         """The model's final softmax/sigmoid, if any, read from a forward's autograd graph (cached)."""
-        if "activation" not in self._cache:
-            from recipe_audit.checks._outputs import final_activation
 
+        def read() -> str | None:
             x, _ = self.eval_batch()
             with preserved_rng(), torch.enable_grad():
-                self._cache["activation"] = final_activation(self.forward(self.fresh_model().eval(), x[:2]))
-        return self._cache["activation"]
+                return final_activation(self.forward(self.fresh_model().eval(), x[:2]))
+
+        return self.cached("activation", read)
 
     def width_default(self) -> int | None:
         """The default of `model_fn`'s width argument, when it has one with an int default."""
@@ -245,13 +268,19 @@ class Setup:
         return param.default
 
     # -- experiments ----------------------------------------------------------------------
-    def train(self, steps: int, *, zero_inputs: bool = False, augment: bool = True, watch: bool = False,
-              model_kwargs: dict[str, Any] | None = None, seed_offset: int = 0,
-              optimizer_fn: Callable[[Any], Any] | None = None) -> Run:
+    def train(
+        self,
+        steps: int,
+        *,
+        zero_inputs: bool = False,
+        augment: bool = True,
+        watch: bool = False,
+        model_kwargs: dict[str, Any] | None = None,
+        seed_offset: int = 0,
+        optimizer_fn: OptimizerFn | None = None,
+    ) -> Run:
         """Train a fresh model for `steps` steps on a fresh pipeline, at constant lr (no scheduler:
         'disable learning rate decays' while building trust)."""
-        from recipe_audit.checks.watch import Watcher
-
         model = self.fresh_model(seed_offset, **(model_kwargs or {}))
         initial = {k: v.detach().clone() for k, v in model.named_parameters()}
         optimizer = (optimizer_fn or self.optimizer_fn)(model)
@@ -261,9 +290,11 @@ class Setup:
 
     def extend(self, run: Run, steps: int) -> Run:
         """Train `run` `steps` steps further on its own pipeline (watched again, if it was)."""
+        batches = run.batches if run.batches is not None else self.data.cycle()
+        run.batches = batches
         with run.watcher if run.watcher is not None else contextlib.nullcontext():
             for _ in range(steps):
-                x, y = next(run.batches)
+                x, y = next(batches)
                 x, y = self.prepare(x, y, train=run.augment)
                 if run.zero_inputs:
                     x = torch.zeros_like(x)
@@ -272,16 +303,29 @@ class Setup:
 
     def baseline(self) -> Run:
         """The shared training run: `Budget.steps` steps on real data, watched (cached)."""
-        if "baseline" not in self._cache:
-            self._cache["baseline"] = self.train(self.budget.steps, watch=True)
-        return self._cache["baseline"]
+        return self.cached("baseline", lambda: self.train(self.budget.steps, watch=True))
 
 
-OPTION_NAMES = ("optimizer_fn", "scheduler_fn", "scheduler_interval", "train_step", "predict", "augment",
-                "preprocess", "task", "epochs", "steps", "budget", "seed", "frozen", "width_arg", "eval_data")
+OPTION_NAMES = (
+    "optimizer_fn",
+    "scheduler_fn",
+    "scheduler_interval",
+    "train_step",
+    "predict",
+    "augment",
+    "preprocess",
+    "task",
+    "epochs",
+    "steps",
+    "budget",
+    "seed",
+    "frozen",
+    "width_arg",
+    "eval_data",
+)
 
 
-def make_setup(model_fn: Any, data: Any, loss_fn: Any, options: dict[str, Any]) -> Setup:
+def make_setup(model_fn: ModelFn, data: Any, loss_fn: LossFn, options: dict[str, Any]) -> Setup:
     """A `Setup` from `run_recipe`'s arguments; unknown option names are a TypeError."""
     require_torch()
     unknown = set(options) - set(OPTION_NAMES)
@@ -300,5 +344,11 @@ def make_setup(model_fn: Any, data: Any, loss_fn: Any, options: dict[str, Any]) 
         clean["frozen"] = tuple(clean["frozen"])
     if "eval_data" in clean:
         clean["eval_data"] = Data(clean["eval_data"], budget.batch_size, budget.seed)
-    return Setup(model_fn, Data(data, budget.batch_size, budget.seed), loss_fn, budget=budget,
-                 program_seed=program_seed, **clean)
+    return Setup(
+        model_fn,
+        Data(data, budget.batch_size, budget.seed),
+        loss_fn,
+        budget=budget,
+        program_seed=program_seed,
+        **clean,
+    )

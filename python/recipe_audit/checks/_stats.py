@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TypedDict
 
 from recipe_audit.checks._report import fmt
 from recipe_audit.checks._torch import nn, torch
@@ -22,7 +22,20 @@ NEAR_ZERO_LR = 1e-3
 """A learning rate at or below this share of its peak counts as near zero."""
 
 
-def activation_kind(module: Any) -> str:
+class InputStats(TypedDict):
+    """Scalar statistics of one input batch (`input_stats`)."""
+
+    input_mean: float
+    input_std: float
+    input_min: float
+    input_max: float
+    input_rms: float
+    input_nonfinite: int
+    batch_size: int
+    fingerprint: tuple[tuple[int, ...], float]
+
+
+def activation_kind(module: nn.Module) -> str:
     """``relu`` (can die), ``tanh``/``sigmoid`` (can saturate) or ``other``."""
     if isinstance(module, (nn.ReLU, nn.ReLU6)):
         return "relu"
@@ -33,7 +46,7 @@ def activation_kind(module: Any) -> str:
     return "other"
 
 
-def _units(x: Any) -> Any:
+def _units(x: torch.Tensor) -> torch.Tensor:
     """[units, values]: channels (dim 1) of 4-D+ tensors, the last dim of 2-D/3-D ones."""
     if x.dim() >= 4:
         return x.transpose(0, 1).reshape(x.shape[1], -1)
@@ -42,13 +55,13 @@ def _units(x: Any) -> Any:
     return x.reshape(1, -1)
 
 
-def channel_stats(x: Any) -> tuple[list[float], list[float]]:
+def channel_stats(x: torch.Tensor) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of a float batch (channels as in `_units`)."""
     flat = _units(x.detach().float())
     return flat.mean(1).tolist(), flat.std(1, unbiased=False).tolist()
 
 
-def input_stats(x: Any) -> dict[str, Any]:
+def input_stats(x: torch.Tensor) -> InputStats:
     """Scalar statistics of an input batch, and a fingerprint to spot a repeated batch."""
     t = x.detach()
     floating = t.is_floating_point()
@@ -71,7 +84,7 @@ def input_stats(x: Any) -> dict[str, Any]:
     }
 
 
-def activation_stats(out: Any, kind: str) -> dict[str, float]:
+def activation_stats(out: torch.Tensor, kind: str) -> dict[str, float]:
     """rms, mean, std, dead share of units (relu) and saturated share of values (tanh/sigmoid)."""
     x = out.detach().float()
     row = {
@@ -107,8 +120,14 @@ def judge_inputs(means: list[float], stds: list[float], first_normalizes: bool) 
         return "fail", worst, f"inputs are far from normalized: {detail}.{looks}"
     if worst_std < FLAT_WARN:
         status = "fail" if worst_std < FLAT_FAIL else "warn"
-        return status, worst_std, (f"inputs are nearly constant: {detail}: no channel varies by more than "
-                                   f"{fmt(worst_std)} (divided by a std far too large, e.g. 0-255 statistics on 0-1 pixels)")
+        return (
+            status,
+            worst_std,
+            (
+                f"inputs are nearly constant: {detail}: no channel varies by more than "
+                f"{fmt(worst_std)} (divided by a std far too large, e.g. 0-255 statistics on 0-1 pixels)"
+            ),
+        )
     if worst_mean > INPUT_WARN[0] or worst_std > INPUT_WARN[1]:
         return "warn", worst, f"inputs are only roughly normalized: {detail}"
     return "pass", worst, f"inputs look normalized: {detail}"

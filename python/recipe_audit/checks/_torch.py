@@ -1,78 +1,93 @@
 """Lazy access to PyTorch (and matplotlib): `import recipe_audit.checks` never imports them.
 
-The first attribute looked up on `torch`, `nn` or `F` imports PyTorch; when it is missing, that
-lookup raises an ImportError that says how to install it. Code in this package writes
-``torch.zeros(...)`` as usual and stays importable without torch.
+The first attribute looked up on `torch`, `nn` or `F` imports PyTorch through
+`recipe_audit._optional.require`; when it is missing, that lookup raises an ImportError naming the
+``torch`` extra. Code in this package writes ``torch.zeros(...)`` as usual and stays importable
+without torch; type checkers see the real modules. The aliases below name what the user hands over.
 """
 
 from __future__ import annotations
 
-import importlib
 import types
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, SupportsFloat, TypeAlias
 
-INSTALL_HINT = "recipe_audit.checks needs PyTorch: pip install 'recipe-audit[torch]'"
-PLOT_HINT = "recipe_audit.checks plots need matplotlib: pip install 'recipe-audit[torch]'"
+from recipe_audit._optional import require
+
+EXTRA = "torch"
+"""The extra that installs PyTorch and matplotlib: ``pip install 'recipe-audit[torch]'``."""
+FEATURE = "recipe_audit.checks"
+PLOT_FEATURE = "recipe_audit.checks plots"
 
 
-class _LazyModule(types.ModuleType):
-    """A stand-in that imports the real module on first attribute access."""
+class LazyModule(types.ModuleType):
+    """A stand-in that imports the real module (through `require`) on first attribute access."""
 
-    def __init__(self, name: str, hint: str) -> None:
+    def __init__(self, name: str) -> None:
         super().__init__(name)
-        self._lazy_name = name
-        self._lazy_hint = hint
         self._lazy_module: types.ModuleType | None = None
 
-    def _load(self) -> types.ModuleType:
-        if self._lazy_module is None:
-            try:
-                self._lazy_module = importlib.import_module(self._lazy_name)
-            except ImportError as err:
-                raise ImportError(f"{self._lazy_hint} ({err})") from err
-        return self._lazy_module
-
-    def __getattr__(self, attr: str) -> Any:
+    def __getattr__(self, attr: str) -> object:
         if attr.startswith("_lazy_"):
             raise AttributeError(attr)
-        return getattr(self._load(), attr)
+        if self._lazy_module is None:
+            self._lazy_module = require(self.__name__, extra=EXTRA, feature=FEATURE)
+        return getattr(self._lazy_module, attr)
 
 
 if TYPE_CHECKING:
     import torch
     import torch.nn.functional as F
     from torch import nn
+    from torch.utils.hooks import RemovableHandle
 else:
-    torch = _LazyModule("torch", INSTALL_HINT)
-    nn = _LazyModule("torch.nn", INSTALL_HINT)
-    F = _LazyModule("torch.nn.functional", INSTALL_HINT)
+    torch = LazyModule("torch")
+    nn = LazyModule("torch.nn")
+    F = LazyModule("torch.nn.functional")
+
+# What the user hands over (strings: torch is not imported to define them).
+Batch: TypeAlias = "tuple[torch.Tensor, torch.Tensor]"
+ModelFn: TypeAlias = "Callable[..., nn.Module]"
+LossFn: TypeAlias = "Callable[[torch.Tensor, torch.Tensor], torch.Tensor]"
+OptimizerFn: TypeAlias = "Callable[[nn.Module], torch.optim.Optimizer]"
+SchedulerFn: TypeAlias = "Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]"
+TrainStep: TypeAlias = "Callable[[nn.Module, torch.optim.Optimizer, torch.Tensor, torch.Tensor], SupportsFloat]"
+Predict: TypeAlias = "Callable[[nn.Module, torch.Tensor], object]"
+Augment: TypeAlias = "Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]"
+Preprocess: TypeAlias = "Callable[[torch.Tensor], torch.Tensor]"
 
 
 def require_torch() -> types.ModuleType:
     """Import torch now, or raise an ImportError that says how to install it."""
-    try:
-        return importlib.import_module("torch")
-    except ImportError as err:
-        raise ImportError(f"{INSTALL_HINT} ({err})") from err
+    return require("torch", extra=EXTRA, feature=FEATURE)
 
 
 def require_matplotlib() -> types.ModuleType:
-    """Import matplotlib's object-oriented API (no pyplot, no global backend change)."""
-    try:
-        importlib.import_module("matplotlib")
-        return importlib.import_module("matplotlib.figure")
-    except ImportError as err:
-        raise ImportError(f"{PLOT_HINT} ({err})") from err
+    """matplotlib's object-oriented API (``matplotlib.figure``: no pyplot, no global backend change)."""
+    return require("matplotlib.figure", extra=EXTRA, feature=PLOT_FEATURE)
 
 
-def device_of(model: Any) -> Any:
+def device_of(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (or buffer); CPU for a model without either."""
     for tensor in list(model.parameters()) + list(model.buffers()):
         return tensor.device
     return torch.device("cpu")
 
 
-def first_tensor(obj: Any) -> Any:
+def backward(loss: torch.Tensor) -> None:
+    """``loss.backward()``, the method itself (a `watch` patching ``Tensor.backward`` sees the call);
+    torch leaves that method unannotated, hence the typed handle."""
+    run: Callable[[], None] = loss.backward
+    run()
+
+
+def register_grad_hook(tensor: torch.Tensor, hook: Callable[[torch.Tensor], None]) -> RemovableHandle:
+    """``tensor.register_hook(hook)`` (unannotated in torch): `hook` sees each gradient of `tensor`."""
+    register: Callable[[Callable[[torch.Tensor], None]], RemovableHandle] = tensor.register_hook
+    return register(hook)
+
+
+def first_tensor(obj: object) -> torch.Tensor | None:
     """The first tensor in a model output: the tensor itself, or the first one in a tuple/list/dict."""
     if isinstance(obj, torch.Tensor):
         return obj
@@ -84,3 +99,27 @@ def first_tensor(obj: Any) -> Any:
             if found is not None:
                 return found
     return None
+
+
+__all__ = [
+    "EXTRA",
+    "F",
+    "Augment",
+    "Batch",
+    "LazyModule",
+    "LossFn",
+    "ModelFn",
+    "OptimizerFn",
+    "Predict",
+    "Preprocess",
+    "SchedulerFn",
+    "TrainStep",
+    "backward",
+    "device_of",
+    "first_tensor",
+    "nn",
+    "register_grad_hook",
+    "require_matplotlib",
+    "require_torch",
+    "torch",
+]

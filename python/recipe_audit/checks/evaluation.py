@@ -9,11 +9,11 @@ samples' own difficulty from the noise), otherwise as two independent means (Wel
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
+from recipe_audit.checks._torch import LossFn, Predict, Preprocess, nn
 from recipe_audit.checks.ranking import rank_by_loss
 
 
@@ -40,12 +40,12 @@ def _interval(mean: float, std: float, n: int, confidence: float) -> tuple[float
 
 
 def eval_loss(
-    model: Any,
+    model: nn.Module,
     data: Any,
-    loss_fn: Callable[[Any, Any], Any] | None = None,
+    loss_fn: LossFn | None = None,
     *,
-    predict: Callable[[Any, Any], Any] | None = None,
-    preprocess: Callable[[Any], Any] | None = None,
+    predict: Predict | None = None,
+    preprocess: Preprocess | None = None,
     confidence: float = 0.95,
     batch_size: int = 256,
 ) -> EvalLoss:
@@ -65,8 +65,9 @@ def eval_loss(
     """
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
-    table = rank_by_loss(model, data, loss_fn=loss_fn, preprocess=preprocess, predict=predict,
-                         batch_size=batch_size).sort("index")
+    table = rank_by_loss(
+        model, data, loss_fn=loss_fn, preprocess=preprocess, predict=predict, batch_size=batch_size
+    ).sort("index")
     losses = tuple(float(v) for v in table["loss"].to_list())
     n = len(losses)
     if n == 0:
@@ -89,7 +90,9 @@ class Comparison:
     message: str
 
 
-def compare_runs(a: EvalLoss, b: EvalLoss, *, paired: bool | None = None, confidence: float | None = None) -> Comparison:
+def compare_runs(
+    a: EvalLoss, b: EvalLoss, *, paired: bool | None = None, confidence: float | None = None
+) -> Comparison:
     """Whether run B's evaluation loss differs from run A's by more than the evaluation's noise.
 
     Args:
@@ -119,7 +122,10 @@ def compare_runs(a: EvalLoss, b: EvalLoss, *, paired: bool | None = None, confid
         low, high = diff - half, diff + half
         how = f"unpaired, {a.n} and {b.n} samples"
     significant = low > 0 or high < 0
-    verdict = (("B is worse" if diff > 0 else "B is better") + " (significant)" if significant
-               else "not significant: the difference is within the evaluation's noise")
-    message = (f"loss B - A = {diff:+.4g} ({level:.0%} CI {low:+.4g} .. {high:+.4g}, {how}): {verdict}")
+    verdict = (
+        ("B is worse" if diff > 0 else "B is better") + " (significant)"
+        if significant
+        else "not significant: the difference is within the evaluation's noise"
+    )
+    message = f"loss B - A = {diff:+.4g} ({level:.0%} CI {low:+.4g} .. {high:+.4g}, {how}): {verdict}"
     return Comparison(diff, low, high, paired, significant, message)

@@ -16,7 +16,6 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -33,7 +32,7 @@ text-align:left;font-size:.9em}.status{font-weight:bold;color:#fff;padding:.1em 
 figure{display:inline-block;margin:1em}img{max-width:34em;border:1px solid #eee}.hint{color:#555}"""
 
 
-def _png(draw: Callable[[str], Any]) -> str | None:
+def _png(draw: Callable[[str], object]) -> str | None:
     """A plot written by `draw(path)` as a data: URI, or None when it cannot be drawn for this set-up."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "plot.png")
@@ -53,12 +52,24 @@ def recipe_figures(setup: Setup) -> dict[str, str]:
         run = setup.baseline()
         raw = setup.data.raw
         figures["what enters the net (first batch, after augment and preprocess)"] = _png(
-            lambda p: plots.show_batch(raw, p, n=16, augment=setup.augment, preprocess=setup.preprocess))
+            lambda p: plots.show_batch(raw, p, n=16, augment=setup.augment, preprocess=setup.preprocess)
+        )
         figures[f"baseline training loss ({len(run.losses)} steps)"] = _png(lambda p: plots.loss_curve(run.losses, p))
-        figures["prediction dynamics on a fixed batch"] = _png(lambda p: plots.prediction_dynamics(
-            setup.model_fn, raw, setup.loss_fn, p, steps=setup.budget.steps, optimizer_fn=setup.optimizer_fn,
-            train_step=setup.train_step, predict=setup.predict, augment=setup.augment, preprocess=setup.preprocess,
-            seed=setup.budget.seed))
+        figures["prediction dynamics on a fixed batch"] = _png(
+            lambda p: plots.prediction_dynamics(
+                setup.model_fn,
+                raw,
+                setup.loss_fn,
+                p,
+                steps=setup.budget.steps,
+                optimizer_fn=setup.optimizer_fn,
+                train_step=setup.train_step,
+                predict=setup.predict,
+                augment=setup.augment,
+                preprocess=setup.preprocess,
+                seed=setup.budget.seed,
+            )
+        )
         figures["first layer after the baseline run"] = _png(lambda p: plots.first_layer_weights(run.model, p))
     return {caption: uri for caption, uri in figures.items() if uri is not None}
 
@@ -71,25 +82,36 @@ def render_html(report: pl.DataFrame, figures: dict[str, str] | None = None, *, 
     for r in report.iter_rows(named=True):
         value = "" if r["value"] is None else f"{r['value']:.4g}"
         color = _COLORS.get(r["status"], "#757575")
-        rows.append(f"<tr><td>{html.escape(r['check'])}</td><td><span class='status' style='background:{color}'>"
-                    f"{html.escape(r['status'])}</span></td><td>{html.escape(value)}</td>"
-                    f"<td>{html.escape(r['expected'] or '')}</td><td>{html.escape(r['message'] or '')}"
-                    f"<div class='hint'>{html.escape(r['hint'] or '')}</div></td></tr>")
+        rows.append(
+            f"<tr><td>{html.escape(r['check'])}</td><td><span class='status' style='background:{color}'>"
+            f"{html.escape(r['status'])}</span></td><td>{html.escape(value)}</td>"
+            f"<td>{html.escape(r['expected'] or '')}</td><td>{html.escape(r['message'] or '')}"
+            f"<div class='hint'>{html.escape(r['hint'] or '')}</div></td></tr>"
+        )
     figs = []
     for caption, uri in (figures or {}).items():
         if not uri.startswith("data:image/png;base64,"):
             raise ValueError("figures must be data:image/png;base64 URIs")
-        figs.append(f"<figure><img src='{html.escape(uri, quote=True)}' alt='{html.escape(caption, quote=True)}'>"
-                    f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
-            f"content=\"{CSP}\"><title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p><table><tr><th>check</th><th>status</th>"
-            f"<th>value</th><th>expected</th><th>message and hint</th></tr>{''.join(rows)}</table>"
-            f"<h2>Plots</h2>{''.join(figs) or '<p>none</p>'}</body></html>")
+        figs.append(
+            f"<figure><img src='{html.escape(uri, quote=True)}' alt='{html.escape(caption, quote=True)}'>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
+        f'content="{CSP}"><title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>'
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p><table><tr><th>check</th><th>status</th>"
+        f"<th>value</th><th>expected</th><th>message and hint</th></tr>{''.join(rows)}</table>"
+        f"<h2>Plots</h2>{''.join(figs) or '<p>none</p>'}</body></html>"
+    )
 
 
-def write_html(report: pl.DataFrame, path: str | os.PathLike[str], figures: dict[str, str] | None = None,
-               *, title: str = "Training checks") -> str:
+def write_html(
+    report: pl.DataFrame,
+    path: str | os.PathLike[str],
+    figures: dict[str, str] | None = None,
+    *,
+    title: str = "Training checks",
+) -> str:
     """Write `render_html` to `path` (UTF-8); returns the path.
 
     Example:

@@ -9,25 +9,20 @@ to 0.
 
 from __future__ import annotations
 
-from typing import Any
-
-import polars as pl
-
-from recipe_audit.checks._report import Row, fmt, row, skip
-from recipe_audit.checks._runner import single
+from recipe_audit.checks._report import Verdict, fmt, skip, verdict
+from recipe_audit.checks._runner import training_check
 from recipe_audit.checks._setup import Setup
-from recipe_audit.checks._torch import nn, torch
+from recipe_audit.checks._torch import OptimizerFn, nn, torch
 
 SHRINK_FAIL, SHRINK_WARN = 0.5, 0.8
 """A norm or bias parameter ending below this share of its size without decay fails / warns."""
 
 
-
-def _norms() -> tuple[type, ...]:
+def _norms() -> tuple[type[nn.Module], ...]:
     return (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm)
 
 
-def _no_decay_names(model: Any) -> list[str]:
+def _no_decay_names(model: nn.Module) -> list[str]:
     """Parameters practice keeps out of weight decay: biases and normalisation layers' scales and shifts."""
     names, norms = [], _norms()
     for mod_name, module in model.named_modules():
@@ -38,51 +33,23 @@ def _no_decay_names(model: Any) -> list[str]:
     return names
 
 
-def _without_decay(optimizer_fn: Any) -> Any:
-    def make(model: Any) -> Any:
+def _without_decay(optimizer_fn: OptimizerFn) -> OptimizerFn:
+    def make(model: nn.Module) -> torch.optim.Optimizer:
         opt = optimizer_fn(model)
         for group in opt.param_groups:
             if "weight_decay" in group:
                 group["weight_decay"] = 0.0
         return opt
+
     return make
 
 
-def _weight_decay(setup: Setup) -> Row:
-    with torch.no_grad():
-        probe = setup.optimizer_fn(setup.fresh_model())
-    decays = [float(g.get("weight_decay", 0.0) or 0.0) for g in probe.param_groups]
-    if not any(decays):
-        return skip("weight_decay", "the optimizer has no weight decay")
-    base = setup.baseline()
-    plain = setup._cache.get("no_decay") or setup.train(len(base.losses), optimizer_fn=_without_decay(setup.optimizer_fn))
-    setup._cache["no_decay"] = plain
-    decayed, free = dict(base.model.named_parameters()), dict(plain.model.named_parameters())
-    ratios = {}
-    for name in _no_decay_names(base.model):
-        size = float(free[name].detach().norm())
-        if size > 1e-8:
-            ratios[name] = float(decayed[name].detach().norm()) / size
-    if not ratios:
-        return skip("weight_decay", "no bias or normalisation parameter away from zero to measure")
-    worst = min(ratios, key=ratios.__getitem__)
-    shrunk = sorted((n for n, r in ratios.items() if r < SHRINK_WARN), key=ratios.__getitem__)
-    expected = f"biases and norm parameters keep >= {SHRINK_WARN:.0%} of their size without decay"
-    words = (f"weight decay {', '.join(fmt(d) for d in sorted(set(decays)))}: after {len(base.losses)} steps "
-             f"`{worst}` is {ratios[worst]:.0%} of its size in the same run without decay")
-    hint = ("put biases and normalisation parameters in a param group with weight_decay=0, and keep the decay "
-            "of the weights moderate (1e-4 .. 1e-1 with AdamW)")
-    if ratios[worst] < SHRINK_FAIL:
-        return row("weight_decay", "fail", ratios[worst], expected,
-                   f"{words}; {len(shrunk)} bias/norm tensors shrunk below {SHRINK_WARN:.0%}: the decay, not the data, "
-                   "sets them", hint)
-    if shrunk:
-        return row("weight_decay", "warn", ratios[worst], expected, f"{words}; {len(shrunk)} shrunk below "
-                   f"{SHRINK_WARN:.0%}", hint)
-    return row("weight_decay", "pass", ratios[worst], expected, words)
-
-
-def weight_decay(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
+@training_check(
+    order=240,
+    step="regularize",
+    advice="weight decay, but not on what practice leaves undecayed (biases, norm layers)",
+)
+def weight_decay(setup: Setup) -> Verdict:
     """Trains with `optimizer_fn` and with its weight decay set to 0: fails when the decay shrinks a
     bias or a normalisation layer's parameter below half its size without decay (a huge decay on
     parameters practice leaves undecayed). Options as `run_recipe`.
@@ -91,4 +58,43 @@ def weight_decay(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.D
         >>> adamw = lambda m: torch.optim.AdamW(m.parameters(), lr=1e-2, weight_decay=0.5)  # doctest: +SKIP
         >>> checks.weight_decay(model_fn, (X, y), F.cross_entropy, optimizer_fn=adamw)       # doctest: +SKIP
     """
-    return single("weight_decay", _weight_decay, model_fn, data, loss_fn, options)
+    with torch.no_grad():
+        probe = setup.optimizer_fn(setup.fresh_model())
+    decays = [float(g.get("weight_decay", 0.0) or 0.0) for g in probe.param_groups]
+    if not any(decays):
+        return skip("the optimizer has no weight decay")
+    base = setup.baseline()
+    plain = setup.cached(
+        "no_decay", lambda: setup.train(len(base.losses), optimizer_fn=_without_decay(setup.optimizer_fn))
+    )
+    decayed, free = dict(base.model.named_parameters()), dict(plain.model.named_parameters())
+    ratios = {}
+    for name in _no_decay_names(base.model):
+        size = float(free[name].detach().norm())
+        if size > 1e-8:
+            ratios[name] = float(decayed[name].detach().norm()) / size
+    if not ratios:
+        return skip("no bias or normalisation parameter away from zero to measure")
+    worst = min(ratios, key=ratios.__getitem__)
+    shrunk = sorted((n for n, r in ratios.items() if r < SHRINK_WARN), key=ratios.__getitem__)
+    expected = f"biases and norm parameters keep >= {SHRINK_WARN:.0%} of their size without decay"
+    words = (
+        f"weight decay {', '.join(fmt(d) for d in sorted(set(decays)))}: after {len(base.losses)} steps "
+        f"`{worst}` is {ratios[worst]:.0%} of its size in the same run without decay"
+    )
+    hint = (
+        "put biases and normalisation parameters in a param group with weight_decay=0, and keep the decay "
+        "of the weights moderate (1e-4 .. 1e-1 with AdamW)"
+    )
+    if ratios[worst] < SHRINK_FAIL:
+        return verdict(
+            "fail",
+            ratios[worst],
+            expected,
+            f"{words}; {len(shrunk)} bias/norm tensors shrunk below {SHRINK_WARN:.0%}: the decay, not the data, "
+            "sets them",
+            hint,
+        )
+    if shrunk:
+        return verdict("warn", ratios[worst], expected, f"{words}; {len(shrunk)} shrunk below {SHRINK_WARN:.0%}", hint)
+    return verdict("pass", ratios[worst], expected, words)

@@ -5,18 +5,36 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sized
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from recipe_audit.checks._outputs import is_probabilities
 from recipe_audit.checks._setup import default_optimizer, default_predict, seed_all
-from recipe_audit.checks._torch import device_of, first_tensor, require_torch, torch
+from recipe_audit.checks._torch import (
+    LossFn,
+    OptimizerFn,
+    Predict,
+    Preprocess,
+    SchedulerFn,
+    TrainStep,
+    backward,
+    device_of,
+    first_tensor,
+    nn,
+    require_torch,
+    torch,
+)
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
 
 
-def _dataset(data: Any) -> tuple[Any, int, Callable[[list[Any]], Any] | None]:
-    """(an indexable dataset, batch size, collate function) from (X, y), a Dataset or a DataLoader."""
+def _dataset(data: Any) -> tuple[Dataset[Any], int, Callable[[list[Any]], Any] | None]:
+    """(an indexable dataset, batch size, collate function) from (X, y), a Dataset or a DataLoader
+    (whatever the user hands over, and whatever its samples are: hence ``Any``)."""
     if isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = (torch.as_tensor(np.asarray(v)) if not torch.is_tensor(v) else v for v in data)
         if len(x) != len(y):
@@ -27,11 +45,19 @@ def _dataset(data: Any) -> tuple[Any, int, Callable[[list[Any]], Any] | None]:
             raise TypeError("data: an IterableDataset cannot be split into folds; pass a map-style dataset")
         return data.dataset, data.batch_size or 64, data.collate_fn
     if hasattr(data, "__getitem__") and hasattr(data, "__len__"):
-        return data, 64, None
+        return cast("Dataset[Any]", data), 64, None
     raise TypeError("data must be (X, y) tensors or arrays, a map-style Dataset, or a DataLoader over one")
 
 
-def _probabilities(out: Any) -> Any:
+def _tensor(outputs: object) -> torch.Tensor:
+    """The model's output tensor (the first tensor of a tuple/dict output)."""
+    out = first_tensor(outputs)
+    if out is None:
+        raise TypeError("the model returned no tensor")
+    return out
+
+
+def _probabilities(out: torch.Tensor) -> torch.Tensor:
     out = out.detach().float()
     if out.dim() != 2:
         raise ValueError(f"the model's output must be (batch, classes) for class probabilities, not {tuple(out.shape)}")
@@ -39,20 +65,20 @@ def _probabilities(out: Any) -> Any:
 
 
 def out_of_sample_probs(
-    model_fn: Callable[[], Any],
+    model_fn: Callable[[], nn.Module],
     data: Any,
-    loss_fn: Callable[[Any, Any], Any],
+    loss_fn: LossFn,
     *,
     folds: int = 5,
     epochs: int = 10,
-    optimizer_fn: Callable[[Any], Any] | None = None,
-    scheduler_fn: Callable[[Any], Any] | None = None,
-    train_step: Callable[..., Any] | None = None,
-    predict: Callable[[Any, Any], Any] | None = None,
-    preprocess: Callable[[Any], Any] | None = None,
+    optimizer_fn: OptimizerFn | None = None,
+    scheduler_fn: SchedulerFn | None = None,
+    train_step: TrainStep | None = None,
+    predict: Predict | None = None,
+    preprocess: Preprocess | None = None,
     seed: int = 0,
     progress: bool | None = None,
-) -> np.ndarray:
+) -> npt.NDArray[np.float64]:
     """K-fold cross-validated predicted probabilities: each row from a fresh model that never saw
     that sample, in dataset order.
 
@@ -87,14 +113,19 @@ def out_of_sample_probs(
     if folds < 2:
         raise ValueError(f"folds must be at least 2, not {folds}")
     dataset, batch_size, collate = _dataset(data)
+    if not isinstance(dataset, Sized):
+        raise TypeError("data: the dataset has no length; pass a map-style dataset")
     n = len(dataset)
     if n < folds:
         raise ValueError(f"data has {n} samples, fewer than folds={folds}; pass fewer folds")
     show = sys.stderr.isatty() if progress is None else progress
     order = np.random.default_rng(seed).permutation(n)
     parts = np.array_split(order, folds)
-    result: np.ndarray | None = None
-    loader_options = {"batch_size": batch_size, **({"collate_fn": collate} if collate is not None else {})}
+    result: npt.NDArray[np.float64] | None = None
+    loader_options: dict[str, Any] = {
+        "batch_size": batch_size,
+        **({"collate_fn": collate} if collate is not None else {}),
+    }
     for fold, held in enumerate(parts):
         started = time.perf_counter()
         train_idx = np.setdiff1d(order, held, assume_unique=True)
@@ -116,23 +147,29 @@ def out_of_sample_probs(
                 else:
                     model.train()
                     optimizer.zero_grad(set_to_none=True)
-                    loss_fn(first_tensor(model(x)), y).backward()
+                    backward(loss_fn(_tensor(model(x)), y))
                     optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-        held_loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, held.tolist()), shuffle=False, **loader_options)
-        rows = []
+        held_loader = torch.utils.data.DataLoader(
+            torch.utils.data.Subset(dataset, held.tolist()), shuffle=False, **loader_options
+        )
+        rows: list[npt.NDArray[np.float64]] = []
         for x, _ in held_loader:
             x = x.to(device)
             x = preprocess(x) if preprocess is not None else x
-            rows.append(_probabilities(first_tensor((predict or default_predict)(model, x))).cpu().double().numpy())
+            rows.append(_probabilities(_tensor((predict or default_predict)(model, x))).cpu().double().numpy())
         probs = np.concatenate(rows)
         if result is None:
             result = np.zeros((n, probs.shape[1]))
         result[held] = probs
         if show:
-            print(f"[fold {fold + 1}/{folds}] {len(train_idx):,} trained, {len(held):,} predicted in "
-                  f"{time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+            print(
+                f"[fold {fold + 1}/{folds}] {len(train_idx):,} trained, {len(held):,} predicted in "
+                f"{time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     assert result is not None
     return result
 

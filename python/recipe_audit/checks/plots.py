@@ -10,33 +10,51 @@ import functools
 import math
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 import polars as pl
 
 from recipe_audit.checks._data import Data, split_batch
 from recipe_audit.checks._outputs import describe, is_probabilities
 from recipe_audit.checks._setup import Setup, default_optimizer, default_predict, preserved_rng, seed_all
-from recipe_audit.checks._torch import nn, require_matplotlib, require_torch, torch
+from recipe_audit.checks._torch import (
+    Augment,
+    LossFn,
+    OptimizerFn,
+    Predict,
+    Preprocess,
+    TrainStep,
+    nn,
+    require_matplotlib,
+    require_torch,
+    torch,
+)
+from recipe_audit.checks.watch import Watcher
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-F_ = TypeVar("F_", bound=Callable[..., Any])
-
-
-def _keeps_rng(fn: F_) -> F_:
+def _keeps_rng(fn: Callable[P, R]) -> Callable[P, R]:
     """Seed as the plot needs, and leave the caller's global RNG streams as they were."""
+
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         with preserved_rng():
             return fn(*args, **kwargs)
-    return wrapper  # type: ignore[return-value]
+
+    return wrapper
 
 
-def _figure(width: float, height: float) -> Any:
-    return require_matplotlib().Figure(figsize=(width, height), dpi=100)
+def figure(width: float, height: float) -> Figure:
+    """A matplotlib figure of the object-oriented API (no pyplot, no global backend change)."""
+    return cast("Figure", require_matplotlib().Figure(figsize=(width, height), dpi=100))
 
 
-def _as_images(x: Any, image_shape: Sequence[int] | None) -> Any:
+def _as_images(x: torch.Tensor, image_shape: Sequence[int] | None) -> torch.Tensor:
     """[N, H, W] or [N, H, W, 3] float images from a batch ([N, C, H, W], [N, H, W] or flat [N, F])."""
     x = x.detach().float().cpu()
     if x.dim() == 2:
@@ -55,8 +73,8 @@ def show_batch(
     path: str | os.PathLike[str],
     *,
     n: int = 32,
-    augment: Callable[[Any, Any], tuple[Any, Any]] | None = None,
-    preprocess: Callable[[Any], Any] | None = None,
+    augment: Augment | None = None,
+    preprocess: Preprocess | None = None,
     class_names: Sequence[str] | None = None,
     image_shape: Sequence[int] | None = None,
     mean: Sequence[float] | None = None,
@@ -87,12 +105,14 @@ def show_batch(
     if preprocess is not None:
         x = preprocess(x)
     raw = x.detach().float().cpu()
-    title = (f"what enters the net: {tuple(x.shape)} {str(x.dtype).replace('torch.', '')}, "
-             f"range [{float(raw.min()):.3g}, {float(raw.max()):.3g}], mean {float(raw.mean()):.3g}, "
-             f"std {float(raw.std()):.3g}")
+    title = (
+        f"what enters the net: {tuple(x.shape)} {str(x.dtype).replace('torch.', '')}, "
+        f"range [{float(raw.min()):.3g}, {float(raw.max()):.3g}], mean {float(raw.mean()):.3g}, "
+        f"std {float(raw.std()):.3g}"
+    )
     names = [class_names[int(v)] if class_names is not None else str(v) for v in _label_list(y)]
     if not x.is_floating_point():  # token ids
-        fig = _figure(10, 0.35 * len(x) + 1.5)
+        fig = figure(10, 0.35 * len(x) + 1.5)
         ax = fig.add_subplot(1, 1, 1)
         ax.imshow(raw.reshape(len(raw), -1).numpy(), aspect="auto", cmap="viridis")
         ax.set_yticks(range(len(names)), [f"y={s[:24]}" for s in names], fontsize=6)
@@ -109,11 +129,16 @@ def show_batch(
         images = (images - lo) / (hi - lo if hi > lo else 1.0)
     cols = min(8, len(images))
     rows_ = math.ceil(len(images) / cols)
-    fig = _figure(1.3 * cols, 1.45 * rows_ + 0.6)
+    fig = figure(1.3 * cols, 1.45 * rows_ + 0.6)
     for i, image in enumerate(images):
         ax = fig.add_subplot(rows_, cols, i + 1)
-        ax.imshow(image.clamp(0, 1).numpy(), cmap="gray" if image.dim() == 2 else None, vmin=0, vmax=1,
-                  interpolation="nearest")
+        ax.imshow(
+            image.clamp(0, 1).numpy(),
+            cmap="gray" if image.dim() == 2 else None,
+            vmin=0,
+            vmax=1,
+            interpolation="nearest",
+        )
         ax.set_title(names[i][:14], fontsize=7)
         ax.axis("off")
     fig.suptitle(title, fontsize=7)
@@ -121,7 +146,7 @@ def show_batch(
     return os.fspath(path)
 
 
-def _label_list(y: Any) -> list[Any]:
+def _label_list(y: torch.Tensor) -> list[int | float | str]:
     y = y.detach().cpu()
     if y.dim() == 1:
         return [round(v, 3) if isinstance(v, float) else v for v in y.tolist()]
@@ -130,19 +155,19 @@ def _label_list(y: Any) -> list[Any]:
 
 @_keeps_rng
 def prediction_dynamics(
-    model_fn: Callable[[], Any],
+    model_fn: Callable[[], nn.Module],
     data: Any,
-    loss_fn: Callable[[Any, Any], Any],
+    loss_fn: LossFn,
     path: str | os.PathLike[str] | None = None,
     *,
     steps: int = 200,
     every: int = 10,
     n: int = 8,
-    optimizer_fn: Callable[[Any], Any] | None = None,
-    train_step: Callable[..., float] | None = None,
-    predict: Callable[[Any, Any], Any] | None = None,
-    augment: Callable[[Any, Any], tuple[Any, Any]] | None = None,
-    preprocess: Callable[[Any], Any] | None = None,
+    optimizer_fn: OptimizerFn | None = None,
+    train_step: TrainStep | None = None,
+    predict: Predict | None = None,
+    augment: Augment | None = None,
+    preprocess: Preprocess | None = None,
     seed: int = 0,
 ) -> pl.DataFrame:
     """Train a fresh model and record its predictions on a fixed batch of `n` samples every
@@ -160,23 +185,39 @@ def prediction_dynamics(
         >>> dyn.filter(pl.col("step") == dyn["step"].max())                                      # doctest: +SKIP
     """
     require_torch()
-    setup = Setup(model_fn, Data(data), loss_fn, optimizer_fn=optimizer_fn or default_optimizer,
-                  train_step=train_step, predict=predict or default_predict, augment=augment, preprocess=preprocess)
+    setup = Setup(
+        model_fn,
+        Data(data),
+        loss_fn,
+        optimizer_fn=optimizer_fn or default_optimizer,
+        train_step=train_step,
+        predict=predict or default_predict,
+        augment=augment,
+        preprocess=preprocess,
+    )
     seed_all(seed)
     fx, fy = setup.prepare(*setup.data.take(n), train=False)
     model = setup.fresh_model(seed)
     optimizer = setup.optimizer_fn(model)
     batches = setup.data.cycle()
-    records: list[dict[str, Any]] = []
+    records: list[dict[str, float | None]] = []
     for step in range(steps + 1):
         if step % every == 0 or step == steps:
             records.extend(_predictions(setup, model, fx, fy, step))
         if step < steps:
             setup.step(model, optimizer, *setup.prepare(*next(batches), train=True))
-    table = pl.DataFrame(records, schema={"step": pl.Int64, "sample": pl.Int64, "label": pl.Float64,
-                                          "prediction": pl.Float64, "p_label": pl.Float64})
+    table = pl.DataFrame(
+        records,
+        schema={
+            "step": pl.Int64,
+            "sample": pl.Int64,
+            "label": pl.Float64,
+            "prediction": pl.Float64,
+            "p_label": pl.Float64,
+        },
+    )
     if path is not None:
-        fig = _figure(7, 4)
+        fig = figure(7, 4)
         ax = fig.add_subplot(1, 1, 1)
         column = "p_label" if table["p_label"].null_count() == 0 else "prediction"
         for (sample,), part in table.group_by("sample", maintain_order=True):
@@ -189,7 +230,9 @@ def prediction_dynamics(
     return table
 
 
-def _predictions(setup: Setup, model: Any, x: Any, y: Any, step: int) -> list[dict[str, Any]]:
+def _predictions(
+    setup: Setup, model: nn.Module, x: torch.Tensor, y: torch.Tensor, step: int
+) -> list[dict[str, float | None]]:
     out = setup.outputs(model, x).detach().float()
     kind = describe("classification" if not y.is_floating_point() else "regression", out, y).kind
     if kind == "categorical" and y.dim() == 1:
@@ -204,12 +247,15 @@ def _predictions(setup: Setup, model: Any, x: Any, y: Any, step: int) -> list[di
     else:
         p_label, pred = [None] * len(y), out.reshape(len(y), -1)[:, 0].tolist()
     labels = y.float().reshape(len(y), -1)[:, 0].tolist()
-    return [{"step": step, "sample": i, "label": labels[i], "prediction": pred[i], "p_label": p_label[i]}
-            for i in range(len(y))]
+    return [
+        {"step": step, "sample": i, "label": labels[i], "prediction": pred[i], "p_label": p_label[i]}
+        for i in range(len(y))
+    ]
 
 
-def first_layer_weights(model: Any, path: str | os.PathLike[str], *, image_shape: Sequence[int] | None = None,
-                        max_filters: int = 64) -> str:
+def first_layer_weights(
+    model: nn.Module, path: str | os.PathLike[str], *, image_shape: Sequence[int] | None = None, max_filters: int = 64
+) -> str:
     """Write a PNG of the first layer's filters (the first Conv or Linear in module order): noisy or
     identical filters show an untrained or broken first layer.
 
@@ -228,19 +274,24 @@ def first_layer_weights(model: Any, path: str | os.PathLike[str], *, image_shape
         images = _as_images(w.reshape(len(w), -1), image_shape)
     cols = min(8, len(images))
     rows_ = math.ceil(len(images) / cols)
-    fig = _figure(1.2 * cols, 1.2 * rows_ + 0.5)
+    fig = figure(1.2 * cols, 1.2 * rows_ + 0.5)
     for i, image in enumerate(images):
         lo, hi = float(image.min()), float(image.max())
         ax = fig.add_subplot(rows_, cols, i + 1)
-        ax.imshow(((image - lo) / (hi - lo if hi > lo else 1.0)).numpy(), cmap="gray" if image.dim() == 2 else None,
-                  interpolation="nearest")
+        ax.imshow(
+            ((image - lo) / (hi - lo if hi > lo else 1.0)).numpy(),
+            cmap="gray" if image.dim() == 2 else None,
+            interpolation="nearest",
+        )
         ax.axis("off")
     fig.suptitle(f"first layer: {type(layer).__name__} {tuple(layer.weight.shape)}", fontsize=8)
     fig.savefig(path)
     return os.fspath(path)
 
 
-def loss_curve(history: Any, path: str | os.PathLike[str], *, log_scale: bool = True) -> str:
+def loss_curve(
+    history: Watcher | pl.DataFrame | Sequence[float], path: str | os.PathLike[str], *, log_scale: bool = True
+) -> str:
     """Write a PNG of the loss over the run (and the learning rate, when recorded).
 
     Args:
@@ -250,21 +301,23 @@ def loss_curve(history: Any, path: str | os.PathLike[str], *, log_scale: bool = 
         >>> with checks.watch(model, opt) as w: train()     # doctest: +SKIP
         >>> checks.loss_curve(w.history, "loss.png")        # doctest: +SKIP
     """
-    if hasattr(history, "history"):
-        history = history.history
-    if not isinstance(history, pl.DataFrame):
-        history = pl.DataFrame({"step": list(range(len(history))), "loss": [float(v) for v in history]})
-    fig = _figure(7, 4)
+    source: object = getattr(history, "history", history)  # a Watcher (or a RecipeCallback) holds its history
+    if isinstance(source, pl.DataFrame):
+        table = source
+    else:
+        losses = [float(v) for v in cast("Sequence[float]", source)]
+        table = pl.DataFrame({"step": list(range(len(losses))), "loss": losses})
+    fig = figure(7, 4)
     ax = fig.add_subplot(1, 1, 1)
-    part = history.filter(pl.col("loss").is_not_null())
+    part = table.filter(pl.col("loss").is_not_null())
     ax.plot(part["step"].to_list(), part["loss"].to_list(), color="tab:blue", label="loss")
     if log_scale and part.height and float(part["loss"].min()) > 0:  # type: ignore[arg-type]
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("training loss")
-    if "lr" in history.columns and history["lr"].null_count() < history.height:
+    if "lr" in table.columns and table["lr"].null_count() < table.height:
         twin = ax.twinx()
-        twin.plot(history["step"].to_list(), history["lr"].to_list(), color="tab:orange", alpha=0.6)
+        twin.plot(table["step"].to_list(), table["lr"].to_list(), color="tab:orange", alpha=0.6)
         twin.set_ylabel("learning rate", color="tab:orange")
     ax.set_title("loss curve")
     fig.savefig(path)

@@ -1,35 +1,11 @@
-"""A pytest plugin with the `recipe` fixture.
+"""The pytest plugin, at its documented path: ``pytest_plugins = ["recipe_audit.checks.pytest_plugin"]``.
 
-Enable it with ``pytest_plugins = ["recipe_audit.checks.pytest_plugin"]`` in the root conftest.py,
-then ``def test_model(recipe): recipe(make_model, (X, y), F.cross_entropy)``.
+The plugin lives in `recipe_audit.checks.integrations.pytest_plugin`; this module re-exports its
+fixture so that the path users write in their conftest.py keeps working.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from recipe_audit.checks.integrations.pytest_plugin import recipe, run_and_assert
 
-import polars as pl
-import pytest
-
-from recipe_audit.checks.pytest_helpers import assert_recipe_passes
-
-
-def run_and_assert(model_fn: Any, data: Any, loss_fn: Any, *, allow_warn: bool = True, **options: Any) -> pl.DataFrame:
-    """`run_recipe`, then `assert_recipe_passes`; returns the report.
-
-    Example:
-        >>> report = run_and_assert(make_model, (X, y), F.cross_entropy)   # doctest: +SKIP
-        >>> report.filter(status="warn")                                   # doctest: +SKIP
-    """
-    from recipe_audit.checks.recipe import run_recipe
-
-    report = run_recipe(model_fn, data, loss_fn, **options)
-    assert_recipe_passes(report, allow_warn=allow_warn)
-    return report
-
-
-@pytest.fixture
-def recipe() -> Callable[..., pl.DataFrame]:
-    """``recipe(model_fn, data, loss_fn, **options)``: run_recipe, assert no check fails, return the report."""
-    return run_and_assert
+__all__ = ["recipe", "run_and_assert"]

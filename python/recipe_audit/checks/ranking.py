@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -10,10 +10,10 @@ import polars as pl
 from recipe_audit.checks._data import Data, split_batch
 from recipe_audit.checks._outputs import describe, is_probabilities
 from recipe_audit.checks._setup import default_predict
-from recipe_audit.checks._torch import F, device_of, first_tensor, require_torch, torch
+from recipe_audit.checks._torch import F, LossFn, Predict, Preprocess, device_of, first_tensor, nn, require_torch, torch
 
 
-def _default_loss(out: Any, y: Any) -> Any:
+def _default_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-sample cross-entropy for integer labels, squared error otherwise."""
     if not y.is_floating_point():
         flat = out.reshape(-1, out.shape[-1])
@@ -24,13 +24,13 @@ def _default_loss(out: Any, y: Any) -> Any:
 
 
 def rank_by_loss(
-    model: Any,
+    model: nn.Module,
     data: Any,
     paths: Sequence[str] | None = None,
     *,
-    loss_fn: Callable[[Any, Any], Any] | None = None,
-    preprocess: Callable[[Any], Any] | None = None,
-    predict: Callable[[Any, Any], Any] | None = None,
+    loss_fn: LossFn | None = None,
+    preprocess: Preprocess | None = None,
+    predict: Predict | None = None,
     batch_size: int = 256,
 ) -> pl.DataFrame:
     """Every sample's loss under a trained model, highest first: wrong labels and hard cases on top.
@@ -58,20 +58,24 @@ def rank_by_loss(
     require_torch()
     device = device_of(model)
     predict = predict or default_predict
-    rows: dict[str, list[Any]] = {"loss": [], "label": [], "prediction": [], "confidence": [], "p_label": []}
-    classification = None
+    rows: dict[str, list[float]] = {"loss": [], "label": [], "prediction": [], "confidence": [], "p_label": []}
     for batch in Data(data, batch_size).ordered():
         x, y = split_batch(batch)
         x, y = x.to(device), y.to(device)
         x = preprocess(x) if preprocess is not None else x
-        out = first_tensor(predict(model, x)).detach()
+        found = first_tensor(predict(model, x))
+        if found is None:
+            raise TypeError("predict returned no tensor")
+        out = found.detach()
         with torch.no_grad():
             if loss_fn is None:
                 losses = _default_loss(out, y).reshape(len(y), -1).float().mean(1)
             else:
                 losses = torch.stack([loss_fn(out[i : i + 1], y[i : i + 1]).float() for i in range(len(y))])
         rows["loss"].extend(losses.tolist())
-        classification = describe("classification", out, y).kind == "categorical" if not y.is_floating_point() else False
+        classification = (
+            describe("classification", out, y).kind == "categorical" if not y.is_floating_point() else False
+        )
         if classification and y.dim() == 1:
             probs = out if is_probabilities(out, "categorical") else torch.softmax(out.float(), -1)
             conf, pred = probs.max(-1)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
 
-from recipe_audit.checks import (
+from recipe_audit.checks import (  # noqa: F401 - importing a module declares its checks (@training_check)
     data_checks,
     dependency_checks,
     determinism,
@@ -20,51 +20,40 @@ from recipe_audit.checks import (
     step_checks,
     training_checks,
 )
-from recipe_audit.checks._report import CHECK_NAMES, frame
-from recipe_audit.checks._runner import CheckImpl, run_check
+from recipe_audit.checks._registry import TrainingCheck, registered
+from recipe_audit.checks._report import frame
+from recipe_audit.checks._runner import run_check
 from recipe_audit.checks._setup import Budget, make_setup
+from recipe_audit.checks._torch import (
+    Augment,
+    LossFn,
+    ModelFn,
+    OptimizerFn,
+    Predict,
+    Preprocess,
+    SchedulerFn,
+    TrainStep,
+)
 from recipe_audit.checks.html_report import write_recipe_html
 
-IMPLS: dict[str, CheckImpl] = {
-    "seed_determinism": determinism._seed_determinism,
-    "loss_at_init": init_checks._loss_at_init,
-    "init_bias": init_checks._init_bias,
-    "input_normalization": init_checks._input_normalization,
-    "input_independent_baseline": training_checks._input_independent_baseline,
-    "overfit_one_batch": training_checks._overfit_one_batch,
-    "decreasing_loss": training_checks._decreasing_loss,
-    "batch_independence": dependency_checks._batch_independence,
-    "causality": dependency_checks._causality,
-    "lr_schedule": pipeline_checks._lr_schedule,
-    "augmentation_labels": pipeline_checks._augmentation_labels,
-    "grad_clipping": step_checks._grad_clipping,
-    "grad_accumulation": step_checks._grad_accumulation,
-    "frozen_params": step_checks._frozen_params,
-    "eval_mode": pipeline_checks._eval_mode,
-    "activations": health_checks._activations,
-    "nan_inf": health_checks._nan_inf,
-    "input_layout": data_checks._input_layout,
-    "preprocess_leak": data_checks._preprocess_leak,
-    "batch_composition": data_checks._batch_composition,
-    "loss_reduction": loss_checks._loss_reduction,
-    "class_weights": loss_checks._class_weights,
-    "padding_loss": loss_checks._padding_loss,
-    "weight_decay": optimizer_checks._weight_decay,
-}
-assert tuple(IMPLS) == CHECK_NAMES
+CHECKS: tuple[TrainingCheck, ...] = registered()
+"""Every training check, in the order `run_recipe` runs them (each declared once, with `training_check`)."""
+
+CHECK_NAMES: tuple[str, ...] = tuple(check.name for check in CHECKS)
+"""The checks `run_recipe` runs, in this order: the names are a stable contract."""
 
 
 def run_recipe(
-    model_fn: Callable[..., Any],
+    model_fn: ModelFn,
     data: Any,
-    loss_fn: Callable[[Any, Any], Any],
+    loss_fn: LossFn,
     *,
-    optimizer_fn: Callable[[Any], Any] | None = None,
-    scheduler_fn: Callable[[Any], Any] | None = None,
-    train_step: Callable[[Any, Any, Any, Any], float] | None = None,
-    predict: Callable[[Any, Any], Any] | None = None,
-    augment: Callable[[Any, Any], tuple[Any, Any]] | None = None,
-    preprocess: Callable[[Any], Any] | None = None,
+    optimizer_fn: OptimizerFn | None = None,
+    scheduler_fn: SchedulerFn | None = None,
+    train_step: TrainStep | None = None,
+    predict: Predict | None = None,
+    augment: Augment | None = None,
+    preprocess: Preprocess | None = None,
     task: str = "classification",
     epochs: float | None = None,
     steps: int | None = None,
@@ -121,16 +110,29 @@ def run_recipe(
         >>> report = checks.run_recipe(lambda: make_mlp(), (X, y), F.cross_entropy)   # doctest: +SKIP
         >>> report.filter(status="fail")                                               # doctest: +SKIP
     """
-    options = {"optimizer_fn": optimizer_fn, "scheduler_fn": scheduler_fn, "train_step": train_step,
-               "predict": predict, "augment": augment, "preprocess": preprocess, "task": task, "epochs": epochs,
-               "steps": steps, "scheduler_interval": scheduler_interval, "budget": budget, "seed": seed,
-               "frozen": tuple(frozen), "width_arg": width_arg, "eval_data": eval_data}
+    options: dict[str, Any] = {
+        "optimizer_fn": optimizer_fn,
+        "scheduler_fn": scheduler_fn,
+        "train_step": train_step,
+        "predict": predict,
+        "augment": augment,
+        "preprocess": preprocess,
+        "task": task,
+        "epochs": epochs,
+        "steps": steps,
+        "scheduler_interval": scheduler_interval,
+        "budget": budget,
+        "seed": seed,
+        "frozen": tuple(frozen),
+        "width_arg": width_arg,
+        "eval_data": eval_data,
+    }
     setup = make_setup(model_fn, data, loss_fn, options)
     names = CHECK_NAMES if checks is None else tuple(checks)
-    unknown = [n for n in names if n not in IMPLS]
+    unknown = [n for n in names if n not in CHECK_NAMES]
     if unknown:
         raise ValueError(f"unknown check(s) {unknown}; the checks are {CHECK_NAMES}")
-    report = frame(run_check(name, IMPLS[name], setup) for name in CHECK_NAMES if name in names)
+    report = frame(run_check(check, setup) for check in CHECKS if check.name in names)
     if html is not None:
         write_recipe_html(report, setup, html)
     return report

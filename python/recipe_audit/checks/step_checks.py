@@ -9,29 +9,30 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
 
 import polars as pl
 
-from recipe_audit.checks._findings import frozen_reasons, frozen_row
+from recipe_audit.checks._findings import frozen_reasons, frozen_verdict
 from recipe_audit.checks._outputs import describe, per_sample_losses
-from recipe_audit.checks._report import Row, fmt, row, skip
-from recipe_audit.checks._runner import single
+from recipe_audit.checks._report import Verdict, fmt, skip, verdict
+from recipe_audit.checks._runner import training_check
 from recipe_audit.checks._setup import Setup, seed_all
-from recipe_audit.checks._torch import first_tensor, torch
+from recipe_audit.checks._torch import Batch, first_tensor, nn, register_grad_hook, torch
 
 ACCUMULATION_TOL = 1e-6
 """Relative parameter difference after one step with and without the previous step's gradients."""
 
 
-def _output_gradients(setup: Setup, model: Any, optimizer: Any, x: Any, y: Any) -> Any:
+def _output_gradients(
+    setup: Setup, model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor | None:
     """Per-sample norms of d(loss)/d(model output) during one user step, or None if unseen."""
-    grads: list[Any] = []
+    grads: list[torch.Tensor] = []
 
-    def hook(module: Any, args: Any, output: Any) -> None:
+    def hook(module: nn.Module, args: tuple[object, ...], output: object) -> None:
         out = first_tensor(output)
         if out is not None and out.requires_grad:
-            out.register_hook(lambda g: grads.append(g.detach()))
+            register_grad_hook(out, lambda g: grads.append(g.detach()))
 
     handle = model.register_forward_hook(hook)
     try:
@@ -46,10 +47,11 @@ def _output_gradients(setup: Setup, model: Any, optimizer: Any, x: Any, y: Any) 
         total = torch.cat(grads[::-1])
     if total.shape[0] != len(x):
         return None
-    return total.reshape(len(x), -1).norm(dim=1)
+    norms: torch.Tensor = total.reshape(len(x), -1).norm(dim=1)
+    return norms
 
 
-def _outliers(setup: Setup, model: Any, x: Any, y: Any) -> Any:
+def _outliers(setup: Setup, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Targets with every other sample made an outlier: the least likely class, or a far-off value."""
     with torch.no_grad():
         out = setup.forward(model, x)
@@ -68,7 +70,7 @@ def _outliers(setup: Setup, model: Any, x: Any, y: Any) -> Any:
     return y2
 
 
-def _silenced(setup: Setup, model: Any, x: Any, y: Any) -> tuple[int, int, float] | None:
+def _silenced(setup: Setup, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[int, int, float] | None:
     """(samples with a loss but no gradient, samples with a loss, their largest loss)."""
     model.train()
     with torch.no_grad():
@@ -84,7 +86,20 @@ def _silenced(setup: Setup, model: Any, x: Any, y: Any) -> tuple[int, int, float
     return sum(silent), sum(has_loss), worst
 
 
-def _grad_clipping(setup: Setup) -> Row:
+@training_check(
+    order=120,
+    step="the neural net training fails silently",
+    advice="clip gradients, not the loss",
+)
+def grad_clipping(setup: Setup) -> Verdict:
+    """Runs the user's step at init and on deliberate outliers after training, and fails when a
+    sample with a loss gets exactly zero gradient at the model output (a clamped loss or clamped
+    outputs where the gradient norm should be clipped). Options as `run_recipe`.
+
+    Example:
+        >>> r = checks.grad_clipping(model_fn, (X, y), F.cross_entropy, train_step=my_step)  # doctest: +SKIP
+        >>> r["message"][0]                                                                 # doctest: +SKIP
+    """
     seed_all(setup.budget.seed)
     x, y = setup.data.take(max(4, setup.budget.probe_examples * 2))
     x, y = setup.prepare(x, y, train=False)
@@ -92,22 +107,43 @@ def _grad_clipping(setup: Setup) -> Row:
     trained = copy.deepcopy(setup.baseline().model)
     outlier = _silenced(setup, trained, x, _outliers(setup, trained, x, y))
     if fresh is None or outlier is None:
-        return skip("grad_clipping", "the step's output gradients could not be matched to samples")
+        return skip("the step's output gradients could not be matched to samples")
     silent, with_loss, worst = fresh[0] + outlier[0], fresh[1] + outlier[1], max(fresh[2], outlier[2])
     share = silent / max(1, with_loss)
     expected = "every sample with a loss gets a gradient"
     if silent:
-        return row("grad_clipping", "fail", share, expected,
-                   f"{silent} of {with_loss} samples with a loss (up to {fmt(worst)}) got exactly zero gradient at "
-                   f"the model output ({fresh[0]} at init, {outlier[0]} among deliberate outliers after training): "
-                   "the loss or the outputs are clamped, so these samples are silently ignored",
-                   "clip the gradient norm after backward (torch.nn.utils.clip_grad_norm_), not the loss or "
-                   "the outputs; use a Huber loss to tame outliers")
-    return row("grad_clipping", "pass", share, expected,
-               f"all {with_loss} samples with a loss got a gradient, at init and as outliers after training")
+        return verdict(
+            "fail",
+            share,
+            expected,
+            f"{silent} of {with_loss} samples with a loss (up to {fmt(worst)}) got exactly zero gradient at "
+            f"the model output ({fresh[0]} at init, {outlier[0]} among deliberate outliers after training): "
+            "the loss or the outputs are clamped, so these samples are silently ignored",
+            "clip the gradient norm after backward (torch.nn.utils.clip_grad_norm_), not the loss or "
+            "the outputs; use a Huber loss to tame outliers",
+        )
+    return verdict(
+        "pass",
+        share,
+        expected,
+        f"all {with_loss} samples with a loss got a gradient, at init and as outliers after training",
+    )
 
 
-def _grad_accumulation(setup: Setup) -> Row:
+@training_check(
+    order=130,
+    step="the neural net training fails silently",
+    advice="e.g. 'you forgot to zero_grad before .backward()'",
+)
+def grad_accumulation(setup: Setup) -> Verdict:
+    """Runs the user's step twice from the same state, once with the previous step's gradients left
+    in place and once with them cleared: a different update means a missing ``zero_grad``.
+    Options as `run_recipe`.
+
+    Example:
+        >>> r = checks.grad_accumulation(model_fn, (X, y), F.cross_entropy, train_step=my_step)  # doctest: +SKIP
+        >>> r["status"][0]                                                                      # doctest: +SKIP
+    """
     seed_all(setup.budget.seed)
     (x1, y1), (x2, y2) = _two(setup)
     model = setup.fresh_model()
@@ -126,58 +162,34 @@ def _grad_accumulation(setup: Setup) -> Row:
         diff = float((pc.detach() - pz.detach()).abs().max()) / (float(pz.detach().abs().max()) + 1e-12)
         if diff > worst:
             worst, where = diff, name
-    expected = f"the same update whatever gradients the previous step left (relative difference <= {ACCUMULATION_TOL:g})"
+    expected = (
+        f"the same update whatever gradients the previous step left (relative difference <= {ACCUMULATION_TOL:g})"
+    )
     if worst > ACCUMULATION_TOL:
-        return row("grad_accumulation", "fail", worst, expected,
-                   f"a step's update depends on the gradients the previous step left behind (`{where}` differs by "
-                   f"{worst:.2g} relative): gradients accumulate across steps",
-                   "call optimizer.zero_grad() in every step, before loss.backward()")
-    return row("grad_accumulation", "pass", worst, expected, "each step starts from fresh gradients")
+        return verdict(
+            "fail",
+            worst,
+            expected,
+            f"a step's update depends on the gradients the previous step left behind (`{where}` differs by "
+            f"{worst:.2g} relative): gradients accumulate across steps",
+            "call optimizer.zero_grad() in every step, before loss.backward()",
+        )
+    return verdict("pass", worst, expected, "each step starts from fresh gradients")
 
 
-def _two(setup: Setup) -> list[tuple[Any, Any]]:
+def _two(setup: Setup) -> list[Batch]:
     batches = setup.data.batches(2)
     if len(batches) == 1:
         batches = batches * 2
     return [setup.prepare(x, y, train=False) for x, y in batches]
 
 
-def _frozen_params(setup: Setup) -> Row:
-    run = setup.baseline()
-    deliberate = setup.frozen
-    names = [n for n, p in run.model.named_parameters()
-             if torch.equal(p.detach(), run.initial[n]) and not n.startswith(deliberate or ("\0",))]
-    got_grad = set(run.watcher.layers.filter(pl.col("grad_norm").is_not_null())["param"].unique().to_list())
-    total = sum(1 for n, _ in run.model.named_parameters() if not n.startswith(deliberate or ("\0",)))
-    reasons = frozen_reasons(run.model, run.optimizer, names, got_grad)
-    return frozen_row(reasons, total, deliberate, len(run.losses))
-
-
-def grad_clipping(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
-    """Runs the user's step at init and on deliberate outliers after training, and fails when a
-    sample with a loss gets exactly zero gradient at the model output (a clamped loss or clamped
-    outputs where the gradient norm should be clipped). Options as `run_recipe`.
-
-    Example:
-        >>> r = checks.grad_clipping(model_fn, (X, y), F.cross_entropy, train_step=my_step)  # doctest: +SKIP
-        >>> r["message"][0]                                                                 # doctest: +SKIP
-    """
-    return single("grad_clipping", _grad_clipping, model_fn, data, loss_fn, options)
-
-
-def grad_accumulation(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
-    """Runs the user's step twice from the same state, once with the previous step's gradients left
-    in place and once with them cleared: a different update means a missing ``zero_grad``.
-    Options as `run_recipe`.
-
-    Example:
-        >>> r = checks.grad_accumulation(model_fn, (X, y), F.cross_entropy, train_step=my_step)  # doctest: +SKIP
-        >>> r["status"][0]                                                                      # doctest: +SKIP
-    """
-    return single("grad_accumulation", _grad_accumulation, model_fn, data, loss_fn, options)
-
-
-def frozen_params(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
+@training_check(
+    order=140,
+    step="the neural net training fails silently",
+    advice="'you forgot to flip the requires_grad flag' and the like",
+)
+def frozen_params(setup: Setup) -> Verdict:
     """Parameters that never change over the baseline run, named with the reason (requires_grad
     off, not in the optimizer, no gradient reaches them); ``frozen=("backbone.",)`` names deliberate
     freezes. Options as `run_recipe`.
@@ -186,4 +198,15 @@ def frozen_params(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.
         >>> r = checks.frozen_params(model_fn, (X, y), F.cross_entropy, optimizer_fn=my_opt)  # doctest: +SKIP
         >>> r["message"][0]                                                                  # doctest: +SKIP
     """
-    return single("frozen_params", _frozen_params, model_fn, data, loss_fn, options)
+    run = setup.baseline()
+    deliberate = setup.frozen
+    names = [
+        n
+        for n, p in run.model.named_parameters()
+        if torch.equal(p.detach(), run.initial[n]) and not n.startswith(deliberate or ("\0",))
+    ]
+    assert run.watcher is not None  # the baseline run is watched
+    got_grad = set(run.watcher.layers.filter(pl.col("grad_norm").is_not_null())["param"].unique().to_list())
+    total = sum(1 for n, _ in run.model.named_parameters() if not n.startswith(deliberate or ("\0",)))
+    reasons = frozen_reasons(run.model, run.optimizer, names, got_grad)
+    return frozen_verdict(reasons, total, deliberate, len(run.losses))

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -21,7 +22,8 @@ import polars as pl
 
 from recipe_audit.checks._setup import make_setup, preserved_rng, seed_all
 from recipe_audit.checks._stats import decrease_ratio
-from recipe_audit.checks._torch import require_matplotlib
+from recipe_audit.checks._torch import LossFn, ModelFn, nn
+from recipe_audit.checks.plots import figure
 
 MONOTONE_TOL = 1.05
 """A wider model may end up to 5% above the previous one (noise) and still count as lower."""
@@ -37,7 +39,7 @@ class CapacitySweep:
 
     def plot(self, path: str | os.PathLike[str]) -> str:
         """Write a PNG of the final training loss against the parameter count (log x)."""
-        fig = require_matplotlib().Figure(figsize=(6, 3.5), dpi=100)
+        fig = figure(6, 3.5)
         ax = fig.add_subplot(1, 1, 1)
         ax.plot(self.table["params"].to_list(), self.table["final_loss"].to_list(), marker="o")
         for name, x, y in self.table.select("name", "params", "final_loss").iter_rows():
@@ -51,9 +53,9 @@ class CapacitySweep:
 
 
 def capacity_sweep(
-    model_fn: Callable[..., Any] | Sequence[Callable[[], Any]],
+    model_fn: ModelFn | Sequence[Callable[[], nn.Module]],
     data: Any,
-    loss_fn: Callable[[Any, Any], Any],
+    loss_fn: LossFn,
     *,
     widths: Sequence[int] = (8, 16, 32, 64),
     steps: int = 300,
@@ -79,9 +81,9 @@ def capacity_sweep(
         >>> sweep = checks.capacity_sweep(lambda width=32: mlp(width), (X, y), F.cross_entropy)  # doctest: +SKIP
         >>> sweep.status, sweep.plot("capacity.png")                                               # doctest: +SKIP
     """
-    factories: list[tuple[str, Callable[[], Any]]]
+    factories: list[tuple[str, Callable[[], nn.Module]]]
     if callable(model_fn):
-        factories = [(f"{width_arg}={w}", (lambda w=w: model_fn(**{width_arg: w}))) for w in widths]
+        factories = [(f"{width_arg}={w}", functools.partial(model_fn, **{width_arg: w})) for w in widths]
     else:
         factories = [(getattr(f, "__name__", f"model {i}"), f) for i, f in enumerate(model_fn)]
     if len(factories) < 2:
@@ -92,19 +94,34 @@ def capacity_sweep(
             setup = make_setup(factory, data, loss_fn, {**options, "seed": seed})
             run = setup.train(steps)
             first, last, _ = decrease_ratio(run.losses)
-            rows.append({"name": name, "params": sum(p.numel() for p in run.model.parameters()),
-                         "first_loss": first, "final_loss": last})
+            rows.append(
+                {
+                    "name": name,
+                    "params": sum(p.numel() for p in run.model.parameters()),
+                    "first_loss": first,
+                    "final_loss": last,
+                }
+            )
     table = pl.DataFrame(rows).sort("params", maintain_order=True)
     losses = table["final_loss"].to_list()
     small, large = losses[0], losses[-1]
-    rises = [f"{a} -> {b}" for a, b, la, lb in zip(table["name"], table["name"][1:], losses, losses[1:])
-             if lb > la * MONOTONE_TOL + 1e-3]
-    words = (f"final training loss {', '.join(f'{n}: {v:.3g}' for n, v in zip(table['name'], losses))} "
-             f"(parameters {table['params'][0]} .. {table['params'][-1]})")
+    rises = [
+        f"{a} -> {b}"
+        for a, b, la, lb in zip(table["name"], table["name"][1:], losses, losses[1:])
+        if lb > la * MONOTONE_TOL + 1e-3
+    ]
+    words = (
+        f"final training loss {', '.join(f'{n}: {v:.3g}' for n, v in zip(table['name'], losses))} "
+        f"(parameters {table['params'][0]} .. {table['params'][-1]})"
+    )
     if not (large < small / MONOTONE_TOL):
-        return CapacitySweep(table, "fail", f"{words}: the largest model does not fit the training set better than "
-                             "the smallest; check the capacity argument reaches the layers, the init scales with "
-                             "width, and the lr suits the wider models")
+        return CapacitySweep(
+            table,
+            "fail",
+            f"{words}: the largest model does not fit the training set better than "
+            "the smallest; check the capacity argument reaches the layers, the init scales with "
+            "width, and the lr suits the wider models",
+        )
     if rises:
         return CapacitySweep(table, "warn", f"{words}: the loss rises from {'; '.join(rises)}")
     return CapacitySweep(table, "pass", f"{words}: training loss decreases as capacity increases")
@@ -124,7 +141,7 @@ class LRRange:
 
     def plot(self, path: str | os.PathLike[str]) -> str:
         """Write a PNG of the (smoothed) loss against the learning rate on a log scale."""
-        fig = require_matplotlib().Figure(figsize=(6, 3.5), dpi=100)
+        fig = figure(6, 3.5)
         ax = fig.add_subplot(1, 1, 1)
         ax.plot(self.table["lr"].to_list(), self.table["loss"].to_list(), alpha=0.3, label="loss")
         ax.plot(self.table["lr"].to_list(), self.table["smoothed"].to_list(), label="smoothed")
@@ -151,9 +168,9 @@ def _smooth(losses: list[float], beta: float = 0.9) -> list[float]:
 
 
 def lr_range_test(
-    model_fn: Callable[[], Any],
+    model_fn: Callable[[], nn.Module],
     data: Any,
-    loss_fn: Callable[[Any, Any], Any],
+    loss_fn: LossFn,
     *,
     min_lr: float = 1e-6,
     max_lr: float = 1.0,
@@ -202,22 +219,33 @@ def lr_range_test(
     smoothed = _smooth([v if math.isfinite(v) else 1e30 for v in losses])
     table = pl.DataFrame({"step": list(range(len(lrs))), "lr": lrs, "loss": losses, "smoothed": smoothed})
     low_at = min(range(len(smoothed)), key=smoothed.__getitem__)
-    slopes = [(smoothed[i + 1] - smoothed[i - 1]) / (math.log(lrs[i + 1]) - math.log(lrs[i - 1]))
-              for i in range(1, max(2, low_at))]
+    slopes = [
+        (smoothed[i + 1] - smoothed[i - 1]) / (math.log(lrs[i + 1]) - math.log(lrs[i - 1]))
+        for i in range(1, max(2, low_at))
+    ]
     fell = smoothed[0] - smoothed[low_at]
     if not slopes or fell <= 0.05 * abs(smoothed[0]):
-        return LRRange(table, lrs[low_at], (lrs[0], lrs[-1]), user_lr, "fail",
-                       f"the loss never fell over lr {min_lr:.2g} .. {lrs[-1]:.2g} ({steps} steps): no learning rate "
-                       "trains this set-up; look for a bug before tuning")
+        return LRRange(
+            table,
+            lrs[low_at],
+            (lrs[0], lrs[-1]),
+            user_lr,
+            "fail",
+            f"the loss never fell over lr {min_lr:.2g} .. {lrs[-1]:.2g} ({steps} steps): no learning rate "
+            "trains this set-up; look for a bug before tuning",
+        )
     steepest = min(range(len(slopes)), key=slopes.__getitem__)
     fast = [i + 1 for i, s in enumerate(slopes) if s <= 0.5 * slopes[steepest]]
     good = (lrs[fast[0]], lrs[low_at])
     suggested = min(max(lrs[low_at] / 10, good[0]), good[1])
-    words = (f"loss {smoothed[0]:.3g} -> lowest {smoothed[low_at]:.3g} at lr {lrs[low_at]:.2g}; it falls fastest "
-             f"for lr {good[0]:.2g} .. {good[1]:.2g}; suggested lr {suggested:.2g}")
+    words = (
+        f"loss {smoothed[0]:.3g} -> lowest {smoothed[low_at]:.3g} at lr {lrs[low_at]:.2g}; it falls fastest "
+        f"for lr {good[0]:.2g} .. {good[1]:.2g}; suggested lr {suggested:.2g}"
+    )
     if user_lr is not None and not (good[0] <= user_lr <= good[1]):
         side = "below" if user_lr < good[0] else "above"
-        return LRRange(table, suggested, good, user_lr, "warn",
-                       f"{words}: your optimizer's lr {user_lr:.2g} is {side} that range")
+        return LRRange(
+            table, suggested, good, user_lr, "warn", f"{words}: your optimizer's lr {user_lr:.2g} is {side} that range"
+        )
     yours = f"; your lr {user_lr:.2g} is inside it" if user_lr is not None else ""
     return LRRange(table, suggested, good, user_lr, "pass", words + yours)

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
-import polars as pl
-
-from recipe_audit.checks._findings import loss_trend_row
+from recipe_audit.checks._findings import loss_trend
 from recipe_audit.checks._optimum import lowest_loss
 from recipe_audit.checks._outputs import agreement
-from recipe_audit.checks._report import Row, fmt, row
-from recipe_audit.checks._runner import single
+from recipe_audit.checks._report import Verdict, fmt, verdict
+from recipe_audit.checks._runner import training_check
 from recipe_audit.checks._setup import Run, Setup, seed_all
-from recipe_audit.checks.dependency_checks import visible_inputs
 from recipe_audit.checks._stats import decrease_ratio
-from recipe_audit.checks._torch import torch
+from recipe_audit.checks._torch import nn, torch
+from recipe_audit.checks.dependency_checks import visible_inputs
 
 BASELINE_RATIO = 0.95
 """Real inputs must end below this share of the zeroed-input loss."""
@@ -39,15 +36,29 @@ def _grow(setup: Setup, *runs: Run) -> bool:
 
 
 def _steps_words(setup: Setup, steps: int) -> str:
-    extended = f", extended from {setup.budget.steps} because the first {setup.budget.steps} could not tell" \
-        if steps > setup.budget.steps else ""
+    extended = (
+        f", extended from {setup.budget.steps} because the first {setup.budget.steps} could not tell"
+        if steps > setup.budget.steps
+        else ""
+    )
     return f"{steps} steps{extended}"
 
 
-def _input_independent_baseline(setup: Setup) -> Row:
+@training_check(
+    order=50,
+    step="input-independent baseline",
+    advice="'set all your inputs to zero... it should perform worse'",
+)
+def input_independent_baseline(setup: Setup) -> Verdict:
+    """Train once on real inputs and once on zeroed inputs (same seed and steps): real inputs must
+    end clearly lower, else the model ignores its input. Options as `run_recipe`.
+
+    Example:
+        >>> r = checks.input_independent_baseline(model_fn, (X, y), F.cross_entropy)  # doctest: +SKIP
+        >>> r["value"][0]   # final loss real / zeroed                                 # doctest: +SKIP
+    """
     real = setup.baseline()
-    zero = setup._cache.get("zeroed") or setup.train(len(real.losses), zero_inputs=True)
-    setup._cache["zeroed"] = zero
+    zero = setup.cached("zeroed", lambda: setup.train(len(real.losses), zero_inputs=True))
     if len(zero.losses) < len(real.losses):
         setup.extend(zero, len(real.losses) - len(zero.losses))
 
@@ -60,27 +71,33 @@ def _input_independent_baseline(setup: Setup) -> Row:
     while not (zero_last > 0 and real_last < BASELINE_RATIO * zero_last) and _grow(setup, real, zero):
         real_last, zero_last, ratio = ratio_of()
     expected = f"real/zeroed < {BASELINE_RATIO}"
-    message = (f"after {_steps_words(setup, len(real.losses))} the loss is {fmt(real_last)} with real inputs and "
-               f"{fmt(zero_last)} with zeroed inputs (ratio {fmt(ratio)})")
+    message = (
+        f"after {_steps_words(setup, len(real.losses))} the loss is {fmt(real_last)} with real inputs and "
+        f"{fmt(zero_last)} with zeroed inputs (ratio {fmt(ratio)})"
+    )
     if zero_last > 0 and real_last < BASELINE_RATIO * zero_last:
-        return row("input_independent_baseline", "pass", ratio, expected, message)
-    return row("input_independent_baseline", "fail", ratio, expected,
-               message + ": the model learns nothing from its inputs",
-               "check that forward() uses its input, that inputs and targets stay aligned, that the loss compares "
-               "outputs and targets of the same shape, and that preprocessing keeps the information (look at show_batch)")
+        return verdict("pass", ratio, expected, message)
+    return verdict(
+        "fail",
+        ratio,
+        expected,
+        message + ": the model learns nothing from its inputs",
+        "check that forward() uses its input, that inputs and targets stay aligned, that the loss compares "
+        "outputs and targets of the same shape, and that preprocessing keeps the information (look at show_batch)",
+    )
 
 
-def _share(setup: Setup, out: Any, y: Any) -> tuple[float, str]:
+def _share(setup: Setup, out: torch.Tensor, y: torch.Tensor) -> tuple[float, str]:
     """(share of the predictions read off `out` that match the labels, in words)."""
     return agreement(setup.task, out, y, setup.activation())
 
 
-def _matches(setup: Setup, model: Any, x: Any, y: Any) -> tuple[float, str]:
+def _matches(setup: Setup, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, str]:
     """(share of predictions matching the labels, in words) with the user's `predict`."""
     return _share(setup, setup.outputs(model, x), y)
 
 
-def _reachable(setup: Setup, model: Any, x: Any, y: Any) -> tuple[float | None, float]:
+def _reachable(setup: Setup, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float | None, float]:
     """(the lowest loss any model reaches on this batch or None, the best share of matching predictions);
     for sequences, any model that sees what this one sees (its receptive field)."""
     with torch.no_grad():
@@ -93,7 +110,27 @@ def _reachable(setup: Setup, model: Any, x: Any, y: Any) -> tuple[float | None, 
     return best.loss, share
 
 
-def _overfit_one_batch(setup: Setup) -> Row:
+@training_check(
+    order=60,
+    step="overfit one batch",
+    advice="'verify that we can reach the lowest achievable loss (e.g. zero)'",
+)
+def overfit_one_batch(setup: Setup) -> Verdict:
+    """A fresh model trained with the user's step on `Budget.overfit_examples` examples must reach
+    the lowest achievable loss (found by optimizing free outputs through `loss_fn`: 0 for a plain
+    cross-entropy, more with label smoothing or identical inputs with different labels) with as
+    many predictions (through the user's `predict`) matching their labels as any model can get.
+
+    The budget adapts: `Budget.overfit_steps` always, then on up to `Budget.overfit_max_steps` while
+    the loss still falls. ``value`` is the share of the way from the first loss to the lowest one;
+    the message gives the first and last loss and the steps. ``fail``: the loss stopped falling far
+    from its lowest ("cannot fit"), or reached it with predictions that do not match; ``warn``: still
+    falling at the cap ("not yet converged"). Options as `run_recipe`.
+
+    Example:
+        >>> r = checks.overfit_one_batch(model_fn, (X, y), F.cross_entropy, train_step=my_step)  # doctest: +SKIP
+        >>> r["message"][0]                                                                     # doctest: +SKIP
+    """
     budget = setup.budget
     seed_all(budget.seed)
     x, y = setup.data.take(budget.overfit_examples)
@@ -135,45 +172,85 @@ def _overfit_one_batch(setup: Setup) -> Row:
     first, last = losses[0], sum(losses[-5:]) / len(losses[-5:])
     base = floor if floor is not None and floor < first else min(0.0, first)
     progress = (first - last) / (first - base) if first > base else 1.0
-    lowest = (f"the lowest achievable {fmt(floor)}" if floor is not None else "assumed 0")
-    cap_share = (f" (at most {best_share:.0%} can: identical inputs, as far as the model sees them, with different "
-                 "labels, or labels the loss ignores)" if best_share < 1 else "")
-    expected = (f"loss within {OVERFIT_RATIO:.0%} of the lowest achievable, predictions matching as many labels as "
-                "any model can")
-    message = (f"{len(x)} examples, {len(losses)} steps: loss {fmt(first)} -> {fmt(last)}, {progress:.0%} of the way "
-               f"to {lowest}; {words}{cap_share}")
+    lowest = f"the lowest achievable {fmt(floor)}" if floor is not None else "assumed 0"
+    cap_share = (
+        f" (at most {best_share:.0%} can: identical inputs, as far as the model sees them, with different "
+        "labels, or labels the loss ignores)"
+        if best_share < 1
+        else ""
+    )
+    expected = (
+        f"loss within {OVERFIT_RATIO:.0%} of the lowest achievable, predictions matching as many labels as "
+        "any model can"
+    )
+    message = (
+        f"{len(x)} examples, {len(losses)} steps: loss {fmt(first)} -> {fmt(last)}, {progress:.0%} of the way "
+        f"to {lowest}; {words}{cap_share}"
+    )
     if low and share >= best_share - 1e-9:
-        return row("overfit_one_batch", "pass", progress, expected, message)
+        return verdict("pass", progress, expected, message)
     if low and outcome == "converged":
-        return row("overfit_one_batch", "fail", progress, expected,
-                   message + ": the loss is near its lowest but the predictions do not match the labels given, so the "
-                   "step trains on other targets (labels shifted or misaligned in the step) or predict() differs "
-                   "from training",
-                   "compute the loss on the (x, y) pair as given; compare predict() with the training forward")
+        return verdict(
+            "fail",
+            progress,
+            expected,
+            message + ": the loss is near its lowest but the predictions do not match the labels given, so the "
+            "step trains on other targets (labels shifted or misaligned in the step) or predict() differs "
+            "from training",
+            "compute the loss on the (x, y) pair as given; compare predict() with the training forward",
+        )
     if outcome == "cap":
         still = "the predictions were still changing" if low else "the loss was still falling"
-        return row("overfit_one_batch", "warn", progress, expected,
-                   message + f": not yet converged, {still} at the cap of {cap} steps",
-                   "raise Budget.overfit_max_steps or the learning rate to see it converge")
-    return row("overfit_one_batch", "fail", progress, expected,
-               message + f": cannot fit a tiny batch, the loss stopped falling (less than {OVERFIT_PROGRESS:.0%} of "
-               f"the remaining gap closed in its last {stretch} steps)",
-               "a bug in the step (optimizer.step missing, loss not minimized), too little capacity, or a lr far off")
+        return verdict(
+            "warn",
+            progress,
+            expected,
+            message + f": not yet converged, {still} at the cap of {cap} steps",
+            "raise Budget.overfit_max_steps or the learning rate to see it converge",
+        )
+    return verdict(
+        "fail",
+        progress,
+        expected,
+        message + f": cannot fit a tiny batch, the loss stopped falling (less than {OVERFIT_PROGRESS:.0%} of "
+        f"the remaining gap closed in its last {stretch} steps)",
+        "a bug in the step (optimizer.step missing, loss not minimized), too little capacity, or a lr far off",
+    )
 
 
-def _decreasing_loss(setup: Setup) -> Row:
+@training_check(
+    order=70,
+    step="verify decreasing training loss",
+    advice="'the training loss should go down as it should'",
+)
+def decreasing_loss(setup: Setup) -> Verdict:
+    """The training loss goes down over `Budget.steps` steps, and ends lower when `model_fn`'s
+    width argument (``width_arg``, default ``width``) is doubled. Options as `run_recipe`.
+
+    Example:
+        >>> r = checks.decreasing_loss(lambda width=32: mlp(width), (X, y), F.cross_entropy)  # doctest: +SKIP
+        >>> r["status"][0]                                                                     # doctest: +SKIP
+    """
     base = setup.baseline()
-    trend = loss_trend_row(base.losses, DECREASE_FAIL, DECREASE_WARN)
+    trend = loss_trend(base.losses, DECREASE_FAIL, DECREASE_WARN)
     while trend.status != "pass" and "NaN" not in trend.message and _grow(setup, base):
-        trend = loss_trend_row(base.losses, DECREASE_FAIL, DECREASE_WARN)
+        trend = loss_trend(base.losses, DECREASE_FAIL, DECREASE_WARN)
     if len(base.losses) > setup.budget.steps:
-        trend = replace(trend, message=trend.message.replace(
-            f"over {len(base.losses)} steps", f"over {_steps_words(setup, len(base.losses))}"))
+        trend = replace(
+            trend,
+            message=trend.message.replace(
+                f"over {len(base.losses)} steps", f"over {_steps_words(setup, len(base.losses))}"
+            ),
+        )
     width = setup.width_default()
     if width is None:
-        return row("decreasing_loss", trend.status, trend.value, trend.expected,
-                   trend.message + f" (capacity not varied: model_fn has no int `{setup.width_arg}` argument)",
-                   trend.hint)
+        return verdict(
+            trend.status,
+            trend.value,
+            trend.expected,
+            trend.message + f" (capacity not varied: model_fn has no int `{setup.width_arg}` argument)",
+            trend.hint,
+        )
     narrow_params = sum(p.numel() for p in base.model.parameters())
     wider = setup.train(len(base.losses), model_kwargs={setup.width_arg: 2 * width})
     wide_params = sum(p.numel() for p in wider.model.parameters())
@@ -189,46 +266,4 @@ def _decreasing_loss(setup: Setup) -> Row:
         status = "fail" if status == "fail" else "warn"
         cap += ": the wider model ends higher"
         hint = hint or "more capacity should fit the training set better: check the init scales with width"
-    return row("decreasing_loss", status, trend.value, trend.expected, f"{trend.message}; {cap}", hint)
-
-
-def input_independent_baseline(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
-    """Train once on real inputs and once on zeroed inputs (same seed and steps): real inputs must
-    end clearly lower, else the model ignores its input. Options as `run_recipe`.
-
-    Example:
-        >>> r = checks.input_independent_baseline(model_fn, (X, y), F.cross_entropy)  # doctest: +SKIP
-        >>> r["value"][0]   # final loss real / zeroed                                 # doctest: +SKIP
-    """
-    return single("input_independent_baseline", _input_independent_baseline, model_fn, data, loss_fn, options)
-
-
-def overfit_one_batch(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
-    """A fresh model trained with the user's step on `Budget.overfit_examples` examples must reach
-    the lowest achievable loss (found by optimizing free outputs through `loss_fn`: 0 for a plain
-    cross-entropy, more with label smoothing or identical inputs with different labels) with as
-    many predictions (through the user's `predict`) matching their labels as any model can get.
-
-    The budget adapts: `Budget.overfit_steps` always, then on up to `Budget.overfit_max_steps` while
-    the loss still falls. ``value`` is the share of the way from the first loss to the lowest one;
-    the message gives the first and last loss and the steps. ``fail``: the loss stopped falling far
-    from its lowest ("cannot fit"), or reached it with predictions that do not match; ``warn``: still
-    falling at the cap ("not yet converged"). Options as `run_recipe`.
-
-    Example:
-        >>> r = checks.overfit_one_batch(model_fn, (X, y), F.cross_entropy, train_step=my_step)  # doctest: +SKIP
-        >>> r["message"][0]                                                                     # doctest: +SKIP
-    """
-    return single("overfit_one_batch", _overfit_one_batch, model_fn, data, loss_fn, options)
-
-
-def decreasing_loss(model_fn: Any, data: Any, loss_fn: Any, **options: Any) -> pl.DataFrame:
-    """The training loss goes down over `Budget.steps` steps, and ends lower when `model_fn`'s
-    width argument (``width_arg``, default ``width``) is doubled. Options as `run_recipe`.
-
-    Example:
-        >>> r = checks.decreasing_loss(lambda width=32: mlp(width), (X, y), F.cross_entropy)  # doctest: +SKIP
-        >>> r["status"][0]                                                                     # doctest: +SKIP
-    """
-    return single("decreasing_loss", _decreasing_loss, model_fn, data, loss_fn, options)
-
+    return verdict(status, trend.value, trend.expected, f"{trend.message}; {cap}", hint)

@@ -1,5 +1,5 @@
 """Using the checks from pytest: `assert_recipe_passes` and `failures` (no pytest import here;
-the fixture lives in `recipe_audit.checks.pytest_plugin`)."""
+the fixture lives in `recipe_audit.checks.integrations.pytest_plugin`)."""
 
 from __future__ import annotations
 

@@ -9,9 +9,11 @@ pytest.importorskip("sklearn")
 
 import polars as pl  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from checks_zoo import Noisy, _one_thread, digits_loader, mlp, normalized_digits  # noqa: E402,F401
-from recipe_audit import checks  # noqa: E402
 from torch.utils.data import DataLoader, IterableDataset, TensorDataset  # noqa: E402
+
+from recipe_audit import checks  # noqa: E402
+
+from tests.checks.checks_zoo import Noisy, digits_loader, mlp, normalized_digits  # noqa: E402
 
 
 def test_report_has_one_row_per_check_with_known_statuses() -> None:
@@ -49,7 +51,9 @@ def test_global_rng_state_is_left_as_it_was() -> None:
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    checks.run_recipe(mlp, normalized_digits(), F.cross_entropy, checks=["seed_determinism", "overfit_one_batch"], steps=20)
+    checks.run_recipe(
+        mlp, normalized_digits(), F.cross_entropy, checks=["seed_determinism", "overfit_one_batch"], steps=20
+    )
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -102,8 +106,9 @@ def test_nll_loss_on_probabilities_is_caught_two_sided() -> None:
 
     row = checks.loss_at_init(probs, normalized_digits(), F.nll_loss).row(0, named=True)
     assert row["status"] == "fail" and "log-probabilities" in row["message"] and row["value"] < 0
-    log_probs = checks.loss_at_init(lambda: torch.nn.Sequential(mlp(), torch.nn.LogSoftmax(-1)),
-                                    normalized_digits(), F.nll_loss).row(0, named=True)
+    log_probs = checks.loss_at_init(
+        lambda: torch.nn.Sequential(mlp(), torch.nn.LogSoftmax(-1)), normalized_digits(), F.nll_loss
+    ).row(0, named=True)
     assert log_probs["status"] == "pass"
 
 
@@ -112,16 +117,23 @@ def test_binary_outputs_logits_and_sigmoid_are_told_apart() -> None:
     balanced = (y < 5).float()
 
     def logits() -> torch.nn.Module:
-        return torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1), torch.nn.Flatten(0))
+        return torch.nn.Sequential(
+            torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1), torch.nn.Flatten(0)
+        )
 
     def probabilities() -> torch.nn.Module:
         return torch.nn.Sequential(logits(), torch.nn.Sigmoid())
 
-    ok = checks.run_recipe(logits, (x, balanced), F.binary_cross_entropy_with_logits,
-                           checks=["loss_at_init", "init_bias", "overfit_one_batch"])
+    ok = checks.run_recipe(
+        logits,
+        (x, balanced),
+        F.binary_cross_entropy_with_logits,
+        checks=["loss_at_init", "init_bias", "overfit_one_batch"],
+    )
     assert ok["status"].to_list() == ["pass"] * 3, ok.rows()
-    right = checks.run_recipe(probabilities, (x, balanced), F.binary_cross_entropy,
-                              checks=["loss_at_init", "init_bias", "overfit_one_batch"])
+    right = checks.run_recipe(
+        probabilities, (x, balanced), F.binary_cross_entropy, checks=["loss_at_init", "init_bias", "overfit_one_batch"]
+    )
     assert right["status"].to_list() == ["pass"] * 3, right.rows()
     twice = checks.loss_at_init(probabilities, (x, balanced), F.binary_cross_entropy_with_logits).row(0, named=True)
     assert twice["status"] == "fail" and "sigmoid twice" in twice["message"]
@@ -149,6 +161,7 @@ def test_a_shuffle_from_numpy_global_rng_is_caught_unless_seeded() -> None:
         def make() -> list:
             order = rng().permutation(len(x))  # type: ignore[operator]
             return [(x[order[i : i + 32]], y[order[i : i + 32]]) for i in range(0, len(x) - 31, 32)]
+
         return make
 
     import numpy as np

@@ -12,8 +12,11 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 import torch.nn.functional as F  # noqa: E402
-from checks_zoo import _one_thread, mlp, normalized_digits, step  # noqa: E402,F401
+
 from recipe_audit import checks  # noqa: E402
+
+from tests.checks.checks_zoo import mlp, normalized_digits, step  # noqa: E402
+from tests.checks.checks_zoo_grown import AttentionLM, seq_ce, strided  # noqa: E402
 
 
 def test_capacity_sweep_sees_the_loss_fall_with_width_and_a_width_that_changes_nothing(tmp_path: Path) -> None:
@@ -41,16 +44,22 @@ def test_capacity_sweep_over_a_list_of_factories_sorts_them_by_parameters() -> N
 
 
 def test_lr_range_test_suggests_a_rate_and_warns_when_yours_is_outside(tmp_path: Path) -> None:
-    slow = checks.lr_range_test(mlp, normalized_digits(), F.cross_entropy,
-                                optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=1e-6))
+    slow = checks.lr_range_test(
+        mlp, normalized_digits(), F.cross_entropy, optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=1e-6)
+    )
     lo, hi = slow.good_range
     assert lo < hi and lo <= slow.suggested_lr <= hi
     assert slow.status == "warn" and "below that range" in slow.message, slow.message
-    inside = checks.lr_range_test(mlp, normalized_digits(), F.cross_entropy,
-                                  optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=slow.suggested_lr))
+    inside = checks.lr_range_test(
+        mlp,
+        normalized_digits(),
+        F.cross_entropy,
+        optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=slow.suggested_lr),
+    )
     assert inside.status == "pass" and "inside it" in inside.message, inside.message
-    too_high = checks.lr_range_test(mlp, normalized_digits(), F.cross_entropy,
-                                    optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=10.0))
+    too_high = checks.lr_range_test(
+        mlp, normalized_digits(), F.cross_entropy, optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=10.0)
+    )
     assert too_high.status == "warn" and "above that range" in too_high.message
     assert slow.table["lr"].is_sorted() and slow.table["lr"][0] == pytest.approx(1e-6)
     png = tmp_path / "lr.png"
@@ -93,8 +102,15 @@ def test_eval_loss_has_an_interval_and_a_real_difference_is_significant() -> Non
 
 def test_run_recipe_writes_an_inert_html_report_with_the_plots(tmp_path: Path) -> None:
     page = tmp_path / "checks.html"
-    report = checks.run_recipe(mlp, normalized_digits(), F.cross_entropy, seed=0, steps=60, html=page,
-                               checks=["loss_at_init", "decreasing_loss", "nan_inf"])
+    report = checks.run_recipe(
+        mlp,
+        normalized_digits(),
+        F.cross_entropy,
+        seed=0,
+        steps=60,
+        html=page,
+        checks=["loss_at_init", "decreasing_loss", "nan_inf"],
+    )
     text = page.read_text(encoding="utf-8")
     assert "Content-Security-Policy" in text and "<script" not in text.lower()
     for name in report["check"]:
@@ -106,8 +122,6 @@ def test_run_recipe_writes_an_inert_html_report_with_the_plots(tmp_path: Path) -
 
 
 def test_prediction_dynamics_of_a_sequence_model_follow_the_true_tokens_probability() -> None:
-    from checks_zoo_grown import AttentionLM, seq_ce, strided
-
     torch.manual_seed(123)
     expected = torch.rand(2)
     torch.manual_seed(123)

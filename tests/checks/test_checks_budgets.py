@@ -9,9 +9,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 import torch.nn.functional as F  # noqa: E402
-from checks_zoo import Ignorer, _one_thread, mlp, normalized_digits  # noqa: E402,F401
-from checks_zoo_grown import AttentionLM, ConvLM, lm_loss, padded, seq_ce, strided  # noqa: E402
+
 from recipe_audit import checks  # noqa: E402
+
+from tests.checks.checks_zoo import Ignorer, mlp, normalized_digits  # noqa: E402
+from tests.checks.checks_zoo_grown import AttentionLM, ConvLM, lm_loss, padded, seq_ce, strided  # noqa: E402
 
 
 @pytest.mark.parametrize("model_fn", [ConvLM, AttentionLM], ids=["causal conv LM", "masked self-attention LM"])
@@ -45,7 +47,9 @@ def test_a_short_receptive_field_is_not_taken_for_a_failure_to_fit() -> None:
 
 
 def test_padding_the_loss_ignores_caps_the_predictions_that_can_match() -> None:
-    r = checks.overfit_one_batch(lambda: AttentionLM(vocab=9), padded(), lm_loss(True), task="sequence").row(0, named=True)
+    r = checks.overfit_one_batch(lambda: AttentionLM(vocab=9), padded(), lm_loss(True), task="sequence").row(
+        0, named=True
+    )
     assert r["status"] == "pass", r["message"]
     assert "at most" in r["message"]
 
@@ -61,13 +65,21 @@ def test_label_smoothing_moves_the_lowest_loss_above_zero() -> None:
 
 
 def test_slow_training_is_not_yet_converged_while_a_blind_model_cannot_fit() -> None:
-    slow = checks.overfit_one_batch(mlp, normalized_digits(), F.cross_entropy,
-                                    optimizer_fn=lambda m: torch.optim.SGD(m.parameters(), lr=1e-3),
-                                    budget=checks.Budget(overfit_steps=400, overfit_max_steps=1200)).row(0, named=True)
+    slow = checks.overfit_one_batch(
+        mlp,
+        normalized_digits(),
+        F.cross_entropy,
+        optimizer_fn=lambda m: torch.optim.SGD(m.parameters(), lr=1e-3),
+        budget=checks.Budget(overfit_steps=400, overfit_max_steps=1200),
+    ).row(0, named=True)
     assert slow["status"] == "warn" and "not yet converged" in slow["message"], slow["message"]
     assert "1200 steps" in slow["message"] and 0 < slow["value"] < 0.95
-    blind = checks.overfit_one_batch(lambda: Ignorer(True), normalized_digits(), F.cross_entropy,
-                                     budget=checks.Budget(overfit_steps=400, overfit_max_steps=1200)).row(0, named=True)
+    blind = checks.overfit_one_batch(
+        lambda: Ignorer(True),
+        normalized_digits(),
+        F.cross_entropy,
+        budget=checks.Budget(overfit_steps=400, overfit_max_steps=1200),
+    ).row(0, named=True)
     assert blind["status"] == "fail" and "cannot fit" in blind["message"], blind["message"]
     assert "stopped falling" in blind["message"]
 
@@ -78,6 +90,7 @@ def test_a_slow_start_extends_the_baseline_run_instead_of_failing() -> None:
     assert r["status"] == "pass", r["message"]
     assert "extended from 50" in r["message"], r["message"]
     capped = checks.Budget(steps=50, max_steps=50)
-    short = checks.decreasing_loss(mlp, normalized_digits(), F.cross_entropy, budget=capped,
-                                   optimizer_fn=sgd["optimizer_fn"], seed=0).row(0, named=True)
+    short = checks.decreasing_loss(
+        mlp, normalized_digits(), F.cross_entropy, budget=capped, optimizer_fn=sgd["optimizer_fn"], seed=0
+    ).row(0, named=True)
     assert short["status"] != "pass"  # the same run, not allowed to extend, cannot tell

@@ -1,7 +1,7 @@
 """The zoo: every bug is caught by the check named for it; no correct twin fails any check.
 
 The whole zoo runs here (the first 31 cases, the 24 grown ones and 2 late ones; tuning and held-out
-halves: about a second a case on one core); benches/checks_compare.py reports the halves apart,
+halves: about a second a case on one core); benches/studies/checks_compare.py reports the halves apart,
 beside other tools.
 """
 
@@ -13,10 +13,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 import polars as pl  # noqa: E402
-from checks_zoo import CASES as FIRST_CASES  # noqa: E402
-from checks_zoo import Case, _one_thread  # noqa: E402,F401
-from checks_zoo_grown import GROWN_CASES, HELD_OUT, LATE_CASES  # noqa: E402
+
 from recipe_audit import checks  # noqa: E402
+
+from tests.checks.checks_zoo import CASES as FIRST_CASES  # noqa: E402
+from tests.checks.checks_zoo import Case  # noqa: E402
+from tests.checks.checks_zoo_grown import GROWN_CASES, HELD_OUT, LATE_CASES  # noqa: E402
 
 CASES = FIRST_CASES + GROWN_CASES + LATE_CASES
 IDS = [("held-out: " if c.name in HELD_OUT else "") + c.name for c in CASES]

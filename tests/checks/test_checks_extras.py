@@ -12,10 +12,12 @@ pytest.importorskip("sklearn")
 
 import polars as pl  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from checks_zoo import _one_thread, digits, digits_loader, mlp, normalized_digits, pre, step, with_nan  # noqa: E402,F401
-from recipe_audit import checks  # noqa: E402
-from recipe_audit.checks.pytest_plugin import recipe, run_and_assert  # noqa: E402,F401
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+from recipe_audit import checks  # noqa: E402
+from recipe_audit.checks.pytest_plugin import run_and_assert  # noqa: E402
+
+from tests.checks.checks_zoo import digits, digits_loader, mlp, normalized_digits, pre, step, with_nan  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -44,7 +46,9 @@ def test_rank_by_loss_puts_wrong_labels_on_top_and_joins_paths() -> None:
     ranked = checks.rank_by_loss(model, (x, noisy), paths=paths)
     assert ranked.height == len(y)
     assert ranked["loss"].is_sorted(descending=True)
-    assert (ranked["path"] == ranked["index"].map_elements(lambda i: f"digits/{i:04d}.png", return_dtype=pl.String)).all()
+    assert (
+        ranked["path"] == ranked["index"].map_elements(lambda i: f"digits/{i:04d}.png", return_dtype=pl.String)
+    ).all()
     top = set(ranked.head(60)["index"].to_list())
     assert len(top & set(flipped.tolist())) >= 20  # most wrong labels are among the 60 highest losses
     first = ranked.row(0, named=True)
@@ -59,9 +63,15 @@ def test_rank_by_loss_reads_a_shuffled_loader_in_dataset_order() -> None:
     assert from_loader["loss"].to_list() == pytest.approx(from_tensors["loss"].to_list(), rel=1e-5)
 
 
-def test_assert_helper_and_fixture(recipe: Any) -> None:  # noqa: F811 - the plugin's fixture
-    report = checks.run_recipe(mlp, normalized_digits(), F.cross_entropy, train_step=step(zero_grad=False),
-                               checks=["grad_accumulation", "nan_inf"], steps=30)
+def test_assert_helper_and_fixture(recipe: Any) -> None:  # the plugin's fixture (conftest.py)
+    report = checks.run_recipe(
+        mlp,
+        normalized_digits(),
+        F.cross_entropy,
+        train_step=step(zero_grad=False),
+        checks=["grad_accumulation", "nan_inf"],
+        steps=30,
+    )
     assert checks.failures(report)["check"].to_list() == ["grad_accumulation"]
     with pytest.raises(AssertionError, match="grad_accumulation"):
         checks.assert_recipe_passes(report)
@@ -91,8 +101,16 @@ def test_lightning_callback_watches_the_first_steps() -> None:
 
     def fit(data: tuple[torch.Tensor, torch.Tensor]) -> Any:
         callback = checks.RecipeCallback(steps=20)
-        trainer = lightning.Trainer(max_steps=30, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                                    enable_model_summary=False, accelerator="cpu", devices=1, callbacks=[callback])
+        trainer = lightning.Trainer(
+            max_steps=30,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            accelerator="cpu",
+            devices=1,
+            callbacks=[callback],
+        )
         trainer.fit(Module(), DataLoader(TensorDataset(*data), batch_size=32, shuffle=True))
         return callback
 
@@ -112,8 +130,16 @@ def test_plots_are_written(tmp_path: Path) -> None:
     assert Path(out).read_bytes()[:8] == PNG
     checks.show_batch(lambda: (x, y), tmp_path / "pre.png", preprocess=pre, image_shape=(8, 8))
     assert (tmp_path / "pre.png").stat().st_size > 2000
-    dyn = checks.prediction_dynamics(mlp, (x, y), F.cross_entropy, tmp_path / "dyn.png", steps=100, every=20,
-                                     preprocess=pre, optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=3e-3))
+    dyn = checks.prediction_dynamics(
+        mlp,
+        (x, y),
+        F.cross_entropy,
+        tmp_path / "dyn.png",
+        steps=100,
+        every=20,
+        preprocess=pre,
+        optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=3e-3),
+    )
     assert dyn.columns == ["step", "sample", "label", "prediction", "p_label"]
     assert dyn["step"].unique().sort().to_list() == [0, 20, 40, 60, 80, 100]
     mean_p = dyn.group_by("step").agg(pl.col("p_label").mean()).sort("step")["p_label"]

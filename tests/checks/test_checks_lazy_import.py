@@ -19,7 +19,9 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_importing_the_package_and_checks_does_not_import_torch() -> None:
-    done = _python("import sys, recipe_audit, recipe_audit.checks as c; print('torch' in sys.modules, len(c.CHECK_NAMES))")
+    done = _python(
+        "import sys, recipe_audit, recipe_audit.checks as c; print('torch' in sys.modules, len(c.CHECK_NAMES))"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "24"]
 
@@ -40,3 +42,17 @@ def test_without_torch_a_check_raises_an_install_hint() -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 4 and all("pip install 'recipe-audit[torch]'" in line for line in lines), lines
+
+
+def test_without_lightning_the_callback_raises_an_install_hint() -> None:
+    code = BLOCK_TORCH + textwrap.dedent("""
+        sys.modules["pytorch_lightning"] = None
+        from recipe_audit import checks
+        try:
+            checks.RecipeCallback
+        except ImportError as err:
+            print("IMPORTERROR", err)
+    """)
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert "IMPORTERROR" in done.stdout and "pip install 'recipe-audit[lightning]'" in done.stdout, done.stdout

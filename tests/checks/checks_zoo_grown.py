@@ -9,7 +9,7 @@ schedules, weight decay, EMA models, loaders.
 The split is fixed here and documented: `HELD_OUT` is every second case of `GROWN_CASES` in the
 order written (the 2nd, 4th, ...). Thresholds of the checks were set looking only at the tuning
 half (the first zoo's 31 cases and the other 12 grown ones); the held-out half is run for the
-report (benches/checks_compare.py --half held-out) and by the tests. `LATE_CASES` (2) came after
+report (benches/studies/checks_compare.py --half held-out) and by the tests. `LATE_CASES` (2) came after
 the held-out half had been run and belong to the tuning half.
 """
 
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from checks_zoo import Case, digits, mlp, mlp_batchnorm, mlp_dropout, normalized_digits, pre
+from tests.checks.checks_zoo import Case, digits, mlp, mlp_batchnorm, mlp_dropout, normalized_digits, pre
 
 SV, ST, PAD = 8, 16, 8  # symbols, sequence length, the padding id (a ninth token)
 
@@ -114,31 +114,41 @@ def even_digits() -> tuple[torch.Tensor, torch.Tensor]:
 
 def split_shuffle(together: bool) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
     """Inputs and labels shuffled with one permutation (twin) or with two (bug)."""
+
     def make() -> tuple[torch.Tensor, torch.Tensor]:
         x, y = normalized_digits()
         g = torch.Generator().manual_seed(3)
         px = torch.randperm(len(x), generator=g)
         py = px if together else torch.randperm(len(x), generator=g)
         return x[px], y[py]
+
     return make
 
 
 def sorted_loader(shuffle: bool) -> Callable[[], DataLoader]:
     """Digits sorted by class (as read from class folders); shuffled per epoch (twin) or not (bug)."""
+
     def make() -> DataLoader:
         x, y = normalized_digits()
         order = torch.argsort(y, stable=True)
-        return DataLoader(TensorDataset(x[order], y[order]), batch_size=32, shuffle=shuffle,
-                          generator=torch.Generator().manual_seed(0))
+        return DataLoader(
+            TensorDataset(x[order], y[order]),
+            batch_size=32,
+            shuffle=shuffle,
+            generator=torch.Generator().manual_seed(0),
+        )
+
     return make
 
 
 def numpy_shuffled(seeded: bool) -> Callable[[], list[tuple[torch.Tensor, torch.Tensor]]]:
     """Batches in an order drawn from numpy's global RNG (bug: nothing seeds it) or from a seeded one."""
+
     def make() -> list[tuple[torch.Tensor, torch.Tensor]]:
         x, y = normalized_digits()
         order = (np.random.default_rng(0) if seeded else np.random).permutation(len(x))
         return [(x[order[i : i + 32]], y[order[i : i + 32]]) for i in range(0, len(x) - 31, 32)]
+
     return make
 
 
@@ -146,6 +156,7 @@ def numpy_shuffled(seeded: bool) -> Callable[[], list[tuple[torch.Tensor, torch.
 def lm_loss(ignore_pad: bool) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=PAD if ignore_pad else -100)
+
     return loss
 
 
@@ -178,9 +189,11 @@ def bce_logits(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 # -- models ---------------------------------------------------------------------------------
 def seeded(make: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
     """A model factory that seeds torch itself (a program that seeds at start, inside its factory)."""
+
     def build() -> nn.Module:
         torch.manual_seed(0)
         return make()
+
     return build
 
 
@@ -230,8 +243,15 @@ class ImageCNN(nn.Module):
 
     def __init__(self, permute: bool) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
-                                 nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(64, 10))
+        self.net = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64, 10),
+        )
         self.permute = permute
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -295,9 +315,11 @@ class WithEMA(nn.Module):
 
 def binary_mlp(sigmoid: bool) -> Callable[[], nn.Module]:
     """One output; ending in a sigmoid (bug, with a loss on logits) or not (twin)."""
+
     def make() -> nn.Module:
         layers: list[nn.Module] = [nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 1)]
         return nn.Sequential(*layers, *([nn.Sigmoid()] if sigmoid else []))
+
     return make
 
 
@@ -308,6 +330,7 @@ def one_output() -> nn.Module:
 # -- steps, predicts, optimizers, schedules --------------------------------------------------
 def ema_step(update: bool) -> Callable[..., float]:
     """The textbook step, then the EMA update (twin), or the update forgotten (bug)."""
+
     def train_step(model: nn.Module, optimizer: Any, x: torch.Tensor, y: torch.Tensor) -> float:
         model.train()
         optimizer.zero_grad()
@@ -317,6 +340,7 @@ def ema_step(update: bool) -> Callable[..., float]:
         if update:
             model.update_ema()  # type: ignore[operator]
         return loss.item()
+
     return train_step
 
 
@@ -334,6 +358,7 @@ def predict_no_restore(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def mode_step(sets_train: bool) -> Callable[..., float]:
     """A step that calls model.train() first (twin), or trusts the mode it finds (bug)."""
+
     def train_step(model: nn.Module, optimizer: Any, x: torch.Tensor, y: torch.Tensor) -> float:
         if sets_train:
             model.train()
@@ -342,11 +367,13 @@ def mode_step(sets_train: bool) -> Callable[..., float]:
         loss.backward()
         optimizer.step()
         return loss.item()
+
     return train_step
 
 
 def zero_grad_late(late: bool) -> Callable[..., float]:
     """zero_grad() between backward() and step() (bug: the step sees no gradient) or before backward."""
+
     def train_step(model: nn.Module, optimizer: Any, x: torch.Tensor, y: torch.Tensor) -> float:
         model.train()
         if not late:
@@ -357,6 +384,7 @@ def zero_grad_late(late: bool) -> Callable[..., float]:
             optimizer.zero_grad()
         optimizer.step()
         return loss.item()
+
     return train_step
 
 
@@ -366,13 +394,16 @@ def sgd(lr: float) -> Callable[[Any], Any]:
 
 def adamw_decay(everywhere: bool) -> Callable[[Any], Any]:
     """AdamW with a large weight decay on every parameter (bug) or on the weight matrices only (twin)."""
+
     def make(model: nn.Module) -> Any:
         if everywhere:
             return torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.5)
         matrices = [p for p in model.parameters() if p.dim() > 1]
         rest = [p for p in model.parameters() if p.dim() <= 1]
-        return torch.optim.AdamW([{"params": matrices, "weight_decay": 0.5}, {"params": rest, "weight_decay": 0.0}],
-                                 lr=1e-2)
+        return torch.optim.AdamW(
+            [{"params": matrices, "weight_decay": 0.5}, {"params": rest, "weight_decay": 0.0}], lr=1e-2
+        )
+
     return make
 
 
@@ -386,8 +417,9 @@ def own_optimizer(model: nn.Module) -> Any:
 
 
 def digits_loader() -> DataLoader:
-    return DataLoader(TensorDataset(*normalized_digits()), batch_size=32, shuffle=True,
-                      generator=torch.Generator().manual_seed(0))
+    return DataLoader(
+        TensorDataset(*normalized_digits()), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
 
 
 WARMUP_STEPS = 500
@@ -407,6 +439,7 @@ def _g(model_fn: Any, data: Any, loss_fn: Any = F.cross_entropy, **options: Any)
     def build() -> dict[str, Any]:
         opts = {k: (v() if k == "eval_data" else v) for k, v in options.items()}
         return {"model_fn": model_fn, "data": data(), "loss_fn": loss_fn, **opts}
+
     return build
 
 
@@ -421,92 +454,197 @@ _POOLED_STATS = functools.lru_cache(maxsize=1)(lambda: standardize_with(digits()
 
 GROWN_CASES = [
     # 1
-    Case("unseeded model init (program never seeds)", "seed_determinism",
-         _g(mlp, normalized_digits, seed=None), _g(seeded(mlp), normalized_digits, seed=None), phrase="init"),
+    Case(
+        "unseeded model init (program never seeds)",
+        "seed_determinism",
+        _g(mlp, normalized_digits, seed=None),
+        _g(seeded(mlp), normalized_digits, seed=None),
+        phrase="init",
+    ),
     # 2
-    Case("unseeded loader shuffle (numpy global RNG)", "seed_determinism",
-         _g(seeded(mlp), _raw(numpy_shuffled(False)), seed=None), _g(seeded(mlp), _raw(numpy_shuffled(True)), seed=None),
-         phrase="data order"),
+    Case(
+        "unseeded loader shuffle (numpy global RNG)",
+        "seed_determinism",
+        _g(seeded(mlp), _raw(numpy_shuffled(False)), seed=None),
+        _g(seeded(mlp), _raw(numpy_shuffled(True)), seed=None),
+        phrase="data order",
+    ),
     # 3
-    Case("next-token targets not shifted (causal conv LM)", "causality",
-         _g(ConvLM, lambda: strided(shifted=False), seq_ce, **_SEQ), _g(ConvLM, strided, seq_ce, **_SEQ),
-         phrase="not shifted"),
+    Case(
+        "next-token targets not shifted (causal conv LM)",
+        "causality",
+        _g(ConvLM, lambda: strided(shifted=False), seq_ce, **_SEQ),
+        _g(ConvLM, strided, seq_ce, **_SEQ),
+        phrase="not shifted",
+    ),
     # 4
-    Case("padding tokens counted in the loss (attention LM)", "padding_loss",
-         _g(lambda: AttentionLM(vocab=SV + 1), padded, lm_loss(False), **_SEQ),
-         _g(lambda: AttentionLM(vocab=SV + 1), padded, lm_loss(True), **_SEQ), phrase="padding"),
+    Case(
+        "padding tokens counted in the loss (attention LM)",
+        "padding_loss",
+        _g(lambda: AttentionLM(vocab=SV + 1), padded, lm_loss(False), **_SEQ),
+        _g(lambda: AttentionLM(vocab=SV + 1), padded, lm_loss(True), **_SEQ),
+        phrase="padding",
+    ),
     # 5
-    Case("NHWC images viewed as NCHW", "input_layout", _g(lambda: ImageCNN(False), rgb_nhwc),
-         _g(lambda: ImageCNN(True), rgb_nhwc), phrase="channels-last"),
+    Case(
+        "NHWC images viewed as NCHW",
+        "input_layout",
+        _g(lambda: ImageCNN(False), rgb_nhwc),
+        _g(lambda: ImageCNN(True), rgb_nhwc),
+        phrase="channels-last",
+    ),
     # 6
-    Case("0-255 mean/std on 0-1 pixels", "input_normalization",
-         _g(mlp, unit_digits, preprocess=lambda x: (x - 0.3 * 255) / (0.4 * 255)),
-         _g(mlp, unit_digits, preprocess=lambda x: (x - 0.3) / 0.4), phrase="nearly constant"),
+    Case(
+        "0-255 mean/std on 0-1 pixels",
+        "input_normalization",
+        _g(mlp, unit_digits, preprocess=lambda x: (x - 0.3 * 255) / (0.4 * 255)),
+        _g(mlp, unit_digits, preprocess=lambda x: (x - 0.3) / 0.4),
+        phrase="nearly constant",
+    ),
     # 7
-    Case("normalisation statistics from train+test", "preprocess_leak",
-         _g(mlp, _LEAK_TRAIN, preprocess=lambda x: _POOLED_STATS()(x), eval_data=eval_part),
-         _g(mlp, _LEAK_TRAIN, preprocess=lambda x: _TRAIN_STATS()(x), eval_data=eval_part), phrase="evaluation data"),
+    Case(
+        "normalisation statistics from train+test",
+        "preprocess_leak",
+        _g(mlp, _LEAK_TRAIN, preprocess=lambda x: _POOLED_STATS()(x), eval_data=eval_part),
+        _g(mlp, _LEAK_TRAIN, preprocess=lambda x: _TRAIN_STATS()(x), eval_data=eval_part),
+        phrase="evaluation data",
+    ),
     # 8
-    Case("reduction='sum' with an SGD lr tuned for 'mean'", "loss_reduction",
-         _g(mlp, normalized_digits, ce_sum, optimizer_fn=sgd(0.05)),
-         _g(mlp, normalized_digits, F.cross_entropy, optimizer_fn=sgd(0.05)), phrase="sum"),
+    Case(
+        "reduction='sum' with an SGD lr tuned for 'mean'",
+        "loss_reduction",
+        _g(mlp, normalized_digits, ce_sum, optimizer_fn=sgd(0.05)),
+        _g(mlp, normalized_digits, F.cross_entropy, optimizer_fn=sgd(0.05)),
+        phrase="sum",
+    ),
     # 9
-    Case("class weights inverted", "class_weights", _g(mlp, imbalanced, weighted_ce(True)),
-         _g(mlp, imbalanced, weighted_ce(False)), phrase="frequent"),
+    Case(
+        "class weights inverted",
+        "class_weights",
+        _g(mlp, imbalanced, weighted_ce(True)),
+        _g(mlp, imbalanced, weighted_ce(False)),
+        phrase="frequent",
+    ),
     # 10
-    Case("log_softmax over the batch dim", "batch_independence", _g(lambda: BatchSoftmax(0), normalized_digits, F.nll_loss),
-         _g(lambda: BatchSoftmax(-1), normalized_digits, F.nll_loss), phrase="batch is mixed"),
+    Case(
+        "log_softmax over the batch dim",
+        "batch_independence",
+        _g(lambda: BatchSoftmax(0), normalized_digits, F.nll_loss),
+        _g(lambda: BatchSoftmax(-1), normalized_digits, F.nll_loss),
+        phrase="batch is mixed",
+    ),
     # 11
-    Case("warm-up in steps, scheduler stepped per epoch", "lr_schedule",
-         _g(mlp, _raw(digits_loader), scheduler_fn=warmup, epochs=20, scheduler_interval="epoch"),
-         _g(mlp, _raw(digits_loader), scheduler_fn=warmup, epochs=20, scheduler_interval="step"), phrase="warm-up"),
+    Case(
+        "warm-up in steps, scheduler stepped per epoch",
+        "lr_schedule",
+        _g(mlp, _raw(digits_loader), scheduler_fn=warmup, epochs=20, scheduler_interval="epoch"),
+        _g(mlp, _raw(digits_loader), scheduler_fn=warmup, epochs=20, scheduler_interval="step"),
+        phrase="warm-up",
+    ),
     # 12
-    Case("huge weight decay on BatchNorm and biases", "weight_decay", _g(mlp_batchnorm, normalized_digits,
-         optimizer_fn=adamw_decay(True)), _g(mlp_batchnorm, normalized_digits, optimizer_fn=adamw_decay(False)),
-         phrase="weight decay"),
+    Case(
+        "huge weight decay on BatchNorm and biases",
+        "weight_decay",
+        _g(mlp_batchnorm, normalized_digits, optimizer_fn=adamw_decay(True)),
+        _g(mlp_batchnorm, normalized_digits, optimizer_fn=adamw_decay(False)),
+        phrase="weight decay",
+    ),
     # 13
-    Case("detach() in the middle of the graph", "frozen_params", _g(lambda: MidDetach(True), normalized_digits),
-         _g(lambda: MidDetach(False), normalized_digits), phrase="never receives a gradient"),
+    Case(
+        "detach() in the middle of the graph",
+        "frozen_params",
+        _g(lambda: MidDetach(True), normalized_digits),
+        _g(lambda: MidDetach(False), normalized_digits),
+        phrase="never receives a gradient",
+    ),
     # 14
-    Case("EMA model never receives the weights", "eval_mode",
-         _g(WithEMA, normalized_digits, train_step=ema_step(False), predict=predict_ema, frozen=("ema",)),
-         _g(WithEMA, normalized_digits, train_step=ema_step(True), predict=predict_ema, frozen=("ema",)),
-         phrase="trained weights"),
+    Case(
+        "EMA model never receives the weights",
+        "eval_mode",
+        _g(WithEMA, normalized_digits, train_step=ema_step(False), predict=predict_ema, frozen=("ema",)),
+        _g(WithEMA, normalized_digits, train_step=ema_step(True), predict=predict_ema, frozen=("ema",)),
+        phrase="trained weights",
+    ),
     # 15
-    Case("step trains in eval mode after predict", "eval_mode",
-         _g(mlp_dropout, normalized_digits, train_step=mode_step(False), predict=predict_no_restore),
-         _g(mlp_dropout, normalized_digits, train_step=mode_step(True), predict=predict_no_restore),
-         phrase="eval mode"),
+    Case(
+        "step trains in eval mode after predict",
+        "eval_mode",
+        _g(mlp_dropout, normalized_digits, train_step=mode_step(False), predict=predict_no_restore),
+        _g(mlp_dropout, normalized_digits, train_step=mode_step(True), predict=predict_no_restore),
+        phrase="eval mode",
+    ),
     # 16
-    Case("inputs and labels shuffled separately", "input_independent_baseline", _g(mlp, split_shuffle(False)),
-         _g(mlp, split_shuffle(True)), phrase="learns nothing"),
+    Case(
+        "inputs and labels shuffled separately",
+        "input_independent_baseline",
+        _g(mlp, split_shuffle(False)),
+        _g(mlp, split_shuffle(True)),
+        phrase="learns nothing",
+    ),
     # 17
-    Case("sigmoid output fed to BCE-with-logits", "loss_at_init", _g(binary_mlp(True), even_digits, bce_logits),
-         _g(binary_mlp(False), even_digits, bce_logits), phrase="sigmoid twice"),
+    Case(
+        "sigmoid output fed to BCE-with-logits",
+        "loss_at_init",
+        _g(binary_mlp(True), even_digits, bce_logits),
+        _g(binary_mlp(False), even_digits, bce_logits),
+        phrase="sigmoid twice",
+    ),
     # 18
-    Case("MSE of [B, 1] against [B] (broadcast)", "input_independent_baseline",
-         _g(one_output, standardized_ink, mse_broadcast, task="regression"),
-         _g(one_output, standardized_ink, mse_squeezed, task="regression"), phrase="learns nothing"),
+    Case(
+        "MSE of [B, 1] against [B] (broadcast)",
+        "input_independent_baseline",
+        _g(one_output, standardized_ink, mse_broadcast, task="regression"),
+        _g(one_output, standardized_ink, mse_squeezed, task="regression"),
+        phrase="learns nothing",
+    ),
     # 19
-    Case("attention LM without a causal mask", "causality", _g(lambda: AttentionLM(False), strided, seq_ce, **_SEQ),
-         _g(AttentionLM, strided, seq_ce, **_SEQ), phrase="see the future"),
+    Case(
+        "attention LM without a causal mask",
+        "causality",
+        _g(lambda: AttentionLM(False), strided, seq_ce, **_SEQ),
+        _g(AttentionLM, strided, seq_ce, **_SEQ),
+        phrase="see the future",
+    ),
     # 20
-    Case("conv LM with 'same' padding", "causality", _g(lambda: ConvLM(False), strided, seq_ce, **_SEQ),
-         _g(ConvLM, strided, seq_ce, **_SEQ), phrase="see the future"),
+    Case(
+        "conv LM with 'same' padding",
+        "causality",
+        _g(lambda: ConvLM(False), strided, seq_ce, **_SEQ),
+        _g(ConvLM, strided, seq_ce, **_SEQ),
+        phrase="see the future",
+    ),
     # 21
-    Case("class-sorted data, never shuffled", "batch_composition", _g(mlp, _raw(sorted_loader(False))),
-         _g(mlp, _raw(sorted_loader(True))), phrase="sorted"),
+    Case(
+        "class-sorted data, never shuffled",
+        "batch_composition",
+        _g(mlp, _raw(sorted_loader(False))),
+        _g(mlp, _raw(sorted_loader(True))),
+        phrase="sorted",
+    ),
     # 22
-    Case("backbone under torch.no_grad()", "frozen_params", _g(lambda: NoGradBackbone(True), normalized_digits),
-         _g(lambda: NoGradBackbone(False), normalized_digits), phrase="never receives a gradient"),
+    Case(
+        "backbone under torch.no_grad()",
+        "frozen_params",
+        _g(lambda: NoGradBackbone(True), normalized_digits),
+        _g(lambda: NoGradBackbone(False), normalized_digits),
+        phrase="never receives a gradient",
+    ),
     # 23
-    Case("zero_grad() between backward() and step()", "decreasing_loss",
-         _g(mlp, normalized_digits, train_step=zero_grad_late(True)),
-         _g(mlp, normalized_digits, train_step=zero_grad_late(False)), phrase="not decreasing"),
+    Case(
+        "zero_grad() between backward() and step()",
+        "decreasing_loss",
+        _g(mlp, normalized_digits, train_step=zero_grad_late(True)),
+        _g(mlp, normalized_digits, train_step=zero_grad_late(False)),
+        phrase="not decreasing",
+    ),
     # 24
-    Case("optimizer over another instance's parameters", "frozen_params",
-         _g(mlp, normalized_digits, optimizer_fn=other_model_optimizer),
-         _g(mlp, normalized_digits, optimizer_fn=own_optimizer), phrase="not in the optimizer"),
+    Case(
+        "optimizer over another instance's parameters",
+        "frozen_params",
+        _g(mlp, normalized_digits, optimizer_fn=other_model_optimizer),
+        _g(mlp, normalized_digits, optimizer_fn=own_optimizer),
+        phrase="not in the optimizer",
+    ),
 ]
 """24 bugs, their twins, and the check named for each."""
 
@@ -528,6 +666,7 @@ def ce_smoothing(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def accumulate(chunk: int) -> Callable[..., float]:
     """Gradient accumulation over micro-batches of `chunk` samples, one optimizer step per batch."""
+
     def train_step(model: nn.Module, optimizer: Any, x: torch.Tensor, y: torch.Tensor) -> float:
         model.train()
         optimizer.zero_grad()
@@ -538,14 +677,24 @@ def accumulate(chunk: int) -> Callable[..., float]:
             total += loss.item()
         optimizer.step()
         return total
+
     return train_step
 
 
 LATE_CASES = [
-    Case("label smoothing applied twice (smoothed targets and label_smoothing)", "loss_at_init",
-         _g(mlp, soft_digits, ce_smoothing), _g(mlp, soft_digits, F.cross_entropy), phrase="smooths"),
-    Case("BatchNorm over micro-batches of 2 (the step splits the batch)", "eval_mode",
-         _g(mlp_batchnorm, normalized_digits, train_step=accumulate(2)),
-         _g(mlp_batchnorm, normalized_digits, train_step=accumulate(16)), phrase="samples at a time"),
+    Case(
+        "label smoothing applied twice (smoothed targets and label_smoothing)",
+        "loss_at_init",
+        _g(mlp, soft_digits, ce_smoothing),
+        _g(mlp, soft_digits, F.cross_entropy),
+        phrase="smooths",
+    ),
+    Case(
+        "BatchNorm over micro-batches of 2 (the step splits the batch)",
+        "eval_mode",
+        _g(mlp_batchnorm, normalized_digits, train_step=accumulate(2)),
+        _g(mlp_batchnorm, normalized_digits, train_step=accumulate(16)),
+        phrase="samples at a time",
+    ),
 ]
 """The issue's two ideas left out of the first 24, written after the held-out half was run: tuning cases."""

@@ -11,13 +11,24 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 import torch.nn.functional as F  # noqa: E402
-from checks_zoo import _one_thread, digits_loader, mlp, normalized_digits, with_nan  # noqa: E402,F401
-from recipe_audit import checks  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
+from recipe_audit import checks  # noqa: E402
 
-def loop(model: Any, optimizer: Any, batches: Any, steps: int, *, zero_grad: bool = True, scheduler: Any = None,
-         validate: bool = False, micro: int = 1) -> list[float]:
+from tests.checks.checks_zoo import digits_loader, mlp, normalized_digits, with_nan  # noqa: E402
+
+
+def loop(
+    model: Any,
+    optimizer: Any,
+    batches: Any,
+    steps: int,
+    *,
+    zero_grad: bool = True,
+    scheduler: Any = None,
+    validate: bool = False,
+    micro: int = 1,
+) -> list[float]:
     """A user's training loop, with switches for the classic loop bugs."""
     losses = []
     batches = itertools.cycle(batches) if isinstance(batches, list) else _forever(batches)

@@ -33,7 +33,12 @@ def _ce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def test_out_of_sample_probabilities_are_deterministic_and_useful() -> None:
     x, y, noisy = _data(0.1)
-    options = {"folds": 3, "epochs": 8, "optimizer_fn": lambda m: torch.optim.Adam(m.parameters(), lr=3e-3), "progress": False}
+    options = {
+        "folds": 3,
+        "epochs": 8,
+        "optimizer_fn": lambda m: torch.optim.Adam(m.parameters(), lr=3e-3),
+        "progress": False,
+    }
     probs = checks.out_of_sample_probs(_model, (x, noisy), _ce, **options)
     assert probs.shape == (900, 10) and np.allclose(probs.sum(axis=1), 1)
     assert (probs.argmax(axis=1) == y).mean() > 0.85  # predicts the true digit, not the flipped label
@@ -49,14 +54,25 @@ def test_a_sample_is_never_predicted_by_a_model_that_trained_on_it() -> None:
     label is matched at chance."""
     x, _, _ = _data()
     random = np.random.default_rng(1).integers(0, 10, len(x))
-    options = {"folds": 2, "epochs": 30, "optimizer_fn": lambda m: torch.optim.Adam(m.parameters(), lr=1e-2), "progress": False}
+    options = {
+        "folds": 2,
+        "epochs": 30,
+        "optimizer_fn": lambda m: torch.optim.Adam(m.parameters(), lr=1e-2),
+        "progress": False,
+    }
     probs = checks.out_of_sample_probs(_model, (x, random), _ce, **options)
     assert (probs.argmax(axis=1) == random).mean() < 0.2
     # A DataLoader over a dataset (with its batch size), and a model ending in a softmax.
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(random)), batch_size=50)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(random)), batch_size=50
+    )
     soft = checks.out_of_sample_probs(
-        lambda: torch.nn.Sequential(_model(), torch.nn.Softmax(dim=1)), loader,
-        lambda p, t: torch.nn.functional.nll_loss(torch.log(p), t), folds=2, epochs=1, progress=False,
+        lambda: torch.nn.Sequential(_model(), torch.nn.Softmax(dim=1)),
+        loader,
+        lambda p, t: torch.nn.functional.nll_loss(torch.log(p), t),
+        folds=2,
+        epochs=1,
+        progress=False,
     )
     assert soft.shape == (900, 10) and np.allclose(soft.sum(axis=1), 1)
 

@@ -15,22 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 V, T = 8, 12  # vocabulary and length of the counting sequences
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Any:
-    """Tiny models run fastest on one thread (and leave the other core to the rest of CI)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # -- data -----------------------------------------------------------------------------------
@@ -118,6 +108,7 @@ def with_bias(values: list[float], outputs: int) -> Callable[[], nn.Module]:
         with torch.no_grad():
             model[2].bias.copy_(torch.tensor(values))
         return model
+
     return make
 
 
@@ -199,8 +190,11 @@ class Noisy(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
-            noise = (torch.randn_like(x) if self.torch_rng
-                     else torch.from_numpy(self.rng.standard_normal(tuple(x.shape))).float())
+            noise = (
+                torch.randn_like(x)
+                if self.torch_rng
+                else torch.from_numpy(self.rng.standard_normal(tuple(x.shape))).float()
+            )
             x = x + 0.1 * noise
         return self.net(x)
 
@@ -256,6 +250,7 @@ def dead_relu(bias: float) -> Callable[[], nn.Module]:
         with torch.no_grad():
             model[0].bias.fill_(bias)
         return model
+
     return make
 
 
@@ -265,15 +260,17 @@ def tanh_gain(gain: float) -> Callable[[], nn.Module]:
         with torch.no_grad():
             model[0].weight.mul_(gain)
         return model
+
     return make
 
 
 def deep(std: float, head_std: float) -> Callable[[], nn.Module]:
     """Six ReLU layers initialized N(0, std): std=1 explodes (bug); kaiming's sqrt(2/fan_in) keeps the
     scale, with a small output layer so the first predictions are diffuse (twin: 'init well')."""
+
     def make() -> nn.Module:
         layers: list[nn.Module] = []
-        for i in range(6):
+        for _ in range(6):
             layers += [nn.Linear(64, 64), nn.ReLU()]
         model = nn.Sequential(*layers, nn.Linear(64, 10))
         with torch.no_grad():
@@ -282,6 +279,7 @@ def deep(std: float, head_std: float) -> Callable[[], nn.Module]:
                     m.weight.normal_(0, std if m.out_features == 64 else head_std)
                     m.bias.zero_()
         return model
+
     return make
 
 
@@ -302,6 +300,7 @@ def no_grad_layer(freeze: bool) -> Callable[[], nn.Module]:
         model = mlp()
         model[0].weight.requires_grad_(not freeze)
         return model
+
     return make
 
 
@@ -310,7 +309,12 @@ class CausalConv(nn.Module):
 
     def __init__(self, left: bool, width: int = 32) -> None:
         super().__init__()
-        self.emb, self.conv, self.act, self.head = nn.Embedding(V, width), nn.Conv1d(width, width, 3), nn.ReLU(), nn.Linear(width, V)
+        self.emb, self.conv, self.act, self.head = (
+            nn.Embedding(V, width),
+            nn.Conv1d(width, width, 3),
+            nn.ReLU(),
+            nn.Linear(width, V),
+        )
         self.pad = (2, 0) if left else (0, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -324,7 +328,12 @@ class TinyAttention(nn.Module):
 
     def __init__(self, diagonal: int, width: int = 32) -> None:
         super().__init__()
-        self.tok, self.qkv, self.proj, self.head = nn.Embedding(V, width), nn.Linear(width, 3 * width), nn.Linear(width, width), nn.Linear(width, V)
+        self.tok, self.qkv, self.proj, self.head = (
+            nn.Embedding(V, width),
+            nn.Linear(width, 3 * width),
+            nn.Linear(width, width),
+            nn.Linear(width, V),
+        )
         self.pos = nn.Parameter(torch.randn(T, width) * 0.02)
         self.diagonal, self.width = diagonal, width
 
@@ -339,9 +348,16 @@ class TinyAttention(nn.Module):
 
 
 # -- steps, predicts, augmentations, loaders ------------------------------------------------
-def step(*, zero_grad: bool = True, optimizer_step: bool = True, roll: bool = False,
-         clamp: float | None = None, clip: bool = False) -> Callable[..., float]:
+def step(
+    *,
+    zero_grad: bool = True,
+    optimizer_step: bool = True,
+    roll: bool = False,
+    clamp: float | None = None,
+    clip: bool = False,
+) -> Callable[..., float]:
     """A user's train_step with one switch per classic bug."""
+
     def train_step(model: nn.Module, optimizer: Any, x: torch.Tensor, y: torch.Tensor) -> float:
         model.train()
         if zero_grad:
@@ -358,6 +374,7 @@ def step(*, zero_grad: bool = True, optimizer_step: bool = True, roll: bool = Fa
         if optimizer_step:
             optimizer.step()
         return loss.item()
+
     return train_step
 
 
@@ -376,6 +393,7 @@ def predict_train_mode(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def hflip(flip_label: bool) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """Mirror half the images (random per sample); flip the mirrored label with them (twin) or not (bug)."""
+
     def augment(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pick = torch.rand(len(x), device=x.device) < 0.5
         images = x.reshape(-1, 8, 8).clone()
@@ -384,11 +402,13 @@ def hflip(flip_label: bool) -> Callable[[torch.Tensor, torch.Tensor], tuple[torc
         if flip_label:
             y[pick] = 1 - y[pick]
         return images.reshape(x.shape), y
+
     return augment
 
 
 def loader_factory(seeded: bool) -> Callable[[], DataLoader]:
     """A loader factory whose shuffle generator is seeded (twin) or seeded from entropy (bug)."""
+
     def make() -> DataLoader:
         g = torch.Generator()
         if seeded:
@@ -396,12 +416,17 @@ def loader_factory(seeded: bool) -> Callable[[], DataLoader]:
         else:
             g.seed()
         return DataLoader(TensorDataset(*normalized_digits()), batch_size=32, shuffle=True, generator=g)
+
     return make
 
 
 def digits_loader(batch_size: int = 32) -> DataLoader:
-    return DataLoader(TensorDataset(*normalized_digits()), batch_size=batch_size, shuffle=True,
-                      generator=torch.Generator().manual_seed(0))
+    return DataLoader(
+        TensorDataset(*normalized_digits()),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
 
 
 def cosine(t_max_steps: Callable[[], int]) -> Callable[[Any], Any]:
@@ -429,7 +454,9 @@ class Case:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def _d(model_fn: Any, data: Any = normalized_digits, loss_fn: Any = F.cross_entropy, **options: Any) -> Callable[[], dict[str, Any]]:
+def _d(
+    model_fn: Any, data: Any = normalized_digits, loss_fn: Any = F.cross_entropy, **options: Any
+) -> Callable[[], dict[str, Any]]:
     """A set-up built on demand (data loaded only when a test needs it). These programs seed the
     global RNGs with 0 at start (``seed=0``), unless a case says otherwise."""
     options.setdefault("seed", 0)
@@ -437,6 +464,7 @@ def _d(model_fn: Any, data: Any = normalized_digits, loss_fn: Any = F.cross_entr
     def build() -> dict[str, Any]:
         d = data() if callable(data) and not isinstance(data, type) and data in _DATA else data
         return {"model_fn": model_fn, "data": d, "loss_fn": loss_fn, **options}
+
     return build
 
 
@@ -445,74 +473,204 @@ EPOCHS = 20
 PER_EPOCH = math.ceil(1797 / 32)
 
 CASES = [
-    Case("unseeded data order", "seed_determinism", _d(mlp, loader_factory(False)), _d(mlp, loader_factory(True)),
-         phrase="data order"),
+    Case(
+        "unseeded data order",
+        "seed_determinism",
+        _d(mlp, loader_factory(False)),
+        _d(mlp, loader_factory(True)),
+        phrase="data order",
+    ),
     Case("unseeded init", "seed_determinism", _d(lambda: NumpyInit(False)), _d(lambda: NumpyInit(True)), phrase="init"),
-    Case("unseeded noise in forward", "seed_determinism", _d(lambda: Noisy(False)), _d(lambda: Noisy(True)),
-         phrase="dropout / noise"),
-    Case("nondeterministic kernel", "seed_determinism", _d(lambda: Atomic(True)), _d(lambda: Atomic(False)),
-         phrase="nondeterministic kernel"),
-    Case("softmax fed to cross_entropy", "loss_at_init", _d(lambda: Softmaxed(True)), _d(lambda: Softmaxed(False)),
-         phrase="softmax twice"),
+    Case(
+        "unseeded noise in forward",
+        "seed_determinism",
+        _d(lambda: Noisy(False)),
+        _d(lambda: Noisy(True)),
+        phrase="dropout / noise",
+    ),
+    Case(
+        "nondeterministic kernel",
+        "seed_determinism",
+        _d(lambda: Atomic(True)),
+        _d(lambda: Atomic(False)),
+        phrase="nondeterministic kernel",
+    ),
+    Case(
+        "softmax fed to cross_entropy",
+        "loss_at_init",
+        _d(lambda: Softmaxed(True)),
+        _d(lambda: Softmaxed(False)),
+        phrase="softmax twice",
+    ),
     Case("logits scaled x30", "loss_at_init", _d(lambda: Scaled(30.0)), _d(lambda: Scaled(1.0)), phrase="far above"),
-    Case("imbalanced classes, default bias", "init_bias",
-         _d(lambda: mlp(outputs=2), lambda: (pre(digits()[0]), (digits()[1] == 0).long())),
-         _d(with_bias([math.log(0.9), math.log(0.1)], 2), lambda: (pre(digits()[0]), (digits()[1] == 0).long())),
-         phrase="log of the priors"),
-    Case("regression target mean 50, bias 0", "init_bias",
-         _d(lambda: mlp(outputs=1), regression_digits, mse, preprocess=pre, task="regression", optimizer_fn=adam(3e-3)),
-         _d(with_bias([50.0], 1), regression_digits, mse, preprocess=pre, task="regression", optimizer_fn=adam(3e-3)),
-         phrase="target mean"),
-    Case("raw 0-255 pixels", "input_normalization", _d(mlp, lambda: (digits()[0] * 16, digits()[1])),
-         _d(mlp, lambda: (digits()[0] * 16, digits()[1]), preprocess=pre255), phrase="raw 0-255"),
-    Case("model ignores its input", "input_independent_baseline", _d(lambda: Ignorer(True)), _d(lambda: Ignorer(False)),
-         phrase="learns nothing"),
-    Case("labels shifted in the step", "overfit_one_batch", _d(mlp, train_step=step(roll=True)),
-         _d(mlp, train_step=step()), phrase="do not match"),
-    Case("optimizer.step() missing", "decreasing_loss", _d(mlp, train_step=step(optimizer_step=False)),
-         _d(mlp, train_step=step()), phrase="not decreasing"),
-    Case("view instead of permute", "batch_independence", _d(lambda: Rows(False)), _d(lambda: Rows(True)),
-         phrase="batch is mixed"),
-    Case("view instead of permute, BatchNorm twin", "batch_independence", _d(lambda: Rows(False)), _d(mlp_batchnorm),
-         phrase="batch is mixed"),
-    Case("causal conv padded on the right", "causality", _d(lambda: CausalConv(False), counting, seq_loss, task="sequence"),
-         _d(lambda: CausalConv(True), counting, seq_loss, task="sequence"), phrase="see the future"),
-    Case("attention mask shifted", "causality", _d(lambda: TinyAttention(2), counting, seq_loss, task="sequence"),
-         _d(lambda: TinyAttention(1), counting, seq_loss, task="sequence"), phrase="see the future"),
-    Case("epoch schedule stepped per batch", "lr_schedule",
-         _d(mlp, digits_loader, scheduler_fn=cosine(lambda: EPOCHS), epochs=EPOCHS),
-         _d(mlp, digits_loader, scheduler_fn=cosine(lambda: EPOCHS * PER_EPOCH), epochs=EPOCHS), phrase="rises again"),
-    Case("ImageNet step size on a small set", "lr_schedule",
-         _d(mlp, digits_loader, epochs=300, scheduler_interval="epoch",
-            scheduler_fn=lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.1)),
-         _d(mlp, digits_loader, epochs=300, scheduler_interval="epoch",
-            scheduler_fn=lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=100, gamma=0.1)),
-         phrase="reaches ~0"),
-    Case("flip without flipping left/right label", "augmentation_labels",
-         _d(lambda: mlp(outputs=2), mirror_digits, augment=hflip(False), preprocess=pre),
-         _d(lambda: mlp(outputs=2), mirror_digits, augment=hflip(True), preprocess=pre),
-         phrase="changes what the label means"),
-    Case("loss clamped per sample", "grad_clipping", _d(mlp, train_step=step(clamp=2.0)),
-         _d(mlp, train_step=step(clip=True)), phrase="zero gradient"),
-    Case("zero_grad missing", "grad_accumulation", _d(mlp, train_step=step(zero_grad=False)),
-         _d(mlp, train_step=step()), phrase="accumulate"),
-    Case("optimizer over the head only", "frozen_params",
-         _d(mlp, optimizer_fn=lambda m: torch.optim.Adam(m[2].parameters(), lr=3e-4)),
-         _d(mlp, optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=3e-4)), phrase="not in the optimizer"),
-    Case("detached branch", "frozen_params", _d(lambda: Detached(True)), _d(lambda: Detached(False)),
-         phrase="never receives a gradient"),
-    Case("requires_grad off", "frozen_params", _d(no_grad_layer(True)), _d(no_grad_layer(False)),
-         phrase="requires_grad is off"),
-    Case("dropout active at eval", "eval_mode", _d(mlp_dropout, predict=predict_train_mode),
-         _d(mlp_dropout, predict=predict_eval), phrase="dropout is active"),
-    Case("batchnorm in train mode at eval", "eval_mode", _d(mlp_batchnorm, predict=predict_train_mode),
-         _d(mlp_batchnorm, predict=predict_eval), phrase="BatchNorm"),
+    Case(
+        "imbalanced classes, default bias",
+        "init_bias",
+        _d(lambda: mlp(outputs=2), lambda: (pre(digits()[0]), (digits()[1] == 0).long())),
+        _d(with_bias([math.log(0.9), math.log(0.1)], 2), lambda: (pre(digits()[0]), (digits()[1] == 0).long())),
+        phrase="log of the priors",
+    ),
+    Case(
+        "regression target mean 50, bias 0",
+        "init_bias",
+        _d(lambda: mlp(outputs=1), regression_digits, mse, preprocess=pre, task="regression", optimizer_fn=adam(3e-3)),
+        _d(with_bias([50.0], 1), regression_digits, mse, preprocess=pre, task="regression", optimizer_fn=adam(3e-3)),
+        phrase="target mean",
+    ),
+    Case(
+        "raw 0-255 pixels",
+        "input_normalization",
+        _d(mlp, lambda: (digits()[0] * 16, digits()[1])),
+        _d(mlp, lambda: (digits()[0] * 16, digits()[1]), preprocess=pre255),
+        phrase="raw 0-255",
+    ),
+    Case(
+        "model ignores its input",
+        "input_independent_baseline",
+        _d(lambda: Ignorer(True)),
+        _d(lambda: Ignorer(False)),
+        phrase="learns nothing",
+    ),
+    Case(
+        "labels shifted in the step",
+        "overfit_one_batch",
+        _d(mlp, train_step=step(roll=True)),
+        _d(mlp, train_step=step()),
+        phrase="do not match",
+    ),
+    Case(
+        "optimizer.step() missing",
+        "decreasing_loss",
+        _d(mlp, train_step=step(optimizer_step=False)),
+        _d(mlp, train_step=step()),
+        phrase="not decreasing",
+    ),
+    Case(
+        "view instead of permute",
+        "batch_independence",
+        _d(lambda: Rows(False)),
+        _d(lambda: Rows(True)),
+        phrase="batch is mixed",
+    ),
+    Case(
+        "view instead of permute, BatchNorm twin",
+        "batch_independence",
+        _d(lambda: Rows(False)),
+        _d(mlp_batchnorm),
+        phrase="batch is mixed",
+    ),
+    Case(
+        "causal conv padded on the right",
+        "causality",
+        _d(lambda: CausalConv(False), counting, seq_loss, task="sequence"),
+        _d(lambda: CausalConv(True), counting, seq_loss, task="sequence"),
+        phrase="see the future",
+    ),
+    Case(
+        "attention mask shifted",
+        "causality",
+        _d(lambda: TinyAttention(2), counting, seq_loss, task="sequence"),
+        _d(lambda: TinyAttention(1), counting, seq_loss, task="sequence"),
+        phrase="see the future",
+    ),
+    Case(
+        "epoch schedule stepped per batch",
+        "lr_schedule",
+        _d(mlp, digits_loader, scheduler_fn=cosine(lambda: EPOCHS), epochs=EPOCHS),
+        _d(mlp, digits_loader, scheduler_fn=cosine(lambda: EPOCHS * PER_EPOCH), epochs=EPOCHS),
+        phrase="rises again",
+    ),
+    Case(
+        "ImageNet step size on a small set",
+        "lr_schedule",
+        _d(
+            mlp,
+            digits_loader,
+            epochs=300,
+            scheduler_interval="epoch",
+            scheduler_fn=lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.1),
+        ),
+        _d(
+            mlp,
+            digits_loader,
+            epochs=300,
+            scheduler_interval="epoch",
+            scheduler_fn=lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=100, gamma=0.1),
+        ),
+        phrase="reaches ~0",
+    ),
+    Case(
+        "flip without flipping left/right label",
+        "augmentation_labels",
+        _d(lambda: mlp(outputs=2), mirror_digits, augment=hflip(False), preprocess=pre),
+        _d(lambda: mlp(outputs=2), mirror_digits, augment=hflip(True), preprocess=pre),
+        phrase="changes what the label means",
+    ),
+    Case(
+        "loss clamped per sample",
+        "grad_clipping",
+        _d(mlp, train_step=step(clamp=2.0)),
+        _d(mlp, train_step=step(clip=True)),
+        phrase="zero gradient",
+    ),
+    Case(
+        "zero_grad missing",
+        "grad_accumulation",
+        _d(mlp, train_step=step(zero_grad=False)),
+        _d(mlp, train_step=step()),
+        phrase="accumulate",
+    ),
+    Case(
+        "optimizer over the head only",
+        "frozen_params",
+        _d(mlp, optimizer_fn=lambda m: torch.optim.Adam(m[2].parameters(), lr=3e-4)),
+        _d(mlp, optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=3e-4)),
+        phrase="not in the optimizer",
+    ),
+    Case(
+        "detached branch",
+        "frozen_params",
+        _d(lambda: Detached(True)),
+        _d(lambda: Detached(False)),
+        phrase="never receives a gradient",
+    ),
+    Case(
+        "requires_grad off",
+        "frozen_params",
+        _d(no_grad_layer(True)),
+        _d(no_grad_layer(False)),
+        phrase="requires_grad is off",
+    ),
+    Case(
+        "dropout active at eval",
+        "eval_mode",
+        _d(mlp_dropout, predict=predict_train_mode),
+        _d(mlp_dropout, predict=predict_eval),
+        phrase="dropout is active",
+    ),
+    Case(
+        "batchnorm in train mode at eval",
+        "eval_mode",
+        _d(mlp_batchnorm, predict=predict_train_mode),
+        _d(mlp_batchnorm, predict=predict_eval),
+        phrase="BatchNorm",
+    ),
     Case("dead ReLUs (bias -5)", "activations", _d(dead_relu(-5.0)), _d(dead_relu(0.0)), phrase="dead"),
     Case("saturated tanh (weights x20)", "activations", _d(tanh_gain(20.0)), _d(tanh_gain(1.0)), phrase="saturated"),
-    Case("exploding activations (init std 1)", "activations", _d(deep(1.0, 1.0)), _d(deep(math.sqrt(2 / 64), 0.01)), phrase="exploding"),
+    Case(
+        "exploding activations (init std 1)",
+        "activations",
+        _d(deep(1.0, 1.0)),
+        _d(deep(math.sqrt(2 / 64), 0.01)),
+        phrase="exploding",
+    ),
     Case("NaN in the data", "nan_inf", _d(mlp, with_nan), _d(mlp), phrase="input batch"),
-    Case("log of zero in forward", "nan_inf", _d(lambda: LogFeatures(0.0), digits, preprocess=scale01),
-         _d(lambda: LogFeatures(0.1), digits, preprocess=scale01),
-         phrase="inside forward()"),
+    Case(
+        "log of zero in forward",
+        "nan_inf",
+        _d(lambda: LogFeatures(0.0), digits, preprocess=scale01),
+        _d(lambda: LogFeatures(0.1), digits, preprocess=scale01),
+        phrase="inside forward()",
+    ),
 ]
 """Every bug, its twin and the check named for it."""
