@@ -31,7 +31,8 @@ pub fn check_rows<T: Prob>(probs: &[T], k: usize) -> (usize, f64, bool, bool) {
         .par_chunks(k * CHUNK)
         .enumerate()
         .map(|(chunk, rows)| {
-            let (mut worst, mut worst_sum, mut nonfinite, mut negative) = (0usize, 1f64, false, false);
+            let (mut worst, mut worst_sum, mut nonfinite, mut negative) =
+                (0usize, 1f64, false, false);
             for (r, row) in rows.chunks_exact(k).enumerate() {
                 let mut sum = 0f64;
                 for &p in row {
@@ -49,13 +50,17 @@ pub fn check_rows<T: Prob>(probs: &[T], k: usize) -> (usize, f64, bool, bool) {
         .reduce(
             || (0, 1.0, false, false),
             |a, b| {
-                let (w, s) = if (b.1 - 1.0).abs() > (a.1 - 1.0).abs() || !b.1.is_finite() { (b.0, b.1) } else { (a.0, a.1) };
+                let (w, s) = if (b.1 - 1.0).abs() > (a.1 - 1.0).abs() || !b.1.is_finite() {
+                    (b.0, b.1)
+                } else {
+                    (a.0, a.1)
+                };
                 (w, s, a.2 | b.2, a.3 | b.3)
             },
         )
 }
 
-/// Per class j: the mean of p[j] over the rows labelled j (NaN for a class with no row).
+/// Per class j: the mean of `p[j]` over the rows labelled j (NaN for a class with no row).
 pub fn thresholds<T: Prob>(probs: &[T], k: usize, codes: &[u32]) -> Vec<f64> {
     let (sums, counts) = probs
         .par_chunks(k * CHUNK)
@@ -76,13 +81,21 @@ pub fn thresholds<T: Prob>(probs: &[T], k: usize, codes: &[u32]) -> Vec<f64> {
                 (s, c)
             },
         );
-    sums.iter().zip(counts).map(|(&s, c)| s / c as f64).collect()
+    sums.iter()
+        .zip(counts)
+        .map(|(&s, c)| s / c as f64)
+        .collect()
 }
 
 /// The confident joint C (k x k, row = given label, column = the most probable class among those
 /// at or above their threshold; rows where no class reaches it count nowhere), and each row's most
 /// probable class.
-pub fn confident_joint<T: Prob>(probs: &[T], k: usize, codes: &[u32], thresholds: &[f64]) -> (Vec<u64>, Vec<u32>) {
+pub fn confident_joint<T: Prob>(
+    probs: &[T],
+    k: usize,
+    codes: &[u32],
+    thresholds: &[f64],
+) -> (Vec<u64>, Vec<u32>) {
     // Float noise must not drop a class sitting exactly at its mean.
     let limits: Vec<f64> = thresholds.iter().map(|t| t - 1e-12).collect();
     let parts: Vec<(Vec<u64>, Vec<u32>)> = probs
@@ -121,9 +134,14 @@ pub fn confident_joint<T: Prob>(probs: &[T], k: usize, codes: &[u32], thresholds
 }
 
 /// "Prune by noise rate": for every given class i and other class j, the `wanted[i * k + j]` rows
-/// labelled i with the largest margin p[j] - p[i] (each class keeps at least one row). Classes are
+/// labelled i with the largest margin `p[j] - p[i]` (each class keeps at least one row). Classes are
 /// handled in parallel; returns one flag per row.
-pub fn prune_by_noise_rate<T: Prob>(probs: &[T], k: usize, codes: &[u32], wanted: &[u64]) -> Vec<bool> {
+pub fn prune_by_noise_rate<T: Prob>(
+    probs: &[T],
+    k: usize,
+    codes: &[u32],
+    wanted: &[u64],
+) -> Vec<bool> {
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); k];
     for (row, &c) in codes.iter().enumerate() {
         members[c as usize].push(row as u32);
@@ -200,10 +218,16 @@ mod tests {
     #[test]
     fn prune_takes_the_largest_margins_and_keeps_one_per_class() {
         let (probs, codes) = example();
-        assert_eq!(prune_by_noise_rate(&probs, 2, &codes, &[0, 1, 1, 0]), vec![false, false, true, false, false, true]);
+        assert_eq!(
+            prune_by_noise_rate(&probs, 2, &codes, &[0, 1, 1, 0]),
+            vec![false, false, true, false, false, true]
+        );
         let all = prune_by_noise_rate(&probs, 2, &codes, &[0, 9, 9, 0]);
         assert_eq!(all.iter().filter(|&&f| f).count(), 4); // 2 of 3 per class at most
         let f32s: Vec<f32> = probs.iter().map(|&p| p as f32).collect();
-        assert_eq!(prune_by_noise_rate(&f32s, 2, &codes, &[0, 1, 1, 0]), vec![false, false, true, false, false, true]);
+        assert_eq!(
+            prune_by_noise_rate(&f32s, 2, &codes, &[0, 1, 1, 0]),
+            vec![false, false, true, false, false, true]
+        );
     }
 }

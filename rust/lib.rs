@@ -1,33 +1,19 @@
 //! Python bindings only: argument conversion, GIL release, and columns out. The work lives in the
 //! pure-Rust modules below, each tested with `cargo test`.
 
-pub mod blockjoin;
-pub mod color;
 pub mod confident;
 pub mod decode;
-pub mod exif;
-pub mod gifdec;
-pub mod gray;
-pub mod hash;
-pub mod jpeg;
-pub mod matching;
 pub mod neardup;
-pub mod otherdec;
-pub mod outcome;
-pub mod pngdec;
+pub mod picture;
 pub mod progress;
-pub mod resample;
 pub mod scan;
-pub mod sniff;
-pub mod stats;
-pub mod turbo;
 pub mod walk;
 
+use decode::outcome::Limits;
 use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2};
-use outcome::Limits;
-use pyo3::pybacked::PyBackedBytes;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
 use scan::Row;
@@ -53,15 +39,20 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("error", |r| r.error.as_deref());
     column!("width", |r| r.header.map(|h| h.width));
     column!("height", |r| r.header.map(|h| h.height));
-    column!("channels", |r| r.header.filter(|h| h.channels > 0).map(|h| h.channels));
+    column!("channels", |r| r
+        .header
+        .filter(|h| h.channels > 0)
+        .map(|h| h.channels));
     column!("content_hash", |r| r.content_hash.as_deref());
     column!("ahash", |r| r.hashes.map(|h| h[0]));
     column!("dhash", |r| r.hashes.map(|h| h[1]));
     column!("phash", |r| r.hashes.map(|h| h[2]));
     column!("phash_mirror", |r| r.hashes.map(|h| h[3]));
     // 256 bytes: the 16x16 gray thumbnail, row-major.
-    let thumbs: Vec<Option<Bound<'py, pyo3::types::PyBytes>>> =
-        rows.iter().map(|r| r.thumb.as_ref().map(|t| pyo3::types::PyBytes::new(py, t))).collect();
+    let thumbs: Vec<Option<Bound<'py, pyo3::types::PyBytes>>> = rows
+        .iter()
+        .map(|r| r.thumb.as_ref().map(|t| pyo3::types::PyBytes::new(py, t)))
+        .collect();
     columns.set_item("thumb", thumbs)?;
     column!("mean", |r| r.stats.map(|s| s.mean));
     column!("std", |r| r.stats.map(|s| s.std));
@@ -82,9 +73,12 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
 }
 
 fn thread_pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
-    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if threads == 0 {
-        return Err(PyValueError::new_err("threads must be at least 1 (or None for all cores)"));
+        return Err(PyValueError::new_err(
+            "threads must be at least 1 (or None for all cores)",
+        ));
     }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -98,7 +92,7 @@ fn thread_pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
 /// objects at a time, not one per cell of a million rows.
 #[pyfunction]
 #[pyo3(signature = (sources, *, recursive=true, threads=None, progress=false, max_pixels=100_000_000, max_bytes=1<<30, min_decode_side=64, on_batch=None))]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // one per keyword of the Python signature above
 fn scan_paths<'py>(
     py: Python<'py>,
     sources: Vec<PathBuf>,
@@ -110,15 +104,24 @@ fn scan_paths<'py>(
     min_decode_side: u32,
     on_batch: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let limits = Limits { max_pixels, min_decode_side };
+    let limits = Limits {
+        max_pixels,
+        min_decode_side,
+    };
     let pool = thread_pool(threads)?;
     let entries = py.detach(|| walk::collect(&sources, recursive));
     let mut bar = progress::Progress::new(entries.len(), progress);
     let mut rows: Vec<Row> = Vec::with_capacity(if on_batch.is_some() { 0 } else { entries.len() });
     let mut done_count = 0;
     for batch in entries.chunks(BATCH * pool.current_num_threads()) {
-        let done: Vec<Row> =
-            py.detach(|| pool.install(|| batch.par_iter().map(|e| scan::analyze_entry(e, &limits, max_bytes)).collect()));
+        let done: Vec<Row> = py.detach(|| {
+            pool.install(|| {
+                batch
+                    .par_iter()
+                    .map(|e| scan::analyze_entry(e, &limits, max_bytes))
+                    .collect()
+            })
+        });
         done_count += done.len();
         if let Some(callback) = &on_batch {
             callback.call1((rows_to_columns(py, &done)?,))?;
@@ -140,12 +143,22 @@ fn scan_paths<'py>(
 /// mtime (null for entries refused without reading, which carry their status and error).
 #[pyfunction]
 #[pyo3(signature = (sources, *, recursive=true))]
-fn list_files<'py>(py: Python<'py>, sources: Vec<PathBuf>, recursive: bool) -> PyResult<Bound<'py, PyDict>> {
+fn list_files<'py>(
+    py: Python<'py>,
+    sources: Vec<PathBuf>,
+    recursive: bool,
+) -> PyResult<Bound<'py, PyDict>> {
     let (entries, versions) = py.detach(|| {
         let entries = walk::collect(&sources, recursive);
         let versions: Vec<_> = entries
             .par_iter()
-            .map(|e| if e.kind == walk::Kind::File { walk::version(&e.path) } else { None })
+            .map(|e| {
+                if e.kind == walk::Kind::File {
+                    walk::version(&e.path)
+                } else {
+                    None
+                }
+            })
             .collect();
         (entries, versions)
     });
@@ -154,13 +167,55 @@ fn list_files<'py>(py: Python<'py>, sources: Vec<PathBuf>, recursive: bool) -> P
         walk::Kind::Refused(status, message) => Some((status.name(), message.clone())),
         walk::Kind::File => None,
     };
-    columns.set_item("path", entries.iter().map(|e| e.display.as_str()).collect::<Vec<_>>())?;
-    columns.set_item("label", entries.iter().map(|e| e.label.as_deref()).collect::<Vec<_>>())?;
-    columns.set_item("split", entries.iter().map(|e| e.split.as_deref()).collect::<Vec<_>>())?;
-    columns.set_item("size", versions.iter().map(|v| v.map(|(size, _)| size)).collect::<Vec<_>>())?;
-    columns.set_item("mtime_ns", versions.iter().map(|v| v.map(|(_, mtime)| mtime)).collect::<Vec<_>>())?;
-    columns.set_item("status", entries.iter().map(|e| refusal(e).map(|r| r.0)).collect::<Vec<_>>())?;
-    columns.set_item("error", entries.iter().map(|e| refusal(e).map(|r| r.1)).collect::<Vec<_>>())?;
+    columns.set_item(
+        "path",
+        entries
+            .iter()
+            .map(|e| e.display.as_str())
+            .collect::<Vec<_>>(),
+    )?;
+    columns.set_item(
+        "label",
+        entries
+            .iter()
+            .map(|e| e.label.as_deref())
+            .collect::<Vec<_>>(),
+    )?;
+    columns.set_item(
+        "split",
+        entries
+            .iter()
+            .map(|e| e.split.as_deref())
+            .collect::<Vec<_>>(),
+    )?;
+    columns.set_item(
+        "size",
+        versions
+            .iter()
+            .map(|v| v.map(|(size, _)| size))
+            .collect::<Vec<_>>(),
+    )?;
+    columns.set_item(
+        "mtime_ns",
+        versions
+            .iter()
+            .map(|v| v.map(|(_, mtime)| mtime))
+            .collect::<Vec<_>>(),
+    )?;
+    columns.set_item(
+        "status",
+        entries
+            .iter()
+            .map(|e| refusal(e).map(|r| r.0))
+            .collect::<Vec<_>>(),
+    )?;
+    columns.set_item(
+        "error",
+        entries
+            .iter()
+            .map(|e| refusal(e).map(|r| r.1))
+            .collect::<Vec<_>>(),
+    )?;
     Ok(columns)
 }
 
@@ -179,26 +234,45 @@ fn scan_bytes<'py>(
     min_decode_side: u32,
 ) -> PyResult<Bound<'py, PyDict>> {
     if names.len() != blobs.len() {
-        return Err(PyValueError::new_err(format!("{} names but {} byte strings", names.len(), blobs.len())));
+        return Err(PyValueError::new_err(format!(
+            "{} names but {} byte strings",
+            names.len(),
+            blobs.len()
+        )));
     }
     let blobs = blobs
         .iter()
         .zip(&names)
         .map(|(b, n)| {
             b.extract::<PyBackedBytes>().map_err(|_| {
-                PyTypeError::new_err(format!("the blob for {n:?} is {}, not bytes", b.get_type().name().map_or("?".into(), |t| t.to_string())))
+                PyTypeError::new_err(format!(
+                    "the blob for {n:?} is {}, not bytes",
+                    b.get_type().name().map_or("?".into(), |t| t.to_string())
+                ))
             })
         })
         .collect::<PyResult<Vec<_>>>()?;
-    let limits = Limits { max_pixels, min_decode_side };
+    let limits = Limits {
+        max_pixels,
+        min_decode_side,
+    };
     let pool = thread_pool(threads)?;
     let rows: Vec<Row> = py.detach(|| {
-        pool.install(|| names.par_iter().zip(blobs.par_iter()).map(|(n, b)| scan::analyze(n, b, &limits)).collect())
+        pool.install(|| {
+            names
+                .par_iter()
+                .zip(blobs.par_iter())
+                .map(|(n, b)| scan::analyze(n, b, &limits))
+                .collect()
+        })
     });
     rows_to_columns(py, &rows)
 }
 
-/// A spanning forest of the matches between two chunks (`matching::forest_across`): node ids
+/// Edges (a, b) as NumPy arrays.
+type EdgeColumns<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>);
+
+/// A spanning forest of the matches between two chunks (`neardup::matching::forest_across`): node ids
 /// below `len(queries)` are queries, the rest index positions shifted by `len(queries)`.
 #[pyfunction]
 fn hamming_forest_across<'py>(
@@ -206,10 +280,10 @@ fn hamming_forest_across<'py>(
     queries: PyReadonlyArray1<'py, u64>,
     index: PyReadonlyArray1<'py, u64>,
     radius: u32,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>)> {
+) -> PyResult<EdgeColumns<'py>> {
     check_radius(radius)?;
     let (queries, index) = (queries.as_slice()?, index.as_slice()?);
-    let edges = py.detach(|| matching::forest_across(queries, index, radius));
+    let edges = py.detach(|| neardup::matching::forest_across(queries, index, radius));
     let (a, b): (Vec<u32>, Vec<u32>) = edges.into_iter().unzip();
     Ok((PyArray1::from_vec(py, a), PyArray1::from_vec(py, b)))
 }
@@ -229,10 +303,15 @@ impl<'py> Probs<'py> {
             let shape = a.as_array().shape().to_vec();
             (Probs::F64(a), shape)
         } else {
-            return Err(PyTypeError::new_err("probs must be a 2-D float32 or float64 NumPy array"));
+            return Err(PyTypeError::new_err(
+                "probs must be a 2-D float32 or float64 NumPy array",
+            ));
         };
         if shape[0] != codes {
-            return Err(PyValueError::new_err(format!("probs has {} rows for {codes} labels", shape[0])));
+            return Err(PyValueError::new_err(format!(
+                "probs has {} rows for {codes} labels",
+                shape[0]
+            )));
         }
         Ok((probs, shape[1]))
     }
@@ -261,15 +340,21 @@ fn check_codes(codes: &[u32], k: usize) -> PyResult<()> {
     Ok(())
 }
 
+/// Thresholds (k), confident joint (k x k, flat) and argmax (n) as NumPy arrays.
+type ConfidentColumns<'py> = (
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u32>>,
+);
+
 /// Confident learning's counting pass: per-class thresholds, the confident joint (k x k, flat)
 /// and each row's most probable class. `probs` is C-contiguous (n, k), f32 or f64.
 #[pyfunction]
-#[allow(clippy::type_complexity)]
 fn confident_counts<'py>(
     py: Python<'py>,
     probs: &Bound<'py, PyAny>,
     codes: PyReadonlyArray1<'py, u32>,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u32>>)> {
+) -> PyResult<ConfidentColumns<'py>> {
     let codes = codes.as_slice()?;
     let (probs, k) = Probs::extract(probs, codes.len())?;
     check_codes(codes, k)?;
@@ -278,13 +363,20 @@ fn confident_counts<'py>(
         let (joint, argmax) = confident::confident_joint(p, k, codes, &t);
         (t, joint, argmax)
     }));
-    Ok((PyArray1::from_vec(py, t), PyArray1::from_vec(py, joint), PyArray1::from_vec(py, argmax)))
+    Ok((
+        PyArray1::from_vec(py, t),
+        PyArray1::from_vec(py, joint),
+        PyArray1::from_vec(py, argmax),
+    ))
 }
 
 /// One pass over (n, k) probabilities: (the row whose sum is furthest from 1, that sum, any
 /// NaN or infinite value, any negative value).
 #[pyfunction]
-fn probability_rows<'py>(py: Python<'py>, probs: &Bound<'py, PyAny>) -> PyResult<(usize, f64, bool, bool)> {
+fn probability_rows<'py>(
+    py: Python<'py>,
+    probs: &Bound<'py, PyAny>,
+) -> PyResult<(usize, f64, bool, bool)> {
     let rows = probs.getattr("shape")?.get_item(0)?.extract::<usize>()?;
     let (probs, k) = Probs::extract(probs, rows)?;
     if k == 0 {
@@ -305,9 +397,13 @@ fn confident_prune<'py>(
     let (probs, k) = Probs::extract(probs, codes.len())?;
     check_codes(codes, k)?;
     if wanted.len() != k * k {
-        return Err(PyValueError::new_err(format!("wanted must hold k * k = {} counts", k * k)));
+        return Err(PyValueError::new_err(format!(
+            "wanted must hold k * k = {} counts",
+            k * k
+        )));
     }
-    let flagged = with_probs!(&probs, |p| py.detach(|| confident::prune_by_noise_rate(p, k, codes, wanted)));
+    let flagged = with_probs!(&probs, |p| py
+        .detach(|| confident::prune_by_noise_rate(p, k, codes, wanted)));
     Ok(PyArray1::from_vec(py, flagged))
 }
 
@@ -321,10 +417,12 @@ fn hamming_components<'py>(
 ) -> PyResult<Bound<'py, PyArray1<u32>>> {
     let (a, b) = (a.as_slice()?, b.as_slice()?);
     if a.len() != b.len() || a.iter().chain(b).any(|&v| v as usize >= n) {
-        return Err(PyValueError::new_err(format!("edges must be two arrays of equal length with nodes below {n}")));
+        return Err(PyValueError::new_err(format!(
+            "edges must be two arrays of equal length with nodes below {n}"
+        )));
     }
     let edges: Vec<(u32, u32)> = a.iter().copied().zip(b.iter().copied()).collect();
-    let roots = py.detach(|| matching::components(n, &edges));
+    let roots = py.detach(|| neardup::matching::components(n, &edges));
     Ok(PyArray1::from_vec(py, roots))
 }
 
@@ -337,38 +435,57 @@ fn hamming_forest_in_buckets<'py>(
     ids: PyReadonlyArray1<'py, u32>,
     offsets: PyReadonlyArray1<'py, u64>,
     radius: u32,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>)> {
+) -> PyResult<EdgeColumns<'py>> {
     check_radius(radius)?;
     let (hashes, ids, offsets) = (hashes.as_slice()?, ids.as_slice()?, offsets.as_slice()?);
     let offsets: Vec<usize> = offsets.iter().map(|&o| o as usize).collect();
-    if hashes.len() != ids.len() || offsets.windows(2).any(|w| w[0] > w[1]) || offsets.last().is_some_and(|&e| e > hashes.len()) {
-        return Err(PyValueError::new_err("need one id per hash and ascending bucket offsets within the hashes"));
+    if hashes.len() != ids.len()
+        || offsets.windows(2).any(|w| w[0] > w[1])
+        || offsets.last().is_some_and(|&e| e > hashes.len())
+    {
+        return Err(PyValueError::new_err(
+            "need one id per hash and ascending bucket offsets within the hashes",
+        ));
     }
-    let edges = py.detach(|| blockjoin::forest_in_buckets(hashes, ids, &offsets, radius));
+    let edges = py.detach(|| neardup::blockjoin::forest_in_buckets(hashes, ids, &offsets, radius));
     let (a, b): (Vec<u32>, Vec<u32>) = edges.into_iter().unzip();
     Ok((PyArray1::from_vec(py, a), PyArray1::from_vec(py, b)))
 }
 
 fn check_radius(radius: u32) -> PyResult<()> {
     if radius > 64 {
-        return Err(PyValueError::new_err(format!("radius {radius} is over 64, the number of bits in a hash")));
+        return Err(PyValueError::new_err(format!(
+            "radius {radius} is over 64, the number of bits in a hash"
+        )));
     }
     Ok(())
 }
 
 /// Columns (i, j, distance) as NumPy arrays.
-type PairColumns<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u8>>);
+type PairColumns<'py> = (
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u8>>,
+);
 
 fn pair_columns<'py>(py: Python<'py>, pairs: Vec<neardup::Pair>) -> PairColumns<'py> {
     let i = pairs.iter().map(|p| p.0).collect::<Vec<_>>();
     let j = pairs.iter().map(|p| p.1).collect::<Vec<_>>();
     let d = pairs.iter().map(|p| p.2).collect::<Vec<_>>();
-    (PyArray1::from_vec(py, i), PyArray1::from_vec(py, j), PyArray1::from_vec(py, d))
+    (
+        PyArray1::from_vec(py, i),
+        PyArray1::from_vec(py, j),
+        PyArray1::from_vec(py, d),
+    )
 }
 
 /// Every pair (i < j) of hashes within `radius` bits, exactly as brute force finds them.
 #[pyfunction]
-fn hamming_pairs<'py>(py: Python<'py>, hashes: PyReadonlyArray1<'py, u64>, radius: u32) -> PyResult<PairColumns<'py>> {
+fn hamming_pairs<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    radius: u32,
+) -> PyResult<PairColumns<'py>> {
     check_radius(radius)?;
     let hashes = hashes.as_slice()?;
     let pairs = py.detach(|| neardup::pairs_within(hashes, radius));
@@ -391,7 +508,11 @@ fn hamming_pairs_across<'py>(
 
 /// Connected components of the within-`radius` graph: per hash, the smallest index in its group.
 #[pyfunction]
-fn hamming_groups<'py>(py: Python<'py>, hashes: PyReadonlyArray1<'py, u64>, radius: u32) -> PyResult<Bound<'py, PyArray1<u32>>> {
+fn hamming_groups<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    radius: u32,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
     check_radius(radius)?;
     let hashes = hashes.as_slice()?;
     let groups = py.detach(|| neardup::groups_within(hashes, radius));
@@ -409,9 +530,13 @@ fn hamming_groups_with_mirrors<'py>(
     check_radius(radius)?;
     let (hashes, mirrors) = (hashes.as_slice()?, mirrors.as_slice()?);
     if hashes.len() != mirrors.len() {
-        return Err(PyValueError::new_err(format!("{} hashes but {} mirror hashes", hashes.len(), mirrors.len())));
+        return Err(PyValueError::new_err(format!(
+            "{} hashes but {} mirror hashes",
+            hashes.len(),
+            mirrors.len()
+        )));
     }
-    let groups = py.detach(|| matching::groups_with_mirrors(hashes, mirrors, radius));
+    let groups = py.detach(|| neardup::matching::groups_with_mirrors(hashes, mirrors, radius));
     Ok(PyArray1::from_vec(py, groups))
 }
 
@@ -437,7 +562,9 @@ impl HammingIndex {
     fn new(py: Python<'_>, hashes: PyReadonlyArray1<'_, u64>, radius_max: u32) -> PyResult<Self> {
         check_radius(radius_max)?;
         let hashes = hashes.as_slice()?;
-        Ok(HammingIndex { inner: py.detach(|| neardup::HammingIndex::new(hashes, radius_max)) })
+        Ok(HammingIndex {
+            inner: py.detach(|| neardup::HammingIndex::new(hashes, radius_max)),
+        })
     }
 
     fn __len__(&self) -> usize {
@@ -465,18 +592,33 @@ impl HammingIndex {
         let queries = queries.as_slice()?;
         let mirrors = match &mirrors {
             Some(m) if m.len()? != queries.len() => {
-                return Err(PyValueError::new_err(format!("{} queries but {} mirror hashes", queries.len(), m.len()?)));
+                return Err(PyValueError::new_err(format!(
+                    "{} queries but {} mirror hashes",
+                    queries.len(),
+                    m.len()?
+                )));
             }
             Some(m) => Some(m.as_slice()?),
             None => None,
         };
-        let found = py.detach(|| matching::nearest(&self.inner, queries, mirrors, radius, k));
+        let found =
+            py.detach(|| neardup::matching::nearest(&self.inner, queries, mirrors, radius, k));
         let (i, j, d) = pair_columns(py, found.pairs);
-        Ok((i, j, d, PyArray1::from_vec(py, found.mirrored), PyArray1::from_vec(py, found.counts)))
+        Ok((
+            i,
+            j,
+            d,
+            PyArray1::from_vec(py, found.mirrored),
+            PyArray1::from_vec(py, found.counts),
+        ))
     }
 
     fn __repr__(&self) -> String {
-        format!("HammingIndex({} hashes, radius_max={})", self.inner.len(), self.inner.radius_max())
+        format!(
+            "HammingIndex({} hashes, radius_max={})",
+            self.inner.len(),
+            self.inner.radius_max()
+        )
     }
 }
 

@@ -15,14 +15,23 @@ const WIDTH: usize = 28;
 
 impl Progress {
     pub fn new(total: usize, enabled: bool) -> Self {
-        Progress { total, started: Instant::now(), last_drawn: None, enabled }
+        Progress {
+            total,
+            started: Instant::now(),
+            last_drawn: None,
+            enabled,
+        }
     }
 
     pub fn line(&self, done: usize) -> String {
         let elapsed = self.started.elapsed().as_secs_f64().max(1e-9);
         let rate = done as f64 / elapsed;
-        let filled = if self.total == 0 { WIDTH } else { WIDTH * done / self.total };
-        let eta = if rate > 0.0 { (self.total - done) as f64 / rate } else { f64::NAN };
+        let filled = (WIDTH * done).checked_div(self.total).unwrap_or(WIDTH);
+        let eta = if rate > 0.0 {
+            (self.total - done) as f64 / rate
+        } else {
+            f64::NAN
+        };
         format!(
             "scan [{}{}] {done}/{} files  {rate:.0} files/s  ETA {}",
             "#".repeat(filled),

@@ -1,10 +1,10 @@
 //! The per-file pipeline: a pure function from (name, bytes) to one row of the scan frame.
 
 use crate::decode::decode;
-use crate::hash::{ahash, content_hash, dhash, phash_and_mirror, thumbnail, THUMB_SIDE};
-use crate::outcome::{Header, Limits, Status};
-use crate::sniff::{extension_mismatch, sniff, Format};
-use crate::stats::{measure, Stats};
+use crate::decode::outcome::{Header, Limits, Status};
+use crate::decode::sniff::{Format, extension_mismatch, sniff};
+use crate::picture::hash::{THUMB_SIDE, ahash, content_hash, dhash, phash_and_mirror, thumbnail};
+use crate::picture::stats::{Stats, measure};
 
 /// One file's row. Optional fields are null in the frame.
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ pub struct Row {
     pub stats: Option<Stats>,
     /// Hasler-Süsstrunk colourfulness of the stored colours and the mean opponent colours
     /// (`color::Colour`).
-    pub colorfulness: Option<crate::color::Colour>,
+    pub colorfulness: Option<crate::picture::color::Colour>,
     pub label: Option<String>,
     pub split: Option<String>,
 }
@@ -52,7 +52,9 @@ impl Row {
     }
 
     pub fn aspect(&self) -> Option<f64> {
-        self.header.filter(|h| h.height > 0).map(|h| h.width as f64 / h.height as f64)
+        self.header
+            .filter(|h| h.height > 0)
+            .map(|h| h.width as f64 / h.height as f64)
     }
 }
 
@@ -79,7 +81,15 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
         Ok(decoded) => {
             let h = decoded.header;
             // Width and height as a viewer shows the image, after the EXIF orientation.
-            let upright = if decoded.orientation >= 5 { Header { width: h.height, height: h.width, ..h } } else { h };
+            let upright = if decoded.orientation >= 5 {
+                Header {
+                    width: h.height,
+                    height: h.width,
+                    ..h
+                }
+            } else {
+                h
+            };
             row.header = Some(upright);
             // JPEGs arrive reduced by DCT scaling; other formats get the same reduction here.
             let picture = if format == Format::Jpeg {
@@ -106,10 +116,14 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
 /// One local file: its bytes read (or why not), analysed, with the label and split of its place.
 pub fn analyze_entry(entry: &crate::walk::Entry, limits: &Limits, max_bytes: u64) -> Row {
     let mut row = match &entry.kind {
-        crate::walk::Kind::Refused(status, message) => Row::unreadable(entry.display.clone(), 0, *status, message.clone()),
+        crate::walk::Kind::Refused(status, message) => {
+            Row::unreadable(entry.display.clone(), 0, *status, message.clone())
+        }
         crate::walk::Kind::File => match crate::walk::read(&entry.path, max_bytes) {
             Ok(bytes) => analyze(&entry.display, &bytes, limits),
-            Err((status, message, size)) => Row::unreadable(entry.display.clone(), size, status, message),
+            Err((status, message, size)) => {
+                Row::unreadable(entry.display.clone(), size, status, message)
+            }
         },
     };
     row.label = entry.label.clone();
@@ -129,7 +143,13 @@ mod tests {
         assert!(!empty.ext_mismatch);
         let random = analyze("b.jpg", b"\x13\x37 not an image at all", &limits);
         assert_eq!(random.status, Status::Unsupported);
-        assert!(random.error.as_deref().unwrap().contains("not a recognised"));
+        assert!(
+            random
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("not a recognised")
+        );
         assert!(random.ext_mismatch);
     }
 
@@ -146,7 +166,10 @@ mod tests {
         png.extend(crc.to_be_bytes());
         let row = analyze("big.png", &png, &Limits::default());
         assert_eq!(row.status, Status::TooLarge, "{:?}", row.error);
-        assert_eq!(row.header.map(|h| (h.width, h.height)), Some((60000, 60000)));
+        assert_eq!(
+            row.header.map(|h| (h.width, h.height)),
+            Some((60000, 60000))
+        );
     }
 
     fn crc32(data: &[u8]) -> u32 {
@@ -154,7 +177,11 @@ mod tests {
         for &b in data {
             crc ^= b as u32;
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc

@@ -2,7 +2,7 @@
 //! with the ImageFolder label and split each one's place implies. Nothing here opens a file for
 //! reading except `read`.
 
-use crate::outcome::Status;
+use crate::decode::outcome::Status;
 use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
@@ -69,7 +69,13 @@ struct Walker {
 impl Walker {
     fn push(&mut self, path: PathBuf, kind: Kind, folders: Option<&[String]>) {
         let (label, split) = folders.map(label_and_split).unwrap_or((None, None));
-        self.entries.push(Entry { display: display(&path), path, kind, label, split });
+        self.entries.push(Entry {
+            display: display(&path),
+            path,
+            kind,
+            label,
+            split,
+        });
     }
 
     fn walk_dir(&mut self, dir: &Path, folders: &mut Vec<String>) {
@@ -80,7 +86,11 @@ impl Walker {
             Ok(meta) => meta,
             Err(e) => {
                 let message = format!("cannot enter directory: {e}");
-                self.push(dir.to_path_buf(), Kind::Refused(Status::Unreadable, message), Some(folders));
+                self.push(
+                    dir.to_path_buf(),
+                    Kind::Refused(Status::Unreadable, message),
+                    Some(folders),
+                );
                 return;
             }
         };
@@ -92,7 +102,11 @@ impl Walker {
             Ok(listing) => listing,
             Err(e) => {
                 let message = format!("cannot list directory: {e}");
-                self.push(dir.to_path_buf(), Kind::Refused(Status::Unreadable, message), None);
+                self.push(
+                    dir.to_path_buf(),
+                    Kind::Refused(Status::Unreadable, message),
+                    None,
+                );
                 return;
             }
         };
@@ -103,7 +117,11 @@ impl Walker {
                 Ok(_) => {}
                 Err(e) => {
                     let message = format!("directory listing failed part-way: {e}");
-                    self.push(dir.to_path_buf(), Kind::Refused(Status::Unreadable, message), Some(folders));
+                    self.push(
+                        dir.to_path_buf(),
+                        Kind::Refused(Status::Unreadable, message),
+                        Some(folders),
+                    );
                 }
             }
         }
@@ -114,7 +132,11 @@ impl Walker {
                 Ok(own_type) => own_type,
                 Err(e) => {
                     let message = format!("cannot stat: {e}");
-                    self.push(path, Kind::Refused(Status::Unreadable, message), Some(folders));
+                    self.push(
+                        path,
+                        Kind::Refused(Status::Unreadable, message),
+                        Some(folders),
+                    );
                     continue;
                 }
             };
@@ -123,7 +145,11 @@ impl Walker {
                     Ok(target) => target.file_type(),
                     Err(e) => {
                         let message = format!("broken symbolic link: {e}");
-                        self.push(path, Kind::Refused(Status::Unreadable, message), Some(folders));
+                        self.push(
+                            path,
+                            Kind::Refused(Status::Unreadable, message),
+                            Some(folders),
+                        );
                         continue;
                     }
                 }
@@ -138,7 +164,11 @@ impl Walker {
                 }
             } else if let Some(what) = special_kind(&file_type) {
                 let message = format!("not a regular file: {what}, skipped without opening");
-                self.push(path, Kind::Refused(Status::Unreadable, message), Some(folders));
+                self.push(
+                    path,
+                    Kind::Refused(Status::Unreadable, message),
+                    Some(folders),
+                );
             } else {
                 self.push(path, Kind::File, Some(folders));
             }
@@ -149,24 +179,40 @@ impl Walker {
 /// Every file the sources stand for, sorted by path. A directory is walked (hidden entries
 /// skipped, symlinks followed once each); a file stands for itself.
 pub fn collect(sources: &[PathBuf], recursive: bool) -> Vec<Entry> {
-    let mut walker = Walker { recursive, visited_dirs: HashSet::new(), entries: Vec::new() };
+    let mut walker = Walker {
+        recursive,
+        visited_dirs: HashSet::new(),
+        entries: Vec::new(),
+    };
     for source in sources {
         match fs::metadata(source) {
             Ok(meta) if meta.is_dir() => walker.walk_dir(source, &mut Vec::new()),
             Ok(meta) => match special_kind(&meta.file_type()) {
                 Some(what) => {
                     let message = format!("not a regular file: {what}, skipped without opening");
-                    walker.push(source.clone(), Kind::Refused(Status::Unreadable, message), None)
+                    walker.push(
+                        source.clone(),
+                        Kind::Refused(Status::Unreadable, message),
+                        None,
+                    )
                 }
                 None => walker.push(source.clone(), Kind::File, None),
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let message = format!("listed but not found: {e}");
-                walker.push(source.clone(), Kind::Refused(Status::Missing, message), None)
+                walker.push(
+                    source.clone(),
+                    Kind::Refused(Status::Missing, message),
+                    None,
+                )
             }
             Err(e) => {
                 let message = format!("cannot open: {e}");
-                walker.push(source.clone(), Kind::Refused(Status::Unreadable, message), None)
+                walker.push(
+                    source.clone(),
+                    Kind::Refused(Status::Unreadable, message),
+                    None,
+                )
             }
         }
     }
@@ -180,7 +226,12 @@ pub fn collect(sources: &[PathBuf], recursive: bool) -> Vec<Entry> {
 pub fn version(path: &Path) -> Option<(u64, i64)> {
     use std::os::unix::fs::MetadataExt;
     let meta = fs::metadata(path).ok()?;
-    Some((meta.len(), meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec())))
+    Some((
+        meta.len(),
+        meta.mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(meta.mtime_nsec()),
+    ))
 }
 
 /// The whole file, or why not. Files over `max_bytes` are not read (a 50 GB file named .jpg).
@@ -192,17 +243,22 @@ pub fn read(path: &Path, max_bytes: u64) -> Result<Vec<u8>, (Status, String, u64
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => (Status::Missing, format!("gone before it was read: {e}"), 0),
+            std::io::ErrorKind::NotFound => {
+                (Status::Missing, format!("gone before it was read: {e}"), 0)
+            }
             _ => (Status::Unreadable, format!("cannot open: {e}"), 0),
         })?;
-    let meta = file.metadata().map_err(|e| (Status::Unreadable, format!("cannot stat: {e}"), 0))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| (Status::Unreadable, format!("cannot stat: {e}"), 0))?;
     if !meta.is_file() {
         let message = "not a regular file (it changed during the scan); skipped".to_string();
         return Err((Status::Unreadable, message, 0));
     }
     let size = meta.len();
     if size > max_bytes {
-        let message = format!("file is {size} bytes, over the limit of {max_bytes} (max_bytes); not read");
+        let message =
+            format!("file is {size} bytes, over the limit of {max_bytes} (max_bytes); not read");
         return Err((Status::TooLarge, message, size));
     }
     let mut bytes = Vec::with_capacity(size as usize);
@@ -224,11 +280,26 @@ mod tests {
     #[test]
     fn imagefolder_layouts() {
         assert_eq!(label_and_split(&folders(&[])), (None, None));
-        assert_eq!(label_and_split(&folders(&["cat"])), (Some("cat".into()), None));
-        assert_eq!(label_and_split(&folders(&["cat", "sub"])), (Some("cat".into()), None));
-        assert_eq!(label_and_split(&folders(&["train", "cat"])), (Some("cat".into()), Some("train".into())));
-        assert_eq!(label_and_split(&folders(&["Test", "dog"])), (Some("dog".into()), Some("test".into())));
-        assert_eq!(label_and_split(&folders(&["val"])), (None, Some("val".into())));
+        assert_eq!(
+            label_and_split(&folders(&["cat"])),
+            (Some("cat".into()), None)
+        );
+        assert_eq!(
+            label_and_split(&folders(&["cat", "sub"])),
+            (Some("cat".into()), None)
+        );
+        assert_eq!(
+            label_and_split(&folders(&["train", "cat"])),
+            (Some("cat".into()), Some("train".into()))
+        );
+        assert_eq!(
+            label_and_split(&folders(&["Test", "dog"])),
+            (Some("dog".into()), Some("test".into()))
+        );
+        assert_eq!(
+            label_and_split(&folders(&["val"])),
+            (None, Some("val".into()))
+        );
     }
 
     #[test]
@@ -241,10 +312,25 @@ mod tests {
         fs::write(root.join(".hidden"), b"x").unwrap();
         std::os::unix::fs::symlink(&root, root.join("train/cat/loop")).unwrap();
         std::os::unix::fs::symlink(root.join("nowhere"), root.join("dangling.jpg")).unwrap();
-        let entries = collect(&[root.clone()], true);
-        let names: Vec<_> = entries.iter().map(|e| e.path.strip_prefix(&root).unwrap().to_string_lossy().into_owned()).collect();
-        assert_eq!(names, vec!["dangling.jpg", "train/cat/a.jpg", "train/cat/b.jpg"]);
-        assert!(matches!(entries[0].kind, Kind::Refused(Status::Unreadable, _)));
+        let entries = collect(std::slice::from_ref(&root), true);
+        let names: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                e.path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            vec!["dangling.jpg", "train/cat/a.jpg", "train/cat/b.jpg"]
+        );
+        assert!(matches!(
+            entries[0].kind,
+            Kind::Refused(Status::Unreadable, _)
+        ));
         assert_eq!(entries[1].label.as_deref(), Some("cat"));
         assert_eq!(entries[1].split.as_deref(), Some("train"));
         fs::remove_dir_all(&root).unwrap();

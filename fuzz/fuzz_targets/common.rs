@@ -1,7 +1,7 @@
 //! Shared by every target: the panic policy and the invariants of a decode result.
 #![allow(dead_code)]
 
-use _core::outcome::{DecodeResult, Status};
+use _core::decode::outcome::{DecodeResult, Status};
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

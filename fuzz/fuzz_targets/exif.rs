@@ -2,7 +2,7 @@
 //! EXIF orientation: any blob gives 1-8, as a bare TIFF structure or as a JPEG APP1 payload.
 
 use libfuzzer_sys::fuzz_target;
-use _core::exif::{orientation, orientation_from_app1};
+use _core::decode::exif::{orientation, orientation_from_app1};
 
 fuzz_target!(|data: &[u8]| {
     let o = orientation(data);

@@ -4,9 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use _core::decode::decode;
-use _core::jpeg::walk_markers;
-use _core::outcome::{Limits, Status};
-use _core::sniff::Format;
+use _core::decode::jpeg::walk_markers;
+use _core::decode::outcome::{Limits, Status};
+use _core::decode::sniff::Format;
 
 mod common;
 

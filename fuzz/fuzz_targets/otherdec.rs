@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use _core::decode::decode;
-use _core::outcome::Limits;
-use _core::sniff::{sniff, Format};
+use _core::decode::outcome::Limits;
+use _core::decode::sniff::{sniff, Format};
 
 mod common;
 

@@ -3,9 +3,9 @@
 //! stats. The row must keep the documented promises of the scan frame.
 
 use libfuzzer_sys::fuzz_target;
-use _core::outcome::{Limits, Status};
+use _core::decode::outcome::{Limits, Status};
 use _core::scan::analyze;
-use _core::sniff::{sniff, Format};
+use _core::decode::sniff::{sniff, Format};
 
 mod common;
 

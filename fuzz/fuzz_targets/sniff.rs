@@ -2,7 +2,7 @@
 //! Format sniffing and the extension check: total functions, consistent with the magic bytes.
 
 use libfuzzer_sys::fuzz_target;
-use _core::sniff::{extension_mismatch, format_of_extension, sniff, Format};
+use _core::decode::sniff::{extension_mismatch, format_of_extension, sniff, Format};
 
 fuzz_target!(|data: &[u8]| {
     let format = sniff(data);

@@ -1,10 +1,10 @@
 //! JPEG: a marker walk that proves the stream is complete (libjpeg fills a cut stream with gray
 //! and calls it a warning), then a reduced-scale decode by libjpeg-turbo.
 
-use crate::exif;
-use crate::gray::{luma, Gray};
-use crate::outcome::{check_size, DecodeError, DecodeResult, Decoded, Failure, Header, Limits};
-use crate::turbo::{self, TurboError};
+use super::exif;
+use super::outcome::{DecodeError, DecodeResult, Decoded, Failure, Header, Limits, check_size};
+use super::turbo::{self, TurboError};
+use crate::picture::gray::{Gray, luma};
 use turbojpeg_sys as raw;
 
 const EOI: u8 = 0xD9;
@@ -63,7 +63,9 @@ impl Tables {
     fn define_huffman(&mut self, payload: &[u8]) {
         let mut at = 0;
         while let Some(&tc_th) = payload.get(at) {
-            let Some(counts) = payload.get(at + 1..at + 17) else { return };
+            let Some(counts) = payload.get(at + 1..at + 17) else {
+                return;
+            };
             let values: usize = counts.iter().map(|&c| c as usize).sum();
             if at + 17 + values > payload.len() || tc_th >> 4 > 1 || tc_th & 0x0F > 3 {
                 return;
@@ -75,20 +77,36 @@ impl Tables {
 
     fn frame(&mut self, marker: u8, payload: &[u8]) {
         let count = payload.get(5).copied().unwrap_or(0) as usize;
-        let components = (0..count).filter_map(|i| payload.get(6 + 3 * i..9 + 3 * i)).map(|c| (c[0], c[2])).collect();
+        let components = (0..count)
+            .filter_map(|i| payload.get(6 + 3 * i..9 + 3 * i))
+            .map(|c| (c[0], c[2]))
+            .collect();
         self.frame = Some((marker, components));
     }
 
     /// Checks the tables one scan uses; libjpeg itself reports malformed scans.
     fn scan(&mut self, payload: &[u8]) -> Result<(), Failure> {
-        let Some((sof, components)) = self.frame.clone() else { return Ok(()) };
+        let Some((sof, components)) = self.frame.clone() else {
+            return Ok(());
+        };
         let count = payload.first().copied().unwrap_or(0) as usize;
-        let (Some(&ss), Some(&ah_al)) = (payload.get(1 + 2 * count), payload.get(3 + 2 * count)) else { return Ok(()) };
-        let undefined = |what: &str, id: u8| Failure::corrupt(format!("damaged JPEG: a scan uses {what} table {id}, which the file never defines"));
+        let (Some(&ss), Some(&ah_al)) = (payload.get(1 + 2 * count), payload.get(3 + 2 * count))
+        else {
+            return Ok(());
+        };
+        let undefined = |what: &str, id: u8| {
+            Failure::corrupt(format!(
+                "damaged JPEG: a scan uses {what} table {id}, which the file never defines"
+            ))
+        };
         for i in 0..count {
-            let Some(pair) = payload.get(1 + 2 * i..3 + 2 * i) else { break };
+            let Some(pair) = payload.get(1 + 2 * i..3 + 2 * i) else {
+                break;
+            };
             let (cs, td_ta) = (pair[0], pair[1]);
-            let Some(&(_, tq)) = components.iter().find(|(id, _)| *id == cs) else { continue };
+            let Some(&(_, tq)) = components.iter().find(|(id, _)| *id == cs) else {
+                continue;
+            };
             if tq < 4 && !self.quant[tq as usize] {
                 return Err(undefined("quantization", tq));
             }
@@ -103,7 +121,14 @@ impl Tables {
                     self.needs_standard_huffman = true;
                     Ok(())
                 } else {
-                    Err(undefined(if class == 0 { "DC Huffman" } else { "AC Huffman" }, id))
+                    Err(undefined(
+                        if class == 0 {
+                            "DC Huffman"
+                        } else {
+                            "AC Huffman"
+                        },
+                        id,
+                    ))
                 }
             };
             match sof {
@@ -113,11 +138,9 @@ impl Tables {
                     need(1, ac, true)?;
                 }
                 // Progressive Huffman: a first DC scan uses DC tables, AC scans AC tables.
-                0xC2 | 0xC6 if ss == 0 => {
-                    if ah_al >> 4 == 0 {
-                        need(0, dc, false)?;
-                    }
-                }
+                0xC2 | 0xC6 if ss == 0 && ah_al >> 4 == 0 => need(0, dc, false)?,
+                // A DC refinement scan reads no table.
+                0xC2 | 0xC6 if ss == 0 => {}
                 0xC2 | 0xC6 => need(1, ac, false)?,
                 // Lossless Huffman: DC tables only.
                 0xC3 | 0xC7 => need(0, dc, false)?,
@@ -172,9 +195,15 @@ fn with_standard_huffman_tables(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn walk(bytes: &[u8]) -> Result<Walk, Failure> {
-    let cut = |what: &str| Failure::truncated(format!("file ends {what} (no end-of-image marker): the JPEG is cut short"));
+    let cut = |what: &str| {
+        Failure::truncated(format!(
+            "file ends {what} (no end-of-image marker): the JPEG is cut short"
+        ))
+    };
     if !bytes.starts_with(&[0xFF, 0xD8]) {
-        return Err(Failure::corrupt("does not start with a JPEG start-of-image marker"));
+        return Err(Failure::corrupt(
+            "does not start with a JPEG start-of-image marker",
+        ));
     }
     let mut orientation = None;
     let mut seen_scan = false;
@@ -189,20 +218,33 @@ fn walk(bytes: &[u8]) -> Result<Walk, Failure> {
         while pos < bytes.len() && bytes[pos] == 0xFF {
             pos += 1;
         }
-        let Some(&marker) = bytes.get(pos) else { return Err(cut("inside a marker")) };
+        let Some(&marker) = bytes.get(pos) else {
+            return Err(cut("inside a marker"));
+        };
         pos += 1;
         match marker {
             EOI if seen_scan => {
-                return Ok(Walk { orientation: orientation.unwrap_or(1), needs_standard_huffman: tables.needs_standard_huffman });
+                return Ok(Walk {
+                    orientation: orientation.unwrap_or(1),
+                    needs_standard_huffman: tables.needs_standard_huffman,
+                });
             }
-            EOI => return Err(Failure::corrupt("end-of-image marker before any image data")),
+            EOI => {
+                return Err(Failure::corrupt(
+                    "end-of-image marker before any image data",
+                ));
+            }
             0x00 | 0x01 | 0xD0..=0xD7 => continue,
             _ => {}
         }
-        let Some(length) = bytes.get(pos..pos + 2) else { return Err(cut("inside a segment header")) };
+        let Some(length) = bytes.get(pos..pos + 2) else {
+            return Err(cut("inside a segment header"));
+        };
         let length = u16::from_be_bytes([length[0], length[1]]) as usize;
         if length < 2 {
-            return Err(Failure::corrupt(format!("segment 0xFF{marker:02X} has an impossible length {length}")));
+            return Err(Failure::corrupt(format!(
+                "segment 0xFF{marker:02X} has an impossible length {length}"
+            )));
         }
         let end = pos + length;
         if end > bytes.len() {
@@ -213,7 +255,9 @@ fn walk(bytes: &[u8]) -> Result<Walk, Failure> {
             APP1 if orientation.is_none() => orientation = exif::orientation_from_app1(payload),
             DQT => tables.define_quant(payload),
             DHT => tables.define_huffman(payload),
-            0xC0..=0xCF if marker != DHT && marker != 0xC8 && marker != 0xCC => tables.frame(marker, payload),
+            0xC0..=0xCF if marker != DHT && marker != 0xC8 && marker != 0xCC => {
+                tables.frame(marker, payload)
+            }
             SOS => tables.scan(payload)?,
             _ => {}
         }
@@ -282,7 +326,12 @@ fn cmyk_to_gray(cmyk: &[u8], width: u32, height: u32) -> Gray {
     let pixels = cmyk
         .chunks_exact(4)
         .map(|p| {
-            let (c, m, y, k) = (255 - p[0] as u32, 255 - p[1] as u32, 255 - p[2] as u32, 255 - p[3] as u32);
+            let (c, m, y, k) = (
+                255 - p[0] as u32,
+                255 - p[1] as u32,
+                255 - p[2] as u32,
+                255 - p[3] as u32,
+            );
             let channel = |x: u32| 255u32.saturating_sub(x + k) as u8;
             luma(channel(c), channel(m), channel(y))
         })
@@ -302,7 +351,11 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
     let header = match turbo::read_header(bytes) {
         Ok((h, None)) => h,
         // Junk between header segments: a warning Pillow also ignores, so the file stays readable.
-        Ok((h, Some(m))) if is_warning(&m) && !m.contains("Premature end") && h.width > 0 && h.height > 0 => h,
+        Ok((h, Some(m)))
+            if is_warning(&m) && !m.contains("Premature end") && h.width > 0 && h.height > 0 =>
+        {
+            h
+        }
         Ok((_, Some(m))) | Err(TurboError::Warning(m) | TurboError::Fatal(m)) => {
             return Err(structure.err().unwrap_or_else(|| header_failure(m)).into());
         }
@@ -319,12 +372,24 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
         _ if cmyk => 4,
         _ => 3,
     };
-    let stored = Header { width: header.width, height: header.height, channels };
-    let fail = |failure: Failure| DecodeError { failure, header: Some(stored) };
+    let stored = Header {
+        width: header.width,
+        height: header.height,
+        channels,
+    };
+    let fail = |failure: Failure| DecodeError {
+        failure,
+        header: Some(stored),
+    };
     check_size(header.width as u64, header.height as u64, limits).map_err(fail)?;
     let orientation = structure.map_err(fail)?.orientation;
 
-    let denom = scale_denominator(header.width, header.height, limits.min_decode_side, header.lossless);
+    let denom = scale_denominator(
+        header.width,
+        header.height,
+        limits.min_decode_side,
+        header.lossless,
+    );
     // Only YCbCr files have chroma planes: an RGB JPEG (Adobe transform 0) stores R, G, B planes.
     let planar = !cmyk
         && !header.lossless
@@ -334,12 +399,16 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
         && header.subsampling != raw::TJSAMP_TJSAMP_GRAY;
     let gray_decode = || {
         // Gray files have no colour; CMYK (and layouts without planes) are not measured.
-        let colorfulness = (channels == 1).then_some(crate::color::Colour::default());
-        turbo::decode(bytes, &header, denom, cmyk).map(|(px, w, h, warn)| (px, w, h, warn, colorfulness))
+        let colorfulness = (channels == 1).then_some(crate::picture::color::Colour::default());
+        turbo::decode(bytes, &header, denom, cmyk)
+            .map(|(px, w, h, warn)| (px, w, h, warn, colorfulness))
     };
     let decoded = if planar {
         let planes = turbo::decode_planes(bytes, &header, denom).map(|p| {
-            let colorfulness = Some(crate::color::colorfulness_ycc(&p.chroma[0], &p.chroma[1]));
+            let colorfulness = Some(crate::picture::color::colorfulness_ycc(
+                &p.chroma[0],
+                &p.chroma[1],
+            ));
             (p.luma, p.width, p.height, p.warning, colorfulness)
         });
         // A layout the planar path refuses still gets the gray decode, and the gray decode's
@@ -355,13 +424,22 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
         Ok(decoded) => decoded,
         Err(TurboError::Warning(m) | TurboError::Fatal(m)) => return Err(fail(header_failure(m))),
     };
-    if let Some(message) = warning {
-        if message.contains("Premature end") || !is_warning(&message) {
-            return Err(fail(header_failure(message)));
-        }
+    if let Some(message) = warning
+        && (message.contains("Premature end") || !is_warning(&message))
+    {
+        return Err(fail(header_failure(message)));
     }
-    let picture = if cmyk { cmyk_to_gray(&pixels, width, height) } else { Gray::new(width as usize, height as usize, pixels) };
-    Ok(Decoded { header: stored, orientation, picture: picture.oriented(orientation), colorfulness })
+    let picture = if cmyk {
+        cmyk_to_gray(&pixels, width, height)
+    } else {
+        Gray::new(width as usize, height as usize, pixels)
+    };
+    Ok(Decoded {
+        header: stored,
+        orientation,
+        picture: picture.oriented(orientation),
+        colorfulness,
+    })
 }
 
 #[cfg(test)]
@@ -401,7 +479,10 @@ mod tests {
         let full = skeleton(&[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56], b"");
         for cut in 2..full.len() {
             let verdict = walk_markers(&full[..cut]);
-            assert!(matches!(verdict, Err(ref f) if f.status == crate::outcome::Status::Truncated), "cut {cut}: {verdict:?}");
+            assert!(
+                matches!(verdict, Err(ref f) if f.status == crate::decode::outcome::Status::Truncated),
+                "cut {cut}: {verdict:?}"
+            );
         }
     }
 
@@ -415,15 +496,30 @@ mod tests {
     /// standard Huffman tables (TurboJPEG does not optimise them by default); progressive ones
     /// carry their own, one DHT before each scan.
     fn encode(width: usize, height: usize, progressive: bool) -> Vec<u8> {
-        let rgb: Vec<u8> = (0..width * height * 3).map(|i| ((i * 7) ^ (i / 97)) as u8).collect();
+        let rgb: Vec<u8> = (0..width * height * 3)
+            .map(|i| ((i * 7) ^ (i / 97)) as u8)
+            .collect();
         unsafe {
             let h = raw::tj3Init(raw::TJINIT_TJINIT_COMPRESS as _);
             assert!(!h.is_null());
             raw::tj3Set(h, raw::TJPARAM_TJPARAM_QUALITY as _, 85);
-            raw::tj3Set(h, raw::TJPARAM_TJPARAM_SUBSAMP as _, raw::TJSAMP_TJSAMP_420 as _);
+            raw::tj3Set(
+                h,
+                raw::TJPARAM_TJPARAM_SUBSAMP as _,
+                raw::TJSAMP_TJSAMP_420 as _,
+            );
             raw::tj3Set(h, raw::TJPARAM_TJPARAM_PROGRESSIVE as _, progressive as _);
             let (mut buf, mut size) = (std::ptr::null_mut(), 0);
-            let rc = raw::tj3Compress8(h, rgb.as_ptr(), width as _, 0, height as _, raw::TJPF_TJPF_RGB as _, &mut buf, &mut size);
+            let rc = raw::tj3Compress8(
+                h,
+                rgb.as_ptr(),
+                width as _,
+                0,
+                height as _,
+                raw::TJPF_TJPF_RGB as _,
+                &mut buf,
+                &mut size,
+            );
             assert_eq!(rc, 0);
             let out = std::slice::from_raw_parts(buf, size as usize).to_vec();
             raw::tj3Free(buf.cast());
@@ -445,7 +541,11 @@ mod tests {
                 found.push(pos);
             }
             let end = pos + 2 + u16::from_be_bytes([jpeg[pos + 2], jpeg[pos + 3]]) as usize;
-            pos = if marker == SOS { skip_entropy_data(jpeg, end).unwrap() } else { end };
+            pos = if marker == SOS {
+                skip_entropy_data(jpeg, end).unwrap()
+            } else {
+                end
+            };
         }
         found
     }
@@ -467,7 +567,7 @@ mod tests {
         // The DHT before the second scan becomes over-full (two more 1-bit codes, two fewer of a
         // longer length: same size, so the walk sees a well-formed table): libjpeg's fatal
         // "Bogus Huffman table definition" when the scan starts.
-        let dht = *segments(&bad, DHT).iter().filter(|&&d| d < sos[1]).last().unwrap();
+        let dht = *segments(&bad, DHT).iter().rfind(|&&d| d < sos[1]).unwrap();
         let counts = dht + 5..dht + 21;
         let donor = counts.clone().skip(1).find(|&i| bad[i] >= 2).unwrap();
         bad[counts.start] += 2;
@@ -475,7 +575,10 @@ mod tests {
         // Junk just before the marker that follows the first scan: libjpeg warns and skips it.
         let after_first_scan = skip_entropy_data(&bad, sos[0] + 4).unwrap();
         bad.splice(after_first_scan..after_first_scan, [0x11u8; 8]);
-        assert!(walk_markers(&bad).is_ok(), "structurally complete: only libjpeg can tell");
+        assert!(
+            walk_markers(&bad).is_ok(),
+            "structurally complete: only libjpeg can tell"
+        );
         // What TurboJPEG says: a "warning" whose words are the fatal error's.
         let (header, _) = turbo::read_header(&bad).ok().expect("header reads");
         let Ok((_, _, _, Some(message))) = turbo::decode(&bad, &header, 1, false) else {
@@ -484,15 +587,29 @@ mod tests {
         assert!(message.contains("Bogus Huffman table"), "{message}");
         assert!(!is_warning(&message));
         let verdict = decode(&bad, &Limits::default()).unwrap_err();
-        assert_eq!(verdict.failure.status, crate::outcome::Status::Corrupt, "{:?}", verdict.failure);
-        assert!(verdict.failure.message.contains("Bogus Huffman table"), "{}", verdict.failure.message);
+        assert_eq!(
+            verdict.failure.status,
+            crate::decode::outcome::Status::Corrupt,
+            "{:?}",
+            verdict.failure
+        );
+        assert!(
+            verdict.failure.message.contains("Bogus Huffman table"),
+            "{}",
+            verdict.failure.message
+        );
         assert_eq!(verdict.header.map(|h| (h.width, h.height)), Some((96, 72)));
         // Only the extraneous bytes, no fatal error: a real warning, still ok as Pillow has it.
         let mut warned = valid.clone();
         warned.splice(after_first_scan..after_first_scan, [0x11u8; 8]);
         let (header, _) = turbo::read_header(&warned).ok().expect("header reads");
-        let Ok((_, _, _, Some(message))) = turbo::decode(&warned, &header, 1, false) else { panic!("no warning") };
-        assert!(is_warning(&message) && message.contains("extraneous bytes"), "{message}");
+        let Ok((_, _, _, Some(message))) = turbo::decode(&warned, &header, 1, false) else {
+            panic!("no warning")
+        };
+        assert!(
+            is_warning(&message) && message.contains("extraneous bytes"),
+            "{message}"
+        );
         assert!(decode(&warned, &Limits::default()).is_ok());
     }
 
@@ -506,15 +623,25 @@ mod tests {
         // A progressive scan whose AC table is missing: a fresh libjpeg stops ("Huffman table
         // 0x10 was not defined"); a reused one decoded it with the last file's table.
         let sos = segments(&progressive, SOS);
-        let dht = *segments(&progressive, DHT).iter().filter(|&&d| d < sos[1] && d > sos[0]).last().unwrap();
+        let dht = *segments(&progressive, DHT)
+            .iter()
+            .rfind(|&&d| d < sos[1] && d > sos[0])
+            .unwrap();
         let len = 2 + u16::from_be_bytes([progressive[dht + 2], progressive[dht + 3]]) as usize;
         let mut missing = progressive.clone();
         missing.drain(dht..dht + len);
         for before in [&progressive, &encode(64, 64, false)] {
             let _ = decode(before, &limits);
             let verdict = decode(&missing, &limits).unwrap_err();
-            assert_eq!(verdict.failure.status, crate::outcome::Status::Corrupt);
-            assert!(verdict.failure.message.contains("AC Huffman table 0"), "{}", verdict.failure.message);
+            assert_eq!(
+                verdict.failure.status,
+                crate::decode::outcome::Status::Corrupt
+            );
+            assert!(
+                verdict.failure.message.contains("AC Huffman table 0"),
+                "{}",
+                verdict.failure.message
+            );
         }
         let mut no_quant = progressive.clone();
         for at in segments(&progressive, DQT).into_iter().rev() {
@@ -522,7 +649,13 @@ mod tests {
             no_quant.drain(at..at + len);
         }
         let _ = decode(&progressive, &limits);
-        assert!(decode(&no_quant, &limits).unwrap_err().failure.message.contains("quantization table"));
+        assert!(
+            decode(&no_quant, &limits)
+                .unwrap_err()
+                .failure
+                .message
+                .contains("quantization table")
+        );
 
         // A baseline stream without DHT (as Motion-JPEG frames are): libjpeg's standard tables,
         // whatever the thread decoded before. The encoder used exactly those, so the pixels match.
@@ -552,7 +685,12 @@ mod tests {
         let mut junk = valid.clone();
         junk.splice(dqt..dqt, [0x00u8, 0x11, 0x22, 0x33]);
         let (_, warning) = turbo::read_header(&junk).ok().expect("header reads");
-        assert!(warning.as_deref().is_some_and(|m| m.contains("extraneous bytes")), "{warning:?}");
+        assert!(
+            warning
+                .as_deref()
+                .is_some_and(|m| m.contains("extraneous bytes")),
+            "{warning:?}"
+        );
         let clean = pixels(&decode(&valid, &limits)).unwrap();
         assert_eq!(pixels(&decode(&junk, &limits)).as_ref(), Some(&clean));
         // The next file on this thread decodes as before (the handle was replaced).

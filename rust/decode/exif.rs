@@ -3,7 +3,9 @@
 /// Orientation from a TIFF-structured EXIF blob (the bytes after `Exif\0\0`), 1 when absent or
 /// malformed: a broken EXIF block never makes an image unreadable.
 pub fn orientation(tiff: &[u8]) -> u16 {
-    read_orientation(tiff).filter(|o| (1..=8).contains(o)).unwrap_or(1)
+    read_orientation(tiff)
+        .filter(|o| (1..=8).contains(o))
+        .unwrap_or(1)
 }
 
 fn read_orientation(tiff: &[u8]) -> Option<u16> {
@@ -14,12 +16,20 @@ fn read_orientation(tiff: &[u8]) -> Option<u16> {
     };
     let u16_at = |at: usize| -> Option<u16> {
         let b = tiff.get(at..at + 2)?;
-        Some(if big_endian { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) })
+        Some(if big_endian {
+            u16::from_be_bytes([b[0], b[1]])
+        } else {
+            u16::from_le_bytes([b[0], b[1]])
+        })
     };
     let u32_at = |at: usize| -> Option<u32> {
         let b = tiff.get(at..at + 4)?;
         let a = [b[0], b[1], b[2], b[3]];
-        Some(if big_endian { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) })
+        Some(if big_endian {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        })
     };
     let ifd = u32_at(4)? as usize;
     let entries = u16_at(ifd)? as usize;
@@ -42,8 +52,20 @@ pub fn orientation_from_app1(payload: &[u8]) -> Option<u16> {
 #[cfg(test)]
 pub(crate) fn tiff_with_orientation(value: u16, big_endian: bool) -> Vec<u8> {
     let mut v: Vec<u8> = Vec::new();
-    let p16 = |v: &mut Vec<u8>, x: u16| v.extend(if big_endian { x.to_be_bytes() } else { x.to_le_bytes() });
-    let p32 = |v: &mut Vec<u8>, x: u32| v.extend(if big_endian { x.to_be_bytes() } else { x.to_le_bytes() });
+    let p16 = |v: &mut Vec<u8>, x: u16| {
+        v.extend(if big_endian {
+            x.to_be_bytes()
+        } else {
+            x.to_le_bytes()
+        })
+    };
+    let p32 = |v: &mut Vec<u8>, x: u32| {
+        v.extend(if big_endian {
+            x.to_be_bytes()
+        } else {
+            x.to_le_bytes()
+        })
+    };
     v.extend(if big_endian { *b"MM\0*" } else { *b"II*\0" });
     p32(&mut v, 8);
     p16(&mut v, 2);

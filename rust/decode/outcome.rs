@@ -1,6 +1,6 @@
 //! What a decoder may conclude about a file: the status vocabulary of the scan.
 
-use crate::gray::Gray;
+use crate::picture::gray::Gray;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -39,7 +39,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(status: Status, message: impl Into<String>) -> Self {
-        Failure { status, message: message.into() }
+        Failure {
+            status,
+            message: message.into(),
+        }
     }
     pub fn truncated(message: impl Into<String>) -> Self {
         Self::new(Status::Truncated, message)
@@ -66,7 +69,7 @@ pub struct Decoded {
     pub picture: Gray,
     /// Hasler-Süsstrunk colourfulness of the stored colours (0 for gray files); None where not
     /// measured (CMYK, RGB-stored and lossless JPEGs, GIF).
-    pub colorfulness: Option<crate::color::Colour>,
+    pub colorfulness: Option<crate::picture::color::Colour>,
 }
 
 /// A failed decode still reports the header when it was readable (a truncated photo has a size).
@@ -78,7 +81,10 @@ pub struct DecodeError {
 
 impl From<Failure> for DecodeError {
     fn from(failure: Failure) -> Self {
-        DecodeError { failure, header: None }
+        DecodeError {
+            failure,
+            header: None,
+        }
     }
 }
 
@@ -95,7 +101,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_pixels: 100_000_000, min_decode_side: 64 }
+        Limits {
+            max_pixels: 100_000_000,
+            min_decode_side: 64,
+        }
     }
 }
 
@@ -103,7 +112,9 @@ impl Default for Limits {
 pub fn check_size(width: u64, height: u64, limits: &Limits) -> Result<(), Failure> {
     let pixels = width.saturating_mul(height);
     if width == 0 || height == 0 {
-        return Err(Failure::corrupt(format!("header declares an empty image ({width}x{height})")));
+        return Err(Failure::corrupt(format!(
+            "header declares an empty image ({width}x{height})"
+        )));
     }
     if pixels > limits.max_pixels {
         return Err(Failure::new(

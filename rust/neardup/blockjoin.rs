@@ -4,7 +4,7 @@
 //! (hashes that share several blocks) collapse into the same forest, so the union of all tasks'
 //! forests has exactly the components of the pairs.
 
-use crate::neardup::{groups_from_pairs, groups_within, Pair};
+use super::{Pair, edges_to_roots, groups_from_pairs, groups_within};
 use rayon::prelude::*;
 
 /// Buckets up to this size are verified pair by pair (popcount); bigger ones use the indexed
@@ -14,9 +14,17 @@ const BRUTE_FORCE_MAX: usize = 256;
 /// A spanning forest `(id, smallest id of its component)` of the within-`radius` matches inside
 /// each bucket. Bucket `b` is `hashes[offsets[b]..offsets[b + 1]]`, with `ids` the global id of
 /// each hash (an id may appear in several buckets). At most one edge per id.
-pub fn forest_in_buckets(hashes: &[u64], ids: &[u32], offsets: &[usize], radius: u32) -> Vec<(u32, u32)> {
+pub fn forest_in_buckets(
+    hashes: &[u64],
+    ids: &[u32],
+    offsets: &[usize],
+    radius: u32,
+) -> Vec<(u32, u32)> {
     assert_eq!(hashes.len(), ids.len(), "one id per hash");
-    assert!(offsets.windows(2).all(|w| w[0] <= w[1]) && offsets.last().is_none_or(|&e| e <= hashes.len()));
+    assert!(
+        offsets.windows(2).all(|w| w[0] <= w[1])
+            && offsets.last().is_none_or(|&e| e <= hashes.len())
+    );
     let edges: Vec<(u32, u32)> = offsets
         .par_windows(2)
         .flat_map_iter(|w| bucket_edges(&hashes[w[0]..w[1]], &ids[w[0]..w[1]], radius))
@@ -29,18 +37,12 @@ fn bucket_edges(hashes: &[u64], ids: &[u32], radius: u32) -> Vec<(u32, u32)> {
     if hashes.len() < 2 {
         return Vec::new();
     }
-    let roots = if hashes.len() <= BRUTE_FORCE_MAX { popcount_groups(hashes, radius) } else { groups_within(hashes, radius) };
-    edges_to_roots(&roots, ids)
-}
-
-/// `(id of node, id of its root)` for every node that is not its component's root.
-fn edges_to_roots(roots: &[u32], ids: &[u32]) -> Vec<(u32, u32)> {
-    roots
-        .iter()
-        .enumerate()
-        .filter(|&(v, &r)| v as u32 != r)
-        .map(|(v, &r)| (ids[v], ids[r as usize]))
-        .collect()
+    let roots = if hashes.len() <= BRUTE_FORCE_MAX {
+        popcount_groups(hashes, radius)
+    } else {
+        groups_within(hashes, radius)
+    };
+    edges_to_roots(&roots, |v| ids[v as usize])
 }
 
 /// Every pair checked by popcount on this thread (the bucket is one of many in parallel).
@@ -63,35 +65,33 @@ fn forest(edges: &[(u32, u32)]) -> Vec<(u32, u32)> {
     nodes.sort_unstable();
     nodes.dedup();
     let local = |v: u32| nodes.binary_search(&v).expect("every edge end is a node") as u32;
-    let links: Vec<Pair> = edges.iter().map(|&(a, b)| (local(a), local(b), 0)).collect();
-    edges_to_roots(&groups_from_pairs(nodes.len(), &links), &nodes)
+    let links: Vec<Pair> = edges
+        .iter()
+        .map(|&(a, b)| (local(a), local(b), 0))
+        .collect();
+    edges_to_roots(&groups_from_pairs(nodes.len(), &links), |v| {
+        nodes[v as usize]
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matching::components;
     use crate::neardup::brute_force_groups;
-
-    fn scrambled(n: usize, seed: u64) -> Vec<u64> {
-        let mut x = seed;
-        (0..n)
-            .map(|_| {
-                x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = x;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                z ^ (z >> 31)
-            })
-            .collect()
-    }
+    use crate::neardup::matching::components;
+    use crate::neardup::testdata::uniform;
 
     /// Near copies (1-6 bits flipped) of a few hundred hashes, so there are real groups.
     fn with_near_copies(n: usize, seed: u64) -> Vec<u64> {
-        let base = scrambled(n, seed);
-        let flips = scrambled(n, seed + 1);
+        let base = uniform(n, seed);
+        let flips = uniform(n, seed + 1);
         let mut all = base.clone();
-        for (i, (&h, &f)) in base.iter().zip(&flips).enumerate().filter(|(i, _)| i % 3 == 0) {
+        for (i, (&h, &f)) in base
+            .iter()
+            .zip(&flips)
+            .enumerate()
+            .filter(|(i, _)| i % 3 == 0)
+        {
             let bits = 1 + (f % 6) as u32;
             let mask = (0..bits).fold(0u64, |m, k| m | 1u64 << ((f >> (8 * k + 8)) % 64));
             all.push(h ^ mask);
@@ -116,8 +116,17 @@ mod tests {
             for b in 0..blocks {
                 let shift = b * width;
                 let bits = if b == blocks - 1 { 64 - shift } else { width };
-                let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
-                keyed.extend(hashes.iter().enumerate().map(|(i, &h)| (((b as u64) << 32) | ((h >> shift) & mask), h, i as u32)));
+                let mask = if bits == 64 {
+                    u64::MAX
+                } else {
+                    (1u64 << bits) - 1
+                };
+                keyed.extend(
+                    hashes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &h)| (((b as u64) << 32) | ((h >> shift) & mask), h, i as u32)),
+                );
             }
             keyed.sort_unstable();
             let mut offsets = vec![0];
@@ -126,8 +135,15 @@ mod tests {
             let (h, ids): (Vec<u64>, Vec<u32>) = keyed.iter().map(|&(_, h, i)| (h, i)).unzip();
             let edges = forest_in_buckets(&h, &ids, &offsets, radius);
             let mut seen = std::collections::HashSet::new();
-            assert!(edges.iter().all(|&(a, _)| seen.insert(a)), "one edge per node");
-            assert_eq!(components(hashes.len(), &edges), brute_force_groups(&hashes, radius), "radius {radius}");
+            assert!(
+                edges.iter().all(|&(a, _)| seen.insert(a)),
+                "one edge per node"
+            );
+            assert_eq!(
+                components(hashes.len(), &edges),
+                brute_force_groups(&hashes, radius),
+                "radius {radius}"
+            );
         }
     }
 
@@ -136,8 +152,14 @@ mod tests {
         let hashes = with_near_copies(2_000, 99);
         let ids: Vec<u32> = (0..hashes.len() as u32).map(|i| i * 7 + 3).collect();
         let edges = forest_in_buckets(&hashes, &ids, &[0, hashes.len()], 5);
-        let back: Vec<(u32, u32)> = edges.iter().map(|&(a, b)| ((a - 3) / 7, (b - 3) / 7)).collect();
-        assert_eq!(components(hashes.len(), &back), brute_force_groups(&hashes, 5));
+        let back: Vec<(u32, u32)> = edges
+            .iter()
+            .map(|&(a, b)| ((a - 3) / 7, (b - 3) / 7))
+            .collect();
+        assert_eq!(
+            components(hashes.len(), &back),
+            brute_force_groups(&hashes, 5)
+        );
         assert!(!edges.is_empty());
     }
 

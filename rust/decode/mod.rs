@@ -1,10 +1,21 @@
-//! One entry point from bytes to a verdict and a gray picture, whatever the format.
+//! From bytes to a verdict and a gray picture, whatever the format: [`decode`] is the one entry
+//! point; `sniff` says which decoder, `outcome` is what any of them may conclude.
 
-use crate::outcome::{DecodeError, DecodeResult, Failure, Limits, Status};
-use crate::sniff::Format;
-use crate::{gifdec, jpeg, otherdec, pngdec};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+pub mod exif;
+pub mod gifdec;
+pub mod jpeg;
+pub mod otherdec;
+pub mod outcome;
+pub mod pngdec;
+pub mod sniff;
+pub mod turbo;
 
+use outcome::{DecodeError, DecodeResult, Failure, Limits, Status};
+use sniff::Format;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// The picture and header of `bytes` read as `format`, or why not; a decoder panic on
+/// hostile bytes is caught and becomes a `corrupt` verdict.
 pub fn decode(bytes: &[u8], format: Format, limits: &Limits) -> DecodeResult {
     if bytes.is_empty() {
         return Err(Failure::new(Status::Empty, "file is empty (0 bytes)").into());
@@ -26,6 +37,10 @@ pub fn decode(bytes: &[u8], format: Format, limits: &Limits) -> DecodeResult {
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        Err(Failure::corrupt(format!("the {} decoder failed on these bytes ({detail})", format.name())).into())
+        Err(Failure::corrupt(format!(
+            "the {} decoder failed on these bytes ({detail})",
+            format.name()
+        ))
+        .into())
     })
 }

@@ -2,8 +2,8 @@
 //! Bits are packed row-major, first bit most significant, so `int(str(imagehash_value), 16)`
 //! equals the u64 here.
 
-use crate::gray::Gray;
-use crate::resample::{resize_area, resize_lanczos};
+use super::gray::Gray;
+use super::resample::{resize_area, resize_lanczos};
 
 /// Hex of the 128-bit xxh3 hash of the bytes: same bytes, same value (not cryptographic).
 pub fn content_hash(bytes: &[u8]) -> String {
@@ -34,7 +34,12 @@ pub fn dhash(picture: &Gray) -> u64 {
 fn dct_line(input: &[f64], output: &mut [f64], cos_table: &[f64]) {
     let n = input.len();
     for (k, out) in output.iter_mut().enumerate() {
-        *out = 2.0 * input.iter().enumerate().map(|(i, &x)| x * cos_table[k * n + i]).sum::<f64>();
+        *out = 2.0
+            * input
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| x * cos_table[k * n + i])
+                .sum::<f64>();
     }
 }
 
@@ -75,7 +80,7 @@ pub fn phash(picture: &Gray) -> u64 {
 
 /// pHash of the picture and of its horizontal mirror image, from one DCT.
 ///
-/// Mirroring a line negates its odd DCT-II frequencies (X'[k] = (-1)^k X[k]), so the mirror's
+/// Mirroring a line negates its odd DCT-II frequencies (`X'[k] = (-1)^k X[k]`), so the mirror's
 /// coefficients are the picture's with odd horizontal frequencies negated: no second resize.
 pub fn phash_and_mirror(picture: &Gray) -> (u64, u64) {
     with_mirror(&phash_low_frequencies(picture))
@@ -98,11 +103,9 @@ fn dct_low(small: &Gray, low: usize) -> Vec<f64> {
     const N: usize = PHASH_SIZE;
     let cos_table = dct_table();
     let mut by_column = vec![0f64; N * N];
-    let (mut column, mut transformed) = ([0f64; N], [0f64; N]);
+    let mut transformed = [0f64; N];
     for x in 0..N {
-        for y in 0..N {
-            column[y] = small.pixels[y * N + x] as f64;
-        }
+        let column: [f64; N] = std::array::from_fn(|y| small.pixels[y * N + x] as f64);
         dct_line(&column, &mut transformed, cos_table);
         for y in 0..N {
             by_column[y * N + x] = transformed[y];
@@ -178,7 +181,9 @@ mod tests {
 
     fn mirror(picture: &Gray) -> Gray {
         let (w, h) = (picture.width, picture.height);
-        let px = (0..h).flat_map(|y| (0..w).map(move |x| (y, w - 1 - x))).map(|(y, x)| picture.pixels[y * w + x]);
+        let px = (0..h)
+            .flat_map(|y| (0..w).map(move |x| (y, w - 1 - x)))
+            .map(|(y, x)| picture.pixels[y * w + x]);
         Gray::new(w, h, px.collect())
     }
 
@@ -188,14 +193,20 @@ mod tests {
         let thumb = thumbnail(&picture);
         // Each thumbnail pixel averages a 4x2 block of the gradient.
         let block = |x: usize, y: usize| {
-            let sum: u32 = (0..2).flat_map(|dy| (0..4).map(move |dx| (dx, dy))).map(|(dx, dy)| picture.at(4 * x + dx, 2 * y + dy) as u32).sum();
+            let sum: u32 = (0..2)
+                .flat_map(|dy| (0..4).map(move |dx| (dx, dy)))
+                .map(|(dx, dy)| picture.at(4 * x + dx, 2 * y + dy) as u32)
+                .sum();
             (sum as f64 / 8.0).round() as i32
         };
         for (x, y) in [(0, 0), (7, 3), (15, 15)] {
             assert!((thumb[y * THUMB_SIDE + x] as i32 - block(x, y)).abs() <= 1);
         }
         // A picture smaller than the thumbnail is repeated, not refused.
-        assert_eq!(thumbnail(&Gray::new(3, 2, vec![9; 6])), [9u8; THUMB_SIDE * THUMB_SIDE]);
+        assert_eq!(
+            thumbnail(&Gray::new(3, 2, vec![9; 6])),
+            [9u8; THUMB_SIDE * THUMB_SIDE]
+        );
     }
 
     #[test]
@@ -205,8 +216,14 @@ mod tests {
             let (direct, mirrored) = phash_and_mirror(&picture);
             assert_eq!(direct, phash(&picture));
             let of_mirror = phash(&mirror(&picture));
-            assert!((mirrored ^ of_mirror).count_ones() <= 2, "{w}x{h}: {mirrored:016x} vs {of_mirror:016x}");
-            assert!((direct ^ mirrored).count_ones() > 10, "the gradient is not symmetric");
+            assert!(
+                (mirrored ^ of_mirror).count_ones() <= 2,
+                "{w}x{h}: {mirrored:016x} vs {of_mirror:016x}"
+            );
+            assert!(
+                (direct ^ mirrored).count_ones() > 10,
+                "the gradient is not symmetric"
+            );
         }
     }
 }

@@ -2,7 +2,7 @@
 //! warning/fatal distinction that the high-level crates hide.
 
 use std::cell::RefCell;
-use std::ffi::{c_int, CStr};
+use std::ffi::{CStr, c_int};
 use turbojpeg_sys as raw;
 
 pub struct JpegHeader {
@@ -47,12 +47,20 @@ impl Handle {
         }
         let handle = Handle(ptr);
         // Guards a crafted progressive file with thousands of scans (a CPU bomb).
-        unsafe { raw::tj3Set(ptr, raw::TJPARAM_TJPARAM_SCANLIMIT as c_int, PROGRESSIVE_SCAN_LIMIT) };
+        unsafe {
+            raw::tj3Set(
+                ptr,
+                raw::TJPARAM_TJPARAM_SCANLIMIT as c_int,
+                PROGRESSIVE_SCAN_LIMIT,
+            )
+        };
         Some(handle)
     }
 
     fn error(&self) -> TurboError {
-        let message = unsafe { CStr::from_ptr(raw::tj3GetErrorStr(self.0)) }.to_string_lossy().into_owned();
+        let message = unsafe { CStr::from_ptr(raw::tj3GetErrorStr(self.0)) }
+            .to_string_lossy()
+            .into_owned();
         let code = unsafe { raw::tj3GetErrorCode(self.0) };
         if code == raw::TJERR_TJERR_WARNING as c_int {
             TurboError::Warning(message)
@@ -74,7 +82,9 @@ fn with_handle<T>(f: impl FnOnce(&Handle) -> Result<T, TurboError>) -> Result<T,
             *slot = Handle::new();
         }
         let Some(handle) = slot.as_ref() else {
-            return Err(TurboError::Fatal("could not initialise the JPEG decoder".into()));
+            return Err(TurboError::Fatal(
+                "could not initialise the JPEG decoder".into(),
+            ));
         };
         let result = f(handle);
         if result.is_err() {
@@ -89,14 +99,15 @@ fn with_handle<T>(f: impl FnOnce(&Handle) -> Result<T, TurboError>) -> Result<T,
 /// a warning the thread's handle is replaced, as after an error.
 pub fn read_header(jpeg: &[u8]) -> Result<(JpegHeader, Option<String>), TurboError> {
     let result = with_handle(|h| {
-        let warning = if unsafe { raw::tj3DecompressHeader(h.0, jpeg.as_ptr(), jpeg.len() as _) } != 0 {
-            match h.error() {
-                TurboError::Warning(message) => Some(message),
-                fatal => return Err(fatal),
-            }
-        } else {
-            None
-        };
+        let warning =
+            if unsafe { raw::tj3DecompressHeader(h.0, jpeg.as_ptr(), jpeg.len() as _) } != 0 {
+                match h.error() {
+                    TurboError::Warning(message) => Some(message),
+                    fatal => return Err(fatal),
+                }
+            } else {
+                None
+            };
         let header = JpegHeader {
             width: h.get(raw::TJPARAM_TJPARAM_JPEGWIDTH).max(0) as u32,
             height: h.get(raw::TJPARAM_TJPARAM_JPEGHEIGHT).max(0) as u32,
@@ -127,16 +138,30 @@ pub fn decode(
     cmyk: bool,
 ) -> Result<(Vec<u8>, u32, u32, Option<String>), TurboError> {
     with_handle(|h| {
-        let factor = raw::tjscalingfactor { num: 1, denom: denom as c_int };
+        let factor = raw::tjscalingfactor {
+            num: 1,
+            denom: denom as c_int,
+        };
         if unsafe { raw::tj3SetScalingFactor(h.0, factor) } != 0 {
             return Err(h.error());
         }
         let (width, height) = (scaled(header.width, denom), scaled(header.height, denom));
-        let (format, bytes_per_pixel) = if cmyk { (raw::TJPF_TJPF_CMYK, 4) } else { (raw::TJPF_TJPF_GRAY, 1) };
+        let (format, bytes_per_pixel) = if cmyk {
+            (raw::TJPF_TJPF_CMYK, 4)
+        } else {
+            (raw::TJPF_TJPF_GRAY, 1)
+        };
         let pitch = width as usize * bytes_per_pixel;
         let mut pixels = vec![0u8; pitch * height as usize];
         let status = unsafe {
-            raw::tj3Decompress8(h.0, jpeg.as_ptr(), jpeg.len() as _, pixels.as_mut_ptr(), pitch as c_int, format)
+            raw::tj3Decompress8(
+                h.0,
+                jpeg.as_ptr(),
+                jpeg.len() as _,
+                pixels.as_mut_ptr(),
+                pitch as c_int,
+                format,
+            )
         };
         if status != 0 {
             return match h.error() {
@@ -165,7 +190,10 @@ pub struct Planes {
 /// `header.subsampling` is known and not gray, and fall back to `decode` otherwise.
 pub fn decode_planes(jpeg: &[u8], header: &JpegHeader, denom: u32) -> Result<Planes, TurboError> {
     with_handle(|h| {
-        let factor = raw::tjscalingfactor { num: 1, denom: denom as c_int };
+        let factor = raw::tjscalingfactor {
+            num: 1,
+            denom: denom as c_int,
+        };
         if unsafe { raw::tj3SetScalingFactor(h.0, factor) } != 0 {
             return Err(h.error());
         }
@@ -178,13 +206,21 @@ pub fn decode_planes(jpeg: &[u8], header: &JpegHeader, denom: u32) -> Result<Pla
         };
         let dims = [size(0), size(1), size(2)];
         if dims.iter().any(|&(w, hgt)| w == 0 || hgt == 0) {
-            return Err(TurboError::Fatal("unsupported chroma layout for a planar decode".into()));
+            return Err(TurboError::Fatal(
+                "unsupported chroma layout for a planar decode".into(),
+            ));
         }
         let mut planes: Vec<Vec<u8>> = dims.iter().map(|&(w, hgt)| vec![0u8; w * hgt]).collect();
         let mut pointers: Vec<*mut u8> = planes.iter_mut().map(|p| p.as_mut_ptr()).collect();
         let mut strides: Vec<c_int> = dims.iter().map(|&(w, _)| w as c_int).collect();
         let status = unsafe {
-            raw::tj3DecompressToYUVPlanes8(h.0, jpeg.as_ptr(), jpeg.len() as _, pointers.as_mut_ptr(), strides.as_mut_ptr())
+            raw::tj3DecompressToYUVPlanes8(
+                h.0,
+                jpeg.as_ptr(),
+                jpeg.len() as _,
+                pointers.as_mut_ptr(),
+                strides.as_mut_ptr(),
+            )
         };
         let warning = if status != 0 {
             match h.error() {
@@ -199,7 +235,22 @@ pub fn decode_planes(jpeg: &[u8], header: &JpegHeader, denom: u32) -> Result<Pla
         let padded = planes.pop().unwrap_or_default();
         // The luma plane is padded to the subsampling block: keep the picture's own columns and rows.
         let (w, hgt, stride) = (width as usize, height as usize, dims[0].0);
-        let luma = if stride == w { padded[..w * hgt].to_vec() } else { padded.chunks(stride).take(hgt).flat_map(|row| &row[..w]).copied().collect() };
-        Ok(Planes { width, height, luma, chroma: [cb, cr], warning })
+        let luma = if stride == w {
+            padded[..w * hgt].to_vec()
+        } else {
+            padded
+                .chunks(stride)
+                .take(hgt)
+                .flat_map(|row| &row[..w])
+                .copied()
+                .collect()
+        };
+        Ok(Planes {
+            width,
+            height,
+            luma,
+            chroma: [cb, cr],
+            warning,
+        })
     })
 }

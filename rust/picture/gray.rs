@@ -10,7 +10,11 @@ pub struct Gray {
 impl Gray {
     pub fn new(width: usize, height: usize, pixels: Vec<u8>) -> Self {
         debug_assert_eq!(pixels.len(), width * height);
-        Gray { width, height, pixels }
+        Gray {
+            width,
+            height,
+            pixels,
+        }
     }
 
     pub fn at(&self, x: usize, y: usize) -> u8 {
@@ -85,7 +89,10 @@ impl Gray {
 /// the reduction a JPEG gets from DCT scaling, for pictures decoded at full size.
 pub fn reduction_factor(width: usize, height: usize, min_side: usize) -> usize {
     let short = width.min(height);
-    [8, 4, 2].into_iter().find(|&f| short.div_ceil(f) >= min_side).unwrap_or(1)
+    [8, 4, 2]
+        .into_iter()
+        .find(|&f| short.div_ceil(f) >= min_side)
+        .unwrap_or(1)
 }
 
 /// Pillow's RGB -> L conversion (ITU-R 601-2 luma in 16-bit fixed point), so hashes match imagehash.

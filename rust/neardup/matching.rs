@@ -1,7 +1,7 @@
 //! Matching built on the exact search in `neardup`: groups that also join horizontal mirror
 //! images, and the nearest indexed hashes per query with a bounded listing.
 
-use crate::neardup::{groups_from_pairs, groups_within, pairs_across, HammingIndex, Pair};
+use super::{HammingIndex, Pair, edges_to_roots, groups_from_pairs, groups_within, pairs_across};
 use rayon::prelude::*;
 
 /// Connected components where a picture joins every picture within `radius` bits of it or of its
@@ -33,9 +33,12 @@ pub fn groups_with_mirrors(hashes: &[u64], mirrors: &[u64], radius: u32) -> Vec<
 /// connected components as the pairs themselves.
 pub fn forest_across(queries: &[u64], index: &[u64], radius: u32) -> Vec<(u32, u32)> {
     let nq = queries.len() as u32;
-    let links: Vec<Pair> = pairs_across(queries, index, radius).into_iter().map(|(q, i, d)| (q, nq + i, d)).collect();
+    let links: Vec<Pair> = pairs_across(queries, index, radius)
+        .into_iter()
+        .map(|(q, i, d)| (q, nq + i, d))
+        .collect();
     let roots = groups_from_pairs(queries.len() + index.len(), &links);
-    roots.iter().enumerate().filter(|&(v, &r)| v as u32 != r).map(|(v, &r)| (v as u32, r)).collect()
+    edges_to_roots(&roots, |v| v)
 }
 
 /// Connected components of `n` nodes joined by `edges`: per node, its component's smallest node.
@@ -54,27 +57,44 @@ pub struct Nearest {
     pub counts: Vec<u32>,
 }
 
+/// `(indexed position, distance, through the mirror image)`.
+type Hit = (u32, u8, bool);
+
 /// The `k` nearest indexed hashes within `radius` of each query, ties by position, and the full
 /// match count: a query that matches 100,000 blank frames lists `k` of them. With `mirrors`
 /// (the hash of each query's mirror image), an indexed hash within `radius` of either counts
 /// once, at its smaller distance (the direct one on a tie).
-pub fn nearest(index: &HammingIndex, queries: &[u64], mirrors: Option<&[u64]>, radius: u32, k: usize) -> Nearest {
+pub fn nearest(
+    index: &HammingIndex,
+    queries: &[u64],
+    mirrors: Option<&[u64]>,
+    radius: u32,
+    k: usize,
+) -> Nearest {
     if let Some(m) = mirrors {
         assert_eq!(m.len(), queries.len(), "one mirror hash per query");
     }
-    let per_query: Vec<(Vec<(u32, u8, bool)>, u32)> = (0..queries.len())
+    let per_query: Vec<(Vec<Hit>, u32)> = (0..queries.len())
         .into_par_iter()
         .map(|qi| {
-            let mut hits: Vec<(u32, u8, bool)> =
-                index.query(queries[qi], radius).into_iter().map(|(j, d)| (j, d, false)).collect();
+            let mut hits: Vec<Hit> = index
+                .query(queries[qi], radius)
+                .into_iter()
+                .map(|(j, d)| (j, d, false))
+                .collect();
             if let Some(m) = mirrors {
-                hits.extend(index.query(m[qi], radius).into_iter().map(|(j, d)| (j, d, true)));
+                hits.extend(
+                    index
+                        .query(m[qi], radius)
+                        .into_iter()
+                        .map(|(j, d)| (j, d, true)),
+                );
                 // One entry per indexed position: the smaller distance, the direct match on a tie.
                 hits.sort_unstable_by_key(|&(j, d, mirrored)| (j, d, mirrored));
                 hits.dedup_by_key(|h| h.0);
             }
             let count = hits.len() as u32;
-            let by_distance = |h: &(u32, u8, bool)| (h.1, h.0);
+            let by_distance = |h: &Hit| (h.1, h.0);
             if hits.len() > k {
                 hits.select_nth_unstable_by_key(k, by_distance);
                 hits.truncate(k);
@@ -92,7 +112,11 @@ pub fn nearest(index: &HammingIndex, queries: &[u64], mirrors: Option<&[u64]>, r
             mirrored.push(m);
         }
     }
-    Nearest { pairs, mirrored, counts }
+    Nearest {
+        pairs,
+        mirrored,
+        counts,
+    }
 }
 
 #[cfg(test)]
@@ -126,11 +150,24 @@ mod tests {
             let part_a = &hashes[sa..(sa + chunk).min(hashes.len())];
             for &sb in &starts[a..] {
                 let part_b = &hashes[sb..(sb + chunk).min(hashes.len())];
-                let offset = |v: u32| if (v as usize) < part_a.len() { sa as u32 + v } else { sb as u32 + v - part_a.len() as u32 };
-                edges.extend(forest_across(part_a, part_b, radius).into_iter().map(|(v, r)| (offset(v), offset(r))));
+                let offset = |v: u32| {
+                    if (v as usize) < part_a.len() {
+                        sa as u32 + v
+                    } else {
+                        sb as u32 + v - part_a.len() as u32
+                    }
+                };
+                edges.extend(
+                    forest_across(part_a, part_b, radius)
+                        .into_iter()
+                        .map(|(v, r)| (offset(v), offset(r))),
+                );
             }
         }
-        assert_eq!(components(hashes.len(), &edges), brute_force_groups(&hashes, radius));
+        assert_eq!(
+            components(hashes.len(), &edges),
+            brute_force_groups(&hashes, radius)
+        );
     }
     use crate::neardup::brute_force_across;
 
@@ -138,7 +175,9 @@ mod tests {
         let mut x = seed;
         (0..n)
             .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 x ^ (x >> 29)
             })
             .collect()
@@ -176,13 +215,24 @@ mod tests {
             let got = nearest(&index, &queries, None, radius, k);
             let all = brute_force_across(&queries, &indexed, radius);
             for (qi, _) in queries.iter().enumerate() {
-                let mut want: Vec<(u8, u32)> =
-                    all.iter().filter(|p| p.0 == qi as u32).map(|p| (p.2, p.1)).collect();
-                assert_eq!(got.counts[qi] as usize, want.len(), "count, query {qi}, r {radius}");
+                let mut want: Vec<(u8, u32)> = all
+                    .iter()
+                    .filter(|p| p.0 == qi as u32)
+                    .map(|p| (p.2, p.1))
+                    .collect();
+                assert_eq!(
+                    got.counts[qi] as usize,
+                    want.len(),
+                    "count, query {qi}, r {radius}"
+                );
                 want.sort_unstable();
                 want.truncate(k);
-                let listed: Vec<(u8, u32)> =
-                    got.pairs.iter().filter(|p| p.0 == qi as u32).map(|p| (p.2, p.1)).collect();
+                let listed: Vec<(u8, u32)> = got
+                    .pairs
+                    .iter()
+                    .filter(|p| p.0 == qi as u32)
+                    .map(|p| (p.2, p.1))
+                    .collect();
                 assert_eq!(listed, want, "query {qi}, r {radius}");
             }
         }
@@ -192,7 +242,12 @@ mod tests {
     fn nearest_with_mirrors_counts_each_indexed_hash_once_at_its_smaller_distance() {
         let indexed = scrambled(3_000, 21);
         let queries: Vec<u64> = indexed.iter().step_by(101).map(|h| h ^ 0b11).collect();
-        let mirrors: Vec<u64> = indexed.iter().skip(7).step_by(101).map(|h| h ^ 0b1).collect();
+        let mirrors: Vec<u64> = indexed
+            .iter()
+            .skip(7)
+            .step_by(101)
+            .map(|h| h ^ 0b1)
+            .collect();
         let index = HammingIndex::new(&indexed, 6);
         let got = nearest(&index, &queries, Some(&mirrors), 6, 10);
         for qi in 0..queries.len() {
@@ -216,7 +271,8 @@ mod tests {
                 .filter(|(p, _)| p.0 == qi as u32)
                 .map(|(p, &m)| (p.1, p.2, m))
                 .collect();
-            let mut want: Vec<(u32, u8, bool)> = best.into_iter().map(|(j, (d, m))| (j, d, m)).collect();
+            let mut want: Vec<(u32, u8, bool)> =
+                best.into_iter().map(|(j, (d, m))| (j, d, m)).collect();
             want.sort_unstable_by_key(|h| (h.1, h.0));
             want.truncate(10);
             assert_eq!(listed, want, "query {qi}");

@@ -1,10 +1,12 @@
 //! WebP, BMP and TIFF through the `image` crate, with its header-first limits.
 
-use crate::exif;
-use crate::color::{colorfulness_rgb_reduced, Colour};
-use crate::gray::{from_interleaved, reduction_factor, Gray};
-use crate::outcome::{check_size, DecodeError, DecodeResult, Decoded, Failure, Header, Limits, Status};
-use crate::sniff::Format;
+use super::exif;
+use super::outcome::{
+    DecodeError, DecodeResult, Decoded, Failure, Header, Limits, Status, check_size,
+};
+use super::sniff::Format;
+use crate::picture::color::{Colour, colorfulness_rgb_reduced};
+use crate::picture::gray::{Gray, from_interleaved, reduction_factor};
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
 use std::io::Cursor;
 
@@ -13,12 +15,21 @@ fn failure(error: ImageError, format: &str) -> Failure {
         ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             Failure::truncated(format!("file ends early: the {format} is cut short"))
         }
-        ImageError::Limits(e) => Failure::new(Status::TooLarge, format!("{format} needs more memory than allowed: {e}")),
-        ImageError::Unsupported(e) => Failure::new(Status::Unsupported, format!("{format} variant not supported: {e}")),
+        ImageError::Limits(e) => Failure::new(
+            Status::TooLarge,
+            format!("{format} needs more memory than allowed: {e}"),
+        ),
+        ImageError::Unsupported(e) => Failure::new(
+            Status::Unsupported,
+            format!("{format} variant not supported: {e}"),
+        ),
         other => {
             let message = other.to_string();
             let lower = message.to_ascii_lowercase();
-            if lower.contains("eof") || lower.contains("end of file") || lower.contains("unexpected end") {
+            if lower.contains("eof")
+                || lower.contains("end of file")
+                || lower.contains("unexpected end")
+            {
                 Failure::truncated(format!("the {format} is cut short ({message})"))
             } else {
                 Failure::corrupt(format!("damaged {format}: {message}"))
@@ -32,22 +43,34 @@ fn failure(error: ImageError, format: &str) -> Failure {
 fn to_gray(image: DynamicImage, min_side: usize) -> (Gray, Colour) {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let factor = reduction_factor(w, h, min_side);
-    let colour =
-        |channels: usize, raw: Vec<u8>| (from_interleaved(w, h, channels, &raw), colorfulness_rgb_reduced(&raw, channels, w, h, factor));
+    let colour = |channels: usize, raw: Vec<u8>| {
+        (
+            from_interleaved(w, h, channels, &raw),
+            colorfulness_rgb_reduced(&raw, channels, w, h, factor),
+        )
+    };
     match image {
         DynamicImage::ImageLuma8(buf) => (Gray::new(w, h, buf.into_raw()), Colour::default()),
-        DynamicImage::ImageLumaA8(buf) => (from_interleaved(w, h, 2, &buf.into_raw()), Colour::default()),
+        DynamicImage::ImageLumaA8(buf) => (
+            from_interleaved(w, h, 2, &buf.into_raw()),
+            Colour::default(),
+        ),
         DynamicImage::ImageRgb8(buf) => colour(3, buf.into_raw()),
         DynamicImage::ImageRgba8(buf) => colour(4, buf.into_raw()),
         other if other.color().has_color() => colour(3, other.to_rgb8().into_raw()),
-        other => (from_interleaved(w, h, 3, &other.to_rgb8().into_raw()), Colour::default()),
+        other => (
+            from_interleaved(w, h, 3, &other.to_rgb8().into_raw()),
+            Colour::default(),
+        ),
     }
 }
 
 /// A RIFF container shorter than its declared size is cut, even when the picture still decodes
 /// (the missing tail may be a padding byte or metadata).
 fn check_riff_length(bytes: &[u8]) -> Result<(), Failure> {
-    let declared = bytes.get(4..8).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let declared = bytes
+        .get(4..8)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
     if declared.saturating_add(8) > bytes.len() {
         return Err(Failure::truncated(format!(
             "file ends early: the WebP declares {} bytes but has {}",
@@ -70,7 +93,10 @@ fn webp_orientation(bytes: &[u8]) -> u16 {
     while let Some(head) = bytes.get(pos..pos + 8) {
         let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
         let start = pos + 8;
-        let Some(payload) = start.checked_add(size).and_then(|end| bytes.get(start..end)) else {
+        let Some(payload) = start
+            .checked_add(size)
+            .and_then(|end| bytes.get(start..end))
+        else {
             return 1;
         };
         if &head[..4] == b"EXIF" {
@@ -84,7 +110,11 @@ fn webp_orientation(bytes: &[u8]) -> u16 {
 }
 
 pub fn decode(bytes: &[u8], format: Format, limits: &Limits) -> DecodeResult {
-    let structure = if format == Format::Webp { check_riff_length(bytes) } else { Ok(()) };
+    let structure = if format == Format::Webp {
+        check_riff_length(bytes)
+    } else {
+        Ok(())
+    };
     let (image_format, name) = match format {
         Format::Webp => (ImageFormat::WebP, "WebP"),
         Format::Bmp => (ImageFormat::Bmp, "BMP"),
@@ -94,20 +124,37 @@ pub fn decode(bytes: &[u8], format: Format, limits: &Limits) -> DecodeResult {
     let mut image_limits = image::Limits::default();
     image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8));
     reader.limits(image_limits);
-    let mut decoder = reader.into_decoder().map_err(|e| DecodeError::from(failure(e, name)))?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| DecodeError::from(failure(e, name)))?;
     let (width, height) = decoder.dimensions();
-    let stored = Header { width, height, channels: decoder.color_type().channel_count() };
-    let fail = |failure: Failure| DecodeError { failure, header: Some(stored) };
+    let stored = Header {
+        width,
+        height,
+        channels: decoder.color_type().channel_count(),
+    };
+    let fail = |failure: Failure| DecodeError {
+        failure,
+        header: Some(stored),
+    };
     check_size(width as u64, height as u64, limits).map_err(fail)?;
     structure.map_err(fail)?;
     let orientation = if format == Format::Webp {
         webp_orientation(bytes)
     } else {
-        decoder.orientation().map(|o| o.to_exif() as u16).unwrap_or(1)
+        decoder
+            .orientation()
+            .map(|o| o.to_exif() as u16)
+            .unwrap_or(1)
     };
     let image = DynamicImage::from_decoder(decoder).map_err(|e| fail(failure(e, name)))?;
     let (picture, colorfulness) = to_gray(image, limits.min_decode_side as usize);
-    Ok(Decoded { header: stored, orientation, picture: picture.oriented(orientation), colorfulness: Some(colorfulness) })
+    Ok(Decoded {
+        header: stored,
+        orientation,
+        picture: picture.oriented(orientation),
+        colorfulness: Some(colorfulness),
+    })
 }
 
 #[cfg(test)]
@@ -138,7 +185,12 @@ mod tests {
         let mut flags = vec![0x08, 0, 0, 0];
         flags.extend(&(w - 1).to_le_bytes()[..3]);
         flags.extend(&(h - 1).to_le_bytes()[..3]);
-        let body = [chunk(b"VP8X", &flags), vp8l.to_vec(), chunk(b"EXIF", &exif::tiff_with_orientation(orientation, false))].concat();
+        let body = [
+            chunk(b"VP8X", &flags),
+            vp8l.to_vec(),
+            chunk(b"EXIF", &exif::tiff_with_orientation(orientation, false)),
+        ]
+        .concat();
         let mut file = b"RIFF".to_vec();
         file.extend(((body.len() + 4) as u32).to_le_bytes());
         file.extend(b"WEBP");

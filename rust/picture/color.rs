@@ -36,8 +36,13 @@ impl Opponent {
             return Colour::default();
         }
         let (mrg, myb) = (self.rg / self.n, self.yb / self.n);
-        let var = (self.rg2 / self.n - mrg * mrg).max(0.0) + (self.yb2 / self.n - myb * myb).max(0.0);
-        Colour { colorfulness: var.sqrt() + 0.3 * (mrg * mrg + myb * myb).sqrt(), mean_rg: mrg, mean_yb: myb }
+        let var =
+            (self.rg2 / self.n - mrg * mrg).max(0.0) + (self.yb2 / self.n - myb * myb).max(0.0);
+        Colour {
+            colorfulness: var.sqrt() + 0.3 * (mrg * mrg + myb * myb).sqrt(),
+            mean_rg: mrg,
+            mean_yb: myb,
+        }
     }
 }
 
@@ -54,10 +59,19 @@ pub fn colorfulness_rgb(data: &[u8], channels: usize) -> Colour {
 /// `colorfulness_rgb` of the picture averaged over `factor` x `factor` blocks: the grid a JPEG's
 /// chroma is measured on after DCT scaling, so one picture measures alike as PNG and as JPEG (fine
 /// colour texture averages away in both).
-pub fn colorfulness_rgb_reduced(data: &[u8], channels: usize, width: usize, height: usize, factor: usize) -> Colour {
+pub fn colorfulness_rgb_reduced(
+    data: &[u8],
+    channels: usize,
+    width: usize,
+    height: usize,
+    factor: usize,
+) -> Colour {
     let channels = channels.max(3);
     if factor <= 1 || width == 0 {
-        return colorfulness_rgb(&data[..(width * height * channels).min(data.len())], channels);
+        return colorfulness_rgb(
+            &data[..(width * height * channels).min(data.len())],
+            channels,
+        );
     }
     let columns = width.div_ceil(factor);
     let mut block = vec![[0u32; 4]; columns];
@@ -112,14 +126,23 @@ pub fn colorfulness_ycc(cb: &[u8], cr: &[u8]) -> Colour {
     }
     let n = n as f64;
     let (mu, mv) = (su as f64 / n, sv as f64 / n);
-    let (var_u, var_v, cov) = (suu as f64 / n - mu * mu, svv as f64 / n - mv * mv, suv as f64 / n - mu * mv);
+    let (var_u, var_v, cov) = (
+        suu as f64 / n - mu * mu,
+        svv as f64 / n - mv * mv,
+        suv as f64 / n - mu * mv,
+    );
     let (a, b) = (0.344136, 2.116136); // rg = a u + b v
     let (c, d) = (-1.944068, 0.343932); // yb = c u + d v
     let var_rg = a * a * var_u + b * b * var_v + 2.0 * a * b * cov;
     let var_yb = c * c * var_u + d * d * var_v + 2.0 * c * d * cov;
     let (mean_rg, mean_yb) = (a * mu + b * mv, c * mu + d * mv);
-    let colorfulness = (var_rg.max(0.0) + var_yb.max(0.0)).sqrt() + 0.3 * (mean_rg * mean_rg + mean_yb * mean_yb).sqrt();
-    Colour { colorfulness, mean_rg, mean_yb }
+    let colorfulness = (var_rg.max(0.0) + var_yb.max(0.0)).sqrt()
+        + 0.3 * (mean_rg * mean_rg + mean_yb * mean_yb).sqrt();
+    Colour {
+        colorfulness,
+        mean_rg,
+        mean_yb,
+    }
 }
 
 #[cfg(test)]
@@ -131,7 +154,15 @@ mod tests {
         let gray: Vec<u8> = (0..300).flat_map(|i| [(i % 256) as u8; 3]).collect();
         assert_eq!(colorfulness_rgb(&gray, 3), Colour::default());
         assert_eq!(colorfulness_ycc(&[128; 50], &[128; 50]), Colour::default());
-        let red_and_blue: Vec<u8> = (0..300).flat_map(|i| if i % 2 == 0 { [255, 0, 0, 255] } else { [0, 0, 255, 255] }).collect();
+        let red_and_blue: Vec<u8> = (0..300)
+            .flat_map(|i| {
+                if i % 2 == 0 {
+                    [255, 0, 0, 255]
+                } else {
+                    [0, 0, 255, 255]
+                }
+            })
+            .collect();
         assert!(colorfulness_rgb(&red_and_blue, 4).colorfulness > 100.0);
         // Red is R - G > 0; blue is (R + G) / 2 - B < 0.
         let red = colorfulness_rgb(&[200, 0, 0], 3);
@@ -143,14 +174,33 @@ mod tests {
     #[test]
     fn reduced_measure_averages_blocks() {
         // 4x2 RGB: two 2x2 blocks, one pure red and blue pixels mixed (purple), one gray.
-        let px: Vec<u8> = [[255, 0, 0], [0, 0, 255], [9, 9, 9], [9, 9, 9], [0, 0, 255], [255, 0, 0], [9, 9, 9], [9, 9, 9]]
-            .into_iter()
+        let px: Vec<u8> = [
+            [255, 0, 0],
+            [0, 0, 255],
+            [9, 9, 9],
+            [9, 9, 9],
+            [0, 0, 255],
+            [255, 0, 0],
+            [9, 9, 9],
+            [9, 9, 9],
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let purple_and_gray: Vec<u8> = [[127.5f64, 0.0, 127.5], [9.0, 9.0, 9.0]]
+            .iter()
             .flatten()
+            .map(|&v| v as u8)
             .collect();
-        let purple_and_gray: Vec<u8> = [[127.5f64, 0.0, 127.5], [9.0, 9.0, 9.0]].iter().flatten().map(|&v| v as u8).collect();
         let reduced = colorfulness_rgb_reduced(&px, 3, 4, 2, 2).colorfulness;
-        assert!((reduced - colorfulness_rgb(&purple_and_gray, 3).colorfulness).abs() < 1.0, "{reduced}");
-        assert_eq!(colorfulness_rgb_reduced(&px, 3, 4, 2, 1), colorfulness_rgb(&px, 3));
+        assert!(
+            (reduced - colorfulness_rgb(&purple_and_gray, 3).colorfulness).abs() < 1.0,
+            "{reduced}"
+        );
+        assert_eq!(
+            colorfulness_rgb_reduced(&px, 3, 4, 2, 1),
+            colorfulness_rgb(&px, 3)
+        );
     }
 
     #[test]
@@ -164,7 +214,10 @@ mod tests {
         }
         let (direct, moments) = (sums.measure(), colorfulness_ycc(&cb, &cr));
         assert!((direct.colorfulness - moments.colorfulness).abs() < 1e-6);
-        assert!((direct.mean_rg - moments.mean_rg).abs() < 1e-6 && (direct.mean_yb - moments.mean_yb).abs() < 1e-6);
+        assert!(
+            (direct.mean_rg - moments.mean_rg).abs() < 1e-6
+                && (direct.mean_yb - moments.mean_yb).abs() < 1e-6
+        );
     }
 
     #[test]
@@ -173,7 +226,13 @@ mod tests {
         // (20, 140, 150) is (105.6, 152.7, 68.7) by JFIF's matrix (rounded to whole levels here).
         let rgb = colorfulness_rgb(&[230, 120, 20, 20, 140, 150], 3);
         let ycc = colorfulness_ycc(&[59, 153], &[191, 69]);
-        assert!((rgb.colorfulness - ycc.colorfulness).abs() < 0.02 * rgb.colorfulness, "{rgb:?} vs {ycc:?}");
-        assert!((rgb.mean_rg - ycc.mean_rg).abs() < 2.0 && (rgb.mean_yb - ycc.mean_yb).abs() < 2.0, "{rgb:?} vs {ycc:?}");
+        assert!(
+            (rgb.colorfulness - ycc.colorfulness).abs() < 0.02 * rgb.colorfulness,
+            "{rgb:?} vs {ycc:?}"
+        );
+        assert!(
+            (rgb.mean_rg - ycc.mean_rg).abs() < 2.0 && (rgb.mean_yb - ycc.mean_yb).abs() < 2.0,
+            "{rgb:?} vs {ycc:?}"
+        );
     }
 }

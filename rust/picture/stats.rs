@@ -1,8 +1,8 @@
 //! Per-image measures on the gray picture: brightness, contrast, clipping, blur, sharpness,
 //! information.
 
-use crate::gray::Gray;
-use crate::resample::resize_area;
+use super::gray::Gray;
+use super::resample::resize_area;
 
 /// Luma at or below this counts as near-black.
 pub const DARK_LEVEL: u8 = 15;
@@ -33,7 +33,12 @@ pub fn measure(picture: &Gray) -> Stats {
         histogram[p as usize] += 1;
     }
     let n = picture.pixels.len().max(1) as f64;
-    let mean = histogram.iter().enumerate().map(|(v, &c)| v as f64 * c as f64).sum::<f64>() / n;
+    let mean = histogram
+        .iter()
+        .enumerate()
+        .map(|(v, &c)| v as f64 * c as f64)
+        .sum::<f64>()
+        / n;
     let variance = histogram
         .iter()
         .enumerate()
@@ -125,7 +130,8 @@ fn column_edges(pixels: &[u8], width: usize) -> (u32, u32) {
         // Runs still open at the last row end there.
         let is_strong = direction[x] != 0 && rise[x] >= STRONG_EDGE as i16;
         strong_total += strong[x] as u32 + is_strong as u32;
-        crisp_total += crisp[x] as u32 + (is_strong && rise[x] <= CRISP_WIDTH as i16 * steepest[x]) as u32;
+        crisp_total +=
+            crisp[x] as u32 + (is_strong && rise[x] <= CRISP_WIDTH as i16 * steepest[x]) as u32;
     }
     (strong_total, crisp_total)
 }
@@ -166,7 +172,8 @@ pub fn laplacian_variance(picture: &Gray) -> f64 {
     for window in rows.windows(3) {
         let (up, row, down) = (window[0], window[1], window[2]);
         for x in 1..s - 1 {
-            let l = row[x - 1] as i32 + row[x + 1] as i32 + up[x] as i32 + down[x] as i32 - 4 * row[x] as i32;
+            let l = row[x - 1] as i32 + row[x + 1] as i32 + up[x] as i32 + down[x] as i32
+                - 4 * row[x] as i32;
             sum += l as i64;
             sum_sq += (l * l) as i64;
         }
@@ -208,8 +215,19 @@ mod tests {
     fn checkerboard_is_sharper_than_ramp() {
         let ramp: Vec<u8> = (0..128 * 128).map(|i| (i % 128) as u8 * 2).collect();
         // 4 px squares survive the 64x64 picture the measure is taken on.
-        let squares: Vec<u8> = (0..128 * 128).map(|i| if ((i / 128) / 4 + (i % 128) / 4) % 2 == 0 { 0 } else { 255 }).collect();
-        assert!(laplacian_variance(&Gray::new(128, 128, squares)) > 10.0 * laplacian_variance(&Gray::new(128, 128, ramp)));
+        let squares: Vec<u8> = (0..128 * 128)
+            .map(|i| {
+                if ((i / 128) / 4 + (i % 128) / 4) % 2 == 0 {
+                    0
+                } else {
+                    255
+                }
+            })
+            .collect();
+        assert!(
+            laplacian_variance(&Gray::new(128, 128, squares))
+                > 10.0 * laplacian_variance(&Gray::new(128, 128, ramp))
+        );
     }
 
     /// Vertical bars `period` px apart whose edges ramp over `ramp` px.
@@ -218,7 +236,11 @@ mod tests {
         let level = |x: usize| {
             let t = x % period;
             let rise = |t: usize| ((t + 1) * 200 / (ramp + 1)).min(200);
-            (20 + if t < period / 2 { rise(t) } else { 200 - rise(t - period / 2) }) as u8
+            (20 + if t < period / 2 {
+                rise(t)
+            } else {
+                200 - rise(t - period / 2)
+            }) as u8
         };
         Gray::new(w, h, (0..w * h).map(|i| level(i % w)).collect())
     }
@@ -228,14 +250,25 @@ mod tests {
         assert_eq!(sharpness(&bars(0)), Some(1.0));
         assert_eq!(sharpness(&bars(5)), Some(0.0));
         // Flat or smooth: no strong edges, no verdict.
-        assert_eq!(sharpness(&Gray::new(64, 64, (0..64 * 64).map(|i| (i % 64) as u8).collect())), None);
+        assert_eq!(
+            sharpness(&Gray::new(
+                64,
+                64,
+                (0..64 * 64).map(|i| (i % 64) as u8).collect()
+            )),
+            None
+        );
     }
 
     #[test]
     fn contrast_does_not_matter() {
         // The same crisp bars at a quarter of the contrast (fog) stay crisp.
         let faint = bars(0);
-        let faint = Gray::new(faint.width, faint.height, faint.pixels.iter().map(|&p| 100 + p / 4).collect());
+        let faint = Gray::new(
+            faint.width,
+            faint.height,
+            faint.pixels.iter().map(|&p| 100 + p / 4).collect(),
+        );
         assert_eq!(sharpness(&faint), Some(1.0));
     }
 }

@@ -2,7 +2,7 @@
 //! fixed point, horizontal pass then vertical, rounding and clipping between passes) so the hashes
 //! computed on it agree with the `imagehash` package.
 
-use crate::gray::Gray;
+use super::gray::Gray;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -60,17 +60,28 @@ fn compute_coefficients(in_size: usize, in0: f64, in1: f64, out_size: usize) -> 
         for x in 0..count {
             let w = if total != 0.0 { k[x] / total } else { k[x] };
             let fixed = w * (1u32 << PRECISION_BITS) as f64;
-            row[x] = if w < 0.0 { (-0.5 + fixed) as i32 } else { (0.5 + fixed) as i32 };
+            row[x] = if w < 0.0 {
+                (-0.5 + fixed) as i32
+            } else {
+                (0.5 + fixed) as i32
+            };
         }
         bounds.push((xmin, count));
     }
-    Coefficients { ksize, bounds, weights }
+    Coefficients {
+        ksize,
+        bounds,
+        weights,
+    }
 }
+
+/// `(input size, input box start and end as f64 bits, output size)`.
+type CoefficientsKey = (usize, u64, u64, usize);
 
 thread_local! {
     // Computing weights costs two sin() per tap, more than the resize itself on small pictures;
     // the same (input, output) sizes recur constantly (every hash, every photo of a camera).
-    static COEFFICIENTS: RefCell<HashMap<(usize, u64, u64, usize), Rc<Coefficients>>> = RefCell::new(HashMap::new());
+    static COEFFICIENTS: RefCell<HashMap<CoefficientsKey, Rc<Coefficients>>> = RefCell::new(HashMap::new());
 }
 const CACHE_ENTRIES: usize = 4096;
 
@@ -106,12 +117,22 @@ const ROUNDING: i32 = 1 << (PRECISION_BITS - 1);
 
 /// Resize to `out_w` x `out_h` exactly as Pillow's `Image.resize(size, Image.LANCZOS)` on mode "L".
 pub fn resize_lanczos(src: &Gray, out_w: usize, out_h: usize) -> Gray {
-    resize_lanczos_box(src, (0.0, 0.0, src.width as f64, src.height as f64), out_w, out_h)
+    resize_lanczos_box(
+        src,
+        (0.0, 0.0, src.width as f64, src.height as f64),
+        out_w,
+        out_h,
+    )
 }
 
 /// The window `(left, top, right, bottom)` (fractional pixels) of `src` resized to `out_w` x
 /// `out_h`, as Pillow's `Image.resize(size, Image.LANCZOS, box=...)`.
-pub fn resize_lanczos_box(src: &Gray, window: (f64, f64, f64, f64), out_w: usize, out_h: usize) -> Gray {
+pub fn resize_lanczos_box(
+    src: &Gray,
+    window: (f64, f64, f64, f64),
+    out_w: usize,
+    out_h: usize,
+) -> Gray {
     assert!(src.width > 0 && src.height > 0 && out_w > 0 && out_h > 0);
     let (x0, y0, x1, y1) = window;
     let whole_x = x0 == 0.0 && x1 == src.width as f64;
@@ -124,17 +145,25 @@ pub fn resize_lanczos_box(src: &Gray, window: (f64, f64, f64, f64), out_w: usize
     let rows: Gray = if out_w != src.width || !whole_x {
         let horizontal = coefficients(src.width, x0, x1, out_w);
         let mut out = Vec::with_capacity(out_w * (last_row - first_row));
-        for line in src.pixels[first_row * src.width..last_row * src.width].chunks_exact(src.width) {
+        for line in src.pixels[first_row * src.width..last_row * src.width].chunks_exact(src.width)
+        {
             for (xx, &(xmin, count)) in horizontal.bounds.iter().enumerate() {
                 let weights = &horizontal.weights[xx * horizontal.ksize..][..count];
                 let samples = &line[xmin..xmin + count];
-                let acc = samples.iter().zip(weights).fold(ROUNDING, |acc, (&s, &w)| acc.wrapping_add(s as i32 * w));
+                let acc = samples
+                    .iter()
+                    .zip(weights)
+                    .fold(ROUNDING, |acc, (&s, &w)| acc.wrapping_add(s as i32 * w));
                 out.push(clip8(acc));
             }
         }
         Gray::new(out_w, last_row - first_row, out)
     } else {
-        Gray::new(src.width, last_row - first_row, src.pixels[first_row * src.width..last_row * src.width].to_vec())
+        Gray::new(
+            src.width,
+            last_row - first_row,
+            src.pixels[first_row * src.width..last_row * src.width].to_vec(),
+        )
     };
 
     if out_h == src.height && whole_y {
@@ -168,9 +197,17 @@ struct AreaWeights {
 
 fn area_weights(in_size: usize, out_size: usize) -> AreaWeights {
     let scale = in_size as f64 / out_size as f64;
-    let mut table = AreaWeights { first: vec![], count: vec![], offset: vec![], weights: vec![] };
+    let mut table = AreaWeights {
+        first: vec![],
+        count: vec![],
+        offset: vec![],
+        weights: vec![],
+    };
     for o in 0..out_size {
-        let (start, end) = (o as f64 * scale, ((o + 1) as f64 * scale).min(in_size as f64));
+        let (start, end) = (
+            o as f64 * scale,
+            ((o + 1) as f64 * scale).min(in_size as f64),
+        );
         let first = (start.floor() as usize).min(in_size - 1);
         let last = (end.ceil() as usize).clamp(first + 1, in_size);
         let span = end - start;
@@ -189,7 +226,10 @@ fn area_weights(in_size: usize, out_size: usize) -> AreaWeights {
 /// Area-average (box filter) resize of a gray picture: each output pixel is the mean of the input
 /// area it covers (upscaling repeats pixels). Cheap, and enough where no parity with Pillow is owed.
 pub fn resize_area(src: &Gray, out_w: usize, out_h: usize) -> Gray {
-    let (xs, ys) = (area_weights(src.width, out_w), area_weights(src.height, out_h));
+    let (xs, ys) = (
+        area_weights(src.width, out_w),
+        area_weights(src.height, out_h),
+    );
     let w = src.width;
     // Vertical pass first, whole input rows at a time (contiguous: vectorised), then the
     // horizontal pass on the few output rows.
@@ -202,7 +242,14 @@ pub fn resize_area(src: &Gray, out_w: usize, out_h: usize) -> Gray {
             (0..out_w)
                 .map(|x| {
                     let used = k < xs.count[x];
-                    ((xs.first[x] + k).min(w - 1), if used { xs.weights[xs.offset[x] + k] } else { 0.0 })
+                    (
+                        (xs.first[x] + k).min(w - 1),
+                        if used {
+                            xs.weights[xs.offset[x] + k]
+                        } else {
+                            0.0
+                        },
+                    )
                 })
                 .unzip()
         })
@@ -262,7 +309,10 @@ mod tests {
             }
         }
         let out = resize_lanczos(&Gray::new(10, 12, px), 4, 3);
-        assert_eq!(out.pixels, vec![31, 39, 46, 54, 112, 120, 127, 135, 193, 201, 208, 216]);
+        assert_eq!(
+            out.pixels,
+            vec![31, 39, 46, 54, 112, 120, 127, 135, 193, 201, 208, 216]
+        );
     }
 
     #[test]
