@@ -133,9 +133,16 @@ pub fn confident_joint<T: Prob>(
     (joint, argmax)
 }
 
+/// The bin of a margin in [-1, 1] among `bins` (a margin off the range lands in the end bin).
+fn margin_bin(margin: f64, bins: usize) -> usize {
+    (((margin + 1.0) * (bins / 2) as f64) as usize).min(bins - 1)
+}
+
 /// "Prune by noise rate": for every given class i and other class j, the `wanted[i * k + j]` rows
-/// labelled i with the largest margin `p[j] - p[i]` (each class keeps at least one row). Classes are
-/// handled in parallel; returns one flag per row.
+/// labelled i with the largest margin `p[j] - p[i]`, ties to the earlier row (each class keeps at
+/// least one row). Classes are handled in parallel; within a class two sequential passes over its
+/// rows serve every j at once: a histogram of the margins finds each pair's cut, then only rows at
+/// or above the cut's bin are ranked. Returns one flag per row.
 pub fn prune_by_noise_rate<T: Prob>(
     probs: &[T],
     k: usize,
@@ -149,33 +156,140 @@ pub fn prune_by_noise_rate<T: Prob>(
     let chosen: Vec<Vec<u32>> = members
         .par_iter()
         .enumerate()
-        .map(|(i, rows)| {
-            let budget = rows.len().saturating_sub(1);
-            let mut picked = Vec::new();
-            let mut margins: Vec<(f64, u32)> = Vec::with_capacity(rows.len());
-            for j in (0..k).filter(|&j| j != i) {
-                let take = (wanted[i * k + j] as usize).min(budget);
-                if take == 0 {
-                    continue;
-                }
-                margins.clear();
-                margins.extend(rows.iter().map(|&r| {
-                    let row = &probs[r as usize * k..(r as usize + 1) * k];
-                    (row[j].get() - row[i].get(), r)
-                }));
-                if take < margins.len() {
-                    margins.select_nth_unstable_by(take - 1, |a, b| b.0.total_cmp(&a.0));
-                }
-                picked.extend(margins[..take].iter().map(|&(_, r)| r));
-            }
-            picked
-        })
+        .map(|(i, rows)| prune_class(probs, k, i, rows, &wanted[i * k..(i + 1) * k]))
         .collect();
     let mut flagged = vec![false; codes.len()];
     for row in chosen.into_iter().flatten() {
         flagged[row as usize] = true;
     }
     flagged
+}
+
+/// The rows of class `i` picked for any other class j (see [`prune_by_noise_rate`]).
+fn prune_class<T: Prob>(probs: &[T], k: usize, i: usize, rows: &[u32], wanted: &[u64]) -> Vec<u32> {
+    let budget = rows.len().saturating_sub(1);
+    // The other classes with rows to pick, and how many.
+    let active: Vec<(usize, usize)> = (0..k)
+        .filter(|&j| j != i)
+        .map(|j| (j, (wanted[j] as usize).min(budget)))
+        .filter(|&(_, take)| take > 0)
+        .collect();
+    if active.is_empty() {
+        return Vec::new();
+    }
+    // About 16 rows a bin: the bin holding a cut keeps few rows beyond the ones wanted.
+    let bins = (rows.len() / 16).clamp(16, 4096);
+    let row_of = |r: u32| &probs[r as usize * k..(r as usize + 1) * k];
+    let mut histogram = vec![0u32; active.len() * bins];
+    for &r in rows {
+        let row = row_of(r);
+        let own = row[i].get();
+        for (slot, &(j, _)) in active.iter().enumerate() {
+            histogram[slot * bins + margin_bin(row[j].get() - own, bins)] += 1;
+        }
+    }
+    // Per class pair, the lowest bin whose rows are needed: counted from the top, it reaches take.
+    let cuts: Vec<usize> = active
+        .iter()
+        .enumerate()
+        .map(|(slot, &(_, take))| {
+            let counts = &histogram[slot * bins..(slot + 1) * bins];
+            let mut seen = 0usize;
+            (0..bins)
+                .rev()
+                .find(|&bin| {
+                    seen += counts[bin] as usize;
+                    seen >= take
+                })
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut candidates: Vec<Vec<(f64, u32)>> = vec![Vec::new(); active.len()];
+    for &r in rows {
+        let row = row_of(r);
+        let own = row[i].get();
+        for (slot, &(j, _)) in active.iter().enumerate() {
+            let margin = row[j].get() - own;
+            if margin_bin(margin, bins) >= cuts[slot] {
+                candidates[slot].push((margin, r));
+            }
+        }
+    }
+    let mut picked = Vec::new();
+    for (found, &(_, take)) in candidates.iter_mut().zip(&active) {
+        // Largest margin first, then the earlier row: one answer whatever the ties.
+        let order = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if take < found.len() {
+            found.select_nth_unstable_by(take - 1, order);
+        }
+        picked.extend(found[..take].iter().map(|&(_, r)| r));
+    }
+    picked
+}
+
+/// The positions of `values` in ascending order, equal values in input order: an LSD radix sort
+/// of order-preserving integer keys (16 bits a pass, passes where every key agrees skipped).
+/// NaN sorts last; -0.0 equals 0.0.
+pub fn stable_order<T: SortKey>(values: &[T]) -> Vec<u32> {
+    let keys: Vec<u64> = values.par_iter().map(|v| v.key()).collect();
+    let mut order: Vec<u32> = (0..values.len() as u32).collect();
+    let mut scratch = vec![0u32; values.len()];
+    for pass in 0..T::BITS / 16 {
+        let shift = 16 * pass;
+        let mut counts = vec![0usize; 1 << 16];
+        for &key in &keys {
+            counts[((key >> shift) & 0xFFFF) as usize] += 1;
+        }
+        if counts.contains(&keys.len()) {
+            continue; // every key has this digit: the pass would not move anything
+        }
+        let mut start = 0usize;
+        for count in counts.iter_mut() {
+            (*count, start) = (start, start + *count);
+        }
+        for &position in &order {
+            let digit = ((keys[position as usize] >> shift) & 0xFFFF) as usize;
+            scratch[counts[digit]] = position;
+            counts[digit] += 1;
+        }
+        std::mem::swap(&mut order, &mut scratch);
+    }
+    order
+}
+
+/// A float as an unsigned key with the same order (IEEE 754 bits, sign folded).
+pub trait SortKey: Copy + Send + Sync {
+    const BITS: u32;
+    fn key(self) -> u64;
+}
+
+impl SortKey for f32 {
+    const BITS: u32 = 32;
+    fn key(self) -> u64 {
+        let bits = (self + 0.0).to_bits(); // -0.0 + 0.0 is 0.0
+        let bits = if self.is_nan() {
+            u32::MAX
+        } else if bits >> 31 == 1 {
+            !bits
+        } else {
+            bits | (1 << 31)
+        };
+        bits as u64
+    }
+}
+
+impl SortKey for f64 {
+    const BITS: u32 = 64;
+    fn key(self) -> u64 {
+        let bits = (self + 0.0).to_bits();
+        if self.is_nan() {
+            u64::MAX
+        } else if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits | (1 << 63)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -229,5 +343,74 @@ mod tests {
             prune_by_noise_rate(&f32s, 2, &codes, &[0, 1, 1, 0]),
             vec![false, false, true, false, false, true]
         );
+    }
+
+    /// A small deterministic generator for the tests (xorshift).
+    fn random_probs(n: usize, k: usize, levels: f64, seed: u64) -> (Vec<f64>, Vec<u32>) {
+        let mut state = seed;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut probs = Vec::with_capacity(n * k);
+        let mut codes = Vec::with_capacity(n);
+        for _ in 0..n {
+            // Quantized to `levels` steps: many exact ties between margins.
+            let raw: Vec<f64> = (0..k).map(|_| (next() * levels).floor() + 1.0).collect();
+            let sum: f64 = raw.iter().sum();
+            probs.extend(raw.iter().map(|r| r / sum));
+            codes.push((next() * k as f64) as u32 % k as u32);
+        }
+        (probs, codes)
+    }
+
+    /// Every class pair ranked in full: largest margin first, then the earlier row.
+    fn prune_brute_force(probs: &[f64], k: usize, codes: &[u32], wanted: &[u64]) -> Vec<bool> {
+        let mut flagged = vec![false; codes.len()];
+        for i in 0..k {
+            let rows: Vec<usize> = (0..codes.len())
+                .filter(|&r| codes[r] as usize == i)
+                .collect();
+            for j in (0..k).filter(|&j| j != i) {
+                let take = (wanted[i * k + j] as usize).min(rows.len().saturating_sub(1));
+                let mut ranked: Vec<(f64, usize)> = rows
+                    .iter()
+                    .map(|&r| (probs[r * k + j] - probs[r * k + i], r))
+                    .collect();
+                ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                ranked[..take].iter().for_each(|&(_, r)| flagged[r] = true);
+            }
+        }
+        flagged
+    }
+
+    #[test]
+    fn prune_equals_the_full_ranking_with_ties() {
+        for (n, k, levels, seed) in [(3000, 5, 4.0, 1), (5000, 3, 1000.0, 2), (400, 12, 2.0, 3)] {
+            let (probs, codes) = random_probs(n, k, levels, seed);
+            let wanted: Vec<u64> = (0..k * k).map(|c| ((c * 37) % 90) as u64).collect();
+            assert_eq!(
+                prune_by_noise_rate(&probs, k, &codes, &wanted),
+                prune_brute_force(&probs, k, &codes, &wanted),
+                "n={n} k={k} levels={levels}"
+            );
+        }
+    }
+
+    #[test]
+    fn stable_order_sorts_ascending_and_keeps_ties_in_input_order() {
+        let values = [0.5f64, -0.0, 0.25, 0.5, f64::NAN, -1.5, 0.0, 0.25, 1e-300];
+        let order = stable_order(&values);
+        assert_eq!(order, vec![5, 1, 6, 8, 2, 7, 0, 3, 4]);
+        let f32s: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        // 1e-300 is 0.0 as f32: it ties with the zeros and keeps its place after them.
+        assert_eq!(stable_order(&f32s), vec![5, 1, 6, 8, 2, 7, 0, 3, 4]);
+        let (probs, _) = random_probs(20_000, 4, 50.0, 7);
+        let order = stable_order(&probs);
+        let mut expected: Vec<u32> = (0..probs.len() as u32).collect();
+        expected.sort_by(|&a, &b| probs[a as usize].total_cmp(&probs[b as usize]));
+        assert_eq!(order, expected); // sort_by is stable: ties in input order
     }
 }

@@ -22,6 +22,12 @@ use std::path::PathBuf;
 /// Files per batch between checks for Ctrl-C and progress redraws.
 const BATCH: usize = 256;
 
+/// The scan's defaults, declared once: the signatures below use them, and `recipe_audit.schema`
+/// reads them from the module (`DEFAULT_MAX_PIXELS`, ...).
+const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+const DEFAULT_MIN_DECODE_SIDE: u32 = 64;
+
 fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, PyDict>> {
     let columns = PyDict::new(py);
     macro_rules! column {
@@ -91,7 +97,7 @@ fn thread_pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
 /// and None is returned: a caller that turns each batch into a frame holds one batch of Python
 /// objects at a time, not one per cell of a million rows.
 #[pyfunction]
-#[pyo3(signature = (sources, *, recursive=true, threads=None, progress=false, max_pixels=100_000_000, max_bytes=1<<30, min_decode_side=64, on_batch=None))]
+#[pyo3(signature = (sources, *, recursive=true, threads=None, progress=false, max_pixels=DEFAULT_MAX_PIXELS, max_bytes=DEFAULT_MAX_BYTES, min_decode_side=DEFAULT_MIN_DECODE_SIDE, on_batch=None))]
 #[allow(clippy::too_many_arguments)] // one per keyword of the Python signature above
 fn scan_paths<'py>(
     py: Python<'py>,
@@ -224,7 +230,7 @@ fn list_files<'py>(
 /// (a `bytearray` is copied once); other objects raise TypeError. The buffer protocol would take
 /// `memoryview`s and NumPy arrays in place too, but is not in the stable ABI before Python 3.11.
 #[pyfunction]
-#[pyo3(signature = (names, blobs, *, threads=None, max_pixels=100_000_000, min_decode_side=64))]
+#[pyo3(signature = (names, blobs, *, threads=None, max_pixels=DEFAULT_MAX_PIXELS, min_decode_side=DEFAULT_MIN_DECODE_SIDE))]
 fn scan_bytes<'py>(
     py: Python<'py>,
     names: Vec<String>,
@@ -286,6 +292,49 @@ fn hamming_forest_across<'py>(
     let edges = py.detach(|| neardup::matching::forest_across(queries, index, radius));
     let (a, b): (Vec<u32>, Vec<u32>) = edges.into_iter().unzip();
     Ok((PyArray1::from_vec(py, a), PyArray1::from_vec(py, b)))
+}
+
+/// A spanning forest of the within-`radius` graph of one set (`neardup::forest_within`): edges
+/// (hash, the smallest hash of its group), one per hash that is not the smallest.
+#[pyfunction]
+fn hamming_forest<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    radius: u32,
+) -> PyResult<EdgeColumns<'py>> {
+    check_radius(radius)?;
+    let hashes = hashes.as_slice()?;
+    let edges = py.detach(|| neardup::forest_within(hashes, radius));
+    let (a, b): (Vec<u32>, Vec<u32>) = edges.into_iter().unzip();
+    Ok((PyArray1::from_vec(py, a), PyArray1::from_vec(py, b)))
+}
+
+/// Label and split of each '/'-separated key relative to a root, by the walk's ImageFolder rule
+/// (`<split>/<class>/file` with split train/val/valid/test, else `<class>/file`).
+#[pyfunction]
+fn image_folder_labels(keys: Vec<String>) -> (Vec<Option<String>>, Vec<Option<String>>) {
+    keys.iter().map(|k| walk::label_and_split_of_key(k)).unzip()
+}
+
+/// The positions of a 1-D float32 or float64 array in ascending order, ties in input order
+/// (`confident::stable_order`).
+#[pyfunction]
+fn stable_order<'py>(
+    py: Python<'py>,
+    values: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let order = if let Ok(a) = values.extract::<PyReadonlyArray1<'py, f32>>() {
+        let v = a.as_slice()?;
+        py.detach(|| confident::stable_order(v))
+    } else if let Ok(a) = values.extract::<PyReadonlyArray1<'py, f64>>() {
+        let v = a.as_slice()?;
+        py.detach(|| confident::stable_order(v))
+    } else {
+        return Err(PyTypeError::new_err(
+            "values must be a contiguous 1-D float32 or float64 NumPy array",
+        ));
+    };
+    Ok(PyArray1::from_vec(py, order))
 }
 
 /// A row-major (n, k) probability matrix as f32 or f64, borrowed from NumPy.
@@ -632,6 +681,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_groups, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_groups_with_mirrors, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_forest_across, m)?)?;
+    m.add_function(wrap_pyfunction!(hamming_forest, m)?)?;
+    m.add_function(wrap_pyfunction!(image_folder_labels, m)?)?;
+    m.add_function(wrap_pyfunction!(stable_order, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_components, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_forest_in_buckets, m)?)?;
     m.add_function(wrap_pyfunction!(confident_counts, m)?)?;
@@ -639,5 +691,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(probability_rows, m)?)?;
     m.add_class::<HammingIndex>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_MAX_PIXELS", DEFAULT_MAX_PIXELS)?;
+    m.add("DEFAULT_MAX_BYTES", DEFAULT_MAX_BYTES)?;
+    m.add("DEFAULT_MIN_DECODE_SIDE", DEFAULT_MIN_DECODE_SIDE)?;
     Ok(())
 }

@@ -39,6 +39,14 @@ pub fn label_and_split(folders: &[String]) -> (Option<String>, Option<String>) {
     }
 }
 
+/// Label and split of a '/'-separated path relative to the root (an object key under a prefix),
+/// by the same rule as the walk: the folders are every component but the last.
+pub fn label_and_split_of_key(key: &str) -> (Option<String>, Option<String>) {
+    let mut parts: Vec<String> = key.split('/').map(str::to_owned).collect();
+    parts.pop();
+    label_and_split(&parts)
+}
+
 fn display(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }

@@ -7,6 +7,9 @@ import numpy.typing as npt
 from typing_extensions import Self
 
 __version__: str
+DEFAULT_MAX_PIXELS: int
+DEFAULT_MAX_BYTES: int
+DEFAULT_MIN_DECODE_SIDE: int
 
 def scan_paths(
     sources: Sequence[str | PathLike[str]],
@@ -14,9 +17,9 @@ def scan_paths(
     recursive: bool = True,
     threads: int | None = None,
     progress: bool = False,
-    max_pixels: int = 100_000_000,
-    max_bytes: int = 1 << 30,
-    min_decode_side: int = 64,
+    max_pixels: int = ...,
+    max_bytes: int = ...,
+    min_decode_side: int = ...,
     on_batch: Callable[[dict[str, Any]], object] | None = None,
 ) -> dict[str, Any] | None: ...
 def scan_bytes(
@@ -24,8 +27,8 @@ def scan_bytes(
     blobs: Sequence[bytes],
     *,
     threads: int | None = None,
-    max_pixels: int = 100_000_000,
-    min_decode_side: int = 64,
+    max_pixels: int = ...,
+    min_decode_side: int = ...,
 ) -> dict[str, Any]: ...
 def list_files(sources: Sequence[str | PathLike[str]], *, recursive: bool = True) -> dict[str, list[Any]]:
     """The walk alone: path, label, split, size, mtime_ns, status and error of refused entries."""
@@ -41,6 +44,17 @@ def hamming_groups(hashes: npt.NDArray[np.uint64], radius: int) -> npt.NDArray[n
 def hamming_forest_across(
     queries: npt.NDArray[np.uint64], index: npt.NDArray[np.uint64], radius: int
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def hamming_forest(
+    hashes: npt.NDArray[np.uint64], radius: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """A spanning forest of the within-`radius` graph: (hash, the smallest hash of its group) edges."""
+
+def image_folder_labels(keys: Sequence[str]) -> tuple[list[str | None], list[str | None]]:
+    """Label and split of '/'-separated keys below a root, by the walk's ImageFolder rule."""
+
+def stable_order(values: npt.NDArray[np.float32] | npt.NDArray[np.float64]) -> npt.NDArray[np.uint32]:
+    """Positions in ascending order of the values, ties in input order."""
+
 def hamming_forest_in_buckets(
     hashes: npt.NDArray[np.uint64], ids: npt.NDArray[np.uint32], offsets: npt.NDArray[np.uint64], radius: int
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
@@ -92,19 +106,25 @@ def probability_rows(
     """One pass: (row whose sum is furthest from 1, that sum, any NaN/inf, any negative)."""
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MIN_DECODE_SIDE",
     "HammingIndex",
     "__version__",
     "confident_counts",
     "confident_prune",
     "hamming_components",
+    "hamming_forest",
     "hamming_forest_across",
     "hamming_forest_in_buckets",
     "hamming_groups",
     "hamming_groups_with_mirrors",
     "hamming_pairs",
     "hamming_pairs_across",
+    "image_folder_labels",
     "list_files",
     "probability_rows",
     "scan_bytes",
     "scan_paths",
+    "stable_order",
 ]

@@ -26,6 +26,19 @@ def missing(*modules: str) -> list[str]:
     return absent
 
 
+def optional(module: str) -> types.ModuleType | None:
+    """Import `module` when it is installed, else None: for extras that only add something (more
+    sample photographs), never for a feature the caller asked for.
+
+    >>> optional("a_module_that_is_not_there") is None
+    True
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
 def require(module: str, *, extra: str, feature: str) -> types.ModuleType:
     """Import `module`, or raise an ImportError saying that `feature` needs it and which extra brings it.
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recipe_audit._optional import require
+from recipe_audit._optional import optional, require
 
 __all__ = [
     "photo_sources",
@@ -83,12 +83,9 @@ def _load_sources() -> tuple[tuple[str, np.ndarray], ...]:
         if isinstance(img, tuple):  # stereo_motorcycle -> (left, right, disparity)
             name, img = "motorcycle", img[0]
         out.append((name, img))
-    try:
-        from sklearn.datasets import load_sample_images
-    except ImportError:
-        pass
-    else:
-        bunch = load_sample_images()
+    sklearn_datasets = optional("sklearn.datasets")
+    if sklearn_datasets is not None:
+        bunch = sklearn_datasets.load_sample_images()
         for fname, img in zip(bunch.filenames, bunch.images):
             out.append((Path(fname).stem, img))
     result = []
@@ -186,13 +183,10 @@ def _load_library(system_dirs: tuple[str, ...]) -> tuple[Photo, ...]:
         return Photo(name, family, gray or name in _GRAY_SOURCES, kind, arr)
 
     out = [photo(name, "sklearn" if name in ("china", "flower") else "skimage", arr) for name, arr in _load_sources()]
-    try:
-        import matplotlib.cbook
-    except ImportError:
-        pass
-    else:
+    cbook = optional("matplotlib.cbook")
+    if cbook is not None:
         with (
-            Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).open("rb") as f,
+            Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).open("rb") as f,
             Image.open(f) as im,
         ):
             out.append(photo("grace_hopper", "matplotlib", np.asarray(im.convert("RGB"))))

@@ -1,5 +1,6 @@
 """The bottom layer: the scan frame's contract (columns, types, statuses), scan defaults and shared
-type aliases. Every other module may import this one; it imports nothing of the package."""
+type aliases. Every other module may import this one; it imports nothing of the package but the
+compiled core."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from typing import Any, Union
 
 import polars as pl
 
+import recipe_audit._core as _core
+
 PathLike = Union[str, "os.PathLike[str]"]
 """A path as users pass it: ``str`` or ``pathlib.Path``."""
 
-MAX_PIXELS = 100_000_000
+# The scan's defaults are declared once, in the core (rust/lib.rs), whose signatures use them.
+MAX_PIXELS: int = _core.DEFAULT_MAX_PIXELS
 """Default `scan(max_pixels=)`: images declaring more pixels are ``too_large`` (bomb guard)."""
-MAX_BYTES = 1 << 30
+MAX_BYTES: int = _core.DEFAULT_MAX_BYTES
 """Default `scan(max_bytes=)`: larger files are ``too_large`` and not read."""
-MIN_DECODE_SIDE = 64
+MIN_DECODE_SIDE: int = _core.DEFAULT_MIN_DECODE_SIDE
 """Default `scan(min_decode_side=)`: JPEGs decode at the smallest DCT scale keeping this side."""
 
 STATUSES: tuple[str, ...] = ("ok", "empty", "truncated", "corrupt", "unsupported", "unreadable", "too_large", "missing")

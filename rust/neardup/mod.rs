@@ -399,6 +399,12 @@ pub fn groups_from_pairs(n: usize, pairs: &[Pair]) -> Vec<u32> {
     (0..n as u32).map(|i| min[uf.find(i) as usize]).collect()
 }
 
+/// A spanning forest of the within-`radius` graph of one set: `(v, root)` for every hash that is
+/// not the smallest of its group (at most one edge per hash, the groups' components).
+pub fn forest_within(hashes: &[u64], radius: u32) -> Vec<(u32, u32)> {
+    edges_to_roots(&groups_within(hashes, radius), |v| v)
+}
+
 /// The forest of a grouping: `(id(v), id(roots[v]))` for every node `v` that is not its group's
 /// root, as `roots` come from [`groups_from_pairs`] or [`groups_within`]. At most one edge per
 /// node, with the same components as the groups.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import struct
+import zlib
 from pathlib import Path
 
 import polars as pl
@@ -48,8 +50,21 @@ def test_the_scan_defaults_are_declared_once() -> None:
     for name, value in declared.items():
         assert python_side[name] == value, name
         assert getattr(settings, name) == value, name
-    # The core's own defaults, as its signature states them (PyO3 renders what it can).
-    for function in (core.scan_paths, core.scan_bytes):
-        for name, value in _defaults(function).items():
-            if name in declared and value is not Ellipsis:
-                assert value == declared[name], (function, name)
+    # Declared in the core (rust/lib.rs), whose signatures use the same constants.
+    assert declared == {
+        "max_pixels": core.DEFAULT_MAX_PIXELS,
+        "max_bytes": core.DEFAULT_MAX_BYTES,
+        "min_decode_side": core.DEFAULT_MIN_DECODE_SIDE,
+    }
+    assert (core.DEFAULT_MAX_PIXELS, core.DEFAULT_MAX_BYTES, core.DEFAULT_MIN_DECODE_SIDE) == (100_000_000, 1 << 30, 64)
+
+
+def test_a_picture_over_the_default_pixel_limit_is_refused_by_the_core(tmp_path: Path) -> None:
+    # A PNG header declaring 20,000 x 20,000 pixels (4e8 > the default 1e8): refused before decoding.
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 20_000, 20_000, 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+    columns = core.scan_bytes(["huge.png"], [png])
+    assert columns["status"] == ["too_large"]

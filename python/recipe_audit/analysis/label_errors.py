@@ -231,14 +231,16 @@ def find_label_errors(
     n = codes.size
     self_confidence = probs[np.arange(n), codes]
     flagged = _errors(method, codes, probs, q, thresholds, argmax, self_confidence)
+    # Worst first, ties in input order: a radix sort in Rust, then every column taken in that order.
+    order = _core.stable_order(np.ascontiguousarray(self_confidence))
     name_series = pl.Series("names", names)
     out = pl.DataFrame(
         {
-            "index": np.arange(n, dtype=np.uint32),
-            "label": name_series.gather(pl.Series(codes)),
-            "suggested_label": name_series.gather(pl.Series(argmax)),
-            "label_quality": self_confidence,
-            "is_label_error": flagged,
+            "index": order,
+            "label": name_series.gather(pl.Series(codes[order])),
+            "suggested_label": name_series.gather(pl.Series(argmax[order])),
+            "label_quality": self_confidence[order],
+            "is_label_error": flagged[order],
         }
     )
     chosen_paths = paths if paths is not None else frame_paths
@@ -246,9 +248,8 @@ def find_label_errors(
         chosen = pl.Series("path", list(chosen_paths), dtype=pl.String)
         if chosen.len() != n:
             raise ValueError(f"paths has {chosen.len()} entries but there are {n} labels")
-        out = out.with_columns(path=chosen)
-    # Stable on one key: ties keep the input order (index ascending), at the cost of one sort key.
-    return out.sort("label_quality", maintain_order=True)
+        out = out.with_columns(path=chosen.gather(pl.Series(order)))
+    return out
 
 
 def label_noise(

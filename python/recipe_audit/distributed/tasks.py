@@ -19,9 +19,8 @@ def tile_edges(a: Chunk, b: Chunk, radius: int, same: bool) -> tuple[np.ndarray,
     """Spanning-forest edges (global ids) of the matches within chunk `a` (same) or between two."""
     (a_hashes, a_ids), (b_hashes, b_ids) = a, b
     if same:
-        roots = _core.hamming_groups(a_hashes, radius).astype(np.int64)
-        nodes = np.flatnonzero(roots != np.arange(len(a_hashes)))
-        return a_ids[nodes], a_ids[roots[nodes]]
+        left, right = _core.hamming_forest(a_hashes, radius)
+        return a_ids[left], a_ids[right]
     left, right = _core.hamming_forest_across(a_hashes, b_hashes, radius)
     ids = np.concatenate((a_ids, b_ids))
     return ids[left], ids[right]

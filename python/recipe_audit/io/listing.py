@@ -26,7 +26,6 @@ from recipe_audit.io.sources import (
     fetch_batches,
     head_object,
     is_uri,
-    label_and_split,
     list_objects,
     open_bucket,
     split_uri,
@@ -109,12 +108,12 @@ def _objects(uri: str, options: Mapping[str, str] | None) -> tuple[pl.DataFrame,
     _, prefix = split_uri(uri)
     objects = list_objects(bucket, prefix)
     stem = prefix if prefix.endswith("/") or not prefix else prefix + "/"
-    relative = pl.col("key").str.strip_prefix(stem)
-    label, split = label_and_split(relative)
+    # The walk's ImageFolder rule (rust/walk.rs), on the keys below the prefix.
+    labels, splits = _core.image_folder_labels(objects["key"].str.strip_prefix(stem).to_list())
     frame = objects.select(
         (pl.lit(bucket.url.rstrip("/") + "/") + pl.col("key")).alias("path"),
-        label.alias("label"),
-        split.alias("split"),
+        pl.Series("label", labels, dtype=pl.String),
+        pl.Series("split", splits, dtype=pl.String),
         pl.col("etag").alias("version"),
         pl.lit(None, pl.String).alias("status"),
         pl.lit(None, pl.String).alias("error"),

@@ -33,7 +33,6 @@ URI_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://")
 """URI prefixes read through the object store client; everything else is a local path."""
 IN_FLIGHT = 64
 """Object reads in flight at once (measured: ~3,000 small objects/s from a loopback server)."""
-_SPLITS = ("train", "val", "valid", "test")
 
 
 def is_uri(source: object) -> bool:
@@ -210,18 +209,6 @@ def fetch_batches(
         in_flight = submitted
     if in_flight is not None:
         yield [f.result() for f in in_flight]
-
-
-def label_and_split(paths: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """ImageFolder ``<split>/<class>/file`` or ``<class>/file`` from paths relative to the root,
-    the same rule as the local walk (rust/walk.rs)."""
-    parts = paths.str.split("/")
-    folders = parts.list.slice(0, parts.list.len() - 1)
-    first = folders.list.get(0, null_on_oob=True)
-    is_split = first.str.to_lowercase().is_in(list(_SPLITS))
-    label = pl.when(is_split).then(folders.list.get(1, null_on_oob=True)).otherwise(first)
-    split = pl.when(is_split).then(first.str.to_lowercase()).otherwise(None)
-    return label, split
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from recipe_audit._optional import require
+
 TEMPLATE = r"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -163,10 +165,10 @@ img.plot { max-width: 100%; height: auto; }
 
 def render(context: dict[str, Any]) -> str:
     """Fill the template; every value is escaped (text and attributes) by Jinja2's autoescape."""
-    import jinja2
-
+    jinja2 = require("jinja2", extra="report", feature="the HTML report")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False)
-    return env.from_string(TEMPLATE).render(**context)
+    page: str = env.from_string(TEMPLATE).render(**context)
+    return page
 
 
 __all__ = ["render", "TEMPLATE"]

@@ -13,17 +13,19 @@ import sys
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+from recipe_audit._optional import require
+
 SIZE = 112
 """Longest side of a thumbnail, in pixels."""
 
 
 def _thumbnail(path: str, size: int) -> str | None:
+    image = require("PIL.Image", extra="report", feature="the report's thumbnails")
+    image_ops = require("PIL.ImageOps", extra="report", feature="the report's thumbnails")
     try:
-        from PIL import Image, ImageOps
-
-        with Image.open(path) as im:
+        with image.open(path) as im:
             im.draft("RGB", (size * 2, size * 2))  # JPEG: decode at 1/2..1/8 scale
-            im = ImageOps.exif_transpose(im)
+            im = image_ops.exif_transpose(im)
             im.thumbnail((size, size))
             if im.mode not in ("RGB", "L"):
                 im = im.convert("RGB")
