@@ -140,29 +140,198 @@ fn margin_bin(margin: f64, bins: usize) -> usize {
 
 /// "Prune by noise rate": for every given class i and other class j, the `wanted[i * k + j]` rows
 /// labelled i with the largest margin `p[j] - p[i]`, ties to the earlier row (each class keeps at
-/// least one row). Classes are handled in parallel; within a class two sequential passes over its
-/// rows serve every j at once: a histogram of the margins finds each pair's cut, then only rows at
-/// or above the cut's bin are ranked. Returns one flag per row.
+/// least one row). Each class pair's cut is found from a histogram of its margins, then only the
+/// rows at or above the cut's bin are ranked. With few classes the rows are swept in order, in
+/// parallel chunks (memory read once, sequentially); with many, class by class. One flag per row.
 pub fn prune_by_noise_rate<T: Prob>(
     probs: &[T],
     k: usize,
     codes: &[u32],
     wanted: &[u64],
 ) -> Vec<bool> {
-    let mut members: Vec<Vec<u32>> = vec![Vec::new(); k];
-    for (row, &c) in codes.iter().enumerate() {
-        members[c as usize].push(row as u32);
+    prune_with_budget(probs, k, codes, wanted, SWEEP_COUNTERS)
+}
+
+/// Rows of a class up to which each class pair's margins are ranked directly, without a histogram.
+const DIRECT_ROWS: usize = 4096;
+
+/// Histogram counters (all class pairs together) up to which the rows are swept in order.
+const SWEEP_COUNTERS: usize = 1 << 21;
+
+/// Per class: its rows' budget, the other classes with rows to pick and how many, its bins.
+struct ClassPlan {
+    active: Vec<(usize, usize)>,
+    bins: usize,
+    /// Where this class's histograms start in the flat counters (slot-major).
+    offset: usize,
+}
+
+fn plan_classes(k: usize, codes: &[u32], wanted: &[u64]) -> Vec<ClassPlan> {
+    let mut sizes = vec![0usize; k];
+    for &c in codes {
+        sizes[c as usize] += 1;
     }
-    let chosen: Vec<Vec<u32>> = members
-        .par_iter()
-        .enumerate()
-        .map(|(i, rows)| prune_class(probs, k, i, rows, &wanted[i * k..(i + 1) * k]))
-        .collect();
+    let mut offset = 0;
+    (0..k)
+        .map(|i| {
+            let budget = sizes[i].saturating_sub(1);
+            let active: Vec<(usize, usize)> = (0..k)
+                .filter(|&j| j != i)
+                .map(|j| (j, (wanted[i * k + j] as usize).min(budget)))
+                .filter(|&(_, take)| take > 0)
+                .collect();
+            // About 16 rows a bin: the bin holding a cut keeps few rows beyond the ones wanted.
+            let bins = (sizes[i] / 16).clamp(16, 4096);
+            let plan = ClassPlan {
+                bins,
+                offset,
+                active,
+            };
+            offset += plan.active.len() * plan.bins;
+            plan
+        })
+        .collect()
+}
+
+fn prune_with_budget<T: Prob>(
+    probs: &[T],
+    k: usize,
+    codes: &[u32],
+    wanted: &[u64],
+    sweep_counters: usize,
+) -> Vec<bool> {
+    let plans = plan_classes(k, codes, wanted);
+    let counters = plans
+        .last()
+        .map_or(0, |p| p.offset + p.active.len() * p.bins);
+    let picked: Vec<u32> = if counters <= sweep_counters {
+        prune_sweep(probs, k, codes, &plans, counters)
+    } else {
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); k];
+        for (row, &c) in codes.iter().enumerate() {
+            members[c as usize].push(row as u32);
+        }
+        members
+            .par_iter()
+            .enumerate()
+            .map(|(i, rows)| prune_class(probs, k, i, rows, &wanted[i * k..(i + 1) * k]))
+            .flatten()
+            .collect()
+    };
     let mut flagged = vec![false; codes.len()];
-    for row in chosen.into_iter().flatten() {
+    for row in picked {
         flagged[row as usize] = true;
     }
     flagged
+}
+
+/// Largest margin first, then the earlier row: one answer whatever the ties.
+fn by_margin(a: &(f64, u32), b: &(f64, u32)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
+/// The picked rows of every class pair, by two sweeps over the rows in order.
+fn prune_sweep<T: Prob>(
+    probs: &[T],
+    k: usize,
+    codes: &[u32],
+    plans: &[ClassPlan],
+    counters: usize,
+) -> Vec<u32> {
+    let n = codes.len();
+    let parts = rayon::current_num_threads().max(1);
+    let ranges: Vec<(usize, usize)> = (0..parts)
+        .map(|t| (t * n / parts, (t + 1) * n / parts))
+        .collect();
+    // Sweep 1: every pair's histogram of margins.
+    let histogram: Vec<u32> = ranges
+        .par_iter()
+        .map(|&(start, end)| {
+            let mut counts = vec![0u32; counters];
+            for r in start..end {
+                let i = codes[r] as usize;
+                let plan = &plans[i];
+                let row = &probs[r * k..(r + 1) * k];
+                let own = row[i].get();
+                for (slot, &(j, _)) in plan.active.iter().enumerate() {
+                    counts[plan.offset
+                        + slot * plan.bins
+                        + margin_bin(row[j].get() - own, plan.bins)] += 1;
+                }
+            }
+            counts
+        })
+        .reduce(
+            || vec![0u32; counters],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    // Per pair (flat: class, then slot), the lowest bin needed: counted from the top, it reaches take.
+    let mut cuts = Vec::new();
+    let mut pair_of = Vec::new(); // (class, slot) in flat pair order
+    for (i, plan) in plans.iter().enumerate() {
+        for (slot, &(_, take)) in plan.active.iter().enumerate() {
+            let counts =
+                &histogram[plan.offset + slot * plan.bins..plan.offset + (slot + 1) * plan.bins];
+            let mut seen = 0usize;
+            let cut = (0..plan.bins)
+                .rev()
+                .find(|&bin| {
+                    seen += counts[bin] as usize;
+                    seen >= take
+                })
+                .unwrap_or(0);
+            cuts.push(cut);
+            pair_of.push((i, slot));
+        }
+    }
+    let first_pair: Vec<usize> = plans
+        .iter()
+        .scan(0, |next, plan| {
+            let first = *next;
+            *next += plan.active.len();
+            Some(first)
+        })
+        .collect();
+    // Sweep 2: the rows at or above each pair's cut, per range, in row order.
+    let per_range: Vec<Vec<Vec<(f64, u32)>>> = ranges
+        .par_iter()
+        .map(|&(start, end)| {
+            let mut found: Vec<Vec<(f64, u32)>> = vec![Vec::new(); pair_of.len()];
+            for r in start..end {
+                let i = codes[r] as usize;
+                let plan = &plans[i];
+                let row = &probs[r * k..(r + 1) * k];
+                let own = row[i].get();
+                for (slot, &(j, _)) in plan.active.iter().enumerate() {
+                    let pair = first_pair[i] + slot;
+                    let margin = row[j].get() - own;
+                    if margin_bin(margin, plan.bins) >= cuts[pair] {
+                        found[pair].push((margin, r as u32));
+                    }
+                }
+            }
+            found
+        })
+        .collect();
+    (0..pair_of.len())
+        .into_par_iter()
+        .flat_map_iter(|pair| {
+            let (i, slot) = pair_of[pair];
+            let take = plans[i].active[slot].1;
+            let mut found: Vec<(f64, u32)> = per_range
+                .iter()
+                .flat_map(|part| part[pair].iter().copied())
+                .collect();
+            if take < found.len() {
+                found.select_nth_unstable_by(take - 1, by_margin);
+            }
+            found.truncate(take);
+            found.into_iter().map(|(_, r)| r)
+        })
+        .collect()
 }
 
 /// The rows of class `i` picked for any other class j (see [`prune_by_noise_rate`]).
@@ -177,9 +346,26 @@ fn prune_class<T: Prob>(probs: &[T], k: usize, i: usize, rows: &[u32], wanted: &
     if active.is_empty() {
         return Vec::new();
     }
+    let row_of = |r: u32| &probs[r as usize * k..(r as usize + 1) * k];
+    if rows.len() <= DIRECT_ROWS {
+        // A small class (many classes): its rows stay in cache, rank each pair's margins directly.
+        let mut picked = Vec::new();
+        let mut margins: Vec<(f64, u32)> = Vec::with_capacity(rows.len());
+        for &(j, take) in &active {
+            margins.clear();
+            margins.extend(
+                rows.iter()
+                    .map(|&r| (row_of(r)[j].get() - row_of(r)[i].get(), r)),
+            );
+            if take < margins.len() {
+                margins.select_nth_unstable_by(take - 1, by_margin);
+            }
+            picked.extend(margins[..take].iter().map(|&(_, r)| r));
+        }
+        return picked;
+    }
     // About 16 rows a bin: the bin holding a cut keeps few rows beyond the ones wanted.
     let bins = (rows.len() / 16).clamp(16, 4096);
-    let row_of = |r: u32| &probs[r as usize * k..(r as usize + 1) * k];
     let mut histogram = vec![0u32; active.len() * bins];
     for &r in rows {
         let row = row_of(r);
@@ -217,10 +403,8 @@ fn prune_class<T: Prob>(probs: &[T], k: usize, i: usize, rows: &[u32], wanted: &
     }
     let mut picked = Vec::new();
     for (found, &(_, take)) in candidates.iter_mut().zip(&active) {
-        // Largest margin first, then the earlier row: one answer whatever the ties.
-        let order = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         if take < found.len() {
-            found.select_nth_unstable_by(take - 1, order);
+            found.select_nth_unstable_by(take - 1, by_margin);
         }
         picked.extend(found[..take].iter().map(|&(_, r)| r));
     }
@@ -228,33 +412,52 @@ fn prune_class<T: Prob>(probs: &[T], k: usize, i: usize, rows: &[u32], wanted: &
 }
 
 /// The positions of `values` in ascending order, equal values in input order: an LSD radix sort
-/// of order-preserving integer keys (16 bits a pass, passes where every key agrees skipped).
-/// NaN sorts last; -0.0 equals 0.0.
+/// of (order-preserving key, position) records, 16 bits a pass, passes where every key agrees
+/// skipped. NaN sorts last; -0.0 equals 0.0.
 pub fn stable_order<T: SortKey>(values: &[T]) -> Vec<u32> {
-    let keys: Vec<u64> = values.par_iter().map(|v| v.key()).collect();
-    let mut order: Vec<u32> = (0..values.len() as u32).collect();
-    let mut scratch = vec![0u32; values.len()];
-    for pass in 0..T::BITS / 16 {
-        let shift = 16 * pass;
+    if T::BITS == 32 {
+        // Key and position packed in one u64: the records move as plain integers.
+        let mut records: Vec<u64> = values
+            .par_iter()
+            .enumerate()
+            .map(|(i, v)| (v.key() << 32) | i as u64)
+            .collect();
+        radix_passes(&mut records, &[32, 48], |r| *r);
+        records.into_iter().map(|r| r as u32).collect()
+    } else {
+        let mut records: Vec<(u64, u32)> = values
+            .par_iter()
+            .enumerate()
+            .map(|(i, v)| (v.key(), i as u32))
+            .collect();
+        radix_passes(&mut records, &[0, 16, 32, 48], |r| r.0);
+        records.into_iter().map(|r| r.1).collect()
+    }
+}
+
+/// Stable counting-sort passes of `records` by the 16-bit digits of `key` at `shifts`, lowest first.
+fn radix_passes<R: Copy + Default>(records: &mut Vec<R>, shifts: &[u32], key: impl Fn(&R) -> u64) {
+    let mut scratch = vec![R::default(); records.len()];
+    for &shift in shifts {
+        let digit = |r: &R| ((key(r) >> shift) & 0xFFFF) as usize;
         let mut counts = vec![0usize; 1 << 16];
-        for &key in &keys {
-            counts[((key >> shift) & 0xFFFF) as usize] += 1;
+        for r in records.iter() {
+            counts[digit(r)] += 1;
         }
-        if counts.contains(&keys.len()) {
+        if counts.contains(&records.len()) {
             continue; // every key has this digit: the pass would not move anything
         }
         let mut start = 0usize;
         for count in counts.iter_mut() {
             (*count, start) = (start, start + *count);
         }
-        for &position in &order {
-            let digit = ((keys[position as usize] >> shift) & 0xFFFF) as usize;
-            scratch[counts[digit]] = position;
-            counts[digit] += 1;
+        for r in records.iter() {
+            let d = digit(r);
+            scratch[counts[d]] = *r;
+            counts[d] += 1;
         }
-        std::mem::swap(&mut order, &mut scratch);
+        std::mem::swap(records, &mut scratch);
     }
-    order
 }
 
 /// A float as an unsigned key with the same order (IEEE 754 bits, sign folded).
@@ -388,13 +591,26 @@ mod tests {
 
     #[test]
     fn prune_equals_the_full_ranking_with_ties() {
-        for (n, k, levels, seed) in [(3000, 5, 4.0, 1), (5000, 3, 1000.0, 2), (400, 12, 2.0, 3)] {
+        // Classes under and over DIRECT_ROWS rows: ranked directly, or through the histogram.
+        for (n, k, levels, seed) in [
+            (3000, 5, 4.0, 1),
+            (5000, 3, 1000.0, 2),
+            (400, 12, 2.0, 3),
+            (30_000, 3, 50.0, 4),
+        ] {
             let (probs, codes) = random_probs(n, k, levels, seed);
             let wanted: Vec<u64> = (0..k * k).map(|c| ((c * 37) % 90) as u64).collect();
+            let expected = prune_brute_force(&probs, k, &codes, &wanted);
+            // Swept in order (few classes) and class by class (a budget of no counters).
             assert_eq!(
                 prune_by_noise_rate(&probs, k, &codes, &wanted),
-                prune_brute_force(&probs, k, &codes, &wanted),
+                expected,
                 "n={n} k={k} levels={levels}"
+            );
+            assert_eq!(
+                prune_with_budget(&probs, k, &codes, &wanted, 0),
+                expected,
+                "by class: n={n} k={k}"
             );
         }
     }

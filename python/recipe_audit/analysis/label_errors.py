@@ -231,25 +231,30 @@ def find_label_errors(
     n = codes.size
     self_confidence = probs[np.arange(n), codes]
     flagged = _errors(method, codes, probs, q, thresholds, argmax, self_confidence)
-    # Worst first, ties in input order: a radix sort in Rust, then every column taken in that order.
-    order = _core.stable_order(np.ascontiguousarray(self_confidence))
-    name_series = pl.Series("names", names)
-    out = pl.DataFrame(
-        {
-            "index": order,
-            "label": name_series.gather(pl.Series(codes[order])),
-            "suggested_label": name_series.gather(pl.Series(argmax[order])),
-            "label_quality": self_confidence[order],
-            "is_label_error": flagged[order],
-        }
-    )
+    # Worst first, ties in input order: a radix sort in Rust, then every column gathered in that
+    # order by Polars (in parallel), class ids turned into names last.
+    order = pl.Series("index", _core.stable_order(np.ascontiguousarray(self_confidence)))
+    columns = {"label": codes, "suggested_label": argmax, "label_quality": self_confidence, "is_label_error": flagged}
     chosen_paths = paths if paths is not None else frame_paths
     if chosen_paths is not None:
         chosen = pl.Series("path", list(chosen_paths), dtype=pl.String)
         if chosen.len() != n:
             raise ValueError(f"paths has {chosen.len()} entries but there are {n} labels")
-        out = out.with_columns(path=chosen.gather(pl.Series(order)))
-    return out
+        columns["path"] = chosen
+    out = pl.DataFrame(columns)[order].with_columns(order)
+    name_series = pl.Series("names", names)
+    if name_series.dtype.is_integer() and name_series.to_list() == list(range(len(names))):
+        as_names = [pl.col(c).cast(name_series.dtype) for c in ("label", "suggested_label")]
+    else:
+        as_names = [pl.lit(name_series).gather(pl.col(c)).alias(c) for c in ("label", "suggested_label")]
+    return out.with_columns(as_names).select(
+        "index",
+        "label",
+        "suggested_label",
+        "label_quality",
+        "is_label_error",
+        *(["path"] if "path" in out.columns else []),
+    )
 
 
 def label_noise(
