@@ -28,6 +28,42 @@ const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
 const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 const DEFAULT_MIN_DECODE_SIDE: u32 = 64;
 
+/// The scan frame's columns and their Polars types, in order: the one declaration of the frame's
+/// contract. `rows_to_columns` builds exactly these (checked on every batch), and
+/// `recipe_audit.schema.SCAN_SCHEMA` is built from the module's `SCAN_COLUMNS`.
+const SCAN_COLUMNS: [(&str, &str); 30] = [
+    ("path", "String"),
+    ("bytes", "UInt64"),
+    ("format", "String"),
+    ("ext_mismatch", "Boolean"),
+    ("status", "String"),
+    ("error", "String"),
+    ("width", "UInt32"),
+    ("height", "UInt32"),
+    ("channels", "UInt8"),
+    ("content_hash", "String"),
+    ("ahash", "UInt64"),
+    ("dhash", "UInt64"),
+    ("phash", "UInt64"),
+    ("phash_mirror", "UInt64"),
+    ("thumb", "Binary"),
+    ("mean", "Float64"),
+    ("std", "Float64"),
+    ("dark_frac", "Float64"),
+    ("bright_frac", "Float64"),
+    ("luma_p01", "UInt8"),
+    ("luma_p99", "UInt8"),
+    ("blur", "Float64"),
+    ("sharpness", "Float64"),
+    ("colorfulness", "Float64"),
+    ("chroma_rg", "Float64"),
+    ("chroma_yb", "Float64"),
+    ("entropy", "Float64"),
+    ("aspect", "Float64"),
+    ("label", "String"),
+    ("split", "String"),
+];
+
 fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, PyDict>> {
     let columns = PyDict::new(py);
     macro_rules! column {
@@ -75,6 +111,18 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("aspect", |r| r.aspect());
     column!("label", |r| r.label.as_deref());
     column!("split", |r| r.split.as_deref());
+    // The builders above and the declaration must agree: a column added to one only is a bug.
+    let built: Vec<String> = columns.keys().extract()?;
+    if built.len() != SCAN_COLUMNS.len()
+        || built
+            .iter()
+            .zip(SCAN_COLUMNS)
+            .any(|(b, (name, _))| b != name)
+    {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "the scan built the columns {built:?}, not the declared SCAN_COLUMNS"
+        )));
+    }
     Ok(columns)
 }
 
@@ -691,6 +739,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(probability_rows, m)?)?;
     m.add_class::<HammingIndex>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("SCAN_COLUMNS", SCAN_COLUMNS.to_vec())?;
     m.add("DEFAULT_MAX_PIXELS", DEFAULT_MAX_PIXELS)?;
     m.add("DEFAULT_MAX_BYTES", DEFAULT_MAX_BYTES)?;
     m.add("DEFAULT_MIN_DECODE_SIDE", DEFAULT_MIN_DECODE_SIDE)?;

@@ -7,6 +7,7 @@ import numpy.typing as npt
 from typing_extensions import Self
 
 __version__: str
+SCAN_COLUMNS: list[tuple[str, str]]
 DEFAULT_MAX_PIXELS: int
 DEFAULT_MAX_BYTES: int
 DEFAULT_MIN_DECODE_SIDE: int
@@ -110,6 +111,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MIN_DECODE_SIDE",
     "HammingIndex",
+    "SCAN_COLUMNS",
     "__version__",
     "confident_counts",
     "confident_prune",

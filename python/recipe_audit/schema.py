@@ -27,36 +27,7 @@ STATUSES: tuple[str, ...] = ("ok", "empty", "truncated", "corrupt", "unsupported
 """Every value the `status` column can take."""
 
 SCAN_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "path": pl.String,
-    "bytes": pl.UInt64,
-    "format": pl.String,
-    "ext_mismatch": pl.Boolean,
-    "status": pl.String,
-    "error": pl.String,
-    "width": pl.UInt32,
-    "height": pl.UInt32,
-    "channels": pl.UInt8,
-    "content_hash": pl.String,
-    "ahash": pl.UInt64,
-    "dhash": pl.UInt64,
-    "phash": pl.UInt64,
-    "phash_mirror": pl.UInt64,
-    "thumb": pl.Binary,
-    "mean": pl.Float64,
-    "std": pl.Float64,
-    "dark_frac": pl.Float64,
-    "bright_frac": pl.Float64,
-    "luma_p01": pl.UInt8,
-    "luma_p99": pl.UInt8,
-    "blur": pl.Float64,
-    "sharpness": pl.Float64,
-    "colorfulness": pl.Float64,
-    "chroma_rg": pl.Float64,
-    "chroma_yb": pl.Float64,
-    "entropy": pl.Float64,
-    "aspect": pl.Float64,
-    "label": pl.String,
-    "split": pl.String,
+    name: getattr(pl, dtype) for name, dtype in _core.SCAN_COLUMNS
 }
 """Column names and types of the frame `scan` returns: a stable contract."""
 
