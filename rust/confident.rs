@@ -230,6 +230,23 @@ fn by_margin(a: &(f64, u32), b: &(f64, u32)) -> std::cmp::Ordering {
     b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
 }
 
+/// `visit(slot, p[j] - p[i])` for every class pair of `plan` with rows to pick, on row `r` (label i).
+#[inline]
+fn for_each_margin<T: Prob>(
+    probs: &[T],
+    k: usize,
+    codes: &[u32],
+    plan: &ClassPlan,
+    r: usize,
+    mut visit: impl FnMut(usize, f64),
+) {
+    let row = &probs[r * k..(r + 1) * k];
+    let own = row[codes[r] as usize].get();
+    for (slot, &(j, _)) in plan.active.iter().enumerate() {
+        visit(slot, row[j].get() - own);
+    }
+}
+
 /// The picked rows of every class pair, by two sweeps over the rows in order.
 fn prune_sweep<T: Prob>(
     probs: &[T],
@@ -249,15 +266,10 @@ fn prune_sweep<T: Prob>(
         .map(|&(start, end)| {
             let mut counts = vec![0u32; counters];
             for r in start..end {
-                let i = codes[r] as usize;
-                let plan = &plans[i];
-                let row = &probs[r * k..(r + 1) * k];
-                let own = row[i].get();
-                for (slot, &(j, _)) in plan.active.iter().enumerate() {
-                    counts[plan.offset
-                        + slot * plan.bins
-                        + margin_bin(row[j].get() - own, plan.bins)] += 1;
-                }
+                let plan = &plans[codes[r] as usize];
+                for_each_margin(probs, k, codes, plan, r, |slot, margin| {
+                    counts[plan.offset + slot * plan.bins + margin_bin(margin, plan.bins)] += 1;
+                });
             }
             counts
         })
@@ -303,15 +315,12 @@ fn prune_sweep<T: Prob>(
             for r in start..end {
                 let i = codes[r] as usize;
                 let plan = &plans[i];
-                let row = &probs[r * k..(r + 1) * k];
-                let own = row[i].get();
-                for (slot, &(j, _)) in plan.active.iter().enumerate() {
+                for_each_margin(probs, k, codes, plan, r, |slot, margin| {
                     let pair = first_pair[i] + slot;
-                    let margin = row[j].get() - own;
                     if margin_bin(margin, plan.bins) >= cuts[pair] {
                         found[pair].push((margin, r as u32));
                     }
-                }
+                });
             }
             found
         })
