@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 /// A probability as stored: f32 or f64.
-pub trait Prob: Copy + Send + Sync {
+pub trait Prob: Copy + Default + Send + Sync {
     fn get(self) -> f64;
 }
 
@@ -24,67 +24,113 @@ impl Prob for f64 {
 
 const CHUNK: usize = 16_384;
 
-/// What is wrong with the rows as probabilities, in one pass: (the row whose sum is furthest from 1,
-/// that sum, any NaN or infinite value, any negative value).
-pub fn check_rows<T: Prob>(probs: &[T], k: usize) -> (usize, f64, bool, bool) {
+/// What is wrong with the rows as probabilities: the row whose sum is furthest from 1, that sum,
+/// any NaN or infinite value, any negative value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowCheck {
+    pub worst: usize,
+    pub worst_sum: f64,
+    pub nonfinite: bool,
+    pub negative: bool,
+}
+
+impl RowCheck {
+    const CLEAN: RowCheck = RowCheck {
+        worst: 0,
+        worst_sum: 1.0,
+        nonfinite: false,
+        negative: false,
+    };
+
+    fn row(&mut self, r: usize, row: &[impl Prob]) {
+        let mut sum = 0f64;
+        for &p in row {
+            let p = p.get();
+            self.nonfinite |= !p.is_finite();
+            self.negative |= p < 0.0;
+            sum += p;
+        }
+        if (sum - 1.0).abs() > (self.worst_sum - 1.0).abs() || !sum.is_finite() {
+            (self.worst, self.worst_sum) = (r, sum);
+        }
+    }
+
+    /// The worse of two parts' findings (the first part's row on a tie).
+    fn merge(self, other: RowCheck) -> RowCheck {
+        let take_other = (other.worst_sum - 1.0).abs() > (self.worst_sum - 1.0).abs()
+            || !other.worst_sum.is_finite();
+        let (worst, worst_sum) = if take_other {
+            (other.worst, other.worst_sum)
+        } else {
+            (self.worst, self.worst_sum)
+        };
+        RowCheck {
+            worst,
+            worst_sum,
+            nonfinite: self.nonfinite | other.nonfinite,
+            negative: self.negative | other.negative,
+        }
+    }
+}
+
+/// The rows checked as probabilities, in one pass.
+pub fn check_rows<T: Prob>(probs: &[T], k: usize) -> RowCheck {
     probs
         .par_chunks(k * CHUNK)
         .enumerate()
         .map(|(chunk, rows)| {
-            let (mut worst, mut worst_sum, mut nonfinite, mut negative) =
-                (0usize, 1f64, false, false);
+            let mut check = RowCheck::CLEAN;
             for (r, row) in rows.chunks_exact(k).enumerate() {
-                let mut sum = 0f64;
-                for &p in row {
-                    let p = p.get();
-                    nonfinite |= !p.is_finite();
-                    negative |= p < 0.0;
-                    sum += p;
-                }
-                if (sum - 1.0).abs() > (worst_sum - 1.0).abs() || !sum.is_finite() {
-                    (worst, worst_sum) = (chunk * CHUNK + r, sum);
-                }
+                check.row(chunk * CHUNK + r, row);
             }
-            (worst, worst_sum, nonfinite, negative)
+            check
         })
-        .reduce(
-            || (0, 1.0, false, false),
-            |a, b| {
-                let (w, s) = if (b.1 - 1.0).abs() > (a.1 - 1.0).abs() || !b.1.is_finite() {
-                    (b.0, b.1)
-                } else {
-                    (a.0, a.1)
-                };
-                (w, s, a.2 | b.2, a.3 | b.3)
-            },
-        )
+        .reduce(|| RowCheck::CLEAN, RowCheck::merge)
 }
 
-/// Per class j: the mean of `p[j]` over the rows labelled j (NaN for a class with no row).
-pub fn thresholds<T: Prob>(probs: &[T], k: usize, codes: &[u32]) -> Vec<f64> {
-    let (sums, counts) = probs
+/// Confident learning's first pass, fused with the row check: the check, each class's threshold
+/// (the mean probability of the class over the rows labelled with it) and each row's probability
+/// of its own label (its self-confidence, the label quality).
+pub fn check_and_thresholds<T: Prob>(
+    probs: &[T],
+    k: usize,
+    codes: &[u32],
+) -> (RowCheck, Vec<f64>, Vec<T>) {
+    let mut own = vec![T::default(); codes.len()];
+    let (check, sums, counts) = probs
         .par_chunks(k * CHUNK)
         .zip(codes.par_chunks(CHUNK))
-        .map(|(rows, labels)| {
-            let (mut sums, mut counts) = (vec![0f64; k], vec![0u64; k]);
-            for (row, &c) in rows.chunks_exact(k).zip(labels) {
+        .zip(own.par_chunks_mut(CHUNK))
+        .enumerate()
+        .map(|(chunk, ((rows, labels), own))| {
+            let (mut check, mut sums, mut counts) = (RowCheck::CLEAN, vec![0f64; k], vec![0u64; k]);
+            for (r, (row, &c)) in rows.chunks_exact(k).zip(labels).enumerate() {
+                check.row(chunk * CHUNK + r, row);
+                own[r] = row[c as usize];
                 sums[c as usize] += row[c as usize].get();
                 counts[c as usize] += 1;
             }
-            (sums, counts)
+            (check, sums, counts)
         })
         .reduce(
-            || (vec![0f64; k], vec![0u64; k]),
-            |(mut s, mut c), (s2, c2)| {
-                s.iter_mut().zip(s2).for_each(|(a, b)| *a += b);
-                c.iter_mut().zip(c2).for_each(|(a, b)| *a += b);
-                (s, c)
+            || (RowCheck::CLEAN, vec![0f64; k], vec![0u64; k]),
+            |(a, mut s, mut c), (b, s2, c2)| {
+                s.iter_mut().zip(s2).for_each(|(x, y)| *x += y);
+                c.iter_mut().zip(c2).for_each(|(x, y)| *x += y);
+                (a.merge(b), s, c)
             },
         );
-    sums.iter()
+    let thresholds = sums
+        .iter()
         .zip(counts)
         .map(|(&s, c)| s / c as f64)
-        .collect()
+        .collect();
+    (check, thresholds, own)
+}
+
+/// Per class, the mean probability of the class over the rows labelled with it.
+pub fn thresholds<T: Prob>(probs: &[T], k: usize, codes: &[u32]) -> Vec<f64> {
+    check_and_thresholds(probs, k, codes).1
 }
 
 /// The confident joint C (k x k, row = given label, column = the most probable class among those
@@ -517,11 +563,17 @@ mod tests {
     #[test]
     fn rows_are_checked() {
         let (probs, _) = example();
-        assert_eq!(check_rows(&probs, 2), (0, 1.0, false, false));
+        assert_eq!(check_rows(&probs, 2), RowCheck::CLEAN);
         let bad = vec![0.5, 0.5, 2.0, 1.0, -0.1, 1.1, f64::NAN, 1.0];
-        let (worst, sum, nonfinite, negative) = check_rows(&bad, 2);
-        assert!(nonfinite && negative && worst == 3 && sum.is_nan());
-        assert_eq!(check_rows(&bad[..4], 2).0, 1);
+        let check = check_rows(&bad, 2);
+        assert!(check.nonfinite && check.negative && check.worst == 3 && check.worst_sum.is_nan());
+        assert_eq!(check_rows(&bad[..4], 2).worst, 1);
+        // Fused with the first counting pass: the same check, the thresholds, each row's own p.
+        let (probs, codes) = example();
+        let (check, t, own) = check_and_thresholds(&probs, 2, &codes);
+        assert_eq!(check, RowCheck::CLEAN);
+        assert_eq!(t, thresholds(&probs, 2, &codes));
+        assert_eq!(own, vec![0.9, 0.8, 0.1, 0.8, 0.7, 0.05]);
     }
 
     #[test]

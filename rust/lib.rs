@@ -437,50 +437,78 @@ fn check_codes(codes: &[u32], k: usize) -> PyResult<()> {
     Ok(())
 }
 
-/// Thresholds (k), confident joint (k x k, flat) and argmax (n) as NumPy arrays.
-type ConfidentColumns<'py> = (
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<u64>>,
-    Bound<'py, PyArray1<u32>>,
-);
+/// The confident joint (k x k, flat) and argmax (n) as NumPy arrays.
+type ConfidentColumns<'py> = (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u32>>);
 
-/// Confident learning's counting pass: per-class thresholds, the confident joint (k x k, flat)
-/// and each row's most probable class. `probs` is C-contiguous (n, k), f32 or f64.
+/// Confident learning's counting pass: the confident joint (k x k, flat) and each row's most
+/// probable class, for the per-class `thresholds` of `confident_rows`. `probs` is C-contiguous
+/// (n, k), f32 or f64.
 #[pyfunction]
 fn confident_counts<'py>(
     py: Python<'py>,
     probs: &Bound<'py, PyAny>,
     codes: PyReadonlyArray1<'py, u32>,
+    thresholds: PyReadonlyArray1<'py, f64>,
 ) -> PyResult<ConfidentColumns<'py>> {
-    let codes = codes.as_slice()?;
+    let (codes, thresholds) = (codes.as_slice()?, thresholds.as_slice()?);
     let (probs, k) = Probs::extract(probs, codes.len())?;
     check_codes(codes, k)?;
-    let (t, joint, argmax) = with_probs!(&probs, |p| py.detach(|| {
-        let t = confident::thresholds(p, k, codes);
-        let (joint, argmax) = confident::confident_joint(p, k, codes, &t);
-        (t, joint, argmax)
-    }));
+    if thresholds.len() != k {
+        return Err(PyValueError::new_err(format!(
+            "need {k} thresholds, one per class"
+        )));
+    }
+    let (joint, argmax) = with_probs!(&probs, |p| py
+        .detach(|| confident::confident_joint(p, k, codes, thresholds)));
     Ok((
-        PyArray1::from_vec(py, t),
         PyArray1::from_vec(py, joint),
         PyArray1::from_vec(py, argmax),
     ))
 }
 
-/// One pass over (n, k) probabilities: (the row whose sum is furthest from 1, that sum, any
-/// NaN or infinite value, any negative value).
+/// One pass over (n, k) probabilities and their labels: (the row whose sum is furthest from 1,
+/// that sum, any NaN or infinite value, any negative value, the per-class thresholds, each row's
+/// probability of its label as a NumPy array of the probabilities' type).
 #[pyfunction]
-fn probability_rows<'py>(
+fn confident_rows<'py>(
     py: Python<'py>,
     probs: &Bound<'py, PyAny>,
-) -> PyResult<(usize, f64, bool, bool)> {
-    let rows = probs.getattr("shape")?.get_item(0)?.extract::<usize>()?;
-    let (probs, k) = Probs::extract(probs, rows)?;
-    if k == 0 {
-        return Err(PyValueError::new_err("probs needs at least one column"));
-    }
-    Ok(with_probs!(&probs, |p| py.detach(|| confident::check_rows(p, k))))
+    codes: PyReadonlyArray1<'py, u32>,
+) -> PyResult<RowColumns<'py>> {
+    let codes = codes.as_slice()?;
+    let (probs, k) = Probs::extract(probs, codes.len())?;
+    check_codes(codes, k)?;
+    let (check, thresholds, own) = match &probs {
+        Probs::F32(a) => {
+            let p = a.as_slice()?;
+            let (check, t, own) = py.detach(|| confident::check_and_thresholds(p, k, codes));
+            (check, t, PyArray1::from_vec(py, own).into_any())
+        }
+        Probs::F64(a) => {
+            let p = a.as_slice()?;
+            let (check, t, own) = py.detach(|| confident::check_and_thresholds(p, k, codes));
+            (check, t, PyArray1::from_vec(py, own).into_any())
+        }
+    };
+    Ok((
+        check.worst,
+        check.worst_sum,
+        check.nonfinite,
+        check.negative,
+        PyArray1::from_vec(py, thresholds),
+        own,
+    ))
 }
+
+/// What `confident_rows` returns: the row check, the thresholds and each row's own probability.
+type RowColumns<'py> = (
+    usize,
+    f64,
+    bool,
+    bool,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyAny>,
+);
 
 /// "Prune by noise rate": rows labelled i with the `wanted[i * k + j]` largest margins p[j] - p[i].
 #[pyfunction]
@@ -736,7 +764,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_forest_in_buckets, m)?)?;
     m.add_function(wrap_pyfunction!(confident_counts, m)?)?;
     m.add_function(wrap_pyfunction!(confident_prune, m)?)?;
-    m.add_function(wrap_pyfunction!(probability_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(confident_rows, m)?)?;
     m.add_class::<HammingIndex>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("SCAN_COLUMNS", SCAN_COLUMNS.to_vec())?;

@@ -88,11 +88,19 @@ class HammingIndex:
         npt.NDArray[np.uint32],
     ]: ...
 
-def confident_counts(
+def confident_rows(
     probs: npt.NDArray[np.float32] | npt.NDArray[np.float64], codes: npt.NDArray[np.uint32]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uint64], npt.NDArray[np.uint32]]:
-    """Confident learning's counting pass: per-class thresholds, the confident joint (k*k, flat),
-    each row's most probable class. `probs` C-contiguous (n, k)."""
+) -> tuple[int, float, bool, bool, npt.NDArray[np.float64], npt.NDArray[np.float32] | npt.NDArray[np.float64]]:
+    """One pass: (row whose sum is furthest from 1, that sum, any NaN/inf, any negative, the
+    per-class thresholds, each row's probability of its label). `probs` C-contiguous (n, k)."""
+
+def confident_counts(
+    probs: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    codes: npt.NDArray[np.uint32],
+    thresholds: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]:
+    """Confident learning's counting pass: the confident joint (k*k, flat) and each row's most
+    probable class, for the thresholds of `confident_rows`."""
 
 def confident_prune(
     probs: npt.NDArray[np.float32] | npt.NDArray[np.float64],
@@ -101,10 +109,6 @@ def confident_prune(
 ) -> npt.NDArray[np.bool_]:
     """Prune by noise rate: per (i, j) the wanted[i*k+j] rows labelled i with the largest p[j]-p[i]."""
 
-def probability_rows(
-    probs: npt.NDArray[np.float32] | npt.NDArray[np.float64],
-) -> tuple[int, float, bool, bool]:
-    """One pass: (row whose sum is furthest from 1, that sum, any NaN/inf, any negative)."""
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -115,6 +119,7 @@ __all__ = [
     "__version__",
     "confident_counts",
     "confident_prune",
+    "confident_rows",
     "hamming_components",
     "hamming_forest",
     "hamming_forest_across",
@@ -125,7 +130,6 @@ __all__ = [
     "hamming_pairs_across",
     "image_folder_labels",
     "list_files",
-    "probability_rows",
     "scan_bytes",
     "scan_paths",
     "stable_order",

@@ -15,13 +15,15 @@ for (K-fold cross-validation):
    with the label. (Chosen on digits and wine, F1 +0.001 each; confirmed held out on breast cancer
    and iris, +0.004 and +0.031: BENCHMARKS.md "Label errors".)
 
-The passes over the rows (thresholds, the confident joint, the pruning) run in Rust on all cores
-(`_core.confident_counts`, `_core.confident_prune`), reading the probabilities in place (f32 or
-f64); Python holds the k x k arithmetic.
+The passes over the rows (the row check with the thresholds, the confident joint, the pruning, the
+worst-first order) run in Rust on all cores (`_core.confident_rows`, `confident_counts`,
+`confident_prune`, `stable_order`), reading the probabilities in place (f32 or f64); Python holds
+the k x k arithmetic.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,6 +77,7 @@ def _encode_labels(labels: Any, classes: Sequence[Any] | None) -> tuple[np.ndarr
 
 
 def _check_probs(pred_probs: Any, n: int, k: int, logits: bool) -> np.ndarray:
+    """`pred_probs` as a C-contiguous (n, k) float array; logits turned into probabilities."""
     probs = np.asarray(pred_probs)
     if probs.dtype not in (np.float32, np.float64):
         probs = probs.astype(np.float64)  # float32 stays float32: no copy of a large array
@@ -95,7 +98,30 @@ def _check_probs(pred_probs: Any, n: int, k: int, logits: bool) -> np.ndarray:
         shifted = probs - probs.max(axis=1, keepdims=True)
         probs = np.exp(shifted)
         return probs / probs.sum(axis=1, keepdims=True)
-    worst, total, nonfinite, negative = _core.probability_rows(probs)  # one pass in Rust
+    return probs
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inputs:
+    """The labels and probabilities, checked, with confident learning's first pass over the rows."""
+
+    codes: np.ndarray
+    names: list[Any]
+    paths: pl.Series | None
+    probs: np.ndarray
+    counts: np.ndarray
+    thresholds: np.ndarray
+    self_confidence: np.ndarray
+
+
+def _prepare(labels: Any, pred_probs: Any, classes: Sequence[Any] | None, logits: bool) -> _Inputs:
+    codes, names, paths = _encode_labels(labels, classes)
+    if len(names) < 2:
+        raise ValueError("labels: a single class has no label errors to find; at least two classes are needed")
+    probs = _check_probs(pred_probs, codes.size, len(names), logits)
+    # One parallel pass in Rust: the rows checked as probabilities, the per-class thresholds and
+    # each row's probability of its label.
+    worst, total, nonfinite, negative, thresholds, self_confidence = _core.confident_rows(probs, codes)
     if nonfinite:
         raise ValueError("pred_probs holds NaN or infinite values")
     if negative:
@@ -105,29 +131,19 @@ def _check_probs(pred_probs: Any, n: int, k: int, logits: bool) -> np.ndarray:
             f"pred_probs rows must sum to 1 (row {worst} sums to {total:.4g}): are these logits? "
             "pass logits=True, or apply a softmax"
         )
-    return probs
-
-
-def _prepare(
-    labels: Any, pred_probs: Any, classes: Sequence[Any] | None, logits: bool
-) -> tuple[np.ndarray, list[Any], pl.Series | None, np.ndarray, np.ndarray]:
-    codes, names, paths = _encode_labels(labels, classes)
-    if len(names) < 2:
-        raise ValueError("labels: a single class has no label errors to find; at least two classes are needed")
-    probs = _check_probs(pred_probs, codes.size, len(names), logits)
     counts = np.bincount(codes, minlength=len(names)).astype(np.int64)
     empty = [str(names[i]) for i in np.flatnonzero(counts == 0)]
     if empty:
         raise ValueError(f"classes {empty[:5]} have no sample: drop them from classes= (and from pred_probs' columns)")
-    return codes, names, paths, probs, counts
+    return _Inputs(codes, names, paths, probs, counts, thresholds, self_confidence)
 
 
-def _counts(codes: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Thresholds, the confident joint C (k x k) and each row's most probable class: one parallel
-    pass in Rust (`_core.confident_counts`)."""
-    k = probs.shape[1]
-    thresholds, joint, argmax = _core.confident_counts(probs, codes)
-    return thresholds, joint.reshape(k, k).astype(np.float64), argmax
+def _counts(inputs: _Inputs) -> tuple[np.ndarray, np.ndarray]:
+    """The confident joint C (k x k) and each row's most probable class: one parallel pass in Rust
+    (`_core.confident_counts`)."""
+    k = inputs.probs.shape[1]
+    joint, argmax = _core.confident_counts(inputs.probs, inputs.codes, inputs.thresholds)
+    return joint.reshape(k, k).astype(np.float64), argmax
 
 
 def _calibrated_joint(joint: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -225,16 +241,27 @@ def find_label_errors(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
-    codes, names, frame_paths, probs, counts = _prepare(labels, pred_probs, classes, logits)
-    thresholds, joint, argmax = _counts(codes, probs)
-    q = _calibrated_joint(joint, counts)
+    inputs = _prepare(labels, pred_probs, classes, logits)
+    codes, names, frame_paths, probs, self_confidence = (
+        inputs.codes,
+        inputs.names,
+        inputs.paths,
+        inputs.probs,
+        inputs.self_confidence,
+    )
+    joint, argmax = _counts(inputs)
+    q = _calibrated_joint(joint, inputs.counts)
     n = codes.size
-    self_confidence = probs[np.arange(n), codes]
-    flagged = _errors(method, codes, probs, q, thresholds, argmax, self_confidence)
+    flagged = _errors(method, codes, probs, q, inputs.thresholds, argmax, self_confidence)
     # Worst first, ties in input order: a radix sort in Rust, then every column gathered in that
     # order by Polars (in parallel), class ids turned into names last.
     order = pl.Series("index", _core.stable_order(np.ascontiguousarray(self_confidence)))
-    columns = {"label": codes, "suggested_label": argmax, "label_quality": self_confidence, "is_label_error": flagged}
+    columns: dict[str, np.ndarray | pl.Series] = {
+        "label": codes,
+        "suggested_label": argmax,
+        "label_quality": self_confidence,
+        "is_label_error": flagged,
+    }
     chosen_paths = paths if paths is not None else frame_paths
     if chosen_paths is not None:
         chosen = pl.Series("path", list(chosen_paths), dtype=pl.String)
@@ -271,8 +298,9 @@ def label_noise(
     Example:
         >>> recipe_audit.label_noise(files, probs)   # doctest: +SKIP
     """
-    codes, names, _, probs, counts = _prepare(labels, pred_probs, classes, logits)
-    _, joint, _ = _counts(codes, probs)
+    inputs = _prepare(labels, pred_probs, classes, logits)
+    names, counts = inputs.names, inputs.counts
+    joint, _ = _counts(inputs)
     q = _calibrated_joint(joint, counts)
     given = q.sum(axis=1)
     rates = 1 - np.diag(q) / given
