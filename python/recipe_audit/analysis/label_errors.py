@@ -58,15 +58,15 @@ def _encode_labels(labels: Any, classes: Sequence[Any] | None) -> tuple[np.ndarr
     )
     if series.null_count():
         raise ValueError(f"labels: {series.null_count()} missing label(s); drop the unlabelled rows first")
+    present = series.unique().sort().to_list()  # one pass over the labels serves both uses below
     if classes is None:
-        values = series.unique().sort().to_list()
         integer = series.dtype.is_integer()
-        classes = list(range(int(max(values)) + 1)) if integer and values and min(values) >= 0 else values
+        classes = list(range(int(max(present)) + 1)) if integer and present and min(present) >= 0 else present
     names = list(classes)
     index = {name: i for i, name in enumerate(names)}
     if len(index) != len(names):
         raise ValueError("classes: the class names must be distinct")
-    unknown = sorted({str(v) for v in series.unique().to_list() if v not in index})
+    unknown = sorted({str(v) for v in present if v not in index})
     if unknown:
         raise ValueError(f"labels: {unknown[:5]} not among classes {names[:10]}{'...' if len(names) > 10 else ''}")
     if series.dtype.is_integer() and names == list(range(len(names))):
