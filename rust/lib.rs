@@ -768,6 +768,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<HammingIndex>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("SCAN_COLUMNS", SCAN_COLUMNS.to_vec())?;
+    let statuses: Vec<&str> = decode::outcome::Status::ALL
+        .iter()
+        .map(|s| s.name())
+        .collect();
+    m.add("STATUSES", statuses)?;
     m.add("DEFAULT_MAX_PIXELS", DEFAULT_MAX_PIXELS)?;
     m.add("DEFAULT_MAX_BYTES", DEFAULT_MAX_BYTES)?;
     m.add("DEFAULT_MIN_DECODE_SIDE", DEFAULT_MIN_DECODE_SIDE)?;

@@ -8,6 +8,7 @@ from typing_extensions import Self
 
 __version__: str
 SCAN_COLUMNS: list[tuple[str, str]]
+STATUSES: list[str]
 DEFAULT_MAX_PIXELS: int
 DEFAULT_MAX_BYTES: int
 DEFAULT_MIN_DECODE_SIDE: int
@@ -116,6 +117,7 @@ __all__ = [
     "DEFAULT_MIN_DECODE_SIDE",
     "HammingIndex",
     "SCAN_COLUMNS",
+    "STATUSES",
     "__version__",
     "confident_counts",
     "confident_prune",

@@ -23,7 +23,7 @@ MAX_BYTES: int = _core.DEFAULT_MAX_BYTES
 MIN_DECODE_SIDE: int = _core.DEFAULT_MIN_DECODE_SIDE
 """Default `scan(min_decode_side=)`: JPEGs decode at the smallest DCT scale keeping this side."""
 
-STATUSES: tuple[str, ...] = ("ok", "empty", "truncated", "corrupt", "unsupported", "unreadable", "too_large", "missing")
+STATUSES: tuple[str, ...] = tuple(_core.STATUSES)
 """Every value the `status` column can take."""
 
 SCAN_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {

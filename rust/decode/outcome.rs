@@ -16,6 +16,18 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order the scan frame documents them (`recipe_audit.schema.STATUSES`).
+    pub const ALL: [Status; 8] = [
+        Status::Ok,
+        Status::Empty,
+        Status::Truncated,
+        Status::Corrupt,
+        Status::Unsupported,
+        Status::Unreadable,
+        Status::TooLarge,
+        Status::Missing,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Status::Ok => "ok",
@@ -127,4 +139,27 @@ pub fn check_size(width: u64, height: u64, limits: &Limits) -> Result<(), Failur
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_is_listed_once() {
+        // A new variant must join ALL: this match stops compiling until it has an arm here.
+        let position = |s: Status| match s {
+            Status::Ok => 0,
+            Status::Empty => 1,
+            Status::Truncated => 2,
+            Status::Corrupt => 3,
+            Status::Unsupported => 4,
+            Status::Unreadable => 5,
+            Status::TooLarge => 6,
+            Status::Missing => 7,
+        };
+        for (i, &status) in Status::ALL.iter().enumerate() {
+            assert_eq!(position(status), i, "{}", status.name());
+        }
+    }
 }

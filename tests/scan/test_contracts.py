@@ -24,6 +24,19 @@ def test_the_core_returns_exactly_the_schema_columns_in_order(photos: list[Path]
     assert frame["status"][0] == "ok"
 
 
+def test_the_statuses_come_from_the_core() -> None:
+    assert schema.STATUSES == (
+        "ok",
+        "empty",
+        "truncated",
+        "corrupt",
+        "unsupported",
+        "unreadable",
+        "too_large",
+        "missing",
+    )
+
+
 def test_a_broken_file_keeps_every_column_typed(tmp_path: Path) -> None:
     broken = tmp_path / "cut.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
