@@ -204,7 +204,7 @@ const DIRECT_ROWS: usize = 4096;
 /// Histogram counters (all class pairs together) up to which the rows are swept in order.
 const SWEEP_COUNTERS: usize = 1 << 21;
 
-/// Per class: its rows' budget, the other classes with rows to pick and how many, its bins.
+/// Per class: the other classes with rows to pick and how many (at most all rows but one), its bins.
 struct ClassPlan {
     active: Vec<(usize, usize)>,
     bins: usize,
@@ -260,7 +260,7 @@ fn prune_with_budget<T: Prob>(
         members
             .par_iter()
             .enumerate()
-            .map(|(i, rows)| prune_class(probs, k, i, rows, &wanted[i * k..(i + 1) * k]))
+            .map(|(i, rows)| prune_class(probs, k, codes, i, rows, &plans[i]))
             .flatten()
             .collect()
     };
@@ -274,6 +274,26 @@ fn prune_with_budget<T: Prob>(
 /// Largest margin first, then the earlier row: one answer whatever the ties.
 fn by_margin(a: &(f64, u32), b: &(f64, u32)) -> std::cmp::Ordering {
     b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
+/// The lowest bin whose rows are needed so that, counted from the top bin down, `take` are kept.
+fn cut_bin(counts: &[u32], take: usize) -> usize {
+    let mut seen = 0usize;
+    (0..counts.len())
+        .rev()
+        .find(|&bin| {
+            seen += counts[bin] as usize;
+            seen >= take
+        })
+        .unwrap_or(0)
+}
+
+/// The rows of the `take` largest margins among `found` (see [`by_margin`]).
+fn top_rows(found: &mut [(f64, u32)], take: usize) -> impl Iterator<Item = u32> + '_ {
+    if take < found.len() {
+        found.select_nth_unstable_by(take - 1, by_margin);
+    }
+    found[..take].iter().map(|&(_, r)| r)
 }
 
 /// `visit(slot, p[j] - p[i])` for every class pair of `plan` with rows to pick, on row `r` (label i).
@@ -333,15 +353,7 @@ fn prune_sweep<T: Prob>(
         for (slot, &(_, take)) in plan.active.iter().enumerate() {
             let counts =
                 &histogram[plan.offset + slot * plan.bins..plan.offset + (slot + 1) * plan.bins];
-            let mut seen = 0usize;
-            let cut = (0..plan.bins)
-                .rev()
-                .find(|&bin| {
-                    seen += counts[bin] as usize;
-                    seen >= take
-                })
-                .unwrap_or(0);
-            cuts.push(cut);
+            cuts.push(cut_bin(counts, take));
             pair_of.push((i, slot));
         }
     }
@@ -380,88 +392,58 @@ fn prune_sweep<T: Prob>(
                 .iter()
                 .flat_map(|part| part[pair].iter().copied())
                 .collect();
-            if take < found.len() {
-                found.select_nth_unstable_by(take - 1, by_margin);
-            }
-            found.truncate(take);
-            found.into_iter().map(|(_, r)| r)
+            top_rows(&mut found, take).collect::<Vec<u32>>()
         })
         .collect()
 }
 
-/// The rows of class `i` picked for any other class j (see [`prune_by_noise_rate`]).
-fn prune_class<T: Prob>(probs: &[T], k: usize, i: usize, rows: &[u32], wanted: &[u64]) -> Vec<u32> {
-    let budget = rows.len().saturating_sub(1);
-    // The other classes with rows to pick, and how many.
-    let active: Vec<(usize, usize)> = (0..k)
-        .filter(|&j| j != i)
-        .map(|j| (j, (wanted[j] as usize).min(budget)))
-        .filter(|&(_, take)| take > 0)
-        .collect();
-    if active.is_empty() {
-        return Vec::new();
-    }
-    let row_of = |r: u32| &probs[r as usize * k..(r as usize + 1) * k];
+/// The rows of class `i` picked for any other class j (see [`prune_by_noise_rate`]), from the
+/// class's own rows: ranked directly when few, else through the class's histograms.
+fn prune_class<T: Prob>(
+    probs: &[T],
+    k: usize,
+    codes: &[u32],
+    i: usize,
+    rows: &[u32],
+    plan: &ClassPlan,
+) -> Vec<u32> {
+    let mut picked = Vec::new();
     if rows.len() <= DIRECT_ROWS {
         // A small class (many classes): its rows stay in cache, rank each pair's margins directly.
-        let mut picked = Vec::new();
         let mut margins: Vec<(f64, u32)> = Vec::with_capacity(rows.len());
-        for &(j, take) in &active {
+        for &(j, take) in &plan.active {
             margins.clear();
-            margins.extend(
-                rows.iter()
-                    .map(|&r| (row_of(r)[j].get() - row_of(r)[i].get(), r)),
-            );
-            if take < margins.len() {
-                margins.select_nth_unstable_by(take - 1, by_margin);
-            }
-            picked.extend(margins[..take].iter().map(|&(_, r)| r));
+            margins.extend(rows.iter().map(|&r| {
+                let row = &probs[r as usize * k..(r as usize + 1) * k];
+                (row[j].get() - row[i].get(), r)
+            }));
+            picked.extend(top_rows(&mut margins, take));
         }
         return picked;
     }
-    // About 16 rows a bin: the bin holding a cut keeps few rows beyond the ones wanted.
-    let bins = (rows.len() / 16).clamp(16, 4096);
-    let mut histogram = vec![0u32; active.len() * bins];
+    let bins = plan.bins;
+    let mut histogram = vec![0u32; plan.active.len() * bins];
     for &r in rows {
-        let row = row_of(r);
-        let own = row[i].get();
-        for (slot, &(j, _)) in active.iter().enumerate() {
-            histogram[slot * bins + margin_bin(row[j].get() - own, bins)] += 1;
-        }
+        for_each_margin(probs, k, codes, plan, r as usize, |slot, margin| {
+            histogram[slot * bins + margin_bin(margin, bins)] += 1;
+        });
     }
-    // Per class pair, the lowest bin whose rows are needed: counted from the top, it reaches take.
-    let cuts: Vec<usize> = active
+    let cuts: Vec<usize> = plan
+        .active
         .iter()
         .enumerate()
-        .map(|(slot, &(_, take))| {
-            let counts = &histogram[slot * bins..(slot + 1) * bins];
-            let mut seen = 0usize;
-            (0..bins)
-                .rev()
-                .find(|&bin| {
-                    seen += counts[bin] as usize;
-                    seen >= take
-                })
-                .unwrap_or(0)
-        })
+        .map(|(slot, &(_, take))| cut_bin(&histogram[slot * bins..(slot + 1) * bins], take))
         .collect();
-    let mut candidates: Vec<Vec<(f64, u32)>> = vec![Vec::new(); active.len()];
+    let mut candidates: Vec<Vec<(f64, u32)>> = vec![Vec::new(); plan.active.len()];
     for &r in rows {
-        let row = row_of(r);
-        let own = row[i].get();
-        for (slot, &(j, _)) in active.iter().enumerate() {
-            let margin = row[j].get() - own;
+        for_each_margin(probs, k, codes, plan, r as usize, |slot, margin| {
             if margin_bin(margin, bins) >= cuts[slot] {
                 candidates[slot].push((margin, r));
             }
-        }
+        });
     }
-    let mut picked = Vec::new();
-    for (found, &(_, take)) in candidates.iter_mut().zip(&active) {
-        if take < found.len() {
-            found.select_nth_unstable_by(take - 1, by_margin);
-        }
-        picked.extend(found[..take].iter().map(|&(_, r)| r));
+    for (found, &(_, take)) in candidates.iter_mut().zip(&plan.active) {
+        picked.extend(top_rows(found, take));
     }
     picked
 }

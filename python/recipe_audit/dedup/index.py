@@ -18,7 +18,6 @@ import recipe_audit._core as _core
 from recipe_audit.dedup import thumbmatch
 from recipe_audit.dedup.rule import SEARCH_COLUMNS, search_radius, usable_rows, uses_window_rule, window_rule_rows
 
-_KEPT = SEARCH_COLUMNS
 _FORMAT_KEY = "recipe_audit.index"  # stored in saved files: never renamed
 _FORMAT_VERSION = "1"
 
@@ -36,7 +35,7 @@ class DuplicateIndex:
 
     def __init__(self, files: pl.DataFrame) -> None:
         usable = usable_rows(files, "phash")
-        self.files: pl.DataFrame = usable.select([c for c in _KEPT if c in usable.columns]).sort("path")
+        self.files: pl.DataFrame = usable.select([c for c in SEARCH_COLUMNS if c in usable.columns]).sort("path")
         """The indexed files: path, content_hash, the hashes, width, height, and label/split if known."""
         self._built: dict[str, _core.HammingIndex] = {}
 
