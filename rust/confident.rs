@@ -89,13 +89,13 @@ pub fn check_rows<T: Prob>(probs: &[T], k: usize) -> RowCheck {
 }
 
 /// Confident learning's first pass, fused with the row check: the check, each class's threshold
-/// (the mean probability of the class over the rows labelled with it) and each row's probability
-/// of its own label (its self-confidence, the label quality).
+/// (the mean probability of the class over the rows labelled with it), each row's probability
+/// of its own label (its self-confidence, the label quality) and the rows per label.
 pub fn check_and_thresholds<T: Prob>(
     probs: &[T],
     k: usize,
     codes: &[u32],
-) -> (RowCheck, Vec<f64>, Vec<T>) {
+) -> (RowCheck, Vec<f64>, Vec<T>, Vec<u64>) {
     let mut own = vec![T::default(); codes.len()];
     let (check, sums, counts) = probs
         .par_chunks(k * CHUNK)
@@ -122,10 +122,10 @@ pub fn check_and_thresholds<T: Prob>(
         );
     let thresholds = sums
         .iter()
-        .zip(counts)
-        .map(|(&s, c)| s / c as f64)
+        .zip(&counts)
+        .map(|(&s, &c)| s / c as f64)
         .collect();
-    (check, thresholds, own)
+    (check, thresholds, own, counts)
 }
 
 /// Per class, the mean probability of the class over the rows labelled with it.
@@ -144,38 +144,42 @@ pub fn confident_joint<T: Prob>(
 ) -> (Vec<u64>, Vec<u32>) {
     // Float noise must not drop a class sitting exactly at its mean.
     let limits: Vec<f64> = thresholds.iter().map(|t| t - 1e-12).collect();
-    let parts: Vec<(Vec<u64>, Vec<u32>)> = probs
+    let mut argmax = vec![0u32; codes.len()];
+    // One joint per rayon job, not per chunk: at k = 1000 a joint is 8 MB.
+    let joint = probs
         .par_chunks(k * CHUNK)
         .zip(codes.par_chunks(CHUNK))
-        .map(|(rows, labels)| {
-            let mut joint = vec![0u64; k * k];
-            let mut argmax = Vec::with_capacity(labels.len());
-            for (row, &c) in rows.chunks_exact(k).zip(labels) {
-                let (mut best, mut best_p) = (0usize, f64::NEG_INFINITY);
-                let (mut confident, mut confident_p) = (usize::MAX, f64::NEG_INFINITY);
-                for (j, &p) in row.iter().enumerate() {
-                    let p = p.get();
-                    if p > best_p {
-                        (best, best_p) = (j, p);
+        .zip(argmax.par_chunks_mut(CHUNK))
+        .fold(
+            || vec![0u64; k * k],
+            |mut joint, ((rows, labels), argmax)| {
+                for ((row, &c), best_of_row) in rows.chunks_exact(k).zip(labels).zip(argmax) {
+                    let (mut best, mut best_p) = (0usize, f64::NEG_INFINITY);
+                    let (mut confident, mut confident_p) = (usize::MAX, f64::NEG_INFINITY);
+                    for (j, &p) in row.iter().enumerate() {
+                        let p = p.get();
+                        if p > best_p {
+                            (best, best_p) = (j, p);
+                        }
+                        if p >= limits[j] && p > confident_p {
+                            (confident, confident_p) = (j, p);
+                        }
                     }
-                    if p >= limits[j] && p > confident_p {
-                        (confident, confident_p) = (j, p);
+                    if confident != usize::MAX {
+                        joint[c as usize * k + confident] += 1;
                     }
+                    *best_of_row = best as u32;
                 }
-                if confident != usize::MAX {
-                    joint[c as usize * k + confident] += 1;
-                }
-                argmax.push(best as u32);
-            }
-            (joint, argmax)
-        })
-        .collect();
-    let mut joint = vec![0u64; k * k];
-    let mut argmax = Vec::with_capacity(codes.len());
-    for (part, best) in parts {
-        joint.iter_mut().zip(part).for_each(|(a, b)| *a += b);
-        argmax.extend(best);
-    }
+                joint
+            },
+        )
+        .reduce(
+            || vec![0u64; k * k],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
     (joint, argmax)
 }
 
@@ -251,7 +255,10 @@ fn prune_with_budget<T: Prob>(
         .last()
         .map_or(0, |p| p.offset + p.active.len() * p.bins);
     let picked: Vec<u32> = if counters <= sweep_counters {
-        prune_sweep(probs, k, codes, &plans, counters)
+        // The cuts from a sample of the rows; where a sampled cut keeps too few rows, exactly.
+        prune_sweep(probs, k, codes, &plans, counters, SAMPLE_STRIDE).unwrap_or_else(|| {
+            prune_sweep(probs, k, codes, &plans, counters, 1).expect("exact cuts keep enough rows")
+        })
     } else {
         let mut members: Vec<Vec<u32>> = vec![Vec::new(); k];
         for (row, &c) in codes.iter().enumerate() {
@@ -260,7 +267,7 @@ fn prune_with_budget<T: Prob>(
         members
             .par_iter()
             .enumerate()
-            .map(|(i, rows)| prune_class(probs, k, codes, i, rows, &plans[i]))
+            .map(|(i, rows)| prune_class(probs, k, codes, rows, &plans[i]))
             .flatten()
             .collect()
     };
@@ -313,14 +320,32 @@ fn for_each_margin<T: Prob>(
     }
 }
 
-/// The picked rows of every class pair, by two sweeps over the rows in order.
+/// Every `SAMPLE_STRIDE`-th row feeds the histograms that place the cuts (when the rows are many).
+const SAMPLE_STRIDE: usize = 16;
+
+/// The lowest bin to keep so that, from the top down, a sample of one row in `stride` reaches
+/// `take` rows with a safety margin of about four standard deviations (a Poisson count).
+fn sampled_cut_bin(counts: &[u32], take: usize, stride: usize) -> usize {
+    if stride == 1 {
+        return cut_bin(counts, take);
+    }
+    let expected = take as f64 / stride as f64;
+    let needed = (expected + 4.0 * expected.sqrt() + 8.0).ceil() as usize;
+    cut_bin(counts, needed)
+}
+
+/// The picked rows of every class pair, by two sweeps over the rows in order: the first (over
+/// every `stride`-th row) places each pair's cut, the second collects the rows at or above it.
+/// None when a cut placed from a sample keeps fewer rows than the pair wants (then rerun with
+/// stride 1, which always keeps enough: the answer never depends on the sample).
 fn prune_sweep<T: Prob>(
     probs: &[T],
     k: usize,
     codes: &[u32],
     plans: &[ClassPlan],
     counters: usize,
-) -> Vec<u32> {
+    stride: usize,
+) -> Option<Vec<u32>> {
     let n = codes.len();
     let parts = rayon::current_num_threads().max(1);
     let ranges: Vec<(usize, usize)> = (0..parts)
@@ -331,7 +356,7 @@ fn prune_sweep<T: Prob>(
         .par_iter()
         .map(|&(start, end)| {
             let mut counts = vec![0u32; counters];
-            for r in start..end {
+            for r in (start.next_multiple_of(stride)..end).step_by(stride) {
                 let plan = &plans[codes[r] as usize];
                 for_each_margin(probs, k, codes, plan, r, |slot, margin| {
                     counts[plan.offset + slot * plan.bins + margin_bin(margin, plan.bins)] += 1;
@@ -353,7 +378,7 @@ fn prune_sweep<T: Prob>(
         for (slot, &(_, take)) in plan.active.iter().enumerate() {
             let counts =
                 &histogram[plan.offset + slot * plan.bins..plan.offset + (slot + 1) * plan.bins];
-            cuts.push(cut_bin(counts, take));
+            cuts.push(sampled_cut_bin(counts, take, stride));
             pair_of.push((i, slot));
         }
     }
@@ -383,18 +408,58 @@ fn prune_sweep<T: Prob>(
             found
         })
         .collect();
-    (0..pair_of.len())
+    let picked: Option<Vec<Vec<u32>>> = (0..pair_of.len())
         .into_par_iter()
-        .flat_map_iter(|pair| {
+        .map(|pair| {
             let (i, slot) = pair_of[pair];
             let take = plans[i].active[slot].1;
             let mut found: Vec<(f64, u32)> = per_range
                 .iter()
                 .flat_map(|part| part[pair].iter().copied())
                 .collect();
-            top_rows(&mut found, take).collect::<Vec<u32>>()
+            // Rows below the cut have smaller margins than every row above it: enough found
+            // means the top `take` are among them.
+            (found.len() >= take).then(|| top_rows(&mut found, take).collect())
         })
-        .collect()
+        .collect();
+    Some(picked?.concat())
+}
+
+/// Takes up to which a pair keeps only its best rows so far, instead of every margin.
+const KEPT_TAKE: usize = 32;
+
+/// The `take` largest margins of rows offered in ascending row order (see [`by_margin`]). A small
+/// `take` (the usual case with many classes: a pair wants one or two rows) keeps only the best so
+/// far, sorted, so most rows cost one comparison; a large one keeps every margin and selects.
+struct TopMargins {
+    take: usize,
+    kept: Vec<(f64, u32)>,
+}
+
+impl TopMargins {
+    fn new(take: usize) -> Self {
+        TopMargins {
+            take,
+            kept: Vec::with_capacity(take.min(KEPT_TAKE) + 1),
+        }
+    }
+
+    #[inline]
+    fn offer(&mut self, margin: f64, row: u32) {
+        if self.take > KEPT_TAKE {
+            self.kept.push((margin, row));
+        } else if self.kept.len() < self.take || margin > self.kept[self.take - 1].0 {
+            // After every equal margin: those rows came first.
+            let at = self.kept.partition_point(|&(m, _)| m >= margin);
+            self.kept.insert(at, (margin, row));
+            self.kept.truncate(self.take);
+        }
+    }
+
+    fn rows(mut self) -> Vec<u32> {
+        let take = self.take.min(self.kept.len());
+        top_rows(&mut self.kept, take).collect()
+    }
 }
 
 /// The rows of class `i` picked for any other class j (see [`prune_by_noise_rate`]), from the
@@ -403,21 +468,24 @@ fn prune_class<T: Prob>(
     probs: &[T],
     k: usize,
     codes: &[u32],
-    i: usize,
     rows: &[u32],
     plan: &ClassPlan,
 ) -> Vec<u32> {
     let mut picked = Vec::new();
     if rows.len() <= DIRECT_ROWS {
-        // A small class (many classes): its rows stay in cache, rank each pair's margins directly.
-        let mut margins: Vec<(f64, u32)> = Vec::with_capacity(rows.len());
-        for &(j, take) in &plan.active {
-            margins.clear();
-            margins.extend(rows.iter().map(|&r| {
-                let row = &probs[r as usize * k..(r as usize + 1) * k];
-                (row[j].get() - row[i].get(), r)
-            }));
-            picked.extend(top_rows(&mut margins, take));
+        // A small class (many classes): each pair's margins ranked directly, every row read once.
+        let mut best: Vec<TopMargins> = plan
+            .active
+            .iter()
+            .map(|&(_, take)| TopMargins::new(take))
+            .collect();
+        for &r in rows {
+            for_each_margin(probs, k, codes, plan, r as usize, |slot, margin| {
+                best[slot].offer(margin, r);
+            });
+        }
+        for top in best {
+            picked.extend(top.rows());
         }
         return picked;
     }
@@ -448,90 +516,6 @@ fn prune_class<T: Prob>(
     picked
 }
 
-/// The positions of `values` in ascending order, equal values in input order: an LSD radix sort
-/// of (order-preserving key, position) records, 16 bits a pass, passes where every key agrees
-/// skipped. NaN sorts last; -0.0 equals 0.0.
-pub fn stable_order<T: SortKey>(values: &[T]) -> Vec<u32> {
-    if T::BITS == 32 {
-        // Key and position packed in one u64: the records move as plain integers.
-        let mut records: Vec<u64> = values
-            .par_iter()
-            .enumerate()
-            .map(|(i, v)| (v.key() << 32) | i as u64)
-            .collect();
-        radix_passes(&mut records, &[32, 48], |r| *r);
-        records.into_iter().map(|r| r as u32).collect()
-    } else {
-        let mut records: Vec<(u64, u32)> = values
-            .par_iter()
-            .enumerate()
-            .map(|(i, v)| (v.key(), i as u32))
-            .collect();
-        radix_passes(&mut records, &[0, 16, 32, 48], |r| r.0);
-        records.into_iter().map(|r| r.1).collect()
-    }
-}
-
-/// Stable counting-sort passes of `records` by the 16-bit digits of `key` at `shifts`, lowest first.
-fn radix_passes<R: Copy + Default>(records: &mut Vec<R>, shifts: &[u32], key: impl Fn(&R) -> u64) {
-    let mut scratch = vec![R::default(); records.len()];
-    for &shift in shifts {
-        let digit = |r: &R| ((key(r) >> shift) & 0xFFFF) as usize;
-        let mut counts = vec![0usize; 1 << 16];
-        for r in records.iter() {
-            counts[digit(r)] += 1;
-        }
-        if counts.contains(&records.len()) {
-            continue; // every key has this digit: the pass would not move anything
-        }
-        let mut start = 0usize;
-        for count in counts.iter_mut() {
-            (*count, start) = (start, start + *count);
-        }
-        for r in records.iter() {
-            let d = digit(r);
-            scratch[counts[d]] = *r;
-            counts[d] += 1;
-        }
-        std::mem::swap(records, &mut scratch);
-    }
-}
-
-/// A float as an unsigned key with the same order (IEEE 754 bits, sign folded).
-pub trait SortKey: Copy + Send + Sync {
-    const BITS: u32;
-    fn key(self) -> u64;
-}
-
-impl SortKey for f32 {
-    const BITS: u32 = 32;
-    fn key(self) -> u64 {
-        let bits = (self + 0.0).to_bits(); // -0.0 + 0.0 is 0.0
-        let bits = if self.is_nan() {
-            u32::MAX
-        } else if bits >> 31 == 1 {
-            !bits
-        } else {
-            bits | (1 << 31)
-        };
-        bits as u64
-    }
-}
-
-impl SortKey for f64 {
-    const BITS: u32 = 64;
-    fn key(self) -> u64 {
-        let bits = (self + 0.0).to_bits();
-        if self.is_nan() {
-            u64::MAX
-        } else if bits >> 63 == 1 {
-            !bits
-        } else {
-            bits | (1 << 63)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -552,8 +536,9 @@ mod tests {
         assert_eq!(check_rows(&bad[..4], 2).worst, 1);
         // Fused with the first counting pass: the same check, the thresholds, each row's own p.
         let (probs, codes) = example();
-        let (check, t, own) = check_and_thresholds(&probs, 2, &codes);
+        let (check, t, own, counts) = check_and_thresholds(&probs, 2, &codes);
         assert_eq!(check, RowCheck::CLEAN);
+        assert_eq!(counts, vec![3, 3]);
         assert_eq!(t, thresholds(&probs, 2, &codes));
         assert_eq!(own, vec![0.9, 0.8, 0.1, 0.8, 0.7, 0.05]);
     }
@@ -633,6 +618,31 @@ mod tests {
     }
 
     #[test]
+    fn a_misleading_sample_falls_back_to_exact_cuts() {
+        // Two classes; the sampled rows (every SAMPLE_STRIDE-th) are all confident of the other
+        // class, the rest barely: the sampled cut keeps too few rows for a large `take`.
+        let n = 64 * SAMPLE_STRIDE;
+        let mut probs = Vec::with_capacity(2 * n);
+        for r in 0..n {
+            let other = if r % SAMPLE_STRIDE == 0 {
+                0.99
+            } else {
+                0.4 + (r % 7) as f64 * 0.01
+            };
+            probs.extend([1.0 - other, other]);
+        }
+        let codes = vec![0u32; n - 1].into_iter().chain([1]).collect::<Vec<_>>();
+        let wanted = [0, 500, 0, 0];
+        let plans = plan_classes(2, &codes, &wanted);
+        let counters = plans.iter().map(|p| p.active.len() * p.bins).sum();
+        assert!(prune_sweep(&probs, 2, &codes, &plans, counters, SAMPLE_STRIDE).is_none());
+        assert_eq!(
+            prune_by_noise_rate(&probs, 2, &codes, &wanted),
+            prune_brute_force(&probs, 2, &codes, &wanted)
+        );
+    }
+
+    #[test]
     fn prune_equals_the_full_ranking_with_ties() {
         // Classes under and over DIRECT_ROWS rows: ranked directly, or through the histogram.
         for (n, k, levels, seed) in [
@@ -656,20 +666,5 @@ mod tests {
                 "by class: n={n} k={k}"
             );
         }
-    }
-
-    #[test]
-    fn stable_order_sorts_ascending_and_keeps_ties_in_input_order() {
-        let values = [0.5f64, -0.0, 0.25, 0.5, f64::NAN, -1.5, 0.0, 0.25, 1e-300];
-        let order = stable_order(&values);
-        assert_eq!(order, vec![5, 1, 6, 8, 2, 7, 0, 3, 4]);
-        let f32s: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-        // 1e-300 is 0.0 as f32: it ties with the zeros and keeps its place after them.
-        assert_eq!(stable_order(&f32s), vec![5, 1, 6, 8, 2, 7, 0, 3, 4]);
-        let (probs, _) = random_probs(20_000, 4, 50.0, 7);
-        let order = stable_order(&probs);
-        let mut expected: Vec<u32> = (0..probs.len() as u32).collect();
-        expected.sort_by(|&a, &b| probs[a as usize].total_cmp(&probs[b as usize]));
-        assert_eq!(order, expected); // sort_by is stable: ties in input order
     }
 }

@@ -6,6 +6,7 @@ pub mod decode;
 pub mod neardup;
 pub mod picture;
 pub mod progress;
+pub mod ranking;
 pub mod scan;
 pub mod walk;
 
@@ -14,7 +15,7 @@ use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyTuple};
 use rayon::prelude::*;
 use scan::Row;
 use std::path::PathBuf;
@@ -364,25 +365,62 @@ fn image_folder_labels(keys: Vec<String>) -> (Vec<Option<String>>, Vec<Option<St
     keys.iter().map(|k| walk::label_and_split_of_key(k)).unzip()
 }
 
-/// The positions of a 1-D float32 or float64 array in ascending order, ties in input order
-/// (`confident::stable_order`).
+/// The label-error frame's columns worst first (ascending `quality`, ties in input order):
+/// index, label, suggested label, quality and flag (`ranking::ranked_rows`).
 #[pyfunction]
-fn stable_order<'py>(
+fn ranked_rows<'py>(
     py: Python<'py>,
-    values: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyArray1<u32>>> {
-    let order = if let Ok(a) = values.extract::<PyReadonlyArray1<'py, f32>>() {
-        let v = a.as_slice()?;
-        py.detach(|| confident::stable_order(v))
-    } else if let Ok(a) = values.extract::<PyReadonlyArray1<'py, f64>>() {
-        let v = a.as_slice()?;
-        py.detach(|| confident::stable_order(v))
+    quality: &Bound<'py, PyAny>,
+    label: PyReadonlyArray1<'py, u32>,
+    suggested: PyReadonlyArray1<'py, u32>,
+    flagged: PyReadonlyArray1<'py, bool>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let (label, suggested, flagged) = (
+        label.as_slice()?,
+        suggested.as_slice()?,
+        flagged.as_slice()?,
+    );
+    let n = label.len();
+    if suggested.len() != n || flagged.len() != n {
+        return Err(PyValueError::new_err(format!(
+            "label, suggested and flagged must have one entry per row ({n}, {}, {})",
+            suggested.len(),
+            flagged.len()
+        )));
+    }
+    if suggested.iter().any(|&s| s >= 1 << 31) {
+        return Err(PyValueError::new_err("class ids must stay below 2^31"));
+    }
+    macro_rules! ranked {
+        ($t:ty) => {{
+            let q = quality.extract::<PyReadonlyArray1<'py, $t>>()?;
+            let q = q.as_slice()?;
+            if q.len() != n {
+                return Err(PyValueError::new_err(format!(
+                    "quality has {} entries for {n} rows",
+                    q.len()
+                )));
+            }
+            let r = py.detach(|| ranking::ranked_rows(q, label, suggested, flagged));
+            (
+                PyArray1::from_vec(py, r.index),
+                PyArray1::from_vec(py, r.label),
+                PyArray1::from_vec(py, r.suggested),
+                PyArray1::from_vec(py, r.quality).into_any(),
+                PyArray1::from_vec(py, r.flagged),
+            )
+                .into_pyobject(py)
+        }};
+    }
+    if quality.extract::<PyReadonlyArray1<'py, f32>>().is_ok() {
+        ranked!(f32)
+    } else if quality.extract::<PyReadonlyArray1<'py, f64>>().is_ok() {
+        ranked!(f64)
     } else {
-        return Err(PyTypeError::new_err(
-            "values must be a contiguous 1-D float32 or float64 NumPy array",
-        ));
-    };
-    Ok(PyArray1::from_vec(py, order))
+        Err(PyTypeError::new_err(
+            "quality must be a contiguous 1-D float32 or float64 NumPy array",
+        ))
+    }
 }
 
 /// A row-major (n, k) probability matrix as f32 or f64, borrowed from NumPy.
@@ -478,16 +516,18 @@ fn confident_rows<'py>(
     let codes = codes.as_slice()?;
     let (probs, k) = Probs::extract(probs, codes.len())?;
     check_codes(codes, k)?;
-    let (check, thresholds, own) = match &probs {
+    let (check, thresholds, own, counts) = match &probs {
         Probs::F32(a) => {
             let p = a.as_slice()?;
-            let (check, t, own) = py.detach(|| confident::check_and_thresholds(p, k, codes));
-            (check, t, PyArray1::from_vec(py, own).into_any())
+            let (check, t, own, counts) =
+                py.detach(|| confident::check_and_thresholds(p, k, codes));
+            (check, t, PyArray1::from_vec(py, own).into_any(), counts)
         }
         Probs::F64(a) => {
             let p = a.as_slice()?;
-            let (check, t, own) = py.detach(|| confident::check_and_thresholds(p, k, codes));
-            (check, t, PyArray1::from_vec(py, own).into_any())
+            let (check, t, own, counts) =
+                py.detach(|| confident::check_and_thresholds(p, k, codes));
+            (check, t, PyArray1::from_vec(py, own).into_any(), counts)
         }
     };
     Ok((
@@ -497,10 +537,12 @@ fn confident_rows<'py>(
         check.negative,
         PyArray1::from_vec(py, thresholds),
         own,
+        PyArray1::from_vec(py, counts),
     ))
 }
 
-/// What `confident_rows` returns: the row check, the thresholds and each row's own probability.
+/// What `confident_rows` returns: the row check, the thresholds, each row's own probability and
+/// the rows per label.
 type RowColumns<'py> = (
     usize,
     f64,
@@ -508,6 +550,7 @@ type RowColumns<'py> = (
     bool,
     Bound<'py, PyArray1<f64>>,
     Bound<'py, PyAny>,
+    Bound<'py, PyArray1<u64>>,
 );
 
 /// "Prune by noise rate": rows labelled i with the `wanted[i * k + j]` largest margins p[j] - p[i].
@@ -759,7 +802,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hamming_forest_across, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_forest, m)?)?;
     m.add_function(wrap_pyfunction!(image_folder_labels, m)?)?;
-    m.add_function(wrap_pyfunction!(stable_order, m)?)?;
+    m.add_function(wrap_pyfunction!(ranked_rows, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_components, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_forest_in_buckets, m)?)?;
     m.add_function(wrap_pyfunction!(confident_counts, m)?)?;

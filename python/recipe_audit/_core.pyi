@@ -54,8 +54,20 @@ def hamming_forest(
 def image_folder_labels(keys: Sequence[str]) -> tuple[list[str | None], list[str | None]]:
     """Label and split of '/'-separated keys below a root, by the walk's ImageFolder rule."""
 
-def stable_order(values: npt.NDArray[np.float32] | npt.NDArray[np.float64]) -> npt.NDArray[np.uint32]:
-    """Positions in ascending order of the values, ties in input order."""
+def ranked_rows(
+    quality: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    label: npt.NDArray[np.uint32],
+    suggested: npt.NDArray[np.uint32],
+    flagged: npt.NDArray[np.bool_],
+) -> tuple[
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    npt.NDArray[np.bool_],
+]:
+    """The label-error columns in ascending quality, ties in input order: index, label,
+    suggested label, quality, flag."""
 
 def hamming_forest_in_buckets(
     hashes: npt.NDArray[np.uint64], ids: npt.NDArray[np.uint32], offsets: npt.NDArray[np.uint64], radius: int
@@ -91,9 +103,18 @@ class HammingIndex:
 
 def confident_rows(
     probs: npt.NDArray[np.float32] | npt.NDArray[np.float64], codes: npt.NDArray[np.uint32]
-) -> tuple[int, float, bool, bool, npt.NDArray[np.float64], npt.NDArray[np.float32] | npt.NDArray[np.float64]]:
+) -> tuple[
+    int,
+    float,
+    bool,
+    bool,
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    npt.NDArray[np.uint64],
+]:
     """One pass: (row whose sum is furthest from 1, that sum, any NaN/inf, any negative, the
-    per-class thresholds, each row's probability of its label). `probs` C-contiguous (n, k)."""
+    per-class thresholds, each row's probability of its label, the rows per label). `probs`
+    C-contiguous (n, k)."""
 
 def confident_counts(
     probs: npt.NDArray[np.float32] | npt.NDArray[np.float64],
@@ -134,5 +155,5 @@ __all__ = [
     "list_files",
     "scan_bytes",
     "scan_paths",
-    "stable_order",
+    "ranked_rows",
 ]

@@ -61,6 +61,20 @@ def test_planted_flips_on_digits_are_found() -> None:
         assert recipe_audit.find_label_errors(noisy, probs, method=method)["is_label_error"].sum() > 0
 
 
+def test_pruned_counts_keep_each_class_total() -> None:
+    from recipe_audit.analysis.label_errors import _round_preserving_row_totals
+
+    counts = np.array([[7.4, 1.3, 1.3], [0.5, 8.5, 1.0], [2.6, 2.6, 4.8]])
+    rounded = _round_preserving_row_totals(counts)
+    # Row 0 is one short: the largest fraction (7.4) goes up. Row 1 (0.5 and 8.5 both round to
+    # even, down) ties at 0.5: the later goes up. Row 2 is one over: of the tied 2.6s the earlier
+    # goes down.
+    assert rounded.tolist() == [[8, 1, 1], [0, 9, 1], [2, 3, 5]]
+    rng = np.random.default_rng(0)
+    many = rng.dirichlet(np.ones(7), size=7) * rng.integers(5, 500, size=(7, 1))
+    assert (_round_preserving_row_totals(many).sum(axis=1) == np.rint(many.sum(axis=1))).all()
+
+
 def test_names_frames_paths_classes_and_logits() -> None:
     rng = np.random.default_rng(2)
     truth = rng.integers(0, 3, 300)
