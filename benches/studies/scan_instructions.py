@@ -25,7 +25,7 @@ from pathlib import Path
 
 from recipe_audit.examples import make_photo_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _PIL = """
 import sys, glob
 from PIL import Image

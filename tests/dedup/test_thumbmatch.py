@@ -112,3 +112,32 @@ def test_frames_of_one_gray_level_but_other_hues_are_not_duplicates(tmp_path: Pa
     assert [Path(p).stem for p in found["path"]] == ["red_again"]
     grouped = {Path(p).name for p in recipe_audit.find_duplicates(files)["path"]}
     assert "gray.png" not in grouped and "red.gif" not in grouped
+
+
+def test_a_burst_of_reencodes_is_searched_as_one_picture(photos: list[Path], tmp_path: Path) -> None:
+    """150 JPEG re-encodes of one photo at slightly different brightness (a burst, a video's still
+    frames) are found as one group through their leader, with the same groups as the pairs."""
+    from PIL import Image, ImageEnhance
+
+    rng = np.random.default_rng(3)
+    with Image.open(photos[0]) as original:
+        base = original.convert("RGB")
+    for i in range(150):
+        frame = ImageEnhance.Brightness(base).enhance(1 + rng.uniform(-0.03, 0.03))
+        frame.save(tmp_path / f"burst_{i:03d}.jpg", quality=int(rng.integers(70, 96)))
+    for other in photos[1:6]:
+        Image.open(other).convert("RGB").save(tmp_path / f"other_{other.stem}.jpg")
+    files = recipe_audit.scan(tmp_path, progress=False)
+    thumbs = thumbmatch.thumbnails(files)
+    distinct, _, first = thumbmatch.distinct_pictures(thumbs)
+    assert len(distinct) > 100  # re-encodes: near-identical, not identical thumbnails
+    shape = thumbmatch.shapes(files)[first]
+    leaders = thumbmatch.near_identical_leaders(distinct, shape)
+    assert len(np.unique(leaders)) < 15  # the burst collapses to its few whole hashes, plus the others
+
+    groups = recipe_audit.find_duplicates(files)
+    burst = groups.filter(pl.col("path").str.contains("burst_"))
+    assert burst.height == 150 and burst["group"].n_unique() == 1
+    assert not groups.filter(pl.col("path").str.contains("other_"))["group"].is_in(burst["group"].implode()).any()
+    pairs = recipe_audit.duplicate_pairs(files)
+    assert pairs.height >= 150 * 149 // 2  # every burst pair is a pair of the rule

@@ -271,9 +271,7 @@ def _confirmed(
         mine, theirs = mine_shape[candidates["a"].to_numpy()], theirs_shape[candidates["b"].to_numpy()]
         reshaped = np.nan_to_num(np.abs(mine[:, 0] - theirs[:, 0]), nan=0.0) > MAX_ASPECT_CHANGE
         small = np.nan_to_num(np.minimum(mine[:, 1], theirs[:, 1]), nan=np.inf) < SMALL_SIDE
-        low, high = np.fmin(mine[:, 2], theirs[:, 2]), np.fmax(mine[:, 2], theirs[:, 2])
-        recoloured = np.nan_to_num(low, nan=0.0) >= COLORED
-        recoloured &= high > MAX_COLOR_RATIO * np.where(recoloured, low, 1.0)
+        recoloured = _recoloured(mine[:, 2], theirs[:, 2])
     needed = pl.when("reshaped").then(pl.lit(max(min_correlation, MIN_RESHAPED_CORRELATION))).otherwise(needed)
     needed = pl.when("small").then(pl.lit(max(min_correlation, MIN_SMALL_CORRELATION))).otherwise(needed)
     return (
@@ -285,6 +283,13 @@ def _confirmed(
         .filter(pl.col("correlation") >= needed)
         .select("a", "b", "correlation", "mirrored")
     )
+
+
+def _recoloured(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """Two coloured pictures whose colourfulness differs more than MAX_COLOR_RATIO times."""
+    low, high = np.fmin(mine, theirs), np.fmax(mine, theirs)
+    recoloured = np.nan_to_num(low, nan=0.0) >= COLORED
+    return recoloured & (high > MAX_COLOR_RATIO * np.where(recoloured, low, 1.0))
 
 
 def _with_correlations(
@@ -475,6 +480,37 @@ def distinct_pictures(thumbs: np.ndarray, shape: np.ndarray | None = None) -> tu
     return thumbs[first], inverse.ravel(), first
 
 
+NEAR_IDENTICAL = 0.995
+"""Correlation from which two textured pictures with one whole hash are one picture to the group
+search (re-encodes of one photo measure 0.9999): above every bar of the rule, so each such pair
+is a link the rule makes anyway."""
+
+
+def near_identical_leaders(thumbs: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """Per textured picture, the row it is searched as: the first picture with its whole hash
+    when the two correlate at NEAR_IDENTICAL or more and pass the colour check, else itself. A
+    burst of 10,000 re-encodes of one photo is searched as one picture, not 5e7 candidate pairs;
+    the leader's links stand for its followers' (which correlate with it at 0.995 or more)."""
+    n = len(thumbs)
+    leader = np.arange(n)
+    if n < 2:
+        return leader
+    low = _maps()[0][_LOW_INDEX]  # (64, 256): the whole picture's low frequencies
+    whole = _hash(thumbs @ low.T)
+    order = np.argsort(whole, kind="stable")
+    first = np.flatnonzero(np.r_[True, whole[order][1:] != whole[order][:-1]])
+    bucket_first = order[np.repeat(first, np.diff(np.r_[first, n]))]  # per sorted row, its bucket's first row
+    shared = np.flatnonzero(bucket_first != order)  # sorted positions with an earlier row of one hash
+    if len(shared) == 0:
+        return leader
+    rows, heads = order[shared], bucket_first[shared]
+    full = _maps()[0]
+    correlation = np.einsum("ij,ij->i", _unit_ac(thumbs[rows] @ full.T), _unit_ac(thumbs[heads] @ full.T))
+    joins = (correlation >= NEAR_IDENTICAL) & ~_recoloured(shape[rows, 2], shape[heads, 2])
+    leader[rows[joins]] = heads[joins]
+    return leader
+
+
 def tile_links(
     mine: tuple[np.ndarray, np.ndarray], theirs: tuple[np.ndarray, np.ndarray] | None, first: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -500,8 +536,9 @@ def matched_groups(
 ) -> np.ndarray:
     """Per picture, the smallest row of its group (connected components of `matched_pairs`).
 
-    Identical thumbnails are one picture to the search (with the shape of the first), and flat
-    pictures are linked by level here, so no tile ever pairs 100,000 blank frames. With
+    Identical thumbnails are one picture to the search (with the shape of the first), so are
+    near-identical ones (`near_identical_leaders`), and flat pictures are linked by level here,
+    so no tile ever pairs 100,000 blank frames or a burst of re-encodes. With
     `chunk_size`, the textured pictures are searched as tiles of two chunks each, handed to
     `run_tiles` (arguments for `tile_links`, after `put`; e.g. Ray tasks): the same groups.
     """
@@ -512,6 +549,11 @@ def matched_groups(
     flat_rows = np.flatnonzero(flat)
     fa, fb = _flat_pairs(_flat_keys(distinct[flat], shape[flat]), flat_rows, None, chain=True)
     textured = np.flatnonzero(~flat)
+    # Near-identical pictures (a burst of re-encodes) are searched as their leader, linked to it.
+    leader = near_identical_leaders(distinct[textured], shape[textured])
+    followers = np.flatnonzero(leader != np.arange(len(textured)))
+    follower_links = (textured[followers], textured[leader[followers]])
+    textured = textured[leader == np.arange(len(textured))]
     size = max(1, len(textured)) if chunk_size is None else chunk_size
     starts = list(range(0, len(textured), size))
     chunks = [put((distinct[textured[s : s + size]], shape[textured[s : s + size]])) for s in starts]
@@ -521,7 +563,7 @@ def matched_groups(
         for j in range(i, len(chunks))
     ]
     runner = run_tiles or (lambda work: (tile_links(*tile) for tile in work))
-    links = [(textured[a], textured[b]) for a, b in runner(tiles)]
+    links = [follower_links, *((textured[a], textured[b]) for a, b in runner(tiles))]
     # Nodes 0..n are the pictures, n..n+k the distinct thumbnails; each picture joins its own.
     a = np.concatenate([np.arange(n), n + fa, *[n + x for x, _ in links]]).astype(np.uint32)
     b = np.concatenate([n + which, n + fb, *[n + y for _, y in links]]).astype(np.uint32)
