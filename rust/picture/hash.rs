@@ -30,7 +30,8 @@ pub fn dhash(picture: &Gray) -> u64 {
     }))
 }
 
-/// Unnormalised DCT-II of one line (scipy.fftpack.dct's default; the scale cancels in the median test).
+/// The first `output.len()` frequencies of the unnormalised DCT-II of one line
+/// (scipy.fftpack.dct's default; the scale cancels in the median test).
 fn dct_line(input: &[f64], output: &mut [f64], cos_table: &[f64]) {
     let n = input.len();
     for (k, out) in output.iter_mut().enumerate() {
@@ -97,24 +98,27 @@ fn with_mirror(low: &[f64; 64]) -> (u64, u64) {
 }
 
 /// The low `low` x `low` DCT frequencies of a 32x32 thumbnail, row-major, as pHash takes them:
-/// along axis 0 (columns) first, then axis 1 (rows), as imagehash does; only the low frequencies
-/// of the second pass are computed.
+/// along axis 0 (columns) first, then axis 1 (rows), as imagehash does. Only the low frequencies
+/// of each pass are computed: each is the same sum, in the same order, as in the full transform.
 fn dct_low(small: &Gray, low: usize) -> Vec<f64> {
     const N: usize = PHASH_SIZE;
     let cos_table = dct_table();
-    let mut by_column = vec![0f64; N * N];
-    let mut transformed = [0f64; N];
+    let mut by_column = vec![0f64; low * N];
+    let mut transformed = vec![0f64; low];
     for x in 0..N {
         let column: [f64; N] = std::array::from_fn(|y| small.pixels[y * N + x] as f64);
         dct_line(&column, &mut transformed, cos_table);
-        for y in 0..N {
-            by_column[y * N + x] = transformed[y];
+        for (y, &c) in transformed.iter().enumerate() {
+            by_column[y * N + x] = c;
         }
     }
     let mut out = vec![0f64; low * low];
     for y in 0..low {
-        dct_line(&by_column[y * N..(y + 1) * N], &mut transformed, cos_table);
-        out[y * low..(y + 1) * low].copy_from_slice(&transformed[..low]);
+        dct_line(
+            &by_column[y * N..(y + 1) * N],
+            &mut out[y * low..(y + 1) * low],
+            cos_table,
+        );
     }
     out
 }
