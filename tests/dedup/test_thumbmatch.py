@@ -114,6 +114,35 @@ def test_frames_of_one_gray_level_but_other_hues_are_not_duplicates(tmp_path: Pa
     assert "gray.png" not in grouped and "red.gif" not in grouped
 
 
+def test_a_reencoded_frame_finds_its_original_across_a_hue_cell_edge(tmp_path: Path) -> None:
+    """Solid frames of 60 random colours and their JPEG copies (q30-70, which move the mean colour
+    by a level or two): every copy is found, through the pair listing, the groups and an index,
+    also where the move crosses the edge of a hue cell."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    for i in range(60):
+        frame = Image.new("RGB", (64, 48), tuple(int(v) for v in rng.integers(0, 256, 3)))
+        frame.save(tmp_path / f"f{i:02d}_original.png")
+        frame.save(tmp_path / f"f{i:02d}_copy.jpg", quality=int(rng.integers(30, 70)))
+    files = recipe_audit.scan(tmp_path, progress=False)
+    group = dict(zip(*recipe_audit.find_duplicates(files).select("path", "group")))
+    stem = {Path(p).stem: p for p in files["path"]}
+    assert all(
+        group.get(stem[f"f{i:02d}_original"]) == group.get(stem[f"f{i:02d}_copy"]) is not None for i in range(60)
+    )
+    pairs = set(zip(*recipe_audit.duplicate_pairs(files).select("path_a", "path_b")))
+    assert all(tuple(sorted((stem[f"f{i:02d}_original"], stem[f"f{i:02d}_copy"]))) in pairs for i in range(60))
+    copies = files.filter(pl.col("path").str.ends_with(".jpg"))
+    found = recipe_audit.find_duplicates(copies, against=files.filter(pl.col("path").str.ends_with(".png")))
+    assert found["path"].n_unique() == 60
+    # Two hues either side of a cell edge (0.1 level apart) share a cell of an offset grid.
+    flat = np.full((2, 256), 120.0, np.float32)
+    edge = thumbmatch.FLAT_HUE_STEP / 2
+    shape = np.array([[0.0, 48, 10.0, edge - 0.05, 0.0], [0.0, 48, 10.0, edge + 0.05, 0.0]])
+    assert thumbmatch.matched_pairs(flat, shape).height == 1
+
+
 def test_a_burst_of_reencodes_is_searched_as_one_picture(photos: list[Path], tmp_path: Path) -> None:
     """150 JPEG re-encodes of one photo at slightly different brightness (a burst, a video's still
     frames) are found as one group through their leader, with the same groups as the pairs."""

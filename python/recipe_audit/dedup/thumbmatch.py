@@ -23,8 +23,10 @@ moves too far to find it. So every picture is also hashed through windows of its
    column) differs more than `MAX_COLOR_RATIO` times never match.
 4. **Flat pictures** (thumbnail standard deviation under `FLAT_STD`: one colour, a blank page)
    have no structure to hash: they match only each other, when their mean levels differ by at most
-   `FLAT_MEAN_DISTANCE` and their hues agree (`FLAT_HUE_STEP`). A black frame is never a white
-   frame's duplicate, nor a red one a green one's.
+   `FLAT_MEAN_DISTANCE` and their hues agree (one cell of `FLAT_HUE_STEP` levels, in any of four
+   grids offset by half a cell: hues within half a step always agree, so the level or two a JPEG
+   re-encode moves a frame's colour never splits it from its original). A black frame is never a
+   white frame's duplicate, nor a red one a green one's.
 
 The windows and thresholds were chosen on the tuning halves of `benches/studies/dup_corpus.py` (seeds 1,
 3, 4, 5, 13 and 17: the photographs of one half of the sources), the built-in example and sklearn's
@@ -73,10 +75,14 @@ COLORED = 3.0
 FLAT_STD = 2.0
 """Thumbnail standard deviation (gray levels) under which a picture is flat."""
 FLAT_MEAN_DISTANCE = 8.0
-FLAT_HUE_STEP = 24.0
-"""Flat pictures match only within one hue: mean opponent colours (R - G, (R + G) / 2 - B)
-rounded to this many levels."""
 """Largest difference of mean gray level between two flat pictures that match."""
+FLAT_HUE_STEP = 12.0
+"""Flat pictures match only within one hue: mean opponent colours (R - G, (R + G) / 2 - B)
+in cells of this many levels (see `HUE_GRIDS`)."""
+HUE_GRIDS = ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5))
+"""Offsets, in cells, of the hue grids flat pictures are matched in: two hues within half a cell
+on both axes share a cell in one of them. With one grid, a JPEG re-encode that moved a frame's
+mean colour by a level across a cell edge missed its original (21 of 300 random colours)."""
 
 _GRID = 16  # samples per side of a resampled window
 _LOW = 8  # hashed frequencies per side
@@ -175,15 +181,28 @@ def shapes(frame: pl.DataFrame) -> np.ndarray:
     )
 
 
-def _flat_keys(thumbs: np.ndarray, shape: np.ndarray | None) -> np.ndarray:
-    """The level each flat picture is matched by: its mean gray, offset by 10,000 per hue (mean
-    opponent colours in steps of `FLAT_HUE_STEP`), so only pictures of one hue are ever within
-    FLAT_MEAN_DISTANCE of each other: a red and a green frame of one gray level do not match."""
+def _flat_keys(thumbs: np.ndarray, shape: np.ndarray | None, grid: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """The level each flat picture is matched by in one hue grid: its mean gray, offset by 10,000
+    per hue cell (mean opponent colours in cells of `FLAT_HUE_STEP`, shifted by `grid` cells), so
+    only pictures of one hue are ever within FLAT_MEAN_DISTANCE of each other: a red and a green
+    frame of one gray level do not match."""
     level = thumbs.mean(axis=1)
     if shape is None:
         return level
-    hue = _hue_buckets(shape, len(thumbs)).astype(np.float64) + 64
+    hue = _hue_buckets(shape, len(thumbs), grid).astype(np.float64) + 64
     return level + 10_000.0 * (hue[:, 0] * 128 + hue[:, 1])
+
+
+def _grids(shape: np.ndarray | None) -> tuple[tuple[float, float], ...]:
+    """The hue grids to match flat pictures in: one when hues are unknown (all agree)."""
+    return HUE_GRIDS if shape is not None else HUE_GRIDS[:1]
+
+
+def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair once, as (smaller, larger)."""
+    lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
+    keys = np.unique(lo << 32 | hi)
+    return keys >> 32, keys & 0xFFFFFFFF
 
 
 def thumbnails(frame: pl.DataFrame) -> np.ndarray:
@@ -368,13 +387,16 @@ def matched_pairs(
     std = thumbs.std(axis=1)
     flat = std < FLAT_STD
     textured = np.flatnonzero(~flat).astype(np.int64)
-    fa, fb = _flat_pairs(
-        _flat_keys(thumbs[flat], None if shape is None else shape[flat]),
-        np.flatnonzero(flat).astype(np.int64),
-        max_pairs,
-        chain_flat,
-    )
-    fa, fb = np.minimum(fa, fb), np.maximum(fa, fb)
+    flat_shape = None if shape is None else shape[flat]
+    found = [
+        _flat_pairs(
+            _flat_keys(thumbs[flat], flat_shape, grid), np.flatnonzero(flat).astype(np.int64), max_pairs, chain_flat
+        )
+        for grid in _grids(flat_shape)
+    ]
+    fa, fb = _unique_pairs(np.concatenate([a for a, _ in found]), np.concatenate([b for _, b in found]))
+    if max_pairs is not None and len(fa) > max_pairs:
+        raise TooManyPairs(len(fa))
     flats = pl.DataFrame({"a": fa, "b": fb}, schema={"a": pl.Int64, "b": pl.Int64}).with_columns(
         correlation=pl.lit(None, pl.Float32), mirrored=pl.lit(False)
     )
@@ -417,19 +439,29 @@ def matched_pairs_across(
     candidate_distance = CANDIDATE_DISTANCE if candidate_distance is None else candidate_distance
     min_correlation = MIN_CORRELATION if min_correlation is None else min_correlation
     flat_mine, flat_theirs = mine.std(axis=1) < FLAT_STD, theirs.std(axis=1) < FLAT_STD
-    # Flat pictures: each of mine against the range of their levels within FLAT_MEAN_DISTANCE.
-    level = _flat_keys(theirs[flat_theirs], None if theirs_shape is None else theirs_shape[flat_theirs])
-    their_rows = np.flatnonzero(flat_theirs)
-    order = np.argsort(level, kind="stable")
-    level, their_rows = level[order], their_rows[order]
-    my_level = _flat_keys(mine[flat_mine], None if mine_shape is None else mine_shape[flat_mine])
-    my_rows = np.flatnonzero(flat_mine)
-    start = np.searchsorted(level, my_level - FLAT_MEAN_DISTANCE, side="left")
-    count = np.searchsorted(level, my_level + FLAT_MEAN_DISTANCE, side="right") - start
-    if max_flat_pairs is not None and int(count.sum()) > max_flat_pairs:
-        raise TooManyPairs(int(count.sum()))
+    # Flat pictures: each of mine against the range of their levels within FLAT_MEAN_DISTANCE,
+    # in every hue grid.
+    my_shape = None if mine_shape is None else mine_shape[flat_mine]
+    their_shape = None if theirs_shape is None else theirs_shape[flat_theirs]
+    my_rows, all_their_rows = np.flatnonzero(flat_mine), np.flatnonzero(flat_theirs)
+    found_a, found_b = [], []
+    for grid in _grids(my_shape if their_shape is not None else None):
+        level = _flat_keys(theirs[flat_theirs], their_shape, grid)
+        order = np.argsort(level, kind="stable")
+        level, their_rows = level[order], all_their_rows[order]
+        my_level = _flat_keys(mine[flat_mine], my_shape, grid)
+        start = np.searchsorted(level, my_level - FLAT_MEAN_DISTANCE, side="left")
+        count = np.searchsorted(level, my_level + FLAT_MEAN_DISTANCE, side="right") - start
+        if max_flat_pairs is not None and int(count.sum()) > max_flat_pairs:
+            raise TooManyPairs(int(count.sum()))
+        found_a.append(np.repeat(my_rows, count))
+        found_b.append(their_rows[_expand_ranges(start, count)])
+    # Distinct (mine, theirs) pairs: rows of two sets, so no ordering within a pair.
+    keys = np.unique(np.concatenate(found_a).astype(np.int64) << 32 | np.concatenate(found_b).astype(np.int64))
+    if max_flat_pairs is not None and len(keys) > max_flat_pairs:
+        raise TooManyPairs(len(keys))
     flats = pl.DataFrame(
-        {"a": np.repeat(my_rows, count), "b": their_rows[_expand_ranges(start, count)]},
+        {"a": keys >> 32, "b": keys & 0xFFFFFFFF},
         schema={"a": pl.Int64, "b": pl.Int64},
     ).with_columns(correlation=pl.lit(None, pl.Float32), mirrored=pl.lit(False))
     ours, other = np.flatnonzero(~flat_mine).astype(np.int64), np.flatnonzero(~flat_theirs).astype(np.int64)
@@ -462,12 +494,13 @@ def _finish(pairs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _hue_buckets(shape: np.ndarray | None, n: int) -> np.ndarray:
-    """(n, 2) int8: the mean opponent colours in steps of FLAT_HUE_STEP; an unknown hue (GIF,
-    CMYK) is a bucket of its own, so it is never taken for gray."""
+def _hue_buckets(shape: np.ndarray | None, n: int, grid: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """(n, 2) int8: the mean opponent colours in cells of FLAT_HUE_STEP, shifted by `grid` cells;
+    an unknown hue (GIF, CMYK) is a bucket of its own, so it is never taken for gray."""
     if shape is None:
         return np.zeros((n, 2), np.int8)
-    return np.nan_to_num(np.round(shape[:, 3:5] / FLAT_HUE_STEP), nan=63.0).clip(-63, 63).astype(np.int8)
+    cells = np.round(shape[:, 3:5] / FLAT_HUE_STEP + np.asarray(grid))
+    return np.nan_to_num(cells, nan=63.0).clip(-63, 63).astype(np.int8)
 
 
 def distinct_pictures(thumbs: np.ndarray, shape: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -547,7 +580,10 @@ def matched_groups(
     shape = np.full((k, 5), np.nan) if shape is None else shape[first]
     flat = distinct.std(axis=1) < FLAT_STD
     flat_rows = np.flatnonzero(flat)
-    fa, fb = _flat_pairs(_flat_keys(distinct[flat], shape[flat]), flat_rows, None, chain=True)
+    flat_links = [
+        _flat_pairs(_flat_keys(distinct[flat], shape[flat], grid), flat_rows, None, chain=True) for grid in HUE_GRIDS
+    ]
+    fa, fb = np.concatenate([a for a, _ in flat_links]), np.concatenate([b for _, b in flat_links])
     textured = np.flatnonzero(~flat)
     # Near-identical pictures (a burst of re-encodes) are searched as their leader, linked to it.
     leader = near_identical_leaders(distinct[textured], shape[textured])
