@@ -109,6 +109,7 @@ def test_bad_input_is_a_clear_error() -> None:
         (y[:3], good, "4 rows but there are 3 labels"),
         (y, good[:, :1], "1 columns but there are 2 classes"),
         (np.array([0, 0, 0, 0]), good[:, :1] * 0 + 1, "single class"),
+        (np.array([], dtype=int), np.zeros((0, 2)), "empty"),
     ]
     for labels, probs, message in cases:
         with pytest.raises(ValueError, match=message):

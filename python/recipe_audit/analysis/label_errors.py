@@ -126,6 +126,8 @@ class _Inputs:
 
 def _prepare(labels: Any, pred_probs: Any, classes: Sequence[Any] | None, logits: bool) -> _Inputs:
     codes, names, paths = _encode_labels(labels, classes)
+    if codes.size == 0:
+        raise ValueError("labels is empty: there is nothing to check")
     if len(names) < 2:
         raise ValueError("labels: a single class has no label errors to find; at least two classes are needed")
     probs = _check_probs(pred_probs, codes.size, len(names), logits)
