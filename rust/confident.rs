@@ -448,9 +448,14 @@ impl TopMargins {
     fn offer(&mut self, margin: f64, row: u32) {
         if self.take > KEPT_TAKE {
             self.kept.push((margin, row));
-        } else if self.kept.len() < self.take || margin > self.kept[self.take - 1].0 {
-            // After every equal margin: those rows came first.
-            let at = self.kept.partition_point(|&(m, _)| m >= margin);
+        } else if self.kept.len() < self.take
+            || margin.total_cmp(&self.kept[self.take - 1].0).is_gt()
+        {
+            // After every equal margin: those rows came first. Compared as `by_margin` does
+            // (total order: 0.0 above -0.0), so both paths pick the same rows.
+            let at = self
+                .kept
+                .partition_point(|&(m, _)| m.total_cmp(&margin).is_ge());
             self.kept.insert(at, (margin, row));
             self.kept.truncate(self.take);
         }
@@ -640,6 +645,23 @@ mod tests {
             prune_by_noise_rate(&probs, 2, &codes, &wanted),
             prune_brute_force(&probs, 2, &codes, &wanted)
         );
+    }
+
+    #[test]
+    fn negative_zero_margins_rank_alike_on_every_path() {
+        // Each row confident of a third class; row 0's p[1] is -0.0, row 1's 0.0: margins to
+        // class 1 of -0.0 and 0.0, which the total order ranks apart.
+        let k = 3;
+        let codes: Vec<u32> = (0..2 * k as u32).map(|r| r / 2).collect();
+        let mut probs = vec![0.0f64; 2 * k * k];
+        for (r, &c) in codes.iter().enumerate() {
+            probs[r * k + (c as usize + 2) % k] = 1.0;
+        }
+        probs[1] = -0.0;
+        let wanted: Vec<u64> = (0..k * k).map(|c| (c % (k + 1) != 0) as u64).collect();
+        let expected = prune_brute_force(&probs, k, &codes, &wanted);
+        assert_eq!(prune_by_noise_rate(&probs, k, &codes, &wanted), expected);
+        assert_eq!(prune_with_budget(&probs, k, &codes, &wanted, 0), expected);
     }
 
     #[test]

@@ -20,8 +20,8 @@ pub fn stable_order<T: SortKey>(values: &[T]) -> Vec<u32> {
 /// high), sorted by an LSD radix sort: the records move as plain integers, four 8-bit passes (256
 /// buckets keep the scatter within cache and TLB reach; 65,536 do not), passes where every key
 /// agrees skipped. Rounding to f32 keeps the order but can merge neighbours: for f64 values, each
-/// run of equal keys is then sorted by the full value (runs are short). Also returns the sort's
-/// scratch buffer, already paged in, for the caller to reuse.
+/// run of equal keys is then sorted by the full value (long runs on every core). Also returns
+/// the sort's scratch buffer, already paged in, for the caller to reuse.
 fn sorted_records<T: SortKey>(values: &[T]) -> (Vec<u64>, Vec<u64>) {
     let mut records: Vec<u64> = values
         .par_iter()
@@ -34,7 +34,13 @@ fn sorted_records<T: SortKey>(values: &[T]) -> (Vec<u64>, Vec<u64>) {
             .par_chunk_by_mut(|a, b| a >> 32 == b >> 32)
             .filter(|run| run.len() > 1)
             .for_each(|run| {
-                run.sort_unstable_by_key(|&r| (values[r as u32 as usize].key(), r as u32))
+                // Long runs (scores packed near 1.0, where f32 steps are 6e-8) on every core.
+                let by_full_key = |r: &u64| (values[*r as u32 as usize].key(), *r as u32);
+                if run.len() > 1 << 16 {
+                    run.par_sort_unstable_by_key(by_full_key);
+                } else {
+                    run.sort_unstable_by_key(by_full_key);
+                }
             });
     }
     (records, scratch)
@@ -261,6 +267,13 @@ mod tests {
         let mut expected: Vec<u32> = (0..close.len() as u32).collect();
         expected.sort_by(|&a, &b| close[a as usize].total_cmp(&close[b as usize]));
         assert_eq!(stable_order(&close), expected);
+        // One long run: 70,000 f64 values within one f32 step of 1.0, in scrambled order.
+        let packed: Vec<f64> = (0..70_000u64)
+            .map(|i| 1.0 - ((i * 7919) % 70_000) as f64 * 1e-13)
+            .collect();
+        let mut expected: Vec<u32> = (0..packed.len() as u32).collect();
+        expected.sort_by(|&a, &b| packed[a as usize].total_cmp(&packed[b as usize]));
+        assert_eq!(stable_order(&packed), expected);
         // Past one chunk, so the parallel passes split the records.
         for (n, levels) in [(80_000, 50.0), (300_000, 1e6)] {
             let values = tied_values(n, levels, 7);

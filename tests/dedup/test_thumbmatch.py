@@ -170,3 +170,26 @@ def test_a_burst_of_reencodes_is_searched_as_one_picture(photos: list[Path], tmp
     assert not groups.filter(pl.col("path").str.contains("other_"))["group"].is_in(burst["group"].implode()).any()
     pairs = recipe_audit.duplicate_pairs(files)
     assert pairs.height >= 150 * 149 // 2  # every burst pair is a pair of the rule
+
+
+def test_a_follower_keeps_the_links_its_leader_lacks() -> None:
+    """Window hashes are not transitive: a picture can be a candidate of a near-identical follower
+    and not of its leader. The groups still equal the connected components of the pairs (a
+    constructed case: a smooth texture, the same under noise, and a detailed variant)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(1277)  # the first seed where the old search split the group
+
+    def smooth(sigma: float) -> np.ndarray:
+        return np.asarray(gaussian_filter(rng.normal(size=(16, 16)), sigma).ravel())
+
+    base = smooth(1.5)
+    leader = np.clip(128 + 60 * base / base.std(), 0, 255)
+    follower = np.clip(leader + rng.normal(size=256) * 2.0, 0, 255)
+    detail = smooth(1.2)
+    other = np.clip(follower + rng.uniform(20, 60) * detail / detail.std(), 0, 255)
+    thumbs, shape = np.stack([leader, follower, other]).astype(np.float32), np.full((3, 5), np.nan)
+    assert thumbmatch.near_identical_leaders(thumbs, shape).tolist() == [0, 0, 2]
+    pairs = set(zip(*thumbmatch.matched_pairs(thumbs, shape).select("a", "b")))
+    assert pairs == {(0, 1), (1, 2)}
+    assert thumbmatch.matched_groups(thumbs, shape).tolist() == [0, 0, 0]

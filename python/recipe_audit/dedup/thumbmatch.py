@@ -379,8 +379,9 @@ def matched_pairs(
         ``a``, ``b`` (row numbers, ``a < b``), ``correlation`` (of the best confirmed window; null
         for two flat pictures), ``mirrored`` (matched through a mirror image), sorted by ``a``,
         ``b``. Raises `TooManyPairs` past `max_pairs` flat pairs (groups of k blank frames hold
-        k(k-1)/2); with `chain_flat`, flat pictures are linked to their neighbour in mean only
-        (same groups, n pairs at most).
+        k(k-1)/2; a grid's own count can raise it first); with `chain_flat`, flat pictures are
+        linked to their neighbour in mean only, in each hue grid (same groups, at most
+        len(HUE_GRIDS) * n pairs).
     """
     candidate_distance = CANDIDATE_DISTANCE if candidate_distance is None else candidate_distance
     min_correlation = MIN_CORRELATION if min_correlation is None else min_correlation
@@ -441,11 +442,13 @@ def matched_pairs_across(
     flat_mine, flat_theirs = mine.std(axis=1) < FLAT_STD, theirs.std(axis=1) < FLAT_STD
     # Flat pictures: each of mine against the range of their levels within FLAT_MEAN_DISTANCE,
     # in every hue grid.
-    my_shape = None if mine_shape is None else mine_shape[flat_mine]
-    their_shape = None if theirs_shape is None else theirs_shape[flat_theirs]
+    # Hues compare only when both sides know them (else a known hue's key offset parts them).
+    both = mine_shape is not None and theirs_shape is not None
+    my_shape = mine_shape[flat_mine] if both and mine_shape is not None else None
+    their_shape = theirs_shape[flat_theirs] if both and theirs_shape is not None else None
     my_rows, all_their_rows = np.flatnonzero(flat_mine), np.flatnonzero(flat_theirs)
     found_a, found_b = [], []
-    for grid in _grids(my_shape if their_shape is not None else None):
+    for grid in _grids(my_shape):
         level = _flat_keys(theirs[flat_theirs], their_shape, grid)
         order = np.argsort(level, kind="stable")
         level, their_rows = level[order], all_their_rows[order]
@@ -520,10 +523,10 @@ is a link the rule makes anyway."""
 
 
 def near_identical_leaders(thumbs: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    """Per textured picture, the row it is searched as: the first picture with its whole hash
-    when the two correlate at NEAR_IDENTICAL or more and pass the colour check, else itself. A
-    burst of 10,000 re-encodes of one photo is searched as one picture, not 5e7 candidate pairs;
-    the leader's links stand for its followers' (which correlate with it at 0.995 or more)."""
+    """Per textured picture, its leader: the first picture with its whole hash when the two
+    correlate at NEAR_IDENTICAL or more and pass the colour check, else itself. A follower is
+    linked to its leader (a link the rule makes anyway) and never searched against another
+    follower, so a burst of 10,000 re-encodes of one photo is not 5e7 candidate pairs."""
     n = len(thumbs)
     leader = np.arange(n)
     if n < 2:
@@ -585,11 +588,20 @@ def matched_groups(
     ]
     fa, fb = np.concatenate([a for a, _ in flat_links]), np.concatenate([b for _, b in flat_links])
     textured = np.flatnonzero(~flat)
-    # Near-identical pictures (a burst of re-encodes) are searched as their leader, linked to it.
+    # Near-identical pictures (a burst of re-encodes) are linked to their leader, and searched
+    # only against the pictures that lead or stand alone, never against each other: what links a
+    # follower to another picture is still found (window hashes are not transitive), and a burst
+    # of k costs k searches, not k(k-1)/2.
     leader = near_identical_leaders(distinct[textured], shape[textured])
     followers = np.flatnonzero(leader != np.arange(len(textured)))
-    follower_links = (textured[followers], textured[leader[followers]])
-    textured = textured[leader == np.arange(len(textured))]
+    follower_rows, leader_rows = textured[followers], textured[leader == np.arange(len(textured))]
+    follower_links = [(follower_rows, textured[leader[followers]])]
+    if len(followers):
+        across = matched_pairs_across(
+            distinct[follower_rows], distinct[leader_rows], shape[follower_rows], shape[leader_rows]
+        )
+        follower_links.append((follower_rows[across["a"].to_numpy()], leader_rows[across["b"].to_numpy()]))
+    textured = leader_rows
     size = max(1, len(textured)) if chunk_size is None else chunk_size
     starts = list(range(0, len(textured), size))
     chunks = [put((distinct[textured[s : s + size]], shape[textured[s : s + size]])) for s in starts]
@@ -599,7 +611,7 @@ def matched_groups(
         for j in range(i, len(chunks))
     ]
     runner = run_tiles or (lambda work: (tile_links(*tile) for tile in work))
-    links = [follower_links, *((textured[a], textured[b]) for a, b in runner(tiles))]
+    links = [*follower_links, *((textured[a], textured[b]) for a, b in runner(tiles))]
     # Nodes 0..n are the pictures, n..n+k the distinct thumbnails; each picture joins its own.
     a = np.concatenate([np.arange(n), n + fa, *[n + x for x, _ in links]]).astype(np.uint32)
     b = np.concatenate([n + which, n + fb, *[n + y for _, y in links]]).astype(np.uint32)
