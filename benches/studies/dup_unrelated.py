@@ -16,7 +16,8 @@ import numpy as np
 import polars as pl
 
 import recipe_audit
-from recipe_audit.dedup import duplicates, thumbmatch
+from recipe_audit.dedup import thumbmatch
+from recipe_audit.dedup.rule import window_rule_rows
 
 
 def main() -> None:
@@ -26,9 +27,7 @@ def main() -> None:
     args = ap.parse_args()
     table = pl.concat([pl.read_parquet(f"{d}/table.parquet") for d in args.dirs])
     table = table.filter(pl.col("source_kind").is_in(args.kinds.split(",")))
-    files = duplicates._windows_usable(recipe_audit.scan(table["path"].to_list(), progress=False)).join(
-        table, on="path"
-    )
+    files = window_rule_rows(recipe_audit.scan(table["path"].to_list(), progress=False)).join(table, on="path")
     thumbs, shape = thumbmatch.thumbnails(files), thumbmatch.shapes(files)
     pairs = thumbmatch.matched_pairs(thumbs, shape)
     groups = thumbmatch.matched_groups(thumbs, shape)

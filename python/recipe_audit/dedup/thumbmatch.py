@@ -8,7 +8,8 @@ moves too far to find it. So every picture is also hashed through windows of its
 1. **Windows.** From each file's ``thumb`` (16x16 gray, area-averaged), `WINDOWS` resamples 49
    axis-aligned windows (each side whole, or 94% or 88% of it, flush with either edge or
    centred: 7 choices per side) and 6 centre windows (88%) turned by 2, 3.5 and 5 degrees either
-   way. Each window gets a 64-bit pHash-like hash: the low 8x8 DCT frequencies of a 16x16
+   way, in the picture's pixels (per band of aspect ratio, `ASPECT_STEP`: turned in the squashed
+   thumbnail, a wide picture's window would be sheared). Each window gets a 64-bit pHash-like hash: the low 8x8 DCT frequencies of a 16x16
    resampling, against their median.
 2. **Candidates.** A file's whole-picture hash, and its mirror image's, against every window hash
    of every other file, within `CANDIDATE_DISTANCE` bits (the exact search of `_core`).
@@ -108,6 +109,8 @@ def _windows() -> list[tuple[tuple[float, float], tuple[float, float], float]]:
 
 WINDOWS = _windows()
 """Every window a picture is hashed through: (x range, y range, degrees), fractions of the sides."""
+_ALIGNED = sum(1 for *_, degrees in WINDOWS if degrees == 0.0)
+"""The axis-aligned windows come first; the turned ones follow."""
 
 
 def _dct_matrix(n: int) -> np.ndarray:
@@ -115,15 +118,17 @@ def _dct_matrix(n: int) -> np.ndarray:
     return np.cos(np.pi * k * (2 * x + 1) / (2 * n))
 
 
-def _sampling(x: tuple[float, float], y: tuple[float, float], degrees: float) -> np.ndarray:
-    """(GRID*GRID, THUMB_SIDE**2): bilinear samples of a window, turned about its centre."""
+def _sampling(x: tuple[float, float], y: tuple[float, float], degrees: float, aspect: float = 1.0) -> np.ndarray:
+    """(GRID*GRID, THUMB_SIDE**2): bilinear samples of a window, turned about its centre. The turn
+    is in the picture's pixels: `aspect` (width / height) undoes the thumbnail's squashing, which
+    would otherwise shear a turned window of a non-square picture."""
     s = THUMB_SIDE
     u = (np.arange(_GRID) + 0.5) / _GRID * 2 - 1
     gy, gx = np.meshgrid(u, u, indexing="ij")
     cx, cy, hw, hh = (x[0] + x[1]) / 2, (y[0] + y[1]) / 2, (x[1] - x[0]) / 2, (y[1] - y[0]) / 2
     cos, sin = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
-    px = np.clip((cx + cos * gx * hw - sin * gy * hh) * s - 0.5, 0, s - 1).ravel()
-    py = np.clip((cy + sin * gx * hw + cos * gy * hh) * s - 0.5, 0, s - 1).ravel()
+    px = np.clip((cx + cos * gx * hw - sin * gy * hh / aspect) * s - 0.5, 0, s - 1).ravel()
+    py = np.clip((cy + sin * gx * hw * aspect + cos * gy * hh) * s - 0.5, 0, s - 1).ravel()
     x0, y0 = np.floor(px).astype(int), np.floor(py).astype(int)
     x1, y1 = np.minimum(x0 + 1, s - 1), np.minimum(y0 + 1, s - 1)
     wx, wy = px - x0, py - y0
@@ -141,10 +146,36 @@ def _sampling(x: tuple[float, float], y: tuple[float, float], degrees: float) ->
 
 @functools.cache
 def _maps() -> np.ndarray:
-    """(windows, GRID*GRID coefficients, THUMB_SIDE**2): a thumbnail to each window's 2-D DCT."""
+    """(windows, GRID*GRID coefficients, THUMB_SIDE**2): a thumbnail to each window's 2-D DCT (the
+    turned windows for a square picture; see `_turned_maps`)."""
     c = _dct_matrix(_GRID)
     dct2 = np.kron(c, c)
     return np.stack([dct2 @ _sampling(*w) for w in WINDOWS]).astype(np.float32)
+
+
+ASPECT_STEP = 0.1
+"""Turned windows are made per band of log(width / height) this wide (about 10% of aspect)."""
+_ASPECT_BANDS = 12  # bands each side of square: aspect ratios from 1:3.3 to 3.3:1
+
+
+def aspect_bands(shape: np.ndarray | None, n: int) -> np.ndarray:
+    """(n,) int: each picture's band of log aspect ratio (0 = square, also when unknown)."""
+    if shape is None:
+        return np.zeros(n, np.int64)
+    bands = np.round(np.nan_to_num(shape[:, 0], nan=0.0) / ASPECT_STEP)
+    return np.asarray(bands.clip(-_ASPECT_BANDS, _ASPECT_BANDS), dtype=np.int64)
+
+
+@functools.cache
+def _turned_maps(band: int) -> np.ndarray:
+    """(turned windows, GRID*GRID, THUMB_SIDE**2): the turned windows' maps for pictures of one
+    aspect band (`_maps` holds band 0's)."""
+    if band == 0:
+        return _maps()[_ALIGNED:]
+    c = _dct_matrix(_GRID)
+    dct2 = np.kron(c, c)
+    aspect = float(np.exp(band * ASPECT_STEP))
+    return np.stack([dct2 @ _sampling(*w, aspect=aspect) for w in WINDOWS[_ALIGNED:]]).astype(np.float32)
 
 
 _LOW_INDEX = np.array([u * _GRID + v for u in range(_LOW) for v in range(_LOW)])
@@ -211,8 +242,11 @@ def thumbnails(frame: pl.DataFrame) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8).reshape(-1, THUMB_SIDE * THUMB_SIDE).astype(np.float32)
 
 
-def _window_hashes(thumbs: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Per picture: (whole hash, mirror hash) as (n, 2), and every window's hash as (n, windows)."""
+def _window_hashes(
+    thumbs: np.ndarray, bands: np.ndarray | None = None, chunk: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per picture: (whole hash, mirror hash) as (n, 2), and every window's hash as (n, windows),
+    the turned windows in each picture's aspect band (`aspect_bands`; square when None)."""
     low_maps = _maps()[:, _LOW_INDEX, :]  # (W, 64, 256)
     windows = low_maps.shape[0]
     flat_maps = low_maps.reshape(-1, low_maps.shape[2]).T  # (256, W*64)
@@ -223,6 +257,12 @@ def _window_hashes(thumbs: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, n
         index[start : start + chunk] = _hash(low)
         whole[start : start + chunk, 0] = index[start : start + chunk, 0]
         whole[start : start + chunk, 1] = _hash(low[:, 0] * _MIRROR_SIGN[_LOW_INDEX])
+    if bands is not None:
+        for band in np.unique(bands[bands != 0]):
+            rows = np.flatnonzero(bands == band)
+            turned = _turned_maps(int(band))[:, _LOW_INDEX, :]
+            low = (thumbs[rows] @ turned.reshape(-1, turned.shape[2]).T).reshape(len(rows), -1, _LOW * _LOW)
+            index[rows, _ALIGNED:] = _hash(low)
     return whole, index
 
 
@@ -245,15 +285,20 @@ def _correlations(
     mirrored: np.ndarray,
     other: np.ndarray,
     window: np.ndarray,
+    theirs_bands: np.ndarray | None = None,
 ) -> np.ndarray:
     """Correlation of the DCT coefficients: each query's whole picture (or its mirror image; from
-    `mine_whole`, the whole pictures' coefficients) against `other`'s `window`, per candidate."""
+    `mine_whole`, the whole pictures' coefficients) against `other`'s `window` (turned in the
+    other's aspect band), per candidate."""
     maps = _maps()
     mine = _unit_ac(mine_whole[query] * np.where(mirrored[:, None], _MIRROR_SIGN, np.float32(1)))
     theirs = np.empty_like(mine)
-    for w in np.unique(window):
-        at = np.flatnonzero(window == w)
-        theirs[at] = _unit_ac(theirs_thumbs[other[at]] @ maps[w].T)
+    band = np.zeros(len(other), np.int64) if theirs_bands is None else theirs_bands[other]
+    band = np.where(window >= _ALIGNED, band, 0)  # axis-aligned windows do not depend on it
+    for w, b in np.unique(np.stack([window, band], axis=1), axis=0):
+        at = np.flatnonzero((window == w) & (band == b))
+        window_map = maps[w] if w < _ALIGNED else _turned_maps(int(b))[w - _ALIGNED]
+        theirs[at] = _unit_ac(theirs_thumbs[other[at]] @ window_map.T)
     return np.einsum("ij,ij->i", mine, theirs)
 
 
@@ -312,7 +357,11 @@ def _recoloured(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
 
 
 def _with_correlations(
-    candidates: pl.DataFrame, mine: np.ndarray, theirs: np.ndarray, chunk: int = 200_000
+    candidates: pl.DataFrame,
+    mine: np.ndarray,
+    theirs: np.ndarray,
+    theirs_bands: np.ndarray | None = None,
+    chunk: int = 200_000,
 ) -> pl.DataFrame:
     """The candidates with their ``correlation``, computed `chunk` at a time so memory stays a
     few hundred MB however many candidates a cluster of near-identical pictures makes."""
@@ -322,7 +371,9 @@ def _with_correlations(
     correlation = np.empty(candidates.height, np.float32)
     for start in range(0, candidates.height, chunk):
         part = slice(start, start + chunk)
-        correlation[part] = _correlations(mine_whole, theirs, query[part], mirrored[part], other[part], window[part])
+        correlation[part] = _correlations(
+            mine_whole, theirs, query[part], mirrored[part], other[part], window[part], theirs_bands
+        )
     return candidates.with_columns(correlation=pl.Series(correlation, dtype=pl.Float32))
 
 
@@ -404,7 +455,9 @@ def matched_pairs(
     if len(textured) < 2:
         return _finish(flats)
     local = thumbs[textured]
-    hashes = _window_hashes(local)
+    local_shape = None if shape is None else shape[textured]
+    bands = aspect_bands(local_shape, len(local))
+    hashes = _window_hashes(local, bands)
     candidates = _near_best(
         _candidates(hashes, hashes, candidate_distance)
         .filter(pl.col("query") != pl.col("other"))
@@ -412,8 +465,9 @@ def matched_pairs(
     )
     if candidates.height == 0:
         return _finish(flats)
-    local_shape = None if shape is None else shape[textured]
-    confirmed = _confirmed(_with_correlations(candidates, local, local), min_correlation, local_shape, local_shape)
+    confirmed = _confirmed(
+        _with_correlations(candidates, local, local, bands), min_correlation, local_shape, local_shape
+    )
     rows = pl.Series(textured)
     confirmed = confirmed.with_columns(a=rows.gather(confirmed["a"]), b=rows.gather(confirmed["b"]))
     return _finish(pl.concat([flats, confirmed], how="vertical_relaxed"))
@@ -471,11 +525,13 @@ def matched_pairs_across(
     if len(ours) == 0 or len(other) == 0:
         return _finish(flats)
     m, t = mine[ours], theirs[other]
-    m_hashes, t_hashes = _window_hashes(m), _window_hashes(t)
-    forward = _with_correlations(_candidates(m_hashes, t_hashes, candidate_distance), m, t).with_columns(
+    m_bands = aspect_bands(None if mine_shape is None else mine_shape[ours], len(m))
+    t_bands = aspect_bands(None if theirs_shape is None else theirs_shape[other], len(t))
+    m_hashes, t_hashes = _window_hashes(m, m_bands), _window_hashes(t, t_bands)
+    forward = _with_correlations(_candidates(m_hashes, t_hashes, candidate_distance), m, t, t_bands).with_columns(
         a="query", b="other"
     )
-    backward = _with_correlations(_candidates(t_hashes, m_hashes, candidate_distance), t, m).with_columns(
+    backward = _with_correlations(_candidates(t_hashes, m_hashes, candidate_distance), t, m, m_bands).with_columns(
         a="other", b="query"
     )
     candidates = _near_best(pl.concat([forward, backward]))
