@@ -220,3 +220,18 @@ def test_turned_copies_of_wide_photos_are_found(photos: list[Path], tmp_path: Pa
         for i in made
     ]
     assert all(found), f"{sum(found)} of {len(found)} turned copies found"
+
+
+def test_a_gray_picture_needs_more_to_match_a_coloured_one() -> None:
+    """A candidate at a correlation between MIN_CORRELATION and MIN_GRAY_COLOR_CORRELATION stands
+    when both pictures are gray or both coloured, not for a gray one against a coloured one (the
+    colour check cannot judge that pair; most links between unrelated photos were of it)."""
+    correlation = (thumbmatch.MIN_CORRELATION + thumbmatch.MIN_GRAY_COLOR_CORRELATION) / 2
+    candidates = pl.DataFrame({"a": [0], "b": [0], "correlation": [correlation], "mirrored": [False]})
+
+    def stands(colour_a: float, colour_b: float) -> bool:
+        mine, theirs = np.array([[0.0, 500, colour_a, 0, 0]]), np.array([[0.0, 500, colour_b, 0, 0]])
+        return thumbmatch._confirmed(candidates, thumbmatch.MIN_CORRELATION, mine, theirs).height == 1
+
+    assert stands(0.0, 0.0) and stands(20.0, 25.0) and stands(np.nan, 20.0)
+    assert not stands(0.0, 20.0) and not stands(20.0, 1.0)

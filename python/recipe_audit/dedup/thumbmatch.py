@@ -20,8 +20,9 @@ moves too far to find it. So every picture is also hashed through windows of its
    can. A match through a mirror image needs `MIN_MIRROR_CORRELATION`, and one between pictures
    of different shapes (aspect ratios apart by more than `MAX_ASPECT_CHANGE`: the thumbnail hides
    the shape) `MIN_RESHAPED_CORRELATION`; a match involving a small picture (shorter side under
-   `SMALL_SIDE`) `MIN_SMALL_CORRELATION`. Two coloured pictures whose colourfulness (a scan
-   column) differs more than `MAX_COLOR_RATIO` times never match.
+   `SMALL_SIDE`) `MIN_SMALL_CORRELATION`; a gray picture against a coloured one
+   `MIN_GRAY_COLOR_CORRELATION`. Two coloured pictures whose colourfulness (a scan column)
+   differs more than `MAX_COLOR_RATIO` times never match.
 4. **Flat pictures** (thumbnail standard deviation under `FLAT_STD`: one colour, a blank page)
    have no structure to hash: they match only each other, when their mean levels differ by at most
    `FLAT_MEAN_DISTANCE` and their hues agree (one cell of `FLAT_HUE_STEP` levels, in any of four
@@ -67,6 +68,11 @@ SMALL_SIDE = 40
 from a copy (sklearn's 8x8 digits: two different handwritten 1s correlate above 0.9); a match
 involving one needs `MIN_SMALL_CORRELATION`, a copy at most re-encoded or resized."""
 MIN_SMALL_CORRELATION = 0.98
+MIN_GRAY_COLOR_CORRELATION = 0.65
+"""The bar for a gray picture against a coloured one (colourfulness under `COLORED` on one side
+only): the colour check cannot judge them, and on the tuning halves 44 of 47 links between
+different sources were of this kind, at 0.60-0.73 (a gray copy of a coloured photo correlates
+near 1; 0.3% of such true links fall under 0.65)."""
 MAX_COLOR_RATIO = 3.0
 """Two coloured pictures (colourfulness at least `COLORED` each) whose colourfulness differs by
 more than this factor are not copies: brightness and contrast edits scale it by 0.5-1.9, while a
@@ -330,16 +336,23 @@ def _confirmed(
         .then(pl.lit(max(min_correlation, MIN_MIRROR_CORRELATION)))
         .otherwise(pl.lit(min_correlation))
     )
-    reshaped = small = recoloured = np.zeros(candidates.height, dtype=bool)
+    reshaped = small = recoloured = gray_and_colour = np.zeros(candidates.height, dtype=bool)
     if mine_shape is not None and theirs_shape is not None:
         mine, theirs = mine_shape[candidates["a"].to_numpy()], theirs_shape[candidates["b"].to_numpy()]
         reshaped = np.nan_to_num(np.abs(mine[:, 0] - theirs[:, 0]), nan=0.0) > MAX_ASPECT_CHANGE
         small = np.nan_to_num(np.minimum(mine[:, 1], theirs[:, 1]), nan=np.inf) < SMALL_SIDE
         recoloured = _recoloured(mine[:, 2], theirs[:, 2])
+        gray_mine, gray_theirs = mine[:, 2] < COLORED, theirs[:, 2] < COLORED  # NaN (unknown) is neither
+        gray_and_colour = (gray_mine & (theirs[:, 2] >= COLORED)) | (gray_theirs & (mine[:, 2] >= COLORED))
     needed = pl.when("reshaped").then(pl.lit(max(min_correlation, MIN_RESHAPED_CORRELATION))).otherwise(needed)
     needed = pl.when("small").then(pl.lit(max(min_correlation, MIN_SMALL_CORRELATION))).otherwise(needed)
+    needed = (
+        pl.when("gray_and_colour").then(pl.max_horizontal(needed, pl.lit(MIN_GRAY_COLOR_CORRELATION))).otherwise(needed)
+    )
     return (
-        candidates.with_columns(reshaped=pl.Series(reshaped), small=pl.Series(small))
+        candidates.with_columns(
+            reshaped=pl.Series(reshaped), small=pl.Series(small), gray_and_colour=pl.Series(gray_and_colour)
+        )
         .filter(~pl.Series(recoloured))
         .sort("correlation", descending=True)
         .group_by("a", "b", maintain_order=True)
