@@ -392,9 +392,8 @@ fn ranked_rows<'py>(
         return Err(PyValueError::new_err("class ids must stay below 2^31"));
     }
     macro_rules! ranked {
-        ($t:ty) => {{
-            let q = quality.extract::<PyReadonlyArray1<'py, $t>>()?;
-            let q = q.as_slice()?;
+        ($q:expr) => {{
+            let q = $q.as_slice()?;
             if q.len() != n {
                 return Err(PyValueError::new_err(format!(
                     "quality has {} entries for {n} rows",
@@ -412,10 +411,10 @@ fn ranked_rows<'py>(
                 .into_pyobject(py)
         }};
     }
-    if quality.extract::<PyReadonlyArray1<'py, f32>>().is_ok() {
-        ranked!(f32)
-    } else if quality.extract::<PyReadonlyArray1<'py, f64>>().is_ok() {
-        ranked!(f64)
+    if let Ok(q) = quality.extract::<PyReadonlyArray1<'py, f32>>() {
+        ranked!(q)
+    } else if let Ok(q) = quality.extract::<PyReadonlyArray1<'py, f64>>() {
+        ranked!(q)
     } else {
         Err(PyTypeError::new_err(
             "quality must be a contiguous 1-D float32 or float64 NumPy array",

@@ -6,16 +6,6 @@ use rayon::prelude::*;
 /// Records per parallel chunk of a radix pass: below this, one chunk.
 const MIN_CHUNK: usize = 1 << 16;
 
-/// The positions of `values` in ascending order, equal values in input order. NaN sorts last;
-/// -0.0 equals 0.0.
-pub fn stable_order<T: SortKey>(values: &[T]) -> Vec<u32> {
-    sorted_records(values)
-        .0
-        .into_iter()
-        .map(|r| r as u32)
-        .collect()
-}
-
 /// Each value's 32-bit key (of the value rounded to f32) and position packed in one u64 (key
 /// high), sorted by an LSD radix sort: the records move as plain integers, four 8-bit passes (256
 /// buckets keep the scatter within cache and TLB reach; 65,536 do not), passes where every key
@@ -182,7 +172,8 @@ pub struct Ranked<T> {
 /// Every row's columns in ascending `quality` (ties in input order). The label, suggestion and
 /// flag are packed into one u64 per row first, so the gather reads one random word per row.
 ///
-/// Panics if the columns differ in length or a class id reaches 2^31 (the caller checks).
+/// Panics if the columns differ in length. Suggested class ids must stay below 2^31 (the top bit
+/// carries the flag): the caller refuses larger ones; debug builds assert it.
 pub fn ranked_rows<T: SortKey>(
     quality: &[T],
     label: &[u32],
@@ -220,7 +211,7 @@ pub fn ranked_rows<T: SortKey>(
         .par_iter_mut()
         .zip((label, suggested, flagged))
         .for_each(|(p, (&l, &s, &f))| {
-            assert!(s < 1 << 31, "class ids must stay below 2^31");
+            debug_assert!(s < 1 << 31, "class ids must stay below 2^31");
             *p = l as u64 | (s as u64) << 32 | (f as u64) << 63;
         });
     out.index
@@ -238,6 +229,15 @@ pub fn ranked_rows<T: SortKey>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The positions of `values` in ascending order, equal values in input order.
+    fn stable_order<T: SortKey>(values: &[T]) -> Vec<u32> {
+        sorted_records(values)
+            .0
+            .into_iter()
+            .map(|r| r as u32)
+            .collect()
+    }
 
     /// Floats with many exact ties (xorshift, quantized to `levels` steps).
     fn tied_values(n: usize, levels: f64, seed: u64) -> Vec<f64> {

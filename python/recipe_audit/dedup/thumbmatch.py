@@ -9,8 +9,8 @@ moves too far to find it. So every picture is also hashed through windows of its
    axis-aligned windows (each side whole, or 94% or 88% of it, flush with either edge or
    centred: 7 choices per side) and 6 centre windows (88%) turned by 2, 3.5 and 5 degrees either
    way, in the picture's pixels (per band of aspect ratio, `ASPECT_STEP`: turned in the squashed
-   thumbnail, a wide picture's window would be sheared). Each window gets a 64-bit pHash-like hash: the low 8x8 DCT frequencies of a 16x16
-   resampling, against their median.
+   thumbnail, a wide picture's window would be sheared). Each window gets a 64-bit pHash-like
+   hash: the low 8x8 DCT frequencies of a 16x16 resampling, against their median.
 2. **Candidates.** A file's whole-picture hash, and its mirror image's, against every window hash
    of every other file, within `CANDIDATE_DISTANCE` bits (the exact search of `_core`).
 3. **Confirmation.** A candidate stands when the correlation of the two pictures' 16x16 DCT
@@ -610,7 +610,10 @@ def near_identical_leaders(thumbs: np.ndarray, shape: np.ndarray) -> np.ndarray:
         return leader
     rows, heads = order[shared], bucket_first[shared]
     full = _maps()[0]
-    correlation = np.einsum("ij,ij->i", _unit_ac(thumbs[rows] @ full.T), _unit_ac(thumbs[heads] @ full.T))
+    # Each bucket's first picture once, however many pictures share its hash.
+    distinct_heads, head_of = np.unique(heads, return_inverse=True)
+    head_units = _unit_ac(thumbs[distinct_heads] @ full.T)[head_of.ravel()]
+    correlation = np.einsum("ij,ij->i", _unit_ac(thumbs[rows] @ full.T), head_units)
     joins = (correlation >= NEAR_IDENTICAL) & ~_recoloured(shape[rows, 2], shape[heads, 2])
     leader[rows[joins]] = heads[joins]
     return leader
