@@ -3,8 +3,8 @@
 use crate::decode::decode;
 use crate::decode::outcome::{Header, Limits, Status};
 use crate::decode::sniff::{Format, extension_mismatch, sniff};
-use crate::picture::hash::{THUMB_SIDE, ahash, content_hash, dhash, phash_and_mirror, thumbnail};
-use crate::picture::stats::{Stats, measure};
+use crate::picture::hash::{THUMB_SIDE, content_hash, image_hashes, thumbnail};
+use crate::picture::stats::{Stats, blur_square, measure};
 
 /// One file's row. Optional fields are null in the frame.
 #[derive(Debug, Clone)]
@@ -98,10 +98,12 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
                 decoded.picture.reduced_to(limits.min_decode_side as usize)
             };
             let picture = &picture;
-            let (phash, phash_mirror) = phash_and_mirror(picture);
-            row.hashes = Some([ahash(picture), dhash(picture), phash, phash_mirror]);
-            row.thumb = Some(thumbnail(picture));
-            row.stats = Some(measure(picture));
+            row.hashes = Some(image_hashes(picture));
+            // One small area-averaged square serves the deprecated `blur` and the thumbnail
+            // (its 4x4 blocks: the thumbnail is still the picture's area average).
+            let square = blur_square(picture);
+            row.thumb = Some(thumbnail(&square));
+            row.stats = Some(measure(picture, &square));
             row.colorfulness = decoded.colorfulness;
         }
         Err(failure) => {

@@ -87,6 +87,16 @@ pub fn phash_and_mirror(picture: &Gray) -> (u64, u64) {
     with_mirror(&phash_low_frequencies(picture))
 }
 
+/// `[aHash, dHash, pHash, pHash of the mirror image]` of a picture, as the scan stores them.
+///
+/// Each from its own Lanczos resize of the picture, as imagehash defines them. (Taking aHash and
+/// dHash from pHash's 32x32 thumbnail instead saves ~6% of the scan's instructions, but dHash then
+/// falls to 94% within 4 bits of imagehash on the test photographs, under the 95% owed.)
+pub fn image_hashes(picture: &Gray) -> [u64; 4] {
+    let (phash, mirror) = phash_and_mirror(picture);
+    [ahash(picture), dhash(picture), phash, mirror]
+}
+
 fn with_mirror(low: &[f64; 64]) -> (u64, u64) {
     let mut mirrored = *low;
     for (i, c) in mirrored.iter_mut().enumerate() {

@@ -27,7 +27,9 @@ pub struct Stats {
     pub entropy: f64,
 }
 
-pub fn measure(picture: &Gray) -> Stats {
+/// The measures of `picture`; `square` is its BLUR_SIDE x BLUR_SIDE area-averaged version
+/// (`blur_square`), made once by the caller, who also takes the thumbnail from it.
+pub fn measure(picture: &Gray, square: &Gray) -> Stats {
     let mut histogram = [0u64; 256];
     for &p in &picture.pixels {
         histogram[p as usize] += 1;
@@ -62,7 +64,7 @@ pub fn measure(picture: &Gray) -> Stats {
         bright_frac: bright,
         luma_p01: percentile(&histogram, 0.01),
         luma_p99: percentile(&histogram, 0.99),
-        blur: laplacian_variance(picture),
+        blur: laplacian_variance(square),
         sharpness: sharpness(picture),
         entropy,
     }
@@ -160,12 +162,17 @@ pub fn sharpness(picture: &Gray) -> Option<f64> {
     (strong >= MIN_EDGES).then(|| crisp as f64 / strong as f64)
 }
 
-/// Variance of the 4-neighbour Laplacian on a BLUR_SIDE x BLUR_SIDE area-averaged picture: low
-/// means little fine structure (blurred *or* merely flat: the `blur` column is deprecated in favour
-/// of `sharpness`, which tells the two apart). Area averaging, not Lanczos: the column owes no
-/// parity with another tool, and it costs a tenth.
-pub fn laplacian_variance(picture: &Gray) -> f64 {
-    let small = resize_area(picture, BLUR_SIDE, BLUR_SIDE);
+/// A picture's BLUR_SIDE x BLUR_SIDE area average, the input of `laplacian_variance`. Area
+/// averaging, not Lanczos: the column owes no parity with another tool, and it costs a tenth.
+pub fn blur_square(picture: &Gray) -> Gray {
+    resize_area(picture, BLUR_SIDE, BLUR_SIDE)
+}
+
+/// Variance of the 4-neighbour Laplacian on a picture's `blur_square`: low means little fine
+/// structure (blurred *or* merely flat: the `blur` column is deprecated in favour of `sharpness`,
+/// which tells the two apart).
+pub fn laplacian_variance(small: &Gray) -> f64 {
+    assert_eq!((small.width, small.height), (BLUR_SIDE, BLUR_SIDE));
     let s = BLUR_SIDE;
     let rows: Vec<&[u8]> = small.pixels.chunks_exact(s).collect();
     let (mut sum, mut sum_sq) = (0i64, 0i64);
@@ -187,9 +194,13 @@ pub fn laplacian_variance(picture: &Gray) -> f64 {
 mod tests {
     use super::*;
 
+    fn measured(picture: &Gray) -> Stats {
+        measure(picture, &blur_square(picture))
+    }
+
     #[test]
     fn flat_gray() {
-        let s = measure(&Gray::new(10, 10, vec![100; 100]));
+        let s = measured(&Gray::new(10, 10, vec![100; 100]));
         assert_eq!(s.mean, 100.0);
         assert_eq!(s.std, 0.0);
         assert_eq!(s.entropy, 0.0);
@@ -203,7 +214,7 @@ mod tests {
     fn half_black_half_white() {
         let mut px = vec![0u8; 50];
         px.extend(vec![255u8; 50]);
-        let s = measure(&Gray::new(10, 10, px));
+        let s = measured(&Gray::new(10, 10, px));
         assert_eq!(s.mean, 127.5);
         assert_eq!(s.std, 127.5);
         assert_eq!(s.entropy, 1.0);
@@ -225,8 +236,8 @@ mod tests {
             })
             .collect();
         assert!(
-            laplacian_variance(&Gray::new(128, 128, squares))
-                > 10.0 * laplacian_variance(&Gray::new(128, 128, ramp))
+            laplacian_variance(&blur_square(&Gray::new(128, 128, squares)))
+                > 10.0 * laplacian_variance(&blur_square(&Gray::new(128, 128, ramp)))
         );
     }
 
