@@ -25,6 +25,7 @@ import dataclasses
 import functools
 import hashlib
 import io
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -110,10 +111,21 @@ SYSTEM_PHOTO_DIRS: tuple[str, ...] = (
     "/usr/share/backgrounds",
     "/usr/share/wallpapers",
     "/usr/share/mypaint/backgrounds",
+    "/usr/share/lxqt/wallpapers",
+    "/usr/share/palapeli/collection",
+    "/usr/share/tuxpaint/templates",
+    "/usr/share/tuxtype/images",
+    "/usr/share/doc/opencv-doc/examples/data",
+    "/usr/share/doc/opencv-doc/examples/text",
 )
-"""Where Debian's artwork packages put their pictures (``mate-backgrounds``, ``lomiri-wallpapers*``,
-``ukui-wallpapers``, ``gnome-backgrounds``, ``sway-backgrounds``, ``mypaint-data-extras``): photographs,
-illustrations and paper textures, read by `photo_library` when present."""
+"""Where Debian's packages put their pictures (``mate-backgrounds``, ``lomiri-wallpapers*``,
+``ukui-wallpapers``, ``gnome-backgrounds``, ``sway-backgrounds``, ``mypaint-data-extras``,
+``plasma-workspace-wallpapers``, ``lxqt-themes``, ``palapeli-data``, ``tuxpaint-data``, ``tuxtype-data``,
+``opencv-doc``): photographs, illustrations and paper textures, read by `photo_library` when present.
+The benchmarks' machines install them with ``apt-get install -y --no-install-recommends
+mate-backgrounds lomiri-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 ukui-wallpapers
+gnome-backgrounds sway-backgrounds mypaint-data-extras plasma-workspace-wallpapers lxqt-themes
+palapeli-data tuxpaint-data tuxtype-data opencv-doc``."""
 
 _GRAY_SOURCES = frozenset({"brick", "camera", "cell", "clock", "coins", "grass", "gravel", "moon", "page", "text"})
 # Debian's artwork mixes photographs with drawn or rendered art and scanned paper; these say which.
@@ -124,7 +136,47 @@ _ART_BY_NAME = frozenset(
 )
 
 
-def _debian_kind(folder: str, name: str) -> str:
+# Folders of applications, named by their package rather than by the folder's own name.
+_APP_FOLDERS = {
+    "/usr/share/lxqt/wallpapers": "lxqt",
+    "/usr/share/palapeli/collection": "palapeli",
+    "/usr/share/tuxpaint/templates": "tuxpaint",
+    "/usr/share/tuxtype/images": "tuxtype",
+    "/usr/share/doc/opencv-doc/examples/data": "opencv",
+    "/usr/share/doc/opencv-doc/examples/text": "opencv/text",
+}
+# KDE wallpaper packages (<Name>/contents/images/<W>x<H>.jpg; Plasma's): these are photographs,
+# the rest (and other desktops' packages there, e.g. desktop-base's) drawn or rendered.
+_KDE_PHOTOS = frozenset(
+    {"BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey", "Kite"}
+    | {"OneStandsOut", "Path", "summer_1am"}
+)
+# LXQt's photographs; its other wallpapers are logos on gradients and low-poly art.
+_LXQT_PHOTOS = frozenset(
+    {"Butterfly-Kenneth-Wimer", "Valendas", "after-the-rain", "appleflower", "beam", "butterfly", "cloud", "drop"}
+    | {"flowers", "fog", "this-is-not-windows"}
+)
+# OpenCV's sample data mixes photographs with their second views (stereo pairs, calibration series),
+# masks, drawings and deliberately blurred shots: only these photographs are read, the rest skipped.
+_OPENCV_PHOTOS = frozenset(
+    {"aero1", "aloeL", "apple", "baboon", "basketball1", "board", "building", "chicky_512", "ela_original"}
+    | {"fruits", "graf1", "left", "left01", "leuvenA", "orange", "squirrel_cls", "stuff"}
+)
+
+
+def _debian_kind(folder: str, name: str) -> str | None:
+    """``photo``, ``art`` or ``paper``; ``None``: not a source (skip it)."""
+    if folder.startswith("opencv"):
+        scene = folder == "opencv/text" and re.fullmatch(r"scenetext\d+", name) is not None
+        return "photo" if name in _OPENCV_PHOTOS or scene else None
+    if folder == "wallpapers":
+        return "photo" if name in _KDE_PHOTOS else "art"
+    if folder == "lxqt":
+        return "photo" if name in _LXQT_PHOTOS else "art"
+    if folder in ("palapeli", "tuxpaint", "tuxtype/backgrounds"):  # jigsaw, paint-over and space photographs
+        return "photo"
+    if folder == "tuxtype":  # landscapes "kcas<N>" and the seal pup; the rest: game screens and sprites
+        return "photo" if name.startswith("kcas") or name == "hidden" else None
     if folder in _PAPER_FOLDERS:
         return "paper"
     if folder in _ART_FOLDERS or name in _ART_BY_NAME:
@@ -133,7 +185,13 @@ def _debian_kind(folder: str, name: str) -> str:
     return "photo" if folder == "mate/nature" or "_by_" in name else "art"
 
 
+def _pixels(size: str) -> int:
+    """``"1920x1080"`` -> 2073600."""
+    return math.prod(int(n) for n in size.split("x"))
+
+
 _LIBRARY_LONG_SIDE = 1600
+_PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,11 +251,29 @@ def _load_library(system_dirs: tuple[str, ...]) -> tuple[Photo, ...]:
     seen = {p.name for p in out}
     for folder in system_dirs:
         for path in sorted(Path(folder).rglob("*")):
-            if path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp") or not path.is_file():
+            if path.suffix.lower() not in _PICTURE_SUFFIXES or not path.is_file():
                 continue
             # One picture at several sizes ("Elephants_3840x2160") is one source.
             name = re.sub(r"_\d+x\d+(_Portrait)?$", "", path.stem)
-            if name in seen:
+            sub = path.parent.relative_to(folder).as_posix()
+            label = _APP_FOLDERS.get(folder)
+            if label is not None:
+                sub = label if sub == "." else f"{label}/{sub}"
+            elif "contents" in Path(sub).parts:
+                # A KDE wallpaper package: one picture at several sizes, read at its largest; its
+                # contents/screenshot.png is a preview.
+                if path.parent.parent.name != "contents" or not re.fullmatch(r"\d+x\d+", name):
+                    continue
+                sizes = [p for p in path.parent.iterdir() if p.suffix.lower() in _PICTURE_SUFFIXES]
+                sizes = [p for p in sizes if re.fullmatch(r"\d+x\d+", p.stem)]
+                if path != max(sizes, key=lambda p: (_pixels(p.stem), p.name)):
+                    continue
+                name, sub = path.parents[2].name, Path(folder).name
+            sub = Path(folder).name if sub == "." else sub
+            if name.isdigit():  # tuxtype's backgrounds/0.jpg ...: a number is no name
+                name = f"{sub.replace('/', '_')}_{name}"
+            kind = _debian_kind(sub, name)
+            if name in seen or kind is None:
                 continue
             try:
                 with Image.open(path) as im:
@@ -210,9 +286,7 @@ def _load_library(system_dirs: tuple[str, ...]) -> tuple[Photo, ...]:
             if min(arr.shape[:2]) < 200:
                 continue
             seen.add(name)
-            sub = path.parent.relative_to(folder).as_posix()
-            sub = Path(folder).name if sub == "." else sub
-            out.append(photo(name, f"debian:{sub}", arr, _debian_kind(sub, name)))
+            out.append(photo(name, f"debian:{sub}", arr, kind))
     return tuple(sorted(out, key=lambda p: (p.family, p.name)))
 
 
