@@ -17,8 +17,8 @@ Planted faults are made from photographs only (blurring a blank paper texture pl
   as JPEG q60-95 (15% PNG, 10% WebP);
 - ``ordinary_gray``: the same from gray sources (a gray photograph, micrograph or scanned page,
   stored as RGB): every flag but ``grayscale`` counts as false;
-- ``ordinary_flat``: the flattest of 12 small random crops (15-35% of each side) of a source, upscaled
-  to 200-800 px: sky, sea, walls, out-of-focus backgrounds, paper;
+- ``ordinary_flat``: the flattest of 12 small random crops (15-35% of each side) of a source, resized to
+  a long side of 200-800 px, never enlarged: sky, sea, walls, out-of-focus backgrounds, paper;
 - ``ordinary_fog``: a crop blended 40-70% with a light gray (fog, haze: little contrast, edges kept);
 - ``ordinary_night``: a crop under a steep gamma (dark overall, highlights kept);
 - ``ordinary_text``: a page of rendered text (DejaVu / Liberation fonts, 9-22 px) on paper colour;

@@ -192,29 +192,6 @@ pub fn resize_lanczos_box(
     Gray::new(out_w, out_h, out)
 }
 
-/// Defines `$name`, which runs `$pass` (an `#[inline(always)]` loop the compiler vectorises)
-/// compiled for AVX2 where the CPU has it, else for the x86-64 baseline. SSE2 has no 32-bit
-/// multiply and no byte-to-int widening, so the baseline build runs these loops several times
-/// slower. Integer sums wrap the same in any order: both builds give the same bytes.
-macro_rules! dispatched {
-    ($name:ident => $pass:ident($($arg:ident: $ty:ty),*)) => {
-        fn $name($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2")]
-                fn with_avx2($($arg: $ty),*) {
-                    $pass($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU was just checked to have AVX2.
-                    return unsafe { with_avx2($($arg),*) };
-                }
-            }
-            $pass($($arg),*)
-        }
-    };
-}
-
 dispatched!(run_horizontal => horizontal_pass(lines: &[u8], width: usize, horizontal: &Coefficients, out: &mut [u8]));
 dispatched!(run_vertical => vertical_pass(rows: &[u8], out_w: usize, first_row: usize, vertical: &Coefficients, out: &mut [u8]));
 
