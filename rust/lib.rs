@@ -32,7 +32,7 @@ const DEFAULT_MIN_DECODE_SIDE: u32 = 64;
 /// The scan frame's columns and their Polars types, in order: the one declaration of the frame's
 /// contract. `rows_to_columns` builds exactly these (checked on every batch), and
 /// `recipe_audit.schema.SCAN_SCHEMA` is built from the module's `SCAN_COLUMNS`.
-const SCAN_COLUMNS: [(&str, &str); 30] = [
+const SCAN_COLUMNS: [(&str, &str); 31] = [
     ("path", "String"),
     ("bytes", "UInt64"),
     ("format", "String"),
@@ -56,6 +56,7 @@ const SCAN_COLUMNS: [(&str, &str); 30] = [
     ("luma_p99", "UInt8"),
     ("blur", "Float64"),
     ("sharpness", "Float64"),
+    ("sharpness_fine", "Float64"),
     ("colorfulness", "Float64"),
     ("chroma_rg", "Float64"),
     ("chroma_yb", "Float64"),
@@ -105,6 +106,7 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("luma_p99", |r| r.stats.map(|s| s.luma_p99));
     column!("blur", |r| r.stats.map(|s| s.blur));
     column!("sharpness", |r| r.stats.and_then(|s| s.sharpness));
+    column!("sharpness_fine", |r| r.stats.and_then(|s| s.sharpness_fine));
     column!("colorfulness", |r| r.colorfulness.map(|c| c.colorfulness));
     column!("chroma_rg", |r| r.colorfulness.map(|c| c.mean_rg));
     column!("chroma_yb", |r| r.colorfulness.map(|c| c.mean_yb));

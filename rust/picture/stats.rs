@@ -24,6 +24,9 @@ pub struct Stats {
     pub blur: f64,
     /// Share of the strong edges that are crisp (`sharpness`); None with too few strong edges.
     pub sharpness: Option<f64>,
+    /// The same share one decode scale finer, for pictures whose `sharpness` is at most
+    /// FINE_LOOK_BELOW (None otherwise): the scan fills it in (`scan::analyze`), `measure` cannot.
+    pub sharpness_fine: Option<f64>,
     pub entropy: f64,
 }
 
@@ -66,6 +69,7 @@ pub fn measure(picture: &Gray, square: &Gray) -> Stats {
         luma_p99: percentile(&histogram, 0.99),
         blur: laplacian_variance(square),
         sharpness: sharpness(picture),
+        sharpness_fine: None,
         entropy,
     }
 }
@@ -94,6 +98,12 @@ pub const STRONG_EDGE: i32 = 16;
 pub const CRISP_WIDTH: i32 = 2;
 /// Fewer strong edges than this: nothing to judge sharpness on (flat, or smooth gradients).
 pub const MIN_EDGES: u32 = 20;
+/// Pictures whose `sharpness` is at most this are looked at again one decode scale finer
+/// (`sharpness_fine`). At the scan's scale a blur of 1% of the long side spans 0.6-1.3 decoded
+/// pixels, which a crisp edge can also span; twice as fine, it spans 1.3-2.6. About 3% of ordinary
+/// photographs fall below 0.15 (so the second decode costs ~3% more), and the planted blurs the
+/// coarse look misses sit at 0.02-0.15 (chosen on the tuning halves: BENCHMARKS.md).
+pub const FINE_LOOK_BELOW: f64 = 0.15;
 
 /// Counts strong and crisp edges down the columns of a `width`-wide picture, all columns at once:
 /// each column carries its current run (direction, rise, steepest step) and the update is

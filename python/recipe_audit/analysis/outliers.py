@@ -70,6 +70,9 @@ class OutlierThresholds:
         sharpness_max: ``blurry`` when at most this share of the strong edges is crisp (scan
             column ``sharpness``): the edges that exist are soft. Pictures with too few strong
             edges to judge (sky, fog, a blank wall) have a null ``sharpness`` and are never blurry.
+        sharpness_fine_max: ... or when at most this share is crisp one decode scale finer (scan
+            column ``sharpness_fine``, measured where ``sharpness`` is 0.15 or less): a blur of
+            about 1% of the image side is under two pixels at the scan's scale, and shows there.
         blur_min_side: ``blurry`` is not judged on images whose shorter side is below this (the
             measure then sees the upscaling, not the photo), nor on flat ones (``low_information``).
         flat_std: ``low_information`` when the luma std <= this: a blank or solid frame. (Entropy
@@ -93,6 +96,7 @@ class OutlierThresholds:
     dark_p99: float = 40.0
     bright_p01: float = 210.0
     sharpness_max: float = 0.02
+    sharpness_fine_max: float = 0.005
     blur_min_side: int = 64
     flat_std: float = 2.5
     gray_colorfulness: float = 1.0
@@ -134,7 +138,8 @@ class OutlierThresholds:
         return {
             "dark": f"99% of the pixels at luma <= {self.dark_p99:g}",
             "bright": f"99% of the pixels at luma >= {self.bright_p01:g}",
-            "blurry": f"sharpness <= {self.sharpness_max:g} (share of strong edges that are crisp), shorter side >= {self.blur_min_side}",
+            "blurry": f"sharpness <= {self.sharpness_max:g} or sharpness_fine <= {self.sharpness_fine_max:g} "
+            f"(share of strong edges that are crisp, at the scan's scale or one finer), shorter side >= {self.blur_min_side}",
             "low_information": f"luma std <= {self.flat_std:g}: a blank or solid frame",
             "odd_size": f"sqrt(w h) {self.size_factor:g}x off the median and |z| >= {self.z:g}",
             "odd_aspect": f"elongation {self.aspect_factor:g}x the median and z >= {self.z:g}",
@@ -143,16 +148,25 @@ class OutlierThresholds:
 
     def measured(self, flag: str) -> tuple[str, str, float]:
         """The column a flag is judged on, the comparison and the threshold: the report shows the
-        picture's value beside them ("sharpness 0.004 (<= 0.02)")."""
-        return {
-            "dark": ("luma_p99", "<=", self.dark_p99),
-            "bright": ("luma_p01", ">=", self.bright_p01),
-            "blurry": ("sharpness", "<=", self.sharpness_max),
-            "low_information": ("std", "<=", self.flat_std),
-            "odd_size": ("z_size", "|z| >=", self.z),
-            "odd_aspect": ("z_aspect", ">=", self.z),
-            "grayscale": ("colorfulness", "<", self.gray_colorfulness),
-        }[flag]
+        picture's value beside them ("sharpness 0.004 (<= 0.02)"). For a flag with several ways to
+        fire (``blurry``), the first; `legs` gives them all."""
+        return self.legs(flag)[0]
+
+    def legs(self, flag: str) -> tuple[tuple[str, str, float], ...]:
+        """Every (column, comparison, threshold) a flag fires on, any one being enough."""
+        if flag == "blurry":
+            return (("sharpness", "<=", self.sharpness_max), ("sharpness_fine", "<=", self.sharpness_fine_max))
+        return (
+            {
+                "dark": ("luma_p99", "<=", self.dark_p99),
+                "bright": ("luma_p01", ">=", self.bright_p01),
+                "blurry": ("sharpness", "<=", self.sharpness_max),
+                "low_information": ("std", "<=", self.flat_std),
+                "odd_size": ("z_size", "|z| >=", self.z),
+                "odd_aspect": ("z_aspect", ">=", self.z),
+                "grayscale": ("colorfulness", "<", self.gray_colorfulness),
+            }[flag],
+        )
 
 
 def _measures() -> dict[str, pl.Expr]:
@@ -200,7 +214,10 @@ def _flags(t: OutlierThresholds) -> dict[str, pl.Expr]:
         "bright": pl.col("luma_p01") >= t.bright_p01,
         "blurry": (pl.min_horizontal(w, h) >= t.blur_min_side)
         & (pl.col("std") > t.flat_std)
-        & (pl.col("sharpness") <= t.sharpness_max),
+        & (
+            (pl.col("sharpness") <= t.sharpness_max)
+            | (pl.col("sharpness_fine") <= t.sharpness_fine_max).fill_null(False)
+        ),
         "low_information": pl.col("std") <= t.flat_std,
         "odd_size": enough
         & ((size_ratio >= t.size_factor) | (size_ratio <= 1.0 / t.size_factor))
@@ -227,7 +244,7 @@ def find_outliers(
     Returns:
         One row per decoded image, sorted by ``score`` (largest first), then path: ``path``,
         ``label``, ``split``, ``width``, ``height``, the measures (``mean``, ``std``, ``luma_p01``,
-        ``luma_p99``, ``sharpness``, ``colorfulness``, ``blur`` (deprecated), ``entropy``,
+        ``luma_p99``, ``sharpness``, ``sharpness_fine``, ``colorfulness``, ``blur`` (deprecated), ``entropy``,
         ``channels``), ``z_<measure>`` for each of `MEASURES` (robust score against
         the whole dataset: (x - median) / max(1.4826 MAD, IQR / 1.349, floor), capped at ±99;
         null under ``min_count`` images), ``zc_<measure>`` (the same within the image's class;
@@ -261,6 +278,8 @@ def find_outliers(
     }
     require_columns(files, needed)
     extra = [c for c in ("label", "split") if c in files.columns]
+    if "sharpness_fine" not in files.columns:  # scanned by a release before it
+        files = files.with_columns(sharpness_fine=pl.lit(None, pl.Float64))
     usable = files.filter(
         (pl.col("status") == "ok") & pl.col("mean").is_not_null() & (pl.col("width") > 0) & (pl.col("height") > 0)
     )
@@ -292,6 +311,7 @@ def find_outliers(
             "luma_p01",
             "luma_p99",
             "sharpness",
+            "sharpness_fine",
             "colorfulness",
             "blur",
             "entropy",

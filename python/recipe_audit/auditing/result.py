@@ -35,7 +35,10 @@ _FRAMES = (
 # A frame with the scan's columns and no row: the empty bias frames of an `Audit` built by hand.
 _NO_FILES = (
     pl.DataFrame(schema={"status": pl.String, "split": pl.String, "label": pl.String})
-    .with_columns(pl.lit(None, pl.Float64).alias(c) for c in ("mean", "std", "sharpness", "colorfulness", "aspect"))
+    .with_columns(
+        pl.lit(None, pl.Float64).alias(c)
+        for c in ("mean", "std", "sharpness", "sharpness_fine", "colorfulness", "aspect")
+    )
     .with_columns(
         pl.lit(None, pl.UInt32).alias("width"),
         pl.lit(None, pl.UInt32).alias("height"),

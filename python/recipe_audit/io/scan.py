@@ -120,7 +120,9 @@ def scan(
         parts), ``blur``
         (deprecated: variance of the Laplacian on a 64x64 picture, low for blurry *or* merely
         flat pictures; use ``sharpness``), ``sharpness`` (share of the strong edges that are
-        crisp, 0-1; null when a picture has fewer than 20 strong edges), ``colorfulness``
+        crisp, 0-1; null when a picture has fewer than 20 strong edges), ``sharpness_fine`` (the
+        same one decode scale finer, taken only where ``sharpness`` is 0.15 or less, else null),
+        ``colorfulness``
         (Hasler-Süsstrunk, 0 for any gray picture; null where not measured: CMYK, RGB-stored
         and lossless JPEGs, GIF), ``entropy`` (bits
         of the luma histogram, 0-8), ``aspect`` (width / height), ``label`` and ``split`` (from an

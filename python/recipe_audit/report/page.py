@@ -205,7 +205,7 @@ class _Builder:
         flags = []
         for flag in FLAGS:
             hits = odd.filter(pl.col(flag))
-            key, op, limit = thresholds.measured(flag)
+            key = thresholds.measured(flag)[0]
             # Worst first: the most extreme value of the measure the flag was judged on.
             worst_high = flag in ("bright", "odd_aspect")
             hits = hits.sort(
@@ -213,9 +213,15 @@ class _Builder:
                 descending=worst_high or flag == "odd_size",
                 nulls_last=True,
             )
+            legs = thresholds.legs(flag)
             items = [
-                self.item(p, f"{key} {_fmt(v)} ({op} {limit:g})")
-                for p, v in hits.select("path", key).head(PER_FLAG).iter_rows()
+                self.item(
+                    row[0],
+                    " or ".join(
+                        f"{k} {_fmt(v)} ({o} {lim:g})" for (k, o, lim), v in zip(legs, row[1:]) if v is not None
+                    ),
+                )
+                for row in hits.select("path", *(k for k, _, _ in legs)).head(PER_FLAG).iter_rows()
             ]
             flags.append({"flag": flag, "count": hits.height, "rule": rules[flag], "cards": items})
         top = [
