@@ -61,6 +61,7 @@ def components(pairs, nodes=()):
 def save(name, groups, seconds, note=""):
     """groups: list of lists of paths (any form; mapped back to /tmp/dh19 paths)."""
     rows = [(to_original(p), i) for i, g in enumerate(groups) for p in g]
+    OUT.mkdir(parents=True, exist_ok=True)
     pl.DataFrame(rows, schema=["path", "group"], orient="row").write_parquet(OUT / f"{name}.parquet")
     (OUT / f"{name}.json").write_text(json.dumps({"seconds": seconds, "note": note, "groups": len(groups)}))
     print(f"{name}: {len(groups)} groups, {len(rows)} files, {seconds:.1f} s")
