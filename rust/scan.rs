@@ -5,6 +5,7 @@ use crate::decode::outcome::{Header, Limits, Status};
 use crate::decode::sniff::{Format, extension_mismatch, sniff};
 use crate::picture::gray::Gray;
 use crate::picture::hash::{THUMB_SIDE, content_hash, image_hashes, thumbnail};
+use crate::picture::resample::Columns;
 use crate::picture::stats::{FINE_LOOK_BELOW, Stats, blur_square, measure, sharpness};
 
 /// One file's row. Optional fields are null in the frame.
@@ -99,12 +100,14 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
                 decoded.picture.reduced_to(limits.min_decode_side as usize)
             };
             let picture = &picture;
-            row.hashes = Some(image_hashes(picture));
+            // The picture column by column, read by the hashes' resizes and the sharpness edges.
+            let columns = Columns::of(picture);
+            row.hashes = Some(image_hashes(picture, &columns));
             // One small area-averaged square serves the deprecated `blur` and the thumbnail
             // (its 4x4 blocks: the thumbnail is still the picture's area average).
             let square = blur_square(picture);
             row.thumb = Some(thumbnail(&square));
-            let mut stats = measure(picture, &square);
+            let mut stats = measure(picture, &square, &columns);
             if stats.sharpness.is_some_and(|s| s <= FINE_LOOK_BELOW) {
                 stats.sharpness_fine = finer_sharpness(bytes, format, limits, picture);
             }

@@ -143,86 +143,86 @@ fn clip8(acc: i32) -> u8 {
 
 const ROUNDING: i32 = 1 << (PRECISION_BITS - 1);
 
-/// Resize to `out_w` x `out_h` exactly as Pillow's `Image.resize(size, Image.LANCZOS)` on mode "L".
-pub fn resize_lanczos(src: &Gray, out_w: usize, out_h: usize) -> Gray {
-    resize_lanczos_box(
-        src,
-        (0.0, 0.0, src.width as f64, src.height as f64),
-        out_w,
-        out_h,
-    )
+/// A picture stored column by column (its transpose), each column padded with zeros to a whole
+/// number of 32-byte vectors: the layout the horizontal Lanczos pass and the sharpness edges read
+/// down contiguous memory. Made once per picture and shared (`scan::analyze`).
+pub struct Columns {
+    pub width: usize,
+    pub height: usize,
+    /// Bytes from one column to the next: `height` rounded up to a multiple of 32.
+    pub stride: usize,
+    /// `width` columns of `stride` bytes; the bytes past `height` in each are 0.
+    pub data: Vec<u8>,
 }
 
-/// The window `(left, top, right, bottom)` (fractional pixels) of `src` resized to `out_w` x
-/// `out_h`, as Pillow's `Image.resize(size, Image.LANCZOS, box=...)`.
-pub fn resize_lanczos_box(
-    src: &Gray,
-    window: (f64, f64, f64, f64),
-    out_w: usize,
-    out_h: usize,
-) -> Gray {
+impl Columns {
+    pub fn of(picture: &Gray) -> Columns {
+        let (width, height) = (picture.width, picture.height);
+        let stride = height.next_multiple_of(32);
+        let mut data = vec![0u8; width * stride];
+        for (y, line) in picture.pixels.chunks_exact(width.max(1)).enumerate() {
+            for (column, &p) in data.chunks_exact_mut(stride).zip(line) {
+                column[y] = p;
+            }
+        }
+        Columns {
+            width,
+            height,
+            stride,
+            data,
+        }
+    }
+}
+
+/// Resize to `out_w` x `out_h` exactly as Pillow's `Image.resize(size, Image.LANCZOS)` on mode "L".
+pub fn resize_lanczos(src: &Gray, out_w: usize, out_h: usize) -> Gray {
+    resize_lanczos_columns(src, &Columns::of(src), out_w, out_h)
+}
+
+/// `resize_lanczos` of `src` whose `Columns` are already made.
+pub fn resize_lanczos_columns(src: &Gray, columns: &Columns, out_w: usize, out_h: usize) -> Gray {
     assert!(src.width > 0 && src.height > 0 && out_w > 0 && out_h > 0);
-    let (x0, y0, x1, y1) = window;
-    let whole_x = x0 == 0.0 && x1 == src.width as f64;
-    let whole_y = y0 == 0.0 && y1 == src.height as f64;
-    let vertical = coefficients(src.height, y0, y1, out_h);
-    // Only the rows the vertical pass reads go through the horizontal pass.
-    let first_row = vertical.bounds.first().map_or(0, |b| b.0);
-    let last_row = vertical.bounds.last().map_or(0, |b| b.0 + b.1);
-
-    let rows: Gray = if out_w != src.width || !whole_x {
-        let horizontal = coefficients(src.width, x0, x1, out_w);
-        let lines = &src.pixels[first_row * src.width..last_row * src.width];
-        let mut out = vec![0u8; out_w * (last_row - first_row)];
-        run_horizontal(lines, src.width, &horizontal, &mut out);
-        Gray::new(out_w, last_row - first_row, out)
+    debug_assert_eq!((columns.width, columns.height), (src.width, src.height));
+    let rows: Gray = if out_w != src.width {
+        let horizontal = coefficients(src.width, 0.0, src.width as f64, out_w);
+        let mut out = vec![0u8; out_w * src.height];
+        run_horizontal(columns, &horizontal, &mut out);
+        Gray::new(out_w, src.height, out)
     } else {
-        Gray::new(
-            src.width,
-            last_row - first_row,
-            src.pixels[first_row * src.width..last_row * src.width].to_vec(),
-        )
+        src.clone()
     };
-
-    if out_h == src.height && whole_y {
+    if out_h == src.height {
         return rows;
     }
+    let vertical = coefficients(src.height, 0.0, src.height as f64, out_h);
     let mut out = vec![0u8; out_w * out_h];
-    run_vertical(&rows.pixels, out_w, first_row, &vertical, &mut out);
+    run_vertical(&rows.pixels, out_w, 0, &vertical, &mut out);
     Gray::new(out_w, out_h, out)
 }
 
-dispatched!(run_horizontal => horizontal_pass(lines: &[u8], width: usize, horizontal: &Coefficients, out: &mut [u8]));
+dispatched!(run_horizontal => horizontal_pass(columns: &Columns, horizontal: &Coefficients, out: &mut [u8]));
 dispatched!(run_vertical => vertical_pass(rows: &[u8], out_w: usize, first_row: usize, vertical: &Coefficients, out: &mut [u8]));
 
 /// Pillow's horizontal pass: each output sample of each line, from its taps, clipped to 8 bits.
 ///
-/// Run down the columns of the transposed lines: one tap then adds a weight times a contiguous
-/// column into all lines' sums at once (vectorised), where a tap loop per output sample would be a
-/// short dot product of ~20 values, mostly loop overhead.
+/// Run down the picture's columns: one tap then adds a weight times a contiguous column into all
+/// lines' sums at once (vectorised, no scalar tail thanks to the padding), where a tap loop per
+/// output sample would be a short dot product of ~20 values, mostly loop overhead.
 #[inline(always)]
-fn horizontal_pass(lines: &[u8], width: usize, horizontal: &Coefficients, out: &mut [u8]) {
+fn horizontal_pass(columns: &Columns, horizontal: &Coefficients, out: &mut [u8]) {
     let out_w = horizontal.bounds.len();
-    let height = lines.len() / width;
-    // Columns padded with zeros to whole vectors (32 lanes once unrolled): no scalar tail.
-    let stride = height.next_multiple_of(32);
-    let mut columns = vec![0u8; width * stride];
-    for (y, line) in lines.chunks_exact(width).enumerate() {
-        for (column, &p) in columns.chunks_exact_mut(stride).zip(line) {
-            column[y] = p;
-        }
-    }
+    let stride = columns.stride;
     let mut acc = vec![0i32; stride];
     for (xx, &(xmin, count)) in horizontal.bounds.iter().enumerate() {
         acc.fill(ROUNDING);
         let weights = &horizontal.weights[xx * horizontal.ksize..][..count];
         for (k, &w) in weights.iter().enumerate() {
-            let column = &columns[(xmin + k) * stride..][..stride];
+            let column = &columns.data[(xmin + k) * stride..][..stride];
             for (a, &p) in acc.iter_mut().zip(column) {
                 *a = a.wrapping_add(p as i32 * w);
             }
         }
-        for (y, &a) in acc[..height].iter().enumerate() {
+        for (y, &a) in acc[..columns.height].iter().enumerate() {
             out[y * out_w + xx] = clip8(a);
         }
     }
@@ -462,8 +462,9 @@ mod tests {
                 compute_coefficients(h, 0.0, h as f64, oh),
             );
             let (mut fast, mut plain) = (vec![0u8; ow * h], vec![0u8; ow * h]);
-            run_horizontal(&src.pixels, w, &horizontal, &mut fast);
-            horizontal_pass(&src.pixels, w, &horizontal, &mut plain);
+            let columns = Columns::of(&src);
+            run_horizontal(&columns, &horizontal, &mut fast);
+            horizontal_pass(&columns, &horizontal, &mut plain);
             assert_eq!(fast, plain, "horizontal {w}x{h} -> {ow}");
             let (mut fast_v, mut plain_v) = (vec![0u8; ow * oh], vec![0u8; ow * oh]);
             run_vertical(&plain, ow, 0, &vertical, &mut fast_v);

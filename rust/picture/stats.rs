@@ -2,7 +2,7 @@
 //! information.
 
 use super::gray::Gray;
-use super::resample::resize_area;
+use super::resample::{Columns, resize_area};
 
 /// Luma at or below this counts as near-black.
 pub const DARK_LEVEL: u8 = 15;
@@ -31,8 +31,9 @@ pub struct Stats {
 }
 
 /// The measures of `picture`; `square` is its BLUR_SIDE x BLUR_SIDE area-averaged version
-/// (`blur_square`), made once by the caller, who also takes the thumbnail from it.
-pub fn measure(picture: &Gray, square: &Gray) -> Stats {
+/// (`blur_square`), made once by the caller, who also takes the thumbnail from it, and `columns`
+/// its `Columns`, which the hashes read too.
+pub fn measure(picture: &Gray, square: &Gray, columns: &Columns) -> Stats {
     let mut histogram = [0u64; 256];
     for &p in &picture.pixels {
         histogram[p as usize] += 1;
@@ -68,7 +69,7 @@ pub fn measure(picture: &Gray, square: &Gray) -> Stats {
         luma_p01: percentile(&histogram, 0.01),
         luma_p99: percentile(&histogram, 0.99),
         blur: laplacian_variance(square),
-        sharpness: sharpness(picture),
+        sharpness: sharpness_with(picture, columns),
         sharpness_fine: None,
         entropy,
     }
@@ -165,18 +166,18 @@ fn column_edges_pass(pixels: &[u8], width: usize, counts: &mut (u32, u32)) {
 /// An edge is a monotone run of steps of at least EDGE_STEP levels; its width is its rise over its
 /// steepest step. Rows are measured as the columns of the transposed picture.
 pub fn sharpness(picture: &Gray) -> Option<f64> {
+    sharpness_with(picture, &Columns::of(picture))
+}
+
+/// `sharpness` of a picture whose `Columns` are made: its rows are read as those columns (the
+/// zero padding past each column's end is flat, no edge).
+pub fn sharpness_with(picture: &Gray, columns: &Columns) -> Option<f64> {
     let (w, h) = (picture.width, picture.height);
     if w < 2 || h < 2 {
         return None;
     }
-    let mut transposed = vec![0u8; w * h];
-    for (x, column) in transposed.chunks_exact_mut(h).enumerate() {
-        for (out, &p) in column.iter_mut().zip(picture.pixels[x..].iter().step_by(w)) {
-            *out = p;
-        }
-    }
     let (strong_down, crisp_down) = column_edges(&picture.pixels, w);
-    let (strong_across, crisp_across) = column_edges(&transposed, h);
+    let (strong_across, crisp_across) = column_edges(&columns.data, columns.stride);
     let (strong, crisp) = (strong_down + strong_across, crisp_down + crisp_across);
     (strong >= MIN_EDGES).then(|| crisp as f64 / strong as f64)
 }
@@ -214,7 +215,7 @@ mod tests {
     use super::*;
 
     fn measured(picture: &Gray) -> Stats {
-        measure(picture, &blur_square(picture))
+        measure(picture, &blur_square(picture), &Columns::of(picture))
     }
 
     #[test]
