@@ -117,6 +117,19 @@ pub fn from_interleaved(width: usize, height: usize, channels: usize, data: &[u8
     Gray::new(width, height, pixels)
 }
 
+/// Noise-like bytes from a fixed seed (xorshift32), for tests that need busy pictures and no crate.
+#[cfg(test)]
+pub(crate) fn test_noise(len: usize, mut state: u32) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

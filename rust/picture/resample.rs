@@ -436,17 +436,8 @@ mod tests {
         }
     }
 
-    /// Noise-like pixels from a fixed seed (xorshift), so the test needs no crate.
-    fn noise(w: usize, h: usize, mut state: u32) -> Gray {
-        let px = (0..w * h)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                (state >> 24) as u8
-            })
-            .collect();
-        Gray::new(w, h, px)
+    fn noise(w: usize, h: usize, state: u32) -> Gray {
+        Gray::new(w, h, super::super::gray::test_noise(w * h, state))
     }
 
     #[test]

@@ -303,15 +303,7 @@ mod tests {
     fn vector_build_counts_the_same_edges() {
         // Smoothed noise: runs of every length and direction, widths that are not whole vectors.
         let (w, h) = (133, 77);
-        let mut state = 0x2545_f491u32;
-        let mut px: Vec<u8> = (0..w * h)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                (state >> 24) as u8
-            })
-            .collect();
+        let mut px = super::super::gray::test_noise(w * h, 0x2545_f491);
         for i in w..w * h {
             px[i] = ((px[i] as u16 + px[i - w] as u16 * 3) / 4) as u8;
         }
