@@ -109,7 +109,14 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
             row.thumb = Some(thumbnail(&square));
             let mut stats = measure(picture, &square, &columns);
             if stats.sharpness.is_some_and(|s| s <= FINE_LOOK_BELOW) {
-                stats.sharpness_fine = finer_sharpness(bytes, format, limits, picture);
+                let at_full_size = picture.width as u64 * picture.height as u64
+                    == h.width as u64 * h.height as u64;
+                // A picture decoded at full size has no finer view: the same value, no decode.
+                stats.sharpness_fine = if at_full_size {
+                    stats.sharpness
+                } else {
+                    finer_sharpness(bytes, format, limits, picture)
+                };
             }
             row.stats = Some(stats);
             row.colorfulness = decoded.colorfulness;

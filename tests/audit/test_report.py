@@ -166,3 +166,15 @@ def test_write_report_misuse_and_labels_section(tmp_path: Path, audit: recipe_au
     labels = html.split('<section id="labels">', 1)[1].split("</section>", 1)[0]
     assert "&lt;b onmouseover=alert(2)&gt;$5 bill" in labels and 'src="data:image/png' in labels
     assert audit.labels.filter(pl.col("label") == XSS_CLASS)["count"].sum() == 3
+
+
+def test_flag_cards_name_the_values_that_fired() -> None:
+    from recipe_audit.report.page import _label
+
+    blurry = recipe_audit.OutlierThresholds().legs("blurry")
+    assert _label(blurry, (0.1, 0.003)) == "sharpness_fine 0.003 (<= 0.005)"  # the finer look alone
+    assert _label(blurry, (0.01, None)) == "sharpness 0.01 (<= 0.02)"
+    assert _label(blurry, (0.01, 0.4)) == "sharpness 0.01 (<= 0.02)"
+    assert _label(blurry, (0.0, 0.0)) == "sharpness 0 (<= 0.02) or sharpness_fine 0 (<= 0.005)"
+    gray = recipe_audit.OutlierThresholds().legs("grayscale")
+    assert _label(gray, (None,)) == "colorfulness  (< 1)"  # not measured: the rule is still shown

@@ -145,9 +145,13 @@ def _previous(target: _Target) -> dict[str, Any] | None:
     return record if record.get("format_version") == FORMAT_VERSION else None
 
 
-def _reusable(previous: dict[str, Any] | None, target: _Target, shard: pl.DataFrame) -> pl.DataFrame | None:
-    """Rows of the previous run for the files of `shard` whose version has not changed."""
-    if not previous:
+def _reusable(
+    previous: dict[str, Any] | None, target: _Target, shard: pl.DataFrame, settings: Settings
+) -> pl.DataFrame | None:
+    """Rows of the previous run for the files of `shard` whose version has not changed, when that
+    run had these settings and columns (`Settings.fingerprint`): rows of another release or
+    another ``min_decode_side`` are read again, never mixed in."""
+    if not previous or previous.get("settings") != settings.fingerprint():
         return None
     first, last = shard["path"][0], shard["path"][-1]
     old = [target.name(s["name"]) for s in previous["shards"] if not (s["last"] < first or s["first"] > last)]
@@ -194,7 +198,7 @@ def run_shard(job: ShardJob, pool: ThreadPoolExecutor | None = None) -> dict[str
         record = {"name": leaf, "rows": entries.height, "first": entries["path"][0], "last": entries["path"][-1]}
         if target.exists(leaf):
             return {**record, "written": 0, "reused": 0, "read": 0}
-        old = _reusable(job.previous, target, entries)
+        old = _reusable(job.previous, target, entries, settings)
         todo = (
             entries
             if old is None

@@ -10,6 +10,7 @@ Needs the ``report`` extra: ``pip install recipe-audit[report]``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -46,6 +47,28 @@ MAX_CLASSES = 60
 
 def _need() -> None:
     require_all("matplotlib", "PIL", "jinja2", extra="report", feature="the HTML report")
+
+
+def _fired(leg: tuple[str, str, float], value: Any) -> bool:
+    """Whether a flag's leg (column, comparison, threshold) fired on this value: the card names
+    only those (a picture blurry at the finer look alone is not shown its coarse value)."""
+    _, op, limit = leg
+    if value is None:
+        return False
+    if op == "<=":
+        return bool(value <= limit)
+    if op == "<":
+        return bool(value < limit)
+    if op == ">=":
+        return bool(value >= limit)
+    return bool(abs(value) >= limit)  # "|z| >="
+
+
+def _label(legs: tuple[tuple[str, str, float], ...], values: Sequence[Any]) -> str:
+    """A flagged picture's card: the values that made the flag fire, each with its threshold (the
+    first leg when none can be shown, e.g. a gray picture whose colour was not measured)."""
+    fired = [(leg, v) for leg, v in zip(legs, values) if _fired(leg, v)] or [(legs[0], values[0])]
+    return " or ".join(f"{key} {_fmt(v)} ({op} {limit:g})" for (key, op, limit), v in fired)
 
 
 def _fmt(value: float | None, spec: str = ".3g") -> str:
@@ -205,22 +228,18 @@ class _Builder:
         flags = []
         for flag in FLAGS:
             hits = odd.filter(pl.col(flag))
-            key = thresholds.measured(flag)[0]
-            # Worst first: the most extreme value of the measure the flag was judged on.
+            legs = thresholds.legs(flag)
+            # Worst first: the most extreme value of the measure the flag was judged on; with
+            # several ways to fire (blurry), the value furthest past its own threshold.
+            key = pl.min_horizontal([pl.col(k) / lim for k, _, lim in legs]) if len(legs) > 1 else pl.col(legs[0][0])
             worst_high = flag in ("bright", "odd_aspect")
             hits = hits.sort(
-                pl.col(key).abs() if flag == "odd_size" else pl.col(key),
+                key.abs() if flag == "odd_size" else key,
                 descending=worst_high or flag == "odd_size",
                 nulls_last=True,
             )
-            legs = thresholds.legs(flag)
             items = [
-                self.item(
-                    row[0],
-                    " or ".join(
-                        f"{k} {_fmt(v)} ({o} {lim:g})" for (k, o, lim), v in zip(legs, row[1:]) if v is not None
-                    ),
-                )
+                self.item(row[0], _label(legs, row[1:]))
                 for row in hits.select("path", *(k for k, _, _ in legs)).head(PER_FLAG).iter_rows()
             ]
             flags.append({"flag": flag, "count": hits.height, "rule": rules[flag], "cards": items})
