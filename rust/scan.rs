@@ -109,14 +109,9 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
             row.thumb = Some(thumbnail(&square));
             let mut stats = measure(picture, &square, &columns);
             if stats.sharpness.is_some_and(|s| s <= FINE_LOOK_BELOW) {
-                let at_full_size = picture.width as u64 * picture.height as u64
-                    == h.width as u64 * h.height as u64;
-                // A picture decoded at full size has no finer view: the same value, no decode.
-                stats.sharpness_fine = if at_full_size {
-                    stats.sharpness
-                } else {
-                    finer_sharpness(bytes, format, limits, picture)
-                };
+                let full_pixels = h.width as u64 * h.height as u64;
+                stats.sharpness_fine =
+                    finer_sharpness(bytes, format, limits, full_pixels, picture, stats.sharpness);
             }
             row.stats = Some(stats);
             row.colorfulness = decoded.colorfulness;
@@ -132,8 +127,20 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
 
 /// `sharpness` of the picture decoded at twice the scan's `min_decode_side` (one DCT scale finer
 /// for a JPEG, half the box reduction otherwise): a second decode, made only for the few pictures
-/// whose edges look soft at the scan's scale. The same picture when it cannot be finer.
-fn finer_sharpness(bytes: &[u8], format: Format, limits: &Limits, coarse: &Gray) -> Option<f64> {
+/// whose edges look soft at the scan's scale. A picture with no finer view (decoded at its full
+/// `full_pixels` already, or the finer decode comes out the same size) keeps `coarse_sharpness`.
+fn finer_sharpness(
+    bytes: &[u8],
+    format: Format,
+    limits: &Limits,
+    full_pixels: u64,
+    coarse: &Gray,
+    coarse_sharpness: Option<f64>,
+) -> Option<f64> {
+    let same_size = |p: &Gray| (p.width, p.height) == (coarse.width, coarse.height);
+    if coarse.width as u64 * coarse.height as u64 == full_pixels {
+        return coarse_sharpness;
+    }
     let finer = Limits {
         min_decode_side: limits.min_decode_side.saturating_mul(2),
         ..*limits
@@ -144,8 +151,8 @@ fn finer_sharpness(bytes: &[u8], format: Format, limits: &Limits, coarse: &Gray)
     } else {
         decoded.picture.reduced_to(finer.min_decode_side as usize)
     };
-    if (picture.width, picture.height) == (coarse.width, coarse.height) {
-        return sharpness(coarse);
+    if same_size(&picture) {
+        return coarse_sharpness;
     }
     sharpness(&picture)
 }

@@ -65,9 +65,9 @@ struct Coefficients {
     weights: Vec<i32>,
 }
 
-/// Pillow's precompute_coeffs: `out_size` samples of the input span [in0, in1) of `in_size`.
-fn compute_coefficients(in_size: usize, in0: f64, in1: f64, out_size: usize) -> Coefficients {
-    let scale = (in1 - in0) / out_size as f64;
+/// Pillow's precompute_coeffs: `out_size` samples of a whole input line of `in_size`.
+fn compute_coefficients(in_size: usize, out_size: usize) -> Coefficients {
+    let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
     let support = LANCZOS_SUPPORT * filterscale;
     let ksize = support.ceil() as usize * 2 + 1;
@@ -75,7 +75,7 @@ fn compute_coefficients(in_size: usize, in0: f64, in1: f64, out_size: usize) -> 
     let mut weights = vec![0i32; out_size * ksize];
     let mut k = vec![0f64; ksize];
     for xx in 0..out_size {
-        let center = in0 + (xx as f64 + 0.5) * scale;
+        let center = (xx as f64 + 0.5) * scale;
         let ss = 1.0 / filterscale;
         // Truncation toward zero, as C's (int) cast does.
         let xmin = ((center - support + 0.5) as i64).max(0) as usize;
@@ -108,27 +108,27 @@ fn compute_coefficients(in_size: usize, in0: f64, in1: f64, out_size: usize) -> 
     }
 }
 
-/// `(input size, input box start and end as f64 bits, output size)`.
-type CoefficientsKey = (usize, u64, u64, usize);
+/// `(input size, output size)`.
+type CoefficientsKey = (usize, usize);
 
 thread_local! {
-    // Computing weights costs two sin() per tap, more than the resize itself on small pictures;
-    // the same (input, output) sizes recur constantly (every hash, every photo of a camera).
+    // Weights cost more than the resize itself on small pictures, and the same (input, output)
+    // sizes recur constantly (every hash, every photo of a camera).
     static COEFFICIENTS: RefCell<HashMap<CoefficientsKey, Rc<Coefficients>>> = RefCell::new(HashMap::new());
 }
 const CACHE_ENTRIES: usize = 4096;
 
-fn coefficients(in_size: usize, in0: f64, in1: f64, out_size: usize) -> Rc<Coefficients> {
+fn coefficients(in_size: usize, out_size: usize) -> Rc<Coefficients> {
     COEFFICIENTS.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let key = (in_size, in0.to_bits(), in1.to_bits(), out_size);
+        let key = (in_size, out_size);
         if let Some(found) = cache.get(&key) {
             return found.clone();
         }
         if cache.len() >= CACHE_ENTRIES {
             cache.clear();
         }
-        let computed = Rc::new(compute_coefficients(in_size, in0, in1, out_size));
+        let computed = Rc::new(compute_coefficients(in_size, out_size));
         cache.insert(key, computed.clone());
         computed
     })
@@ -196,7 +196,7 @@ pub fn resize_lanczos_columns(src: &Gray, columns: &Columns, out_w: usize, out_h
     assert!(src.width > 0 && src.height > 0 && out_w > 0 && out_h > 0);
     debug_assert_eq!((columns.width, columns.height), (src.width, src.height));
     let rows: Gray = if out_w != src.width {
-        let horizontal = coefficients(src.width, 0.0, src.width as f64, out_w);
+        let horizontal = coefficients(src.width, out_w);
         let mut out = vec![0u8; out_w * src.height];
         run_horizontal(columns, &horizontal, &mut out);
         Gray::new(out_w, src.height, out)
@@ -206,14 +206,14 @@ pub fn resize_lanczos_columns(src: &Gray, columns: &Columns, out_w: usize, out_h
     if out_h == src.height {
         return rows;
     }
-    let vertical = coefficients(src.height, 0.0, src.height as f64, out_h);
+    let vertical = coefficients(src.height, out_h);
     let mut out = vec![0u8; out_w * out_h];
-    run_vertical(&rows.pixels, out_w, 0, &vertical, &mut out);
+    run_vertical(&rows.pixels, out_w, &vertical, &mut out);
     Gray::new(out_w, out_h, out)
 }
 
 dispatched!(run_horizontal => horizontal_pass(columns: &Columns, horizontal: &Coefficients, out: &mut [u8]));
-dispatched!(run_vertical => vertical_pass(rows: &[u8], out_w: usize, first_row: usize, vertical: &Coefficients, out: &mut [u8]));
+dispatched!(run_vertical => vertical_pass(rows: &[u8], out_w: usize, vertical: &Coefficients, out: &mut [u8]));
 
 /// Pillow's horizontal pass: each output sample of each line, from its taps, clipped to 8 bits.
 ///
@@ -240,16 +240,10 @@ fn horizontal_pass(columns: &Columns, horizontal: &Coefficients, out: &mut [u8])
     }
 }
 
-/// Pillow's vertical pass over the rows the horizontal pass made (the first is input row
-/// `first_row`), whole rows at a time so the inner loop runs over contiguous memory.
+/// Pillow's vertical pass over the rows the horizontal pass made, whole rows at a time so the
+/// inner loop runs over contiguous memory.
 #[inline(always)]
-fn vertical_pass(
-    rows: &[u8],
-    out_w: usize,
-    first_row: usize,
-    vertical: &Coefficients,
-    out: &mut [u8],
-) {
+fn vertical_pass(rows: &[u8], out_w: usize, vertical: &Coefficients, out: &mut [u8]) {
     let mut acc = vec![0i32; out_w];
     for ((yy, &(ymin, count)), dest) in vertical
         .bounds
@@ -260,7 +254,7 @@ fn vertical_pass(
         acc.fill(ROUNDING);
         let weights = &vertical.weights[yy * vertical.ksize..][..count];
         for (dy, &w) in weights.iter().enumerate() {
-            let row = &rows[(ymin - first_row + dy) * out_w..][..out_w];
+            let row = &rows[(ymin + dy) * out_w..][..out_w];
             for (a, &p) in acc.iter_mut().zip(row) {
                 *a = a.wrapping_add(p as i32 * w);
             }
@@ -425,30 +419,28 @@ mod tests {
             .into_iter()
             .flat_map(|n| [(n, 1), (n, 16), (n, 300)]);
         for (in_size, out_size) in hashes.chain(others) {
-            {
-                let fast = compute_coefficients(in_size, 0.0, in_size as f64, out_size);
-                let scale = in_size as f64 / out_size as f64;
-                let ss = 1.0 / scale.max(1.0);
-                for (xx, &(xmin, count)) in fast.bounds.iter().enumerate() {
-                    let center = (xx as f64 + 0.5) * scale;
-                    let k: Vec<f64> = (0..count)
-                        .map(|x| lanczos((x as f64 + xmin as f64 - center + 0.5) * ss))
-                        .collect();
-                    let total: f64 = k.iter().sum();
-                    for (x, &w) in k.iter().enumerate() {
-                        let w = if total != 0.0 { w / total } else { w };
-                        let fixed = w * (1u32 << PRECISION_BITS) as f64;
-                        let want = if w < 0.0 {
-                            (-0.5 + fixed) as i32
-                        } else {
-                            (0.5 + fixed) as i32
-                        };
-                        assert_eq!(
-                            fast.weights[xx * fast.ksize + x],
-                            want,
-                            "{in_size} -> {out_size}, {xx}/{x}"
-                        );
-                    }
+            let fast = compute_coefficients(in_size, out_size);
+            let scale = in_size as f64 / out_size as f64;
+            let ss = 1.0 / scale.max(1.0);
+            for (xx, &(xmin, count)) in fast.bounds.iter().enumerate() {
+                let center = (xx as f64 + 0.5) * scale;
+                let k: Vec<f64> = (0..count)
+                    .map(|x| lanczos((x as f64 + xmin as f64 - center + 0.5) * ss))
+                    .collect();
+                let total: f64 = k.iter().sum();
+                for (x, &w) in k.iter().enumerate() {
+                    let w = if total != 0.0 { w / total } else { w };
+                    let fixed = w * (1u32 << PRECISION_BITS) as f64;
+                    let want = if w < 0.0 {
+                        (-0.5 + fixed) as i32
+                    } else {
+                        (0.5 + fixed) as i32
+                    };
+                    assert_eq!(
+                        fast.weights[xx * fast.ksize + x],
+                        want,
+                        "{in_size} -> {out_size}, {xx}/{x}"
+                    );
                 }
             }
         }
@@ -466,18 +458,15 @@ mod tests {
             .enumerate()
         {
             let src = noise(w, h, 0x9e37_79b9 + i as u32);
-            let (horizontal, vertical) = (
-                compute_coefficients(w, 0.0, w as f64, ow),
-                compute_coefficients(h, 0.0, h as f64, oh),
-            );
+            let (horizontal, vertical) = (compute_coefficients(w, ow), compute_coefficients(h, oh));
             let (mut fast, mut plain) = (vec![0u8; ow * h], vec![0u8; ow * h]);
             let columns = Columns::of(&src);
             run_horizontal(&columns, &horizontal, &mut fast);
             horizontal_pass(&columns, &horizontal, &mut plain);
             assert_eq!(fast, plain, "horizontal {w}x{h} -> {ow}");
             let (mut fast_v, mut plain_v) = (vec![0u8; ow * oh], vec![0u8; ow * oh]);
-            run_vertical(&plain, ow, 0, &vertical, &mut fast_v);
-            vertical_pass(&plain, ow, 0, &vertical, &mut plain_v);
+            run_vertical(&plain, ow, &vertical, &mut fast_v);
+            vertical_pass(&plain, ow, &vertical, &mut plain_v);
             assert_eq!(fast_v, plain_v, "vertical {w}x{h} -> {ow}x{oh}");
             let (xs, ys) = (area_weights(w, ow), area_weights(h, oh));
             let (mut fast_a, mut plain_a) = (vec![0u8; ow * oh], vec![0u8; ow * oh]);

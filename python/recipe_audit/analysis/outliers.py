@@ -154,19 +154,15 @@ class OutlierThresholds:
 
     def legs(self, flag: str) -> tuple[tuple[str, str, float], ...]:
         """Every (column, comparison, threshold) a flag fires on, any one being enough."""
-        if flag == "blurry":
-            return (("sharpness", "<=", self.sharpness_max), ("sharpness_fine", "<=", self.sharpness_fine_max))
-        return (
-            {
-                "dark": ("luma_p99", "<=", self.dark_p99),
-                "bright": ("luma_p01", ">=", self.bright_p01),
-                "blurry": ("sharpness", "<=", self.sharpness_max),
-                "low_information": ("std", "<=", self.flat_std),
-                "odd_size": ("z_size", "|z| >=", self.z),
-                "odd_aspect": ("z_aspect", ">=", self.z),
-                "grayscale": ("colorfulness", "<", self.gray_colorfulness),
-            }[flag],
-        )
+        return {
+            "dark": (("luma_p99", "<=", self.dark_p99),),
+            "bright": (("luma_p01", ">=", self.bright_p01),),
+            "blurry": (("sharpness", "<=", self.sharpness_max), ("sharpness_fine", "<=", self.sharpness_fine_max)),
+            "low_information": (("std", "<=", self.flat_std),),
+            "odd_size": (("z_size", "|z| >=", self.z),),
+            "odd_aspect": (("z_aspect", ">=", self.z),),
+            "grayscale": (("colorfulness", "<", self.gray_colorfulness),),
+        }[flag]
 
 
 def _measures() -> dict[str, pl.Expr]:

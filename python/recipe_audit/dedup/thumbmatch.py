@@ -150,13 +150,18 @@ def _sampling(x: tuple[float, float], y: tuple[float, float], degrees: float, as
     return out
 
 
-@functools.cache
-def _maps() -> np.ndarray:
-    """(windows, GRID*GRID coefficients, THUMB_SIDE**2): a thumbnail to each window's 2-D DCT (the
-    turned windows for a square picture; see `_turned_maps`)."""
+def _window_maps(windows: list[tuple[tuple[float, float], tuple[float, float], float]], aspect: float) -> np.ndarray:
+    """(len(windows), GRID*GRID coefficients, THUMB_SIDE**2): a thumbnail to each window's 2-D DCT."""
     c = _dct_matrix(_GRID)
     dct2 = np.kron(c, c)
-    return np.stack([dct2 @ _sampling(*w) for w in WINDOWS]).astype(np.float32)
+    return np.stack([dct2 @ _sampling(*w, aspect=aspect) for w in windows]).astype(np.float32)
+
+
+@functools.cache
+def _maps() -> np.ndarray:
+    """(windows, GRID*GRID coefficients, THUMB_SIDE**2): every window's map (the turned windows
+    for a square picture; see `_turned_maps`)."""
+    return _window_maps(WINDOWS, 1.0)
 
 
 ASPECT_STEP = 0.1
@@ -178,10 +183,7 @@ def _turned_maps(band: int) -> np.ndarray:
     aspect band (`_maps` holds band 0's)."""
     if band == 0:
         return _maps()[_ALIGNED:]
-    c = _dct_matrix(_GRID)
-    dct2 = np.kron(c, c)
-    aspect = float(np.exp(band * ASPECT_STEP))
-    return np.stack([dct2 @ _sampling(*w, aspect=aspect) for w in WINDOWS[_ALIGNED:]]).astype(np.float32)
+    return _window_maps(WINDOWS[_ALIGNED:], float(np.exp(band * ASPECT_STEP)))
 
 
 _LOW_INDEX = np.array([u * _GRID + v for u in range(_LOW) for v in range(_LOW)])
