@@ -117,6 +117,8 @@ thread_local! {
     static COEFFICIENTS: RefCell<HashMap<CoefficientsKey, Rc<Coefficients>>> = RefCell::new(HashMap::new());
 }
 const CACHE_ENTRIES: usize = 4096;
+/// Tables with more weights than this (4 MB) are not cached.
+const CACHED_WEIGHTS_MAX: usize = 1 << 20;
 
 fn coefficients(in_size: usize, out_size: usize) -> Rc<Coefficients> {
     COEFFICIENTS.with(|cache| {
@@ -129,7 +131,10 @@ fn coefficients(in_size: usize, out_size: usize) -> Rc<Coefficients> {
             cache.clear();
         }
         let computed = Rc::new(compute_coefficients(in_size, out_size));
-        cache.insert(key, computed.clone());
+        // A very long line (a 1e7 px strip) makes tables of hundreds of MB: used once, not kept.
+        if computed.weights.len() <= CACHED_WEIGHTS_MAX {
+            cache.insert(key, computed.clone());
+        }
         computed
     })
 }
@@ -474,6 +479,16 @@ mod tests {
             area_passes(&src, &xs, &ys, &mut plain_a);
             assert_eq!(fast_a, plain_a, "area {w}x{h} -> {ow}x{oh}");
         }
+    }
+
+    #[test]
+    fn huge_weight_tables_are_not_kept() {
+        // A 2,000,000 px line to 8: 12M weights (48 MB), made for one resize and dropped.
+        assert!(!Rc::ptr_eq(
+            &coefficients(2_000_000, 8),
+            &coefficients(2_000_000, 8)
+        ));
+        assert!(Rc::ptr_eq(&coefficients(133, 32), &coefficients(133, 32)));
     }
 
     #[test]
