@@ -811,6 +811,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(confident_rows, m)?)?;
     m.add_class::<HammingIndex>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("MEASURES_REVISION", scan::MEASURES_REVISION)?;
     m.add("SCAN_COLUMNS", SCAN_COLUMNS.to_vec())?;
     let statuses: Vec<&str> = decode::outcome::Status::ALL
         .iter()

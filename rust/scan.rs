@@ -3,10 +3,14 @@
 use crate::decode::decode;
 use crate::decode::outcome::{Header, Limits, Status};
 use crate::decode::sniff::{Format, extension_mismatch, sniff};
-use crate::picture::gray::Gray;
+use crate::picture::gray::{Gray, reduction_factor};
 use crate::picture::hash::{THUMB_SIDE, content_hash, image_hashes, thumbnail};
 use crate::picture::resample::Columns;
 use crate::picture::stats::{FINE_LOOK_BELOW, Stats, blur_square, measure, sharpness};
+
+/// Raised whenever the same file's measured values change (a new column, another decode scale, a
+/// changed measure): a dataset written by another revision is read again, not reused.
+pub const MEASURES_REVISION: u32 = 2;
 
 /// One file's row. Optional fields are null in the frame.
 #[derive(Debug, Clone)]
@@ -93,11 +97,21 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
                 h
             };
             row.header = Some(upright);
-            // JPEGs arrive reduced by DCT scaling; other formats get the same reduction here.
-            let picture = if format == Format::Jpeg {
-                decoded.picture
-            } else {
-                decoded.picture.reduced_to(limits.min_decode_side as usize)
+            // JPEGs arrive reduced by DCT scaling, with the view one scale finer; other formats
+            // arrive at full size and get the same reduction here.
+            let min_side = limits.min_decode_side as usize;
+            let (picture, finer) = match decoded.finer {
+                Some(finer) => (decoded.picture, FinerView::Made(finer)),
+                None if format == Format::Jpeg => (decoded.picture, FinerView::None),
+                None => {
+                    let full = decoded.picture;
+                    let factor = reduction_factor(full.width, full.height, min_side);
+                    if factor > 1 {
+                        (full.box_reduce(factor), FinerView::Full(full, factor / 2))
+                    } else {
+                        (full, FinerView::None)
+                    }
+                }
             };
             let picture = &picture;
             // The picture column by column, read by the hashes' resizes and the sharpness edges.
@@ -109,9 +123,13 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
             row.thumb = Some(thumbnail(&square));
             let mut stats = measure(picture, &square, &columns);
             if stats.sharpness.is_some_and(|s| s <= FINE_LOOK_BELOW) {
-                let full_pixels = h.width as u64 * h.height as u64;
-                stats.sharpness_fine =
-                    finer_sharpness(bytes, format, limits, full_pixels, picture, stats.sharpness);
+                stats.sharpness_fine = match finer {
+                    FinerView::Made(finer) => sharpness(&finer),
+                    FinerView::Full(full, 1) => sharpness(&full),
+                    FinerView::Full(full, factor) => sharpness(&full.box_reduce(factor)),
+                    // Decoded at full size already: nothing finer to see.
+                    FinerView::None => stats.sharpness,
+                };
             }
             row.stats = Some(stats);
             row.colorfulness = decoded.colorfulness;
@@ -125,36 +143,14 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
     row
 }
 
-/// `sharpness` of the picture decoded at twice the scan's `min_decode_side` (one DCT scale finer
-/// for a JPEG, half the box reduction otherwise): a second decode, made only for the few pictures
-/// whose edges look soft at the scan's scale. A picture with no finer view (decoded at its full
-/// `full_pixels` already, or the finer decode comes out the same size) keeps `coarse_sharpness`.
-fn finer_sharpness(
-    bytes: &[u8],
-    format: Format,
-    limits: &Limits,
-    full_pixels: u64,
-    coarse: &Gray,
-    coarse_sharpness: Option<f64>,
-) -> Option<f64> {
-    let same_size = |p: &Gray| (p.width, p.height) == (coarse.width, coarse.height);
-    if coarse.width as u64 * coarse.height as u64 == full_pixels {
-        return coarse_sharpness;
-    }
-    let finer = Limits {
-        min_decode_side: limits.min_decode_side.saturating_mul(2),
-        ..*limits
-    };
-    let decoded = decode(bytes, format, &finer).ok()?;
-    let picture = if format == Format::Jpeg {
-        decoded.picture
-    } else {
-        decoded.picture.reduced_to(finer.min_decode_side as usize)
-    };
-    if same_size(&picture) {
-        return coarse_sharpness;
-    }
-    sharpness(&picture)
+/// Where `sharpness_fine` looks: the picture one reduction step finer than the scan's.
+enum FinerView {
+    /// Made by the decoder (a JPEG decoded one DCT scale finer).
+    Made(Gray),
+    /// The full-size decode, box-reduced by this factor (1: as it is) only when needed.
+    Full(Gray, usize),
+    /// The scan's picture is the full-size decode.
+    None,
 }
 
 /// One local file: its bytes read (or why not), analysed, with the label and split of its place.

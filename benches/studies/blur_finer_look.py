@@ -32,7 +32,7 @@ def _scanned(folder: Path, table: pl.DataFrame) -> pl.DataFrame:
         scan = recipe_audit.scan(folder, progress=False, min_decode_side=side)
         keep = ["path", pl.col("sharpness").alias(column)]
         if side == 64:
-            keep += ["width", "height", "std"]
+            keep += ["width", "height", "std", "sharpness_fine"]
         frame = frame.join(scan.select(keep), on="path")
     return frame
 
@@ -69,6 +69,15 @@ RULES: dict[str, Rule] = {
     ),
     "<= 0.02, or at 128 <= 0.01 where <= 0.15": lambda: (
         (_s("sharpness") <= 0.02) | ((_s("sharpness") <= 0.15) & (_s("sharp128") <= 0.01))
+    ),
+    "<= 0.02, or at 128 <= 0.005 where <= 0.3": lambda: (
+        (_s("sharpness") <= 0.02) | ((_s("sharpness") <= 0.3) & (_s("sharp128") <= 0.005))
+    ),
+    "<= 0.02, or at 128 <= 0.005 where <= 0.5": lambda: (
+        (_s("sharpness") <= 0.02) | ((_s("sharpness") <= 0.5) & (_s("sharp128") <= 0.005))
+    ),
+    "the scan's own: <= 0.02, or sharpness_fine <= 0.005": lambda: (
+        (_s("sharpness") <= 0.02) | (_s("sharpness_fine") <= 0.005)
     ),
 }
 

@@ -7,6 +7,7 @@ import numpy.typing as npt
 from typing_extensions import Self
 
 __version__: str
+MEASURES_REVISION: int
 SCAN_COLUMNS: list[tuple[str, str]]
 STATUSES: list[str]
 DEFAULT_MAX_PIXELS: int
@@ -137,6 +138,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MIN_DECODE_SIDE",
     "HammingIndex",
+    "MEASURES_REVISION",
     "SCAN_COLUMNS",
     "STATUSES",
     "__version__",

@@ -75,5 +75,6 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
         orientation: 1,
         picture: Gray::new(width, height, canvas),
         colorfulness: None,
+        finer: None,
     })
 }

@@ -154,6 +154,7 @@ pub fn decode(bytes: &[u8], format: Format, limits: &Limits) -> DecodeResult {
         orientation,
         picture: picture.oriented(orientation),
         colorfulness: Some(colorfulness),
+        finer: None,
     })
 }
 

@@ -79,6 +79,10 @@ pub struct Decoded {
     pub header: Header,
     pub orientation: u16,
     pub picture: Gray,
+    /// JPEGs only: the same picture one DCT scale finer (twice the width and height; `picture` is
+    /// its 2x2 box average), for `sharpness_fine`. None where `picture` is at full size, and for
+    /// other formats, whose `picture` is the full-size decode the scan reduces itself.
+    pub finer: Option<Gray>,
     /// Hasler-Süsstrunk colourfulness of the stored colours (0 for gray files); None where not
     /// measured (CMYK, RGB-stored and lossless JPEGs, GIF).
     pub colorfulness: Option<crate::picture::color::Colour>,

@@ -111,6 +111,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> DecodeResult {
         orientation,
         picture: picture.oriented(orientation),
         colorfulness: Some(colorfulness),
+        finer: None,
     })
 }
 

@@ -183,6 +183,7 @@ pub struct Planes {
     pub luma: Vec<u8>,
     /// Cb and Cr, each `chroma_width` x `chroma_height` (padding samples included).
     pub chroma: [Vec<u8>; 2],
+    pub chroma_width: usize,
     pub warning: Option<String>,
 }
 
@@ -238,18 +239,18 @@ pub fn decode_planes(jpeg: &[u8], header: &JpegHeader, denom: u32) -> Result<Pla
         let luma = if stride == w {
             padded[..w * hgt].to_vec()
         } else {
-            padded
-                .chunks(stride)
-                .take(hgt)
-                .flat_map(|row| &row[..w])
-                .copied()
-                .collect()
+            let mut luma = Vec::with_capacity(w * hgt);
+            for row in padded.chunks(stride).take(hgt) {
+                luma.extend_from_slice(&row[..w]);
+            }
+            luma
         };
         Ok(Planes {
             width,
             height,
             luma,
             chroma: [cb, cr],
+            chroma_width: dims[1].0,
             warning,
         })
     })

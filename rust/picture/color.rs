@@ -103,26 +103,37 @@ pub fn colorfulness_rgb_reduced(
 /// planes: one cheap pass the compiler vectorises.
 pub fn colorfulness_ycc(cb: &[u8], cr: &[u8]) -> Colour {
     let n = cb.len().min(cr.len());
+    colorfulness_ycc_rows(&cb[..n], &cr[..n], n.max(1), 1)
+}
+
+/// `colorfulness_ycc` over every `step`-th row of planes `width` samples wide: a plane decoded
+/// finer than needed is measured on a sample of its rows.
+pub fn colorfulness_ycc_rows(cb: &[u8], cr: &[u8], width: usize, step: usize) -> Colour {
+    let (mut su, mut sv, mut suu, mut svv, mut suv) = (0i64, 0i64, 0i64, 0i64, 0i64);
+    let mut n = 0usize;
+    let rows = cb.chunks(width.max(1)).zip(cr.chunks(width.max(1)));
+    for (cb, cr) in rows.step_by(step.max(1)) {
+        n += cb.len().min(cr.len());
+        // 32-bit sums over chunks of 4,096 samples (at most 4,096 x 128² < 2³¹), widened after each.
+        for (cb, cr) in cb.chunks(4096).zip(cr.chunks(4096)) {
+            let (mut u1, mut v1, mut uu, mut vv, mut uv) = (0i32, 0i32, 0i32, 0i32, 0i32);
+            for (&u, &v) in cb.iter().zip(cr) {
+                let (u, v) = (u as i32 - 128, v as i32 - 128);
+                u1 += u;
+                v1 += v;
+                uu += u * u;
+                vv += v * v;
+                uv += u * v;
+            }
+            su += u1 as i64;
+            sv += v1 as i64;
+            suu += uu as i64;
+            svv += vv as i64;
+            suv += uv as i64;
+        }
+    }
     if n == 0 {
         return Colour::default();
-    }
-    let (mut su, mut sv, mut suu, mut svv, mut suv) = (0i64, 0i64, 0i64, 0i64, 0i64);
-    // 32-bit sums over chunks of 4,096 samples (at most 4,096 x 128² < 2³¹), widened after each.
-    for (cb, cr) in cb[..n].chunks(4096).zip(cr[..n].chunks(4096)) {
-        let (mut u1, mut v1, mut uu, mut vv, mut uv) = (0i32, 0i32, 0i32, 0i32, 0i32);
-        for (&u, &v) in cb.iter().zip(cr) {
-            let (u, v) = (u as i32 - 128, v as i32 - 128);
-            u1 += u;
-            v1 += v;
-            uu += u * u;
-            vv += v * v;
-            uv += u * v;
-        }
-        su += u1 as i64;
-        sv += v1 as i64;
-        suu += uu as i64;
-        svv += vv as i64;
-        suv += uv as i64;
     }
     let n = n as f64;
     let (mu, mv) = (su as f64 / n, sv as f64 / n);

@@ -100,11 +100,12 @@ pub const CRISP_WIDTH: i32 = 2;
 /// Fewer strong edges than this: nothing to judge sharpness on (flat, or smooth gradients).
 pub const MIN_EDGES: u32 = 20;
 /// Pictures whose `sharpness` is at most this are looked at again one decode scale finer
-/// (`sharpness_fine`). At the scan's scale a blur of 1% of the long side spans 0.6-1.3 decoded
-/// pixels, which a crisp edge can also span; twice as fine, it spans 1.3-2.6. About 3% of ordinary
-/// photographs fall below 0.15 (so the second decode costs ~3% more), and the planted blurs the
-/// coarse look misses sit at 0.02-0.15 (chosen on the tuning halves: BENCHMARKS.md).
-pub const FINE_LOOK_BELOW: f64 = 0.15;
+/// (`sharpness_fine`): at most half their strong edges are crisp. At the scan's scale a blur of 1%
+/// of the long side spans 0.6-1.3 decoded pixels, which a crisp edge can also span; twice as fine,
+/// it spans 1.3-2.6. The finer view comes with the decode (JPEG) or the full-size picture (other
+/// formats), so a look costs only its edge pass; about 20% of ordinary photographs get one. On the
+/// tuning halves, a gate of 0.15 missed 1% blurs whose coarse value reached 0.4 (BENCHMARKS.md).
+pub const FINE_LOOK_BELOW: f64 = 0.5;
 
 /// Counts strong and crisp edges down the columns of a `width`-wide picture, all columns at once:
 /// each column carries its current run (direction, rise, steepest step) and the update is

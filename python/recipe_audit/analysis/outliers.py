@@ -71,7 +71,7 @@ class OutlierThresholds:
             column ``sharpness``): the edges that exist are soft. Pictures with too few strong
             edges to judge (sky, fog, a blank wall) have a null ``sharpness`` and are never blurry.
         sharpness_fine_max: ... or when at most this share is crisp one decode scale finer (scan
-            column ``sharpness_fine``, measured where ``sharpness`` is 0.15 or less): a blur of
+            column ``sharpness_fine``, measured where ``sharpness`` is 0.5 or less): a blur of
             about 1% of the image side is under two pixels at the scan's scale, and shows there.
         blur_min_side: ``blurry`` is not judged on images whose shorter side is below this (the
             measure then sees the upscaling, not the photo), nor on flat ones (``low_information``).

@@ -47,12 +47,14 @@ class Settings:
     storage_options: Mapping[str, str] | None = None
 
     def fingerprint(self) -> str:
-        """The settings and the frame's columns: a shard written with other columns (an older
-        release without `sharpness`, say) is never reused, so a rerun reads those files again."""
+        """The settings, the measures' revision and the frame's columns: a shard written with other
+        columns or measured otherwise (an older release without `sharpness`, say) is never reused,
+        so a rerun reads those files again."""
         columns = ",".join(f"{name}:{dtype}" for name, dtype in SCAN_SCHEMA.items())
         return (
             f"recursive={self.recursive} max_pixels={self.max_pixels} max_bytes={self.max_bytes} "
-            f"min_decode_side={self.min_decode_side} core={_core.__version__} columns={columns}"
+            f"min_decode_side={self.min_decode_side} core={_core.__version__} "
+            f"measures={_core.MEASURES_REVISION} columns={columns}"
         )
 
 

@@ -121,7 +121,7 @@ def scan(
         (deprecated: variance of the Laplacian on a 64x64 picture, low for blurry *or* merely
         flat pictures; use ``sharpness``), ``sharpness`` (share of the strong edges that are
         crisp, 0-1; null when a picture has fewer than 20 strong edges), ``sharpness_fine`` (the
-        same one decode scale finer, taken only where ``sharpness`` is 0.15 or less, else null),
+        same one decode scale finer, taken only where ``sharpness`` is 0.5 or less, else null),
         ``colorfulness``
         (Hasler-Süsstrunk, 0 for any gray picture; null where not measured: CMYK, RGB-stored
         and lossless JPEGs, GIF), ``entropy`` (bits
