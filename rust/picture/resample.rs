@@ -169,13 +169,24 @@ pub struct Columns {
 
 impl Columns {
     pub fn of(picture: &Gray) -> Columns {
-        let (width, height) = (picture.width, picture.height);
+        let height = picture.height;
         let padded = height.next_multiple_of(32);
         let stride = if padded * 4 <= height * 5 {
             padded
         } else {
             height.max(1)
         };
+        Columns::with_stride(picture, stride)
+    }
+
+    /// The columns packed without padding: what the sharpness edges read, when no resize shares
+    /// them.
+    pub fn unpadded(picture: &Gray) -> Columns {
+        Columns::with_stride(picture, picture.height.max(1))
+    }
+
+    fn with_stride(picture: &Gray, stride: usize) -> Columns {
+        let (width, height) = (picture.width, picture.height);
         let mut data = vec![0u8; width * stride];
         for (y, line) in picture.pixels.chunks_exact(width.max(1)).enumerate() {
             for (column, &p) in data.chunks_exact_mut(stride).zip(line) {

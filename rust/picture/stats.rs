@@ -167,7 +167,7 @@ fn column_edges_pass(pixels: &[u8], width: usize, counts: &mut (u32, u32)) {
 /// An edge is a monotone run of steps of at least EDGE_STEP levels; its width is its rise over its
 /// steepest step. Rows are measured as the columns of the transposed picture.
 pub fn sharpness(picture: &Gray) -> Option<f64> {
-    sharpness_with(picture, &Columns::of(picture))
+    sharpness_with(picture, &Columns::unpadded(picture))
 }
 
 /// `sharpness` of a picture whose `Columns` are made: its rows are read as those columns.

@@ -1,0 +1,235 @@
+"""One extra cheap confirmation for the window rule's links (issue 16, "holds at 1e8").
+
+    python -m benches.studies.dup_confirm_study /tmp/dh1 /tmp/dh3 /tmp/dh4 /tmp/dh5 /tmp/dh13 /tmp/dh17 \\
+        [--heldout /tmp/dh19 /tmp/dh23 /tmp/dh31] [--cache /tmp/dup_confirm_cache]
+
+The positional dirs are TUNING corpora written by benches/studies/dup_heldout.py (``corpus/`` and
+``table.parquet``); every choice below is made on them. ``--heldout`` dirs are judged once, at the
+end, with the tests as chosen. Photographs only (``source_kind == "photo"``), like dup_unrelated.
+
+Every file is scanned afresh (`recipe_audit.scan`; ``--cache`` keeps that scan and the study's
+own per-file signatures as parquet/npz for reruns). The window rule is run the way
+`thumbmatch.matched_pairs` runs it, but each link keeps its best candidate: which file's whole
+picture (``query``, mirrored or not) matched which window of the other (``other``, ``window``).
+The links then are judged: ``true`` (same source and same original of one seed, or regions with
+IoU >= 0.5, as dup_corpus.true_pair decides, across seeds too), ``same source`` (IoU < 0.5: false
+for precision, but not unrelated) or ``unrelated`` (different sources).
+
+Prints:
+
+1. the reproduction: files, pairs of different sources, unrelated links and P (must agree with
+   benches/studies/dup_unrelated.py on the same dirs);
+2. where the unrelated links come from: match type (whole picture / axis-aligned window / turned
+   window, mirrored, reshaped, gray-and-colour), correlation, thumbnail contrast, source pairs;
+3. per candidate test (each computed here in Python from the files, as a signature the scan could
+   store), at a few thresholds: unrelated links left, the reduction factor, the true links lost,
+   and the tuning half's smallest recall per edit kind and pairwise precision after regrouping
+   (connected components of the links left, per seed, as dup_heldout judges a copy found);
+4. with ``--heldout``: the chosen test on the held-out seeds: recall per edit kind and precision
+   per half (dup_heldout.judge's own measurement), unrelated links, P and unrelated neighbours per
+   image at 1e6 / 1e7 / 1e8, before and after.
+
+Signatures (per file, from a gray/colour working picture of shorter side 128 px, like the scan's
+decoded picture at 64-256 px):
+
+- ``g64``: 64x64 gray, area-averaged and squashed like the scan's 16x16 ``thumb`` (study only:
+  the 32x32 references below are resampled from it at the rule's window);
+- ``phash256``: signs of the 16x16 lowest DCT coefficients (DC left out, against zero) of a 32x32
+  resampling of the whole picture, 32 bytes; its mirror image is the same bits with the odd
+  horizontal frequencies flipped, so one hash serves mirrored matches too;
+- ``orient``: a 16-bin histogram of gradient orientation (mod 180 degrees), weighed by gradient
+  magnitude, at 4 bits a bin (8 bytes); a mirror image reverses it;
+- ``hue``: a 12-bin histogram of hue angle weighed by chroma (opponent colours), 4 bits a bin;
+- ``sign24``: a 24x24 map of the sign of a band-pass (difference of box blurs) of the squashed
+  gray picture, 72 bytes, compared at the rule's window (nearest sample).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from PIL import Image
+
+import recipe_audit
+from recipe_audit.dedup import thumbmatch as tm
+from recipe_audit.dedup.rule import window_rule_rows
+
+from benches.studies.dup_corpus import GOAL_TRANSFORMS, _iou
+
+WORK_SIDE = 128
+
+
+# ---------------------------------------------------------------------------------------------
+# Files, scan and the rule's links with their alignment
+
+
+def load(dirs: list[str], cache: Path | None) -> pl.DataFrame:
+    """Scanned photo rows of every dir joined with the corpus table, plus ``seed`` (the dir)."""
+    parts = []
+    for d in dirs:
+        table = pl.read_parquet(f"{d}/table.parquet").filter(pl.col("source_kind") == "photo")
+        cached = cache / f"scan_{Path(d).name}.parquet" if cache else None
+        if cached is not None and cached.exists():
+            scanned = pl.read_parquet(cached)
+        else:
+            scanned = recipe_audit.scan(table["path"].to_list(), progress=False)
+            if cached is not None:
+                scanned.write_parquet(cached)
+        parts.append(window_rule_rows(scanned).join(table, on="path").with_columns(seed=pl.lit(Path(d).name)))
+    return pl.concat(parts)
+
+
+def links(files: pl.DataFrame) -> pl.DataFrame:
+    """The rule's links (as `thumbmatch.matched_pairs`), each with its best candidate's alignment:
+    ``a``, ``b``, ``correlation``, ``mirrored``, ``query`` (the file whose whole picture matched),
+    ``other``, ``window``, ``d``, ``reshaped``, ``small``, ``gray_and_colour``, ``flat``."""
+    thumbs, shape = tm.thumbnails(files), tm.shapes(files)
+    flat = thumbs.std(axis=1) < tm.FLAT_STD
+    textured = np.flatnonzero(~flat)
+    local, local_shape = thumbs[textured], shape[textured]
+    bands = tm.aspect_bands(local_shape, len(local))
+    hashes = tm._window_hashes(local, bands)
+    cands = tm._near_best(
+        tm._candidates(hashes, hashes, tm.CANDIDATE_DISTANCE)
+        .filter(pl.col("query") != pl.col("other"))
+        .with_columns(a=pl.min_horizontal("query", "other"), b=pl.max_horizontal("query", "other"))
+    )
+    cands = tm._with_correlations(cands, local, local, bands)
+    confirmed = _confirmed(cands, tm.MIN_CORRELATION, local_shape)
+    rows = pl.Series(textured)
+    out = confirmed.with_columns(
+        a=rows.gather(confirmed["a"]),
+        b=rows.gather(confirmed["b"]),
+        query=rows.gather(confirmed["query"]),
+        other=rows.gather(confirmed["other"]),
+        band=pl.Series(bands).gather(confirmed["other"]),
+    )
+    # Flat pairs (none expected among photographs) are left to the rule as they are.
+    check = tm.matched_pairs(thumbs, shape)
+    check = check.filter(pl.col("correlation").is_not_null())
+    assert check.height == out.height, (check.height, out.height)
+    return out.sort("a", "b")
+
+
+def _confirmed(cands: pl.DataFrame, min_correlation: float, shape: np.ndarray) -> pl.DataFrame:
+    """`thumbmatch._confirmed`, keeping the winning candidate's alignment and the bar's reasons."""
+    a, b = shape[cands["a"].to_numpy()], shape[cands["b"].to_numpy()]
+    reshaped = np.nan_to_num(np.abs(a[:, 0] - b[:, 0]), nan=0.0) > tm.MAX_ASPECT_CHANGE
+    small = np.nan_to_num(np.minimum(a[:, 1], b[:, 1]), nan=np.inf) < tm.SMALL_SIDE
+    recoloured = tm._recoloured(a[:, 2], b[:, 2])
+    gray_a, gray_b = a[:, 2] < tm.COLORED, b[:, 2] < tm.COLORED
+    gray_and_colour = (gray_a & (b[:, 2] >= tm.COLORED)) | (gray_b & (a[:, 2] >= tm.COLORED))
+    needed = (
+        pl.when("mirrored")
+        .then(pl.lit(max(min_correlation, tm.MIN_MIRROR_CORRELATION)))
+        .otherwise(pl.lit(min_correlation))
+    )
+    needed = pl.when("reshaped").then(pl.lit(max(min_correlation, tm.MIN_RESHAPED_CORRELATION))).otherwise(needed)
+    needed = pl.when("small").then(pl.lit(max(min_correlation, tm.MIN_SMALL_CORRELATION))).otherwise(needed)
+    needed = (
+        pl.when("gray_and_colour")
+        .then(pl.max_horizontal(needed, pl.lit(tm.MIN_GRAY_COLOR_CORRELATION)))
+        .otherwise(needed)
+    )
+    return (
+        cands.with_columns(
+            reshaped=pl.Series(reshaped), small=pl.Series(small), gray_and_colour=pl.Series(gray_and_colour)
+        )
+        .filter(~pl.Series(recoloured))
+        .sort("correlation", descending=True)
+        .group_by("a", "b", maintain_order=True)
+        .first()
+        .filter(pl.col("correlation") >= needed)
+        .select("a", "b", "correlation", "mirrored", "query", "other", "window", "d", "reshaped", "small",
+                "gray_and_colour")
+    )
+
+
+def judge_links(files: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """``kind`` per link: true / same source / unrelated (see the module's docstring)."""
+    info = files.select("source", "seed", "original", "top", "left", "bottom", "right").rows()
+    kinds = []
+    for a, b in zip(pairs["a"].to_list(), pairs["b"].to_list()):
+        sa, ea, oa, *ba = info[a]
+        sb, eb, ob, *bb = info[b]
+        if sa != sb:
+            kinds.append("unrelated")
+        elif (ea == eb and oa == ob) or _iou(tuple(ba), tuple(bb)) >= 0.5:
+            kinds.append("true")
+        else:
+            kinds.append("same source")
+    return pairs.with_columns(kind=pl.Series(kinds))
+
+
+def unrelated_total(files: pl.DataFrame) -> int:
+    per_source = files.group_by("source").len()["len"].to_numpy().astype(np.int64)
+    return files.height * (files.height - 1) // 2 - int((per_source * (per_source - 1) // 2).sum())
+
+
+def match_type(pairs: pl.DataFrame) -> pl.Expr:
+    aligned = tm._ALIGNED
+    return (
+        pl.when(pl.col("window") == 0)
+        .then(pl.lit("whole"))
+        .when(pl.col("window") < aligned)
+        .then(pl.lit("window"))
+        .otherwise(pl.lit("turned"))
+        + pl.when("mirrored").then(pl.lit("+mirror")).otherwise(pl.lit(""))
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-file signatures (Python stand-ins for what the scan would compute)
+
+
+def _box(img: np.ndarray, k: int) -> np.ndarray:
+    h, w = img.shape[0] // k * k, img.shape[1] // k * k
+    return img[:h, :w].reshape(h // k, k, w // k, k, *img.shape[2:]).mean(axis=(1, 3))
+
+
+def signature(path: str) -> dict[str, np.ndarray]:
+    im = Image.open(path)
+    k = WORK_SIDE / min(im.size)
+    im.draft("RGB", (max(1, round(im.width * k)), max(1, round(im.height * k))))  # a reduced JPEG decode
+    im = im.convert("RGB")
+    scale = WORK_SIDE / min(im.size)
+    if scale < 1:
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.BOX)
+    rgb = np.asarray(im, dtype=np.float32)
+    gray = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    g64 = np.asarray(Image.fromarray(gray).resize((64, 64), Image.Resampling.BOX), dtype=np.float32)
+    # gradient orientation histogram at native aspect
+    gx = np.zeros_like(gray)
+    gy = np.zeros_like(gray)
+    gx[:, 1:-1] = gray[:, 2:] - gray[:, :-2]
+    gy[1:-1, :] = gray[2:, :] - gray[:-2, :]
+    mag = np.hypot(gx, gy)
+    theta = np.mod(np.arctan2(gy, gx), np.pi)
+    bins = np.minimum((theta / np.pi * 16).astype(int), 15)
+    orient = np.bincount(bins.ravel(), weights=mag.ravel(), minlength=16)
+    rg = rgb[..., 0] - rgb[..., 1]
+    yb = (rgb[..., 0] + rgb[..., 1]) / 2 - rgb[..., 2]
+    chroma = np.hypot(rg, yb)
+    hue_bins = np.minimum((np.mod(np.arctan2(yb, rg), 2 * np.pi) / (2 * np.pi) * 12).astype(int), 11)
+    hue = np.bincount(hue_bins.ravel(), weights=chroma.ravel(), minlength=12)
+    return {"g64": np.round(g64).astype(np.uint8), "orient": orient, "hue": hue}
+
+
+def signatures(paths: list[str], cache: Path | None, name: str) -> dict[str, np.ndarray]:
+    file = cache / f"sig_{name}.npz" if cache else None
+    if file is not None and file.exists():
+        data = np.load(file, allow_pickle=False)
+        if list(data["paths"]) == paths:
+            return {k: data[k] for k in data.files if k != "paths"}
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        rows = list(pool.map(signature, paths, chunksize=64))
+    out = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+    if file is not None:
+        np.savez(file, paths=np.array(paths), **out)
+    return out
