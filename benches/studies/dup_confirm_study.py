@@ -233,3 +233,125 @@ def signatures(paths: list[str], cache: Path | None, name: str) -> dict[str, np.
     if file is not None:
         np.savez(file, paths=np.array(paths), **out)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Pair scores: each test as a number per link (higher = more alike)
+
+
+def _window_coords(window: int, band: int, grid: int, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample positions (pixels of a side x side squashed picture) of `grid` x `grid` points in one
+    of the rule's windows, as `thumbmatch._sampling` places them on the 16x16 thumbnail."""
+    (x0, x1), (y0, y1), degrees = tm.WINDOWS[window]
+    aspect = float(np.exp(band * tm.ASPECT_STEP)) if window >= tm._ALIGNED else 1.0
+    u = (np.arange(grid) + 0.5) / grid * 2 - 1
+    gy, gx = np.meshgrid(u, u, indexing="ij")
+    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    cos, sin = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    px = np.clip((cx + cos * gx * hw - sin * gy * hh / aspect) * side - 0.5, 0, side - 1)
+    py = np.clip((cy + sin * gx * hw * aspect + cos * gy * hh) * side - 0.5, 0, side - 1)
+    return px, py
+
+
+def _bilinear(images: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    side = images.shape[1]
+    x0, y0 = np.floor(px).astype(int), np.floor(py).astype(int)
+    x1, y1 = np.minimum(x0 + 1, side - 1), np.minimum(y0 + 1, side - 1)
+    wx, wy = px - x0, py - y0
+    return (
+        images[:, y0, x0] * (1 - wy) * (1 - wx)
+        + images[:, y0, x1] * (1 - wy) * wx
+        + images[:, y1, x0] * wy * (1 - wx)
+        + images[:, y1, x1] * wy * wx
+    )
+
+
+def window_samples(images: np.ndarray, pairs: pl.DataFrame, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per link: the query's whole picture (mirrored when the match was) and the other's matched
+    window, each resampled to grid x grid from `images` (n, side, side)."""
+    side = images.shape[1]
+    query, other = pairs["query"].to_numpy(), pairs["other"].to_numpy()
+    window, band, mirrored = pairs["window"].to_numpy(), pairs["band"].to_numpy(), pairs["mirrored"].to_numpy()
+    px, py = _window_coords(0, 0, grid, side)
+    mine = _bilinear(images[query], px, py)
+    mine[mirrored] = mine[mirrored][:, :, ::-1]
+    theirs = np.empty_like(mine)
+    band = np.where(window >= tm._ALIGNED, band, 0)
+    for w, b in np.unique(np.stack([window, band], axis=1), axis=0):
+        at = np.flatnonzero((window == w) & (band == b))
+        px, py = _window_coords(int(w), int(b), grid, side)
+        theirs[at] = _bilinear(images[other[at]], px, py)
+    return mine, theirs
+
+
+def _dct2(x: np.ndarray) -> np.ndarray:
+    c = tm._dct_matrix(x.shape[-1])
+    return c @ x @ c.T
+
+
+def weighted_correlation(mine: np.ndarray, theirs: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """The rule's correlation (DCT coefficients weighed by 1 + u + v, DC left out) at any grid;
+    `keep` (grid, grid) bool picks the coefficients compared."""
+    n = mine.shape[-1]
+    weight = 1.0 + np.add.outer(np.arange(n), np.arange(n))
+    weight[0, 0] = 0.0
+    if keep is not None:
+        weight = weight * keep
+    a, b = (_dct2(x) * weight for x in (mine, theirs))
+    a, b = (x.reshape(len(x), -1) for x in (a, b))
+    a /= np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-9)
+    b /= np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-9)
+    return np.einsum("ij,ij->i", a, b)
+
+
+def _box_blur(images: np.ndarray, r: int) -> np.ndarray:
+    pad = np.pad(images, ((0, 0), (r, r), (r, r)), mode="edge")
+    c = pad.cumsum(1).cumsum(2)
+    c = np.pad(c, ((0, 0), (1, 0), (1, 0)))
+    k = 2 * r + 1
+    side = images.shape[1]
+    return (c[:, k:, k:] - c[:, :-k, k:] - c[:, k:, :-k] + c[:, :-k, :-k])[:, :side, :side] / (k * k)
+
+
+def sign_maps(g64: np.ndarray, grid: int = 24, fine: int = 1, coarse: int = 4) -> np.ndarray:
+    """(n, grid, grid) bool: the sign of a band-pass (box blur `fine` minus box blur `coarse`) of
+    the squashed gray picture, sampled at grid x grid points (what the scan would store)."""
+    g = g64.astype(np.float32)
+    band = _box_blur(g, fine) - _box_blur(g, coarse)
+    px, py = _window_coords(0, 0, grid, g.shape[1])
+    return _bilinear(band, px, py) > 0
+
+
+def sign_agreement(maps: np.ndarray, pairs: pl.DataFrame) -> np.ndarray:
+    """Per link: the fraction of the query's sign map that agrees with the other's, read at the
+    matched window by nearest sample (mirrored when the match was)."""
+    grid = maps.shape[1]
+    query, other = pairs["query"].to_numpy(), pairs["other"].to_numpy()
+    window, band, mirrored = pairs["window"].to_numpy(), pairs["band"].to_numpy(), pairs["mirrored"].to_numpy()
+    mine = maps[query].copy()
+    mine[mirrored] = mine[mirrored][:, :, ::-1]
+    out = np.empty(len(query))
+    band = np.where(window >= tm._ALIGNED, band, 0)
+    for w, b in np.unique(np.stack([window, band], axis=1), axis=0):
+        at = np.flatnonzero((window == w) & (band == b))
+        px, py = _window_coords(int(w), int(b), grid, grid)
+        xi, yi = np.clip(np.round(px).astype(int), 0, grid - 1), np.clip(np.round(py).astype(int), 0, grid - 1)
+        theirs = maps[other[at]][:, yi, xi]
+        out[at] = (theirs == mine[at]).mean(axis=(1, 2))
+    return out
+
+
+def _hist_similarity(h: np.ndarray, pairs: pl.DataFrame, mirror: np.ndarray | None, bits: int = 4) -> np.ndarray:
+    """Histogram intersection of two normalised histograms quantised to `bits` a bin (max bin = top
+    level), the query's reversed by `mirror` (bin permutation) when the match was mirrored."""
+    top = (1 << bits) - 1
+    q = np.round(h / np.maximum(h.max(axis=1, keepdims=True), 1e-9) * top)
+    q = q / np.maximum(q.sum(axis=1, keepdims=True), 1e-9)
+    a, b = q[pairs["query"].to_numpy()], q[pairs["other"].to_numpy()]
+    if mirror is not None:
+        m = pairs["mirrored"].to_numpy()
+        a[m] = a[m][:, mirror]
+    return np.minimum(a, b).sum(axis=1)
+
+
+ORIENT_MIRROR = (-np.arange(16)) % 16  # theta -> 180 - theta

@@ -45,6 +45,11 @@ pub fn check_decoded(result: &DecodeResult) {
             assert!(p.width > 0 && p.height > 0, "empty picture {}x{}", p.width, p.height);
             assert_eq!(p.pixels.len(), p.width * p.height, "picture buffer does not match its size");
             assert!((1..=4).contains(&d.header.channels), "channels {}", d.header.channels);
+            if let Some(f) = &d.finer {
+                // The picture is the finer view's 2x2 box average.
+                assert_eq!(f.pixels.len(), f.width * f.height, "finer buffer does not match its size");
+                assert_eq!((f.width.div_ceil(2), f.height.div_ceil(2)), (p.width, p.height), "finer view size");
+            }
         }
         Err(e) => {
             assert_ne!(e.failure.status, Status::Ok, "an error with status ok");

@@ -573,6 +573,41 @@ mod tests {
         result.as_ref().ok().map(|d| d.picture.pixels.clone())
     }
 
+    #[test]
+    fn picture_is_the_finer_decode_averaged() {
+        for progressive in [false, true] {
+            // 400x300: the scan's picture is 1/4 scale (100x75), the finer view 1/2.
+            let jpeg = encode(400, 300, progressive);
+            let decoded = decode(&jpeg, &Limits::default()).unwrap();
+            let finer = decoded.finer.as_ref().expect("a finer view");
+            assert_eq!((finer.width, finer.height), (200, 150));
+            assert_eq!(decoded.picture, finer.halved());
+            // libjpeg's own 1/4-scale decode: the same picture up to rounding.
+            let Ok((header, _)) = turbo::read_header(&jpeg) else {
+                panic!("header")
+            };
+            let Ok((direct, w, h, _)) = turbo::decode(&jpeg, &header, 4, false) else {
+                panic!("decode")
+            };
+            assert_eq!((w, h), (100, 75));
+            let diffs: Vec<i32> = direct
+                .iter()
+                .zip(&decoded.picture.pixels)
+                .map(|(&a, &b)| (a as i32 - b as i32).abs())
+                .collect();
+            let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
+            let far = diffs.iter().filter(|&&d| d > 2).count();
+            assert!(
+                mean < 1.0 && far * 100 < diffs.len(),
+                "mean {mean}, {far} over 2 levels"
+            );
+        }
+        // Decoded at full size already: no finer view.
+        let small = decode(&encode(100, 60, false), &Limits::default()).unwrap();
+        assert!(small.finer.is_none());
+        assert_eq!((small.picture.width, small.picture.height), (100, 60));
+    }
+
     /// The fuzzer's first find (jpeg target: same bytes, two different pictures, both `ok`): a
     /// warning during the decode ("extraneous bytes") then a fatal error. TurboJPEG reports the
     /// pair as a *warning*, so the half-decoded picture was accepted as `ok`.
