@@ -32,7 +32,7 @@ const DEFAULT_MIN_DECODE_SIDE: u32 = 64;
 /// The scan frame's columns and their Polars types, in order: the one declaration of the frame's
 /// contract. `rows_to_columns` builds exactly these (checked on every batch), and
 /// `recipe_audit.schema.SCAN_SCHEMA` is built from the module's `SCAN_COLUMNS`.
-const SCAN_COLUMNS: [(&str, &str); 31] = [
+const SCAN_COLUMNS: [(&str, &str); 32] = [
     ("path", "String"),
     ("bytes", "UInt64"),
     ("format", "String"),
@@ -48,6 +48,7 @@ const SCAN_COLUMNS: [(&str, &str); 31] = [
     ("phash", "UInt64"),
     ("phash_mirror", "UInt64"),
     ("thumb", "Binary"),
+    ("thumb_signs", "Binary"),
     ("mean", "Float64"),
     ("std", "Float64"),
     ("dark_frac", "Float64"),
@@ -98,6 +99,12 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
         .map(|r| r.thumb.as_ref().map(|t| pyo3::types::PyBytes::new(py, t)))
         .collect();
     columns.set_item("thumb", thumbs)?;
+    // 32 bytes: the band-pass sign map, 16x16 bits row-major (`picture::hash::sign_map`).
+    let signs: Vec<Option<Bound<'py, pyo3::types::PyBytes>>> = rows
+        .iter()
+        .map(|r| r.signs.as_ref().map(|t| pyo3::types::PyBytes::new(py, t)))
+        .collect();
+    columns.set_item("thumb_signs", signs)?;
     column!("mean", |r| r.stats.map(|s| s.mean));
     column!("std", |r| r.stats.map(|s| s.std));
     column!("dark_frac", |r| r.stats.map(|s| s.dark_frac));

@@ -4,13 +4,15 @@ use crate::decode::decode;
 use crate::decode::outcome::{Header, Limits, Status};
 use crate::decode::sniff::{Format, extension_mismatch, sniff};
 use crate::picture::gray::{Gray, reduction_factor};
-use crate::picture::hash::{THUMB_SIDE, content_hash, image_hashes, thumbnail};
+use crate::picture::hash::{
+    SIGN_BYTES, THUMB_SIDE, content_hash, image_hashes, sign_map, thumbnail,
+};
 use crate::picture::resample::Columns;
 use crate::picture::stats::{FINE_LOOK_BELOW, Stats, blur_square, measure, sharpness};
 
 /// Raised whenever the same file's measured values change (a new column, another decode scale, a
 /// changed measure): a dataset written by another revision is read again, not reused.
-pub const MEASURES_REVISION: u32 = 2;
+pub const MEASURES_REVISION: u32 = 3;
 
 /// One file's row. Optional fields are null in the frame.
 #[derive(Debug, Clone)]
@@ -27,6 +29,9 @@ pub struct Row {
     pub hashes: Option<[u64; 4]>,
     /// The 16x16 gray thumbnail near-duplicate matching works on (`hash::thumbnail`).
     pub thumb: Option<[u8; THUMB_SIDE * THUMB_SIDE]>,
+    /// Signs of a band-pass of the 64x64 square, 16x16 bits (`hash::sign_map`): the finer
+    /// layout the matching rule checks where two thumbnails matched through a window.
+    pub signs: Option<[u8; SIGN_BYTES]>,
     pub stats: Option<Stats>,
     /// Hasler-Süsstrunk colourfulness of the stored colours and the mean opponent colours
     /// (`color::Colour`).
@@ -50,6 +55,7 @@ impl Row {
             content_hash: None,
             hashes: None,
             thumb: None,
+            signs: None,
             stats: None,
             colorfulness: None,
             label: None,
@@ -78,6 +84,7 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
         content_hash: Some(content_hash(bytes)),
         hashes: None,
         thumb: None,
+        signs: None,
         stats: None,
         colorfulness: None,
         label: None,
@@ -121,6 +128,7 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
             // (its 4x4 blocks: the thumbnail is still the picture's area average).
             let square = blur_square(picture);
             row.thumb = Some(thumbnail(&square));
+            row.signs = Some(sign_map(&square));
             let mut stats = measure(picture, &square, &columns);
             if stats.sharpness.is_some_and(|s| s <= FINE_LOOK_BELOW) {
                 stats.sharpness_fine = match finer {

@@ -243,9 +243,8 @@ def main(n_orig: int = 400, n_varied: int = 150, n_exact: int = 30) -> None:
         low_iou = sum(examples._iou(boxes[a], boxes[b]) < 0.5 for a, b in zip(lo[same], hi[same]))
         print(f"| {r} | {len(lo)} | {int(same.sum())} | {low_iou} | {int((~same).sum())} |")
     print("\n### (f) find_duplicates(files): the default window rule (recipe_audit.dedup.thumbmatch)\n")
-    pairs = recipe_audit.dedup.thumbmatch.matched_pairs(
-        recipe_audit.dedup.thumbmatch.thumbnails(df), recipe_audit.dedup.thumbmatch.shapes(df)
-    )
+    tm = recipe_audit.dedup.thumbmatch
+    pairs = tm.matched_pairs(tm.thumbnails(df), tm.shapes(df), signs=tm.sign_maps(df))
     ci, cj = pairs["a"].to_numpy().astype(np.int64), pairs["b"].to_numpy().astype(np.int64)
     unique = np.unique(np.minimum(ci, cj) * n + np.maximum(ci, cj))
     p, rec, per, fp = evaluate(unique // n, unique % n, g, gt_keys, main_mask, gt_tf, n, ambiguous)

@@ -28,9 +28,9 @@ def main() -> None:
     table = pl.concat([pl.read_parquet(f"{d}/table.parquet") for d in args.dirs])
     table = table.filter(pl.col("source_kind").is_in(args.kinds.split(",")))
     files = window_rule_rows(recipe_audit.scan(table["path"].to_list(), progress=False)).join(table, on="path")
-    thumbs, shape = thumbmatch.thumbnails(files), thumbmatch.shapes(files)
-    pairs = thumbmatch.matched_pairs(thumbs, shape)
-    groups = thumbmatch.matched_groups(thumbs, shape)
+    thumbs, shape, signs = thumbmatch.thumbnails(files), thumbmatch.shapes(files), thumbmatch.sign_maps(files)
+    pairs = thumbmatch.matched_pairs(thumbs, shape, signs=signs)
+    groups = thumbmatch.matched_groups(thumbs, shape, signs=signs)
     source = files["source"].to_numpy()
     cross = source[pairs["a"].to_numpy()] != source[pairs["b"].to_numpy()]
     per_source = files.group_by("source").len()["len"].to_numpy().astype(np.int64)

@@ -21,7 +21,7 @@ MAX_PIXELS: int = _core.DEFAULT_MAX_PIXELS
 MAX_BYTES: int = _core.DEFAULT_MAX_BYTES
 """Default `scan(max_bytes=)`: larger files are ``too_large`` and not read."""
 MIN_DECODE_SIDE: int = _core.DEFAULT_MIN_DECODE_SIDE
-"""Default `scan(min_decode_side=)`: JPEGs decode at the smallest DCT scale keeping this side."""
+"""Default `scan(min_decode_side=)`: JPEGs are seen at the smallest DCT scale keeping this side."""
 
 STATUSES: tuple[str, ...] = tuple(_core.STATUSES)
 """Every value the `status` column can take."""

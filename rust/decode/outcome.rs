@@ -79,9 +79,11 @@ pub struct Decoded {
     pub header: Header,
     pub orientation: u16,
     pub picture: Gray,
-    /// JPEGs only: the same picture one DCT scale finer (twice the width and height; `picture` is
-    /// its 2x2 box average), for `sharpness_fine`. None where `picture` is at full size, and for
-    /// other formats, whose `picture` is the full-size decode the scan reduces itself.
+    /// JPEGs only: the same picture one DCT scale finer (twice the width and height, rounded up),
+    /// for `sharpness_fine`; `picture` is its 2x2 box average, taken before both were turned
+    /// upright (so for an odd side and an EXIF turn, not `finer.halved()` of the turned view).
+    /// None where `picture` is at full size, and for other formats, whose `picture` is the
+    /// full-size decode the scan reduces itself.
     pub finer: Option<Gray>,
     /// Hasler-Süsstrunk colourfulness of the stored colours (0 for gray files); None where not
     /// measured (CMYK, RGB-stored and lossless JPEGs, GIF).
@@ -111,7 +113,8 @@ pub type DecodeResult = Result<Decoded, DecodeError>;
 pub struct Limits {
     /// Declared pixel counts above this are refused as `too_large` before any allocation.
     pub max_pixels: u64,
-    /// JPEGs are decoded at the smallest DCT scale whose shorter side still has this many pixels.
+    /// JPEGs are seen at the smallest DCT scale whose shorter side still has this many pixels
+    /// (decoded one scale finer and averaged 2x2: `Decoded::finer`).
     pub min_decode_side: u32,
 }
 

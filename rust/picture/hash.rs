@@ -158,6 +158,68 @@ pub fn thumbnail(picture: &Gray) -> [u8; THUMB_SIDE * THUMB_SIDE] {
     std::array::from_fn(|i| small.pixels[i])
 }
 
+/// Side of the area square `sign_map` reads (the scan's `blur_square`).
+pub const SIGN_SQUARE: usize = 64;
+/// Bytes of a `sign_map`: one bit per cell of a 16x16 grid.
+pub const SIGN_BYTES: usize = THUMB_SIDE * THUMB_SIDE / 8;
+/// Radii of the band-pass's boxes: 5x5 pixels of the 64x64 square against 13x13.
+const SIGN_FINE: usize = 2;
+const SIGN_COARSE: usize = 6;
+
+/// Where the picture is brighter than its surroundings, finer than the 16x16 thumbnail sees: the
+/// sign of a band-pass of the 64x64 area square (the mean of 5x5 pixels minus the mean of 13x13,
+/// edge pixels repeated) at the centre of each 4x4 block, 256 bits row-major, first bit the
+/// highest of the first byte. The matching rule compares two pictures' maps at the window where
+/// their thumbnails matched: look-alikes whose thumbnails correlate (an orange disc and an orange
+/// fundus, both on black) lay out their detail differently (`recipe_audit.dedup.thumbmatch`).
+pub fn sign_map(square: &Gray) -> [u8; SIGN_BYTES] {
+    assert_eq!((square.width, square.height), (SIGN_SQUARE, SIGN_SQUARE));
+    let s = SIGN_SQUARE as i64;
+    // Summed-area table of the square padded by SIGN_COARSE repeated pixels on every side.
+    let pad = SIGN_COARSE as i64;
+    let side = (s + 2 * pad) as usize;
+    let mut table = vec![0i64; (side + 1) * (side + 1)];
+    for y in 0..side {
+        let sy = (y as i64 - pad).clamp(0, s - 1) as usize;
+        let mut row = 0i64;
+        for x in 0..side {
+            let sx = (x as i64 - pad).clamp(0, s - 1) as usize;
+            row += square.pixels[sy * SIGN_SQUARE + sx] as i64;
+            table[(y + 1) * (side + 1) + x + 1] = table[y * (side + 1) + x + 1] + row;
+        }
+    }
+    // Sum of the (2r+1)^2 box centred on square pixel (x, y).
+    let boxed = |x: usize, y: usize, r: usize| -> i64 {
+        let (x0, y0) = (x + SIGN_COARSE - r, y + SIGN_COARSE - r);
+        let (x1, y1) = (x0 + 2 * r + 1, y0 + 2 * r + 1);
+        let at = |x: usize, y: usize| table[y * (side + 1) + x];
+        at(x1, y1) - at(x0, y1) - at(x1, y0) + at(x0, y0)
+    };
+    let (fine_n, coarse_n) = (
+        ((2 * SIGN_FINE + 1) * (2 * SIGN_FINE + 1)) as i64,
+        ((2 * SIGN_COARSE + 1) * (2 * SIGN_COARSE + 1)) as i64,
+    );
+    let mut bits = [0u8; SIGN_BYTES];
+    let cell = SIGN_SQUARE / THUMB_SIDE;
+    for i in 0..THUMB_SIDE {
+        for j in 0..THUMB_SIDE {
+            // The block's centre falls between its two middle pixels each way: their mean, as
+            // fine mean - coarse mean scaled by both box sizes (exact in integers).
+            let mut band = 0i64;
+            for y in [i * cell + 1, i * cell + 2] {
+                for x in [j * cell + 1, j * cell + 2] {
+                    band += coarse_n * boxed(x, y, SIGN_FINE) - fine_n * boxed(x, y, SIGN_COARSE);
+                }
+            }
+            if band > 0 {
+                let k = i * THUMB_SIDE + j;
+                bits[k / 8] |= 0x80 >> (k % 8);
+            }
+        }
+    }
+    bits
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +234,62 @@ mod tests {
             }
         }
         Gray::new(w, h, px)
+    }
+
+    #[test]
+    fn sign_map_marks_bright_detail_where_it_is() {
+        // A bright dot on a dark square: set near the dot, clear elsewhere.
+        let mut px = vec![40u8; SIGN_SQUARE * SIGN_SQUARE];
+        for y in 20..24 {
+            for x in 40..44 {
+                px[y * SIGN_SQUARE + x] = 220;
+            }
+        }
+        let bits = sign_map(&Gray::new(SIGN_SQUARE, SIGN_SQUARE, px));
+        let set = |i: usize, j: usize| bits[(i * 16 + j) / 8] & (0x80 >> ((i * 16 + j) % 8)) != 0;
+        assert!(set(5, 10), "the block holding the dot");
+        assert!(!set(0, 0) && !set(15, 15) && !set(5, 2), "flat far from it");
+        let count: u32 = bits.iter().map(|b| b.count_ones()).sum();
+        assert!((1..=9).contains(&count), "{count} bits set");
+        // A flat square has no detail anywhere.
+        assert_eq!(
+            sign_map(&Gray::new(64, 64, vec![90; 64 * 64])),
+            [0u8; SIGN_BYTES]
+        );
+    }
+
+    #[test]
+    fn sign_map_is_the_band_pass_as_defined() {
+        // Straight from the definition, in floats: box means with edge pixels repeated, sampled
+        // bilinearly at 4i + 1.5.
+        let square = gradient(64, 64);
+        let at =
+            |x: i64, y: i64| square.at(x.clamp(0, 63) as usize, y.clamp(0, 63) as usize) as f64;
+        let mean = |x: i64, y: i64, r: i64| {
+            let mut sum = 0.0;
+            for dy in -r..=r {
+                for dx in -r..=r {
+                    sum += at(x + dx, y + dy);
+                }
+            }
+            sum / ((2 * r + 1) * (2 * r + 1)) as f64
+        };
+        let bits = sign_map(&square);
+        let mut set = 0;
+        for i in 0..16i64 {
+            for j in 0..16i64 {
+                let mut band = 0.0;
+                for (y, x) in [(1, 1), (1, 2), (2, 1), (2, 2)] {
+                    let (x, y) = (4 * j + x, 4 * i + y);
+                    band += mean(x, y, 2) - mean(x, y, 6);
+                }
+                let k = (i * 16 + j) as usize;
+                let bit = bits[k / 8] & (0x80 >> (k % 8)) != 0;
+                assert_eq!(bit, band > 1e-9, "cell {i},{j}: band {band}");
+                set += bit as u32;
+            }
+        }
+        assert!((60..=196).contains(&set), "{set} of 256 set");
     }
 
     #[test]

@@ -227,7 +227,9 @@ def test_a_gray_picture_needs_more_to_match_a_coloured_one() -> None:
     when both pictures are gray or both coloured, not for a gray one against a coloured one (the
     colour check cannot judge that pair; most links between unrelated photos were of it)."""
     correlation = (thumbmatch.MIN_CORRELATION + thumbmatch.MIN_GRAY_COLOR_CORRELATION) / 2
-    candidates = pl.DataFrame({"a": [0], "b": [0], "correlation": [correlation], "mirrored": [False]})
+    candidates = pl.DataFrame(
+        {"a": [0], "b": [0], "correlation": [correlation], "mirrored": [False], "window": [0], "agreement": [np.nan]}
+    )
 
     def stands(colour_a: float, colour_b: float) -> bool:
         mine, theirs = np.array([[0.0, 500, colour_a, 0, 0]]), np.array([[0.0, 500, colour_b, 0, 0]])
@@ -235,3 +237,51 @@ def test_a_gray_picture_needs_more_to_match_a_coloured_one() -> None:
 
     assert stands(0.0, 0.0) and stands(20.0, 25.0) and stands(np.nan, 20.0)
     assert not stands(0.0, 20.0) and not stands(20.0, 1.0)
+
+
+def test_a_window_match_needs_its_finer_layout_to_agree() -> None:
+    """Through a window, the band-pass signs must agree on MIN_SIGN_AGREEMENT of the points unless
+    the correlation alone reaches SIGN_RESCUE_CORRELATION; a whole-picture match, or a side
+    without signs (an older scan), is not checked."""
+    shape = np.array([[0.0, 500, 20.0, 0, 0]] * 2)
+    low, high = thumbmatch.MIN_SIGN_AGREEMENT - 0.1, thumbmatch.MIN_SIGN_AGREEMENT + 0.01
+
+    def stands(window: int, correlation: float, agreement: float) -> bool:
+        candidates = pl.DataFrame(
+            {
+                "a": [0],
+                "b": [1],
+                "correlation": [correlation],
+                "mirrored": [False],
+                "window": [window],
+                "agreement": [agreement],
+            }
+        )
+        return thumbmatch._confirmed(candidates, thumbmatch.MIN_CORRELATION, shape, shape).height == 1
+
+    assert not stands(5, 0.7, low)
+    assert stands(5, 0.7, high) and stands(5, thumbmatch.SIGN_RESCUE_CORRELATION, low)
+    assert stands(0, 0.7, low), "a whole-picture match"
+    assert stands(5, 0.7, np.nan), "no signs to compare"
+
+
+def test_sign_agreement_reads_the_other_picture_at_the_matched_window() -> None:
+    """A query's signs against a window of the other's: all agree when the other is the query
+    seen through that window, about half for unrelated signs; a mirror match flips the query."""
+    rng = np.random.default_rng(3)
+    other = rng.integers(0, 2, (1, 256), dtype=np.uint8)
+    window = 1  # the left 94% of the width, the whole height
+    query = other[:, thumbmatch._sign_points(window, 0)]  # the other seen through the window
+    one = np.array([0])
+    agree = thumbmatch._agreements(query, other, one, np.array([False]), one, np.array([window]))
+    assert agree[0] == 1.0
+    mirrored = thumbmatch._agreements(
+        query[:, thumbmatch._MIRROR_CELLS], other, one, np.array([True]), one, np.array([window])
+    )
+    assert mirrored[0] == 1.0
+    unrelated = thumbmatch._agreements(
+        query, rng.integers(0, 2, (1, 256), dtype=np.uint8), one, np.array([False]), one, np.array([window])
+    )
+    assert 0.3 < unrelated[0] < 0.7
+    unknown = np.full((1, 256), thumbmatch.UNKNOWN_SIGNS, np.uint8)
+    assert np.isnan(thumbmatch._agreements(query, unknown, one, np.array([False]), one, np.array([window]))[0])

@@ -45,3 +45,18 @@ def test_rows_of_another_release_or_setting_are_read_again(photos: list[Path], t
     assert rows.height == 11 and "sharpness_fine" in rows.columns
     finer = recipe_audit.scan(folder, out=out, shard_size=5, progress=False, min_decode_side=128)
     assert (finer.rows_read, finer.rows_reused) == (11, 0)
+
+
+def test_rows_measured_by_another_revision_are_read_again(photos: list[Path], tmp_path: Path) -> None:
+    """Same columns, same settings, but measured otherwise (an earlier build's decode scale): the
+    measures' revision in the record tells them apart."""
+    folder, out = _folder(photos, tmp_path, 6), tmp_path / "run"
+    recipe_audit.scan(folder, out=out, shard_size=5, progress=False)
+    record = json.loads((out / "_run.json").read_text())
+    revision = f"measures={recipe_audit._core.MEASURES_REVISION}"
+    assert revision in record["settings"]
+    record["settings"] = record["settings"].replace(revision, "measures=1")
+    (out / "_run.json").write_text(json.dumps(record))
+    (folder / photos[0].name).unlink()  # one file gone: every shard is written again
+    again = recipe_audit.scan(folder, out=out, shard_size=5, progress=False)
+    assert (again.rows_read, again.rows_reused) == (5, 0)

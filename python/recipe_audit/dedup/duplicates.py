@@ -79,7 +79,9 @@ def find_duplicates(
     extra = [c for c in ("label", "split") if c in files.columns]
     if uses_window_rule(files, hash, max_distance, crops, flips):
         usable = window_rule_rows(files)
-        roots = thumbmatch.matched_groups(thumbmatch.thumbnails(usable), thumbmatch.shapes(usable))
+        roots = thumbmatch.matched_groups(
+            thumbmatch.thumbnails(usable), thumbmatch.shapes(usable), signs=thumbmatch.sign_maps(usable)
+        )
         return groups_frame(usable, roots, hash=hash, exact=exact, flips=True, extra=extra)
     if flips and hash != "phash":
         raise ValueError("flips=True needs hash='phash' (the scan stores the mirror image's pHash only)")
@@ -148,9 +150,8 @@ def duplicate_pairs(
 
 def _window_pairs(files: pl.DataFrame, max_pairs: int) -> pl.DataFrame:
     usable = window_rule_rows(files)
-    thumbs = thumbmatch.thumbnails(usable)
-    shape = thumbmatch.shapes(usable)
-    roots = pl.Series(thumbmatch.matched_groups(thumbs, shape))
+    thumbs, shape, signs = thumbmatch.thumbnails(usable), thumbmatch.shapes(usable), thumbmatch.sign_maps(usable)
+    roots = pl.Series(thumbmatch.matched_groups(thumbs, shape, signs=signs))
     sizes = roots.value_counts()["count"].cast(pl.UInt64)
     bound = int((sizes * (sizes - 1) // 2).sum())
     if bound > max_pairs:
@@ -158,7 +159,7 @@ def _window_pairs(files: pl.DataFrame, max_pairs: int) -> pl.DataFrame:
             f"the duplicate groups could hold {bound:,} pairs, over max_pairs={max_pairs:,}; "
             "use find_duplicates (it lists files, not pairs), or pass a larger max_pairs"
         )
-    pairs = thumbmatch.matched_pairs(thumbs, shape)
+    pairs = thumbmatch.matched_pairs(thumbs, shape, signs=signs)
     paths, hashes, mirrors = usable["path"], usable["phash"], usable["phash_mirror"]
     a, b = pl.Series(pairs["a"]), pl.Series(pairs["b"])
     direct = (hashes.gather(a) ^ hashes.gather(b)).bitwise_count_ones().to_numpy()

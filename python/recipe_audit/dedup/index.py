@@ -155,9 +155,16 @@ class DuplicateIndex:
         q_shape, i_shape = thumbmatch.shapes(queries), thumbmatch.shapes(indexed)
         q_pictures, q_which, q_first = thumbmatch.distinct_pictures(thumbmatch.thumbnails(queries), q_shape)
         i_pictures, i_which, i_first = thumbmatch.distinct_pictures(thumbmatch.thumbnails(indexed), i_shape)
+        q_signs, i_signs = thumbmatch.sign_maps(queries), thumbmatch.sign_maps(indexed)
         try:
             found = thumbmatch.matched_pairs_across(
-                q_pictures, i_pictures, q_shape[q_first], i_shape[i_first], max_flat_pairs=max_pairs
+                q_pictures,
+                i_pictures,
+                q_shape[q_first],
+                i_shape[i_first],
+                mine_signs=q_signs[q_first],
+                theirs_signs=i_signs[i_first],
+                max_flat_pairs=max_pairs,
             )
         except thumbmatch.TooManyPairs as error:
             raise ValueError(self._too_many(error.count, max_pairs)) from None

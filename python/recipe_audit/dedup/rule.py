@@ -31,6 +31,7 @@ SEARCH_COLUMNS = (
     "phash",
     "phash_mirror",
     "thumb",
+    "thumb_signs",
     "colorfulness",
     "chroma_rg",
     "chroma_yb",

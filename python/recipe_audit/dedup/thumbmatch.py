@@ -22,7 +22,12 @@ moves too far to find it. So every picture is also hashed through windows of its
    the shape) `MIN_RESHAPED_CORRELATION`; a match involving a small picture (shorter side under
    `SMALL_SIDE`) `MIN_SMALL_CORRELATION`; a gray picture against a coloured one
    `MIN_GRAY_COLOR_CORRELATION`. Two coloured pictures whose colourfulness (a scan column)
-   differs more than `MAX_COLOR_RATIO` times never match.
+   differs more than `MAX_COLOR_RATIO` times never match. A match through a window (not the
+   whole picture) also needs the finer layout to agree: the scan's ``thumb_signs`` (the sign of a
+   band-pass of its 64x64 square, 16x16 bits) must agree on `MIN_SIGN_AGREEMENT` of the window's
+   points, unless the correlation alone reaches `SIGN_RESCUE_CORRELATION`. Look-alikes (an orange
+   disc and an orange fundus on black) pass the 16x16 correlation through a window; their detail
+   does not line up.
 4. **Flat pictures** (thumbnail standard deviation under `FLAT_STD`: one colour, a blank page)
    have no structure to hash: they match only each other, when their mean levels differ by at most
    `FLAT_MEAN_DISTANCE` and their hues agree (one cell of `FLAT_HUE_STEP` levels, in any of four
@@ -79,6 +84,13 @@ more than this factor are not copies: brightness and contrast edits scale it by 
 gray thumbnail cannot tell a vivid flower from a muted clock of the same layout, or two colour
 variants of one wallpaper."""
 COLORED = 3.0
+MIN_SIGN_AGREEMENT = 0.66
+"""Share of the 256 band-pass signs (``thumb_signs``) that must agree at the matched window for a
+match through a window: on the tuning seeds every link between different photographs agreed on
+less (they are window matches, never whole-picture ones), and 1% of true links."""
+SIGN_RESCUE_CORRELATION = 0.85
+"""A window match whose correlation reaches this stands whatever the signs say: a flat or
+low-contrast copy's signs are mostly noise (it halves the true links the sign check loses)."""
 FLAT_STD = 2.0
 """Thumbnail standard deviation (gray levels) under which a picture is flat."""
 FLAT_MEAN_DISTANCE = 8.0
@@ -124,10 +136,10 @@ def _dct_matrix(n: int) -> np.ndarray:
     return np.cos(np.pi * k * (2 * x + 1) / (2 * n))
 
 
-def _sampling(x: tuple[float, float], y: tuple[float, float], degrees: float, aspect: float = 1.0) -> np.ndarray:
-    """(GRID*GRID, THUMB_SIDE**2): bilinear samples of a window, turned about its centre. The turn
-    is in the picture's pixels: `aspect` (width / height) undoes the thumbnail's squashing, which
-    would otherwise shear a turned window of a non-square picture."""
+def _window_points(
+    x: tuple[float, float], y: tuple[float, float], degrees: float, aspect: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(GRID*GRID,) x and y of a window's sample points, in pixels of a THUMB_SIDE-square picture."""
     s = THUMB_SIDE
     u = (np.arange(_GRID) + 0.5) / _GRID * 2 - 1
     gy, gx = np.meshgrid(u, u, indexing="ij")
@@ -135,6 +147,15 @@ def _sampling(x: tuple[float, float], y: tuple[float, float], degrees: float, as
     cos, sin = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
     px = np.clip((cx + cos * gx * hw - sin * gy * hh / aspect) * s - 0.5, 0, s - 1).ravel()
     py = np.clip((cy + sin * gx * hw * aspect + cos * gy * hh) * s - 0.5, 0, s - 1).ravel()
+    return px, py
+
+
+def _sampling(x: tuple[float, float], y: tuple[float, float], degrees: float, aspect: float = 1.0) -> np.ndarray:
+    """(GRID*GRID, THUMB_SIDE**2): bilinear samples of a window, turned about its centre. The turn
+    is in the picture's pixels: `aspect` (width / height) undoes the thumbnail's squashing, which
+    would otherwise shear a turned window of a non-square picture."""
+    s = THUMB_SIDE
+    px, py = _window_points(x, y, degrees, aspect)
     x0, y0 = np.floor(px).astype(int), np.floor(py).astype(int)
     x1, y1 = np.minimum(x0 + 1, s - 1), np.minimum(y0 + 1, s - 1)
     wx, wy = px - x0, py - y0
@@ -250,6 +271,65 @@ def thumbnails(frame: pl.DataFrame) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8).reshape(-1, THUMB_SIDE * THUMB_SIDE).astype(np.float32)
 
 
+UNKNOWN_SIGNS = 255
+"""The value a row's signs hold when its frame has no ``thumb_signs`` (a scan by an earlier
+release): the sign check then passes its matches."""
+
+
+def sign_maps(frame: pl.DataFrame) -> np.ndarray:
+    """The ``thumb_signs`` column as an (n, 256) uint8 array of 0 and 1 (row-major 16x16); rows
+    without signs (the column missing or null) hold `UNKNOWN_SIGNS`."""
+    out = np.full((frame.height, THUMB_SIDE * THUMB_SIDE), UNKNOWN_SIGNS, np.uint8)
+    if "thumb_signs" not in frame.columns:
+        return out
+    column = frame["thumb_signs"]
+    known = column.is_not_null().to_numpy()
+    if known.any():
+        data = np.frombuffer(b"".join(column.filter(column.is_not_null()).to_list()), np.uint8)
+        out[known] = np.unpackbits(data.reshape(-1, THUMB_SIDE * THUMB_SIDE // 8), axis=1)
+    return out
+
+
+@functools.cache
+def _sign_points(window: int, band: int) -> np.ndarray:
+    """(GRID*GRID,) flat indices into a 16x16 sign map: the nearest cell to each sample point of
+    `window` (turned in aspect band `band`)."""
+    x, y, degrees = WINDOWS[window]
+    aspect = float(np.exp(band * ASPECT_STEP)) if window >= _ALIGNED else 1.0
+    px, py = _window_points(x, y, degrees, aspect)
+    s = THUMB_SIDE
+    xi, yi = np.clip(np.round(px).astype(int), 0, s - 1), np.clip(np.round(py).astype(int), 0, s - 1)
+    return yi * s + xi
+
+
+_MIRROR_CELLS = np.arange(THUMB_SIDE * THUMB_SIDE).reshape(THUMB_SIDE, THUMB_SIDE)[:, ::-1].ravel()
+
+
+def _agreements(
+    mine_signs: np.ndarray,
+    theirs_signs: np.ndarray,
+    query: np.ndarray,
+    mirrored: np.ndarray,
+    other: np.ndarray,
+    window: np.ndarray,
+    theirs_bands: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per candidate, the share of the query's signs (mirrored when the match is) that agree with
+    the other's at the matched window; NaN where either side's signs are unknown."""
+    mine = mine_signs[query]
+    mine[mirrored] = mine[mirrored][:, _MIRROR_CELLS]
+    out = np.empty(len(query), np.float32)
+    band = np.zeros(len(other), np.int64) if theirs_bands is None else theirs_bands[other]
+    band = np.where(window >= _ALIGNED, band, 0)
+    for w, b in np.unique(np.stack([window, band], axis=1), axis=0):
+        at = np.flatnonzero((window == w) & (band == b))
+        theirs = theirs_signs[other[at]][:, _sign_points(int(w), int(b))]
+        out[at] = (theirs == mine[at]).mean(axis=1)
+    unknown = (mine == UNKNOWN_SIGNS).any(axis=1) | (theirs_signs[other] == UNKNOWN_SIGNS).any(axis=1)
+    out[unknown] = np.nan
+    return out
+
+
 def _window_hashes(
     thumbs: np.ndarray, bands: np.ndarray | None = None, chunk: int = 4096
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -360,6 +440,12 @@ def _confirmed(
         .group_by("a", "b", maintain_order=True)
         .first()
         .filter(pl.col("correlation") >= needed)
+        .filter(
+            (pl.col("window") == 0)
+            | (pl.col("correlation") >= SIGN_RESCUE_CORRELATION)
+            | pl.col("agreement").is_nan()
+            | (pl.col("agreement") >= MIN_SIGN_AGREEMENT)
+        )
         .select("a", "b", "correlation", "mirrored")
     )
 
@@ -376,20 +462,27 @@ def _with_correlations(
     mine: np.ndarray,
     theirs: np.ndarray,
     theirs_bands: np.ndarray | None = None,
+    signs: tuple[np.ndarray, np.ndarray] | None = None,
     chunk: int = 200_000,
 ) -> pl.DataFrame:
-    """The candidates with their ``correlation``, computed `chunk` at a time so memory stays a
-    few hundred MB however many candidates a cluster of near-identical pictures makes."""
+    """The candidates with their ``correlation`` and, from `signs` (mine, theirs: `sign_maps`),
+    their sign ``agreement`` (NaN without), computed `chunk` at a time so memory stays a few
+    hundred MB however many candidates a cluster of near-identical pictures makes."""
     query, mirrored = candidates["query"].to_numpy(), candidates["mirrored"].to_numpy()
     other, window = candidates["other"].to_numpy(), candidates["window"].to_numpy()
     mine_whole = mine @ _maps()[0].T
     correlation = np.empty(candidates.height, np.float32)
+    agreement = np.full(candidates.height, np.nan, np.float32)
     for start in range(0, candidates.height, chunk):
         part = slice(start, start + chunk)
         correlation[part] = _correlations(
             mine_whole, theirs, query[part], mirrored[part], other[part], window[part], theirs_bands
         )
-    return candidates.with_columns(correlation=pl.Series(correlation, dtype=pl.Float32))
+        if signs is not None:
+            agreement[part] = _agreements(*signs, query[part], mirrored[part], other[part], window[part], theirs_bands)
+    return candidates.with_columns(
+        correlation=pl.Series(correlation, dtype=pl.Float32), agreement=pl.Series(agreement, dtype=pl.Float32)
+    )
 
 
 def _near_best(candidates: pl.DataFrame) -> pl.DataFrame:
@@ -433,13 +526,15 @@ def matched_pairs(
     thumbs: np.ndarray,
     shape: np.ndarray | None = None,
     *,
+    signs: np.ndarray | None = None,
     candidate_distance: int | None = None,
     min_correlation: float | None = None,
     max_pairs: int | None = None,
     chain_flat: bool = False,
 ) -> pl.DataFrame:
     """Every pair of pictures the rule links, from their (n, 256) thumbnails and, when known,
-    their `shapes` (without them shape and size are not considered).
+    their `shapes` (without them shape and size are not considered) and `sign_maps` (without
+    them window matches are not checked against the finer layout).
 
     Returns:
         ``a``, ``b`` (row numbers, ``a < b``), ``correlation`` (of the best confirmed window; null
@@ -480,8 +575,9 @@ def matched_pairs(
     )
     if candidates.height == 0:
         return _finish(flats)
+    local_signs = None if signs is None else (signs[textured], signs[textured])
     confirmed = _confirmed(
-        _with_correlations(candidates, local, local, bands), min_correlation, local_shape, local_shape
+        _with_correlations(candidates, local, local, bands, local_signs), min_correlation, local_shape, local_shape
     )
     rows = pl.Series(textured)
     confirmed = confirmed.with_columns(a=rows.gather(confirmed["a"]), b=rows.gather(confirmed["b"]))
@@ -494,12 +590,15 @@ def matched_pairs_across(
     mine_shape: np.ndarray | None = None,
     theirs_shape: np.ndarray | None = None,
     *,
+    mine_signs: np.ndarray | None = None,
+    theirs_signs: np.ndarray | None = None,
     candidate_distance: int | None = None,
     min_correlation: float | None = None,
     max_flat_pairs: int | None = None,
 ) -> pl.DataFrame:
     """The pairs the rule links between two sets of thumbnails (each way round: a crop may be
-    on either side).
+    on either side); shapes and `sign_maps` as in `matched_pairs` (signs count when both sides
+    have them).
 
     Returns:
         ``a`` (row of `mine`), ``b`` (row of `theirs`), ``correlation`` (null for two flat
@@ -543,12 +642,15 @@ def matched_pairs_across(
     m_bands = aspect_bands(None if mine_shape is None else mine_shape[ours], len(m))
     t_bands = aspect_bands(None if theirs_shape is None else theirs_shape[other], len(t))
     m_hashes, t_hashes = _window_hashes(m, m_bands), _window_hashes(t, t_bands)
-    forward = _with_correlations(_candidates(m_hashes, t_hashes, candidate_distance), m, t, t_bands).with_columns(
-        a="query", b="other"
-    )
-    backward = _with_correlations(_candidates(t_hashes, m_hashes, candidate_distance), t, m, m_bands).with_columns(
-        a="other", b="query"
-    )
+    signs = None
+    if mine_signs is not None and theirs_signs is not None:
+        signs = (mine_signs[ours], theirs_signs[other])
+    forward = _with_correlations(
+        _candidates(m_hashes, t_hashes, candidate_distance), m, t, t_bands, signs
+    ).with_columns(a="query", b="other")
+    backward = _with_correlations(
+        _candidates(t_hashes, m_hashes, candidate_distance), t, m, m_bands, None if signs is None else signs[::-1]
+    ).with_columns(a="other", b="query")
     candidates = _near_best(pl.concat([forward, backward]))
     confirmed = _confirmed(
         candidates,
@@ -621,17 +723,19 @@ def near_identical_leaders(thumbs: np.ndarray, shape: np.ndarray) -> np.ndarray:
     return leader
 
 
-def tile_links(
-    mine: tuple[np.ndarray, np.ndarray], theirs: tuple[np.ndarray, np.ndarray] | None, first: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
+Chunk = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Rows of a search split in tiles: (thumbnails, shapes, sign maps)."""
+
+
+def tile_links(mine: Chunk, theirs: Chunk | None, first: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The links of one tile of a search split in chunks: within chunk `mine` (``theirs`` None)
-    or between two chunks, each given as (thumbnails, shapes) of textured pictures; row numbers
-    are offset by `first` (the chunks' first rows). Every pair of rows is in exactly one tile, so
-    the tiles' links together are the links of one search."""
+    or between two chunks, each given as (thumbnails, shapes, sign maps) of textured pictures;
+    row numbers are offset by `first` (the chunks' first rows). Every pair of rows is in exactly
+    one tile, so the tiles' links together are the links of one search."""
     if theirs is None:
-        pairs = matched_pairs(*mine)
+        pairs = matched_pairs(mine[0], mine[1], signs=mine[2])
         return pairs["a"].to_numpy().astype(np.int64) + first[0], pairs["b"].to_numpy().astype(np.int64) + first[0]
-    pairs = matched_pairs_across(mine[0], theirs[0], mine[1], theirs[1])
+    pairs = matched_pairs_across(mine[0], theirs[0], mine[1], theirs[1], mine_signs=mine[2], theirs_signs=theirs[2])
     return pairs["a"].to_numpy().astype(np.int64) + first[0], pairs["b"].to_numpy().astype(np.int64) + first[1]
 
 
@@ -639,6 +743,7 @@ def matched_groups(
     thumbs: np.ndarray,
     shape: np.ndarray | None = None,
     *,
+    signs: np.ndarray | None = None,
     chunk_size: int | None = None,
     run_tiles: Callable[[list[tuple[Any, Any, tuple[int, int]]]], Iterable[tuple[np.ndarray, np.ndarray]]]
     | None = None,
@@ -655,6 +760,9 @@ def matched_groups(
     distinct, which, first = distinct_pictures(thumbs, shape)
     n, k = len(thumbs), len(distinct)
     shape = np.full((k, 5), np.nan) if shape is None else shape[first]
+    # One picture's signs for all its identical copies: any copy links to it through the whole
+    # picture, where signs are not checked.
+    signs = np.full((k, THUMB_SIDE * THUMB_SIDE), UNKNOWN_SIGNS, np.uint8) if signs is None else signs[first]
     flat = distinct.std(axis=1) < FLAT_STD
     flat_rows = np.flatnonzero(flat)
     flat_links = [
@@ -672,13 +780,21 @@ def matched_groups(
     follower_links = [(follower_rows, textured[leader[followers]])]
     if len(followers):
         across = matched_pairs_across(
-            distinct[follower_rows], distinct[leader_rows], shape[follower_rows], shape[leader_rows]
+            distinct[follower_rows],
+            distinct[leader_rows],
+            shape[follower_rows],
+            shape[leader_rows],
+            mine_signs=signs[follower_rows],
+            theirs_signs=signs[leader_rows],
         )
         follower_links.append((follower_rows[across["a"].to_numpy()], leader_rows[across["b"].to_numpy()]))
     textured = leader_rows
     size = max(1, len(textured)) if chunk_size is None else chunk_size
     starts = list(range(0, len(textured), size))
-    chunks = [put((distinct[textured[s : s + size]], shape[textured[s : s + size]])) for s in starts]
+    chunks = [
+        put((distinct[textured[s : s + size]], shape[textured[s : s + size]], signs[textured[s : s + size]]))
+        for s in starts
+    ]
     tiles = [
         (chunks[i], None if i == j else chunks[j], (starts[i], starts[j]))
         for i in range(len(chunks))

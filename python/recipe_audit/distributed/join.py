@@ -142,6 +142,7 @@ def find_duplicates(
         roots = thumbmatch.matched_groups(
             thumbmatch.thumbnails(usable),
             thumbmatch.shapes(usable),
+            signs=thumbmatch.sign_maps(usable),
             chunk_size=chunk_size,
             run_tiles=lambda tiles: engine.map(thumbmatch.tile_links, tiles),
             put=engine.put,
