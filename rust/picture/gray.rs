@@ -95,13 +95,17 @@ impl Gray {
                 [a] => sums.iter_mut().zip(*a).for_each(|(s, &a)| *s = a as u16),
                 _ => unreachable!(),
             }
-            let pairs = sums.chunks_exact(2);
-            let last = pairs.remainder().first().copied();
-            // Shifts, not a division by `count`: the loop then runs on vectors.
+            // Shifts, not a division by `count`, into a slice made first: the loop then runs
+            // on vectors.
             let shift = count.trailing_zeros() + 1;
-            out.extend(pairs.map(|p| ((p[0] + p[1] + count) >> shift) as u8));
-            if let Some(s) = last {
-                out.push(((s + count / 2) >> (shift - 1)) as u8);
+            let start = out.len();
+            out.resize(start + ow, 0);
+            let row = &mut out[start..];
+            for (d, p) in row.iter_mut().zip(sums.chunks_exact(2)) {
+                *d = ((p[0] + p[1] + count) >> shift) as u8;
+            }
+            if w % 2 == 1 {
+                row[ow - 1] = ((sums[w - 1] + count / 2) >> (shift - 1)) as u8;
             }
         }
         Gray::new(ow, oh, out)

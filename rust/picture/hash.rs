@@ -178,21 +178,25 @@ pub fn sign_map(square: &Gray) -> [u8; SIGN_BYTES] {
     // Summed-area table of the square padded by SIGN_COARSE repeated pixels on every side.
     let pad = SIGN_COARSE as i64;
     let side = (s + 2 * pad) as usize;
-    let mut table = vec![0i64; (side + 1) * (side + 1)];
+    let stride = side + 1;
+    let mut table = vec![0i32; stride * stride];
     for y in 0..side {
-        let sy = (y as i64 - pad).clamp(0, s - 1) as usize;
-        let mut row = 0i64;
+        let line = &square.pixels[(y as i64 - pad).clamp(0, s - 1) as usize * SIGN_SQUARE..]
+            [..SIGN_SQUARE];
+        let (above, here) = table.split_at_mut((y + 1) * stride);
+        let (above, here) = (&above[y * stride..], &mut here[..stride]);
+        let mut row = 0i32;
         for x in 0..side {
-            let sx = (x as i64 - pad).clamp(0, s - 1) as usize;
-            row += square.pixels[sy * SIGN_SQUARE + sx] as i64;
-            table[(y + 1) * (side + 1) + x + 1] = table[y * (side + 1) + x + 1] + row;
+            row += line[(x as i64 - pad).clamp(0, s - 1) as usize] as i32;
+            here[x + 1] = above[x + 1] + row;
         }
     }
     // Sum of the (2r+1)^2 box centred on square pixel (x, y).
+    // (At most 76 x 76 x 255 < 2^31: i32 sums.)
     let boxed = |x: usize, y: usize, r: usize| -> i64 {
         let (x0, y0) = (x + SIGN_COARSE - r, y + SIGN_COARSE - r);
         let (x1, y1) = (x0 + 2 * r + 1, y0 + 2 * r + 1);
-        let at = |x: usize, y: usize| table[y * (side + 1) + x];
+        let at = |x: usize, y: usize| table[y * stride + x] as i64;
         at(x1, y1) - at(x0, y1) - at(x1, y0) + at(x0, y0)
     };
     let (fine_n, coarse_n) = (
