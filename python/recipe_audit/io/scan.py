@@ -115,7 +115,10 @@ def scan(
         (as stored: 1 gray, 2 gray+alpha, 3 color, 4 color+alpha or CMYK), ``content_hash`` (hex
         xxh3-128 of the bytes), ``ahash``/``dhash``/``phash`` (u64, defined as in the imagehash
         package: ``int(str(imagehash.phash(img)), 16)``), ``phash_mirror`` (the pHash of the
-        horizontally mirrored image, for ``find_duplicates(flips=True)``), ``mean``/``std`` (luma 0-255),
+        horizontally mirrored image, for ``find_duplicates(flips=True)``), ``thumb`` (the 16x16
+        gray thumbnail the default duplicate rule matches, 256 bytes) and ``thumb_signs`` (the
+        signs of a band-pass of the 64x64 square, 16x16 bits in 32 bytes: the finer layout a
+        match through a window must agree on), ``mean``/``std`` (luma 0-255),
         ``dark_frac``/``bright_frac`` (share of pixels with luma <= 15 / >= 240),
         ``luma_p01``/``luma_p99`` (1st and 99th percentile of luma: the darkest and brightest
         parts), ``blur``
