@@ -304,6 +304,17 @@ def _sign_points(window: int, band: int) -> np.ndarray:
     return yi * s + xi
 
 
+def _by_window(
+    other: np.ndarray, window: np.ndarray, theirs_bands: np.ndarray | None
+) -> Iterable[tuple[int, int, np.ndarray]]:
+    """The candidates grouped by the window they matched: (window, aspect band, positions). The
+    band counts for turned windows only (axis-aligned ones do not depend on it)."""
+    band = np.zeros(len(other), np.int64) if theirs_bands is None else theirs_bands[other]
+    band = np.where(window >= _ALIGNED, band, 0)
+    for w, b in np.unique(np.stack([window, band], axis=1), axis=0):
+        yield int(w), int(b), np.flatnonzero((window == w) & (band == b))
+
+
 _MIRROR_CELLS = np.arange(THUMB_SIDE * THUMB_SIDE).reshape(THUMB_SIDE, THUMB_SIDE)[:, ::-1].ravel()
 
 
@@ -321,11 +332,8 @@ def _agreements(
     mine = mine_signs[query]
     mine[mirrored] = mine[mirrored][:, _MIRROR_CELLS]
     out = np.empty(len(query), np.float32)
-    band = np.zeros(len(other), np.int64) if theirs_bands is None else theirs_bands[other]
-    band = np.where(window >= _ALIGNED, band, 0)
-    for w, b in np.unique(np.stack([window, band], axis=1), axis=0):
-        at = np.flatnonzero((window == w) & (band == b))
-        theirs = theirs_signs[other[at]][:, _sign_points(int(w), int(b))]
+    for w, b, at in _by_window(other, window, theirs_bands):
+        theirs = theirs_signs[other[at]][:, _sign_points(w, b)]
         out[at] = (theirs == mine[at]).mean(axis=1)
     unknown = (mine == UNKNOWN_SIGNS).any(axis=1) | (theirs_signs[other] == UNKNOWN_SIGNS).any(axis=1)
     out[unknown] = np.nan
@@ -383,11 +391,8 @@ def _correlations(
     maps = _maps()
     mine = _unit_ac(mine_whole[query] * np.where(mirrored[:, None], _MIRROR_SIGN, np.float32(1)))
     theirs = np.empty_like(mine)
-    band = np.zeros(len(other), np.int64) if theirs_bands is None else theirs_bands[other]
-    band = np.where(window >= _ALIGNED, band, 0)  # axis-aligned windows do not depend on it
-    for w, b in np.unique(np.stack([window, band], axis=1), axis=0):
-        at = np.flatnonzero((window == w) & (band == b))
-        window_map = maps[w] if w < _ALIGNED else _turned_maps(int(b))[w - _ALIGNED]
+    for w, b, at in _by_window(other, window, theirs_bands):
+        window_map = maps[w] if w < _ALIGNED else _turned_maps(b)[w - _ALIGNED]
         theirs[at] = _unit_ac(theirs_thumbs[other[at]] @ window_map.T)
     return np.einsum("ij,ij->i", mine, theirs)
 
