@@ -30,28 +30,14 @@ from recipe_audit.auditing.summary import scan_summary
 from recipe_audit.dedup.duplicates import find_duplicates
 from recipe_audit.dedup.index import DuplicateIndex
 from recipe_audit.dedup.leaks import find_leaks
+from recipe_audit.dedup.rule import SEARCH_COLUMNS
 from recipe_audit.examples import make_example
 from recipe_audit.io.scan import scan
 from recipe_audit.io.sources import Manifest, is_uri
 
-_SUMMARY_COLUMNS = (
-    "path",
-    "status",
-    "format",
-    "error",
-    "ext_mismatch",
-    "content_hash",
-    "phash",
-    "phash_mirror",
-    "colorfulness",
-    "chroma_rg",
-    "chroma_yb",
-    "thumb",
-    "width",
-    "height",
-    "label",
-    "split",
-)
+# What the summary reads from a dataset: every column a duplicate search may read (the same
+# tuple, so a new one cannot be left behind) and the verdict columns.
+_SUMMARY_COLUMNS = (*SEARCH_COLUMNS, "status", "format", "error", "ext_mismatch")
 
 
 def _missing(directory: str) -> bool:

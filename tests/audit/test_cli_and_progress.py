@@ -109,3 +109,29 @@ def test_cli_checks_a_folder_against_a_saved_index(example_root: Path, tmp_path:
     capsys.readouterr()
     assert main(["duplicates", str(example_root / "test"), "--against", str(out)]) == 2
     assert "not a recipe_audit index" in capsys.readouterr().err
+
+
+def test_cli_dataset_summary_reads_every_column_the_duplicate_rule_reads(tmp_path: Path, capsys) -> None:
+    """`scan --dataset` summarises from the shards; it must keep the columns the in-memory summary
+    has (the sign map above all: without it a look-alike window match would stand)."""
+    from PIL import Image
+    from skimage import data
+
+    folder = tmp_path / "src"
+    folder.mkdir()
+    rocket = Image.fromarray(data.rocket())  # 640x427: two overlapping crops of it
+    rocket.crop((83, 34, 627, 385)).save(folder / "a.jpg", quality=85)
+    rocket.crop((40, 3, 628, 359)).save(folder / "b.jpg", quality=85)
+    files = recipe_audit.scan(folder, progress=False)
+    groups = recipe_audit.find_duplicates(files)
+    # The guard that keeps this test able to fail: on these files the sign map decides.
+    assert groups.height != recipe_audit.find_duplicates(files.drop("thumb_signs")).height
+    assert main(["scan", str(folder)]) == 0
+    in_memory = capsys.readouterr().out
+    assert main(["scan", str(folder), "--dataset", str(tmp_path / "ds")]) == 0
+    from_shards = capsys.readouterr().out
+
+    def body(text: str) -> list[str]:  # the summary but its timing line and the dataset's own
+        return [line for line in text.splitlines()[1:] if line.strip() and "shards" not in line]
+
+    assert body(from_shards) == body(in_memory)

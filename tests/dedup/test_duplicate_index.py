@@ -113,6 +113,13 @@ def test_index_saved_as_parquet_answers_the_same(train_and_new, tmp_path: Path) 
         DuplicateIndex.load(tmp_path / "missing.parquet")
     with pytest.raises(ValueError, match="flips=True needs hash='phash'"):
         index.query(new, hash="dhash", flips=True)
+    # An index saved by a release before the sign map still answers, and says what it lacks.
+    older = tmp_path / "older.index.parquet"
+    pl.read_parquet(tmp_path / "train.index.parquet").drop("thumb_signs").write_parquet(
+        older, metadata=pl.read_parquet_metadata(tmp_path / "train.index.parquet")
+    )
+    with pytest.warns(UserWarning, match="earlier release"):
+        assert DuplicateIndex.load(older).query(new).height > 0
 
 
 def test_a_query_matching_100k_indexed_files_lists_a_few_and_counts_all() -> None:

@@ -1,7 +1,7 @@
 """A saved reference set of hashes to test new files against, without rescanning it.
 
 A training set of millions is scanned once; its hashes and thumbnails go to a Parquet file (about
-320 bytes per file before compression, 256 of them the ``thumb``). Each new batch, or a test set,
+350 bytes per file before compression, 256 of them the ``thumb`` and 32 the ``thumb_signs``). Each new batch, or a test set,
 is then checked against it with the rule of `recipe_audit.find_duplicates`: the window rule by
 default (`recipe_audit.dedup.thumbmatch`), the single-hash search with `max_distance` or ``flips=False``.
 """
@@ -9,6 +9,7 @@ default (`recipe_audit.dedup.thumbmatch`), the single-hash search with `max_dist
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,13 @@ class DuplicateIndex:
                 f"{os.fspath(path)!r} is not a recipe_audit index; write one with DuplicateIndex(files).save(path)"
             )
         files = pl.read_parquet(os.fspath(path))
+        if "thumb" in files.columns and "thumb_signs" not in files.columns:
+            warnings.warn(
+                f"{os.fspath(path)!r} was saved by an earlier release, without the scan's thumb_signs: "
+                "its matches through a window are not checked against the finer layout, so unrelated "
+                "look-alikes may match; rebuild the index from a new scan",
+                stacklevel=2,
+            )
         return cls(files.with_columns(status=pl.lit("ok")))
 
     def _searcher(self, hash: str, radius: int) -> _core.HammingIndex:

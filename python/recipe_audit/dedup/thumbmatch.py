@@ -419,7 +419,9 @@ def _confirmed(
     candidates: pl.DataFrame, min_correlation: float, mine_shape: np.ndarray | None, theirs_shape: np.ndarray | None
 ) -> pl.DataFrame:
     """Per pair (``a``, ``b``) the best candidate among the windows within 2 bits of the pair's
-    best (the others are worse fits), kept when its correlation clears the threshold."""
+    best (the others are worse fits), kept when its correlation clears the threshold and, for a
+    window match, its signs agree (or the correlation reaches SIGN_RESCUE_CORRELATION). Only that
+    best candidate is judged: a pair whose best window fails is not saved by a worse one."""
     needed = (
         pl.when("mirrored")
         .then(pl.lit(max(min_correlation, MIN_MIRROR_CORRELATION)))
@@ -768,7 +770,8 @@ def matched_groups(
     n, k = len(thumbs), len(distinct)
     shape = np.full((k, 5), np.nan) if shape is None else shape[first]
     # One picture's signs for all its identical copies: any copy links to it through the whole
-    # picture, where signs are not checked.
+    # picture, where signs are not checked. (A third picture's window match is checked against
+    # the first copy's signs; copies of one thumbnail rarely differ in them.)
     signs = np.full((k, THUMB_SIDE * THUMB_SIDE), UNKNOWN_SIGNS, np.uint8) if signs is None else signs[first]
     flat = distinct.std(axis=1) < FLAT_STD
     flat_rows = np.flatnonzero(flat)
