@@ -240,9 +240,9 @@ def test_a_gray_picture_needs_more_to_match_a_coloured_one() -> None:
 
 
 def test_a_window_match_needs_its_finer_layout_to_agree() -> None:
-    """Through a window, the band-pass signs must agree on MIN_SIGN_AGREEMENT of the points unless
-    the correlation alone reaches SIGN_RESCUE_CORRELATION; a whole-picture match, or a side
-    without signs (an older scan), is not checked."""
+    """Through a window, the band-pass signs must agree on MIN_SIGN_AGREEMENT of the points, however
+    high the correlation; a whole-picture match, or a side without signs (an older scan), is not
+    checked."""
     shape = np.array([[0.0, 500, 20.0, 0, 0]] * 2)
     low, high = thumbmatch.MIN_SIGN_AGREEMENT - 0.1, thumbmatch.MIN_SIGN_AGREEMENT + 0.01
 
@@ -259,8 +259,8 @@ def test_a_window_match_needs_its_finer_layout_to_agree() -> None:
         )
         return thumbmatch._confirmed(candidates, thumbmatch.MIN_CORRELATION, shape, shape).height == 1
 
-    assert not stands(5, 0.7, low)
-    assert stands(5, 0.7, high) and stands(5, thumbmatch.SIGN_RESCUE_CORRELATION, low)
+    assert not stands(5, 0.7, low) and not stands(5, 0.97, low)
+    assert stands(5, 0.7, high)
     assert stands(0, 0.7, low), "a whole-picture match"
     assert stands(5, 0.7, np.nan), "no signs to compare"
 

@@ -25,8 +25,8 @@ moves too far to find it. So every picture is also hashed through windows of its
    differs more than `MAX_COLOR_RATIO` times never match. A match through a window (not the
    whole picture) also needs the finer layout to agree: the scan's ``thumb_signs`` (the sign of a
    band-pass of its 64x64 square, 16x16 bits) must agree on `MIN_SIGN_AGREEMENT` of the window's
-   points, unless the correlation alone reaches `SIGN_RESCUE_CORRELATION`. Look-alikes (an orange
-   disc and an orange fundus on black) pass the 16x16 correlation through a window; their detail
+   points, however high the correlation. Look-alikes (an orange disc and an orange fundus on
+   black, two smooth dark wallpapers) pass the 16x16 correlation through a window; their detail
    does not line up.
 4. **Flat pictures** (thumbnail standard deviation under `FLAT_STD`: one colour, a blank page)
    have no structure to hash: they match only each other, when their mean levels differ by at most
@@ -89,10 +89,10 @@ COLORED = 3.0
 MIN_SIGN_AGREEMENT = 0.66
 """Share of the 256 band-pass signs (``thumb_signs``) that must agree at the matched window for a
 match through a window: on the tuning seeds every link between different photographs agreed on
-less (they are window matches, never whole-picture ones), and 1% of true links."""
-SIGN_RESCUE_CORRELATION = 0.85
-"""A window match whose correlation reaches this stands whatever the signs say: a flat or
-low-contrast copy's signs are mostly noise (it halves the true links the sign check loses)."""
+less (they are window matches, never whole-picture ones), and 1.4% of true links. A high
+correlation does not excuse a low agreement: on the tuning halves of the larger library, such a
+rescue (at 0.85) kept 0.3% more true links but let two smooth wallpapers link
+(BENCHMARKS.md, "Near duplicates: the finer layout must agree too")."""
 FLAT_STD = 2.0
 """Thumbnail standard deviation (gray levels) under which a picture is flat."""
 FLAT_MEAN_DISTANCE = 8.0
@@ -420,8 +420,8 @@ def _confirmed(
 ) -> pl.DataFrame:
     """Per pair (``a``, ``b``) the best candidate among the windows within 2 bits of the pair's
     best (the others are worse fits), kept when its correlation clears the threshold and, for a
-    window match, its signs agree (or the correlation reaches SIGN_RESCUE_CORRELATION). Only that
-    best candidate is judged: a pair whose best window fails is not saved by a worse one."""
+    window match, its signs agree. Only that best candidate is judged: a pair whose best window
+    fails is not saved by a worse one."""
     needed = (
         pl.when("mirrored")
         .then(pl.lit(max(min_correlation, MIN_MIRROR_CORRELATION)))
@@ -449,12 +449,7 @@ def _confirmed(
         .group_by("a", "b", maintain_order=True)
         .first()
         .filter(pl.col("correlation") >= needed)
-        .filter(
-            (pl.col("window") == 0)
-            | (pl.col("correlation") >= SIGN_RESCUE_CORRELATION)
-            | pl.col("agreement").is_nan()
-            | (pl.col("agreement") >= MIN_SIGN_AGREEMENT)
-        )
+        .filter((pl.col("window") == 0) | pl.col("agreement").is_nan() | (pl.col("agreement") >= MIN_SIGN_AGREEMENT))
         .select("a", "b", "correlation", "mirrored")
     )
 
