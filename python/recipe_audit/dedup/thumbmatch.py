@@ -335,8 +335,9 @@ def _agreements(
     for w, b, at in _by_window(other, window, theirs_bands):
         theirs = theirs_signs[other[at]][:, _sign_points(w, b)]
         out[at] = (theirs == mine[at]).mean(axis=1)
-    unknown = (mine == UNKNOWN_SIGNS).any(axis=1) | (theirs_signs[other] == UNKNOWN_SIGNS).any(axis=1)
-    out[unknown] = np.nan
+    # A row without signs is UNKNOWN_SIGNS throughout: its first cell tells (no second gather of
+    # every candidate's 256 cells).
+    out[(mine[:, 0] == UNKNOWN_SIGNS) | (theirs_signs[other, 0] == UNKNOWN_SIGNS)] = np.nan
     return out
 
 
@@ -727,8 +728,8 @@ def near_identical_leaders(thumbs: np.ndarray, shape: np.ndarray) -> np.ndarray:
     return leader
 
 
-Chunk = tuple[np.ndarray, np.ndarray, np.ndarray]
-"""Rows of a search split in tiles: (thumbnails, shapes, sign maps)."""
+Chunk = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+"""Rows of a search split in tiles: (thumbnails, shapes, sign maps or None)."""
 
 
 def tile_links(mine: Chunk, theirs: Chunk | None, first: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -767,7 +768,7 @@ def matched_groups(
     # One picture's signs for all its identical copies: any copy links to it through the whole
     # picture, where signs are not checked. (A third picture's window match is checked against
     # the first copy's signs; copies of one thumbnail rarely differ in them.)
-    signs = np.full((k, THUMB_SIDE * THUMB_SIDE), UNKNOWN_SIGNS, np.uint8) if signs is None else signs[first]
+    signs = None if signs is None else signs[first]
     flat = distinct.std(axis=1) < FLAT_STD
     flat_rows = np.flatnonzero(flat)
     flat_links = [
@@ -789,16 +790,16 @@ def matched_groups(
             distinct[leader_rows],
             shape[follower_rows],
             shape[leader_rows],
-            mine_signs=signs[follower_rows],
-            theirs_signs=signs[leader_rows],
+            mine_signs=None if signs is None else signs[follower_rows],
+            theirs_signs=None if signs is None else signs[leader_rows],
         )
         follower_links.append((follower_rows[across["a"].to_numpy()], leader_rows[across["b"].to_numpy()]))
     textured = leader_rows
     size = max(1, len(textured)) if chunk_size is None else chunk_size
     starts = list(range(0, len(textured), size))
     chunks = [
-        put((distinct[textured[s : s + size]], shape[textured[s : s + size]], signs[textured[s : s + size]]))
-        for s in starts
+        put((distinct[rows], shape[rows], None if signs is None else signs[rows]))
+        for rows in (textured[s : s + size] for s in starts)
     ]
     tiles = [
         (chunks[i], None if i == j else chunks[j], (starts[i], starts[j]))
