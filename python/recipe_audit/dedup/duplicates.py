@@ -39,6 +39,10 @@ def find_duplicates(
     file's whole picture and mirror image against 55 windows of every other file's 16x16
     thumbnail (pHash-like hashes within 10 bits), each candidate confirmed by the correlation of
     the two pictures' DCT coefficients. Flat pictures match only flat pictures of the same level.
+    A group that hangs on a few links between two densely linked families (a look-alike link
+    between copies of two photographs) is cut there (`recipe_audit.dedup.cuts`), so groups are
+    the transitive closure of the links except across such cuts; `duplicate_pairs` lists every
+    link.
     Passing `max_distance`, another `hash`, ``crops=False`` or ``flips=False`` (or a frame without
     the ``thumb`` column) gives the single-hash search instead: files whose `hash` lies within
     `max_distance` bits.

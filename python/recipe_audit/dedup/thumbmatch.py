@@ -53,6 +53,7 @@ import numpy as np
 import polars as pl
 
 import recipe_audit._core as _core
+from recipe_audit.dedup import cuts
 
 THUMB_SIDE = 16
 """Side of the scan's ``thumb`` column (bytes = THUMB_SIDE**2, row-major gray)."""
@@ -754,7 +755,8 @@ def matched_groups(
     | None = None,
     put: Callable[[Any], Any] = lambda value: value,
 ) -> np.ndarray:
-    """Per picture, the smallest row of its group (connected components of `matched_pairs`).
+    """Per picture, the smallest row of its group: the connected components of `matched_pairs`,
+    each cut where it hangs on a few links between two densely linked parts (`cuts`).
 
     Identical thumbnails are one picture to the search (with the shape of the first), so are
     near-identical ones (`near_identical_leaders`), and flat pictures are linked by level here,
@@ -808,8 +810,14 @@ def matched_groups(
     ]
     runner = run_tiles or (lambda work: (tile_links(*tile) for tile in work))
     links = [*follower_links, *((textured[a], textured[b]) for a, b in runner(tiles))]
+    la = np.concatenate([x for x, _ in links]).astype(np.int64)
+    lb = np.concatenate([y for _, y in links]).astype(np.int64)
+    # A group that hangs on a few look-alike links is cut there (`cuts`); flat pictures, linked
+    # in chains by level, are not.
+    keep = cuts.kept_links(k, la, lb)
+    la, lb = la[keep], lb[keep]
     # Nodes 0..n are the pictures, n..n+k the distinct thumbnails; each picture joins its own.
-    a = np.concatenate([np.arange(n), n + fa, *[n + x for x, _ in links]]).astype(np.uint32)
-    b = np.concatenate([n + which, n + fb, *[n + y for _, y in links]]).astype(np.uint32)
+    a = np.concatenate([np.arange(n), n + fa, n + la]).astype(np.uint32)
+    b = np.concatenate([n + which, n + fb, n + lb]).astype(np.uint32)
     # Components hold a picture node, so the smallest node is a picture.
     return _core.hamming_components(n + k, a, b)[:n]

@@ -1,0 +1,111 @@
+"""Groups are cut where they hang on a few links, and only there."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from PIL import Image, ImageEnhance
+
+import recipe_audit
+from recipe_audit.dedup import cuts
+
+
+def clique(nodes: range) -> list[tuple[int, int]]:
+    return list(itertools.combinations(nodes, 2))
+
+
+def kept(n: int, links: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    a, b = np.array([x for x, _ in links]), np.array([y for _, y in links])
+    keep = cuts.kept_links(n, a, b)
+    return {link for link, k in zip(links, keep) if k}
+
+
+def test_two_families_joined_by_a_few_look_alike_links_are_cut_apart() -> None:
+    bridges = [(0, 17), (1, 17), (2, 20), (5, 25), (6, 30), (7, 31)]  # 6 links, as held out
+    links = clique(range(17)) + clique(range(17, 34)) + bridges
+    assert kept(34, links) == set(links) - set(bridges)
+
+
+def test_one_bridge_between_two_small_families_is_cut() -> None:
+    links = clique(range(5)) + clique(range(5, 10)) + [(4, 5)]
+    assert kept(10, links) == set(links) - {(4, 5)}
+
+
+def test_a_family_with_a_loosely_linked_copy_stays_whole() -> None:
+    """A copy found by one link only (a hard crop) is never cut off: alone, its conductance is 1."""
+    links = [*clique(range(12)), (0, 12), (3, 13), (13, 14)]
+    assert kept(15, links) == set(links)
+
+
+def test_a_star_and_a_dense_pair_of_families_stay_whole() -> None:
+    star = [(0, i) for i in range(1, 60)]
+    assert kept(60, star) == set(star)
+    # Two families whose members link across half the time are one family.
+    rng = np.random.default_rng(1)
+    across = [(i, j) for i in range(8) for j in range(8, 16) if rng.random() < 0.5]
+    links = clique(range(8)) + clique(range(8, 16)) + across
+    assert kept(16, links) == set(links)
+
+
+def test_large_groups_are_cut_by_power_iteration_the_same_way() -> None:
+    side = cuts.DENSE_UP_TO // 2 + 20
+    rng = np.random.default_rng(2)
+    # Two sparse random families (each member linked to ~12 others), three links between them.
+    inner = [
+        (i, j)
+        for start in (0, side)
+        for i in range(start, start + side)
+        for j in rng.choice(np.arange(start, start + side), 12, replace=False)
+        if i < j
+    ]
+    bridges = [(0, side), (5, side + 9), (17, side + 40)]
+    links = sorted(set(inner)) + bridges
+    assert 2 * side > cuts.DENSE_UP_TO
+    assert kept(2 * side, links) == set(links) - set(bridges)
+
+
+def test_the_result_does_not_depend_on_the_order_of_the_links() -> None:
+    links = clique(range(9)) + clique(range(9, 20)) + [(2, 11), (3, 15)] + [(20, 21)]
+    rng = np.random.default_rng(3)
+    first = kept(22, links)
+    for _ in range(3):
+        shuffled = [links[i] for i in rng.permutation(len(links))]
+        shuffled = [(b, a) if rng.random() < 0.5 else (a, b) for a, b in shuffled]
+        again = kept(22, shuffled)
+        assert {tuple(sorted(x)) for x in again} == {tuple(sorted(x)) for x in first}
+
+
+def test_no_links_and_repeated_links() -> None:
+    assert len(cuts.kept_links(5, np.array([], dtype=np.int64), np.array([], dtype=np.int64))) == 0
+    links = [(0, 1), (1, 0), (0, 1), (2, 2)]
+    assert kept(3, links) == set(links)
+
+
+def test_families_of_real_edited_copies_are_not_cut(photos: list[Path], tmp_path: Path) -> None:
+    """Every copy of every photograph stays in its original's group: the cut costs no recall."""
+    made: dict[str, str] = {}
+    for k, source in enumerate(photos[:6]):
+        im = Image.open(source).convert("RGB")
+        w, h = im.size
+        copies = {
+            "original": im,
+            "crop": im.crop((int(0.06 * w), int(0.02 * h), w, int(0.95 * h))),
+            "flip": im.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+            "turn": im.rotate(3, resample=Image.Resampling.BICUBIC).crop(
+                (int(0.06 * w), int(0.06 * h), int(0.94 * w), int(0.94 * h))
+            ),
+            "darker": ImageEnhance.Brightness(im).enhance(0.8),
+            "small": im.resize((w // 2, h // 2)),
+        }
+        for name, copy in copies.items():
+            path = tmp_path / f"{k}_{name}.jpg"
+            copy.save(path, quality=85)
+            made[str(path)] = str(k)
+    groups = recipe_audit.find_duplicates(recipe_audit.scan(list(made), progress=False))
+    family = groups.with_columns(photo=pl.col("path").replace_strict(made)).group_by("group").agg(pl.col("photo"))
+    assert all(len(set(members)) == 1 for members in family["photo"])
+    found = groups.with_columns(photo=pl.col("path").replace_strict(made)).group_by("photo").agg(pl.len())
+    assert found.filter(pl.col("len") == 6).height >= 5, found
