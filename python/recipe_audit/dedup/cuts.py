@@ -66,13 +66,24 @@ def _parts(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.ND
     key = np.sort(u * n + v)  # one int64 per link; sorted, repeats are neighbours
     key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
     edges = np.stack([key // n, key % n], axis=1)
-    root = _core.hamming_components(n, edges[:, 0].astype(np.uint32), edges[:, 1].astype(np.uint32)).astype(np.int64)
-    part = root.copy()
+    root, edges, bounds = _grouped(n, edges)
     sizes = np.bincount(root, minlength=n)
-    # The edges of each component, contiguous: a cut only ever looks inside one component.
-    order = np.argsort(root[edges[:, 0]], kind="stable")
-    edges = edges[order]
-    bounds = np.searchsorted(root[edges[:, 0]], np.arange(n + 1))
+    large = np.flatnonzero(sizes > DENSE_UP_TO)
+    if len(large):
+        # A large group is a chain of families (copies link densely, in triangles) joined by
+        # look-alike links (in none). Those links go first, then the bridges left, both in about
+        # linear time, so the spectral cuts below never peel a chain one family at a time.
+        drop = np.zeros(len(edges), dtype=bool)
+        for r in large:
+            drop[bounds[r] : bounds[r + 1]] = _unsupported(edges[bounds[r] : bounds[r + 1]])
+        root, edges, bounds = _grouped(n, edges[~drop])
+        sizes = np.bincount(root, minlength=n)
+        drop = np.zeros(len(edges), dtype=bool)
+        for r in np.flatnonzero(sizes > DENSE_UP_TO):
+            drop[bounds[r] : bounds[r + 1]] = _sparse_bridges(edges[bounds[r] : bounds[r + 1]])
+        root, edges, bounds = _grouped(n, edges[~drop])
+        sizes = np.bincount(root, minlength=n)
+    part = root.copy()
     candidates = np.flatnonzero(sizes >= _smallest_cut_group())
     small = candidates[sizes[candidates] <= DENSE_UP_TO]
     # Most groups hold together: the small ones are screened together, one batch per size.
@@ -92,6 +103,112 @@ def _parts(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.ND
                 if len(nodes) >= _smallest_cut_group():
                     todo.append(half)
     return part
+
+
+def _grouped(n: int, edges: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
+    """Each node's component root, and the edges sorted by component with each component's
+    bounds in them: a cut only ever looks inside one component."""
+    root = _core.hamming_components(n, edges[:, 0].astype(np.uint32), edges[:, 1].astype(np.uint32)).astype(np.int64)
+    edges = edges[np.argsort(root[edges[:, 0]], kind="stable")]
+    return root, edges, np.searchsorted(root[edges[:, 0]], np.arange(n + 1))
+
+
+HUB_DEGREE = 256
+"""Triangles are looked for from pictures with at most this many links: a burst of 100,000
+re-encodes around one leader would otherwise list 5e9 pairs of its neighbours (a triangle
+through a hub is still found from its two other corners)."""
+
+
+def _unsupported(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which of one large component's edges lie in no triangle while both their ends have other
+    links: look-alike links between two families (random links close no triangle, copies of one
+    picture close many). A copy found by one link only keeps it."""
+    nodes, local = np.unique(edges, return_inverse=True)
+    local = local.reshape(-1, 2)
+    m = len(nodes)
+    ends = np.concatenate([local, local[:, ::-1]])
+    ends = ends[np.lexsort((ends[:, 1], ends[:, 0]))]
+    start = np.searchsorted(ends[:, 0], np.arange(m + 1))
+    degree = np.diff(start)
+    key = local.min(axis=1) * m + local.max(axis=1)
+    order = np.argsort(key, kind="stable")  # key[order] is sorted; order maps back to edges
+    key = key[order]
+    closed = np.zeros(len(local), dtype=bool)
+    # Every pair of a node's neighbours (a wedge), one batch per degree; a wedge whose two ends
+    # are linked closes a triangle, and all three of its edges are supported.
+    for k in np.unique(degree[(degree >= 2) & (degree <= HUB_DEGREE)]):
+        centres = np.flatnonzero(degree == k)
+        first, second = np.triu_indices(k, 1)
+        for batch in np.array_split(centres, max(1, -(-len(centres) * len(first) // BATCH_CELLS))):
+            around = ends[start[batch][:, None] + np.arange(k)[None, :], 1]
+            u, v = around[:, first].ravel(), around[:, second].ravel()
+            w = np.repeat(batch, len(first))
+            found = _edge_index(key, m, u, v)
+            hit = found >= 0
+            for x, y in ((u, v), (w, u), (w, v)):
+                closed[order[_edge_index(key, m, x[hit], y[hit])]] = True
+    return ~closed & (degree[local[:, 0]] > 1) & (degree[local[:, 1]] > 1)
+
+
+def _edge_index(
+    key: npt.NDArray[np.int64], m: int, x: npt.NDArray[np.int64], y: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Position in the sorted edge keys of each link (x, y), or -1 where there is none."""
+    wanted = np.minimum(x, y) * m + np.maximum(x, y)
+    at = np.minimum(np.searchsorted(key, wanted), max(len(key) - 1, 0))
+    return np.where(key[at] == wanted, at, -1) if len(key) else np.full(len(wanted), -1)
+
+
+def _sparse_bridges(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which of one component's edges are bridges whose cut is under `MAX_CONDUCTANCE` with
+    both sides large enough to be cut (`_smallest_cut_group`), by one depth-first search."""
+    nodes, local = np.unique(edges, return_inverse=True)
+    local = local.reshape(-1, 2)
+    m = len(nodes)
+    ends = np.concatenate([local, local[:, ::-1]])
+    ids = np.concatenate([np.arange(len(local))] * 2)
+    order = np.argsort(ends[:, 0], kind="stable")
+    neighbour, edge_id = ends[order, 1], ids[order]
+    start = np.searchsorted(ends[order, 0], np.arange(m + 1))
+    degree = np.diff(start)
+    entered = np.full(m, -1)
+    low = np.zeros(m, dtype=np.int64)
+    volume = degree.astype(np.int64).copy()  # of the subtree, once it is done
+    count = np.ones(m, dtype=np.int64)
+    via = np.full(m, -1)  # the tree edge a node was reached by
+    clock = 0
+    bridges = []
+    entered[0] = low[0] = clock
+    stack = [(0, start[0])]
+    while stack:
+        node, at = stack[-1]
+        if at < start[node + 1]:
+            stack[-1] = (node, at + 1)
+            nxt, eid = neighbour[at], edge_id[at]
+            if eid == via[node]:
+                continue
+            if entered[nxt] < 0:
+                clock += 1
+                entered[nxt] = low[nxt] = clock
+                via[nxt] = eid
+                stack.append((nxt, start[nxt]))
+            else:
+                low[node] = min(low[node], entered[nxt])
+            continue
+        stack.pop()
+        if stack:
+            parent = stack[-1][0]
+            low[parent] = min(low[parent], low[node])
+            volume[parent] += volume[node]
+            count[parent] += count[node]
+            if low[node] > entered[parent]:
+                bridges.append((via[node], count[node], volume[node]))
+    drop = np.zeros(len(local), dtype=bool)
+    total, smallest = int(degree.sum()), _smallest_cut_group() // 2
+    for eid, below, vol in bridges:
+        if min(below, m - below) >= smallest and 1 < MAX_CONDUCTANCE * min(vol, total - vol):
+            drop[eid] = True
+    return drop
 
 
 BATCH_CELLS = 4_000_000
