@@ -10,7 +10,7 @@ import polars as pl
 from PIL import Image, ImageEnhance
 
 import recipe_audit
-from recipe_audit.dedup import cuts
+from recipe_audit.dedup import cuts, thumbmatch
 
 
 def clique(nodes: range) -> list[tuple[int, int]]:
@@ -141,3 +141,28 @@ def test_families_of_real_edited_copies_are_not_cut(photos: list[Path], tmp_path
     assert all(len(set(members)) == 1 for members in family["photo"])
     found = groups.with_columns(photo=pl.col("path").replace_strict(made)).group_by("photo").agg(pl.len())
     assert found.filter(pl.col("len") == 6).height >= 5, found
+
+
+def test_dense_families_of_many_hubs_stay_whole() -> None:
+    """Pictures with over HUB_DEGREE links have their triangles taken as given: a family of 410
+    all linked to each other, or 258 with 143 copies hanging on one of them, stays one group."""
+    links = clique(range(410))
+    assert kept(410, links) == set(links)
+    links = clique(range(258)) + [(0, i) for i in range(258, 401)]
+    assert kept(401, links) == set(links)
+
+
+def test_large_groups_without_families_lose_no_link_before_the_spectral_cut() -> None:
+    """Two originals each linked to the same 410 crops (no triangle anywhere) hold together."""
+    links = [(o, c) for o in (0, 1) for c in range(2, 412)]
+    assert kept(412, links) == set(links)
+
+
+def test_a_burst_of_noisy_copies_larger_than_the_exact_limit_is_one_group(photos: list[Path]) -> None:
+    files = recipe_audit.scan(photos[0].parent, progress=False).filter(pl.col("status") == "ok")
+    thumbs = thumbmatch.thumbnails(files)
+    picture = thumbs[np.argmax(thumbs.std(axis=1))]
+    rng = np.random.default_rng(5)
+    copies = np.clip(picture + rng.normal(0, 0.12 * picture.std(), (cuts.DENSE_UP_TO + 50, picture.size)), 0, 255)
+    roots = thumbmatch.matched_groups(copies.round())
+    assert len(set(roots.tolist())) == 1

@@ -13,21 +13,30 @@ smaller side: `cut / min(vol(S), vol(rest))`, vol counting each member's links) 
 `MAX_CONDUCTANCE`, and each side again, until no such cut is left. The cut is the best sweep
 of the Fiedler vector of the group's normalised Laplacian (spectral partitioning; Cheeger's
 inequality bounds how far that sweep is from the best cut), followed by moving any picture that
-has more links across than on its own side. A single picture is never cut off
-(its conductance is 1), nor is a pair; a chain of copies whose ends share little is cut at its
-weakest point.
+has more links across than on its own side. A single picture is never cut off (its conductance
+is 1), nor is a pair, and no group of fewer than 8 pictures is cut (`_smallest_cut_group`); a
+chain of single pictures linked one after the other (look-alikes, not copies) is cut into
+pieces of about ten.
+
+Groups of over DENSE_UP_TO pictures first lose the look-alike links between two families that
+close no triangle (`_loose_links`), then are cut the same way by power iteration, at most
+MAX_LARGE_CUTS times each.
 
 `MAX_CONDUCTANCE` was chosen on the tuning seeds of `benches/studies/dup_corpus.py` (the highest
-value that split no true family there) and is reported on fresh seeds (BENCHMARKS.md, "Near
+middle of the values that split no true family there) and is reported on fresh seeds (BENCHMARKS.md, "Near
 duplicates: groups cut where they hang on a few links").
 """
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import numpy.typing as npt
 
 import recipe_audit._core as _core
+
+log = logging.getLogger(__name__)
 
 MAX_CONDUCTANCE = 0.1
 """A group is cut where the links across are fewer than this share of the links of the smaller
@@ -38,6 +47,10 @@ DENSE_UP_TO = 400
 """Groups of up to this many pictures get their Fiedler vector exactly (`numpy.linalg.eigh`);
 larger ones by power iteration on the sparse links."""
 POWER_STEPS = 500
+MAX_LARGE_CUTS = 64
+"""Cuts by power iteration (groups over DENSE_UP_TO) per group, at most: each costs up to
+POWER_STEPS passes over the group's links, so a chain of thousands of families held together by
+links in triangles is cut this many times and then left, with a warning."""
 
 
 def kept_links(n: int, a: npt.NDArray[np.integer], b: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
@@ -70,17 +83,12 @@ def _parts(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.ND
     sizes = np.bincount(root, minlength=n)
     large = np.flatnonzero(sizes > DENSE_UP_TO)
     if len(large):
-        # A large group is a chain of families (copies link densely, in triangles) joined by
-        # look-alike links (in none). Those links go first, then the bridges left, both in about
-        # linear time, so the spectral cuts below never peel a chain one family at a time.
+        # A large group is often a chain of families (copies link densely, in triangles) joined
+        # by look-alike links (in none): those go first, in about linear time, so the spectral
+        # cuts below do not peel such a chain one family at a time.
         drop = np.zeros(len(edges), dtype=bool)
         for r in large:
-            drop[bounds[r] : bounds[r + 1]] = _unsupported(edges[bounds[r] : bounds[r + 1]])
-        root, edges, bounds = _grouped(n, edges[~drop])
-        sizes = np.bincount(root, minlength=n)
-        drop = np.zeros(len(edges), dtype=bool)
-        for r in np.flatnonzero(sizes > DENSE_UP_TO):
-            drop[bounds[r] : bounds[r + 1]] = _sparse_bridges(edges[bounds[r] : bounds[r + 1]])
+            drop[bounds[r] : bounds[r + 1]] = _loose_links(edges[bounds[r] : bounds[r + 1]])
         root, edges, bounds = _grouped(n, edges[~drop])
         sizes = np.bincount(root, minlength=n)
     part = root.copy()
@@ -91,8 +99,19 @@ def _parts(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.ND
     next_label = n
     for r in np.sort(cut):
         todo = [edges[bounds[r] : bounds[r + 1]]]
+        large_cuts = 0
         while todo:
             group = todo.pop()
+            if len(group) and np.unique(group).size > DENSE_UP_TO:
+                if large_cuts == MAX_LARGE_CUTS:
+                    log.warning(
+                        "near-duplicate groups: a group of %d pictures was cut %d times by power "
+                        "iteration and is left as it is (look-alike links may chain it)",
+                        np.unique(group).size,
+                        large_cuts,
+                    )
+                    continue
+                large_cuts += 1
             halves = _cut(group)
             if halves is None:
                 continue
@@ -115,14 +134,25 @@ def _grouped(n: int, edges: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64
 
 HUB_DEGREE = 256
 """Triangles are looked for from pictures with at most this many links: a burst of 100,000
-re-encodes around one leader would otherwise list 5e9 pairs of its neighbours (a triangle
-through a hub is still found from its two other corners)."""
+re-encodes around one leader would otherwise list 5e9 pairs of its neighbours. A triangle with a
+corner under it is found from that corner; a link between two pictures over it is taken as
+supported."""
 
 
-def _unsupported(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Which of one large component's edges lie in no triangle while both their ends have other
-    links: look-alike links between two families (random links close no triangle, copies of one
-    picture close many). A copy found by one link only keeps it."""
+CORE_SIZE = 4
+"""Pictures linked in triangles that make a family (a core) for `_loose_links`."""
+
+
+def _loose_links(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which of one large component's edges are look-alike links between families, among the
+    links in no triangle (copies of one picture close many triangles, random look-alike links
+    none); a family is a core, at least CORE_SIZE pictures joined by links in triangles:
+
+    - links joining two cores, fewer between them than MAX_CONDUCTANCE of the smaller's links;
+    - the links of a picture outside every core to cores, when they reach two or more cores.
+
+    A picture outside the cores that reaches one core (a copy found by one or two links), and
+    chains of such pictures, keep their links here and are left to the spectral cut."""
     nodes, local = np.unique(edges, return_inverse=True)
     local = local.reshape(-1, 2)
     m = len(nodes)
@@ -133,7 +163,10 @@ def _unsupported(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     key = local.min(axis=1) * m + local.max(axis=1)
     order = np.argsort(key, kind="stable")  # key[order] is sorted; order maps back to edges
     key = key[order]
-    closed = np.zeros(len(local), dtype=bool)
+    x, y = local[:, 0], local[:, 1]
+    # Links between two pictures that both have over HUB_DEGREE links are taken as supported:
+    # such pictures sit in dense families, and their triangles are not listed (below).
+    closed = (degree[x] > HUB_DEGREE) & (degree[y] > HUB_DEGREE)
     # Every pair of a node's neighbours (a wedge), one batch per degree; a wedge whose two ends
     # are linked closes a triangle, and all three of its edges are supported.
     for k in np.unique(degree[(degree >= 2) & (degree <= HUB_DEGREE)]):
@@ -143,11 +176,30 @@ def _unsupported(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
             around = ends[start[batch][:, None] + np.arange(k)[None, :], 1]
             u, v = around[:, first].ravel(), around[:, second].ravel()
             w = np.repeat(batch, len(first))
-            found = _edge_index(key, m, u, v)
-            hit = found >= 0
-            for x, y in ((u, v), (w, u), (w, v)):
-                closed[order[_edge_index(key, m, x[hit], y[hit])]] = True
-    return ~closed & (degree[local[:, 0]] > 1) & (degree[local[:, 1]] > 1)
+            hit = _edge_index(key, m, u, v) >= 0
+            for p, q in ((u, v), (w, u), (w, v)):
+                closed[order[_edge_index(key, m, p[hit], q[hit])]] = True
+    core = _core.hamming_components(m, x[closed].astype(np.uint32), y[closed].astype(np.uint32)).astype(np.int64)
+    in_core = np.bincount(core, minlength=m)[core] >= CORE_SIZE
+    loose = ~closed
+    # Two families joined by links in no triangle, fewer than MAX_CONDUCTANCE of the smaller's.
+    between = loose & in_core[x] & in_core[y] & (core[x] != core[y])
+    volume = np.bincount(core, weights=degree, minlength=m)
+    cx, cy = np.minimum(core[x], core[y]), np.maximum(core[x], core[y])
+    pair = np.where(between, cx * m + cy, -1)
+    _, which, count = np.unique(pair, return_inverse=True, return_counts=True)
+    between &= count[which] < MAX_CONDUCTANCE * np.minimum(volume[cx], volume[cy])
+    # A picture outside every family whose loose links reach two or more families: a look-alike
+    # of both (or a copy of one that looks like the other); it keeps no link to either. One that
+    # reaches a single family stays with it.
+    outside = loose & (in_core[x] ^ in_core[y])
+    picture = np.where(in_core[x], y, x)[outside]
+    family = np.where(in_core[x], core[x], core[y])[outside]
+    reached = np.unique(picture * m + family) // m
+    families_reached = np.bincount(reached, minlength=m)
+    hanging = np.zeros(len(local), dtype=bool)
+    hanging[np.flatnonzero(outside)] = families_reached[picture] >= 2
+    return between | hanging
 
 
 def _edge_index(
@@ -157,58 +209,6 @@ def _edge_index(
     wanted = np.minimum(x, y) * m + np.maximum(x, y)
     at = np.minimum(np.searchsorted(key, wanted), max(len(key) - 1, 0))
     return np.where(key[at] == wanted, at, -1) if len(key) else np.full(len(wanted), -1)
-
-
-def _sparse_bridges(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Which of one component's edges are bridges whose cut is under `MAX_CONDUCTANCE` with
-    both sides large enough to be cut (`_smallest_cut_group`), by one depth-first search."""
-    nodes, local = np.unique(edges, return_inverse=True)
-    local = local.reshape(-1, 2)
-    m = len(nodes)
-    ends = np.concatenate([local, local[:, ::-1]])
-    ids = np.concatenate([np.arange(len(local))] * 2)
-    order = np.argsort(ends[:, 0], kind="stable")
-    neighbour, edge_id = ends[order, 1], ids[order]
-    start = np.searchsorted(ends[order, 0], np.arange(m + 1))
-    degree = np.diff(start)
-    entered = np.full(m, -1)
-    low = np.zeros(m, dtype=np.int64)
-    volume = degree.astype(np.int64).copy()  # of the subtree, once it is done
-    count = np.ones(m, dtype=np.int64)
-    via = np.full(m, -1)  # the tree edge a node was reached by
-    clock = 0
-    bridges = []
-    entered[0] = low[0] = clock
-    stack = [(0, start[0])]
-    while stack:
-        node, at = stack[-1]
-        if at < start[node + 1]:
-            stack[-1] = (node, at + 1)
-            nxt, eid = neighbour[at], edge_id[at]
-            if eid == via[node]:
-                continue
-            if entered[nxt] < 0:
-                clock += 1
-                entered[nxt] = low[nxt] = clock
-                via[nxt] = eid
-                stack.append((nxt, start[nxt]))
-            else:
-                low[node] = min(low[node], entered[nxt])
-            continue
-        stack.pop()
-        if stack:
-            parent = stack[-1][0]
-            low[parent] = min(low[parent], low[node])
-            volume[parent] += volume[node]
-            count[parent] += count[node]
-            if low[node] > entered[parent]:
-                bridges.append((via[node], count[node], volume[node]))
-    drop = np.zeros(len(local), dtype=bool)
-    total, smallest = int(degree.sum()), _smallest_cut_group() // 2
-    for eid, below, vol in bridges:
-        if min(below, m - below) >= smallest and 1 < MAX_CONDUCTANCE * min(vol, total - vol):
-            drop[eid] = True
-    return drop
 
 
 BATCH_CELLS = 4_000_000

@@ -155,7 +155,8 @@ def duplicate_pairs(
 def _window_pairs(files: pl.DataFrame, max_pairs: int) -> pl.DataFrame:
     usable = window_rule_rows(files)
     thumbs, shape, signs = thumbmatch.thumbnails(usable), thumbmatch.shapes(usable), thumbmatch.sign_maps(usable)
-    roots = pl.Series(thumbmatch.matched_groups(thumbs, shape, signs=signs))
+    # Plain components (no cut): links across a cut are listed too, so only they bound the pairs.
+    roots = pl.Series(thumbmatch.matched_groups(thumbs, shape, signs=signs, cut=False))
     sizes = roots.value_counts()["count"].cast(pl.UInt64)
     bound = int((sizes * (sizes - 1) // 2).sum())
     if bound > max_pairs:

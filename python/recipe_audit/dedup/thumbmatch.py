@@ -754,9 +754,11 @@ def matched_groups(
     run_tiles: Callable[[list[tuple[Any, Any, tuple[int, int]]]], Iterable[tuple[np.ndarray, np.ndarray]]]
     | None = None,
     put: Callable[[Any], Any] = lambda value: value,
+    cut: bool = True,
 ) -> np.ndarray:
     """Per picture, the smallest row of its group: the connected components of `matched_pairs`,
-    each cut where it hangs on a few links between two densely linked parts (`cuts`).
+    each cut where it hangs on a few links between two densely linked parts (`cuts`; with
+    ``cut=False`` the plain components, which bound the pairs `matched_pairs` can list).
 
     Identical thumbnails are one picture to the search (with the shape of the first), so are
     near-identical ones (`near_identical_leaders`), and flat pictures are linked by level here,
@@ -814,8 +816,9 @@ def matched_groups(
     lb = np.concatenate([y for _, y in links]).astype(np.int64)
     # A group that hangs on a few look-alike links is cut there (`cuts`); flat pictures, linked
     # in chains by level, are not.
-    keep = cuts.kept_links(k, la, lb)
-    la, lb = la[keep], lb[keep]
+    if cut:
+        keep = cuts.kept_links(k, la, lb)
+        la, lb = la[keep], lb[keep]
     # Nodes 0..n are the pictures, n..n+k the distinct thumbnails; each picture joins its own.
     a = np.concatenate([np.arange(n), n + fa, n + la]).astype(np.uint32)
     b = np.concatenate([n + which, n + fb, n + lb]).astype(np.uint32)
