@@ -179,12 +179,6 @@ impl Columns {
         Columns::with_stride(picture, stride)
     }
 
-    /// The columns packed without padding: what the sharpness edges read, when no resize shares
-    /// them.
-    pub fn unpadded(picture: &Gray) -> Columns {
-        Columns::with_stride(picture, picture.height.max(1))
-    }
-
     fn with_stride(picture: &Gray, stride: usize) -> Columns {
         let (width, height) = (picture.width, picture.height);
         let mut data = vec![0u8; width * stride];
