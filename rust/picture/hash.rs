@@ -154,8 +154,29 @@ pub const THUMB_SIDE: usize = 16;
 /// rule (`recipe_audit.duplicates`) resamples into windows, mirror images and rotations. 16x16
 /// keeps frequencies up to 8 cycles, twice what a window's 8x8 pHash frequencies need.
 pub fn thumbnail(picture: &Gray) -> [u8; THUMB_SIDE * THUMB_SIDE] {
+    if (picture.width, picture.height) == (SIGN_SQUARE, SIGN_SQUARE) {
+        return block_means(picture);
+    }
     let small = resize_area(picture, THUMB_SIDE, THUMB_SIDE);
     std::array::from_fn(|i| small.pixels[i])
+}
+
+/// Pixels per side of a thumbnail cell of the 64x64 square.
+const CELL: usize = SIGN_SQUARE / THUMB_SIDE;
+
+/// The thumbnail of the scan's 64x64 square (`scan::analyze`) in integers: each cell the mean of
+/// its 4x4 block, rounded half up. The same bytes as `resize_area`, whose weights here are exactly
+/// 1/4 and whose partial sums are multiples of 1/16 below 2^12, all exact in f32: its
+/// `0.5 + sum / 16`, truncated, is `(sum + 8) / 16`.
+fn block_means(square: &Gray) -> [u8; THUMB_SIDE * THUMB_SIDE] {
+    let mut sums = [0u16; THUMB_SIDE * THUMB_SIDE];
+    for (y, row) in square.pixels.chunks_exact(SIGN_SQUARE).enumerate() {
+        let cells = &mut sums[y / CELL * THUMB_SIDE..][..THUMB_SIDE];
+        for (sum, block) in cells.iter_mut().zip(row.chunks_exact(CELL)) {
+            *sum += block.iter().map(|&p| p as u16).sum::<u16>();
+        }
+    }
+    sums.map(|sum| ((sum + 8) / 16) as u8)
 }
 
 /// Side of the area square `sign_map` reads (the scan's `blur_square`).
@@ -357,6 +378,20 @@ mod tests {
             thumbnail(&Gray::new(3, 2, vec![9; 6])),
             [9u8; THUMB_SIDE * THUMB_SIDE]
         );
+    }
+
+    #[test]
+    fn square_thumbnail_in_integers_is_the_area_resize() {
+        // Noise reaches every rounding; flat extremes every bound.
+        let mut squares: Vec<Vec<u8>> = (0..50)
+            .map(|seed| super::super::gray::test_noise(64 * 64, 0x7a11 + seed))
+            .collect();
+        squares.extend([vec![0; 64 * 64], vec![255; 64 * 64]]);
+        for pixels in squares {
+            let square = Gray::new(64, 64, pixels);
+            let area = resize_area(&square, THUMB_SIDE, THUMB_SIDE);
+            assert_eq!(thumbnail(&square).as_slice(), area.pixels.as_slice());
+        }
     }
 
     #[test]
