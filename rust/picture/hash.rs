@@ -195,29 +195,12 @@ const SIGN_COARSE: usize = 6;
 /// fundus, both on black) lay out their detail differently (`recipe_audit.dedup.thumbmatch`).
 pub fn sign_map(square: &Gray) -> [u8; SIGN_BYTES] {
     assert_eq!((square.width, square.height), (SIGN_SQUARE, SIGN_SQUARE));
-    let s = SIGN_SQUARE as i64;
-    // Summed-area table of the square padded by SIGN_COARSE repeated pixels on every side.
-    let pad = SIGN_COARSE as i64;
-    let side = (s + 2 * pad) as usize;
-    let stride = side + 1;
-    let mut table = vec![0i32; stride * stride];
-    for y in 0..side {
-        let line = &square.pixels[(y as i64 - pad).clamp(0, s - 1) as usize * SIGN_SQUARE..]
-            [..SIGN_SQUARE];
-        let (above, here) = table.split_at_mut((y + 1) * stride);
-        let (above, here) = (&above[y * stride..], &mut here[..stride]);
-        let mut row = 0i32;
-        for x in 0..side {
-            row += line[(x as i64 - pad).clamp(0, s - 1) as usize] as i32;
-            here[x + 1] = above[x + 1] + row;
-        }
-    }
+    let table = padded_summed_area(square);
     // Sum of the (2r+1)^2 box centred on square pixel (x, y).
-    // (At most 76 x 76 x 255 < 2^31: i32 sums.)
     let boxed = |x: usize, y: usize, r: usize| -> i64 {
         let (x0, y0) = (x + SIGN_COARSE - r, y + SIGN_COARSE - r);
         let (x1, y1) = (x0 + 2 * r + 1, y0 + 2 * r + 1);
-        let at = |x: usize, y: usize| table[y * stride + x] as i64;
+        let at = |x: usize, y: usize| table[y][x] as i64;
         at(x1, y1) - at(x0, y1) - at(x1, y0) + at(x0, y0)
     };
     let (fine_n, coarse_n) = (
@@ -243,6 +226,45 @@ pub fn sign_map(square: &Gray) -> [u8; SIGN_BYTES] {
         }
     }
     bits
+}
+
+/// Entries per row (and rows) of `padded_summed_area`: the padded square's side, plus the zero row
+/// and column.
+const SUMMED_STRIDE: usize = SIGN_SQUARE + 2 * SIGN_COARSE + 1;
+
+/// The summed-area table of the 64x64 square padded by SIGN_COARSE repeated edge pixels on every
+/// side: row 0 and column 0 zero, entry [y][x] the sum of the padded square's pixels left of x
+/// and above y (at most 76 x 76 x 255 < 2^31: i32). Built row by row: the row above plus the
+/// padded line's running sums, which change only where the line does (the edge rows repeat).
+fn padded_summed_area(square: &Gray) -> Vec<[i32; SUMMED_STRIDE]> {
+    let mut table = Vec::with_capacity(SUMMED_STRIDE);
+    table.push([0; SUMMED_STRIDE]);
+    let mut running = [0; SUMMED_STRIDE];
+    let mut summed_line = None;
+    for y in 0..SUMMED_STRIDE - 1 {
+        let source = y.saturating_sub(SIGN_COARSE).min(SIGN_SQUARE - 1);
+        if summed_line != Some(source) {
+            running = padded_running_sums(&square.pixels[source * SIGN_SQUARE..][..SIGN_SQUARE]);
+            summed_line = Some(source);
+        }
+        let above = table[y];
+        table.push(std::array::from_fn(|x| above[x] + running[x]));
+    }
+    table
+}
+
+/// Entry x: the sum of the first x pixels of `line` padded by SIGN_COARSE copies of its end pixels.
+fn padded_running_sums(line: &[u8]) -> [i32; SUMMED_STRIDE] {
+    let mut padded = [line[0]; SUMMED_STRIDE - 1];
+    padded[SIGN_COARSE..][..SIGN_SQUARE].copy_from_slice(line);
+    padded[SIGN_COARSE + SIGN_SQUARE..].fill(line[SIGN_SQUARE - 1]);
+    let mut sums = [0; SUMMED_STRIDE];
+    let mut sum = 0;
+    for (total, &p) in sums[1..].iter_mut().zip(&padded) {
+        sum += p as i32;
+        *total = sum;
+    }
+    sums
 }
 
 #[cfg(test)]
@@ -315,6 +337,23 @@ mod tests {
             }
         }
         assert!((60..=196).contains(&set), "{set} of 256 set");
+    }
+
+    #[test]
+    fn summed_area_is_the_padded_squares_sums() {
+        let square = Gray::new(64, 64, super::super::gray::test_noise(64 * 64, 0x5a7));
+        let padded = |x: usize, y: usize| {
+            let at = |v: usize| v.saturating_sub(SIGN_COARSE).min(SIGN_SQUARE - 1);
+            square.at(at(x), at(y)) as i32
+        };
+        let table = padded_summed_area(&square);
+        assert_eq!(table.len(), SUMMED_STRIDE);
+        for (y, row) in table.iter().enumerate() {
+            for (x, &entry) in row.iter().enumerate() {
+                let want: i32 = (0..y).flat_map(|v| (0..x).map(move |u| padded(u, v))).sum();
+                assert_eq!(entry, want, "{x},{y}");
+            }
+        }
     }
 
     #[test]
