@@ -752,6 +752,25 @@ mod tests {
     }
 
     #[test]
+    fn planar_luma_is_the_gray_decode() {
+        // Odd sizes at every scale: luma planes padded to the 4:2:0 block, packed again.
+        let jpeg = encode(397, 301, false);
+        let Ok((header, _)) = turbo::read_header(&jpeg) else {
+            panic!("header")
+        };
+        for denom in [1, 2, 4, 8] {
+            let Ok(planes) = turbo::decode_planes(&jpeg, &header, denom) else {
+                panic!("planes")
+            };
+            let Ok((gray, w, h, _)) = turbo::decode(&jpeg, &header, denom, false) else {
+                panic!("gray")
+            };
+            assert_eq!((planes.width, planes.height), (w, h));
+            assert!(planes.luma == gray, "1/{denom}");
+        }
+    }
+
+    #[test]
     fn scale_keeps_min_side() {
         assert_eq!(scale_denominator(800, 600, 64, false), 8);
         assert_eq!(scale_denominator(400, 300, 64, false), 4);

@@ -233,25 +233,40 @@ pub fn decode_planes(jpeg: &[u8], header: &JpegHeader, denom: u32) -> Result<Pla
         };
         let cr = planes.pop().unwrap_or_default();
         let cb = planes.pop().unwrap_or_default();
-        let padded = planes.pop().unwrap_or_default();
-        // The luma plane is padded to the subsampling block: keep the picture's own columns and rows.
-        let (w, hgt, stride) = (width as usize, height as usize, dims[0].0);
-        let luma = if stride == w {
-            padded[..w * hgt].to_vec()
-        } else {
-            let mut luma = Vec::with_capacity(w * hgt);
-            for row in padded.chunks(stride).take(hgt) {
-                luma.extend_from_slice(&row[..w]);
-            }
-            luma
-        };
+        let luma = planes.pop().unwrap_or_default();
         Ok(Planes {
             width,
             height,
-            luma,
+            luma: unpadded(luma, width as usize, height as usize, dims[0].0),
             chroma: [cb, cr],
             chroma_width: dims[1].0,
             warning,
         })
     })
+}
+
+/// The picture's own `width` x `height` samples of a plane `stride` wide (padded to the
+/// subsampling block), packed in place: no second buffer, and row-sized moves instead of one copy
+/// of the whole plane.
+fn unpadded(mut plane: Vec<u8>, width: usize, height: usize, stride: usize) -> Vec<u8> {
+    if stride != width {
+        for row in 1..height {
+            plane.copy_within(row * stride..row * stride + width, row * width);
+        }
+    }
+    plane.truncate(width * height);
+    plane
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpadded_keeps_the_pictures_own_samples() {
+        // 3 x 2 samples in a plane 4 wide and 3 tall (padding marked 0).
+        let plane = vec![1, 2, 3, 0, 4, 5, 6, 0, 0, 0, 0, 0];
+        assert_eq!(unpadded(plane, 3, 2, 4), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(unpadded(vec![7, 8, 9, 0], 3, 1, 3), vec![7, 8, 9]);
+    }
 }

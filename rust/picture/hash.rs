@@ -36,21 +36,9 @@ fn dhash_of(small: &Gray) -> u64 {
     }))
 }
 
-/// The first `output.len()` frequencies of the unnormalised DCT-II of one line
-/// (scipy.fftpack.dct's default; the scale cancels in the median test).
-fn dct_line(input: &[f64], output: &mut [f64], cos_table: &[f64]) {
-    let n = input.len();
-    for (k, out) in output.iter_mut().enumerate() {
-        *out = 2.0
-            * input
-                .iter()
-                .enumerate()
-                .map(|(i, &x)| x * cos_table[k * n + i])
-                .sum::<f64>();
-    }
-}
-
 const PHASH_SIZE: usize = 32;
+/// Frequencies per axis pHash keeps.
+const PHASH_LOW: usize = 8;
 
 /// cos(pi k (2i + 1) / 2N) for the 32-point DCT, computed once per process.
 fn dct_table() -> &'static [f64] {
@@ -68,8 +56,7 @@ fn dct_table() -> &'static [f64] {
 
 /// The low 8x8 DCT frequencies of the 32x32 Lanczos thumbnail, row-major (index y * 8 + x).
 fn phash_low_frequencies(picture: &Gray) -> [f64; 64] {
-    let low = dct_low(&resize_lanczos(picture, PHASH_SIZE, PHASH_SIZE), 8);
-    std::array::from_fn(|i| low[i])
+    dct_low(&resize_lanczos(picture, PHASH_SIZE, PHASH_SIZE))
 }
 
 /// Each coefficient against the median of all 64.
@@ -101,8 +88,7 @@ pub fn phash_and_mirror(picture: &Gray) -> (u64, u64) {
 /// falls to 94% within 4 bits of imagehash on the test photographs, under the 95% owed.)
 pub fn image_hashes(picture: &Gray, columns: &Columns) -> [u64; 4] {
     let resized = |w, h| resize_lanczos_columns(picture, columns, w, h);
-    let low = dct_low(&resized(PHASH_SIZE, PHASH_SIZE), 8);
-    let (phash, mirror) = with_mirror(&std::array::from_fn(|i| low[i]));
+    let (phash, mirror) = with_mirror(&dct_low(&resized(PHASH_SIZE, PHASH_SIZE)));
     [
         ahash_of(&resized(8, 8)),
         dhash_of(&resized(9, 8)),
@@ -121,30 +107,52 @@ fn with_mirror(low: &[f64; 64]) -> (u64, u64) {
     (above_median(low), above_median(&mirrored))
 }
 
-/// The low `low` x `low` DCT frequencies of a 32x32 thumbnail, row-major, as pHash takes them:
-/// along axis 0 (columns) first, then axis 1 (rows), as imagehash does. Only the low frequencies
-/// of each pass are computed: each is the same sum, in the same order, as in the full transform.
-fn dct_low(small: &Gray, low: usize) -> Vec<f64> {
+/// The low 8x8 DCT-II frequencies (unnormalised, scipy.fftpack.dct's default; the scale cancels
+/// in the median test) of a 32x32 thumbnail, row-major, as pHash takes them: along axis 0
+/// (columns) first, then axis 1 (rows), as imagehash does. Only the low frequencies of each pass
+/// are computed: each is the same sum, in the same order, as in the full transform.
+fn dct_low(small: &Gray) -> [f64; PHASH_LOW * PHASH_LOW] {
+    assert_eq!((small.width, small.height), (PHASH_SIZE, PHASH_SIZE));
+    let mut low = [0.0; PHASH_LOW * PHASH_LOW];
+    run_dct_low(&small.pixels, dct_table(), &mut low);
+    low
+}
+
+dispatched!(run_dct_low => dct_low_pass(pixels: &[u8], cos_table: &[f64], low: &mut [f64; PHASH_LOW * PHASH_LOW]));
+
+/// Each pass computes one frequency of every line at once, each lane summing its own line in the
+/// order of the one-line transform (from -0.0, as f64's `Sum` starts): the same values as a
+/// transform line by line, in vector lanes.
+#[inline(always)]
+fn dct_low_pass(pixels: &[u8], cos_table: &[f64], low: &mut [f64; PHASH_LOW * PHASH_LOW]) {
     const N: usize = PHASH_SIZE;
-    let cos_table = dct_table();
-    let mut by_column = vec![0f64; low * N];
-    let mut transformed = vec![0f64; low];
-    for x in 0..N {
-        let column: [f64; N] = std::array::from_fn(|y| small.pixels[y * N + x] as f64);
-        dct_line(&column, &mut transformed, cos_table);
-        for (y, &c) in transformed.iter().enumerate() {
-            by_column[y * N + x] = c;
+    let cos = |k: usize, i: usize| cos_table[k * N + i];
+    // Along columns: frequency k of all 32 columns.
+    let mut by_column = [[0f64; N]; PHASH_LOW];
+    for (k, frequency) in by_column.iter_mut().enumerate() {
+        let mut sums = [-0.0f64; N];
+        for (i, row) in pixels.chunks_exact(N).enumerate() {
+            let c = cos(k, i);
+            for (sum, &x) in sums.iter_mut().zip(row) {
+                *sum += x as f64 * c;
+            }
+        }
+        for (f, sum) in frequency.iter_mut().zip(sums) {
+            *f = 2.0 * sum;
         }
     }
-    let mut out = vec![0f64; low * low];
-    for y in 0..low {
-        dct_line(
-            &by_column[y * N..(y + 1) * N],
-            &mut out[y * low..(y + 1) * low],
-            cos_table,
-        );
+    // Along rows: the 8 low frequencies of each of the 8 rows kept.
+    for (line, out) in by_column.iter().zip(low.chunks_exact_mut(PHASH_LOW)) {
+        let mut sums = [-0.0f64; PHASH_LOW];
+        for (i, &x) in line.iter().enumerate() {
+            for (k, sum) in sums.iter_mut().enumerate() {
+                *sum += x * cos(k, i);
+            }
+        }
+        for (o, sum) in out.iter_mut().zip(sums) {
+            *o = 2.0 * sum;
+        }
     }
-    out
 }
 
 /// Side of the gray thumbnail the scan stores for near-duplicate matching (`thumbnail`).
@@ -154,8 +162,29 @@ pub const THUMB_SIDE: usize = 16;
 /// rule (`recipe_audit.duplicates`) resamples into windows, mirror images and rotations. 16x16
 /// keeps frequencies up to 8 cycles, twice what a window's 8x8 pHash frequencies need.
 pub fn thumbnail(picture: &Gray) -> [u8; THUMB_SIDE * THUMB_SIDE] {
+    if (picture.width, picture.height) == (SIGN_SQUARE, SIGN_SQUARE) {
+        return block_means(picture);
+    }
     let small = resize_area(picture, THUMB_SIDE, THUMB_SIDE);
     std::array::from_fn(|i| small.pixels[i])
+}
+
+/// Pixels per side of a thumbnail cell of the 64x64 square.
+const CELL: usize = SIGN_SQUARE / THUMB_SIDE;
+
+/// The thumbnail of the scan's 64x64 square (`scan::analyze`) in integers: each cell the mean of
+/// its 4x4 block, rounded half up. The same bytes as `resize_area`, whose weights here are exactly
+/// 1/4 and whose partial sums are multiples of 1/16 below 2^12, all exact in f32: its
+/// `0.5 + sum / 16`, truncated, is `(sum + 8) / 16`.
+fn block_means(square: &Gray) -> [u8; THUMB_SIDE * THUMB_SIDE] {
+    let mut sums = [0u16; THUMB_SIDE * THUMB_SIDE];
+    for (y, row) in square.pixels.chunks_exact(SIGN_SQUARE).enumerate() {
+        let cells = &mut sums[y / CELL * THUMB_SIDE..][..THUMB_SIDE];
+        for (sum, block) in cells.iter_mut().zip(row.chunks_exact(CELL)) {
+            *sum += block.iter().map(|&p| p as u16).sum::<u16>();
+        }
+    }
+    sums.map(|sum| ((sum + 8) / 16) as u8)
 }
 
 /// Side of the area square `sign_map` reads (the scan's `blur_square`).
@@ -174,29 +203,12 @@ const SIGN_COARSE: usize = 6;
 /// fundus, both on black) lay out their detail differently (`recipe_audit.dedup.thumbmatch`).
 pub fn sign_map(square: &Gray) -> [u8; SIGN_BYTES] {
     assert_eq!((square.width, square.height), (SIGN_SQUARE, SIGN_SQUARE));
-    let s = SIGN_SQUARE as i64;
-    // Summed-area table of the square padded by SIGN_COARSE repeated pixels on every side.
-    let pad = SIGN_COARSE as i64;
-    let side = (s + 2 * pad) as usize;
-    let stride = side + 1;
-    let mut table = vec![0i32; stride * stride];
-    for y in 0..side {
-        let line = &square.pixels[(y as i64 - pad).clamp(0, s - 1) as usize * SIGN_SQUARE..]
-            [..SIGN_SQUARE];
-        let (above, here) = table.split_at_mut((y + 1) * stride);
-        let (above, here) = (&above[y * stride..], &mut here[..stride]);
-        let mut row = 0i32;
-        for x in 0..side {
-            row += line[(x as i64 - pad).clamp(0, s - 1) as usize] as i32;
-            here[x + 1] = above[x + 1] + row;
-        }
-    }
+    let table = padded_summed_area(square);
     // Sum of the (2r+1)^2 box centred on square pixel (x, y).
-    // (At most 76 x 76 x 255 < 2^31: i32 sums.)
     let boxed = |x: usize, y: usize, r: usize| -> i64 {
         let (x0, y0) = (x + SIGN_COARSE - r, y + SIGN_COARSE - r);
         let (x1, y1) = (x0 + 2 * r + 1, y0 + 2 * r + 1);
-        let at = |x: usize, y: usize| table[y * stride + x] as i64;
+        let at = |x: usize, y: usize| table[y][x] as i64;
         at(x1, y1) - at(x0, y1) - at(x1, y0) + at(x0, y0)
     };
     let (fine_n, coarse_n) = (
@@ -222,6 +234,45 @@ pub fn sign_map(square: &Gray) -> [u8; SIGN_BYTES] {
         }
     }
     bits
+}
+
+/// Entries per row (and rows) of `padded_summed_area`: the padded square's side, plus the zero row
+/// and column.
+const SUMMED_STRIDE: usize = SIGN_SQUARE + 2 * SIGN_COARSE + 1;
+
+/// The summed-area table of the 64x64 square padded by SIGN_COARSE repeated edge pixels on every
+/// side: row 0 and column 0 zero, entry [y][x] the sum of the padded square's pixels left of x
+/// and above y (at most 76 x 76 x 255 < 2^31: i32). Built row by row: the row above plus the
+/// padded line's running sums, which change only where the line does (the edge rows repeat).
+fn padded_summed_area(square: &Gray) -> Vec<[i32; SUMMED_STRIDE]> {
+    let mut table = Vec::with_capacity(SUMMED_STRIDE);
+    table.push([0; SUMMED_STRIDE]);
+    let mut running = [0; SUMMED_STRIDE];
+    let mut summed_line = None;
+    for y in 0..SUMMED_STRIDE - 1 {
+        let source = y.saturating_sub(SIGN_COARSE).min(SIGN_SQUARE - 1);
+        if summed_line != Some(source) {
+            running = padded_running_sums(&square.pixels[source * SIGN_SQUARE..][..SIGN_SQUARE]);
+            summed_line = Some(source);
+        }
+        let above = table[y];
+        table.push(std::array::from_fn(|x| above[x] + running[x]));
+    }
+    table
+}
+
+/// Entry x: the sum of the first x pixels of `line` padded by SIGN_COARSE copies of its end pixels.
+fn padded_running_sums(line: &[u8]) -> [i32; SUMMED_STRIDE] {
+    let mut padded = [line[0]; SUMMED_STRIDE - 1];
+    padded[SIGN_COARSE..][..SIGN_SQUARE].copy_from_slice(line);
+    padded[SIGN_COARSE + SIGN_SQUARE..].fill(line[SIGN_SQUARE - 1]);
+    let mut sums = [0; SUMMED_STRIDE];
+    let mut sum = 0;
+    for (total, &p) in sums[1..].iter_mut().zip(&padded) {
+        sum += p as i32;
+        *total = sum;
+    }
+    sums
 }
 
 #[cfg(test)]
@@ -297,6 +348,74 @@ mod tests {
     }
 
     #[test]
+    fn summed_area_is_the_padded_squares_sums() {
+        let square = Gray::new(64, 64, super::super::gray::test_noise(64 * 64, 0x5a7));
+        let padded = |x: usize, y: usize| {
+            let at = |v: usize| v.saturating_sub(SIGN_COARSE).min(SIGN_SQUARE - 1);
+            square.at(at(x), at(y)) as i32
+        };
+        let table = padded_summed_area(&square);
+        assert_eq!(table.len(), SUMMED_STRIDE);
+        for (y, row) in table.iter().enumerate() {
+            for (x, &entry) in row.iter().enumerate() {
+                let want: i32 = (0..y).flat_map(|v| (0..x).map(move |u| padded(u, v))).sum();
+                assert_eq!(entry, want, "{x},{y}");
+            }
+        }
+    }
+
+    /// The low frequencies as first written: one line at a time, each an iterator's `sum`.
+    fn dct_low_by_lines(small: &Gray) -> Vec<f64> {
+        const N: usize = PHASH_SIZE;
+        let cos_table = dct_table();
+        let dct_line = |input: &[f64], output: &mut [f64]| {
+            for (k, out) in output.iter_mut().enumerate() {
+                *out = 2.0
+                    * input
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &x)| x * cos_table[k * N + i])
+                        .sum::<f64>();
+            }
+        };
+        let mut by_column = vec![0f64; PHASH_LOW * N];
+        let mut transformed = vec![0f64; PHASH_LOW];
+        for x in 0..N {
+            let column: [f64; N] = std::array::from_fn(|y| small.pixels[y * N + x] as f64);
+            dct_line(&column, &mut transformed);
+            for (y, &c) in transformed.iter().enumerate() {
+                by_column[y * N + x] = c;
+            }
+        }
+        let mut out = vec![0f64; PHASH_LOW * PHASH_LOW];
+        for (line, low) in by_column
+            .chunks_exact(N)
+            .zip(out.chunks_exact_mut(PHASH_LOW))
+        {
+            dct_line(line, low);
+        }
+        out
+    }
+
+    #[test]
+    fn dct_in_lanes_is_the_dct_line_by_line() {
+        let mut thumbnails: Vec<Vec<u8>> = (0..20)
+            .map(|seed| super::super::gray::test_noise(32 * 32, 0xdc7 + seed))
+            .collect();
+        // Zeros: every product and sum a signed zero.
+        thumbnails.extend([vec![0; 32 * 32], vec![255; 32 * 32]]);
+        for pixels in thumbnails {
+            let small = Gray::new(32, 32, pixels);
+            let bits = |v: &[f64]| v.iter().map(|c| c.to_bits()).collect::<Vec<_>>();
+            let (mut fast, mut plain) = ([0.0; 64], [0.0; 64]);
+            run_dct_low(&small.pixels, dct_table(), &mut fast);
+            dct_low_pass(&small.pixels, dct_table(), &mut plain);
+            assert_eq!(bits(&fast), bits(&dct_low_by_lines(&small)));
+            assert_eq!(bits(&plain), bits(&dct_low_by_lines(&small)));
+        }
+    }
+
+    #[test]
     fn content_hash_is_stable_and_128_bit() {
         assert_eq!(content_hash(b"abc"), content_hash(b"abc"));
         assert_ne!(content_hash(b"abc"), content_hash(b"abd"));
@@ -357,6 +476,20 @@ mod tests {
             thumbnail(&Gray::new(3, 2, vec![9; 6])),
             [9u8; THUMB_SIDE * THUMB_SIDE]
         );
+    }
+
+    #[test]
+    fn square_thumbnail_in_integers_is_the_area_resize() {
+        // Noise reaches every rounding; flat extremes every bound.
+        let mut squares: Vec<Vec<u8>> = (0..50)
+            .map(|seed| super::super::gray::test_noise(64 * 64, 0x7a11 + seed))
+            .collect();
+        squares.extend([vec![0; 64 * 64], vec![255; 64 * 64]]);
+        for pixels in squares {
+            let square = Gray::new(64, 64, pixels);
+            let area = resize_area(&square, THUMB_SIDE, THUMB_SIDE);
+            assert_eq!(thumbnail(&square).as_slice(), area.pixels.as_slice());
+        }
     }
 
     #[test]

@@ -179,18 +179,19 @@ impl Columns {
         Columns::with_stride(picture, stride)
     }
 
-    /// The columns packed without padding: what the sharpness edges read, when no resize shares
-    /// them.
-    pub fn unpadded(picture: &Gray) -> Columns {
-        Columns::with_stride(picture, picture.height.max(1))
-    }
-
+    /// Transposed in strips of STRIP columns (`transpose_strip`), each strip's columns then
+    /// appended: no zeroed picture-sized buffer, and whole words per load and store.
     fn with_stride(picture: &Gray, stride: usize) -> Columns {
         let (width, height) = (picture.width, picture.height);
-        let mut data = vec![0u8; width * stride];
-        for (y, line) in picture.pixels.chunks_exact(width.max(1)).enumerate() {
-            for (column, &p) in data.chunks_exact_mut(stride).zip(line) {
-                column[y] = p;
+        let mut data = Vec::with_capacity(width * stride);
+        // The strip's columns, `stride` bytes each; the padding past `height` stays 0.
+        let mut strip = vec![0u8; STRIP * stride];
+        for x0 in (0..width).step_by(STRIP) {
+            run_transpose_strip(&picture.pixels, width, x0, stride, &mut strip);
+            let columns = (width - x0).min(STRIP);
+            // Column by column: copies this short stay vector moves.
+            for column in strip.chunks_exact(stride.max(1)).take(columns) {
+                data.extend_from_slice(column);
             }
         }
         Columns {
@@ -200,6 +201,86 @@ impl Columns {
             data,
         }
     }
+}
+
+/// Columns per strip of the transpose: four 8 x 8 blocks side by side, their rows one AVX2 vector
+/// of four u64 words.
+const STRIP: usize = 32;
+
+/// Four side-by-side 8 x 8 byte blocks, each row as four little-endian words (word `b` holds
+/// columns 8b..8b+8).
+type Blocks = [[u64; 4]; 8];
+
+dispatched!(run_transpose_strip => transpose_strip(pixels: &[u8], width: usize, x0: usize, stride: usize, strip: &mut [u8]));
+
+/// Columns `x0..x0 + STRIP` (fewer at the right edge) of a `width`-wide picture into `strip`,
+/// column `c` at `c * stride`, 8 rows at a time.
+#[inline(always)]
+fn transpose_strip(pixels: &[u8], width: usize, x0: usize, stride: usize, strip: &mut [u8]) {
+    let height = pixels.len() / width.max(1);
+    let columns = (width - x0).min(STRIP);
+    let words = |bytes: &[u8]| -> [u64; 4] {
+        std::array::from_fn(|b| u64::from_le_bytes(bytes[8 * b..8 * b + 8].try_into().unwrap()))
+    };
+    let row_words = |y: usize| -> [u64; 4] {
+        let at = y * width + x0;
+        match pixels.get(at..at + STRIP) {
+            // At the right edge these bytes run on into the next row: a block's output column
+            // is its input column, and those columns are never written out.
+            Some(bytes) if y < height => words(bytes),
+            _ if y < height => {
+                let mut bytes = [0u8; STRIP];
+                for (b, &p) in bytes.iter_mut().zip(&pixels[at..at + columns]) {
+                    *b = p;
+                }
+                words(&bytes)
+            }
+            // Below the picture: zeros, the columns' padding.
+            _ => [0; 4],
+        }
+    };
+    let mut out: Vec<&mut [u8]> = strip.chunks_exact_mut(stride).take(columns).collect();
+    for y0 in (0..height).step_by(8) {
+        let turned = transpose_blocks(std::array::from_fn(|i| row_words(y0 + i)));
+        if columns == STRIP && y0 + 8 <= stride {
+            // Unrolled: each store a fixed word of `turned`.
+            for b in 0..4 {
+                for (j, words) in turned.iter().enumerate() {
+                    out[8 * b + j][y0..y0 + 8].copy_from_slice(&words[b].to_le_bytes());
+                }
+            }
+            continue;
+        }
+        for (c, column) in out.iter_mut().enumerate() {
+            let bytes = turned[c % 8][c / 8].to_le_bytes();
+            match column.get_mut(y0..y0 + 8) {
+                Some(rows) => rows.copy_from_slice(&bytes),
+                // The last rows of a column without padding.
+                None => column[y0..].iter_mut().zip(bytes).for_each(|(d, b)| *d = b),
+            }
+        }
+    }
+}
+
+/// Transposes each of the four 8 x 8 byte blocks: byte `j` of row `i` becomes byte `i` of row
+/// `j`. Three rounds swap ever larger sub-blocks across the diagonal (single bytes, pairs,
+/// quads), the four blocks in the lanes of one vector.
+#[inline(always)]
+fn transpose_blocks(mut rows: Blocks) -> Blocks {
+    for (shift, mask) in [
+        (8, 0x00FF_00FF_00FF_00FFu64),
+        (16, 0x0000_FFFF_0000_FFFF),
+        (32, 0x0000_0000_FFFF_FFFF),
+    ] {
+        let span = shift / 8;
+        for i in (0..8).filter(|i| i & span == 0) {
+            let (a, b) = (rows[i], rows[i + span]);
+            let swapped: [u64; 4] = std::array::from_fn(|k| ((a[k] >> shift) ^ b[k]) & mask);
+            rows[i + span] = std::array::from_fn(|k| b[k] ^ swapped[k]);
+            rows[i] = std::array::from_fn(|k| a[k] ^ (swapped[k] << shift));
+        }
+    }
+    rows
 }
 
 /// Resize to `out_w` x `out_h` exactly as Pillow's `Image.resize(size, Image.LANCZOS)` on mode "L".
@@ -523,6 +604,33 @@ mod tests {
             resize_lanczos_columns(&strip, &padded, 9, 8),
             resize_lanczos(&strip, 9, 8)
         );
+    }
+
+    #[test]
+    fn columns_are_the_transpose() {
+        // Sizes on both sides of whole 8 x 8 blocks, padded strides and not.
+        for (i, (w, h)) in [
+            (1, 1),
+            (8, 8),
+            (9, 7),
+            (7, 9),
+            (16, 70),
+            (133, 110),
+            (40, 3),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let picture = noise(w, h, 0x51 + i as u32);
+            let columns = Columns::of(&picture);
+            assert_eq!(columns.data.len(), w * columns.stride, "{w}x{h}");
+            for (x, column) in columns.data.chunks_exact(columns.stride).enumerate() {
+                for (y, &p) in column.iter().enumerate() {
+                    let want = if y < h { picture.at(x, y) } else { 0 };
+                    assert_eq!(p, want, "{w}x{h} at {x},{y}");
+                }
+            }
+        }
     }
 
     #[test]
