@@ -71,7 +71,9 @@ def main() -> None:
         f"{n:,} pictures, {args.family_share:.0%} in families of {args.family_size}; unrelated links uniform, "
         f"d per picture (d = P N; P = 9.0e-9 gives d = 0.9 at 1e8)\n"
     )
-    print("| d | images at P = 9.0e-9 | components: largest group | mixed | cut groups: largest group | mixed | cut time |")
+    print(
+        "| d | images at P = 9.0e-9 | components: largest group | mixed | cut groups: largest group | mixed | cut time |"
+    )
     print("|---|---|---|---|---|---|---|")
     for d in DEGREES:
         m = int(d * n / 2)

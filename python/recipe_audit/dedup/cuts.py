@@ -56,11 +56,13 @@ links in triangles is cut this many times and then left, with a warning."""
 def kept_links(n: int, a: npt.NDArray[np.integer], b: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
     """Which links ``(a[i], b[i])`` among nodes ``0..n`` stay once every group is cut along its
     sparse cuts (the connected components of the kept links are the groups)."""
-    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-    if len(a) == 0:
+    x: npt.NDArray[np.int64] = np.asarray(a, dtype=np.int64)
+    y: npt.NDArray[np.int64] = np.asarray(b, dtype=np.int64)
+    if len(x) == 0:
         return np.ones(0, dtype=bool)
-    part = _parts(n, a, b)
-    return part[a] == part[b]
+    part = _parts(n, x, y)
+    kept: npt.NDArray[np.bool_] = part[x] == part[y]
+    return kept
 
 
 def _smallest_cut_group() -> int:
@@ -121,7 +123,8 @@ def _parts(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.ND
                 next_label += 1
                 if len(nodes) >= _smallest_cut_group():
                     todo.append(half)
-    return part
+    labels: npt.NDArray[np.int64] = part
+    return labels
 
 
 def _grouped(n: int, edges: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
@@ -199,7 +202,8 @@ def _loose_links(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     families_reached = np.bincount(reached, minlength=m)
     hanging = np.zeros(len(local), dtype=bool)
     hanging[np.flatnonzero(outside)] = families_reached[picture] >= 2
-    return between | hanging
+    loose_links: npt.NDArray[np.bool_] = between | hanging
+    return loose_links
 
 
 def _edge_index(
