@@ -33,7 +33,7 @@ they come from one original, or from two originals of one source whose regions o
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +128,24 @@ def _encode(rng: np.random.Generator, im: Image.Image, transforms: list[str]) ->
     return buf.getvalue(), {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[fmt]
 
 
+def original_boxes(rng: np.random.Generator, h: int, w: int, count: int) -> Iterator[tuple[int, int, int, int]]:
+    """Up to `count` crop boxes (top, left, bottom, right) of 30-80% of each side of an h x w
+    picture, pairwise IoU < 0.3 (200 draws each, else skipped). Drawn lazily: the caller's own
+    draws between two boxes come from the same `rng`, in the order the corpora were made."""
+    boxes: list[tuple[int, int, int, int]] = []
+    for _ in range(count):
+        for _attempt in range(200):
+            ch, cw = int(h * rng.uniform(0.3, 0.8)), int(w * rng.uniform(0.3, 0.8))
+            y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+            box = (y0, x0, y0 + ch, x0 + cw)
+            if all(_iou(box, b) < 0.3 for b in boxes):
+                break
+        else:
+            continue
+        boxes.append(box)
+        yield box
+
+
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     ih = max(0, min(a[2], b[2]) - max(a[0], b[0]))
     iw = max(0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -146,17 +164,7 @@ def build(root: Path, *, seed: int = 1, originals_per_source: int = 4, pairs_per
             continue
         arr, half = photo.array, half_of(photo.name)
         h, w = arr.shape[:2]
-        boxes: list[tuple[int, int, int, int]] = []
-        for _ in range(originals_per_source):
-            for _attempt in range(200):
-                ch, cw = int(h * rng.uniform(0.3, 0.8)), int(w * rng.uniform(0.3, 0.8))
-                y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-                box = (y0, x0, y0 + ch, x0 + cw)
-                if all(_iou(box, b) < 0.3 for b in boxes):
-                    break
-            else:
-                continue
-            boxes.append(box)
+        for number, box in enumerate(original_boxes(rng, h, w, originals_per_source), 1):
             original = Image.fromarray(arr[box[0] : box[2], box[1] : box[3]])
             long_side = int(rng.integers(200, 801))
             scale = min(1.0, long_side / max(original.size))
@@ -164,7 +172,7 @@ def build(root: Path, *, seed: int = 1, originals_per_source: int = 4, pairs_per
                 (max(8, round(original.width * scale)), max(8, round(original.height * scale))),
                 Image.Resampling.LANCZOS,
             )
-            ident = f"{photo.name}#{len(boxes)}"
+            ident = f"{photo.name}#{number}"
             plans = (
                 [["original"]]
                 + [[t] for t in TRANSFORMS]

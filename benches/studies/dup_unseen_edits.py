@@ -63,7 +63,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 import recipe_audit
 from recipe_audit.examples import photo_library
 
-from benches.studies.dup_corpus import GOAL_TRANSFORMS, TRANSFORMS, _asymmetric_crop, _encode, _iou, true_pair
+from benches.studies.dup_corpus import GOAL_TRANSFORMS, TRANSFORMS, _asymmetric_crop, _encode, original_boxes, true_pair
 from benches.studies.outlier_corpus import half_of
 
 Edit = Callable[[np.random.Generator, Image.Image], tuple[Image.Image, dict[str, float]]]
@@ -263,22 +263,12 @@ def build(
             continue
         arr = photo.array
         h, w = arr.shape[:2]
-        boxes: list[tuple[int, int, int, int]] = []
-        for _ in range(originals_per_source):
-            for _attempt in range(200):
-                ch, cw = int(h * rng.uniform(0.3, 0.8)), int(w * rng.uniform(0.3, 0.8))
-                y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-                box = (y0, x0, y0 + ch, x0 + cw)
-                if all(_iou(box, b) < 0.3 for b in boxes):
-                    break
-            else:
-                continue
-            boxes.append(box)
+        for number, box in enumerate(original_boxes(rng, h, w, originals_per_source), 1):
             original = Image.fromarray(arr[box[0] : box[2], box[1] : box[3]]).convert("RGB")
             long_side = int(rng.integers(200, 801))
             scale = min(1.0, long_side / max(original.size))
             original = _resized(original, scale, scale)
-            ident = f"{photo.name}#{len(boxes)}"
+            ident = f"{photo.name}#{number}"
             plans: list[tuple[str, list[str]]] = (
                 [("original", [])]
                 + [(e, [e]) for e in EDITS]
