@@ -22,9 +22,9 @@ Groups of over DENSE_UP_TO pictures first lose the look-alike links between two 
 close no triangle (`_loose_links`), then are cut the same way by power iteration, at most
 MAX_LARGE_CUTS times each.
 
-`MAX_CONDUCTANCE` was chosen on the tuning seeds of `benches/studies/dup_corpus.py` (the highest
-middle of the values that split no true family there) and is reported on fresh seeds (BENCHMARKS.md, "Near
-duplicates: groups cut where they hang on a few links").
+`MAX_CONDUCTANCE` was chosen on the tuning seeds of `benches/studies/dup_corpus.py` (the middle
+of the values that split no true family there) and is reported on fresh seeds (BENCHMARKS.md,
+"Near duplicates: groups cut where they hang on a few links").
 """
 
 from __future__ import annotations
@@ -51,6 +51,15 @@ MAX_LARGE_CUTS = 64
 """Cuts by power iteration (groups over DENSE_UP_TO) per group, at most: each costs up to
 POWER_STEPS passes over the group's links, so a chain of thousands of families held together by
 links in triangles is cut this many times and then left, with a warning."""
+HUB_DEGREE = 256
+"""Triangles are looked for from pictures with at most this many links: a burst of 100,000
+re-encodes around one leader would otherwise list 5e9 pairs of its neighbours. A triangle with a
+corner under it is found from that corner; a link between two pictures over it is taken as
+supported."""
+CORE_SIZE = 4
+"""Pictures linked in triangles that make a family (a core) for `_loose_links`."""
+BATCH_CELLS = 4_000_000
+"""Adjacency cells per screening batch (32 MB of float64)."""
 
 
 def kept_links(n: int, a: npt.NDArray[np.integer], b: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
@@ -104,12 +113,13 @@ def _parts(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.ND
         large_cuts = 0
         while todo:
             group = todo.pop()
-            if len(group) and np.unique(group).size > DENSE_UP_TO:
+            size = np.unique(group).size
+            if size > DENSE_UP_TO:
                 if large_cuts == MAX_LARGE_CUTS:
                     log.warning(
                         "near-duplicate groups: a group of %d pictures was cut %d times by power "
                         "iteration and is left as it is (look-alike links may chain it)",
-                        np.unique(group).size,
+                        size,
                         large_cuts,
                     )
                     continue
@@ -133,17 +143,6 @@ def _grouped(n: int, edges: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64
     root = _core.hamming_components(n, edges[:, 0].astype(np.uint32), edges[:, 1].astype(np.uint32)).astype(np.int64)
     edges = edges[np.argsort(root[edges[:, 0]], kind="stable")]
     return root, edges, np.searchsorted(root[edges[:, 0]], np.arange(n + 1))
-
-
-HUB_DEGREE = 256
-"""Triangles are looked for from pictures with at most this many links: a burst of 100,000
-re-encodes around one leader would otherwise list 5e9 pairs of its neighbours. A triangle with a
-corner under it is found from that corner; a link between two pictures over it is taken as
-supported."""
-
-
-CORE_SIZE = 4
-"""Pictures linked in triangles that make a family (a core) for `_loose_links`."""
 
 
 def _loose_links(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
@@ -213,10 +212,6 @@ def _edge_index(
     wanted = np.minimum(x, y) * m + np.maximum(x, y)
     at = np.minimum(np.searchsorted(key, wanted), max(len(key) - 1, 0))
     return np.where(key[at] == wanted, at, -1) if len(key) else np.full(len(wanted), -1)
-
-
-BATCH_CELLS = 4_000_000
-"""Adjacency cells per screening batch (32 MB of float64)."""
 
 
 def _screened(
