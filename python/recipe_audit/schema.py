@@ -1,6 +1,6 @@
 """The bottom layer: the scan frame's contract (columns, types, statuses), scan defaults and shared
 type aliases. Every other module may import this one; it imports nothing of the package but the
-compiled core."""
+compiled core and `thumbcode` (how the ``thumb`` column is stored)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, Union
 import polars as pl
 
 import recipe_audit._core as _core
+from recipe_audit import thumbcode
 
 PathLike = Union[str, "os.PathLike[str]"]
 """A path as users pass it: ``str`` or ``pathlib.Path``."""
@@ -33,7 +34,10 @@ SCAN_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 
 
 def frame_from_columns(columns: dict[str, list[Any]]) -> pl.DataFrame:
-    """The scan frame from the core's columns, typed by `SCAN_SCHEMA`."""
+    """The scan frame from the core's columns, typed by `SCAN_SCHEMA`; the core's 256-byte
+    thumbnails are stored as their 92-byte codes (`thumbcode`)."""
+    if "thumb" in columns:
+        columns = {**columns, "thumb": thumbcode.coded(columns["thumb"])}
     return pl.DataFrame(columns, schema=SCAN_SCHEMA)
 
 

@@ -149,7 +149,7 @@ def test_default_rule_finds_edited_copies_and_keeps_originals_apart(photos: list
     for name, level in (("black", 0), ("white", 255)):
         Image.new("RGB", (64, 64), (level,) * 3).save(tmp_path / f"{name}.png")
     files = recipe_audit.scan(tmp_path, progress=False)
-    assert files["thumb"].bin.size().unique().to_list() == [256]
+    assert files["thumb"].bin.size().unique().to_list() == [recipe_audit.thumbcode.CODE_BYTES]
     dups = recipe_audit.find_duplicates(files)
     family = dups.with_columns(original=pl.col("path").str.extract(r"(img_\d+)"))
     assert family["original"].null_count() == 0, "the flat frames join nothing"

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 import recipe_audit
+import recipe_audit._core as _core
 from recipe_audit.io.scan import scan_bytes
 
 
@@ -50,14 +51,15 @@ def test_full_scale_is_exact_for_png(photos: list[Path]) -> None:
 
 def test_thumb_is_the_area_average_of_the_decoded_picture(photos: list[Path]) -> None:
     # The 16x16 thumbnail near-duplicate matching works on: Pillow's BOX resize of the gray picture.
+    # The core's own thumbnails: the frame stores them coded (`recipe_audit.thumbcode`).
     pngs = [p for p in photos if p.suffix == ".png"]
-    frame = recipe_audit.scan(pngs, progress=False, min_decode_side=1 << 30)
-    for row in frame.iter_rows(named=True):
-        with Image.open(row["path"]) as im:
+    columns = _core.scan_paths([str(p) for p in pngs], recursive=False, threads=1, min_decode_side=1 << 30)
+    for path, thumb in zip(columns["path"], columns["thumb"], strict=True):
+        with Image.open(path) as im:
             expected = np.asarray(im.convert("L").resize((16, 16), Image.BOX), dtype=np.int16)
-        got = np.frombuffer(row["thumb"], dtype=np.uint8).reshape(16, 16).astype(np.int16)
+        got = np.frombuffer(thumb, dtype=np.uint8).reshape(16, 16).astype(np.int16)
         # Pillow weighs the partly covered edge pixels a little differently.
-        assert np.abs(got - expected).mean() <= 2 and np.abs(got - expected).max() <= 16, row["path"]
+        assert np.abs(got - expected).mean() <= 2 and np.abs(got - expected).max() <= 16, path
 
 
 def test_copies_share_content_hash_and_near_copies_are_close(photos: list[Path], tmp_path: Path) -> None:

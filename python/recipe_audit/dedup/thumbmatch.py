@@ -53,10 +53,11 @@ import numpy as np
 import polars as pl
 
 import recipe_audit._core as _core
+from recipe_audit import thumbcode
 from recipe_audit.dedup import cuts
 
-THUMB_SIDE = 16
-"""Side of the scan's ``thumb`` column (bytes = THUMB_SIDE**2, row-major gray)."""
+THUMB_SIDE = thumbcode.SIDE
+"""Side of the scan's thumbnail (THUMB_SIDE**2 pixels, row-major gray; stored coded, `thumbnails`)."""
 CANDIDATE_DISTANCE = 10
 """Bits between a whole-picture hash and a window hash for a candidate pair."""
 MIN_CORRELATION = 0.6
@@ -94,8 +95,9 @@ less (they are window matches, never whole-picture ones), and 1.4% of true links
 correlation does not excuse a low agreement: on the tuning halves of the larger library, such a
 rescue (at 0.85) kept 0.3% more true links but let two smooth wallpapers link
 (BENCHMARKS.md, "Near duplicates: the finer layout must agree too")."""
-FLAT_STD = 2.0
-"""Thumbnail standard deviation (gray levels) under which a picture is flat."""
+FLAT_STD = thumbcode.FLAT_STD
+"""Thumbnail standard deviation (gray levels) under which a picture is flat (the thumbnail's code
+keeps exactly this distinction: `recipe_audit.thumbcode`)."""
 FLAT_MEAN_DISTANCE = 8.0
 """Largest difference of mean gray level between two flat pictures that match."""
 FLAT_HUE_STEP = 12.0
@@ -269,9 +271,9 @@ def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def thumbnails(frame: pl.DataFrame) -> np.ndarray:
-    """The ``thumb`` column as an (n, 256) float32 array (no nulls allowed)."""
-    data = b"".join(frame["thumb"].to_list())
-    return np.frombuffer(data, dtype=np.uint8).reshape(-1, THUMB_SIDE * THUMB_SIDE).astype(np.float32)
+    """The ``thumb`` column (92-byte codes, or raw 256-byte thumbnails of an earlier release) as
+    an (n, 256) float32 array (no nulls allowed)."""
+    return thumbcode.thumbnails(frame["thumb"].to_list()).astype(np.float32)
 
 
 UNKNOWN_SIGNS = 255
@@ -695,10 +697,11 @@ def distinct_pictures(thumbs: np.ndarray, shape: np.ndarray | None = None) -> tu
     return thumbs[first], inverse.ravel(), first
 
 
-NEAR_IDENTICAL = 0.995
+NEAR_IDENTICAL = 0.985
 """Correlation from which two textured pictures with one whole hash are one picture to the group
-search (re-encodes of one photo measure 0.9999): above every bar of the rule, so each such pair
-is a link the rule makes anyway."""
+search (JPEG re-encodes of one photo at slightly different brightness measure 0.998 on raw
+thumbnails, 0.990-0.995 through the thumbnail's code, `thumbcode`): above every bar of the rule
+(at most `MIN_SMALL_CORRELATION`), so each such pair is a link the rule makes anyway."""
 
 
 def near_identical_leaders(thumbs: np.ndarray, shape: np.ndarray) -> np.ndarray:
