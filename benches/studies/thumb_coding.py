@@ -38,16 +38,18 @@ files of different sources (each dir's photographs, then all together, as in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 import recipe_audit
+from recipe_audit import thumbcode
 from recipe_audit.dedup import thumbmatch
 from recipe_audit.dedup.rule import window_rule_rows
 
@@ -602,7 +604,28 @@ def flatness_report(dirs: list[Path], codec: Codec) -> None:
     print(markdown(header, rows))
 
 
+@contextlib.contextmanager
+def raw_thumbnails() -> Iterator[None]:
+    """For the duration, scans keep the core's raw 256-byte thumbnails and the matcher reads a
+    ``thumb`` value as 256 pixels: the study compares codes against the raw thumbnail, which the
+    library itself now never stores (`recipe_audit.thumbcode`)."""
+    coded, read = thumbcode.coded, thumbmatch.thumbnails
+    thumbcode.coded = lambda values: values  # type: ignore[assignment]
+    thumbmatch.thumbnails = lambda frame: (  # type: ignore[assignment]
+        np.frombuffer(b"".join(frame["thumb"].to_list()), np.uint8).reshape(-1, SIDE * SIDE).astype(np.float32)
+    )
+    try:
+        yield
+    finally:
+        thumbcode.coded, thumbmatch.thumbnails = coded, read
+
+
 def main() -> None:
+    with raw_thumbnails():
+        run()
+
+
+def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tuning", type=Path, nargs="*", default=[], help="corpus dirs to sweep the variants on")
     ap.add_argument("--quick", action="store_true", help="sweep on the first two tuning dirs only")

@@ -19,7 +19,7 @@ Decoding inverts the DCT and rounds to 8 bits keeping the coded mean. Chosen on 
 of six `dup_corpus` seeds and checked held out on a fresh one (BENCHMARKS.md, "The thumbnail in 92
 bytes"; `python -m benches.studies.thumb_coding`): recall and precision of `find_duplicates` within
 the noise of the raw thumbnail. A 256-byte value is a raw thumbnail (scans by an earlier release)
-and is read as it is.
+and is read through the code like the rest.
 """
 
 from __future__ import annotations
@@ -41,8 +41,15 @@ GAIN_BITS = 5
 GAIN_CELLS_PER_OCTAVE = 5
 REACH = 24.0
 """Clip level of a coefficient times (1 + u + v) over the gain."""
-CHUNK = 65_536
-"""Rows coded at a time: the bit matrices take 730 bytes a row."""
+CHUNK = 16_384
+"""Rows coded at a time: the bit arrays take about 3 kB a row while a chunk is coded or read."""
+REVISION = 1
+"""Changes whenever a code would decode differently: part of a stored scan's fingerprint
+(`io.listing.Settings`), so rows coded otherwise are scanned again rather than mixed in."""
+DIGITS = 6
+"""Decimals the codec's floating-point results are rounded to before a level or a pixel is taken
+from them: BLAS sums a row differently by batch size and position, and a coefficient that is 0
+(a symmetric picture, a gradient) came out as level -1 or 0 by its neighbours in the batch."""
 
 
 @functools.cache
@@ -95,15 +102,15 @@ def _gain_value(cell: np.ndarray) -> np.ndarray:
 
 
 def _bits(values: np.ndarray, width: int) -> np.ndarray:
-    """(n, k) non-negative integers to (n, k * width) bits, each value's most significant first."""
-    shifts = np.arange(width - 1, -1, -1)
-    return ((values[:, :, None] >> shifts) & 1).astype(np.uint8).reshape(len(values), -1)
+    """(n, k) non-negative integers (under 2**15) to (n, k * width) bits, most significant first."""
+    shifts = np.arange(width - 1, -1, -1, dtype=np.int16)
+    return ((values.astype(np.int16)[:, :, None] >> shifts) & 1).astype(np.uint8).reshape(len(values), -1)
 
 
 def _numbers(bits: np.ndarray, width: int) -> np.ndarray:
     """(n, k * width) bits to (n, k) integers."""
-    shifts = np.arange(width - 1, -1, -1)
-    return (bits.reshape(len(bits), -1, width).astype(np.int64) << shifts).sum(axis=2)
+    shifts = np.arange(width - 1, -1, -1, dtype=np.int16)
+    return (bits.reshape(len(bits), -1, width).astype(np.int16) << shifts).sum(axis=2, dtype=np.int64)
 
 
 def encode(thumbs: np.ndarray) -> np.ndarray:
@@ -118,7 +125,7 @@ def _encode(thumbs: np.ndarray) -> np.ndarray:
     mean = np.clip(np.round(pixels.mean(axis=1, dtype=np.float64) * 4), 0, 2**MEAN_BITS - 1).astype(np.int64)
     cell = _gain_cell(pixels.std(axis=1))
     coefficients = pixels.astype(np.float64) @ _kept_basis().T
-    scaled = coefficients / (_gain_value(cell)[:, None] * _unit_steps())
+    scaled = np.round(coefficients / (_gain_value(cell)[:, None] * _unit_steps()), DIGITS)
     half = 2 ** (AC_BITS - 1)
     levels = np.clip(np.floor(scaled), -half, half - 1).astype(np.int64)
     levels[cell == 0] = 0  # flat pictures keep only their level
@@ -144,7 +151,7 @@ def _decode(codes: np.ndarray) -> np.ndarray:
     textured = cell > 0
     ac = (levels + 0.5) * textured[:, None] * _gain_value(cell)[:, None] * _unit_steps()
     # The DC basis image is flat at 1/16 of the coefficient (16 x the mean): it adds the mean.
-    pixels = ac @ _kept_basis() + mean[:, None]
+    pixels = np.round(ac @ _kept_basis() + mean[:, None], DIGITS)
     out = _round_keeping_mean(pixels, mean)
     # A textured picture whose detail lay in the dropped frequencies may decode under FLAT_STD:
     # its deviations are scaled up until it is not, so the matcher never takes it for a blank frame.
@@ -179,20 +186,17 @@ def _round_keeping_mean(pixels: np.ndarray, mean: np.ndarray) -> np.ndarray:
 
 
 def thumbnails(values: list[bytes]) -> np.ndarray:
-    """The (n, 256) uint8 thumbnails of a ``thumb`` column's values: codes of CODE_BYTES are
-    decoded, raw 256-byte thumbnails kept as they are."""
-    out = np.empty((len(values), RAW_BYTES), np.uint8)
-    raw = np.fromiter((len(v) == RAW_BYTES for v in values), dtype=bool, count=len(values))
-    if raw.any():
-        out[raw] = np.frombuffer(b"".join(v for v, r in zip(values, raw, strict=True) if r), np.uint8).reshape(
-            -1, RAW_BYTES
-        )
-    if not raw.all():
-        coded = [v for v, r in zip(values, raw, strict=True) if not r]
-        if any(len(v) != CODE_BYTES for v in coded):
-            raise ValueError(f"a thumb value is neither {RAW_BYTES} raw bytes nor a {CODE_BYTES}-byte code")
-        out[~raw] = decode(np.frombuffer(b"".join(coded), np.uint8).reshape(-1, CODE_BYTES))
-    return out
+    """The (n, 256) uint8 thumbnails of a ``thumb`` column's values (no nulls), each as its code
+    gives it back: raw 256-byte thumbnails (scans by an earlier release) are coded first, so a
+    frame or an index that mixes both reads every row at one fidelity (the code drops the highest
+    frequencies, which the matcher weighs most: a raw thumbnail and its own code correlate at
+    about 0.8 there, under the bar a copy must clear)."""
+    codes = np.frombuffer(b"".join(coded(values)), np.uint8)  # type: ignore[arg-type]
+    if codes.size != len(values) * CODE_BYTES or any(len(v) not in (RAW_BYTES, CODE_BYTES) for v in values):
+        raise ValueError(f"a thumb value is neither {RAW_BYTES} raw bytes nor a {CODE_BYTES}-byte code")
+    # Identical codes decode once: one picture, one thumbnail, whatever else is in the batch.
+    distinct, which = np.unique(codes.reshape(-1, CODE_BYTES), axis=0, return_inverse=True)
+    return decode(distinct)[which.ravel()]
 
 
 def coded(values: list[bytes | None]) -> list[bytes | None]:
@@ -207,4 +211,4 @@ def coded(values: list[bytes | None]) -> list[bytes | None]:
     return out
 
 
-__all__ = ["CODE_BYTES", "FLAT_STD", "RAW_BYTES", "SIDE", "coded", "decode", "encode", "thumbnails"]
+__all__ = ["CODE_BYTES", "FLAT_STD", "RAW_BYTES", "REVISION", "SIDE", "coded", "decode", "encode", "thumbnails"]

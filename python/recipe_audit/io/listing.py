@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 import recipe_audit._core as _core
+from recipe_audit import thumbcode
 from recipe_audit.io.sources import (
     IN_FLIGHT,
     Bucket,
@@ -47,14 +48,15 @@ class Settings:
     storage_options: Mapping[str, str] | None = None
 
     def fingerprint(self) -> str:
-        """The settings, the measures' revision and the frame's columns: a shard written with other
-        columns or measured otherwise (an older release without `sharpness`, say) is never reused,
-        so a rerun reads those files again."""
+        """The settings, the measures' revision, the thumbnail code's and the frame's columns: a
+        shard written with other columns or measured otherwise (an older release without
+        `sharpness`, or with raw thumbnails, say) is never reused, so a rerun reads those files
+        again."""
         columns = ",".join(f"{name}:{dtype}" for name, dtype in SCAN_SCHEMA.items())
         return (
             f"recursive={self.recursive} max_pixels={self.max_pixels} max_bytes={self.max_bytes} "
             f"min_decode_side={self.min_decode_side} core={_core.__version__} "
-            f"measures={_core.MEASURES_REVISION} columns={columns}"
+            f"measures={_core.MEASURES_REVISION} thumb_code={thumbcode.REVISION} columns={columns}"
         )
 
 

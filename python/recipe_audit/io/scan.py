@@ -116,7 +116,8 @@ def scan(
         xxh3-128 of the bytes), ``ahash``/``dhash``/``phash`` (u64, defined as in the imagehash
         package: ``int(str(imagehash.phash(img)), 16)``), ``phash_mirror`` (the pHash of the
         horizontally mirrored image, for ``find_duplicates(flips=True)``), ``thumb`` (the 16x16
-        gray thumbnail the default duplicate rule matches, 256 bytes) and ``thumb_signs`` (the
+        gray thumbnail the default duplicate rule matches, stored as a 92-byte code:
+        `recipe_audit.thumbcode`) and ``thumb_signs`` (the
         signs of a band-pass of the 64x64 square, 16x16 bits in 32 bytes: the finer layout a
         match through a window must agree on), ``mean``/``std`` (luma 0-255),
         ``dark_frac``/``bright_frac`` (share of pixels with luma <= 15 / >= 240),
