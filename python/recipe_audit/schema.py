@@ -11,7 +11,7 @@ from typing import Any, Union
 import polars as pl
 
 import recipe_audit._core as _core
-from recipe_audit import thumbcode
+import recipe_audit.thumbcode as thumbcode
 
 PathLike = Union[str, "os.PathLike[str]"]
 """A path as users pass it: ``str`` or ``pathlib.Path``."""

@@ -53,7 +53,7 @@ import numpy as np
 import polars as pl
 
 import recipe_audit._core as _core
-from recipe_audit import thumbcode
+import recipe_audit.thumbcode as thumbcode
 from recipe_audit.dedup import cuts
 
 THUMB_SIDE = thumbcode.SIDE

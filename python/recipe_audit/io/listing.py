@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 import recipe_audit._core as _core
-from recipe_audit import thumbcode
+import recipe_audit.thumbcode as thumbcode
 from recipe_audit.io.sources import (
     IN_FLIGHT,
     Bucket,
