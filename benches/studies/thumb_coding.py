@@ -63,13 +63,9 @@ CACHE = Path("/tmp/thumbcode")
 # ---------------------------------------------------------------- the codec
 
 
-@functools.cache
-def dct_matrix() -> np.ndarray:
-    """(16, 16) orthonormal DCT-II: coefficients = D @ thumb @ D.T, thumb = D.T @ coefficients @ D."""
-    k, x = np.arange(SIDE)[:, None], np.arange(SIDE)[None, :]
-    d = np.cos(np.pi * k * (2 * x + 1) / (2 * SIDE)) * np.sqrt(2 / SIDE)
-    d[0] /= np.sqrt(2)
-    return d
+dct_matrix = thumbcode._dct_matrix
+"""(16, 16) orthonormal DCT-II: coefficients = D @ thumb @ D.T, thumb = D.T @ coefficients @ D (the
+library's own, `recipe_audit.thumbcode`)."""
 
 
 @functools.cache
