@@ -35,6 +35,7 @@ from recipe_audit.dedup import thumbmatch
 from recipe_audit.dedup.rule import window_rule_rows
 
 from benches.studies.dup_heldout import judge
+from benches.studies.dup_unrelated import different_source_pairs
 
 NARROW = sorted(
     i
@@ -114,11 +115,6 @@ def unrelated_links(files: pl.DataFrame) -> int:
     return int((source[pairs["a"].to_numpy()] != source[pairs["b"].to_numpy()]).sum())
 
 
-def unrelated_pairs(files: pl.DataFrame) -> int:
-    per_source = files.group_by("source").len()["len"].to_numpy().astype(np.int64)
-    return files.height * (files.height - 1) // 2 - int((per_source * (per_source - 1) // 2).sum())
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dirs", nargs="+", type=Path)
@@ -132,7 +128,7 @@ def main() -> None:
     # Unrelated links are counted over all corpora searched together: at a rate of 1e-8 one
     # corpus (1.6e6 pairs) shows none.
     pooled = pl.concat([window_rule_rows(scan).join(table, on="path") for _, table, scan in corpora])
-    pairs = unrelated_pairs(pooled)
+    pairs = different_source_pairs(pooled)
     print(f"### Unrelated links, {len(corpora)} corpora searched together ({pooled.height:,} files, {pairs:,} pairs)\n")
     print("| rule | links | P per pair | unrelated neighbours per image at 1e8 |\n|---|---|---|---|")
     for rule in rules:

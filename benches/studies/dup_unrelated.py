@@ -20,6 +20,12 @@ from recipe_audit.dedup import thumbmatch
 from recipe_audit.dedup.rule import window_rule_rows
 
 
+def different_source_pairs(files: pl.DataFrame) -> int:
+    """Pairs of files of different sources: every pair but those within one source."""
+    per_source = files.group_by("source").len()["len"].to_numpy().astype(np.int64)
+    return files.height * (files.height - 1) // 2 - int((per_source * (per_source - 1) // 2).sum())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dirs", nargs="+")
@@ -33,8 +39,7 @@ def main() -> None:
     groups = thumbmatch.matched_groups(thumbs, shape, signs=signs)
     source = files["source"].to_numpy()
     cross = source[pairs["a"].to_numpy()] != source[pairs["b"].to_numpy()]
-    per_source = files.group_by("source").len()["len"].to_numpy().astype(np.int64)
-    total = files.height * (files.height - 1) // 2 - int((per_source * (per_source - 1) // 2).sum())
+    total = different_source_pairs(files)
     rate = cross.sum() / total
     sizes = np.bincount(groups)
     largest = files.filter(pl.Series(groups == np.argmax(sizes)))

@@ -155,14 +155,18 @@ def _decode(codes: np.ndarray) -> np.ndarray:
     out = _round_keeping_mean(pixels, mean)
     # A textured picture whose detail lay in the dropped frequencies may decode under FLAT_STD:
     # its deviations are scaled up until it is not, so the matcher never takes it for a blank frame.
+    std = out.astype(np.float32).std(axis=1)
+    low = np.flatnonzero(textured & (std < FLAT_STD) & (np.ptp(pixels, axis=1) > 1e-6))
+    low_std = std[low]
     for _ in range(8):
-        std = out.astype(np.float32).std(axis=1)
-        low = np.flatnonzero(textured & (std < FLAT_STD) & (np.ptp(pixels, axis=1) > 1e-6))
         if len(low) == 0:
             break
         centre = pixels[low].mean(axis=1, keepdims=True)
-        pixels[low] = centre + (pixels[low] - centre) * (1.1 * FLAT_STD / np.maximum(std[low], 0.1))[:, None]
+        pixels[low] = centre + (pixels[low] - centre) * (1.1 * FLAT_STD / np.maximum(low_std, 0.1))[:, None]
         out[low] = _round_keeping_mean(pixels[low], mean[low])
+        # Only the rows just scaled can still be too flat.
+        low_std = out[low].astype(np.float32).std(axis=1)
+        low, low_std = low[low_std < FLAT_STD], low_std[low_std < FLAT_STD]
     return out
 
 
@@ -191,9 +195,9 @@ def thumbnails(values: list[bytes]) -> np.ndarray:
     frame or an index that mixes both reads every row at one fidelity (the code drops the highest
     frequencies, which the matcher weighs most: a raw thumbnail and its own code correlate at
     about 0.8 there, under the bar a copy must clear)."""
-    codes = np.frombuffer(b"".join(coded(values)), np.uint8)  # type: ignore[arg-type]
-    if codes.size != len(values) * CODE_BYTES or any(len(v) not in (RAW_BYTES, CODE_BYTES) for v in values):
+    if any(len(v) not in (RAW_BYTES, CODE_BYTES) for v in values):
         raise ValueError(f"a thumb value is neither {RAW_BYTES} raw bytes nor a {CODE_BYTES}-byte code")
+    codes = np.frombuffer(b"".join(coded(values)), np.uint8)  # type: ignore[arg-type]
     # Identical codes decode once: one picture, one thumbnail, whatever else is in the batch.
     distinct, which = np.unique(codes.reshape(-1, CODE_BYTES), axis=0, return_inverse=True)
     return decode(distinct)[which.ravel()]
