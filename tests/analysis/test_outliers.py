@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter
 
 import recipe_audit
 from recipe_audit import examples
@@ -34,6 +34,7 @@ PLANTED = {
     "blurred": "blurry",
     "dark": "dark",
     "bright": "bright",
+    "gained": "bright",
     "blank": "low_information",
     "tiny": "odd_size",
     "strip": "odd_aspect",
@@ -76,6 +77,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("retina", "motorcycle", "astronaut", "china"):  # large, sharp photos
         _save(Image.fromarray(sources[name]).convert("RGB"), root / "traps" / f"large_{name}.jpg", 92)
     pick = [sources[n] for n in ORDINARY]
+    # A brightness gain clips most of the photo to white but leaves its deepest shadows gray.
+    for i, (name, gain) in enumerate((("chelsea", 4.0), ("motorcycle", 8.0), ("rocket", 8.0))):
+        whole = Image.fromarray(sources[name]).convert("RGB")
+        whole.thumbnail((600, 600))
+        _save(ImageEnhance.Brightness(whole).enhance(gain), root / "planted" / "gained" / f"{i}.jpg")
     for i in range(3):
         im = _crop(rng, pick[i])
         _save(im.filter(ImageFilter.GaussianBlur(max(im.size) * 0.03)), root / "planted" / "blurred" / f"{i}.jpg")
@@ -130,12 +136,16 @@ def test_each_planted_fault_raises_its_flag(scored: pl.DataFrame) -> None:
             folder,
             planted.select("path", "flags", "luma_p99", "luma_p01", "sharpness", "colorfulness").rows(),
         )
+    # The gained photos keep gray shadows: their darkest 1% alone would not call them bright.
+    gained = scored.filter(pl.col("kind") == "planted/gained")
+    assert (gained["luma_p01"] < OutlierThresholds().bright_p01).all(), gained.select("path", "luma_p01", "mean").rows()
     # Each flag fires only where a fault was planted, except that a blank frame also has no
     # sharpness to speak of, which is not reported as blur (blurry needs contrast).
     for flag in FLAGS:
         where = set(scored.filter(pl.col(flag))["kind"].unique())
         assert where <= {f"planted/{k}" for k, f in PLANTED.items() if f == flag} | {
             "planted/bright",
+            "planted/gained",
             "planted/dark",
             "grayordinary",
         }, (flag, where)

@@ -16,7 +16,8 @@ kinds of pictures: ``blurry`` asks whether the strong edges that exist are soft 
 whether there are few edges (a clear sky, fog, a wall or a night scene have few edges, all crisp);
 ``dark`` asks whether even the brightest part of the picture is dim (``luma_p99``: a night scene
 keeps its lights), ``bright`` whether even the darkest part is light (``luma_p01``: a text page
-keeps its ink); ``grayscale`` sees gray pictures stored as RGB (``colorfulness``).
+keeps its ink) or nearly all of it is blown to white (``mean``: a brightness gain clips a photograph
+but leaves its deepest shadows gray); ``grayscale`` sees gray pictures stored as RGB (``colorfulness``).
 """
 
 from __future__ import annotations
@@ -65,8 +66,12 @@ class OutlierThresholds:
             part is dim. An underexposed photo qualifies; a night scene with lights, or a lit
             subject on black, does not.
         bright_p01: ``bright`` when 99% of the pixels have luma >= this: even the darkest part is
-            light (overexposed, washed out). A snowy scene with a tree, or a text page, keeps darker
-            parts and stays unflagged.
+            light (washed out). A snowy scene with a tree, or a text page, keeps darker parts and
+            stays unflagged.
+        bright_mean: ... or when the mean luma is >= this: nearly all of the picture is blown to
+            white. A brightness gain (x3, +150) clips most of a photograph but leaves its deepest
+            shadows gray, so its darkest 1% stays low; a text page on white paper averages under
+            it (its lines of ink, seen at the scan's scale, are gray bands).
         sharpness_max: ``blurry`` when at most this share of the strong edges is crisp (scan
             column ``sharpness``): the edges that exist are soft. Pictures with too few strong
             edges to judge (sky, fog, a blank wall) have a null ``sharpness`` and are never blurry.
@@ -95,6 +100,7 @@ class OutlierThresholds:
 
     dark_p99: float = 40.0
     bright_p01: float = 210.0
+    bright_mean: float = 240.0
     sharpness_max: float = 0.02
     sharpness_fine_max: float = 0.005
     blur_min_side: int = 64
@@ -137,7 +143,7 @@ class OutlierThresholds:
         """Each flag's rule in words, with these thresholds (the report prints it beside each flag)."""
         return {
             "dark": f"99% of the pixels at luma <= {self.dark_p99:g}",
-            "bright": f"99% of the pixels at luma >= {self.bright_p01:g}",
+            "bright": f"99% of the pixels at luma >= {self.bright_p01:g}, or mean luma >= {self.bright_mean:g}",
             "blurry": f"sharpness <= {self.sharpness_max:g} or sharpness_fine <= {self.sharpness_fine_max:g} "
             f"(share of strong edges that are crisp, at the scan's scale or one finer), shorter side >= {self.blur_min_side}",
             "low_information": f"luma std <= {self.flat_std:g}: a blank or solid frame",
@@ -156,7 +162,7 @@ class OutlierThresholds:
         """Every (column, comparison, threshold) a flag fires on, any one being enough."""
         return {
             "dark": (("luma_p99", "<=", self.dark_p99),),
-            "bright": (("luma_p01", ">=", self.bright_p01),),
+            "bright": (("luma_p01", ">=", self.bright_p01), ("mean", ">=", self.bright_mean)),
             "blurry": (("sharpness", "<=", self.sharpness_max), ("sharpness_fine", "<=", self.sharpness_fine_max)),
             "low_information": (("std", "<=", self.flat_std),),
             "odd_size": (("z_size", "|z| >=", self.z),),
@@ -207,7 +213,7 @@ def _flags(t: OutlierThresholds) -> dict[str, pl.Expr]:
     known = (pl.col("channels") <= 2) | pl.col("colorfulness").is_not_null()
     return {
         "dark": pl.col("luma_p99") <= t.dark_p99,
-        "bright": pl.col("luma_p01") >= t.bright_p01,
+        "bright": (pl.col("luma_p01") >= t.bright_p01) | (pl.col("mean") >= t.bright_mean),
         "blurry": (pl.min_horizontal(w, h) >= t.blur_min_side)
         & (pl.col("std") > t.flat_std)
         & (

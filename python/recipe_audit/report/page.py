@@ -230,9 +230,11 @@ class _Builder:
             hits = odd.filter(pl.col(flag))
             legs = thresholds.legs(flag)
             # Worst first: the most extreme value of the measure the flag was judged on; with
-            # several ways to fire (blurry), the value furthest past its own threshold.
-            key = pl.min_horizontal([pl.col(k) / lim for k, _, lim in legs]) if len(legs) > 1 else pl.col(legs[0][0])
+            # several ways to fire (blurry, bright), the value furthest past its own threshold.
             worst_high = flag in ("bright", "odd_aspect")
+            ratios = [pl.col(k) / lim for k, _, lim in legs]
+            furthest = pl.max_horizontal(ratios) if worst_high else pl.min_horizontal(ratios)
+            key = furthest if len(legs) > 1 else pl.col(legs[0][0])
             hits = hits.sort(
                 key.abs() if flag == "odd_size" else key,
                 descending=worst_high or flag == "odd_size",
