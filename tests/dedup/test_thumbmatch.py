@@ -285,3 +285,37 @@ def test_sign_agreement_reads_the_other_picture_at_the_matched_window() -> None:
     assert 0.3 < unrelated[0] < 0.7
     unknown = np.full((1, 256), thumbmatch.UNKNOWN_SIGNS, np.uint8)
     assert np.isnan(thumbmatch._agreements(query, unknown, one, np.array([False]), one, np.array([window]))[0])
+
+
+def _structured() -> np.ndarray:
+    """A gradient, stripes and a mirror-symmetric picture: many coefficients exactly 0 or equal."""
+    ramp = np.tile(np.linspace(0, 255, 16), (16, 1))
+    stripes = np.tile((np.arange(16) % 2) * 200.0, (16, 1)).T
+    symmetric = np.tile(np.abs(np.arange(16) - 7.5) * 20, (16, 1))
+    return np.stack([ramp, stripes, symmetric]).reshape(3, 256).astype(np.float32)
+
+
+def test_window_hashes_do_not_depend_on_the_rest_of_the_batch(thumbs: np.ndarray) -> None:
+    structured = _structured()
+    # Each picture alone (a one-row query, a matrix-vector product) and amid others.
+    alone = [thumbmatch._window_hashes(row[None], np.array([band])) for row, band in zip(structured, (0, 1, -1))]
+    alone_whole = np.concatenate([whole for whole, _ in alone])
+    alone_index = np.concatenate([index for _, index in alone])
+    rng = np.random.default_rng(0)
+    for others in (thumbs[:2], thumbs[:40], rng.uniform(0, 255, (300, 256)).astype(np.float32)):
+        for position in (0, len(others) // 2, len(others)):
+            batch = np.insert(others, position, structured, axis=0)
+            bands = np.zeros(len(batch), np.int64)
+            bands[position : position + 3] = (0, 1, -1)
+            whole, index = thumbmatch._window_hashes(batch, bands)
+            rows = slice(position, position + 3)
+            assert np.array_equal(whole[rows], alone_whole) and np.array_equal(index[rows], alone_index)
+
+
+def test_an_exact_copy_of_a_gradient_is_found_among_others(thumbs: np.ndarray) -> None:
+    structured = _structured()
+    batch = np.concatenate([thumbs[:20], structured, thumbs[20:41], structured])
+    pairs = thumbmatch.matched_pairs(batch)
+    found = set(zip(pairs["a"].to_list(), pairs["b"].to_list()))
+    first, second = 20, 20 + 3 + len(thumbs[20:41])
+    assert {(first + i, second + i) for i in range(3)} <= found

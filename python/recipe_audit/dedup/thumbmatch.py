@@ -218,8 +218,16 @@ _MIRROR_SIGN = np.array([(-1.0) ** (i % _GRID) for i in range(_GRID * _GRID)], d
 _SHIFTS = np.arange(63, -1, -1, dtype=np.uint64)
 
 
+# Coefficients are compared on a grid of 1/16 level. A float32 product sums a row differently by
+# batch size and position (BLAS blocking), by up to about 1e-3 here; a coefficient that is exactly
+# 0 or equal to its median (a gradient, stripes, a mirror-symmetric picture) then fell on either
+# side of the median, so one picture got two hashes by what else was in the batch.
+_HASH_GRID = 16.0
+
+
 def _hash(low: np.ndarray) -> np.ndarray:
     """64-bit hashes of (..., 64) coefficients: each against their median, first bit highest."""
+    low = np.round(low * _HASH_GRID)
     bits = (low > np.median(low, axis=-1, keepdims=True)).astype(np.uint64)
     return (bits << _SHIFTS).sum(axis=-1, dtype=np.uint64)
 
