@@ -32,7 +32,7 @@ const DEFAULT_MIN_DECODE_SIDE: u32 = 64;
 /// The scan frame's columns and their Polars types, in order: the one declaration of the frame's
 /// contract. `rows_to_columns` builds exactly these (checked on every batch), and
 /// `recipe_audit.schema.SCAN_SCHEMA` is built from the module's `SCAN_COLUMNS`.
-const SCAN_COLUMNS: [(&str, &str); 32] = [
+const SCAN_COLUMNS: [(&str, &str); 34] = [
     ("path", "String"),
     ("bytes", "UInt64"),
     ("format", "String"),
@@ -61,6 +61,8 @@ const SCAN_COLUMNS: [(&str, &str); 32] = [
     ("colorfulness", "Float64"),
     ("chroma_rg", "Float64"),
     ("chroma_yb", "Float64"),
+    ("content_width", "UInt32"),
+    ("content_height", "UInt32"),
     ("entropy", "Float64"),
     ("aspect", "Float64"),
     ("label", "String"),
@@ -117,6 +119,8 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("colorfulness", |r| r.colorfulness.map(|c| c.colorfulness));
     column!("chroma_rg", |r| r.colorfulness.map(|c| c.mean_rg));
     column!("chroma_yb", |r| r.colorfulness.map(|c| c.mean_yb));
+    column!("content_width", |r| r.content.map(|c| c.0));
+    column!("content_height", |r| r.content.map(|c| c.1));
     column!("entropy", |r| r.stats.map(|s| s.entropy));
     column!("aspect", |r| r.aspect());
     column!("label", |r| r.label.as_deref());

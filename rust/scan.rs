@@ -3,6 +3,7 @@
 use crate::decode::decode;
 use crate::decode::outcome::{Header, Limits, Status};
 use crate::decode::sniff::{Format, extension_mismatch, sniff};
+use crate::picture::border::{content_box, crop};
 use crate::picture::gray::{Gray, reduction_factor};
 use crate::picture::hash::{
     SIGN_BYTES, THUMB_SIDE, content_hash, image_hashes, sign_map, thumbnail,
@@ -12,7 +13,7 @@ use crate::picture::stats::{FINE_LOOK_BELOW, Stats, blur_square, measure, sharpn
 
 /// Raised whenever the same file's measured values change (a new column, another decode scale, a
 /// changed measure): a dataset written by another revision is read again, not reused.
-pub const MEASURES_REVISION: u32 = 3;
+pub const MEASURES_REVISION: u32 = 4;
 
 /// One file's row. Optional fields are null in the frame.
 #[derive(Debug, Clone)]
@@ -36,6 +37,9 @@ pub struct Row {
     /// Hasler-Süsstrunk colourfulness of the stored colours and the mean opponent colours
     /// (`color::Colour`).
     pub colorfulness: Option<crate::picture::color::Colour>,
+    /// Width and height of the content inside flat borders (`border::content_box`), in the
+    /// image's pixels; None when the picture has no such border.
+    pub content: Option<(u32, u32)>,
     pub label: Option<String>,
     pub split: Option<String>,
 }
@@ -58,6 +62,7 @@ impl Row {
             signs: None,
             stats: None,
             colorfulness: None,
+            content: None,
             label: None,
             split: None,
         }
@@ -87,6 +92,7 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
         signs: None,
         stats: None,
         colorfulness: None,
+        content: None,
         label: None,
         split: None,
     };
@@ -125,10 +131,23 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
             let columns = Columns::of(picture);
             row.hashes = Some(image_hashes(picture, &columns));
             // One small area-averaged square serves the deprecated `blur` and the thumbnail
-            // (its 4x4 blocks: the thumbnail is still the picture's area average).
+            // (its 4x4 blocks: the thumbnail is still the picture's area average). Inside flat
+            // borders (letterbox bars, a canvas) the thumbnail and its signs show the content.
             let square = blur_square(picture);
-            row.thumb = Some(thumbnail(&square));
-            row.signs = Some(sign_map(&square));
+            let inner = content_box(picture);
+            row.content = inner.map(|b| {
+                let share = |part: usize, whole: usize, size: u32| {
+                    ((size as f64 * part as f64 / whole as f64).round() as u32).max(1)
+                };
+                (
+                    share(b.right - b.left, picture.width, upright.width),
+                    share(b.bottom - b.top, picture.height, upright.height),
+                )
+            });
+            let content = inner.map(|b| blur_square(&crop(picture, b)));
+            let near_dup_square = content.as_ref().unwrap_or(&square);
+            row.thumb = Some(thumbnail(near_dup_square));
+            row.signs = Some(sign_map(near_dup_square));
             let mut stats = measure(picture, &square, &columns);
             if stats.sharpness.is_some_and(|s| s <= FINE_LOOK_BELOW) {
                 stats.sharpness_fine = match finer {

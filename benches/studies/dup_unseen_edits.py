@@ -2,6 +2,7 @@
 and the largest group, for the default rule, on the held-out photographs.
 
     python -m benches.studies.dup_unseen_edits --seed 83 [--originals 4] [--mixed 2] [--dir /tmp/dup_unseen83]
+        [--half tuning]   # the tuning half's photographs, to choose on
 
 The default rule (`recipe_audit.dedup.thumbmatch`) was chosen on the edits of `dup_corpus`
 (crops of 2-10%, 2-5 degree turns, flips, watermarks, brightness, contrast, resizes, re-encodes,
@@ -249,7 +250,13 @@ def _save(rng: np.random.Generator, im: Image.Image, params: dict[str, float]) -
 
 
 def build(
-    root: Path, *, seed: int, originals_per_source: int = 4, mixed: int = 2, known_pairs: int = 3
+    root: Path,
+    *,
+    seed: int,
+    originals_per_source: int = 4,
+    mixed: int = 2,
+    known_pairs: int = 3,
+    half: str = "heldout",
 ) -> pl.DataFrame:
     """Write the corpus under ``root`` and return its table: ``path``, ``source``, ``original``,
     ``edit`` (``original``, a new edit, ``mixed``, ``known:<transform>`` or ``known:two edits``),
@@ -259,7 +266,7 @@ def build(
     rows = []
     root.mkdir(parents=True, exist_ok=True)
     for photo in photo_library():
-        if photo.kind != "photo" or half_of(photo.name) != "heldout":
+        if photo.kind != "photo" or half_of(photo.name) != half:
             continue
         arr = photo.array
         h, w = arr.shape[:2]
@@ -354,14 +361,17 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None, help="default /tmp/dup_unseen<seed>")
     ap.add_argument("--reuse", action="store_true", help="reuse the corpus already in --dir")
     ap.add_argument("--missed", action="store_true", help="list every copy of a new edit that was missed")
+    ap.add_argument(
+        "--half", choices=("tuning", "heldout"), default="heldout", help="whose photographs (choose on tuning)"
+    )
     args = ap.parse_args()
     root = args.dir or Path(f"/tmp/dup_unseen{args.seed}")
     start = time.perf_counter()
     if not args.reuse:
         shutil.rmtree(root, ignore_errors=True)
-        build(root / "corpus", seed=args.seed, originals_per_source=args.originals, mixed=args.mixed).write_parquet(
-            root / "table.parquet"
-        )
+        build(
+            root / "corpus", seed=args.seed, originals_per_source=args.originals, mixed=args.mixed, half=args.half
+        ).write_parquet(root / "table.parquet")
     table = pl.read_parquet(root / "table.parquet")
     built = time.perf_counter()
     files = recipe_audit.scan(table["path"].to_list(), progress=False)
@@ -369,7 +379,7 @@ def main() -> None:
     bad = files.filter(pl.col("status") != "ok")
     print(
         f"seed {args.seed}: {table.height} files ({bad.height} not decoded), {table['original'].n_unique()} originals, "
-        f"{table['source'].n_unique()} held-out photographs; built in {built - start:.0f} s, "
+        f"{table['source'].n_unique()} {args.half} photographs; built in {built - start:.0f} s, "
         f"scanned in {scanned - built:.0f} s\n"
     )
     rules = {"default": {}, "crops=False": {"crops": False}}

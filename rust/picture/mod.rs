@@ -25,6 +25,7 @@ macro_rules! dispatched {
     };
 }
 
+pub mod border;
 pub mod color;
 pub mod gray;
 pub mod hash;

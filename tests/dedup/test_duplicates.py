@@ -181,3 +181,53 @@ def test_flat_frames_group_by_level(tmp_path: Path) -> None:
     assert sorted(Path(p).stem for p in dups["path"]) == ["black_a", "black_b", "black_c"]
     pairs = recipe_audit.duplicate_pairs(files)
     assert pairs.height == 3 and pairs["correlation"].null_count() == 3
+
+
+def test_letterboxed_and_canvassed_copies_join_their_original(photos: list[Path], tmp_path: Path) -> None:
+    """A copy padded to a square with black or white bars, and one pasted off-centre on a plain
+    canvas, join their original: the thumbnail shows the content inside the flat borders, and
+    the borders are measured to the content's size."""
+    from PIL import Image
+
+    originals = [p for p in photos if p.suffix == ".jpg"][:16]
+    sizes = {}
+    for i, p in enumerate(originals):
+        with Image.open(p) as im:
+            rgb = im.convert("RGB")
+        w, h = rgb.size
+        sizes[p.stem] = (w, h)
+        side, shade = max(w, h), (0, 255)[i % 2]
+        boxed = Image.new("RGB", (side, side), (shade,) * 3)
+        boxed.paste(rgb, ((side - w) // 2, (side - h) // 2))
+        boxed.save(tmp_path / f"{p.stem}_box.jpg", quality=90)
+        canvas = Image.new("RGB", (int(w * 1.2), int(h * 1.15)), (40 + 10 * i, 120, 200 - 8 * i))
+        canvas.paste(rgb, (int(0.3 * w * 0.2), int(0.7 * h * 0.15)))
+        canvas.save(tmp_path / f"{p.stem}_canvas.jpg", quality=90)
+        (tmp_path / p.name).write_bytes(p.read_bytes())
+    files = recipe_audit.scan(tmp_path, progress=False).with_columns(
+        original=pl.col("path").str.extract(r"(img_\d+)"), copy=pl.col("path").str.extract(r"_(box|canvas)\.jpg$")
+    )
+    copies = files.filter(pl.col("copy").is_not_null())
+    # Bars of black or white are measured away; a canvas only where its luma steps to the content
+    # (a blue canvas around a gray edge of the same luma is content to a gray measure).
+    boxed = copies.filter(pl.col("copy") == "box")
+    for original, width, height in boxed.select("original", "content_width", "content_height").iter_rows():
+        w, h = sizes[original]
+        if min(w, h) > 0.9 * max(w, h):
+            continue  # bars too thin to be told from an edge of the photo
+        line = max(w, h) / 64  # a line of the scan's reduced decode, at least: one may go each side
+        assert width is not None and abs(width - w) <= 2 * line + 2 and abs(height - h) <= 2 * line + 2, (
+            original,
+            width,
+            height,
+            w,
+            h,
+        )
+    assert copies.filter(pl.col("copy") == "canvas")["content_width"].is_not_null().mean() >= 0.75
+    dups = recipe_audit.find_duplicates(files).join(files.select("path", "original", "copy"), on="path")
+    assert dups.group_by("group").agg(pl.col("original").n_unique())["original"].max() == 1
+    group_of_original = dict(dups.filter(pl.col("copy").is_null()).select("original", "group").iter_rows())
+    joined = dups.filter(pl.col("copy").is_not_null()).filter(
+        pl.col("group") == pl.col("original").replace_strict(group_of_original, default=None)
+    )
+    assert joined.height >= 0.9 * copies.height, joined.height

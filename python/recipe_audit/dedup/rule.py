@@ -37,6 +37,8 @@ SEARCH_COLUMNS = (
     "chroma_yb",
     "width",
     "height",
+    "content_width",
+    "content_height",
     "label",
     "split",
 )

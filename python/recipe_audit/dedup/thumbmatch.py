@@ -235,11 +235,15 @@ def _hash(low: np.ndarray) -> np.ndarray:
 def shapes(frame: pl.DataFrame) -> np.ndarray:
     """Per row, what the gray thumbnail hides: log(width / height), the shorter side in pixels,
     the colourfulness and the mean opponent colours (``chroma_rg``, ``chroma_yb``), as an (n, 5)
-    array (NaN where unknown)."""
-    width, height = pl.col("width").cast(pl.Float64), pl.col("height").cast(pl.Float64)
+    array (NaN where unknown). Width and height are the content's inside flat borders
+    (``content_width``, ``content_height``) where the scan found such borders: the thumbnail
+    shows that content."""
 
     def optional(name: str) -> pl.Expr:
         return pl.col(name).cast(pl.Float64) if name in frame.columns else pl.lit(None, pl.Float64)
+
+    width = pl.coalesce(optional("content_width"), pl.col("width").cast(pl.Float64))
+    height = pl.coalesce(optional("content_height"), pl.col("height").cast(pl.Float64))
 
     return (
         frame.select(
