@@ -327,7 +327,8 @@ def judge(table: pl.DataFrame, groups: pl.DataFrame) -> tuple[dict[str, tuple[fl
     }
     for name, subset in SUBROWS.items():
         part = found.filter(subset)
-        recall[name] = (float(part["found"].mean()), part.height)
+        if part.height:
+            recall[name] = (float(part["found"].mean()), part.height)
     is_true = true_pair(table.rename({"edit": "transform"}))
     edit_of = dict(table.select("path", "edit").iter_rows())
     source_of = dict(table.select("path", "source").iter_rows())

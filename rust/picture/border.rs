@@ -4,6 +4,7 @@
 //! original (`scan::analyze`).
 
 use super::gray::Gray;
+use super::resample::resize_area;
 
 /// Most a border line's luma may vary (standard deviation, in levels): a plain bar, or a canvas of
 /// noise that the scan's reduced decode has averaged.
@@ -19,6 +20,11 @@ const STEP_SHARE: f32 = 0.6;
 /// Least band trimmed, as a share of the side (and at least 2 lines): a thin dark edge or a frame
 /// line is left alone.
 const MIN_BAND: f32 = 0.02;
+/// Content whose 16x16 area average varies less than this (standard deviation, in levels: the
+/// matching rule's flat pictures, `recipe_audit.thumbcode.FLAT_STD`) is itself flat: a picture of
+/// two flat tones (a dark bar over a white page) keeps its frame, or its thumbnail would be a
+/// blank frame that matches every other blank frame.
+const FLAT_CONTENT_STD: f32 = 2.0;
 /// Least content kept, as a share of each side: a picture that is mostly flat is not cut down to
 /// a sliver.
 const MIN_CONTENT: f32 = 0.15;
@@ -129,14 +135,31 @@ pub fn content_box(picture: &Gray) -> Option<ContentBox> {
         right: w - right,
         bottom: h - bottom,
     };
-    (inner
-        != ContentBox {
-            left: 0,
-            top: 0,
-            right: w,
-            bottom: h,
-        })
-    .then_some(inner)
+    let whole = ContentBox {
+        left: 0,
+        top: 0,
+        right: w,
+        bottom: h,
+    };
+    if inner == whole || flat(picture, inner) {
+        return None;
+    }
+    Some(inner)
+}
+
+/// Whether the content inside `inner`, seen as the 16x16 area average the thumbnail is, varies by
+/// less than FLAT_CONTENT_STD (the matching rule's flat pictures).
+fn flat(picture: &Gray, inner: ContentBox) -> bool {
+    let small = resize_area(&crop(picture, inner), 16, 16);
+    let n = small.pixels.len() as f64;
+    let mean = small.pixels.iter().map(|&p| p as f64).sum::<f64>() / n;
+    let variance = small
+        .pixels
+        .iter()
+        .map(|&p| (p as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    (variance.sqrt() as f32) < FLAT_CONTENT_STD
 }
 
 /// The bands of one axis, or none when they would leave less than MIN_CONTENT of its `lines`.
@@ -240,6 +263,13 @@ mod tests {
         let mut lined = textured(80, 64);
         lined.pixels[..80].fill(0);
         assert_eq!(content_box(&lined), None);
+    }
+
+    #[test]
+    fn two_flat_tones_keep_their_frame() {
+        let mut two_tone = vec![0u8; 80 * 60];
+        two_tone[20 * 80..].fill(255);
+        assert_eq!(content_box(&Gray::new(80, 60, two_tone)), None);
     }
 
     #[test]

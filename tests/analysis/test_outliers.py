@@ -240,3 +240,32 @@ def test_unmeasured_colour_does_not_hide_a_gray_picture(tmp_path: Path) -> None:
     _crop(rng, sources["astronaut"]).convert("L").convert("RGB").save(tmp_path / "gray.png")
     odd = recipe_audit.find_outliers(recipe_audit.scan(tmp_path, progress=False))
     assert odd.filter(pl.col("grayscale"))["path"].to_list() == [str(tmp_path / "gray.png")]
+
+
+def test_drawings_on_white_are_not_bright_among_themselves(tmp_path: Path) -> None:
+    """A dataset of line drawings on white: nearly white is the medium there, not a fault (the
+    mean leg of `bright` applies where the dataset's median is darker)."""
+    rng = np.random.default_rng(4)
+    for i in range(30):
+        drawing = np.full((256, 256), 255, np.uint8)
+        for _ in range(int(rng.integers(3, 7))):
+            if rng.random() < 0.5:
+                drawing[int(rng.integers(0, 254)) :][:2] = 0
+            else:
+                drawing[:, int(rng.integers(0, 254)) :][:, :2] = 0
+        Image.fromarray(drawing).save(tmp_path / f"{i}.png")
+    odd = recipe_audit.find_outliers(recipe_audit.scan(tmp_path, progress=False))
+    # Most would be bright among photographs.
+    assert (odd["mean"] >= OutlierThresholds().bright_mean).mean() >= 0.8
+    assert not odd["bright"].any()
+
+
+def test_a_faint_gradient_is_low_information(tmp_path: Path) -> None:
+    """A frame of one colour under a ramp of a few levels and slight noise carries nothing."""
+    rng = np.random.default_rng(5)
+    for i in range(4):
+        ramp = np.linspace(-5, 5, 320)[None, :, None] * (1, 1, 1)
+        frame = np.clip(rng.integers(40, 200, 3) + ramp + rng.normal(0, 0.7, (240, 320, 3)), 0, 255)
+        Image.fromarray(frame.astype(np.uint8)).save(tmp_path / f"ramp_{i}.png")
+    odd = recipe_audit.find_outliers(recipe_audit.scan(tmp_path, progress=False))
+    assert odd["low_information"].all(), odd.select("path", "std").rows()

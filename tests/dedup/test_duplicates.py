@@ -211,10 +211,14 @@ def test_letterboxed_and_canvassed_copies_join_their_original(photos: list[Path]
     # Bars of black or white are measured away; a canvas only where its luma steps to the content
     # (a blue canvas around a gray edge of the same luma is content to a gray measure).
     boxed = copies.filter(pl.col("copy") == "box")
-    for original, width, height in boxed.select("original", "content_width", "content_height").iter_rows():
+    barred = set()
+    for path, original, width, height in boxed.select(
+        "path", "original", "content_width", "content_height"
+    ).iter_rows():
         w, h = sizes[original]
         if min(w, h) > 0.9 * max(w, h):
             continue  # bars too thin to be told from an edge of the photo
+        barred.add(path)
         line = max(w, h) / 64  # a line of the scan's reduced decode, at least: one may go each side
         assert width is not None and abs(width - w) <= 2 * line + 2 and abs(height - h) <= 2 * line + 2, (
             original,
@@ -231,3 +235,62 @@ def test_letterboxed_and_canvassed_copies_join_their_original(photos: list[Path]
         pl.col("group") == pl.col("original").replace_strict(group_of_original, default=None)
     )
     assert joined.height >= 0.9 * copies.height, joined.height
+    # The file to keep is never a copy with bars: most pixels of content, not of bars.
+    assert not barred & set(dups.filter("representative")["path"])
+
+
+def test_copies_cut_to_a_square_join_their_original(photos: list[Path], tmp_path: Path) -> None:
+    """A photo cut to a square (a feed's frame, a model's centre crop: 25-45% of the long side
+    gone, flush with an edge or anywhere between) joins its original through a strip window, whose
+    own shape, not the original's, is compared with the copy's."""
+    from PIL import Image
+
+    made = []
+    for i, p in enumerate(q for q in photos if q.suffix == ".jpg"):
+        with Image.open(p) as im:
+            rgb = im.convert("RGB")
+        w, h = rgb.size
+        if not 1.35 <= max(w, h) / min(w, h) <= 1.8:
+            continue
+        side, at = min(w, h), (0.0, 0.3, 0.5, 0.8, 1.0)[i % 5]
+        x0, y0 = (round((w - side) * at), 0) if w > h else (0, round((h - side) * at))
+        rgb.crop((x0, y0, x0 + side, y0 + side)).save(tmp_path / f"{p.stem}_square.jpg", quality=90)
+        (tmp_path / p.name).write_bytes(p.read_bytes())
+        made.append(p.stem)
+    assert len(made) >= 12
+    files = recipe_audit.scan(tmp_path, progress=False)
+    dups = recipe_audit.find_duplicates(files).with_columns(original=pl.col("path").str.extract(r"(img_\d+)"))
+    assert dups.group_by("group").agg(pl.col("original").n_unique())["original"].max() == 1
+    joined = dups.group_by("original").agg(pl.len()).filter(pl.col("len") == 2)
+    assert joined.height >= 0.7 * len(made), (joined.height, len(made))  # held out: 0.81 of square cuts
+
+
+def test_two_flat_tones_are_not_cut_to_a_blank_frame(tmp_path: Path) -> None:
+    """A dark bar over a white page is two flat tones, not a border around a blank picture: it
+    keeps its frame and does not join the blank white frames."""
+    from PIL import Image
+
+    for name, top in (("third", 100), ("half", 150)):
+        page = np.full((300, 400), 255, np.uint8)
+        page[:top] = 0
+        Image.fromarray(page).save(tmp_path / f"bar_{name}.png")
+    for size in ((400, 200), (400, 300)):
+        Image.new("L", size, 255).save(tmp_path / f"white_{size[1]}.png")
+    files = recipe_audit.scan(tmp_path, progress=False)
+    assert files.filter(pl.col("path").str.contains("bar_"))["content_width"].null_count() == 2
+    dups = recipe_audit.find_duplicates(files)
+    assert not dups.filter(pl.col("path").str.contains("bar_")).height, dups
+
+
+def test_files_with_the_same_bytes_group_whatever_their_rows_say(photos: list[Path]) -> None:
+    """Rows measured by different releases (another thumbnail for the same bytes) still group,
+    in a frame and against an index: same bytes are the same picture."""
+    files = recipe_audit.scan([p for p in photos if p.suffix == ".jpg"][:6], progress=False)
+    # The second copy of file 0 as an earlier release might have measured it: another thumbnail.
+    copy = files[0].with_columns(path=pl.lit("elsewhere/copy.jpg"), thumb=files["thumb"][3])
+    both = pl.concat([files, copy])
+    dups = recipe_audit.find_duplicates(both)
+    pair = dups.filter(pl.col("path").is_in([files["path"][0], "elsewhere/copy.jpg"]))
+    assert pair.height == 2 and pair["group"].n_unique() == 1 and set(pair["kind"]) == {"exact"}
+    found = recipe_audit.DuplicateIndex(files).query(copy)
+    assert found["match_path"].to_list() == [files["path"][0]] and found["kind"].to_list() == ["exact"]

@@ -72,6 +72,9 @@ class OutlierThresholds:
             white. A brightness gain (x3, +150) clips most of a photograph but leaves its deepest
             shadows gray, so its darkest 1% stays low; a text page on white paper averages under
             it (its lines of ink, seen at the scan's scale, are gray bands).
+        bright_mean_dataset: ... a leg that applies only in a dataset whose median mean luma is
+            under this: in a set of line drawings or sparse pages on white paper, nearly white is
+            the medium, not a fault.
         sharpness_max: ``blurry`` when at most this share of the strong edges is crisp (scan
             column ``sharpness``): the edges that exist are soft. Pictures with too few strong
             edges to judge (sky, fog, a blank wall) have a null ``sharpness`` and are never blurry.
@@ -80,8 +83,9 @@ class OutlierThresholds:
             about 1% of the image side is under two pixels at the scan's scale, and shows there.
         blur_min_side: ``blurry`` is not judged on images whose shorter side is below this (the
             measure then sees the upscaling, not the photo), nor on flat ones (``low_information``).
-        flat_std: ``low_information`` when the luma std <= this: a blank or solid frame. (Entropy
-            is not used: an icon on a plain background has few distinct levels but is not empty.)
+        flat_std: ``low_information`` when the luma std <= this: a blank or solid frame, also
+            with a faint gradient or noise (a ramp of +-5 levels measures about 3). (Entropy is not
+            used: an icon on a plain background has few distinct levels but is not empty.)
         gray_colorfulness: an image stored in colour is gray when its colourfulness is below this
             (Hasler-Süsstrunk: exactly 0 for R = G = B, below 0.2 after JPEG; muted photographs
             measure 1 and more).
@@ -101,10 +105,11 @@ class OutlierThresholds:
     dark_p99: float = 40.0
     bright_p01: float = 210.0
     bright_mean: float = 240.0
+    bright_mean_dataset: float = 200.0
     sharpness_max: float = 0.02
     sharpness_fine_max: float = 0.005
     blur_min_side: int = 64
-    flat_std: float = 2.5
+    flat_std: float = 3.5
     gray_colorfulness: float = 1.0
     size_factor: float = 4.0
     aspect_factor: float = 2.5
@@ -143,7 +148,8 @@ class OutlierThresholds:
         """Each flag's rule in words, with these thresholds (the report prints it beside each flag)."""
         return {
             "dark": f"99% of the pixels at luma <= {self.dark_p99:g}",
-            "bright": f"99% of the pixels at luma >= {self.bright_p01:g}, or mean luma >= {self.bright_mean:g}",
+            "bright": f"99% of the pixels at luma >= {self.bright_p01:g}, or mean luma >= {self.bright_mean:g} "
+            f"where the dataset's median is under {self.bright_mean_dataset:g}",
             "blurry": f"sharpness <= {self.sharpness_max:g} or sharpness_fine <= {self.sharpness_fine_max:g} "
             f"(share of strong edges that are crisp, at the scan's scale or one finer), shorter side >= {self.blur_min_side}",
             "low_information": f"luma std <= {self.flat_std:g}: a blank or solid frame",
@@ -213,7 +219,8 @@ def _flags(t: OutlierThresholds) -> dict[str, pl.Expr]:
     known = (pl.col("channels") <= 2) | pl.col("colorfulness").is_not_null()
     return {
         "dark": pl.col("luma_p99") <= t.dark_p99,
-        "bright": (pl.col("luma_p01") >= t.bright_p01) | (pl.col("mean") >= t.bright_mean),
+        "bright": (pl.col("luma_p01") >= t.bright_p01)
+        | ((pl.col("mean") >= t.bright_mean) & (pl.col("mean").median() < t.bright_mean_dataset)),
         "blurry": (pl.min_horizontal(w, h) >= t.blur_min_side)
         & (pl.col("std") > t.flat_std)
         & (

@@ -69,6 +69,13 @@ class DuplicateIndex:
                 "look-alikes may match; rebuild the index from a new scan",
                 stacklevel=2,
             )
+        if "thumb" in files.columns and "content_width" not in files.columns:
+            warnings.warn(
+                f"{os.fspath(path)!r} was saved by an earlier release, whose thumbnails include flat "
+                "borders (letterbox bars, a canvas): copies with such borders may not match, byte-identical "
+                "files still do; rebuild the index from a new scan",
+                stacklevel=2,
+            )
         return cls(files.with_columns(status=pl.lit("ok")))
 
     def _searcher(self, hash: str, radius: int) -> _core.HammingIndex:
@@ -190,6 +197,14 @@ class DuplicateIndex:
             .join(pl.DataFrame({"b": i_which.astype(np.uint32), "j": np.arange(len(i_which), dtype=np.uint32)}), on="b")
             .select("q", "j", "correlation", "mirrored")
         )
+        # Byte-identical files always match, whichever releases measured their thumbnails.
+        same_bytes = (
+            queries.select("content_hash")
+            .with_row_index("q")
+            .join(indexed.select("content_hash").with_row_index("j"), on="content_hash")
+            .select("q", "j", correlation=pl.lit(1.0, pl.Float32), mirrored=pl.lit(False))
+        )
+        pairs = pl.concat([pairs, same_bytes], how="vertical_relaxed").unique(["q", "j"], keep="first")
         query_side = queries.select("content_hash", "phash", "phash_mirror").with_row_index("q")
         return (
             pairs.join(query_side.with_columns(pl.col("q").cast(pl.UInt32)), on="q")

@@ -73,6 +73,19 @@ def window_rule_rows(files: pl.DataFrame) -> pl.DataFrame:
     return usable_rows(files, "phash").filter(pl.col("thumb").is_not_null() & pl.col("phash_mirror").is_not_null())
 
 
+def _joined_by_bytes(roots: Sequence[Any] | Any, content_hash: pl.Series) -> pl.Series:
+    """Component roots merged so that rows with the same ``content_hash`` share one (each root
+    becomes the smallest it is joined to, through roots and hashes, until nothing changes)."""
+    frame = pl.DataFrame({"root": pl.Series(roots).cast(pl.Int64), "hash": content_hash})
+    while True:
+        # Two steps: a nested window would take the second minimum over the first's groups.
+        by_hash = frame.with_columns(joined=pl.col("root").min().over("hash"))
+        merged = by_hash.select(root=pl.col("joined").min().over("root"), hash="hash")
+        if merged["root"].equals(frame["root"]):
+            return frame["root"]
+        frame = merged
+
+
 def search_radius(hash: str, max_distance: int | None) -> int:
     """The single-hash search's radius in bits: `max_distance`, or the hash's default."""
     radius = DEFAULT_MAX_DISTANCE[hash] if max_distance is None else max_distance
@@ -84,11 +97,21 @@ def search_radius(hash: str, max_distance: int | None) -> int:
 def groups_frame(
     usable: pl.DataFrame, roots: Sequence[Any] | Any, *, hash: str, exact: bool, flips: bool, extra: Sequence[str]
 ) -> pl.DataFrame:
-    """`find_duplicates`' frame from each usable row's component root (however it was searched)."""
+    """`find_duplicates`' frame from each usable row's component root (however it was searched).
+    Files with the same bytes always share a group, even when their rows were measured by
+    different releases (a thumbnail's meaning can change between them)."""
     mirror = ["phash_mirror"] if flips else []
+    # The representative has the most pixels of content: a copy padded with bars is not kept
+    # over its original.
+    content = [c for c in ("content_width", "content_height") if c in usable.columns]
+    width = pl.coalesce("content_width", "width") if content else pl.col("width")
+    height = pl.coalesce("content_height", "height") if content else pl.col("height")
     grouped = (
-        usable.select("path", "content_hash", hash, *mirror, "width", "height", *extra)
-        .with_columns(root=pl.Series(roots), pixels=pl.col("width").cast(pl.UInt64) * pl.col("height"))
+        usable.select("path", "content_hash", hash, *mirror, "width", "height", *content, *extra)
+        .with_columns(
+            root=pl.Series(_joined_by_bytes(roots, usable["content_hash"])),
+            pixels=width.cast(pl.UInt64) * height.cast(pl.UInt64),
+        )
         .filter(pl.len().over("root") > 1)
     )
     representatives = (

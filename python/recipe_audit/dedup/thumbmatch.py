@@ -122,18 +122,39 @@ def _axis_windows() -> list[tuple[float, float]]:
     return out
 
 
+STRIP_SCALES = (0.8, 0.68, 0.56)
+"""Shares of one side a strip window keeps (the other side whole): a copy cut to another aspect
+ratio (a square, 4:5 or 16:9 frame) loses 12-50% of one side only."""
+STRIP_PLACES = (0.0, 0.25, 0.5, 0.75, 1.0)
+"""Where along that side a strip lies (0: flush with the start, 1: with the end)."""
+
+
+def _strips() -> list[tuple[tuple[float, float], tuple[float, float], float]]:
+    """Windows that keep one side whole and STRIP_SCALES of the other, at STRIP_PLACES."""
+    whole = (0.0, 1.0)
+    out = []
+    for scale in STRIP_SCALES:
+        for at in STRIP_PLACES:
+            part = ((1 - scale) * at, (1 - scale) * at + scale)
+            out += [(part, whole, 0.0), (whole, part, 0.0)]
+    return out
+
+
 def _windows() -> list[tuple[tuple[float, float], tuple[float, float], float]]:
     """(x range, y range, degrees) per window; the first is the whole picture."""
     axis = _axis_windows()
     grid = [(x, y, 0.0) for y in axis for x in axis]
     centre = (0.06, 0.94)
-    return grid + [(centre, centre, angle) for angle in (-5.0, -3.5, -2.0, 2.0, 3.5, 5.0)]
+    return grid + _strips() + [(centre, centre, angle) for angle in (-5.0, -3.5, -2.0, 2.0, 3.5, 5.0)]
 
 
 WINDOWS = _windows()
 """Every window a picture is hashed through: (x range, y range, degrees), fractions of the sides."""
 _ALIGNED = sum(1 for *_, degrees in WINDOWS if degrees == 0.0)
 """The axis-aligned windows come first; the turned ones follow."""
+_WINDOW_ASPECT = np.array([np.log((x1 - x0) / (y1 - y0)) for (x0, x1), (y0, y1), _ in WINDOWS])
+"""log(width / height) of each window as a share of its picture's: a window's own shape is its
+picture's aspect plus this."""
 
 
 def _dct_matrix(n: int) -> np.ndarray:
@@ -446,7 +467,11 @@ def _confirmed(
     reshaped = small = recoloured = gray_and_colour = np.zeros(candidates.height, dtype=bool)
     if mine_shape is not None and theirs_shape is not None:
         mine, theirs = mine_shape[candidates["a"].to_numpy()], theirs_shape[candidates["b"].to_numpy()]
-        reshaped = np.nan_to_num(np.abs(mine[:, 0] - theirs[:, 0]), nan=0.0) > MAX_ASPECT_CHANGE
+        # The shapes the match is between: one picture whole, the other's matched window.
+        window_aspect = _WINDOW_ASPECT[candidates["window"].to_numpy()]
+        on_b = candidates["window_on_b"].to_numpy() if "window_on_b" in candidates.columns else True
+        change = (theirs[:, 0] - mine[:, 0]) + np.where(on_b, window_aspect, -window_aspect)
+        reshaped = np.nan_to_num(np.abs(change), nan=0.0) > MAX_ASPECT_CHANGE
         small = np.nan_to_num(np.minimum(mine[:, 1], theirs[:, 1]), nan=np.inf) < SMALL_SIDE
         recoloured = _recoloured(mine[:, 2], theirs[:, 2])
         gray_mine, gray_theirs = mine[:, 2] < COLORED, theirs[:, 2] < COLORED  # NaN (unknown) is neither
@@ -592,6 +617,7 @@ def matched_pairs(
         _candidates(hashes, hashes, candidate_distance)
         .filter(pl.col("query") != pl.col("other"))
         .with_columns(a=pl.min_horizontal("query", "other"), b=pl.max_horizontal("query", "other"))
+        .with_columns(window_on_b=pl.col("other") == pl.col("b"))
     )
     if candidates.height == 0:
         return _finish(flats)
@@ -667,10 +693,10 @@ def matched_pairs_across(
         signs = (mine_signs[ours], theirs_signs[other])
     forward = _with_correlations(
         _candidates(m_hashes, t_hashes, candidate_distance), m, t, t_bands, signs
-    ).with_columns(a="query", b="other")
+    ).with_columns(a="query", b="other", window_on_b=pl.lit(True))
     backward = _with_correlations(
         _candidates(t_hashes, m_hashes, candidate_distance), t, m, m_bands, None if signs is None else signs[::-1]
-    ).with_columns(a="other", b="query")
+    ).with_columns(a="other", b="query", window_on_b=pl.lit(False))
     candidates = _near_best(pl.concat([forward, backward]))
     confirmed = _confirmed(
         candidates,
