@@ -106,12 +106,16 @@ def main() -> None:
     cuts = table.filter(pl.col("edit").str.starts_with("aspect")).with_columns(
         cut=pl.col("detail").str.extract(r"cut=([0-9.]+)").cast(pl.Float64),
         found=pl.struct("path", "original").map_elements(
-            lambda r: group_of.get(r["path"]) is not None
-            and group_of.get(r["path"]) == group_of.get(original_path[r["original"]]),
+            lambda r: (
+                group_of.get(r["path"]) is not None
+                and group_of.get(r["path"]) == group_of.get(original_path[r["original"]])
+            ),
             return_dtype=pl.Boolean,
         ),
     )
-    print(f"seed {args.seed}, {args.half} photographs: {table.height} files, {table['original'].n_unique()} originals\n")
+    print(
+        f"seed {args.seed}, {args.half} photographs: {table.height} files, {table['original'].n_unique()} originals\n"
+    )
     print("| share of the side cut | " + " | ".join(f"{lo:.0%}-{hi:.0%}" for lo, hi in BANDS) + " |")
     print("|---|" + "---|" * len(BANDS))
     cells = []
