@@ -26,11 +26,9 @@ import polars as pl
 from PIL import Image
 
 import recipe_audit
-from recipe_audit.examples import photo_library
 
-from benches.studies.dup_corpus import TRANSFORMS, _encode, original_boxes
-from benches.studies.dup_unseen_edits import _resized, judge
-from benches.studies.outlier_corpus import half_of
+from benches.studies.dup_corpus import TRANSFORMS, _encode
+from benches.studies.dup_unseen_edits import judge, originals
 
 TARGETS = {"1:1": 1.0, "4:5": 0.8, "5:4": 1.25, "16:9": 16 / 9, "9:16": 9 / 16, "3:2": 1.5, "2:3": 2 / 3}
 MIN_CUT = 0.08
@@ -60,28 +58,20 @@ def build(root: Path, *, seed: int, half: str, originals_per_source: int = 4) ->
     rng = np.random.default_rng(seed)
     rows = []
     root.mkdir(parents=True, exist_ok=True)
-    for photo in photo_library():
-        if photo.kind != "photo" or half_of(photo.name) != half:
-            continue
-        arr = photo.array
-        h, w = arr.shape[:2]
-        for number, box in enumerate(original_boxes(rng, h, w, originals_per_source), 1):
-            original = Image.fromarray(arr[box[0] : box[2], box[1] : box[3]]).convert("RGB")
-            scale = min(1.0, int(rng.integers(200, 801)) / max(original.size))
-            original = _resized(original, scale, scale)
-            ident = f"{photo.name}#{number}"
-            copies: list[tuple[str, Image.Image, str]] = [("original", original, "")]
-            for name, aspect in TARGETS.items():
-                made = cut_to(rng, original, aspect)
-                if made is not None:
-                    copies.append((f"aspect {name}", made[0], f"cut={made[1]:.3f}"))
-            for control in ("crop", "rotate"):
-                copies.append((f"control:{control}", TRANSFORMS[control](rng, original), ""))
-            for edit, im, detail in copies:
-                data, ext = _encode(rng, im, [])
-                path = root / f"{len(rows):06d}_{edit.replace(':', '_').replace(' ', '_')}.{ext}"
-                path.write_bytes(data)
-                rows.append((str(path), photo.name, ident, edit, edit, detail, *box))
+    for photo, number, box, original in originals(rng, half, originals_per_source):
+        ident = f"{photo.name}#{number}"
+        copies: list[tuple[str, Image.Image, str]] = [("original", original, "")]
+        for name, aspect in TARGETS.items():
+            made = cut_to(rng, original, aspect)
+            if made is not None:
+                copies.append((f"aspect {name}", made[0], f"cut={made[1]:.3f}"))
+        for control in ("crop", "rotate"):
+            copies.append((f"control:{control}", TRANSFORMS[control](rng, original), ""))
+        for edit, im, detail in copies:
+            data, ext = _encode(rng, im, [])
+            path = root / f"{len(rows):06d}_{edit.replace(':', '_').replace(' ', '_')}.{ext}"
+            path.write_bytes(data)
+            rows.append((str(path), photo.name, ident, edit, edit, detail, *box))
     schema = ["path", "source", "original", "edit", "plan", "detail", "top", "left", "bottom", "right"]
     return pl.DataFrame(rows, schema=schema, orient="row")
 

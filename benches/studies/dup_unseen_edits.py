@@ -54,7 +54,7 @@ import math
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +62,7 @@ import polars as pl
 from PIL import Image, ImageEnhance, ImageFilter
 
 import recipe_audit
-from recipe_audit.examples import photo_library
+from recipe_audit.examples import Photo, photo_library
 
 from benches.studies.dup_corpus import GOAL_TRANSFORMS, TRANSFORMS, _asymmetric_crop, _encode, original_boxes, true_pair
 from benches.studies.outlier_corpus import half_of
@@ -249,6 +249,23 @@ def _save(rng: np.random.Generator, im: Image.Image, params: dict[str, float]) -
     return _encode(rng, im.convert("RGB"), [])
 
 
+def originals(
+    rng: np.random.Generator, half: str, per_source: int
+) -> Iterator[tuple[Photo, int, tuple[int, int, int, int], Image.Image]]:
+    """Per colour photograph of `half`: `per_source` crops of 30-80% of each side with pairwise
+    IoU < 0.3 (`dup_corpus.original_boxes`), long side 200-800 px: (photo, number from 1, box
+    (top, left, bottom, right), picture)."""
+    for photo in photo_library():
+        if photo.kind != "photo" or half_of(photo.name) != half:
+            continue
+        arr = photo.array
+        h, w = arr.shape[:2]
+        for number, box in enumerate(original_boxes(rng, h, w, per_source), 1):
+            original = Image.fromarray(arr[box[0] : box[2], box[1] : box[3]]).convert("RGB")
+            scale = min(1.0, int(rng.integers(200, 801)) / max(original.size))
+            yield photo, number, box, _resized(original, scale, scale)
+
+
 def build(
     root: Path,
     *,
@@ -265,43 +282,34 @@ def build(
     rng = np.random.default_rng(seed)
     rows = []
     root.mkdir(parents=True, exist_ok=True)
-    for photo in photo_library():
-        if photo.kind != "photo" or half_of(photo.name) != half:
-            continue
-        arr = photo.array
-        h, w = arr.shape[:2]
-        for number, box in enumerate(original_boxes(rng, h, w, originals_per_source), 1):
-            original = Image.fromarray(arr[box[0] : box[2], box[1] : box[3]]).convert("RGB")
-            long_side = int(rng.integers(200, 801))
-            scale = min(1.0, long_side / max(original.size))
-            original = _resized(original, scale, scale)
-            ident = f"{photo.name}#{number}"
-            plans: list[tuple[str, list[str]]] = (
-                [("original", [])]
-                + [(e, [e]) for e in EDITS]
-                + [("mixed", _mixed_plan(rng)) for _ in range(mixed)]
-                + [(f"known:{t}", [t]) for t in TRANSFORMS]
-                + [
-                    ("known:two edits", [str(t) for t in rng.choice(GOAL_TRANSFORMS, 2, replace=False)])
-                    for _ in range(known_pairs)
-                ]
-            )
-            for edit, plan in plans:
-                im, details = original, []
-                if edit.startswith("known:"):
-                    for t in plan:
-                        im = TRANSFORMS[t](rng, im)
-                    data, ext = _encode(rng, im, plan)
-                else:
-                    params: dict[str, float] = {}
-                    for e in plan:
-                        im, p = EDITS[e](rng, im)
-                        params.update(p)
-                        details.append(f"{e}(" + ", ".join(f"{k}={v:.3g}" for k, v in p.items()) + ")")
-                    data, ext = _save(rng, im, params)
-                path = root / f"{len(rows):06d}_{edit.replace(':', '_').replace(' ', '_')}.{ext}"
-                path.write_bytes(data)
-                rows.append((str(path), photo.name, ident, edit, "+".join(plan), " ".join(details), *box))
+    for photo, number, box, original in originals(rng, half, originals_per_source):
+        ident = f"{photo.name}#{number}"
+        plans: list[tuple[str, list[str]]] = (
+            [("original", [])]
+            + [(e, [e]) for e in EDITS]
+            + [("mixed", _mixed_plan(rng)) for _ in range(mixed)]
+            + [(f"known:{t}", [t]) for t in TRANSFORMS]
+            + [
+                ("known:two edits", [str(t) for t in rng.choice(GOAL_TRANSFORMS, 2, replace=False)])
+                for _ in range(known_pairs)
+            ]
+        )
+        for edit, plan in plans:
+            im, details = original, []
+            if edit.startswith("known:"):
+                for t in plan:
+                    im = TRANSFORMS[t](rng, im)
+                data, ext = _encode(rng, im, plan)
+            else:
+                params: dict[str, float] = {}
+                for e in plan:
+                    im, p = EDITS[e](rng, im)
+                    params.update(p)
+                    details.append(f"{e}(" + ", ".join(f"{k}={v:.3g}" for k, v in p.items()) + ")")
+                data, ext = _save(rng, im, params)
+            path = root / f"{len(rows):06d}_{edit.replace(':', '_').replace(' ', '_')}.{ext}"
+            path.write_bytes(data)
+            rows.append((str(path), photo.name, ident, edit, "+".join(plan), " ".join(details), *box))
     schema = ["path", "source", "original", "edit", "plan", "detail", "top", "left", "bottom", "right"]
     return pl.DataFrame(rows, schema=schema, orient="row")
 
