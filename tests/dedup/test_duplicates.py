@@ -304,3 +304,5 @@ def test_files_with_the_same_bytes_group_whatever_their_rows_say(photos: list[Pa
     assert pair.height == 2 and pair["group"].n_unique() == 1 and set(pair["kind"]) == {"exact"}
     found = recipe_audit.DuplicateIndex(files).query(copy)
     assert found["match_path"].to_list() == [files["path"][0]] and found["kind"].to_list() == ["exact"]
+    # Unknown bytes (a hand-built frame) join nothing by bytes.
+    assert recipe_audit.find_duplicates(files.with_columns(content_hash=pl.lit(None, pl.String))).height == 0

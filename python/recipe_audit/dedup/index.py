@@ -187,22 +187,22 @@ class DuplicateIndex:
             np.bincount(q_which, minlength=len(q_pictures)),
             np.bincount(i_which, minlength=len(i_pictures)),
         )
-        total = int((q_size[found["a"].to_numpy()] * i_size[found["b"].to_numpy()]).sum())
-        if total > max_pairs:
-            raise ValueError(self._too_many(total, max_pairs))
-        pairs = (
-            found.join(
-                pl.DataFrame({"a": q_which.astype(np.uint32), "q": np.arange(len(q_which), dtype=np.uint32)}), on="a"
-            )
-            .join(pl.DataFrame({"b": i_which.astype(np.uint32), "j": np.arange(len(i_which), dtype=np.uint32)}), on="b")
-            .select("q", "j", "correlation", "mirrored")
-        )
         # Byte-identical files always match, whichever releases measured their thumbnails.
         same_bytes = (
             queries.select("content_hash")
             .with_row_index("q")
             .join(indexed.select("content_hash").with_row_index("j"), on="content_hash")
             .select("q", "j", correlation=pl.lit(1.0, pl.Float32), mirrored=pl.lit(False))
+        )
+        total = int((q_size[found["a"].to_numpy()] * i_size[found["b"].to_numpy()]).sum())
+        if total + same_bytes.height > max_pairs:
+            raise ValueError(self._too_many(total + same_bytes.height, max_pairs))
+        pairs = (
+            found.join(
+                pl.DataFrame({"a": q_which.astype(np.uint32), "q": np.arange(len(q_which), dtype=np.uint32)}), on="a"
+            )
+            .join(pl.DataFrame({"b": i_which.astype(np.uint32), "j": np.arange(len(i_which), dtype=np.uint32)}), on="b")
+            .select("q", "j", "correlation", "mirrored")
         )
         pairs = pl.concat([pairs, same_bytes], how="vertical_relaxed").unique(["q", "j"], keep="first")
         query_side = queries.select("content_hash", "phash", "phash_mirror").with_row_index("q")

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+import recipe_audit._core as _core
 from recipe_audit.schema import require_columns
 
 HASHES = ("ahash", "dhash", "phash")
@@ -74,16 +76,19 @@ def window_rule_rows(files: pl.DataFrame) -> pl.DataFrame:
 
 
 def _joined_by_bytes(roots: Sequence[Any] | Any, content_hash: pl.Series) -> pl.Series:
-    """Component roots merged so that rows with the same ``content_hash`` share one (each root
-    becomes the smallest it is joined to, through roots and hashes, until nothing changes)."""
-    frame = pl.DataFrame({"root": pl.Series(roots).cast(pl.Int64), "hash": content_hash})
-    while True:
-        # Two steps: a nested window would take the second minimum over the first's groups.
-        by_hash = frame.with_columns(joined=pl.col("root").min().over("hash"))
-        merged = by_hash.select(root=pl.col("joined").min().over("root"), hash="hash")
-        if merged["root"].equals(frame["root"]):
-            return frame["root"]
-        frame = merged
+    """Component roots merged so that rows with the same ``content_hash`` share one: the
+    components of a graph linking each row to the first row of its root and to the first row of
+    its bytes (one linear pass; rows without a ``content_hash`` join by their root only)."""
+    frame = pl.DataFrame({"root": pl.Series(roots).cast(pl.Int64), "hash": content_hash}).with_row_index("row")
+    first_of_root = pl.col("row").first().over("root")
+    first_of_hash = pl.when(pl.col("hash").is_not_null()).then(pl.col("row").first().over("hash"))
+    links = frame.select(a=pl.col("row"), by_root=first_of_root, by_hash=first_of_hash.fill_null(pl.col("row")))
+    a = links["a"].to_numpy().astype(np.uint32)
+    edges_a = np.concatenate([a, a])
+    edges_b = np.concatenate([links["by_root"].to_numpy(), links["by_hash"].to_numpy()]).astype(np.uint32)
+    components = _core.hamming_components(frame.height, edges_a, edges_b)
+    merged: pl.Series = pl.Series("root", components, dtype=pl.Int64)
+    return merged
 
 
 def search_radius(hash: str, max_distance: int | None) -> int:
@@ -103,7 +108,8 @@ def groups_frame(
     mirror = ["phash_mirror"] if flips else []
     # The representative has the most pixels of content: a copy padded with bars is not kept
     # over its original.
-    content = [c for c in ("content_width", "content_height") if c in usable.columns]
+    content = ["content_width", "content_height"]
+    content = content if all(c in usable.columns for c in content) else []
     width = pl.coalesce("content_width", "width") if content else pl.col("width")
     height = pl.coalesce("content_height", "height") if content else pl.col("height")
     grouped = (
