@@ -68,8 +68,9 @@ def find_duplicates(
         member has the same bytes; ``flip``: closer to the representative's mirror image than to
         the representative; ``near``: linked by hash distance), ``distance`` (bits to the group's
         representative, or to its mirror image for ``flip``), ``representative`` (the file to
-        keep: most pixels, then shortest path, then first path), plus ``label`` and ``split`` when
-        the frame has them. Sorted by group, then path.
+        keep: most pixels of content, inside flat borders, then shortest path, then first path),
+        plus ``label`` and ``split`` when the frame has them. Sorted by group, then path. Files
+        with the same bytes always share a group.
 
     Example:
         >>> dups = recipe_audit.find_duplicates(recipe_audit.scan("data/"))   # doctest: +SKIP
