@@ -115,7 +115,7 @@ def groups_frame(
     grouped = (
         usable.select("path", "content_hash", hash, *mirror, "width", "height", *content, *extra)
         .with_columns(
-            root=pl.Series(_joined_by_bytes(roots, usable["content_hash"])),
+            root=_joined_by_bytes(roots, usable["content_hash"]),
             pixels=width.cast(pl.UInt64) * height.cast(pl.UInt64),
         )
         .filter(pl.len().over("root") > 1)

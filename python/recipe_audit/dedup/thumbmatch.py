@@ -461,7 +461,7 @@ def _confirmed(
     """Per pair (``a``, ``b``) the best candidate among the windows within 2 bits of the pair's
     best (the others are worse fits), kept when its correlation clears the threshold and, for a
     window match, its signs agree. Only that best candidate is judged: a pair whose best window
-    fails is not saved by a worse one."""
+    fails is not saved by a worse one. ``window_on_b``, when given, says whose window matched (b's by default)."""
     needed = (
         pl.when("mirrored")
         .then(pl.lit(max(min_correlation, MIN_MIRROR_CORRELATION)))
