@@ -32,7 +32,7 @@ const DEFAULT_MIN_DECODE_SIDE: u32 = 64;
 /// The scan frame's columns and their Polars types, in order: the one declaration of the frame's
 /// contract. `rows_to_columns` builds exactly these (checked on every batch), and
 /// `recipe_audit.schema.SCAN_SCHEMA` is built from the module's `SCAN_COLUMNS`.
-const SCAN_COLUMNS: [(&str, &str); 34] = [
+const SCAN_COLUMNS: [(&str, &str); 35] = [
     ("path", "String"),
     ("bytes", "UInt64"),
     ("format", "String"),
@@ -55,6 +55,7 @@ const SCAN_COLUMNS: [(&str, &str); 34] = [
     ("bright_frac", "Float64"),
     ("luma_p01", "UInt8"),
     ("luma_p99", "UInt8"),
+    ("luma_p999", "UInt8"),
     ("blur", "Float64"),
     ("sharpness", "Float64"),
     ("sharpness_fine", "Float64"),
@@ -113,6 +114,7 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("bright_frac", |r| r.stats.map(|s| s.bright_frac));
     column!("luma_p01", |r| r.stats.map(|s| s.luma_p01));
     column!("luma_p99", |r| r.stats.map(|s| s.luma_p99));
+    column!("luma_p999", |r| r.stats.map(|s| s.luma_p999));
     column!("blur", |r| r.stats.map(|s| s.blur));
     column!("sharpness", |r| r.stats.and_then(|s| s.sharpness));
     column!("sharpness_fine", |r| r.stats.and_then(|s| s.sharpness_fine));

@@ -27,6 +27,7 @@ from PIL import Image
 
 import recipe_audit
 
+import benches.studies.sources as sources
 from benches.studies.dup_corpus import TRANSFORMS, _encode
 from benches.studies.dup_unseen_edits import judge, originals
 
@@ -82,7 +83,9 @@ def main() -> None:
     ap.add_argument("--half", choices=("tuning", "heldout"), required=True)
     ap.add_argument("--dir", type=Path, default=None, help="default /tmp/dup_aspect<seed>")
     ap.add_argument("--reuse", action="store_true", help="reuse the corpus already in --dir")
+    ap.add_argument("--sources", type=Path, default=None, help="draw from the pictures listed in this file (`sources`)")
     args = ap.parse_args()
+    sources.use(args.sources)
     root = args.dir or Path(f"/tmp/dup_aspect{args.seed}")
     if not args.reuse:
         shutil.rmtree(root, ignore_errors=True)

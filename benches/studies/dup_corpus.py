@@ -40,8 +40,7 @@ import numpy as np
 import polars as pl
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
-from recipe_audit.examples import photo_library
-
+import benches.studies.sources as sources
 from benches.studies.outlier_corpus import half_of
 
 _FONT = next(iter(sorted(Path("/usr/share/fonts/truetype").rglob("DejaVuSans-Bold.ttf"))), None)
@@ -159,7 +158,7 @@ def build(root: Path, *, seed: int = 1, originals_per_source: int = 4, pairs_per
     rng = np.random.default_rng(seed)
     rows = []
     root.mkdir(parents=True, exist_ok=True)
-    for photo in photo_library():
+    for photo in sources.library():
         if photo.kind == "paper":
             continue
         arr, half = photo.array, half_of(photo.name)

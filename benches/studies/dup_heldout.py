@@ -24,6 +24,7 @@ import polars as pl
 
 import recipe_audit
 
+import benches.studies.sources as sources
 from benches.studies.dup_corpus import GOAL_TRANSFORMS, build, true_pair
 
 RULES = {"default": {}, "crops=False": {"crops": False}, "crops=False, flips=True": {"crops": False, "flips": True}}
@@ -75,7 +76,9 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=Path("/tmp/dup_heldout"))
     ap.add_argument("--kinds", default="photo,art", help="source kinds searched together (photo, art)")
     ap.add_argument("--reuse", action="store_true", help="reuse the corpus already in --dir")
+    ap.add_argument("--sources", type=Path, default=None, help="draw from the pictures listed in this file (`sources`)")
     args = ap.parse_args()
+    sources.use(args.sources)
     if not args.reuse:
         shutil.rmtree(args.dir, ignore_errors=True)
         build(args.dir / "corpus", seed=args.seed, originals_per_source=args.originals).write_parquet(

@@ -62,8 +62,9 @@ import polars as pl
 from PIL import Image, ImageEnhance, ImageFilter
 
 import recipe_audit
-from recipe_audit.examples import Photo, photo_library
+from recipe_audit.examples import Photo
 
+import benches.studies.sources as sources
 from benches.studies.dup_corpus import GOAL_TRANSFORMS, TRANSFORMS, _asymmetric_crop, _encode, original_boxes, true_pair
 from benches.studies.outlier_corpus import half_of
 
@@ -255,7 +256,7 @@ def originals(
     """Per colour photograph of `half`: `per_source` crops of 30-80% of each side with pairwise
     IoU < 0.3 (`dup_corpus.original_boxes`), long side 200-800 px: (photo, number from 1, box
     (top, left, bottom, right), picture)."""
-    for photo in photo_library():
+    for photo in sources.library():
         if photo.kind != "photo" or half_of(photo.name) != half:
             continue
         arr = photo.array
@@ -373,7 +374,9 @@ def main() -> None:
     ap.add_argument(
         "--half", choices=("tuning", "heldout"), default="heldout", help="whose photographs (choose on tuning)"
     )
+    ap.add_argument("--sources", type=Path, default=None, help="draw from the pictures listed in this file (`sources`)")
     args = ap.parse_args()
+    sources.use(args.sources)
     root = args.dir or Path(f"/tmp/dup_unseen{args.seed}")
     start = time.perf_counter()
     if not args.reuse:

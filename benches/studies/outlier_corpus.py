@@ -40,7 +40,9 @@ import numpy as np
 import polars as pl
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from recipe_audit.examples import Photo, photo_library
+from recipe_audit.examples import Photo
+
+import benches.studies.sources as sources
 
 PLANTED = ("dark", "bright", "blurry", "grayscale", "low_information", "odd_size", "odd_aspect", "upscaled")
 ORDINARY = ("ordinary", "ordinary_gray", "ordinary_flat", "ordinary_fog", "ordinary_night", "ordinary_text")
@@ -162,7 +164,7 @@ def build(root: Path, *, seed: int = 1, per_source: int = 10, planted_per_kind: 
     flat, fog and night; per half ``planted_per_kind`` of each planted kind and 20 text pages.
     """
     rng = np.random.default_rng(seed)
-    library = photo_library()
+    library = sources.library()
     kinds = {p.name: p.kind for p in library}
     rows: list[tuple[str, str, str, str, str]] = []
 
@@ -195,7 +197,7 @@ def build_blur_curve(root: Path, *, seed: int = 2, per_radius: int = 30, half: s
     """Blurred crops of one half's photographs at radii of 0.25-3% of the long side, to draw the
     recall curve: ``path``, ``source``, ``radius`` (share of the long side)."""
     rng = np.random.default_rng(seed)
-    photos = [p for p in photo_library() if half_of(p.name) == half and not p.gray and p.kind == "photo"]
+    photos = [p for p in sources.library() if half_of(p.name) == half and not p.gray and p.kind == "photo"]
     rows = []
     for radius in (0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03):
         for _ in range(per_radius):

@@ -37,8 +37,8 @@ import polars as pl
 from PIL import Image, ImageEnhance
 
 import recipe_audit
-from recipe_audit.examples import photo_library
 
+import benches.studies.sources as sources
 from benches.studies.outlier_corpus import ORDINARY, _ordinary, half_of
 
 Way = Callable[[np.random.Generator, Image.Image], Image.Image]
@@ -91,7 +91,7 @@ WAYS["dark:exposure_-4_-5"] = _stops(-5.0, -4.0)
 WAYS["dark:gamma_3.5_5"] = _gamma(3.5, 5.0)
 
 # Candidate rules on the scan's columns: luma ``mean``, the darkest and brightest 1% (``luma_p01``,
-# ``luma_p99``), the shares of pixels at luma <= 15 and >= 240 (``dark_frac``, ``bright_frac``).
+# ``luma_p99``), the brightest 0.1% (``luma_p999``, measures revision 5), the shares of pixels at luma <= 15 and >= 240 (``dark_frac``, ``bright_frac``).
 # The first is the default before this study.
 _DARK = pl.col("luma_p99") <= 40
 _BRIGHT = pl.col("luma_p01") >= 210
@@ -104,11 +104,13 @@ for _m in (10, 15, 20):
     RULES[f"dark also mean<={_m}"] = (_DARK | (pl.col("mean") <= _m), _BRIGHT)
 for _f in (0.9, 0.95):
     RULES[f"dark also black>={_f:g}"] = (_DARK | (pl.col("dark_frac") >= _f), _BRIGHT)
+for _v in (35, 40, 45, 50):  # the brightest speck instead of the brightest 1%: a night sky keeps its stars
+    RULES[f"dark p999<={_v}"] = (pl.col("luma_p999") <= _v, _BRIGHT)
 
 
 def make(root: Path, half: str, seed: int, per_way: int) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
-    photos = [p for p in photo_library() if half_of(p.name) == half and not p.gray and p.kind == "photo"]
+    photos = [p for p in sources.library() if half_of(p.name) == half and not p.gray and p.kind == "photo"]
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     rows = []
@@ -138,7 +140,9 @@ def main() -> None:
     ap.add_argument("--with", dest="corpora", type=Path, nargs="+", required=True, help="outlier_heldout folders")
     ap.add_argument("--dir", type=Path, default=Path("/tmp/outlier_exposure"))
     ap.add_argument("--rules", default="", help="comma-separated rule names to print (default: all)")
+    ap.add_argument("--sources", type=Path, default=None, help="draw from the pictures listed in this file (`sources`)")
     args = ap.parse_args()
+    sources.use(args.sources)
     planted = make(args.dir / args.half, args.half, args.seed, args.per_way)
     ordinary = ordinary_rows(args.corpora, args.half)
     table = pl.concat([planted, ordinary])

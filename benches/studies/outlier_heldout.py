@@ -27,8 +27,8 @@ import polars as pl
 
 import recipe_audit
 from recipe_audit.analysis.outliers import FLAGS, find_outliers
-from recipe_audit.examples import photo_library
 
+import benches.studies.sources as sources
 from benches.studies.outlier_corpus import build, build_blur_curve
 
 
@@ -37,7 +37,7 @@ def _pct(x: float) -> str:
 
 
 def ordinary_table(o: pl.DataFrame) -> str:
-    gray_sources = {p.name for p in photo_library() if p.gray}
+    gray_sources = {p.name for p in sources.library() if p.gray}
     o = o.with_columns(grayscale=pl.col("grayscale") & ~pl.col("source").is_in(list(gray_sources)))
     o = o.with_columns(any=pl.any_horizontal(FLAGS))
     lines = [
@@ -52,7 +52,7 @@ def ordinary_table(o: pl.DataFrame) -> str:
 
 def photo_kinds_table(o: pl.DataFrame) -> str:
     """Ordinary photographs by how they were made: plain crops, flattest crops, fog, night, gray, text."""
-    gray_sources = [p.name for p in photo_library() if p.gray]
+    gray_sources = [p.name for p in sources.library() if p.gray]
     o = o.filter(pl.col("source_kind").is_in(["photo", "text"])).with_columns(
         any=pl.any_horizontal([pl.col(f) & ~((f == "grayscale") & pl.col("source").is_in(gray_sources)) for f in FLAGS])
     )
@@ -85,7 +85,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--per-source", type=int, default=10)
     ap.add_argument("--dir", type=Path, default=Path("/tmp/outlier_heldout"))
+    ap.add_argument("--sources", type=Path, default=None, help="draw from the pictures listed in this file (`sources`)")
     args = ap.parse_args()
+    sources.use(args.sources)
     shutil.rmtree(args.dir, ignore_errors=True)
     table = build(args.dir / "corpus", seed=args.seed, per_source=args.per_source)
     table.write_parquet(args.dir / "table.parquet")
@@ -110,7 +112,7 @@ def main() -> None:
         pl.col("kind").str.starts_with("ordinary")
         & pl.col("source_kind").is_in(["photo", "text"])
         & (pl.col("flags").list.len() > 0)
-        & ~((pl.col("flags") == ["grayscale"]) & pl.col("source").is_in([p.name for p in photo_library() if p.gray]))
+        & ~((pl.col("flags") == ["grayscale"]) & pl.col("source").is_in([p.name for p in sources.library() if p.gray]))
     )
     print("Flagged ordinary photographs:")
     for r in false.sort("half", "source").iter_rows(named=True):

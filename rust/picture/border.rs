@@ -20,6 +20,15 @@ const STEP_SHARE: f32 = 0.6;
 /// Least band trimmed, as a share of the side (and at least 2 lines): a thin dark edge or a frame
 /// line is left alone.
 const MIN_BAND: f32 = 0.02;
+/// How far into a side a border may hold lettering or steps between flat levels (a caption band
+/// of up to a fifth of the picture, a window's title bar and frame on a desktop margin).
+const MAX_FRAMED: f32 = 0.3;
+/// A line of lettering on a border: at least this share of its pixels is within BAND_LEVEL of the
+/// border's level (the paper between the letters).
+const LETTERED_NEAR: f32 = 0.5;
+/// Most passes of the border search: a window's frame and title bar inside a desktop's margin
+/// take two.
+const FRAME_PASSES: usize = 3;
 /// Content whose 16x16 area average varies less than this (standard deviation, in levels: the
 /// matching rule's flat pictures, `recipe_audit.thumbcode.FLAT_STD`) is itself flat: a picture of
 /// two flat tones (a dark bar over a white page) keeps its frame, or its thumbnail would be a
@@ -70,32 +79,82 @@ fn share_away(count: usize, level: f32, at: impl Fn(usize) -> u8) -> f32 {
     away as f32 / count.max(1) as f32
 }
 
-/// How many lines from one side form a flat band that ends where the content begins: 0 when
-/// none. `line(k)` gives the k-th line from that side (of `lines`), `away(k, level)` the share of
-/// its pixels STEP_LEVEL or more from `level`.
-fn band(lines: usize, line: impl Fn(usize) -> Line, away: impl Fn(usize, f32) -> f32) -> usize {
+/// Share of `count` pixels read by `at(i)` within BAND_LEVEL of `level`.
+fn share_near(count: usize, level: f32, at: impl Fn(usize) -> u8) -> f32 {
+    let near = (0..count)
+        .filter(|&i| (at(i) as f32 - level).abs() <= BAND_LEVEL)
+        .count();
+    near as f32 / count.max(1) as f32
+}
+
+/// Shares of a line's pixels away from and near a level (`share_away`, `share_near`).
+trait Shares {
+    fn away(&self, k: usize, level: f32) -> f32;
+    fn near(&self, k: usize, level: f32) -> f32;
+}
+
+impl<A: Fn(usize, f32) -> f32, N: Fn(usize, f32) -> f32> Shares for (A, N) {
+    fn away(&self, k: usize, level: f32) -> f32 {
+        (self.0)(k, level)
+    }
+    fn near(&self, k: usize, level: f32) -> f32 {
+        (self.1)(k, level)
+    }
+}
+
+/// How many lines from one side form a border that ends where the content begins: 0 when none.
+/// `line(k)` gives the k-th line from that side (of `lines`), `shares` the share of its pixels
+/// STEP_LEVEL or more from a level, or within BAND_LEVEL of it.
+///
+/// A border is flat lines of one level (a bar, a canvas). Within the outer MAX_FRAMED of a side
+/// it may also hold lines of lettering on its level (a caption band, a window's title) and steps
+/// to another flat level (a window's frame, its title bar on a desktop); such a border must end
+/// on a flat line, so a head or a tower rising into a sky is never taken for lettering.
+fn band(lines: usize, line: impl Fn(usize) -> Line, shares: impl Shares) -> usize {
     let first = line(0);
     if first.std > FLAT_LINE_STD {
         return 0;
     }
-    let level = first.mean;
+    let framed_end = MAX_FRAMED * lines as f32;
+    let (mut level, mut previous) = (first.mean, first.mean);
+    let (mut last_flat, mut framed) = (0, false);
     let mut k = 1;
     while k < lines {
         let here = line(k);
-        if here.std > FLAT_LINE_STD || (here.mean - level).abs() > BAND_LEVEL {
+        let flat = here.std <= FLAT_LINE_STD;
+        let within = (k as f32) < framed_end;
+        if flat && (here.mean - level).abs() <= BAND_LEVEL {
+            (last_flat, previous) = (k, here.mean);
+        } else if within && flat && (here.mean - previous).abs() > BAND_LEVEL {
+            (level, previous, last_flat, framed) = (here.mean, here.mean, k, true);
+        } else if within && !flat && shares.near(k, level) >= LETTERED_NEAR {
+            framed = true;
+        } else {
             let wide = k >= 2 && k as f32 >= MIN_BAND * lines as f32;
-            if !wide || away(k, level) < STEP_SHARE {
+            if !wide || last_flat + 1 != k || (framed && !within) {
                 return 0;
             }
-            // A reduced decode averages the bar's last pixels into the first content line: a
-            // line whose mean lies between the band's and the next line's, still a step from
-            // the next, is that blend.
-            let blend = k + 1 < lines && {
+            if shares.away(k, level) >= STEP_SHARE {
+                // A reduced decode averages the bar's last pixels into the first content line:
+                // a line whose mean lies between the band's and the next line's, still a step
+                // from the next, is that blend.
+                let blend = k + 1 < lines && {
+                    let next = line(k + 1).mean;
+                    (here.mean - level) * (next - here.mean) > 0.0
+                        && (next - here.mean).abs() >= STEP_LEVEL / 2.0
+                };
+                return k + blend as usize;
+            }
+            // The blend can also hide the step: a bar next to content of nearly its level
+            // (padding in the picture's own mean colour) makes a first line only partly away.
+            // The next line then steps away across the line.
+            let blended = k + 1 < lines && {
                 let next = line(k + 1).mean;
-                (here.mean - level) * (next - here.mean) > 0.0
-                    && (next - here.mean).abs() >= STEP_LEVEL / 2.0
+                (here.mean - level) * (next - here.mean) >= 0.0
+                    && shares.away(k, level) >= STEP_SHARE / 2.0
+                    && shares.away(k + 1, level) >= STEP_SHARE
             };
-            return k + blend as usize;
+            return if blended { k + 1 } else { 0 };
         }
         k += 1;
     }
@@ -103,48 +162,81 @@ fn band(lines: usize, line: impl Fn(usize) -> Line, away: impl Fn(usize, f32) ->
 }
 
 /// The box inside the picture's flat borders, or None when it has none (almost every photograph).
-/// Top and bottom are found over the whole width, then left and right over the rows between.
+/// Top and bottom are found over the whole width, then left and right over the rows between; a
+/// frame inside a frame (a window on a desktop) is trimmed again inside what a pass leaves, up to
+/// FRAME_PASSES passes.
 pub fn content_box(picture: &Gray) -> Option<ContentBox> {
     let (w, h) = (picture.width, picture.height);
     if w < 8 || h < 8 {
         return None;
     }
-    let px = &picture.pixels;
-    let row = |y: usize| line_stats(w, |x| px[y * w + x]);
-    let row_away = |y: usize, level: f32| share_away(w, level, |x| px[y * w + x]);
-    let top = band(h, row, row_away);
-    let bottom = band(
-        h - top,
-        |k| row(h - 1 - k),
-        |k, level| row_away(h - 1 - k, level),
-    );
-    let (top, bottom) = kept(h, top, bottom);
-    let (y0, y1) = (top, h - bottom);
-    let column = |x: usize| line_stats(y1 - y0, |i| px[(y0 + i) * w + x]);
-    let column_away = |x: usize, level: f32| share_away(y1 - y0, level, |i| px[(y0 + i) * w + x]);
-    let left = band(w, column, column_away);
-    let right = band(
-        w - left,
-        |k| column(w - 1 - k),
-        |k, level| column_away(w - 1 - k, level),
-    );
-    let (left, right) = kept(w, left, right);
-    let inner = ContentBox {
-        left,
-        top,
-        right: w - right,
-        bottom: h - bottom,
-    };
     let whole = ContentBox {
         left: 0,
         top: 0,
         right: w,
         bottom: h,
     };
+    let mut inner = whole;
+    for _ in 0..FRAME_PASSES {
+        let next = trimmed(picture, inner);
+        if next == inner {
+            break;
+        }
+        inner = next;
+    }
     if inner == whole || flat(picture, inner) {
         return None;
     }
     Some(inner)
+}
+
+/// `outer` less the borders found on its four sides (see `content_box`).
+fn trimmed(picture: &Gray, outer: ContentBox) -> ContentBox {
+    let (w, px) = (picture.width, &picture.pixels);
+    let (x0, width) = (outer.left, outer.right - outer.left);
+    let row = |y: usize| line_stats(width, |i| px[y * w + x0 + i]);
+    let row_away = |y: usize, level: f32| share_away(width, level, |i| px[y * w + x0 + i]);
+    let row_near = |y: usize, level: f32| share_near(width, level, |i| px[y * w + x0 + i]);
+    let (first, last, height) = (outer.top, outer.bottom - 1, outer.bottom - outer.top);
+    let top = band(
+        height,
+        |k| row(first + k),
+        (|k, l| row_away(first + k, l), |k, l| row_near(first + k, l)),
+    );
+    let bottom = band(
+        height - top,
+        |k| row(last - k),
+        (|k, l| row_away(last - k, l), |k, l| row_near(last - k, l)),
+    );
+    let (top, bottom) = kept(height, picture.height, top, bottom);
+    let (y0, rows) = (outer.top + top, height - top - bottom);
+    let column = |x: usize| line_stats(rows, |i| px[(y0 + i) * w + x]);
+    let column_away = |x: usize, level: f32| share_away(rows, level, |i| px[(y0 + i) * w + x]);
+    let column_near = |x: usize, level: f32| share_near(rows, level, |i| px[(y0 + i) * w + x]);
+    let (first, last) = (outer.left, outer.right - 1);
+    let left = band(
+        width,
+        |k| column(first + k),
+        (
+            |k, l| column_away(first + k, l),
+            |k, l| column_near(first + k, l),
+        ),
+    );
+    let right = band(
+        width - left,
+        |k| column(last - k),
+        (
+            |k, l| column_away(last - k, l),
+            |k, l| column_near(last - k, l),
+        ),
+    );
+    let (left, right) = kept(width, picture.width, left, right);
+    ContentBox {
+        left: outer.left + left,
+        top: outer.top + top,
+        right: outer.right - right,
+        bottom: outer.bottom - bottom,
+    }
 }
 
 /// Whether the content inside `inner`, seen as the 16x16 area average the thumbnail is, varies by
@@ -162,10 +254,11 @@ fn flat(picture: &Gray, inner: ContentBox) -> bool {
     (variance.sqrt() as f32) < FLAT_CONTENT_STD
 }
 
-/// The bands of one axis, or none when they would leave less than MIN_CONTENT of its `lines`.
-fn kept(lines: usize, start: usize, end: usize) -> (usize, usize) {
+/// The bands at the two ends of `lines`, or none when they would leave less than MIN_CONTENT of
+/// the picture's `whole` side.
+fn kept(lines: usize, whole: usize, start: usize, end: usize) -> (usize, usize) {
     let content = lines - start - end;
-    if (content as f32) < MIN_CONTENT * lines as f32 {
+    if (content as f32) < MIN_CONTENT * whole as f32 {
         (0, 0)
     } else {
         (start, end)
@@ -263,6 +356,87 @@ mod tests {
         let mut lined = textured(80, 64);
         lined.pixels[..80].fill(0);
         assert_eq!(content_box(&lined), None);
+    }
+
+    /// `inner` under a caption band of `band` lines at `level`, lettered in its middle lines.
+    fn captioned(inner: &Gray, band: usize, level: u8, ink: u8) -> Gray {
+        let w = inner.width;
+        let mut out = pasted(inner, w, inner.height + band, 0, band, level);
+        for y in band / 3..band - band / 3 {
+            for x in (2..w - 2).filter(|x| x % 5 < 2) {
+                out.pixels[y * w + x] = ink;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_caption_band_with_lettering_is_trimmed() {
+        let content = textured(96, 64);
+        for (level, ink) in [(255, 0), (0, 255), (90, 230)] {
+            let boxed = captioned(&content, 12, level, ink);
+            let inner = content_box(&boxed).unwrap();
+            assert_eq!((inner.top, inner.bottom), (12, 76), "caption at {level}");
+            assert_eq!(crop(&boxed, inner), content);
+        }
+        // Lettering that reaches the picture, with no plain line between, is content.
+        let mut touching = captioned(&content, 12, 255, 0);
+        for y in 8..12 {
+            for x in (2..94).filter(|x| x % 5 < 2) {
+                touching.pixels[y * 96 + x] = 0;
+            }
+        }
+        assert_eq!(content_box(&touching), None);
+    }
+
+    #[test]
+    fn a_window_on_a_desktop_is_trimmed_to_its_picture() {
+        let content = textured(80, 60);
+        // Desktop 30, a frame line 120, a title bar 220 with a title and buttons, the picture.
+        let (w, h) = (90, 80);
+        let mut shot = pasted(&content, w, h, 5, 14, 30);
+        for y in 2..14 {
+            for x in 4..86 {
+                shot.pixels[y * w + x] = if y == 2 || x == 4 || x == 85 {
+                    120
+                } else {
+                    220
+                };
+            }
+        }
+        for y in 6..10 {
+            for x in (10..40).filter(|x| x % 4 < 2) {
+                shot.pixels[y * w + x] = 20;
+            }
+        }
+        for y in 14..74 {
+            shot.pixels[y * w + 4] = 120;
+            shot.pixels[y * w + 85] = 120;
+        }
+        for x in 4..86 {
+            shot.pixels[74 * w + x] = 120;
+        }
+        let inner = content_box(&shot).unwrap();
+        assert_eq!(
+            (inner.left, inner.top, inner.right, inner.bottom),
+            (5, 14, 85, 74)
+        );
+    }
+
+    #[test]
+    fn a_flat_sky_with_birds_over_a_head_is_content() {
+        // Lettering-like specks in a sky are allowed only where a plain line closes the band: a
+        // head rising into the sky leaves no such line, so nothing is trimmed.
+        let mut sky = textured(80, 64);
+        sky.pixels[..24 * 80].fill(200);
+        for y in 4..8 {
+            sky.pixels[y * 80 + 10..y * 80 + 13].fill(40);
+        }
+        for y in 14..24 {
+            let half = (y - 14) * 2;
+            sky.pixels[y * 80 + 40 - half..y * 80 + 40 + half].fill(90);
+        }
+        assert_eq!(content_box(&sky), None);
     }
 
     #[test]

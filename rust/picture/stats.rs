@@ -21,6 +21,9 @@ pub struct Stats {
     /// parts of the picture (an underexposed photo has nothing bright, a night scene has lights).
     pub luma_p01: u8,
     pub luma_p99: u8,
+    /// Luma below which 99.9% of the pixels lie: the brightest speck (the stars of a night sky,
+    /// the lamps of a street at night), which an underexposed photo has not either.
+    pub luma_p999: u8,
     pub blur: f64,
     /// Share of the strong edges that are crisp (`sharpness`); None with too few strong edges.
     pub sharpness: Option<f64>,
@@ -68,6 +71,7 @@ pub fn measure(picture: &Gray, square: &Gray, columns: &Columns) -> Stats {
         bright_frac: bright,
         luma_p01: percentile(&histogram, 0.01),
         luma_p99: percentile(&histogram, 0.99),
+        luma_p999: percentile(&histogram, 0.999),
         blur: laplacian_variance(square),
         sharpness: sharpness_with(picture, columns),
         sharpness_fine: None,

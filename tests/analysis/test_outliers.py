@@ -202,22 +202,22 @@ def test_digits_and_icons_raise_nothing(tmp_path: Path) -> None:
 
 def test_thresholds_are_adjustable_and_small_sets_stay_quiet(scored: pl.DataFrame, corpus: Path) -> None:
     files = recipe_audit.scan(corpus, progress=False)
-    assert recipe_audit.find_outliers(files, thresholds=OutlierThresholds(dark_p99=-1))["dark"].sum() == 0
+    assert recipe_audit.find_outliers(files, thresholds=OutlierThresholds(dark_p999=-1))["dark"].sum() == 0
     loose = recipe_audit.find_outliers(files, thresholds=OutlierThresholds(sharpness_max=0.5))
     assert loose["blurry"].sum() > scored["blurry"].sum()
     assert OutlierThresholds.from_strings(["sharpness_max=0.5", "min_count=3"]) == OutlierThresholds(
         sharpness_max=0.5, min_count=3
     )
-    with pytest.raises(ValueError, match="dark_p99"):
+    with pytest.raises(ValueError, match="dark_p999"):
         OutlierThresholds.from_strings(["dark_mean=3"])
     with pytest.raises(ValueError, match="not a number"):
-        OutlierThresholds.from_strings(["dark_p99=dim"])
+        OutlierThresholds.from_strings(["dark_p999=dim"])
     three = recipe_audit.find_outliers(
         files.filter(pl.col("path").str.contains("/planted/tiny/|/traps/large_")).head(3)
     )
     assert three["z_size"].null_count() == 3 and not three["odd_size"].any()
     with pytest.raises(TypeError, match="OutlierThresholds"):
-        recipe_audit.find_outliers(files, thresholds={"dark_p99": 3})  # type: ignore[arg-type]
+        recipe_audit.find_outliers(files, thresholds={"dark_p999": 3})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="scan columns"):
         recipe_audit.find_outliers(files.drop("sharpness"))
 

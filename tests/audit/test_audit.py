@@ -144,10 +144,10 @@ def test_cli_audit_gates_ci(example_root: Path, tmp_path: Path, capsys: pytest.C
     assert main(["audit", str(tmp_path / "missing")]) == 2
     assert main(["audit", str(example_root), "--labels", str(tmp_path / "none.csv")]) == 2
     assert main(["audit", str(example_root), "--threshold", "dark_mean=3"]) == 2
-    assert "threshold 'dark_mean=3': expected NAME=VALUE with NAME one of dark_p99" in capsys.readouterr().err
-    # A threshold set from the command line changes the verdict: every image has a 99th
-    # percentile of luma at most 255, so with dark_p99=255 every decoded image is dark.
-    assert main(["audit", str(example_root), "--threshold", "dark_p99=255", "--fail-on", "dark"]) == 1
+    assert "threshold 'dark_mean=3': expected NAME=VALUE with NAME one of dark_p999" in capsys.readouterr().err
+    # A threshold set from the command line changes the verdict: every image has a 99.9th
+    # percentile of luma at most 255, so with dark_p999=255 every decoded image is dark.
+    assert main(["audit", str(example_root), "--threshold", "dark_p999=255", "--fail-on", "dark"]) == 1
     assert "failing on dark (69)" in capsys.readouterr().err
 
 

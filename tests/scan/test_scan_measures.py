@@ -111,6 +111,7 @@ def test_luma_percentiles(tmp_path: Path) -> None:
     row = _row(recipe_audit.scan([path], progress=False), path)
     assert row["luma_p01"] == int(np.percentile(pixels, 1, method="inverted_cdf"))
     assert row["luma_p99"] == int(np.percentile(pixels, 99, method="inverted_cdf"))
+    assert row["luma_p999"] == int(np.percentile(pixels, 99.9, method="inverted_cdf"))
 
 
 @pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee", "rocket", "motorcycle"])

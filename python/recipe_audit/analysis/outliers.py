@@ -14,8 +14,8 @@ the other half (``benches/studies/outlier_heldout.py``, BENCHMARKS.md "Outlier f
 fires on an ordinary photo is a bug. Each flag asks what its name says, not a proxy that confuses
 kinds of pictures: ``blurry`` asks whether the strong edges that exist are soft (``sharpness``), not
 whether there are few edges (a clear sky, fog, a wall or a night scene have few edges, all crisp);
-``dark`` asks whether even the brightest part of the picture is dim (``luma_p99``: a night scene
-keeps its lights), ``bright`` whether even the darkest part is light (``luma_p01``: a text page
+``dark`` asks whether even the brightest part of the picture is dim (``luma_p999``: a night scene
+keeps its lights, a night sky its stars), ``bright`` whether even the darkest part is light (``luma_p01``: a text page
 keeps its ink) or nearly all of it is blown to white (``mean``: a brightness gain clips a photograph
 but leaves its deepest shadows gray); ``grayscale`` sees gray pictures stored as RGB (``colorfulness``).
 """
@@ -55,16 +55,18 @@ _Z_CAP = 99.0
 
 @dataclasses.dataclass(frozen=True)
 class OutlierThresholds:
-    """When each flag fires. Every field can be changed: ``OutlierThresholds(dark_p99=30)``; from
-    the CLI, ``recipe-audit audit DIR --threshold dark_p99=30 --threshold sharpness_max=0.05``.
+    """When each flag fires. Every field can be changed: ``OutlierThresholds(dark_p999=30)``; from
+    the CLI, ``recipe-audit audit DIR --threshold dark_p999=30 --threshold sharpness_max=0.05``.
 
     The defaults were fitted on the tuning half of ``benches/studies/outlier_heldout.py`` (real photographs
     of several sources, with planted faults) and checked on the held-out half (BENCHMARKS.md).
 
     Attributes:
-        dark_p99: ``dark`` when 99% of the pixels have luma <= this (0-255): even the brightest
-            part is dim. An underexposed photo qualifies; a night scene with lights, or a lit
-            subject on black, does not.
+        dark_p999: ``dark`` when 99.9% of the pixels have luma <= this (0-255): even the
+            brightest speck is dim. An underexposed photo qualifies (its whole range is squeezed
+            below it); a night scene with lights, a night sky with stars, or a lit subject on
+            black does not. (Until measures revision 5 the 99th percentile was used: a photograph
+            of a galaxy, 99% black sky, was called dark.)
         bright_p01: ``bright`` when 99% of the pixels have luma >= this: even the darkest part is
             light (washed out). A snowy scene with a tree, or a text page, keeps darker parts and
             stays unflagged.
@@ -102,7 +104,7 @@ class OutlierThresholds:
             decoded images; class scores need this many in the class.
     """
 
-    dark_p99: float = 40.0
+    dark_p999: float = 45.0
     bright_p01: float = 210.0
     bright_mean: float = 240.0
     bright_mean_dataset: float = 200.0
@@ -122,7 +124,7 @@ class OutlierThresholds:
         """Thresholds from ``name=value`` strings (the CLI's ``--threshold``); unknown names and
         values that are not numbers are a `ValueError` naming the choices.
 
-        >>> OutlierThresholds.from_strings(["dark_p99=30"]).dark_p99
+        >>> OutlierThresholds.from_strings(["dark_p999=30"]).dark_p999
         30.0
         """
         fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -147,7 +149,7 @@ class OutlierThresholds:
     def rules(self) -> dict[str, str]:
         """Each flag's rule in words, with these thresholds (the report prints it beside each flag)."""
         return {
-            "dark": f"99% of the pixels at luma <= {self.dark_p99:g}",
+            "dark": f"99.9% of the pixels at luma <= {self.dark_p999:g}",
             "bright": f"99% of the pixels at luma >= {self.bright_p01:g}, or mean luma >= {self.bright_mean:g} "
             f"where the dataset's median is under {self.bright_mean_dataset:g}",
             "blurry": f"sharpness <= {self.sharpness_max:g} or sharpness_fine <= {self.sharpness_fine_max:g} "
@@ -167,7 +169,7 @@ class OutlierThresholds:
     def legs(self, flag: str) -> tuple[tuple[str, str, float], ...]:
         """Every (column, comparison, threshold) a flag fires on, any one being enough."""
         return {
-            "dark": (("luma_p99", "<=", self.dark_p99),),
+            "dark": (("luma_p999", "<=", self.dark_p999),),
             "bright": (("luma_p01", ">=", self.bright_p01), ("mean", ">=", self.bright_mean)),
             "blurry": (("sharpness", "<=", self.sharpness_max), ("sharpness_fine", "<=", self.sharpness_fine_max)),
             "low_information": (("std", "<=", self.flat_std),),
@@ -218,7 +220,7 @@ def _flags(t: OutlierThresholds) -> dict[str, pl.Expr]:
     # The share is taken over pictures whose colour is known (GIF and CMYK are not measured).
     known = (pl.col("channels") <= 2) | pl.col("colorfulness").is_not_null()
     return {
-        "dark": pl.col("luma_p99") <= t.dark_p99,
+        "dark": pl.col("luma_p999") <= t.dark_p999,
         "bright": (pl.col("luma_p01") >= t.bright_p01)
         | ((pl.col("mean") >= t.bright_mean) & (pl.col("mean").median() < t.bright_mean_dataset)),
         "blurry": (pl.min_horizontal(w, h) >= t.blur_min_side)
@@ -267,7 +269,7 @@ def find_outliers(
     """
     t = thresholds if thresholds is not None else OutlierThresholds()
     if not isinstance(t, OutlierThresholds):
-        raise TypeError("thresholds must be an OutlierThresholds, e.g. OutlierThresholds(dark_p99=30)")
+        raise TypeError("thresholds must be an OutlierThresholds, e.g. OutlierThresholds(dark_p999=30)")
     needed = {
         "path",
         "status",
@@ -289,6 +291,8 @@ def find_outliers(
     extra = [c for c in ("label", "split") if c in files.columns]
     if "sharpness_fine" not in files.columns:  # scanned by a release before it
         files = files.with_columns(sharpness_fine=pl.lit(None, pl.Float64))
+    if "luma_p999" not in files.columns:  # scanned before measures revision 5: the nearest there is
+        files = files.with_columns(luma_p999=pl.col("luma_p99"))
     usable = files.filter(
         (pl.col("status") == "ok") & pl.col("mean").is_not_null() & (pl.col("width") > 0) & (pl.col("height") > 0)
     )
@@ -319,6 +323,7 @@ def find_outliers(
             "std",
             "luma_p01",
             "luma_p99",
+            "luma_p999",
             "sharpness",
             "sharpness_fine",
             "colorfulness",

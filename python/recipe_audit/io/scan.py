@@ -122,7 +122,7 @@ def scan(
         match through a window must agree on), ``mean``/``std`` (luma 0-255),
         ``dark_frac``/``bright_frac`` (share of pixels with luma <= 15 / >= 240),
         ``luma_p01``/``luma_p99`` (1st and 99th percentile of luma: the darkest and brightest
-        parts), ``blur``
+        parts), ``luma_p999`` (99.9th percentile: the brightest speck), ``blur``
         (deprecated: variance of the Laplacian on a 64x64 picture, low for blurry *or* merely
         flat pictures; use ``sharpness``), ``sharpness`` (share of the strong edges that are
         crisp, 0-1; null when a picture has fewer than 20 strong edges), ``sharpness_fine`` (the
