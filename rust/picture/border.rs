@@ -108,8 +108,10 @@ impl<A: Fn(usize, f32) -> f32, N: Fn(usize, f32) -> f32> Shares for (A, N) {
 ///
 /// A border is flat lines of one level (a bar, a canvas). Within the outer MAX_FRAMED of a side
 /// it may also hold lines of lettering on its level (a caption band, a window's title) and steps
-/// to another flat level (a window's frame, its title bar on a desktop); such a border must end
-/// on a flat line, so a head or a tower rising into a sky is never taken for lettering.
+/// of STEP_LEVEL or more to another flat level (a window's frame, its title bar on a desktop);
+/// such a border must end on a flat line, so a head or a tower rising into a sky is never taken
+/// for lettering. When it does not close, the plain border before its first step still counts: a
+/// bar next to a flat sky is a bar.
 fn band(lines: usize, line: impl Fn(usize) -> Line, shares: impl Shares) -> usize {
     let first = line(0);
     if first.std > FLAT_LINE_STD {
@@ -118,6 +120,19 @@ fn band(lines: usize, line: impl Fn(usize) -> Line, shares: impl Shares) -> usiz
     let framed_end = MAX_FRAMED * lines as f32;
     let (mut level, mut previous) = (first.mean, first.mean);
     let (mut last_flat, mut framed) = (0, false);
+    // Where the plain (one-level) rule alone would end the border: kept when a framed border
+    // fails to close, so a bar next to flat content is still trimmed.
+    let mut fallback = 0;
+    // A reduced decode averages the bar's last pixels into the first content line: a line whose
+    // mean lies between the band's and the next line's, still a step from the next, is that blend.
+    let step_end = |k: usize, level: f32, here: Line| -> usize {
+        let blend = k + 1 < lines && {
+            let next = line(k + 1).mean;
+            (here.mean - level) * (next - here.mean) > 0.0
+                && (next - here.mean).abs() >= STEP_LEVEL / 2.0
+        };
+        k + blend as usize
+    };
     let mut k = 1;
     while k < lines {
         let here = line(k);
@@ -125,25 +140,24 @@ fn band(lines: usize, line: impl Fn(usize) -> Line, shares: impl Shares) -> usiz
         let within = (k as f32) < framed_end;
         if flat && (here.mean - level).abs() <= BAND_LEVEL {
             (last_flat, previous) = (k, here.mean);
-        } else if within && flat && (here.mean - previous).abs() > BAND_LEVEL {
+        } else if within && flat && (here.mean - previous).abs() >= STEP_LEVEL {
+            if !framed
+                && k >= 2
+                && k as f32 >= MIN_BAND * lines as f32
+                && shares.away(k, level) >= STEP_SHARE
+            {
+                fallback = step_end(k, level, here);
+            }
             (level, previous, last_flat, framed) = (here.mean, here.mean, k, true);
         } else if within && !flat && shares.near(k, level) >= LETTERED_NEAR {
             framed = true;
         } else {
             let wide = k >= 2 && k as f32 >= MIN_BAND * lines as f32;
             if !wide || last_flat + 1 != k || (framed && !within) {
-                return 0;
+                return fallback;
             }
             if shares.away(k, level) >= STEP_SHARE {
-                // A reduced decode averages the bar's last pixels into the first content line:
-                // a line whose mean lies between the band's and the next line's, still a step
-                // from the next, is that blend.
-                let blend = k + 1 < lines && {
-                    let next = line(k + 1).mean;
-                    (here.mean - level) * (next - here.mean) > 0.0
-                        && (next - here.mean).abs() >= STEP_LEVEL / 2.0
-                };
-                return k + blend as usize;
+                return step_end(k, level, here);
             }
             // The blend can also hide the step: a bar next to content of nearly its level
             // (padding in the picture's own mean colour) makes a first line only partly away.
@@ -154,11 +168,11 @@ fn band(lines: usize, line: impl Fn(usize) -> Line, shares: impl Shares) -> usiz
                     && shares.away(k, level) >= STEP_SHARE / 2.0
                     && shares.away(k + 1, level) >= STEP_SHARE
             };
-            return if blended { k + 1 } else { 0 };
+            return if blended { k + 1 } else { fallback };
         }
         k += 1;
     }
-    0 // flat to the other side: a blank picture, not a border
+    fallback // flat to the other side: a blank picture, not a border
 }
 
 /// The box inside the picture's flat borders, or None when it has none (almost every photograph).
@@ -435,6 +449,45 @@ mod tests {
         for y in 14..24 {
             let half = (y - 14) * 2;
             sky.pixels[y * 80 + 40 - half..y * 80 + 40 + half].fill(90);
+        }
+        assert_eq!(content_box(&sky), None);
+    }
+
+    #[test]
+    fn a_bar_next_to_a_flat_sky_is_still_a_bar() {
+        // The sky's first line steps away from the bar and is flat: a framed border would go on
+        // into the sky and never close; the bar alone is the border (found in review). The next
+        // pass then sees what the picture alone shows: a flat sky ending in a step.
+        let mut content = textured(96, 64);
+        content.pixels[..16 * 96].fill(200);
+        let alone = content_box(&content).unwrap();
+        let boxed = pasted(&content, 96, 96, 0, 16, 0);
+        let inner = content_box(&boxed).unwrap();
+        assert_eq!(
+            (inner.top, inner.bottom),
+            (alone.top + 16, alone.bottom + 16)
+        );
+        // Every pass sees what the picture alone would show: a bar adds its own lines only.
+        for sky in [4, 12, 40] {
+            let mut other = textured(96, 64);
+            other.pixels[..sky * 96].fill(200);
+            let alone = content_box(&other).map_or((0, 64), |b| (b.top, b.bottom));
+            let boxed = content_box(&pasted(&other, 96, 96, 0, 16, 0)).unwrap();
+            assert_eq!(
+                (boxed.top, boxed.bottom),
+                (alone.0 + 16, alone.1 + 16),
+                "sky of {sky}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_sky_of_steep_flat_steps_is_content() {
+        // Flat lines 7 levels apart are a gradient, not a frame: steps to a new level need
+        // STEP_LEVEL (found in review).
+        let mut sky = textured(96, 64);
+        for y in 0..18 {
+            sky.pixels[y * 96..(y + 1) * 96].fill((240 - 7 * y) as u8);
         }
         assert_eq!(content_box(&sky), None);
     }
