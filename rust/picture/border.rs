@@ -1,6 +1,7 @@
 //! Flat borders around a picture's content: letterbox bars, a plain canvas a picture was pasted
-//! on, a scanner's margin. The near-duplicate thumbnail is made from the content inside them, so
-//! a copy padded to 1:1 or 16:9, or pasted on a larger canvas, shows the same picture as its
+//! on, a scanner's margin, a caption band, a window's frame and title bar on a desktop. The
+//! near-duplicate thumbnail is made from the content inside them, so a copy padded to 1:1 or 16:9,
+//! pasted on a larger canvas, captioned or shown in a screenshot, shows the same picture as its
 //! original (`scan::analyze`).
 
 use super::gray::Gray;
