@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -55,26 +56,41 @@ def cut_to(rng: np.random.Generator, im: Image.Image, aspect: float) -> tuple[Im
     return im.crop((0, y0, w, y0 + keep)), cut
 
 
-def build(root: Path, *, seed: int, half: str, originals_per_source: int = 4) -> pl.DataFrame:
+Copies = Callable[[np.random.Generator, Image.Image], list[tuple[str, Image.Image, str]]]
+"""Per original: (edit name, copy, detail) for each copy made of it."""
+
+
+def write_copies(root: Path, *, seed: int, half: str, copies_of: Copies, originals_per_source: int = 4) -> pl.DataFrame:
+    """Per original of `half` (`dup_unseen_edits.originals`): the original itself and the copies
+    `copies_of` makes, each saved as JPEG q80-95 under `root`; the table `dup_unseen_edits.judge`
+    reads (``path``, ``source``, ``original``, ``edit``, ``plan``, ``detail``, the region)."""
     rng = np.random.default_rng(seed)
     rows = []
     root.mkdir(parents=True, exist_ok=True)
     for photo, number, box, original in originals(rng, half, originals_per_source):
         ident = f"{photo.name}#{number}"
-        copies: list[tuple[str, Image.Image, str]] = [("original", original, "")]
-        for name, aspect in TARGETS.items():
-            made = cut_to(rng, original, aspect)
-            if made is not None:
-                copies.append((f"aspect {name}", made[0], f"cut={made[1]:.3f}"))
-        for control in ("crop", "rotate"):
-            copies.append((f"control:{control}", TRANSFORMS[control](rng, original), ""))
-        for edit, im, detail in copies:
-            data, ext = _encode(rng, im, [])
+        for edit, im, detail in [("original", original, ""), *copies_of(rng, original)]:
+            data, ext = _encode(rng, im.convert("RGB"), [])
             path = root / f"{len(rows):06d}_{edit.replace(':', '_').replace(' ', '_')}.{ext}"
             path.write_bytes(data)
             rows.append((str(path), photo.name, ident, edit, edit, detail, *box))
     schema = ["path", "source", "original", "edit", "plan", "detail", "top", "left", "bottom", "right"]
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _aspect_copies(rng: np.random.Generator, original: Image.Image) -> list[tuple[str, Image.Image, str]]:
+    copies: list[tuple[str, Image.Image, str]] = []
+    for name, aspect in TARGETS.items():
+        made = cut_to(rng, original, aspect)
+        if made is not None:
+            copies.append((f"aspect {name}", made[0], f"cut={made[1]:.3f}"))
+    for control in ("crop", "rotate"):
+        copies.append((f"control:{control}", TRANSFORMS[control](rng, original), ""))
+    return copies
+
+
+def build(root: Path, *, seed: int, half: str, originals_per_source: int = 4) -> pl.DataFrame:
+    return write_copies(root, seed=seed, half=half, copies_of=_aspect_copies, originals_per_source=originals_per_source)
 
 
 def main() -> None:

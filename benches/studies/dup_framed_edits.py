@@ -36,8 +36,9 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 import recipe_audit
 
 import benches.studies.sources as sources
-from benches.studies.dup_corpus import TRANSFORMS, _encode
-from benches.studies.dup_unseen_edits import judge, originals
+from benches.studies.dup_aspect_crops import write_copies
+from benches.studies.dup_corpus import TRANSFORMS
+from benches.studies.dup_unseen_edits import judge
 
 _FONTS = sorted(Path("/usr/share/fonts/truetype").rglob("*.ttf"))
 _WORDS = "when you see it the data was fine until monday nobody reads captions anyway look at this view".split()
@@ -188,25 +189,13 @@ EDITS: dict[str, Framed] = {
 }
 
 
+def _framed_copies(rng: np.random.Generator, original: Image.Image) -> list[tuple[str, Image.Image, str]]:
+    copies = [(name, *edit(rng, original)) for name, edit in EDITS.items()]
+    return copies + [(f"control:{c}", TRANSFORMS[c](rng, original), "") for c in ("crop", "rotate")]
+
+
 def build(root: Path, *, seed: int, half: str, originals_per_source: int = 4) -> pl.DataFrame:
-    rng = np.random.default_rng(seed)
-    rows = []
-    root.mkdir(parents=True, exist_ok=True)
-    for photo, number, box, original in originals(rng, half, originals_per_source):
-        ident = f"{photo.name}#{number}"
-        copies: list[tuple[str, Image.Image, str]] = [("original", original, "")]
-        for name, edit in EDITS.items():
-            im, detail = edit(rng, original)
-            copies.append((name, im, detail))
-        for control in ("crop", "rotate"):
-            copies.append((f"control:{control}", TRANSFORMS[control](rng, original), ""))
-        for edit_name, im, detail in copies:
-            data, ext = _encode(rng, im.convert("RGB"), [])
-            path = root / f"{len(rows):06d}_{edit_name.replace(':', '_')}.{ext}"
-            path.write_bytes(data)
-            rows.append((str(path), photo.name, ident, edit_name, edit_name, detail, *box))
-    schema = ["path", "source", "original", "edit", "plan", "detail", "top", "left", "bottom", "right"]
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return write_copies(root, seed=seed, half=half, copies_of=_framed_copies, originals_per_source=originals_per_source)
 
 
 def main() -> None:
