@@ -93,22 +93,47 @@ def build(root: Path, *, seed: int, half: str, originals_per_source: int = 4) ->
     return write_copies(root, seed=seed, half=half, copies_of=_aspect_copies, originals_per_source=originals_per_source)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def copies_parser(doc: str | None, name: str) -> argparse.ArgumentParser:
+    """The options of a study of copies: ``--seed``, ``--half``, ``--dir`` (default
+    /tmp/<name><seed>), ``--reuse``, ``--sources``."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--half", choices=("tuning", "heldout"), required=True)
-    ap.add_argument("--dir", type=Path, default=None, help="default /tmp/dup_aspect<seed>")
+    ap.add_argument("--dir", type=Path, default=None, help=f"default /tmp/{name}<seed>")
     ap.add_argument("--reuse", action="store_true", help="reuse the corpus already in --dir")
     ap.add_argument("--sources", type=Path, default=None, help="draw from the pictures listed in this file (`sources`)")
-    args = ap.parse_args()
+    return ap
+
+
+def searched(
+    args: argparse.Namespace, name: str, make: Callable[..., pl.DataFrame]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The corpus `make` writes (or the one in ``--dir`` with ``--reuse``), scanned and grouped by
+    the default rule: (table, scan, groups)."""
     sources.use(args.sources)
-    root = args.dir or Path(f"/tmp/dup_aspect{args.seed}")
+    root = args.dir or Path(f"/tmp/{name}{args.seed}")
     if not args.reuse:
         shutil.rmtree(root, ignore_errors=True)
-        build(root / "corpus", seed=args.seed, half=args.half).write_parquet(root / "table.parquet")
+        make(root / "corpus", seed=args.seed, half=args.half).write_parquet(root / "table.parquet")
     table = pl.read_parquet(root / "table.parquet")
     files = recipe_audit.scan(table["path"].to_list(), progress=False)
-    groups = recipe_audit.find_duplicates(files)
+    return table, files, recipe_audit.find_duplicates(files)
+
+
+def recall_table(recall: dict[str, tuple[float, int]], pairs: dict[str, object]) -> str:
+    """`dup_unseen_edits.judge`'s recall per copy as a markdown table, and a line on the pairs."""
+    lines = ["| copy | copies | recall |", "|---|---|---|"]
+    lines += [f"| {edit} | {n} | {share:.2f} |" for edit, (share, n) in recall.items() if n]
+    return "\n".join(lines) + (
+        f"\n\npairs in groups {pairs['true'] + pairs['false']}, false {pairs['false']} "  # type: ignore[operator]
+        f"({pairs['across']} between different photographs), precision {pairs['precision']:.4f}, "
+        f"largest group {pairs['largest']}"
+    )
+
+
+def main() -> None:
+    args = copies_parser(__doc__, "dup_aspect").parse_args()
+    table, _, groups = searched(args, "dup_aspect", build)
     recall, pairs = judge(table, groups)
     group_of = dict(groups.select("path", "group").iter_rows())
     original_path = dict(table.filter(pl.col("edit") == "original").select("original", "path").iter_rows())
@@ -132,15 +157,7 @@ def main() -> None:
         part = cuts.filter((pl.col("cut") >= lo) & (pl.col("cut") < hi))
         cells.append(f"{part['found'].mean():.2f} ({part.height})" if part.height else "-")
     print("| recall | " + " | ".join(cells) + " |\n")
-    print("| copy | copies | recall |\n|---|---|---|")
-    for edit, (share, n) in recall.items():
-        if n:
-            print(f"| {edit} | {n} | {share:.2f} |")
-    print(
-        f"\npairs in groups {pairs['true'] + pairs['false']}, false {pairs['false']} "
-        f"({pairs['across']} between different photographs), precision {pairs['precision']:.4f}, "
-        f"largest group {pairs['largest']}"
-    )
+    print(recall_table(recall, pairs))
 
 
 if __name__ == "__main__":

@@ -24,8 +24,6 @@ Prints recall per edit and the pairwise precision of the groups (`dup_unseen_edi
 
 from __future__ import annotations
 
-import argparse
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,10 +31,7 @@ import numpy as np
 import polars as pl
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-import recipe_audit
-
-import benches.studies.sources as sources
-from benches.studies.dup_aspect_crops import write_copies
+from benches.studies.dup_aspect_crops import copies_parser, recall_table, searched, write_copies
 from benches.studies.dup_corpus import TRANSFORMS
 from benches.studies.dup_unseen_edits import judge
 
@@ -199,35 +194,15 @@ def build(root: Path, *, seed: int, half: str, originals_per_source: int = 4) ->
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seed", type=int, required=True)
-    ap.add_argument("--half", choices=("tuning", "heldout"), required=True)
-    ap.add_argument("--dir", type=Path, default=None, help="default /tmp/dup_framed<seed>")
-    ap.add_argument("--reuse", action="store_true", help="reuse the corpus already in --dir")
+    ap = copies_parser(__doc__, "dup_framed")
     ap.add_argument("--missed", default="", help="list the missed copies of these edits (comma-separated)")
-    ap.add_argument("--sources", type=Path, default=None, help="draw from the pictures listed in this file (`sources`)")
     args = ap.parse_args()
-    sources.use(args.sources)
-    root = args.dir or Path(f"/tmp/dup_framed{args.seed}")
-    if not args.reuse:
-        shutil.rmtree(root, ignore_errors=True)
-        build(root / "corpus", seed=args.seed, half=args.half).write_parquet(root / "table.parquet")
-    table = pl.read_parquet(root / "table.parquet")
-    files = recipe_audit.scan(table["path"].to_list(), progress=False)
-    groups = recipe_audit.find_duplicates(files)
+    table, files, groups = searched(args, "dup_framed", build)
     recall, pairs = judge(table, groups)
     print(
         f"seed {args.seed}, {args.half} photographs: {table.height} files, {table['original'].n_unique()} originals\n"
     )
-    print("| copy | copies | recall |\n|---|---|---|")
-    for edit, (share, n) in recall.items():
-        if n:
-            print(f"| {edit} | {n} | {share:.2f} |")
-    print(
-        f"\npairs in groups {pairs['true'] + pairs['false']}, false {pairs['false']} "
-        f"({pairs['across']} between different photographs), precision {pairs['precision']:.4f}, "
-        f"largest group {pairs['largest']}"
-    )
+    print(recall_table(recall, pairs))
     if args.missed:
         wanted = set(args.missed.split(","))
         group_of = dict(groups.select("path", "group").iter_rows())
