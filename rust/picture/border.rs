@@ -27,6 +27,9 @@ const MAX_FRAMED: f32 = 0.3;
 /// A line of lettering on a border: at least this share of its pixels is within BAND_LEVEL of the
 /// border's level (the paper between the letters).
 const LETTERED_NEAR: f32 = 0.5;
+/// How far into a side bold lettering may reach (a line of a caption in a band of up to a fifth
+/// of the picture), as a share of the side: lettering is read where the band's level comes back.
+const LETTER_LINES: f32 = 0.2;
 /// Most passes of the border search: a window's frame and title bar inside a desktop's margin
 /// take two.
 const FRAME_PASSES: usize = 3;
@@ -134,6 +137,17 @@ fn band(lines: usize, line: impl Fn(usize) -> Line, shares: impl Shares) -> usiz
         };
         k + blend as usize
     };
+    // Bold lettering covers most of its lines: it is lettering when the band's own level comes
+    // back, flat, within LETTER_LINES and the framed part of the side.
+    let letter_end = framed_end.min(LETTER_LINES * lines as f32);
+    let returns = |k: usize, level: f32| {
+        (k + 1..lines)
+            .take_while(|&j| (j as f32) < letter_end)
+            .any(|j| {
+                let after = line(j);
+                after.std <= FLAT_LINE_STD && (after.mean - level).abs() <= BAND_LEVEL
+            })
+    };
     let mut k = 1;
     while k < lines {
         let here = line(k);
@@ -150,7 +164,7 @@ fn band(lines: usize, line: impl Fn(usize) -> Line, shares: impl Shares) -> usiz
                 fallback = step_end(k, level, here);
             }
             (level, previous, last_flat, framed) = (here.mean, here.mean, k, true);
-        } else if within && !flat && shares.near(k, level) >= LETTERED_NEAR {
+        } else if within && !flat && (shares.near(k, level) >= LETTERED_NEAR || returns(k, level)) {
             framed = true;
         } else {
             let wide = k >= 2 && k as f32 >= MIN_BAND * lines as f32;
@@ -402,6 +416,20 @@ mod tests {
             }
         }
         assert_eq!(content_box(&touching), None);
+    }
+
+    #[test]
+    fn a_bold_caption_is_trimmed() {
+        // Ink on 62% of the lettered lines (found in review): the band's level comes back below
+        // the lettering, so it is lettering, not the picture.
+        let content = textured(96, 64);
+        let mut boxed = pasted(&content, 96, 82, 0, 18, 255);
+        for y in 6..12 {
+            for x in (0..96).filter(|x| x % 8 < 5) {
+                boxed.pixels[y * 96 + x] = 0;
+            }
+        }
+        assert_eq!(content_box(&boxed).map(|b| b.top), Some(18));
     }
 
     #[test]
