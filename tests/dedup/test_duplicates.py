@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -10,6 +11,9 @@ import pytest
 
 import recipe_audit
 from recipe_audit import examples
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 @pytest.fixture(scope="module")
@@ -183,27 +187,47 @@ def test_flat_frames_group_by_level(tmp_path: Path) -> None:
     assert pairs.height == 3 and pairs["correlation"].null_count() == 3
 
 
+def _originals(photos: list[Path], into: Path) -> list[tuple[int, str, Image.Image]]:
+    """The first 16 JPEG photographs, copied into `into`: (number, stem, RGB picture)."""
+    from PIL import Image
+
+    out = []
+    for i, p in enumerate([p for p in photos if p.suffix == ".jpg"][:16]):
+        with Image.open(p) as im:
+            out.append((i, p.stem, im.convert("RGB")))
+        (into / p.name).write_bytes(p.read_bytes())
+    return out
+
+
+def _joined_copies(files: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The default groups of `files` (with ``original`` and ``copy`` columns), checked to hold one
+    original each, and the copies that joined their original's group."""
+    dups = recipe_audit.find_duplicates(files).join(files.select("path", "original", "copy"), on="path")
+    assert dups.group_by("group").agg(pl.col("original").n_unique())["original"].max() == 1
+    group_of_original = dict(dups.filter(pl.col("copy").is_null()).select("original", "group").iter_rows())
+    joined = dups.filter(pl.col("copy").is_not_null()).filter(
+        pl.col("group") == pl.col("original").replace_strict(group_of_original, default=None)
+    )
+    return dups, joined
+
+
 def test_letterboxed_and_canvassed_copies_join_their_original(photos: list[Path], tmp_path: Path) -> None:
     """A copy padded to a square with black or white bars, and one pasted off-centre on a plain
     canvas, join their original: the thumbnail shows the content inside the flat borders, and
     the borders are measured to the content's size."""
     from PIL import Image
 
-    originals = [p for p in photos if p.suffix == ".jpg"][:16]
     sizes = {}
-    for i, p in enumerate(originals):
-        with Image.open(p) as im:
-            rgb = im.convert("RGB")
+    for i, stem, rgb in _originals(photos, tmp_path):
         w, h = rgb.size
-        sizes[p.stem] = (w, h)
+        sizes[stem] = (w, h)
         side, shade = max(w, h), (0, 255)[i % 2]
         boxed = Image.new("RGB", (side, side), (shade,) * 3)
         boxed.paste(rgb, ((side - w) // 2, (side - h) // 2))
-        boxed.save(tmp_path / f"{p.stem}_box.jpg", quality=90)
+        boxed.save(tmp_path / f"{stem}_box.jpg", quality=90)
         canvas = Image.new("RGB", (int(w * 1.2), int(h * 1.15)), (40 + 10 * i, 120, 200 - 8 * i))
         canvas.paste(rgb, (int(0.3 * w * 0.2), int(0.7 * h * 0.15)))
-        canvas.save(tmp_path / f"{p.stem}_canvas.jpg", quality=90)
-        (tmp_path / p.name).write_bytes(p.read_bytes())
+        canvas.save(tmp_path / f"{stem}_canvas.jpg", quality=90)
     files = recipe_audit.scan(tmp_path, progress=False).with_columns(
         original=pl.col("path").str.extract(r"(img_\d+)"), copy=pl.col("path").str.extract(r"_(box|canvas)\.jpg$")
     )
@@ -228,12 +252,7 @@ def test_letterboxed_and_canvassed_copies_join_their_original(photos: list[Path]
             h,
         )
     assert copies.filter(pl.col("copy") == "canvas")["content_width"].is_not_null().mean() >= 0.75
-    dups = recipe_audit.find_duplicates(files).join(files.select("path", "original", "copy"), on="path")
-    assert dups.group_by("group").agg(pl.col("original").n_unique())["original"].max() == 1
-    group_of_original = dict(dups.filter(pl.col("copy").is_null()).select("original", "group").iter_rows())
-    joined = dups.filter(pl.col("copy").is_not_null()).filter(
-        pl.col("group") == pl.col("original").replace_strict(group_of_original, default=None)
-    )
+    dups, joined = _joined_copies(files)
     assert joined.height >= 0.9 * copies.height, joined.height
     # The file to keep is never a copy with bars: most pixels of content, not of bars.
     assert not barred & set(dups.filter("representative")["path"])
@@ -247,20 +266,17 @@ def test_captioned_and_screenshot_copies_join_their_original(photos: list[Path],
     from PIL import Image, ImageDraw, ImageFont
 
     fonts = sorted(Path("/usr/share/fonts/truetype").rglob("DejaVuSans.ttf"))
-    originals = [p for p in photos if p.suffix == ".jpg"][:16]
     sizes = {}
-    for i, p in enumerate(originals):
-        with Image.open(p) as im:
-            rgb = im.convert("RGB")
+    for i, stem, rgb in _originals(photos, tmp_path):
         w, h = rgb.size
-        sizes[p.stem] = (w, h)
+        sizes[stem] = (w, h)
         band = int(h * 0.16)
         font = ImageFont.truetype(str(fonts[0]), int(band * 0.45)) if fonts else ImageFont.load_default()
         paper, ink = ((255,) * 3, (0,) * 3) if i % 2 else ((0,) * 3, (255,) * 3)
         captioned = Image.new("RGB", (w, h + band), paper)
         ImageDraw.Draw(captioned).text((w // 10, band // 4), "so fine", fill=ink, font=font)
         captioned.paste(rgb, (0, band))
-        captioned.save(tmp_path / f"{p.stem}_caption.jpg", quality=90)
+        captioned.save(tmp_path / f"{stem}_caption.jpg", quality=90)
         bar, frame, margin = int(h * 0.07), 2, int(w * 0.05)
         shot = Image.new("RGB", (w + 2 * frame + 2 * margin, h + bar + 2 * frame + 2 * margin), (30, 60, 110))
         draw = ImageDraw.Draw(shot)
@@ -273,8 +289,7 @@ def test_captioned_and_screenshot_copies_join_their_original(photos: list[Path],
             x = margin + w - (k + 1) * bar
             draw.ellipse((x, margin + frame + bar // 4, x + bar // 2, margin + frame + 3 * bar // 4), fill=(20,) * 3)
         shot.paste(rgb, (margin + frame, margin + frame + bar))
-        shot.save(tmp_path / f"{p.stem}_shot.jpg", quality=90)
-        (tmp_path / p.name).write_bytes(p.read_bytes())
+        shot.save(tmp_path / f"{stem}_shot.jpg", quality=90)
     files = recipe_audit.scan(tmp_path, progress=False).with_columns(
         original=pl.col("path").str.extract(r"(img_\d+)"), copy=pl.col("path").str.extract(r"_(caption|shot)\.jpg$")
     )
@@ -285,12 +300,7 @@ def test_captioned_and_screenshot_copies_join_their_original(photos: list[Path],
         line = max(w, h + h * 0.16) / 64  # a line of the scan's reduced decode, at least
         measured += height is not None and abs(height - h) <= 2 * line + 2 and width == w
     assert measured >= 12, measured  # 0 of 16 before lettering on a band was read
-    dups = recipe_audit.find_duplicates(files).join(files.select("path", "original", "copy"), on="path")
-    assert dups.group_by("group").agg(pl.col("original").n_unique())["original"].max() == 1
-    group_of_original = dict(dups.filter(pl.col("copy").is_null()).select("original", "group").iter_rows())
-    joined = dups.filter(pl.col("copy").is_not_null()).filter(
-        pl.col("group") == pl.col("original").replace_strict(group_of_original, default=None)
-    )
+    _, joined = _joined_copies(files)
     found = joined.group_by("copy").len()
     assert dict(found.iter_rows()).get("caption", 0) >= 13, found  # 9 of 16 before lettering was read
     # Windows: about two in three here (held out on the study's windows: 0.85); a title bar whose
