@@ -75,40 +75,13 @@ fn line_stats(count: usize, at: impl Fn(usize) -> u8) -> Line {
     }
 }
 
-/// Share of `count` pixels read by `at(i)` at least STEP_LEVEL from `level`.
-fn share_away(count: usize, level: f32, at: impl Fn(usize) -> u8) -> f32 {
-    let away = (0..count)
-        .filter(|&i| (at(i) as f32 - level).abs() >= STEP_LEVEL)
-        .count();
-    away as f32 / count.max(1) as f32
-}
-
-/// Share of `count` pixels read by `at(i)` within BAND_LEVEL of `level`.
-fn share_near(count: usize, level: f32, at: impl Fn(usize) -> u8) -> f32 {
-    let near = (0..count)
-        .filter(|&i| (at(i) as f32 - level).abs() <= BAND_LEVEL)
-        .count();
-    near as f32 / count.max(1) as f32
-}
-
-/// Shares of a line's pixels away from and near a level (`share_away`, `share_near`).
-trait Shares {
-    fn away(&self, k: usize, level: f32) -> f32;
-    fn near(&self, k: usize, level: f32) -> f32;
-}
-
-impl<A: Fn(usize, f32) -> f32, N: Fn(usize, f32) -> f32> Shares for (A, N) {
-    fn away(&self, k: usize, level: f32) -> f32 {
-        (self.0)(k, level)
-    }
-    fn near(&self, k: usize, level: f32) -> f32 {
-        (self.1)(k, level)
-    }
+/// Share of `count` pixels `i` for which `holds(i)`.
+fn share(count: usize, holds: impl Fn(usize) -> bool) -> f32 {
+    (0..count).filter(|&i| holds(i)).count() as f32 / count.max(1) as f32
 }
 
 /// How many lines from one side form a border that ends where the content begins: 0 when none.
-/// `line(k)` gives the k-th line from that side (of `lines`), `shares` the share of its pixels
-/// STEP_LEVEL or more from a level, or within BAND_LEVEL of it.
+/// `at(k, i)` is pixel `i` (of `length`) of the k-th line from that side (of `lines`).
 ///
 /// A border is flat lines of one level (a bar, a canvas). Within the outer MAX_FRAMED of a side
 /// it may also hold lines of lettering on its level (a caption band, a window's title) and steps
@@ -116,7 +89,13 @@ impl<A: Fn(usize, f32) -> f32, N: Fn(usize, f32) -> f32> Shares for (A, N) {
 /// such a border must end on a flat line, so a head or a tower rising into a sky is never taken
 /// for lettering. When it does not close, the plain border before its first step still counts: a
 /// bar next to a flat sky is a bar.
-fn band(lines: usize, line: impl Fn(usize) -> Line, shares: impl Shares) -> usize {
+fn band(lines: usize, length: usize, at: impl Fn(usize, usize) -> u8) -> usize {
+    let line = |k: usize| line_stats(length, |i| at(k, i));
+    // Shares of line k's pixels STEP_LEVEL or more from a level, and within BAND_LEVEL of it.
+    let away =
+        |k: usize, level: f32| share(length, |i| (at(k, i) as f32 - level).abs() >= STEP_LEVEL);
+    let near =
+        |k: usize, level: f32| share(length, |i| (at(k, i) as f32 - level).abs() <= BAND_LEVEL);
     let first = line(0);
     if first.std > FLAT_LINE_STD {
         return 0;
@@ -159,19 +138,19 @@ fn band(lines: usize, line: impl Fn(usize) -> Line, shares: impl Shares) -> usiz
             if !framed
                 && k >= 2
                 && k as f32 >= MIN_BAND * lines as f32
-                && shares.away(k, level) >= STEP_SHARE
+                && away(k, level) >= STEP_SHARE
             {
                 fallback = step_end(k, level, here);
             }
             (level, previous, last_flat, framed) = (here.mean, here.mean, k, true);
-        } else if within && !flat && (shares.near(k, level) >= LETTERED_NEAR || returns(k, level)) {
+        } else if within && !flat && (near(k, level) >= LETTERED_NEAR || returns(k, level)) {
             framed = true;
         } else {
             let wide = k >= 2 && k as f32 >= MIN_BAND * lines as f32;
             if !wide || last_flat + 1 != k || (framed && !within) {
                 return fallback;
             }
-            if shares.away(k, level) >= STEP_SHARE {
+            if away(k, level) >= STEP_SHARE {
                 return step_end(k, level, here);
             }
             // The blend can also hide the step: a bar next to content of nearly its level
@@ -180,8 +159,8 @@ fn band(lines: usize, line: impl Fn(usize) -> Line, shares: impl Shares) -> usiz
             let blended = k + 1 < lines && {
                 let next = line(k + 1).mean;
                 (here.mean - level) * (next - here.mean) >= 0.0
-                    && shares.away(k, level) >= STEP_SHARE / 2.0
-                    && shares.away(k + 1, level) >= STEP_SHARE
+                    && away(k, level) >= STEP_SHARE / 2.0
+                    && away(k + 1, level) >= STEP_SHARE
             };
             return if blended { k + 1 } else { fallback };
         }
@@ -222,43 +201,19 @@ pub fn content_box(picture: &Gray) -> Option<ContentBox> {
 /// `outer` less the borders found on its four sides (see `content_box`).
 fn trimmed(picture: &Gray, outer: ContentBox) -> ContentBox {
     let (w, px) = (picture.width, &picture.pixels);
-    let (x0, width) = (outer.left, outer.right - outer.left);
-    let row = |y: usize| line_stats(width, |i| px[y * w + x0 + i]);
-    let row_away = |y: usize, level: f32| share_away(width, level, |i| px[y * w + x0 + i]);
-    let row_near = |y: usize, level: f32| share_near(width, level, |i| px[y * w + x0 + i]);
-    let (first, last, height) = (outer.top, outer.bottom - 1, outer.bottom - outer.top);
-    let top = band(
-        height,
-        |k| row(first + k),
-        (|k, l| row_away(first + k, l), |k, l| row_near(first + k, l)),
+    let (x0, width, height) = (
+        outer.left,
+        outer.right - outer.left,
+        outer.bottom - outer.top,
     );
-    let bottom = band(
-        height - top,
-        |k| row(last - k),
-        (|k, l| row_away(last - k, l), |k, l| row_near(last - k, l)),
-    );
+    let (first, last) = (outer.top, outer.bottom - 1);
+    let top = band(height, width, |k, i| px[(first + k) * w + x0 + i]);
+    let bottom = band(height - top, width, |k, i| px[(last - k) * w + x0 + i]);
     let (top, bottom) = kept(height, picture.height, top, bottom);
     let (y0, rows) = (outer.top + top, height - top - bottom);
-    let column = |x: usize| line_stats(rows, |i| px[(y0 + i) * w + x]);
-    let column_away = |x: usize, level: f32| share_away(rows, level, |i| px[(y0 + i) * w + x]);
-    let column_near = |x: usize, level: f32| share_near(rows, level, |i| px[(y0 + i) * w + x]);
     let (first, last) = (outer.left, outer.right - 1);
-    let left = band(
-        width,
-        |k| column(first + k),
-        (
-            |k, l| column_away(first + k, l),
-            |k, l| column_near(first + k, l),
-        ),
-    );
-    let right = band(
-        width - left,
-        |k| column(last - k),
-        (
-            |k, l| column_away(last - k, l),
-            |k, l| column_near(last - k, l),
-        ),
-    );
+    let left = band(width, rows, |k, i| px[(y0 + i) * w + first + k]);
+    let right = band(width - left, rows, |k, i| px[(y0 + i) * w + last - k]);
     let (left, right) = kept(width, picture.width, left, right);
     ContentBox {
         left: outer.left + left,

@@ -23,6 +23,15 @@ _FORMAT_KEY = "recipe_audit.index"  # stored in saved files: never renamed
 _FORMAT_VERSION = "1"
 
 
+_OLDER_RELEASES = {
+    "thumb_signs": "without the scan's thumb_signs: its matches through a window are not checked against "
+    "the finer layout, so unrelated look-alikes may match",
+    "content_width": "whose thumbnails include flat borders (letterbox bars, a canvas): copies with such "
+    "borders may not match, byte-identical files still do",
+}
+"""Scan columns an index saved by an earlier release may lack, and what that costs its matches."""
+
+
 class DuplicateIndex:
     """The hashes of a reference set, queryable and saveable as Parquet.
 
@@ -62,20 +71,13 @@ class DuplicateIndex:
                 f"{os.fspath(path)!r} is not a recipe_audit index; write one with DuplicateIndex(files).save(path)"
             )
         files = pl.read_parquet(os.fspath(path))
-        if "thumb" in files.columns and "thumb_signs" not in files.columns:
-            warnings.warn(
-                f"{os.fspath(path)!r} was saved by an earlier release, without the scan's thumb_signs: "
-                "its matches through a window are not checked against the finer layout, so unrelated "
-                "look-alikes may match; rebuild the index from a new scan",
-                stacklevel=2,
-            )
-        if "thumb" in files.columns and "content_width" not in files.columns:
-            warnings.warn(
-                f"{os.fspath(path)!r} was saved by an earlier release, whose thumbnails include flat "
-                "borders (letterbox bars, a canvas): copies with such borders may not match, byte-identical "
-                "files still do; rebuild the index from a new scan",
-                stacklevel=2,
-            )
+        for column, consequence in _OLDER_RELEASES.items():
+            if "thumb" in files.columns and column not in files.columns:
+                warnings.warn(
+                    f"{os.fspath(path)!r} was saved by an earlier release, {consequence}; rebuild the index "
+                    "from a new scan",
+                    stacklevel=2,
+                )
         return cls(files.with_columns(status=pl.lit("ok")))
 
     def _searcher(self, hash: str, radius: int) -> _core.HammingIndex:

@@ -122,33 +122,12 @@ def _axis_windows() -> list[tuple[float, float]]:
     return out
 
 
-STRIP_SCALES: tuple[float, ...] = ()
-"""Shares of one side a strip window keeps (the other side whole), for copies cut to another
-aspect ratio (a square, 4:5 or 16:9 frame: 12-50% of one side gone). None by default: strips at
-(0.8, 0.68, 0.56) found 0.81-0.98 of such copies held out instead of 0.02-0.20, but linked
-unrelated photographs five times as often on the held-out pool (BENCHMARKS.md, "Near duplicates
-cut to another aspect ratio")."""
-STRIP_PLACES = (0.0, 0.25, 0.5, 0.75, 1.0)
-"""Where along that side a strip lies (0: flush with the start, 1: with the end)."""
-
-
-def _strips() -> list[tuple[tuple[float, float], tuple[float, float], float]]:
-    """Windows that keep one side whole and STRIP_SCALES of the other, at STRIP_PLACES."""
-    whole = (0.0, 1.0)
-    out = []
-    for scale in STRIP_SCALES:
-        for at in STRIP_PLACES:
-            part = ((1 - scale) * at, (1 - scale) * at + scale)
-            out += [(part, whole, 0.0), (whole, part, 0.0)]
-    return out
-
-
 def _windows() -> list[tuple[tuple[float, float], tuple[float, float], float]]:
     """(x range, y range, degrees) per window; the first is the whole picture."""
     axis = _axis_windows()
     grid = [(x, y, 0.0) for y in axis for x in axis]
     centre = (0.06, 0.94)
-    return grid + _strips() + [(centre, centre, angle) for angle in (-5.0, -3.5, -2.0, 2.0, 3.5, 5.0)]
+    return grid + [(centre, centre, angle) for angle in (-5.0, -3.5, -2.0, 2.0, 3.5, 5.0)]
 
 
 WINDOWS = _windows()
