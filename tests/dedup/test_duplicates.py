@@ -187,6 +187,48 @@ def test_flat_frames_group_by_level(tmp_path: Path) -> None:
     assert pairs.height == 3 and pairs["correlation"].null_count() == 3
 
 
+def _star_field(seed: int) -> Image.Image:
+    """A black sky with 80 faint stars: flat in a 16x16 thumbnail, detailed in its pixels."""
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    sky = np.zeros((300, 400), np.uint8)
+    sky[rng.integers(2, 298, 80), rng.integers(2, 398, 80)] = rng.integers(120, 256, 80)
+    blurred = np.asarray(Image.fromarray(sky).filter(ImageFilter.GaussianBlur(0.8)), np.float32)
+    return Image.fromarray(np.clip(blurred * 3, 0, 255).astype(np.uint8)).convert("RGB")
+
+
+def test_unrelated_star_fields_are_not_duplicates(tmp_path: Path) -> None:
+    """Star fields are flat in the thumbnail, like a black frame, but their stars tell them apart:
+    each field matches its own JPEG copy only, never another field nor a blank black frame, in
+    the groups, the pair listing and an index; the black frames still match each other."""
+    from PIL import Image
+
+    for seed in range(4):
+        field = _star_field(seed)
+        field.save(tmp_path / f"field{seed}.png")
+        field.save(tmp_path / f"field{seed}_copy.jpg", quality=85)
+    Image.new("RGB", (400, 300), (1, 1, 1)).save(tmp_path / "black_a.png")
+    Image.new("RGB", (400, 300), (2, 2, 2)).save(tmp_path / "black_b.jpg", quality=90)
+    files = recipe_audit.scan(tmp_path, progress=False)
+    thumbs = recipe_audit.dedup.thumbmatch.thumbnails(files)
+    assert (thumbs.std(axis=1) < recipe_audit.dedup.thumbmatch.FLAT_STD).all(), "every picture is flat in 16x16"
+    stars = files.filter(pl.col("path").str.contains(r"/field\d"))
+    assert stars["std"].min() >= recipe_audit.dedup.thumbmatch.BLANK_STD
+
+    def stems(frame: pl.DataFrame) -> set[frozenset[str]]:
+        return {frozenset(Path(p).stem for p in g["path"]) for _, g in frame.group_by("group")}
+
+    expected = {frozenset({f"field{s}", f"field{s}_copy"}) for s in range(4)} | {frozenset({"black_a", "black_b"})}
+    assert stems(recipe_audit.find_duplicates(files)) == expected
+    pairs = recipe_audit.duplicate_pairs(files)
+    assert {frozenset(Path(p).stem for p in pair) for pair in pairs.select("path_a", "path_b").iter_rows()} == expected
+    originals = files.filter(pl.col("path").str.ends_with(".png"))
+    found = recipe_audit.find_duplicates(files.filter(pl.col("path").str.ends_with(".jpg")), against=originals)
+    matched = {Path(r["path"]).stem: Path(r["match_path"]).stem for r in found.iter_rows(named=True)}
+    assert matched == {**{f"field{s}_copy": f"field{s}" for s in range(4)}, "black_b": "black_a"}
+
+
 def _originals(photos: list[Path], into: Path) -> list[tuple[int, str, Image.Image]]:
     """The first 16 JPEG photographs, copied into `into`: (number, stem, RGB picture)."""
     from PIL import Image

@@ -12,6 +12,11 @@ import recipe_audit
 from recipe_audit.dedup import thumbmatch
 
 
+def _shapes(*rows: list[float]) -> np.ndarray:
+    """A `thumbmatch.shapes` array from each row's first values, the rest unknown (NaN)."""
+    return np.array([[*row, *[np.nan] * (thumbmatch.SHAPE_COLUMNS - len(row))] for row in rows])
+
+
 @pytest.fixture(scope="module")
 def thumbs(photos: list[Path]) -> np.ndarray:
     files = recipe_audit.scan(photos[0].parent, progress=False).filter(pl.col("status") == "ok")
@@ -42,17 +47,17 @@ def test_a_different_shape_needs_a_near_exact_match(thumbs: np.ndarray) -> None:
     noisy = np.clip(picture + rng.normal(0, 0.25 * picture.std(), picture.shape), 0, 255).round()
     both = np.stack([picture, noisy])
     same_shape = thumbmatch.matched_pairs(
-        both, np.array([[0.0, 500, np.nan, np.nan, np.nan], [0.0, 500, np.nan, np.nan, np.nan]])
+        both, _shapes([0.0, 500], [0.0, 500])
     )
     assert same_shape.height == 1
     correlation = same_shape["correlation"][0]
     assert thumbmatch.MIN_CORRELATION <= correlation < thumbmatch.MIN_RESHAPED_CORRELATION
     assert thumbmatch.matched_pairs(
-        both, np.array([[0.0, 500, np.nan, np.nan, np.nan], [0.4, 500, np.nan, np.nan, np.nan]])
+        both, _shapes([0.0, 500], [0.4, 500])
     ).is_empty()
     squashed = thumbmatch.matched_pairs(
         np.stack([picture, picture.copy()]),
-        np.array([[0.0, 500, np.nan, np.nan, np.nan], [0.4, 500, np.nan, np.nan, np.nan]]),
+        _shapes([0.0, 500], [0.4, 500]),
     )
     assert squashed.height == 1
 
@@ -65,7 +70,7 @@ def test_small_or_recoloured_pictures_need_more(thumbs: np.ndarray) -> None:
     twice = np.stack([picture, picture.copy()])
 
     def shape(colour_a: float, colour_b: float, side: float = 500) -> np.ndarray:
-        return np.array([[0.0, side, colour_a, np.nan, np.nan], [0.0, side, colour_b, np.nan, np.nan]])
+        return _shapes([0.0, side, colour_a], [0.0, side, colour_b])
 
     assert thumbmatch.matched_pairs(twice, shape(40, 30)).height == 1
     assert thumbmatch.matched_pairs(twice, shape(40, 0.5)).height == 1, "a gray copy"
@@ -139,7 +144,7 @@ def test_a_reencoded_frame_finds_its_original_across_a_hue_cell_edge(tmp_path: P
     # Two hues either side of a cell edge (0.1 level apart) share a cell of an offset grid.
     flat = np.full((2, 256), 120.0, np.float32)
     edge = thumbmatch.FLAT_HUE_STEP / 2
-    shape = np.array([[0.0, 48, 10.0, edge - 0.05, 0.0], [0.0, 48, 10.0, edge + 0.05, 0.0]])
+    shape = _shapes([0.0, 48, 10.0, edge - 0.05, 0.0], [0.0, 48, 10.0, edge + 0.05, 0.0])
     assert thumbmatch.matched_pairs(flat, shape).height == 1
 
 
@@ -188,7 +193,7 @@ def test_a_follower_keeps_the_links_its_leader_lacks() -> None:
     follower = np.clip(leader + rng.normal(size=256) * 2.0, 0, 255)
     detail = smooth(1.2)
     other = np.clip(follower + rng.uniform(20, 60) * detail / detail.std(), 0, 255)
-    thumbs, shape = np.stack([leader, follower, other]).astype(np.float32), np.full((3, 5), np.nan)
+    thumbs, shape = np.stack([leader, follower, other]).astype(np.float32), np.full((3, thumbmatch.SHAPE_COLUMNS), np.nan)
     assert thumbmatch.near_identical_leaders(thumbs, shape).tolist() == [0, 0, 2]
     pairs = set(zip(*thumbmatch.matched_pairs(thumbs, shape).select("a", "b")))
     assert pairs == {(0, 1), (1, 2)}

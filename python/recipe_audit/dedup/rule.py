@@ -37,6 +37,7 @@ SEARCH_COLUMNS = (
     "colorfulness",
     "chroma_rg",
     "chroma_yb",
+    "std",
     "width",
     "height",
     "content_width",

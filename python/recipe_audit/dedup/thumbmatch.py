@@ -108,6 +108,15 @@ HUE_GRIDS = ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5))
 on both axes share a cell in one of them. With one grid, a JPEG re-encode that moved a frame's
 mean colour by a level across a cell edge missed its original (21 of 300 random colours)."""
 
+BLANK_STD = 2.0
+"""Luma standard deviation of the picture's pixels (the scan's ``std``) under which a flat
+picture is blank: nothing finer than its thumbnail shows either. A flat picture with more (a star
+field: black in 16x16, stars in its pixels) never matches a blank one, and matches another with
+detail only when their pHashes (or one's and the other's mirror image's) are within
+`FLAT_DETAIL_DISTANCE` bits too: level and hue alone linked crops of unrelated star fields."""
+FLAT_DETAIL_DISTANCE = 18
+"""Bits between the pHashes of two flat pictures with detail that match."""
+
 _GRID = 16  # samples per side of a resampled window
 _LOW = 8  # hashed frequencies per side
 
@@ -237,8 +246,9 @@ def _hash(low: np.ndarray) -> np.ndarray:
 
 def shapes(frame: pl.DataFrame) -> np.ndarray:
     """Per row, what the gray thumbnail hides: log(width / height), the shorter side in pixels,
-    the colourfulness and the mean opponent colours (``chroma_rg``, ``chroma_yb``), as an (n, 5)
-    array (NaN where unknown). Width and height are the content's inside flat borders
+    the colourfulness, the mean opponent colours (``chroma_rg``, ``chroma_yb``), the pixels' luma
+    ``std`` (detail a flat thumbnail hides) and the ``phash`` and ``phash_mirror`` (each as two
+    exact 32-bit halves), as an (n, `SHAPE_COLUMNS`) array (NaN where unknown). Width and height are the content's inside flat borders
     (``content_width``, ``content_height``) where the scan found such borders: the thumbnail
     shows that content."""
 
@@ -248,17 +258,43 @@ def shapes(frame: pl.DataFrame) -> np.ndarray:
     width = pl.coalesce(optional("content_width"), pl.col("width").cast(pl.Float64))
     height = pl.coalesce(optional("content_height"), pl.col("height").cast(pl.Float64))
 
+    def halves(name: str) -> list[pl.Expr]:
+        value = pl.col(name) if name in frame.columns else pl.lit(None, pl.UInt64)
+        high, low = value // pl.lit(1 << 32, pl.UInt64), value % pl.lit(1 << 32, pl.UInt64)
+        return [high.cast(pl.Float64).alias(f"{name}_high"), low.cast(pl.Float64).alias(f"{name}_low")]
+
     return (
         frame.select(
-            aspect=(width / height).log(),
-            side=pl.min_horizontal(width, height),
-            colour=optional("colorfulness"),
-            rg=optional("chroma_rg"),
-            yb=optional("chroma_yb"),
+            (width / height).log().alias("aspect"),
+            pl.min_horizontal(width, height).alias("side"),
+            optional("colorfulness").alias("colour"),
+            optional("chroma_rg").alias("rg"),
+            optional("chroma_yb").alias("yb"),
+            optional("std").alias("detail"),
+            *halves("phash"),
+            *halves("phash_mirror"),
         )
         .fill_null(float("nan"))
         .to_numpy()
     )
+
+
+SHAPE_COLUMNS = 10
+"""Columns of a `shapes` array."""
+_DETAIL = 5
+_HASHES = slice(6, 10)
+
+
+def _detailed(shape: np.ndarray) -> np.ndarray:
+    """Which pictures show detail their flat thumbnail averages away: pixel ``std`` of at least
+    `BLANK_STD` and both pHashes known (unknown detail is blank: the rule of earlier releases)."""
+    return (np.nan_to_num(shape[:, _DETAIL], nan=0.0) >= BLANK_STD) & ~np.isnan(shape[:, _HASHES]).any(axis=1)
+
+
+def _whole_hashes(shape: np.ndarray) -> np.ndarray:
+    """(n, 2) uint64: each picture's pHash and its mirror image's, from their halves in `shape`."""
+    halves = np.nan_to_num(shape[:, _HASHES], nan=0.0).astype(np.uint64)
+    return (halves[:, 0::2] << np.uint64(32)) | halves[:, 1::2]
 
 
 def _flat_keys(thumbs: np.ndarray, shape: np.ndarray | None, grid: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
@@ -541,6 +577,61 @@ def _flat_pairs(
     return rows[order[np.repeat(first, counts)]], rows[order[_expand_ranges(first + 1, counts)]]
 
 
+def _hues_agree(mine: np.ndarray | None, theirs: np.ndarray | None) -> np.ndarray | bool:
+    """Per pair of shapes (rows of `mine` against rows of `theirs`), whether their hues share a
+    cell in one of the `HUE_GRIDS` (always, where shapes are unknown)."""
+    if mine is None or theirs is None:
+        return True
+    return np.logical_or.reduce(
+        [(_hue_buckets(mine, len(mine), g) == _hue_buckets(theirs, len(theirs), g)).all(axis=1) for g in HUE_GRIDS]
+    )
+
+
+def _detailed_pairs_across(
+    mine: np.ndarray, theirs: np.ndarray, mine_shape: np.ndarray, theirs_shape: np.ndarray, within: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (row of `mine`, row of `theirs`) of flat pictures with detail that match: pHashes
+    within FLAT_DETAIL_DISTANCE bits, directly or through either's mirror image, mean levels
+    within FLAT_MEAN_DISTANCE and one hue. With `within` (the same set on both sides), each pair
+    once and no picture with itself."""
+    mine_hashes, their_hashes = _whole_hashes(mine_shape), _whole_hashes(theirs_shape)
+    searches = [(0, 0), (1, 0)] if within else [(0, 0), (1, 0), (0, 1)]
+    found = [
+        _core.hamming_pairs_across(
+            np.ascontiguousarray(mine_hashes[:, m]), np.ascontiguousarray(their_hashes[:, t]), FLAT_DETAIL_DISTANCE
+        )[:2]
+        for m, t in searches
+    ]
+    a = np.concatenate([x for x, _ in found]).astype(np.int64)
+    b = np.concatenate([y for _, y in found]).astype(np.int64)
+    if within:
+        a, b = _unique_pairs(a[a != b], b[a != b])
+    else:
+        keys = np.unique(a << 32 | b)
+        a, b = keys >> 32, keys & 0xFFFFFFFF
+    close = np.abs(mine[a].mean(axis=1) - theirs[b].mean(axis=1)) <= FLAT_MEAN_DISTANCE
+    keep = close & _hues_agree(mine_shape[a], theirs_shape[b])
+    return a[keep], b[keep]
+
+
+def _flat_links(
+    thumbs: np.ndarray, shape: np.ndarray | None, rows: np.ndarray, max_pairs: int | None, chain: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The links among flat pictures (their thumbnails, shapes and row numbers): blank ones by
+    level in every hue grid (`_flat_pairs`; with `chain`, neighbours in level only), ones with
+    detail (`BLANK_STD`) by pHash, level and hue; never a blank one to one with detail."""
+    detailed = np.zeros(len(rows), bool) if shape is None else _detailed(shape)
+    blank_shape = None if shape is None else shape[~detailed]
+    found = [
+        _flat_pairs(_flat_keys(thumbs[~detailed], blank_shape, grid), rows[~detailed], max_pairs, chain)
+        for grid in _grids(blank_shape)
+    ]
+    if shape is not None and detailed.sum() > 1:
+        a, b = _detailed_pairs_across(thumbs[detailed], thumbs[detailed], shape[detailed], shape[detailed], within=True)
+        found.append((rows[detailed][a], rows[detailed][b]))
+    return _unique_pairs(np.concatenate([a for a, _ in found]), np.concatenate([b for _, b in found]))
+
+
 class TooManyPairs(ValueError):
     """More pairs than the caller allowed; ``count`` says how many."""
 
@@ -577,13 +668,7 @@ def matched_pairs(
     flat = std < FLAT_STD
     textured = np.flatnonzero(~flat).astype(np.int64)
     flat_shape = None if shape is None else shape[flat]
-    found = [
-        _flat_pairs(
-            _flat_keys(thumbs[flat], flat_shape, grid), np.flatnonzero(flat).astype(np.int64), max_pairs, chain_flat
-        )
-        for grid in _grids(flat_shape)
-    ]
-    fa, fb = _unique_pairs(np.concatenate([a for a, _ in found]), np.concatenate([b for _, b in found]))
+    fa, fb = _flat_links(thumbs[flat], flat_shape, np.flatnonzero(flat).astype(np.int64), max_pairs, chain_flat)
     if max_pairs is not None and len(fa) > max_pairs:
         raise TooManyPairs(len(fa))
     flats = pl.DataFrame({"a": fa, "b": fb}, schema={"a": pl.Int64, "b": pl.Int64}).with_columns(
@@ -636,14 +721,24 @@ def matched_pairs_across(
     candidate_distance = CANDIDATE_DISTANCE if candidate_distance is None else candidate_distance
     min_correlation = MIN_CORRELATION if min_correlation is None else min_correlation
     flat_mine, flat_theirs = mine.std(axis=1) < FLAT_STD, theirs.std(axis=1) < FLAT_STD
-    # Flat pictures: each of mine against the range of their levels within FLAT_MEAN_DISTANCE,
-    # in every hue grid.
-    # Hues compare only when both sides know them (else a known hue's key offset parts them).
+    # Hues and detail compare only when both sides know them (else a known hue's key offset
+    # parts them).
     both = mine_shape is not None and theirs_shape is not None
+    found_a, found_b = [], []
+    if both and mine_shape is not None and theirs_shape is not None:
+        # Flat pictures with detail: by pHash (`_flat_links`), and never against blank ones.
+        my_detail, their_detail = flat_mine & _detailed(mine_shape), flat_theirs & _detailed(theirs_shape)
+        if my_detail.any() and their_detail.any():
+            my_rows, their_rows = np.flatnonzero(my_detail), np.flatnonzero(their_detail)
+            a, b = _detailed_pairs_across(mine[my_rows], theirs[their_rows], mine_shape[my_rows], theirs_shape[their_rows])
+            found_a.append(my_rows[a])
+            found_b.append(their_rows[b])
+        flat_mine, flat_theirs = flat_mine & ~my_detail, flat_theirs & ~their_detail
+    # Blank pictures: each of mine against the range of their levels within FLAT_MEAN_DISTANCE,
+    # in every hue grid.
     my_shape = mine_shape[flat_mine] if both and mine_shape is not None else None
     their_shape = theirs_shape[flat_theirs] if both and theirs_shape is not None else None
     my_rows, all_their_rows = np.flatnonzero(flat_mine), np.flatnonzero(flat_theirs)
-    found_a, found_b = [], []
     for grid in _grids(my_shape):
         level = _flat_keys(theirs[flat_theirs], their_shape, grid)
         order = np.argsort(level, kind="stable")
@@ -711,7 +806,13 @@ def distinct_pictures(thumbs: np.ndarray, shape: np.ndarray | None = None) -> tu
     """The distinct pictures (thumbnail and hue), per picture which one it is, and each one's
     first picture: 100,000 copies of one picture are searched once, not paired 5e9 times, and a
     red and a green frame with one gray thumbnail stay two pictures."""
-    rows = np.concatenate([thumbs.astype(np.uint8), _hue_buckets(shape, len(thumbs)).view(np.uint8)], axis=1)
+    parts = [thumbs.astype(np.uint8), _hue_buckets(shape, len(thumbs)).view(np.uint8)]
+    if shape is not None:
+        # Flat pictures with detail are told apart by their pHashes (`_flat_links`).
+        detailed = (thumbs.std(axis=1) < FLAT_STD) & _detailed(shape)
+        hashes = np.where(detailed[:, None], _whole_hashes(shape), np.uint64(0))
+        parts += [detailed[:, None].view(np.uint8), np.ascontiguousarray(hashes).view(np.uint8)]
+    rows = np.concatenate(parts, axis=1)
     keys = np.ascontiguousarray(rows).view(np.dtype((np.void, rows.shape[1])))[:, 0]
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     return thumbs[first], inverse.ravel(), first
@@ -791,17 +892,13 @@ def matched_groups(
     """
     distinct, which, first = distinct_pictures(thumbs, shape)
     n, k = len(thumbs), len(distinct)
-    shape = np.full((k, 5), np.nan) if shape is None else shape[first]
+    shape = np.full((k, SHAPE_COLUMNS), np.nan) if shape is None else shape[first]
     # One picture's signs for all its identical copies: any copy links to it through the whole
     # picture, where signs are not checked. (A third picture's window match is checked against
     # the first copy's signs; copies of one thumbnail rarely differ in them.)
     signs = None if signs is None else signs[first]
     flat = distinct.std(axis=1) < FLAT_STD
-    flat_rows = np.flatnonzero(flat)
-    flat_links = [
-        _flat_pairs(_flat_keys(distinct[flat], shape[flat], grid), flat_rows, None, chain=True) for grid in HUE_GRIDS
-    ]
-    fa, fb = np.concatenate([a for a, _ in flat_links]), np.concatenate([b for _, b in flat_links])
+    fa, fb = _flat_links(distinct[flat], shape[flat], np.flatnonzero(flat), None, chain=True)
     textured = np.flatnonzero(~flat)
     # Near-identical pictures (a burst of re-encodes) are linked to their leader, and searched
     # only against the pictures that lead or stand alone, never against each other: what links a
