@@ -46,15 +46,11 @@ def test_a_different_shape_needs_a_near_exact_match(thumbs: np.ndarray) -> None:
     picture = thumbs[np.argmax(thumbs.std(axis=1))]
     noisy = np.clip(picture + rng.normal(0, 0.25 * picture.std(), picture.shape), 0, 255).round()
     both = np.stack([picture, noisy])
-    same_shape = thumbmatch.matched_pairs(
-        both, _shapes([0.0, 500], [0.0, 500])
-    )
+    same_shape = thumbmatch.matched_pairs(both, _shapes([0.0, 500], [0.0, 500]))
     assert same_shape.height == 1
     correlation = same_shape["correlation"][0]
     assert thumbmatch.MIN_CORRELATION <= correlation < thumbmatch.MIN_RESHAPED_CORRELATION
-    assert thumbmatch.matched_pairs(
-        both, _shapes([0.0, 500], [0.4, 500])
-    ).is_empty()
+    assert thumbmatch.matched_pairs(both, _shapes([0.0, 500], [0.4, 500])).is_empty()
     squashed = thumbmatch.matched_pairs(
         np.stack([picture, picture.copy()]),
         _shapes([0.0, 500], [0.4, 500]),
@@ -193,7 +189,10 @@ def test_a_follower_keeps_the_links_its_leader_lacks() -> None:
     follower = np.clip(leader + rng.normal(size=256) * 2.0, 0, 255)
     detail = smooth(1.2)
     other = np.clip(follower + rng.uniform(20, 60) * detail / detail.std(), 0, 255)
-    thumbs, shape = np.stack([leader, follower, other]).astype(np.float32), np.full((3, thumbmatch.SHAPE_COLUMNS), np.nan)
+    thumbs, shape = (
+        np.stack([leader, follower, other]).astype(np.float32),
+        np.full((3, thumbmatch.SHAPE_COLUMNS), np.nan),
+    )
     assert thumbmatch.near_identical_leaders(thumbs, shape).tolist() == [0, 0, 2]
     pairs = set(zip(*thumbmatch.matched_pairs(thumbs, shape).select("a", "b")))
     assert pairs == {(0, 1), (1, 2)}
@@ -233,7 +232,15 @@ def test_a_gray_picture_needs_more_to_match_a_coloured_one() -> None:
     colour check cannot judge that pair; most links between unrelated photos were of it)."""
     correlation = (thumbmatch.MIN_CORRELATION + thumbmatch.MIN_GRAY_COLOR_CORRELATION) / 2
     candidates = pl.DataFrame(
-        {"a": [0], "b": [0], "correlation": [correlation], "mirrored": [False], "window": [0], "agreement": [np.nan]}
+        {
+            "a": [0],
+            "b": [0],
+            "correlation": [correlation],
+            "mirrored": [False],
+            "window": [0],
+            "agreement": [np.nan],
+            "chance": [np.nan],
+        }
     )
 
     def stands(colour_a: float, colour_b: float) -> bool:
@@ -251,7 +258,7 @@ def test_a_window_match_needs_its_finer_layout_to_agree() -> None:
     shape = np.array([[0.0, 500, 20.0, 0, 0]] * 2)
     low, high = thumbmatch.MIN_SIGN_AGREEMENT - 0.1, thumbmatch.MIN_SIGN_AGREEMENT + 0.01
 
-    def stands(window: int, correlation: float, agreement: float) -> bool:
+    def stands(window: int, correlation: float, agreement: float, chance: float = 0.5) -> bool:
         candidates = pl.DataFrame(
             {
                 "a": [0],
@@ -260,6 +267,7 @@ def test_a_window_match_needs_its_finer_layout_to_agree() -> None:
                 "mirrored": [False],
                 "window": [window],
                 "agreement": [agreement],
+                "chance": [np.nan if np.isnan(agreement) else chance],
             }
         )
         return thumbmatch._confirmed(candidates, thumbmatch.MIN_CORRELATION, shape, shape).height == 1
@@ -268,6 +276,9 @@ def test_a_window_match_needs_its_finer_layout_to_agree() -> None:
     assert stands(5, 0.7, high)
     assert stands(0, 0.7, low), "a whole-picture match"
     assert stands(5, 0.7, np.nan), "no signs to compare"
+    # Two maps 20% positive agree on 0.68 by chance: the bar rises to 0.78, never falls below the floor.
+    assert not stands(5, 0.9, 0.72, chance=0.68) and stands(5, 0.9, 0.8, chance=0.68)
+    assert not stands(5, 0.9, low, chance=0.3)
 
 
 def test_sign_agreement_reads_the_other_picture_at_the_matched_window() -> None:
@@ -278,18 +289,23 @@ def test_sign_agreement_reads_the_other_picture_at_the_matched_window() -> None:
     window = 1  # the left 94% of the width, the whole height
     query = other[:, thumbmatch._sign_points(window, 0)]  # the other seen through the window
     one = np.array([0])
-    agree = thumbmatch._agreements(query, other, one, np.array([False]), one, np.array([window]))
+    agree, _ = thumbmatch._agreements(query, other, one, np.array([False]), one, np.array([window]))
     assert agree[0] == 1.0
-    mirrored = thumbmatch._agreements(
+    mirrored, _ = thumbmatch._agreements(
         query[:, thumbmatch._MIRROR_CELLS], other, one, np.array([True]), one, np.array([window])
     )
     assert mirrored[0] == 1.0
-    unrelated = thumbmatch._agreements(
+    unrelated, chance = thumbmatch._agreements(
         query, rng.integers(0, 2, (1, 256), dtype=np.uint8), one, np.array([False]), one, np.array([window])
     )
-    assert 0.3 < unrelated[0] < 0.7
+    assert 0.3 < unrelated[0] < 0.7 and 0.45 < chance[0] < 0.55
+    # Sparse maps (a black sky signs negative): unrelated ones agree by chance, and chance says so.
+    sparse = (rng.random((2, 256)) < 0.15).astype(np.uint8)
+    agree, chance = thumbmatch._agreements(sparse[:1], sparse[1:], one, np.array([False]), one, np.array([0]))
+    assert agree[0] > thumbmatch.MIN_SIGN_AGREEMENT and abs(agree[0] - chance[0]) < 0.1
     unknown = np.full((1, 256), thumbmatch.UNKNOWN_SIGNS, np.uint8)
-    assert np.isnan(thumbmatch._agreements(query, unknown, one, np.array([False]), one, np.array([window]))[0])
+    found = thumbmatch._agreements(query, unknown, one, np.array([False]), one, np.array([window]))
+    assert np.isnan(found[0][0]) and np.isnan(found[1][0])
 
 
 def _structured() -> np.ndarray:

@@ -25,7 +25,8 @@ moves too far to find it. So every picture is also hashed through windows of its
    differs more than `MAX_COLOR_RATIO` times never match. A match through a window (not the
    whole picture) also needs the finer layout to agree: the scan's ``thumb_signs`` (the sign of a
    band-pass of its 64x64 square, 16x16 bits) must agree on `MIN_SIGN_AGREEMENT` of the window's
-   points, however high the correlation. Look-alikes (an orange disc and an orange fundus on
+   points, and on more where mostly negative maps agree that much by chance
+   (`SIGN_BEYOND_CHANCE`), however high the correlation. Look-alikes (an orange disc and an orange fundus on
    black, two smooth dark wallpapers) pass the 16x16 correlation through a window; their detail
    does not line up.
 4. **Flat pictures** (thumbnail standard deviation under `FLAT_STD`: one colour, a blank page)
@@ -33,7 +34,9 @@ moves too far to find it. So every picture is also hashed through windows of its
    `FLAT_MEAN_DISTANCE` and their hues agree (one cell of `FLAT_HUE_STEP` levels, in any of four
    grids offset by half a cell: hues within half a step always agree, so the level or two a JPEG
    re-encode moves a frame's colour never splits it from its original). A black frame is never a
-   white frame's duplicate, nor a red one a green one's.
+   white frame's duplicate, nor a red one a green one's. A flat picture whose pixels show detail
+   (luma ``std`` of `BLANK_STD` or more: a star field) never matches a blank one, and matches
+   another with detail only when their pHashes are within `FLAT_DETAIL_DISTANCE` bits too.
 
 The windows and thresholds were chosen on the tuning halves of `benches/studies/dup_corpus.py` (seeds 1,
 3, 4, 5, 13 and 17: the photographs of one half of the sources), the built-in example and sklearn's
@@ -95,6 +98,12 @@ less (they are window matches, never whole-picture ones), and 1.4% of true links
 correlation does not excuse a low agreement: on the tuning halves of the larger library, such a
 rescue (at 0.85) kept 0.3% more true links but let two smooth wallpapers link
 (BENCHMARKS.md, "Near duplicates: the finer layout must agree too")."""
+SIGN_BEYOND_CHANCE = 0.32
+"""Share of the agreement two sign maps leave to chance that a window match must reach too:
+`MIN_SIGN_AGREEMENT` where half of each map's signs are positive (0.5 + 0.5 * 0.32 = 0.66), and
+more where the maps are mostly negative. A black sky has no band-pass to sign (its signs are
+negative), so two galaxies on black agreed on 0.66-0.72 of their signs (maps 7-33% positive
+agree on 0.6-0.9 by chance) while their blobs matched at 0.93."""
 FLAT_STD = thumbcode.FLAT_STD
 """Thumbnail standard deviation (gray levels) under which a picture is flat (the thumbnail's code
 keeps exactly this distinction: `recipe_audit.thumbcode`)."""
@@ -380,19 +389,23 @@ def _agreements(
     other: np.ndarray,
     window: np.ndarray,
     theirs_bands: np.ndarray | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Per candidate, the share of the query's signs (mirrored when the match is) that agree with
-    the other's at the matched window; NaN where either side's signs are unknown."""
+    the other's at the matched window, and the share two maps with as many positive signs agree
+    on by chance; NaN where either side's signs are unknown."""
     mine = mine_signs[query]
     mine[mirrored] = mine[mirrored][:, _MIRROR_CELLS]
-    out = np.empty(len(query), np.float32)
+    out, chance = np.empty(len(query), np.float32), np.empty(len(query), np.float32)
     for w, b, at in _by_window(other, window, theirs_bands):
         theirs = theirs_signs[other[at]][:, _sign_points(w, b)]
         out[at] = (theirs == mine[at]).mean(axis=1)
+        mine_positive, theirs_positive = mine[at].mean(axis=1), theirs.mean(axis=1)
+        chance[at] = mine_positive * theirs_positive + (1 - mine_positive) * (1 - theirs_positive)
     # A row without signs is UNKNOWN_SIGNS throughout: its first cell tells (no second gather of
     # every candidate's 256 cells).
-    out[(mine[:, 0] == UNKNOWN_SIGNS) | (theirs_signs[other, 0] == UNKNOWN_SIGNS)] = np.nan
-    return out
+    unknown = (mine[:, 0] == UNKNOWN_SIGNS) | (theirs_signs[other, 0] == UNKNOWN_SIGNS)
+    out[unknown] = chance[unknown] = np.nan
+    return out, chance
 
 
 def _window_hashes(
@@ -508,9 +521,16 @@ def _confirmed(
         .group_by("a", "b", maintain_order=True)
         .first()
         .filter(pl.col("correlation") >= needed)
-        .filter((pl.col("window") == 0) | pl.col("agreement").is_nan() | (pl.col("agreement") >= MIN_SIGN_AGREEMENT))
+        .filter((pl.col("window") == 0) | pl.col("agreement").is_nan() | (pl.col("agreement") >= _needed_agreement()))
         .select("a", "b", "correlation", "mirrored")
     )
+
+
+def _needed_agreement() -> pl.Expr:
+    """The sign agreement a window match needs: `MIN_SIGN_AGREEMENT`, or more where the maps agree
+    that much by ``chance`` (`SIGN_BEYOND_CHANCE`)."""
+    beyond = pl.col("chance") + (1 - pl.col("chance")) * SIGN_BEYOND_CHANCE
+    return pl.max_horizontal(pl.lit(MIN_SIGN_AGREEMENT), beyond)
 
 
 def _recoloured(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
@@ -536,15 +556,20 @@ def _with_correlations(
     mine_whole = mine @ _maps()[0].T
     correlation = np.empty(candidates.height, np.float32)
     agreement = np.full(candidates.height, np.nan, np.float32)
+    chance = np.full(candidates.height, np.nan, np.float32)
     for start in range(0, candidates.height, chunk):
         part = slice(start, start + chunk)
         correlation[part] = _correlations(
             mine_whole, theirs, query[part], mirrored[part], other[part], window[part], theirs_bands
         )
         if signs is not None:
-            agreement[part] = _agreements(*signs, query[part], mirrored[part], other[part], window[part], theirs_bands)
+            agreement[part], chance[part] = _agreements(
+                *signs, query[part], mirrored[part], other[part], window[part], theirs_bands
+            )
     return candidates.with_columns(
-        correlation=pl.Series(correlation, dtype=pl.Float32), agreement=pl.Series(agreement, dtype=pl.Float32)
+        correlation=pl.Series(correlation, dtype=pl.Float32),
+        agreement=pl.Series(agreement, dtype=pl.Float32),
+        chance=pl.Series(chance, dtype=pl.Float32),
     )
 
 
@@ -730,7 +755,9 @@ def matched_pairs_across(
         my_detail, their_detail = flat_mine & _detailed(mine_shape), flat_theirs & _detailed(theirs_shape)
         if my_detail.any() and their_detail.any():
             my_rows, their_rows = np.flatnonzero(my_detail), np.flatnonzero(their_detail)
-            a, b = _detailed_pairs_across(mine[my_rows], theirs[their_rows], mine_shape[my_rows], theirs_shape[their_rows])
+            a, b = _detailed_pairs_across(
+                mine[my_rows], theirs[their_rows], mine_shape[my_rows], theirs_shape[their_rows]
+            )
             found_a.append(my_rows[a])
             found_b.append(their_rows[b])
         flat_mine, flat_theirs = flat_mine & ~my_detail, flat_theirs & ~their_detail
