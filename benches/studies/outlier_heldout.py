@@ -8,7 +8,8 @@ to see both halves on crops never looked at. Prints markdown tables (BENCHMARKS.
 held out"):
 
 1. per half and source kind (photo, art, paper, rendered text), the share of ordinary pictures with
-   any flag and per flag (``grayscale`` is not counted on gray sources: they are gray), then the
+   any flag (and with the crops that are blank frames pixel for pixel, `BLANK_STD`, counted
+   apart) and per flag (``grayscale`` is not counted on gray sources: they are gray), then the
    photographs by how they were made (plain crops, flattest crops, fog, night, gray, text pages),
    and every flagged photograph with its values;
 2. per half, recall of each planted fault by its own flag;
@@ -36,17 +37,29 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+BLANK_STD = 1.0
+"""Luma std under which an ordinary crop is a blank frame pixel for pixel (the flattest crop of a
+black sky: std 0.0-0.7), as the planted ``low_information`` frames are (0.0-0.7): no rule can
+tell the two apart, so their flags are counted apart too."""
+
+
 def ordinary_table(o: pl.DataFrame) -> str:
     gray_sources = {p.name for p in sources.library() if p.gray}
     o = o.with_columns(grayscale=pl.col("grayscale") & ~pl.col("source").is_in(list(gray_sources)))
-    o = o.with_columns(any=pl.any_horizontal(FLAGS))
+    o = o.with_columns(any=pl.any_horizontal(FLAGS), blank=pl.col("std") < BLANK_STD)
     lines = [
-        "| half | source kind | pictures | any flag | " + " | ".join(FLAGS) + " |",
-        "|---|---|---|---|" + "---|" * len(FLAGS),
+        "| half | source kind | pictures | any flag | blank crops, flagged | any flag, blank crops apart | "
+        + " | ".join(FLAGS)
+        + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(FLAGS),
     ]
     for (half, kind), g in sorted(o.group_by("half", "source_kind"), key=lambda t: (t[0][0] != "tuning", t[0][1])):
         cells = " | ".join(f"{int(g[f].sum())}" for f in FLAGS)
-        lines.append(f"| {half} | {kind} | {g.height} | **{_pct(g['any'].mean())}** | {cells} |")
+        blank, rest = g.filter("blank"), g.filter(~pl.col("blank"))
+        lines.append(
+            f"| {half} | {kind} | {g.height} | **{_pct(g['any'].mean())}** | {int(blank['any'].sum())}/{blank.height} "
+            f"| {_pct(rest['any'].mean())} | {cells} |"
+        )
     return "\n".join(lines)
 
 

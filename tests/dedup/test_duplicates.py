@@ -200,14 +200,16 @@ def _star_field(seed: int) -> Image.Image:
 
 def test_unrelated_star_fields_are_not_duplicates(tmp_path: Path) -> None:
     """Star fields are flat in the thumbnail, like a black frame, but their stars tell them apart:
-    each field matches its own JPEG copy only, never another field nor a blank black frame, in
-    the groups, the pair listing and an index; the black frames still match each other."""
-    from PIL import Image
+    each field matches its own copies only (JPEG, mirrored, darker), never another field nor a
+    blank black frame, in the groups, the pair listing and an index; the black frames still match
+    each other."""
+    from PIL import Image, ImageEnhance, ImageOps
 
     for seed in range(4):
         field = _star_field(seed)
         field.save(tmp_path / f"field{seed}.png")
-        field.save(tmp_path / f"field{seed}_copy.jpg", quality=85)
+        copy = [field, ImageOps.mirror(field), ImageEnhance.Brightness(field).enhance(0.8), field][seed]
+        copy.save(tmp_path / f"field{seed}_copy.jpg", quality=85)
     Image.new("RGB", (400, 300), (1, 1, 1)).save(tmp_path / "black_a.png")
     Image.new("RGB", (400, 300), (2, 2, 2)).save(tmp_path / "black_b.jpg", quality=90)
     files = recipe_audit.scan(tmp_path, progress=False)
@@ -227,6 +229,7 @@ def test_unrelated_star_fields_are_not_duplicates(tmp_path: Path) -> None:
     found = recipe_audit.find_duplicates(files.filter(pl.col("path").str.ends_with(".jpg")), against=originals)
     matched = {Path(r["path"]).stem: Path(r["match_path"]).stem for r in found.iter_rows(named=True)}
     assert matched == {**{f"field{s}_copy": f"field{s}" for s in range(4)}, "black_b": "black_a"}
+    assert found["match_count"].to_list() == [1] * 5
 
 
 def _originals(photos: list[Path], into: Path) -> list[tuple[int, str, Image.Image]]:

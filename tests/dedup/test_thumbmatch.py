@@ -340,3 +340,43 @@ def test_an_exact_copy_of_a_gradient_is_found_among_others(thumbs: np.ndarray) -
     found = set(zip(pairs["a"].to_list(), pairs["b"].to_list()))
     first, second = 20, 20 + 3 + len(thumbs[20:41])
     assert {(first + i, second + i) for i in range(3)} <= found
+
+
+def test_flat_pictures_with_detail_group_as_their_pairs_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flat pictures with detail link by pHash, searched a chunk at a time: the groups (a spanning
+    forest kept as the search goes) are the components of the listed pairs, a family of 300
+    near-identical ones (distinct pHashes) is one group, and pictures at another level or with
+    far pHashes stay apart."""
+    monkeypatch.setattr(thumbmatch, "DETAIL_CHUNK", 64)
+    rng = np.random.default_rng(5)
+    base = np.uint64(0x8A5F00FF12345678)
+    mirror = np.uint64(0x0F0F_3C3C_A5A5_5A5A)  # a picture's mirror hash: its hash with these bits flipped
+    family = base ^ (np.uint64(1) << rng.integers(0, 64, 300).astype(np.uint64))
+
+    def far(value: np.uint64) -> bool:  # from the family, either way round
+        return min(bin(int(value ^ base)).count("1"), bin(int(value ^ mirror ^ base)).count("1")) > 26
+
+    strangers: list[np.uint64] = []
+    while len(strangers) < 40:
+        value = rng.integers(0, 2**63, dtype=np.uint64) << np.uint64(1) | np.uint64(rng.integers(0, 2))
+        if far(value):
+            strangers.append(value)
+    hashes = np.concatenate([family, family[:20], np.array(strangers, np.uint64)])
+    n = len(hashes)
+    levels = np.r_[np.full(300, 3.0), np.full(20, 60.0), np.full(40, 3.0)]
+    thumbs = np.repeat(levels[:, None], 256, axis=1).astype(np.float32)
+    shape = np.full((n, thumbmatch.SHAPE_COLUMNS), np.nan)
+    shape[:, :6] = [0.3, 300, 0.0, 0.0, 0.0, 3.0]
+    for column, value in ((6, hashes), (8, hashes ^ mirror)):
+        shape[:, column] = (value >> np.uint64(32)).astype(np.float64)
+        shape[:, column + 1] = (value & np.uint64(0xFFFFFFFF)).astype(np.float64)
+    groups = thumbmatch.matched_groups(thumbs, shape)
+    pairs = thumbmatch.matched_pairs(thumbs, shape)
+    components = recipe_audit._core.hamming_components(
+        n, pairs["a"].to_numpy().astype(np.uint32), pairs["b"].to_numpy().astype(np.uint32)
+    )
+    assert np.array_equal(groups, components)
+    assert len(set(groups[:300])) == 1 and len(set(groups[300:320])) == 1 and groups[300] != groups[0]
+    assert not set(groups[320:]) & set(groups[:320])
+    with pytest.raises(thumbmatch.TooManyPairs):
+        thumbmatch.matched_pairs(thumbs, shape, max_pairs=1000)

@@ -26,8 +26,8 @@ _FORMAT_VERSION = "1"
 _OLDER_RELEASES = {
     "thumb_signs": "without the scan's thumb_signs: its matches through a window are not checked against "
     "the finer layout, so unrelated look-alikes may match",
-    "std": "without the pictures' luma std: flat pictures with detail (star fields) match by level, "
-    "so crops of unrelated ones may match",
+    "std": "without the pictures' luma std: its flat pictures with detail (star fields) are taken for blank "
+    "frames, so a copy of one may not match it and a blank frame may",
     "content_width": "whose thumbnails include flat borders (letterbox bars, a canvas): copies with such "
     "borders may not match, byte-identical files still do",
 }

@@ -48,6 +48,7 @@ the finer layout must agree too".
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -118,13 +119,25 @@ on both axes share a cell in one of them. With one grid, a JPEG re-encode that m
 mean colour by a level across a cell edge missed its original (21 of 300 random colours)."""
 
 BLANK_STD = 2.0
-"""Luma standard deviation of the picture's pixels (the scan's ``std``) under which a flat
-picture is blank: nothing finer than its thumbnail shows either. A flat picture with more (a star
-field: black in 16x16, stars in its pixels) never matches a blank one, and matches another with
-detail only when their pHashes (or one's and the other's mirror image's) are within
-`FLAT_DETAIL_DISTANCE` bits too: level and hue alone linked crops of unrelated star fields."""
-FLAT_DETAIL_DISTANCE = 18
+"""Luma standard deviation of the picture's pixels (the scan's ``std``, unknown counting as 0)
+under which a flat picture matches others by mean level and hue, as blank frames do. A flat
+picture with more (a star field: black in 16x16, stars in its pixels) never does: level and hue
+alone linked crops of unrelated star fields."""
+DETAIL_STD = 1.0
+"""Pixel ``std`` from which a flat picture (both pHashes known) matches other such pictures by its
+detail: pHashes (or one's and the other's mirror image's) within `FLAT_DETAIL_DISTANCE` bits,
+band-pass signs (``thumb_signs``) agreeing `FLAT_SIGN_BEYOND_CHANCE` beyond chance, mean level
+and hue. Between this and `BLANK_STD` a picture matches both ways: a copy of a star field made 25%
+darker (std 2.4 -> 1.8) still finds its original."""
+FLAT_DETAIL_DISTANCE = 22
 """Bits between the pHashes of two flat pictures with detail that match."""
+FLAT_SIGN_BEYOND_CHANCE = 0.2
+"""Share of the agreement two whole sign maps leave to chance that two flat pictures with detail
+must reach (`SIGN_BEYOND_CHANCE` for windows): 95% of unrelated star fields reach 0.12, half of
+true copies 0.76."""
+DETAIL_CHUNK = 1024
+"""Flat pictures with detail searched at a time: memory stays bounded however many near-identical
+ones (with distinct pHashes) a collection holds."""
 
 _GRID = 16  # samples per side of a resampled window
 _LOW = 8  # hashed frequencies per side
@@ -294,10 +307,18 @@ _DETAIL = 5
 _HASHES = slice(6, 10)
 
 
-def _detailed(shape: np.ndarray) -> np.ndarray:
-    """Which pictures show detail their flat thumbnail averages away: pixel ``std`` of at least
-    `BLANK_STD` and both pHashes known (unknown detail is blank: the rule of earlier releases)."""
-    return (np.nan_to_num(shape[:, _DETAIL], nan=0.0) >= BLANK_STD) & ~np.isnan(shape[:, _HASHES]).any(axis=1)
+def _level_matched(shape: np.ndarray | None, n: int) -> np.ndarray:
+    """Which flat pictures match by level and hue (`BLANK_STD`; all, where shapes are unknown)."""
+    if shape is None:
+        return np.ones(n, bool)
+    return np.nan_to_num(shape[:, _DETAIL], nan=0.0) < BLANK_STD
+
+
+def _detail_matched(shape: np.ndarray | None, n: int) -> np.ndarray:
+    """Which flat pictures match by their detail (`DETAIL_STD`, both pHashes known)."""
+    if shape is None:
+        return np.zeros(n, bool)
+    return (np.nan_to_num(shape[:, _DETAIL], nan=0.0) >= DETAIL_STD) & ~np.isnan(shape[:, _HASHES]).any(axis=1)
 
 
 def _whole_hashes(shape: np.ndarray) -> np.ndarray:
@@ -323,10 +344,17 @@ def _grids(shape: np.ndarray | None) -> tuple[tuple[float, float], ...]:
     return HUE_GRIDS if shape is not None else HUE_GRIDS[:1]
 
 
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """The distinct values of an integer array, sorted: by sorting (numpy 2.4's np.unique hashes,
+    60 times slower on 9 million pair keys)."""
+    ordered = np.sort(keys)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+
+
 def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each pair once, as (smaller, larger)."""
     lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
-    keys = np.unique(lo << 32 | hi)
+    keys = _distinct(lo << 32 | hi)
     return keys >> 32, keys & 0xFFFFFFFF
 
 
@@ -602,58 +630,124 @@ def _flat_pairs(
     return rows[order[np.repeat(first, counts)]], rows[order[_expand_ranges(first + 1, counts)]]
 
 
-def _hues_agree(mine: np.ndarray | None, theirs: np.ndarray | None) -> np.ndarray | bool:
-    """Per pair of shapes (rows of `mine` against rows of `theirs`), whether their hues share a
-    cell in one of the `HUE_GRIDS` (always, where shapes are unknown)."""
-    if mine is None or theirs is None:
-        return True
-    return np.logical_or.reduce(
-        [(_hue_buckets(mine, len(mine), g) == _hue_buckets(theirs, len(theirs), g)).all(axis=1) for g in HUE_GRIDS]
-    )
+def _signs_beyond_chance(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """Per row, the share of the agreement two sign maps leave to chance that they reach; NaN where
+    either is unknown or chance leaves nothing (both maps all one sign)."""
+    agree = (mine == theirs).mean(axis=1)
+    mine_positive, theirs_positive = mine.mean(axis=1), theirs.mean(axis=1)
+    chance = mine_positive * theirs_positive + (1 - mine_positive) * (1 - theirs_positive)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beyond = np.where(chance < 1 - 1e-9, (agree - chance) / (1 - chance), np.nan)
+    beyond[(mine[:, 0] == UNKNOWN_SIGNS) | (theirs[:, 0] == UNKNOWN_SIGNS)] = np.nan
+    return beyond
 
 
-def _detailed_pairs_across(
-    mine: np.ndarray, theirs: np.ndarray, mine_shape: np.ndarray, theirs_shape: np.ndarray, within: bool = False
+@dataclasses.dataclass(frozen=True)
+class _Flats:
+    """Flat pictures with detail, as `_detail_pairs` reads them: mean levels, hue cells in each of
+    the `HUE_GRIDS` (grids, n, 2), pHashes (n, 2) and sign maps (None: unknown)."""
+
+    means: np.ndarray
+    hues: np.ndarray
+    hashes: np.ndarray
+    signs: np.ndarray | None
+
+    @classmethod
+    def of(cls, thumbs: np.ndarray, shape: np.ndarray, signs: np.ndarray | None) -> _Flats:
+        hues = np.stack([_hue_buckets(shape, len(shape), grid) for grid in HUE_GRIDS])
+        return cls(thumbs.mean(axis=1), hues, _whole_hashes(shape), signs)
+
+
+def _detail_pairs(
+    mine: _Flats, theirs: _Flats, *, within: bool, max_pairs: int | None = None, chain: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (row of `mine`, row of `theirs`) of flat pictures with detail that match: pHashes
-    within FLAT_DETAIL_DISTANCE bits, directly or through either's mirror image, mean levels
-    within FLAT_MEAN_DISTANCE and one hue. With `within` (the same set on both sides), each pair
-    once and no picture with itself."""
-    mine_hashes, their_hashes = _whole_hashes(mine_shape), _whole_hashes(theirs_shape)
+    """Pairs (row of `mine`, row of `theirs`) of flat pictures with detail that match
+    (`DETAIL_STD`), searched `DETAIL_CHUNK` of mine at a time. With `within` (one set on both
+    sides) each pair once, as (smaller, larger); with `chain` only a spanning forest of the links
+    (the same groups, at most one link per picture). Raises `TooManyPairs` past `max_pairs`."""
     searches = [(0, 0), (1, 0)] if within else [(0, 0), (1, 0), (0, 1)]
-    found = [
-        _core.hamming_pairs_across(
-            np.ascontiguousarray(mine_hashes[:, m]), np.ascontiguousarray(their_hashes[:, t]), FLAT_DETAIL_DISTANCE
-        )[:2]
-        for m, t in searches
-    ]
-    a = np.concatenate([x for x, _ in found]).astype(np.int64)
-    b = np.concatenate([y for _, y in found]).astype(np.int64)
-    if within:
-        a, b = _unique_pairs(a[a != b], b[a != b])
-    else:
-        keys = np.unique(a << 32 | b)
-        a, b = keys >> 32, keys & 0xFFFFFFFF
-    close = np.abs(mine[a].mean(axis=1) - theirs[b].mean(axis=1)) <= FLAT_MEAN_DISTANCE
-    keep = close & _hues_agree(mine_shape[a], theirs_shape[b])
-    return a[keep], b[keep]
+    their_hashes = [np.ascontiguousarray(theirs.hashes[:, t]) for t in (0, 1)]
+    found_a: list[np.ndarray] = []
+    found_b: list[np.ndarray] = []
+    total = 0
+    for start in range(0, len(mine.means), DETAIL_CHUNK):
+        queries = mine.hashes[start : start + DETAIL_CHUNK]
+        hits = [
+            _core.hamming_pairs_across(np.ascontiguousarray(queries[:, m]), their_hashes[t], FLAT_DETAIL_DISTANCE)[:2]
+            for m, t in searches
+        ]
+        a = np.concatenate([x for x, _ in hits]).astype(np.int64) + start
+        b = np.concatenate([y for _, y in hits]).astype(np.int64)
+        if within:
+            a, b = _unique_pairs(a[a != b], b[a != b])
+        else:
+            keys = _distinct(a << 32 | b)
+            a, b = keys >> 32, keys & 0xFFFFFFFF
+        keep = np.abs(mine.means[a] - theirs.means[b]) <= FLAT_MEAN_DISTANCE
+        a, b = a[keep], b[keep]
+        keep = np.logical_or.reduce([(mine.hues[g, a] == theirs.hues[g, b]).all(axis=1) for g in range(len(HUE_GRIDS))])
+        a, b = a[keep], b[keep]
+        if mine.signs is not None and theirs.signs is not None:
+            # Through the mirror image where that is how the pHashes met.
+            theirs_signs = theirs.signs[b]
+            direct = _bit_counts(mine.hashes[a, 0] ^ theirs.hashes[b, 0])
+            via_mirror = np.minimum(
+                _bit_counts(mine.hashes[a, 1] ^ theirs.hashes[b, 0]),
+                _bit_counts(mine.hashes[a, 0] ^ theirs.hashes[b, 1]),
+            )
+            mirrored = via_mirror < direct
+            theirs_signs[mirrored] = theirs_signs[mirrored][:, _MIRROR_CELLS]
+            beyond = _signs_beyond_chance(mine.signs[a], theirs_signs)
+            keep = np.isnan(beyond) | (beyond >= FLAT_SIGN_BEYOND_CHANCE)
+            a, b = a[keep], b[keep]
+        found_a.append(a)
+        found_b.append(b)
+        total += len(a)
+        if max_pairs is not None and total > max_pairs:
+            raise TooManyPairs(total)
+        if chain and total > 4 * len(mine.means):
+            found_a, found_b = _forest(len(mine.means), found_a, found_b)
+            total = len(found_a[0])
+    a, b = np.concatenate([np.zeros(0, np.int64), *found_a]), np.concatenate([np.zeros(0, np.int64), *found_b])
+    if chain:
+        (a,), (b,) = _forest(len(mine.means), [a], [b])
+    return a, b
+
+
+def _bit_counts(values: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64 (numpy 1.x has no bitwise_count)."""
+    return np.unpackbits(np.ascontiguousarray(values, np.uint64).view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+
+
+def _forest(n: int, a: list[np.ndarray], b: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A spanning forest of links among n pictures: each picture to the smallest of its component."""
+    root = _core.hamming_components(n, np.concatenate(a).astype(np.uint32), np.concatenate(b).astype(np.uint32))
+    rows = np.flatnonzero(root != np.arange(n))
+    return [rows.astype(np.int64)], [root[rows].astype(np.int64)]
 
 
 def _flat_links(
-    thumbs: np.ndarray, shape: np.ndarray | None, rows: np.ndarray, max_pairs: int | None, chain: bool
+    thumbs: np.ndarray,
+    shape: np.ndarray | None,
+    signs: np.ndarray | None,
+    rows: np.ndarray,
+    max_pairs: int | None,
+    chain: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The links among flat pictures (their thumbnails, shapes and row numbers): blank ones by
-    level in every hue grid (`_flat_pairs`; with `chain`, neighbours in level only), ones with
-    detail (`BLANK_STD`) by pHash, level and hue; never a blank one to one with detail."""
-    detailed = np.zeros(len(rows), bool) if shape is None else _detailed(shape)
-    blank_shape = None if shape is None else shape[~detailed]
+    """The links among flat pictures (their thumbnails, shapes, sign maps and row numbers): by
+    level in every hue grid among those under `BLANK_STD` (`_flat_pairs`; with `chain`,
+    neighbours in level only), by detail among those from `DETAIL_STD` (`_detail_pairs`)."""
+    by_level = _level_matched(shape, len(rows))
+    level_shape = None if shape is None else shape[by_level]
     found = [
-        _flat_pairs(_flat_keys(thumbs[~detailed], blank_shape, grid), rows[~detailed], max_pairs, chain)
-        for grid in _grids(blank_shape)
+        _flat_pairs(_flat_keys(thumbs[by_level], level_shape, grid), rows[by_level], max_pairs, chain)
+        for grid in _grids(level_shape)
     ]
-    if shape is not None and detailed.sum() > 1:
-        a, b = _detailed_pairs_across(thumbs[detailed], thumbs[detailed], shape[detailed], shape[detailed], within=True)
-        found.append((rows[detailed][a], rows[detailed][b]))
+    by_detail = np.flatnonzero(_detail_matched(shape, len(rows)))
+    if shape is not None and len(by_detail) > 1:
+        flats = _Flats.of(thumbs[by_detail], shape[by_detail], None if signs is None else signs[by_detail])
+        a, b = _detail_pairs(flats, flats, within=True, max_pairs=max_pairs, chain=chain)
+        found.append((rows[by_detail[a]], rows[by_detail[b]]))
     return _unique_pairs(np.concatenate([a for a, _ in found]), np.concatenate([b for _, b in found]))
 
 
@@ -693,7 +787,10 @@ def matched_pairs(
     flat = std < FLAT_STD
     textured = np.flatnonzero(~flat).astype(np.int64)
     flat_shape = None if shape is None else shape[flat]
-    fa, fb = _flat_links(thumbs[flat], flat_shape, np.flatnonzero(flat).astype(np.int64), max_pairs, chain_flat)
+    flat_signs = None if signs is None else signs[flat]
+    fa, fb = _flat_links(
+        thumbs[flat], flat_shape, flat_signs, np.flatnonzero(flat).astype(np.int64), max_pairs, chain_flat
+    )
     if max_pairs is not None and len(fa) > max_pairs:
         raise TooManyPairs(len(fa))
     flats = pl.DataFrame({"a": fa, "b": fb}, schema={"a": pl.Int64, "b": pl.Int64}).with_columns(
@@ -750,27 +847,36 @@ def matched_pairs_across(
     # parts them).
     both = mine_shape is not None and theirs_shape is not None
     found_a, found_b = [], []
+    level_mine, level_theirs = flat_mine, flat_theirs
     if both and mine_shape is not None and theirs_shape is not None:
-        # Flat pictures with detail: by pHash (`_flat_links`), and never against blank ones.
-        my_detail, their_detail = flat_mine & _detailed(mine_shape), flat_theirs & _detailed(theirs_shape)
-        if my_detail.any() and their_detail.any():
-            my_rows, their_rows = np.flatnonzero(my_detail), np.flatnonzero(their_detail)
-            a, b = _detailed_pairs_across(
-                mine[my_rows], theirs[their_rows], mine_shape[my_rows], theirs_shape[their_rows]
+        # Flat pictures with detail match by it (`_flat_links`), those under BLANK_STD by level.
+        my_rows = np.flatnonzero(flat_mine & _detail_matched(mine_shape, len(mine)))
+        their_rows = np.flatnonzero(flat_theirs & _detail_matched(theirs_shape, len(theirs)))
+        if len(my_rows) and len(their_rows):
+            a, b = _detail_pairs(
+                _Flats.of(mine[my_rows], mine_shape[my_rows], None if mine_signs is None else mine_signs[my_rows]),
+                _Flats.of(
+                    theirs[their_rows],
+                    theirs_shape[their_rows],
+                    None if theirs_signs is None else theirs_signs[their_rows],
+                ),
+                within=False,
+                max_pairs=max_flat_pairs,
             )
             found_a.append(my_rows[a])
             found_b.append(their_rows[b])
-        flat_mine, flat_theirs = flat_mine & ~my_detail, flat_theirs & ~their_detail
-    # Blank pictures: each of mine against the range of their levels within FLAT_MEAN_DISTANCE,
+        level_mine = flat_mine & _level_matched(mine_shape, len(mine))
+        level_theirs = flat_theirs & _level_matched(theirs_shape, len(theirs))
+    # Each of mine under BLANK_STD against the range of their levels within FLAT_MEAN_DISTANCE,
     # in every hue grid.
-    my_shape = mine_shape[flat_mine] if both and mine_shape is not None else None
-    their_shape = theirs_shape[flat_theirs] if both and theirs_shape is not None else None
-    my_rows, all_their_rows = np.flatnonzero(flat_mine), np.flatnonzero(flat_theirs)
+    my_shape = mine_shape[level_mine] if both and mine_shape is not None else None
+    their_shape = theirs_shape[level_theirs] if both and theirs_shape is not None else None
+    my_rows, all_their_rows = np.flatnonzero(level_mine), np.flatnonzero(level_theirs)
     for grid in _grids(my_shape):
-        level = _flat_keys(theirs[flat_theirs], their_shape, grid)
+        level = _flat_keys(theirs[level_theirs], their_shape, grid)
         order = np.argsort(level, kind="stable")
         level, their_rows = level[order], all_their_rows[order]
-        my_level = _flat_keys(mine[flat_mine], my_shape, grid)
+        my_level = _flat_keys(mine[level_mine], my_shape, grid)
         start = np.searchsorted(level, my_level - FLAT_MEAN_DISTANCE, side="left")
         count = np.searchsorted(level, my_level + FLAT_MEAN_DISTANCE, side="right") - start
         if max_flat_pairs is not None and int(count.sum()) > max_flat_pairs:
@@ -778,7 +884,7 @@ def matched_pairs_across(
         found_a.append(np.repeat(my_rows, count))
         found_b.append(their_rows[_expand_ranges(start, count)])
     # Distinct (mine, theirs) pairs: rows of two sets, so no ordering within a pair.
-    keys = np.unique(np.concatenate(found_a).astype(np.int64) << 32 | np.concatenate(found_b).astype(np.int64))
+    keys = _distinct(np.concatenate(found_a).astype(np.int64) << 32 | np.concatenate(found_b).astype(np.int64))
     if max_flat_pairs is not None and len(keys) > max_flat_pairs:
         raise TooManyPairs(len(keys))
     flats = pl.DataFrame(
@@ -836,7 +942,7 @@ def distinct_pictures(thumbs: np.ndarray, shape: np.ndarray | None = None) -> tu
     parts = [thumbs.astype(np.uint8), _hue_buckets(shape, len(thumbs)).view(np.uint8)]
     if shape is not None:
         # Flat pictures with detail are told apart by their pHashes (`_flat_links`).
-        detailed = (thumbs.std(axis=1) < FLAT_STD) & _detailed(shape)
+        detailed = (thumbs.std(axis=1) < FLAT_STD) & _detail_matched(shape, len(thumbs))
         hashes = np.where(detailed[:, None], _whole_hashes(shape), np.uint64(0))
         parts += [detailed[:, None].view(np.uint8), np.ascontiguousarray(hashes).view(np.uint8)]
     rows = np.concatenate(parts, axis=1)
@@ -925,7 +1031,9 @@ def matched_groups(
     # the first copy's signs; copies of one thumbnail rarely differ in them.)
     signs = None if signs is None else signs[first]
     flat = distinct.std(axis=1) < FLAT_STD
-    fa, fb = _flat_links(distinct[flat], shape[flat], np.flatnonzero(flat), None, chain=True)
+    fa, fb = _flat_links(
+        distinct[flat], shape[flat], None if signs is None else signs[flat], np.flatnonzero(flat), None, chain=True
+    )
     textured = np.flatnonzero(~flat)
     # Near-identical pictures (a burst of re-encodes) are linked to their leader, and searched
     # only against the pictures that lead or stand alone, never against each other: what links a
