@@ -380,3 +380,5 @@ def test_flat_pictures_with_detail_group_as_their_pairs_do(monkeypatch: pytest.M
     assert not set(groups[320:]) & set(groups[:320])
     with pytest.raises(thumbmatch.TooManyPairs):
         thumbmatch.matched_pairs(thumbs, shape, max_pairs=1000)
+    with pytest.raises(ValueError, match="shapes must be"):
+        thumbmatch.matched_groups(thumbs, shape[:, :5])

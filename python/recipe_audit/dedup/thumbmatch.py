@@ -307,6 +307,11 @@ _DETAIL = 5
 _HASHES = slice(6, 10)
 
 
+def _check_shapes(*shapes: np.ndarray | None) -> None:
+    if any(shape is not None and (shape.ndim != 2 or shape.shape[1] != SHAPE_COLUMNS) for shape in shapes):
+        raise ValueError(f"shapes must be (n, {SHAPE_COLUMNS}) arrays, as `shapes` makes them")
+
+
 def _level_matched(shape: np.ndarray | None, n: int) -> np.ndarray:
     """Which flat pictures match by level and hue (`BLANK_STD`; all, where shapes are unknown)."""
     if shape is None:
@@ -781,6 +786,7 @@ def matched_pairs(
         linked to their neighbour in mean only, in each hue grid (same groups, at most
         len(HUE_GRIDS) * n pairs).
     """
+    _check_shapes(shape)
     candidate_distance = CANDIDATE_DISTANCE if candidate_distance is None else candidate_distance
     min_correlation = MIN_CORRELATION if min_correlation is None else min_correlation
     std = thumbs.std(axis=1)
@@ -840,6 +846,7 @@ def matched_pairs_across(
         pictures), ``mirrored``, sorted by ``a``, ``b``. Every flat pair is listed; past
         `max_flat_pairs` of them, `TooManyPairs` is raised instead.
     """
+    _check_shapes(mine_shape, theirs_shape)
     candidate_distance = CANDIDATE_DISTANCE if candidate_distance is None else candidate_distance
     min_correlation = MIN_CORRELATION if min_correlation is None else min_correlation
     flat_mine, flat_theirs = mine.std(axis=1) < FLAT_STD, theirs.std(axis=1) < FLAT_STD
@@ -1023,6 +1030,7 @@ def matched_groups(
     `chunk_size`, the textured pictures are searched as tiles of two chunks each, handed to
     `run_tiles` (arguments for `tile_links`, after `put`; e.g. Ray tasks): the same groups.
     """
+    _check_shapes(shape)
     distinct, which, first = distinct_pictures(thumbs, shape)
     n, k = len(thumbs), len(distinct)
     shape = np.full((k, SHAPE_COLUMNS), np.nan) if shape is None else shape[first]
