@@ -1,7 +1,7 @@
 """Links through the flat-picture rule, true and false, and what would tell them apart: a study for
 issue 16 on the telescope pictures of the unseen sources (BENCHMARKS.md, "Sources never seen").
 
-    python -m benches.studies.dup_flat_detail /tmp/dh125f    # a dup_heldout folder
+    python -m benches.studies.dup_flat_detail /tmp/dh125f [--half tuning]   # a dup_heldout folder
 
 A picture whose 16x16 thumbnail varies by less than `thumbmatch.FLAT_STD` matches other flat
 pictures by mean level and hue only, as blank frames should. A black sky with a few stars is such
@@ -19,13 +19,16 @@ stars, 831 two with stars. The rule above keeps 527 of 646 true links and 986 fa
 blank pairs); the true links it loses are crops, flips and turns of star fields, which move the
 stars. Built as `thumbmatch.BLANK_STD` and `FLAT_DETAIL_DISTANCE` (BENCHMARKS.md, "Star fields
 and galaxies on black"): this study now measures the rule in place, so its false flat links are
-the blank pairs only.
+the blank pairs only. A second table pairs every flat picture with detail of one half (how
+`FLAT_DETAIL_DISTANCE` and `FLAT_SIGN_BEYOND_CHANCE` were chosen, on seed 131's tuning half).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", type=Path, help="a dup_heldout --dir (table.parquet and its files)")
     ap.add_argument("--min-std", type=float, default=2.0, help="luma std from which a flat picture has detail")
+    ap.add_argument("--half", default="tuning", help="the half whose flat pictures with detail are paired")
     args = ap.parse_args()
     table = pl.read_parquet(args.folder / "table.parquet")
     files = recipe_audit.scan(table["path"].to_list(), progress=False).join(
@@ -93,6 +97,40 @@ def main() -> None:
     lost = ~false & both_detailed & (distance > 14)
     edits = files["transform"].to_numpy()
     print(f"\ntrue links lost at 14 bits, by edit: {Counter([*edits[a[lost]], *edits[b[lost]]]).most_common(8)}")
+    detail_pairs_table(
+        files.filter(pl.col("path").is_in(table.filter(pl.col("half") == args.half)["path"].implode())), is_true
+    )
+
+
+def detail_pairs_table(files: pl.DataFrame, is_true: Callable[[str, str], bool]) -> None:
+    """Every pair of flat pictures with detail (`thumbmatch.DETAIL_STD`), true or false: their
+    pHash distance (directly or through a mirror image) and how far their whole sign maps agree
+    beyond chance, then what each pair of bars keeps (BENCHMARKS.md, "Star fields and galaxies
+    on black")."""
+    thumbs, shape, signs = thumbmatch.thumbnails(files), thumbmatch.shapes(files), thumbmatch.sign_maps(files)
+    rows = np.flatnonzero((thumbs.std(axis=1) < thumbmatch.FLAT_STD) & thumbmatch._detail_matched(shape, files.height))
+    hashes, paths = thumbmatch._whole_hashes(shape), files["path"].to_numpy()
+    a, b = (np.array(x, np.int64) for x in zip(*itertools.combinations(rows, 2), strict=True))
+    bits = thumbmatch._bit_counts
+    direct = bits(hashes[a, 0] ^ hashes[b, 0])
+    mirrored = np.minimum(bits(hashes[a, 1] ^ hashes[b, 0]), bits(hashes[a, 0] ^ hashes[b, 1]))
+    theirs = signs[b]
+    theirs[mirrored < direct] = theirs[mirrored < direct][:, thumbmatch._MIRROR_CELLS]
+    beyond = np.nan_to_num(thumbmatch._signs_beyond_chance(signs[a], theirs), nan=1.0)
+    distance = np.minimum(direct, mirrored)
+    true = np.array([is_true(paths[i], paths[j]) for i, j in zip(a, b, strict=True)], dtype=bool)
+    print(f"\n{len(rows)} flat pictures with detail, {len(a)} pairs, {int(true.sum())} true\n")
+    print("| pairs | pHash distance (5/25/50/75/95%) | signs beyond chance |\n|---|---|---|")
+    for name, part in (("true", true), ("false", ~true)):
+        print(f"| {name} | {_quantiles(distance[part])} | {_quantiles(beyond[part])} |")
+    print("\n| pHash bar | signs bar | true kept | false kept |\n|---|---|---|---|")
+    for bar in (14, 18, 22, 26):
+        for sign_bar in (-1.0, 0.1, 0.2, 0.32):
+            kept = (distance <= bar) & (beyond >= sign_bar)
+            print(
+                f"| {bar} | {'none' if sign_bar < 0 else sign_bar} | {int((kept & true).sum())}/{int(true.sum())} "
+                f"| {int((kept & ~true).sum())}/{int((~true).sum())} |"
+            )
 
 
 if __name__ == "__main__":
