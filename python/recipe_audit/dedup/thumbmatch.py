@@ -400,6 +400,9 @@ def _sign_points(window: int, band: int) -> np.ndarray:
     return yi * s + xi
 
 
+_BAND_KEY = 1 << 16  # (window, band) as one integer: bands are a few dozen either way of 0
+
+
 def _by_window(
     other: np.ndarray, window: np.ndarray, theirs_bands: np.ndarray | None
 ) -> Iterable[tuple[int, int, np.ndarray]]:
@@ -407,8 +410,15 @@ def _by_window(
     band counts for turned windows only (axis-aligned ones do not depend on it)."""
     band = np.zeros(len(other), np.int64) if theirs_bands is None else theirs_bands[other]
     band = np.where(window >= _ALIGNED, band, 0)
-    for w, b in np.unique(np.stack([window, band], axis=1), axis=0):
-        yield int(w), int(b), np.flatnonzero((window == w) & (band == b))
+    # One sort of a (window, band) key, not a search of every candidate per window: np.unique
+    # over rows took a tenth of find_duplicates' time.
+    key = window.astype(np.int64) * _BAND_KEY + (band.astype(np.int64) + _BAND_KEY // 2)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else np.zeros(0, np.int64)
+    for start, end in zip(starts, [*starts[1:], len(order)], strict=True):
+        value = int(ordered[start])
+        yield value // _BAND_KEY, value % _BAND_KEY - _BAND_KEY // 2, order[start:end]
 
 
 _MIRROR_CELLS = np.arange(THUMB_SIDE * THUMB_SIDE).reshape(THUMB_SIDE, THUMB_SIDE)[:, ::-1].ravel()
