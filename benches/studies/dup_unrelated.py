@@ -48,7 +48,7 @@ def main() -> None:
     print(f"largest group: {sizes.max()} files from {largest['source'].n_unique()} sources")
     # Blank pictures (flat, pixel std under BLANK_STD) match by level: two black crops of different
     # photographs are the same picture to the rule, as intended, and false to strict precision.
-    blank = (thumbs.std(axis=1) < thumbmatch.FLAT_STD) & (np.nan_to_num(shape[:, 5], nan=0.0) < thumbmatch.BLANK_STD)
+    blank = (thumbs.std(axis=1) < thumbmatch.FLAT_STD) & thumbmatch._level_matched(shape, len(shape))
     both_blank = cross & blank[pairs["a"].to_numpy()] & blank[pairs["b"].to_numpy()]
     rest = int(cross.sum() - both_blank.sum())
     print(

@@ -8,7 +8,7 @@ to see both halves on crops never looked at. Prints markdown tables (BENCHMARKS.
 held out"):
 
 1. per half and source kind (photo, art, paper, rendered text), the share of ordinary pictures with
-   any flag (and with the crops that are blank frames pixel for pixel, `BLANK_STD`, counted
+   any flag (and with the crops that are blank frames pixel for pixel, `BLANK_CROP_STD`, counted
    apart) and per flag (``grayscale`` is not counted on gray sources: they are gray), then the
    photographs by how they were made (plain crops, flattest crops, fog, night, gray, text pages),
    and every flagged photograph with its values;
@@ -37,7 +37,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-BLANK_STD = 1.0
+BLANK_CROP_STD = 1.0
 """Luma std under which an ordinary crop is a blank frame pixel for pixel (the flattest crop of a
 black sky: std 0.0-0.7), as the planted ``low_information`` frames are (0.0-0.7): no rule can
 tell the two apart, so their flags are counted apart too."""
@@ -46,7 +46,7 @@ tell the two apart, so their flags are counted apart too."""
 def ordinary_table(o: pl.DataFrame) -> str:
     gray_sources = {p.name for p in sources.library() if p.gray}
     o = o.with_columns(grayscale=pl.col("grayscale") & ~pl.col("source").is_in(list(gray_sources)))
-    o = o.with_columns(any=pl.any_horizontal(FLAGS), blank=pl.col("std") < BLANK_STD)
+    o = o.with_columns(any=pl.any_horizontal(FLAGS), blank=pl.col("std") < BLANK_CROP_STD)
     lines = [
         "| half | source kind | pictures | any flag | blank crops, flagged | any flag, blank crops apart | "
         + " | ".join(FLAGS)

@@ -440,15 +440,20 @@ def _agreements(
     mine[mirrored] = mine[mirrored][:, _MIRROR_CELLS]
     out, chance = np.empty(len(query), np.float32), np.empty(len(query), np.float32)
     for w, b, at in _by_window(other, window, theirs_bands):
-        theirs = theirs_signs[other[at]][:, _sign_points(w, b)]
-        out[at] = (theirs == mine[at]).mean(axis=1)
-        mine_positive, theirs_positive = mine[at].mean(axis=1), theirs.mean(axis=1)
-        chance[at] = mine_positive * theirs_positive + (1 - mine_positive) * (1 - theirs_positive)
+        out[at], chance[at] = _agreement_and_chance(mine[at], theirs_signs[other[at]][:, _sign_points(w, b)])
     # A row without signs is UNKNOWN_SIGNS throughout: its first cell tells (no second gather of
     # every candidate's 256 cells).
     unknown = (mine[:, 0] == UNKNOWN_SIGNS) | (theirs_signs[other, 0] == UNKNOWN_SIGNS)
     out[unknown] = chance[unknown] = np.nan
     return out, chance
+
+
+def _agreement_and_chance(mine: np.ndarray, theirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of two (n, 256) sign maps: the share of signs that agree, and the share two maps with
+    as many positive signs agree on by chance."""
+    mine_positive, theirs_positive = mine.mean(axis=1), theirs.mean(axis=1)
+    chance = mine_positive * theirs_positive + (1 - mine_positive) * (1 - theirs_positive)
+    return (mine == theirs).mean(axis=1), chance
 
 
 def _window_hashes(
@@ -648,9 +653,7 @@ def _flat_pairs(
 def _signs_beyond_chance(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
     """Per row, the share of the agreement two sign maps leave to chance that they reach; NaN where
     either is unknown or chance leaves nothing (both maps all one sign)."""
-    agree = (mine == theirs).mean(axis=1)
-    mine_positive, theirs_positive = mine.mean(axis=1), theirs.mean(axis=1)
-    chance = mine_positive * theirs_positive + (1 - mine_positive) * (1 - theirs_positive)
+    agree, chance = _agreement_and_chance(mine, theirs)
     with np.errstate(divide="ignore", invalid="ignore"):
         beyond = np.where(chance < 1 - 1e-9, (agree - chance) / (1 - chance), np.nan)
     beyond[(mine[:, 0] == UNKNOWN_SIGNS) | (theirs[:, 0] == UNKNOWN_SIGNS)] = np.nan
