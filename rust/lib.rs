@@ -9,6 +9,7 @@ pub mod progress;
 pub mod ranking;
 pub mod scan;
 pub mod walk;
+pub mod windowmatch;
 
 use decode::outcome::Limits;
 use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2};
@@ -688,6 +689,98 @@ fn hamming_pairs_across<'py>(
     Ok(pair_columns(py, pairs))
 }
 
+/// Columns (whole hash, mirror hash, every window's hash) of thumbnails.
+type HashColumns<'py> = (
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u64>>,
+);
+
+/// Every window's hash of each thumbnail (`windowmatch::hashes`): flat thumbnails (256 values a
+/// row), each row's band, the variant table (`per_band` variants a band) and the variants' taps.
+#[pyfunction]
+fn window_hashes<'py>(
+    py: Python<'py>,
+    thumbs: PyReadonlyArray1<'py, f32>,
+    bands: PyReadonlyArray1<'py, u16>,
+    variants: PyReadonlyArray1<'py, u16>,
+    per_band: usize,
+    tap_cells: PyReadonlyArray1<'py, u16>,
+    tap_weights: PyReadonlyArray1<'py, f32>,
+) -> PyResult<HashColumns<'py>> {
+    let (thumbs, bands, variants) = (thumbs.as_slice()?, bands.as_slice()?, variants.as_slice()?);
+    let windows = windowmatch::Windows {
+        tap_cells: tap_cells.as_slice()?,
+        tap_weights: tap_weights.as_slice()?,
+        sign_cells: &[],
+    };
+    let hashes = py
+        .detach(|| windowmatch::hashes(thumbs, bands, variants, per_band, &windows))
+        .map_err(PyValueError::new_err)?;
+    Ok((
+        PyArray1::from_vec(py, hashes.whole),
+        PyArray1::from_vec(py, hashes.mirror),
+        PyArray1::from_vec(py, hashes.index),
+    ))
+}
+
+/// Columns (correlation, agreement, chance) of window candidates.
+type ScoreColumns<'py> = (
+    Bound<'py, PyArray1<f32>>,
+    Bound<'py, PyArray1<f32>>,
+    Bound<'py, PyArray1<f32>>,
+);
+
+/// The near-duplicate rule's two scores per window candidate (`windowmatch`): flat arrays of
+/// 256 values a row (the queries' whole DCT coefficients, the others' thumbnails, both sides'
+/// signs or None), the window variants' taps and sign cells, and the candidates.
+#[pyfunction]
+#[pyo3(signature = (mine, theirs, mine_signs, theirs_signs, tap_cells, tap_weights, sign_cells, query, mirrored, other, variant))]
+#[allow(clippy::too_many_arguments)]
+fn window_scores<'py>(
+    py: Python<'py>,
+    mine: PyReadonlyArray1<'py, f32>,
+    theirs: PyReadonlyArray1<'py, f32>,
+    mine_signs: Option<PyReadonlyArray1<'py, u8>>,
+    theirs_signs: Option<PyReadonlyArray1<'py, u8>>,
+    tap_cells: PyReadonlyArray1<'py, u16>,
+    tap_weights: PyReadonlyArray1<'py, f32>,
+    sign_cells: PyReadonlyArray1<'py, u16>,
+    query: PyReadonlyArray1<'py, u32>,
+    mirrored: PyReadonlyArray1<'py, bool>,
+    other: PyReadonlyArray1<'py, u32>,
+    variant: PyReadonlyArray1<'py, u16>,
+) -> PyResult<ScoreColumns<'py>> {
+    let mine_signs = mine_signs.as_ref().map(|a| a.as_slice()).transpose()?;
+    let theirs_signs = theirs_signs.as_ref().map(|a| a.as_slice()).transpose()?;
+    let mine = windowmatch::Side {
+        values: mine.as_slice()?,
+        signs: mine_signs,
+    };
+    let theirs = windowmatch::Side {
+        values: theirs.as_slice()?,
+        signs: theirs_signs,
+    };
+    let windows = windowmatch::Windows {
+        tap_cells: tap_cells.as_slice()?,
+        tap_weights: tap_weights.as_slice()?,
+        sign_cells: sign_cells.as_slice()?,
+    };
+    let candidates = windowmatch::Candidates {
+        query: query.as_slice()?,
+        mirrored: mirrored.as_slice()?,
+        other: other.as_slice()?,
+        variant: variant.as_slice()?,
+    };
+    windowmatch::check(&mine, &theirs, &windows, &candidates).map_err(PyValueError::new_err)?;
+    let scores = py.detach(|| windowmatch::score(&mine, &theirs, &windows, &candidates));
+    Ok((
+        PyArray1::from_vec(py, scores.correlation),
+        PyArray1::from_vec(py, scores.agreement),
+        PyArray1::from_vec(py, scores.chance),
+    ))
+}
+
 /// Connected components of the within-`radius` graph: per hash, the smallest index in its group.
 #[pyfunction]
 fn hamming_groups<'py>(
@@ -811,6 +904,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(list_files, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_pairs_across, m)?)?;
+    m.add_function(wrap_pyfunction!(window_scores, m)?)?;
+    m.add_function(wrap_pyfunction!(window_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_groups, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_groups_with_mirrors, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_forest_across, m)?)?;

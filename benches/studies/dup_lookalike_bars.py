@@ -48,7 +48,7 @@ NARROW = sorted(
 def banded_share(thumbs: np.ndarray) -> np.ndarray:
     """Per thumbnail, the share of its weighted AC energy (as the rule correlates it) in the first
     row or the first column of its DCT, whichever is larger."""
-    whole = thumbmatch._unit_ac(thumbs.astype(np.float32) @ thumbmatch._maps()[0].T)
+    whole = thumbmatch._unit_ac(thumbs.astype(np.float32) @ thumbmatch._whole_map().T)
     energy = (whole**2).reshape(-1, thumbmatch._GRID, thumbmatch._GRID)
     return np.maximum(energy[:, :, 0].sum(axis=1), energy[:, 0, :].sum(axis=1))
 

@@ -43,6 +43,27 @@ def hamming_pairs(
 def hamming_pairs_across(
     queries: npt.NDArray[np.uint64], index: npt.NDArray[np.uint64], radius: int
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...
+def window_hashes(
+    thumbs: npt.NDArray[np.float32],
+    bands: npt.NDArray[np.uint16],
+    variants: npt.NDArray[np.uint16],
+    per_band: int,
+    tap_cells: npt.NDArray[np.uint16],
+    tap_weights: npt.NDArray[np.float32],
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+def window_scores(
+    mine: npt.NDArray[np.float32],
+    theirs: npt.NDArray[np.float32],
+    mine_signs: npt.NDArray[np.uint8] | None,
+    theirs_signs: npt.NDArray[np.uint8] | None,
+    tap_cells: npt.NDArray[np.uint16],
+    tap_weights: npt.NDArray[np.float32],
+    sign_cells: npt.NDArray[np.uint16],
+    query: npt.NDArray[np.uint32],
+    mirrored: npt.NDArray[np.bool_],
+    other: npt.NDArray[np.uint32],
+    variant: npt.NDArray[np.uint16],
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
 def hamming_groups(hashes: npt.NDArray[np.uint64], radius: int) -> npt.NDArray[np.uint32]: ...
 def hamming_forest_across(
     queries: npt.NDArray[np.uint64], index: npt.NDArray[np.uint64], radius: int
@@ -158,4 +179,6 @@ __all__ = [
     "scan_bytes",
     "scan_paths",
     "ranked_rows",
+    "window_hashes",
+    "window_scores",
 ]

@@ -28,7 +28,7 @@ def weighted_ac(thumbs: np.ndarray, below: int = 10) -> np.ndarray:
     its windows read (frequencies under 10 per side; the code keeps 12)."""
     index = np.arange(256)
     band = (index // 16 < below) & (index % 16 < below)
-    return thumbmatch._unit_ac((thumbs.astype(np.float32) @ thumbmatch._maps()[0].T) * band)
+    return thumbmatch._unit_ac((thumbs.astype(np.float32) @ thumbmatch._whole_map().T) * band)
 
 
 def test_the_scan_stores_codes_that_decode_to_the_picture(photos: list[Path], raw: np.ndarray) -> None:

@@ -281,31 +281,80 @@ def test_a_window_match_needs_its_finer_layout_to_agree() -> None:
     assert not stands(5, 0.9, low, chance=0.3)
 
 
+def _scored(
+    mine_thumb: np.ndarray,
+    theirs_thumb: np.ndarray,
+    window: int,
+    *,
+    mirrored: bool = False,
+    band: int = 0,
+    signs: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[float, float, float]:
+    """(correlation, agreement, chance) of one candidate: mine whole against theirs' window."""
+    candidates = pl.DataFrame({"query": [0], "mirrored": [mirrored], "other": [0], "window": [window]})
+    scored = thumbmatch._with_correlations(
+        candidates, mine_thumb[None].astype(np.float32), theirs_thumb[None].astype(np.float32), np.array([band]), signs
+    )
+    return scored["correlation"][0], scored["agreement"][0], scored["chance"][0]
+
+
+def test_window_scores_are_the_dense_correlation_of_the_sampled_window() -> None:
+    """The kernel's correlation equals the plain computation: sample the window (bilinear, turned
+    in the picture's aspect band), take its 2-D DCT, weigh, and correlate with the query's."""
+    rng = np.random.default_rng(5)
+    c = thumbmatch._dct_matrix(16)
+    dct2 = np.kron(c, c)
+    for window, band, mirrored in [(0, 0, False), (7, 0, True), (30, 3, False), (50, 0, False), (53, -4, True)]:
+        mine, theirs = rng.uniform(0, 255, (2, 256))
+        x, y, degrees = thumbmatch.WINDOWS[window]
+        aspect = float(np.exp(band * thumbmatch.ASPECT_STEP)) if window >= thumbmatch._ALIGNED else 1.0
+        theirs_coefficients = dct2 @ (thumbmatch._sampling(x, y, degrees, aspect) @ theirs)
+        mine_coefficients = dct2 @ mine * (thumbmatch._MIRROR_SIGN if mirrored else 1.0)
+        expected = float(
+            np.dot(thumbmatch._unit_ac(mine_coefficients[None])[0], thumbmatch._unit_ac(theirs_coefficients[None])[0])
+        )
+        correlation, agreement, _ = _scored(mine, theirs, window, mirrored=mirrored, band=band)
+        assert abs(correlation - expected) < 1e-4, (window, band, correlation, expected)
+        assert np.isnan(agreement), "no signs given"
+    # A picture seen through one of its own windows correlates with it at 1 (the window is the
+    # picture the query shows).
+    picture = rng.uniform(0, 255, 256)
+    seen = thumbmatch._sampling(*thumbmatch.WINDOWS[12]) @ picture
+    assert _scored(seen, picture, 12)[0] > 0.999
+
+
 def test_sign_agreement_reads_the_other_picture_at_the_matched_window() -> None:
     """A query's signs against a window of the other's: all agree when the other is the query
     seen through that window, about half for unrelated signs; a mirror match flips the query."""
     rng = np.random.default_rng(3)
-    other = rng.integers(0, 2, (1, 256), dtype=np.uint8)
+    thumb = rng.uniform(0, 255, 256)
+    other = rng.integers(0, 2, 256, dtype=np.uint8)
     window = 1  # the left 94% of the width, the whole height
-    query = other[:, thumbmatch._sign_points(window, 0)]  # the other seen through the window
-    one = np.array([0])
-    agree, _ = thumbmatch._agreements(query, other, one, np.array([False]), one, np.array([window]))
-    assert agree[0] == 1.0
-    mirrored, _ = thumbmatch._agreements(
-        query[:, thumbmatch._MIRROR_CELLS], other, one, np.array([True]), one, np.array([window])
-    )
-    assert mirrored[0] == 1.0
-    unrelated, chance = thumbmatch._agreements(
-        query, rng.integers(0, 2, (1, 256), dtype=np.uint8), one, np.array([False]), one, np.array([window])
-    )
-    assert 0.3 < unrelated[0] < 0.7 and 0.45 < chance[0] < 0.55
+    query = other[thumbmatch._sign_points(window, 0)]  # the other seen through the window
+
+    def agreement(mine: np.ndarray, theirs: np.ndarray, window: int, mirrored: bool = False) -> tuple[float, float]:
+        _, agree, chance = _scored(thumb, thumb, window, mirrored=mirrored, signs=(mine[None], theirs[None]))
+        return agree, chance
+
+    assert agreement(query, other, window)[0] == 1.0
+    assert agreement(query[thumbmatch._MIRROR_CELLS], other, window, mirrored=True)[0] == 1.0
+    unrelated, chance = agreement(query, rng.integers(0, 2, 256, dtype=np.uint8), window)
+    assert 0.3 < unrelated < 0.7 and 0.45 < chance < 0.55
     # Sparse maps (a black sky signs negative): unrelated ones agree by chance, and chance says so.
     sparse = (rng.random((2, 256)) < 0.15).astype(np.uint8)
-    agree, chance = thumbmatch._agreements(sparse[:1], sparse[1:], one, np.array([False]), one, np.array([0]))
-    assert agree[0] > thumbmatch.MIN_SIGN_AGREEMENT and abs(agree[0] - chance[0]) < 0.1
-    unknown = np.full((1, 256), thumbmatch.UNKNOWN_SIGNS, np.uint8)
-    found = thumbmatch._agreements(query, unknown, one, np.array([False]), one, np.array([window]))
-    assert np.isnan(found[0][0]) and np.isnan(found[1][0])
+    agree, chance = agreement(sparse[0], sparse[1], 0)
+    assert agree > thumbmatch.MIN_SIGN_AGREEMENT and abs(agree - chance) < 0.1
+    unknown = np.full(256, thumbmatch.UNKNOWN_SIGNS, np.uint8)
+    assert all(np.isnan(v) for v in agreement(query, unknown, window))
+    assert all(np.isnan(v) for v in agreement(unknown, other, window))
+
+
+def test_window_kernels_refuse_rows_out_of_range() -> None:
+    """A candidate naming a row the arrays do not hold is a clear error, not a crash."""
+    candidates = pl.DataFrame({"query": [0], "mirrored": [False], "other": [3], "window": [0]})
+    thumbs = np.zeros((2, 256), np.float32)
+    with pytest.raises(ValueError, match="other 3 is out of range"):
+        thumbmatch._with_correlations(candidates, thumbs, thumbs)
 
 
 def _structured() -> np.ndarray:

@@ -189,39 +189,37 @@ def _window_points(
     return px, py
 
 
-def _sampling(x: tuple[float, float], y: tuple[float, float], degrees: float, aspect: float = 1.0) -> np.ndarray:
-    """(GRID*GRID, THUMB_SIDE**2): bilinear samples of a window, turned about its centre. The turn
-    is in the picture's pixels: `aspect` (width / height) undoes the thumbnail's squashing, which
-    would otherwise shear a turned window of a non-square picture."""
+def _taps(
+    x: tuple[float, float], y: tuple[float, float], degrees: float, aspect: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(GRID*GRID, 4) cells and (GRID*GRID, 4) weights: the bilinear taps of a window's sample
+    points into a THUMB_SIDE-square picture, turned about its centre. The turn is in the
+    picture's pixels: `aspect` (width / height) undoes the thumbnail's squashing, which would
+    otherwise shear a turned window of a non-square picture."""
     s = THUMB_SIDE
     px, py = _window_points(x, y, degrees, aspect)
     x0, y0 = np.floor(px).astype(int), np.floor(py).astype(int)
     x1, y1 = np.minimum(x0 + 1, s - 1), np.minimum(y0 + 1, s - 1)
     wx, wy = px - x0, py - y0
-    out = np.zeros((_GRID * _GRID, s * s))
-    rows = np.arange(_GRID * _GRID)
-    for yy, xx, weight in (
-        (y0, x0, (1 - wy) * (1 - wx)),
-        (y0, x1, (1 - wy) * wx),
-        (y1, x0, wy * (1 - wx)),
-        (y1, x1, wy * wx),
-    ):
-        np.add.at(out, (rows, yy * s + xx), weight)
+    cells = np.stack([y0 * s + x0, y0 * s + x1, y1 * s + x0, y1 * s + x1], axis=1)
+    weights = np.stack([(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx], axis=1)
+    return cells, weights
+
+
+def _sampling(x: tuple[float, float], y: tuple[float, float], degrees: float, aspect: float = 1.0) -> np.ndarray:
+    """(GRID*GRID, THUMB_SIDE**2): the bilinear samples of a window (`_taps`) as a matrix."""
+    cells, weights = _taps(x, y, degrees, aspect)
+    out = np.zeros((_GRID * _GRID, THUMB_SIDE * THUMB_SIDE))
+    np.add.at(out, (np.repeat(np.arange(_GRID * _GRID), cells.shape[1]), cells.ravel()), weights.ravel())
     return out
 
 
-def _window_maps(windows: list[tuple[tuple[float, float], tuple[float, float], float]], aspect: float) -> np.ndarray:
-    """(len(windows), GRID*GRID coefficients, THUMB_SIDE**2): a thumbnail to each window's 2-D DCT."""
-    c = _dct_matrix(_GRID)
-    dct2 = np.kron(c, c)
-    return np.stack([dct2 @ _sampling(*w, aspect=aspect) for w in windows]).astype(np.float32)
-
-
 @functools.cache
-def _maps() -> np.ndarray:
-    """(windows, GRID*GRID coefficients, THUMB_SIDE**2): every window's map (the turned windows
-    for a square picture; see `_turned_maps`)."""
-    return _window_maps(WINDOWS, 1.0)
+def _whole_map() -> np.ndarray:
+    """(GRID*GRID coefficients, THUMB_SIDE**2): a thumbnail to its whole picture's 2-D DCT (the
+    first window's; `_core.window_scores` computes the others' from their taps)."""
+    c = _dct_matrix(_GRID)
+    return (np.kron(c, c) @ _sampling(*WINDOWS[0])).astype(np.float32)
 
 
 ASPECT_STEP = 0.1
@@ -237,13 +235,36 @@ def aspect_bands(shape: np.ndarray | None, n: int) -> np.ndarray:
     return np.asarray(bands.clip(-_ASPECT_BANDS, _ASPECT_BANDS), dtype=np.int64)
 
 
+_TURNED = len(WINDOWS) - _ALIGNED
+
+
+def _variants(window: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """(n,) uint16: the row of `_window_tables` for each (window, aspect band): an axis-aligned
+    window is one variant whatever the band, a turned one has one per band."""
+    turned = _ALIGNED + (band.astype(np.int64) + _ASPECT_BANDS) * _TURNED + (window - _ALIGNED)
+    return np.where(window < _ALIGNED, window, turned).astype(np.uint16)
+
+
 @functools.cache
-def _turned_maps(band: int) -> np.ndarray:
-    """(turned windows, GRID*GRID, THUMB_SIDE**2): the turned windows' maps for pictures of one
-    aspect band (`_maps` holds band 0's)."""
-    if band == 0:
-        return _maps()[_ALIGNED:]
-    return _window_maps(WINDOWS[_ALIGNED:], float(np.exp(band * ASPECT_STEP)))
+def _window_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every window variant (`_variants`) as flat arrays for `_core.window_scores`: the taps'
+    cells (uint16) and weights (float32), (variants, GRID*GRID, 4), and the nearest sign cells
+    (`_sign_points`), (variants, GRID*GRID)."""
+    variants = [(w, 0) for w in range(_ALIGNED)] + [
+        (w, band) for band in range(-_ASPECT_BANDS, _ASPECT_BANDS + 1) for w in range(_ALIGNED, len(WINDOWS))
+    ]
+    cells, weights, signs = [], [], []
+    for w, band in variants:
+        (x, y, degrees), aspect = WINDOWS[w], float(np.exp(band * ASPECT_STEP))
+        c, k = _taps(x, y, degrees, aspect)
+        cells.append(c)
+        weights.append(k)
+        signs.append(_sign_points(w, band))
+    return (
+        np.ascontiguousarray(np.stack(cells), np.uint16).ravel(),
+        np.ascontiguousarray(np.stack(weights), np.float32).ravel(),
+        np.ascontiguousarray(np.stack(signs), np.uint16).ravel(),
+    )
 
 
 _LOW_INDEX = np.array([u * _GRID + v for u in range(_LOW) for v in range(_LOW)])
@@ -400,52 +421,7 @@ def _sign_points(window: int, band: int) -> np.ndarray:
     return yi * s + xi
 
 
-_BAND_KEY = 1 << 16  # (window, band) as one integer: bands are a few dozen either way of 0
-
-
-def _by_window(
-    other: np.ndarray, window: np.ndarray, theirs_bands: np.ndarray | None
-) -> Iterable[tuple[int, int, np.ndarray]]:
-    """The candidates grouped by the window they matched: (window, aspect band, positions). The
-    band counts for turned windows only (axis-aligned ones do not depend on it)."""
-    band = np.zeros(len(other), np.int64) if theirs_bands is None else theirs_bands[other]
-    band = np.where(window >= _ALIGNED, band, 0)
-    # One sort of a (window, band) key, not a search of every candidate per window: np.unique
-    # over rows took a tenth of find_duplicates' time.
-    key = window.astype(np.int64) * _BAND_KEY + (band.astype(np.int64) + _BAND_KEY // 2)
-    order = np.argsort(key, kind="stable")
-    ordered = key[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else np.zeros(0, np.int64)
-    for start, end in zip(starts, [*starts[1:], len(order)], strict=True):
-        value = int(ordered[start])
-        yield value // _BAND_KEY, value % _BAND_KEY - _BAND_KEY // 2, order[start:end]
-
-
 _MIRROR_CELLS = np.arange(THUMB_SIDE * THUMB_SIDE).reshape(THUMB_SIDE, THUMB_SIDE)[:, ::-1].ravel()
-
-
-def _agreements(
-    mine_signs: np.ndarray,
-    theirs_signs: np.ndarray,
-    query: np.ndarray,
-    mirrored: np.ndarray,
-    other: np.ndarray,
-    window: np.ndarray,
-    theirs_bands: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per candidate, the share of the query's signs (mirrored when the match is) that agree with
-    the other's at the matched window, and the share two maps with as many positive signs agree
-    on by chance; NaN where either side's signs are unknown."""
-    mine = mine_signs[query]
-    mine[mirrored] = mine[mirrored][:, _MIRROR_CELLS]
-    out, chance = np.empty(len(query), np.float32), np.empty(len(query), np.float32)
-    for w, b, at in _by_window(other, window, theirs_bands):
-        out[at], chance[at] = _agreement_and_chance(mine[at], theirs_signs[other[at]][:, _sign_points(w, b)])
-    # A row without signs is UNKNOWN_SIGNS throughout: its first cell tells (no second gather of
-    # every candidate's 256 cells).
-    unknown = (mine[:, 0] == UNKNOWN_SIGNS) | (theirs_signs[other, 0] == UNKNOWN_SIGNS)
-    out[unknown] = chance[unknown] = np.nan
-    return out, chance
 
 
 def _agreement_and_chance(mine: np.ndarray, theirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -456,28 +432,31 @@ def _agreement_and_chance(mine: np.ndarray, theirs: np.ndarray) -> tuple[np.ndar
     return (mine == theirs).mean(axis=1), chance
 
 
-def _window_hashes(
-    thumbs: np.ndarray, bands: np.ndarray | None = None, chunk: int = 4096
-) -> tuple[np.ndarray, np.ndarray]:
+def _window_hashes(thumbs: np.ndarray, bands: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per picture: (whole hash, mirror hash) as (n, 2), and every window's hash as (n, windows),
-    the turned windows in each picture's aspect band (`aspect_bands`; square when None)."""
-    low_maps = _maps()[:, _LOW_INDEX, :]  # (W, 64, 256)
-    windows = low_maps.shape[0]
-    flat_maps = low_maps.reshape(-1, low_maps.shape[2]).T  # (256, W*64)
-    whole = np.empty((len(thumbs), 2), np.uint64)
-    index = np.empty((len(thumbs), windows), np.uint64)
-    for start in range(0, len(thumbs), chunk):
-        low = (thumbs[start : start + chunk] @ flat_maps).reshape(-1, windows, _LOW * _LOW)
-        index[start : start + chunk] = _hash(low)
-        whole[start : start + chunk, 0] = index[start : start + chunk, 0]
-        whole[start : start + chunk, 1] = _hash(low[:, 0] * _MIRROR_SIGN[_LOW_INDEX])
-    if bands is not None:
-        for band in np.unique(bands[bands != 0]):
-            rows = np.flatnonzero(bands == band)
-            turned = _turned_maps(int(band))[:, _LOW_INDEX, :]
-            low = (thumbs[rows] @ turned.reshape(-1, turned.shape[2]).T).reshape(len(rows), -1, _LOW * _LOW)
-            index[rows, _ALIGNED:] = _hash(low)
-    return whole, index
+    the turned windows in each picture's aspect band (`aspect_bands`; square when None). Each
+    window's 8x8 lowest DCT frequencies, on a grid of 1/16, against their median
+    (`_core.window_hashes`, on all cores; a row's hashes never depend on the other rows)."""
+    n = len(thumbs)
+    bands = np.zeros(n, np.int64) if bands is None else np.asarray(bands, np.int64)
+    tap_cells, tap_weights, _ = _window_tables()
+    whole, mirror, index = _core.window_hashes(
+        np.ascontiguousarray(thumbs, np.float32).ravel(),
+        (bands + _ASPECT_BANDS).astype(np.uint16),
+        _band_variants(),
+        len(WINDOWS),
+        tap_cells,
+        tap_weights,
+    )
+    return np.stack([whole, mirror], axis=1), index.reshape(n, len(WINDOWS))
+
+
+@functools.cache
+def _band_variants() -> np.ndarray:
+    """(2 * _ASPECT_BANDS + 1) * len(WINDOWS) uint16: the variant of each window, band by band."""
+    window = np.tile(np.arange(len(WINDOWS)), 2 * _ASPECT_BANDS + 1)
+    band = np.repeat(np.arange(-_ASPECT_BANDS, _ASPECT_BANDS + 1), len(WINDOWS))
+    return _variants(window, band)
 
 
 # Natural pictures carry most energy in the lowest frequencies, so a plain correlation mostly
@@ -490,27 +469,6 @@ def _unit_ac(coefficients: np.ndarray) -> np.ndarray:
     out = coefficients * _WEIGHT
     out[..., 0] = 0.0
     return out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-9)
-
-
-def _correlations(
-    mine_whole: np.ndarray,
-    theirs_thumbs: np.ndarray,
-    query: np.ndarray,
-    mirrored: np.ndarray,
-    other: np.ndarray,
-    window: np.ndarray,
-    theirs_bands: np.ndarray | None = None,
-) -> np.ndarray:
-    """Correlation of the DCT coefficients: each query's whole picture (or its mirror image; from
-    `mine_whole`, the whole pictures' coefficients) against `other`'s `window` (turned in the
-    other's aspect band), per candidate."""
-    maps = _maps()
-    mine = _unit_ac(mine_whole[query] * np.where(mirrored[:, None], _MIRROR_SIGN, np.float32(1)))
-    theirs = np.empty_like(mine)
-    for w, b, at in _by_window(other, window, theirs_bands):
-        window_map = maps[w] if w < _ALIGNED else _turned_maps(b)[w - _ALIGNED]
-        theirs[at] = _unit_ac(theirs_thumbs[other[at]] @ window_map.T)
-    return np.einsum("ij,ij->i", mine, theirs)
 
 
 def _candidates(
@@ -594,26 +552,33 @@ def _with_correlations(
     theirs: np.ndarray,
     theirs_bands: np.ndarray | None = None,
     signs: tuple[np.ndarray, np.ndarray] | None = None,
-    chunk: int = 200_000,
 ) -> pl.DataFrame:
-    """The candidates with their ``correlation`` and, from `signs` (mine, theirs: `sign_maps`),
-    their sign ``agreement`` (NaN without), computed `chunk` at a time so memory stays a few
-    hundred MB however many candidates a cluster of near-identical pictures makes."""
+    """The candidates with their ``correlation`` (each query's whole picture, or its mirror image,
+    against `other`'s `window`, turned in the other's aspect band) and, from `signs` (mine,
+    theirs: `sign_maps`), their sign ``agreement`` and its ``chance`` (NaN without, or where
+    either side's signs are unknown). The work is `_core.window_scores`, on all cores."""
     query, mirrored = candidates["query"].to_numpy(), candidates["mirrored"].to_numpy()
     other, window = candidates["other"].to_numpy(), candidates["window"].to_numpy()
-    mine_whole = mine @ _maps()[0].T
-    correlation = np.empty(candidates.height, np.float32)
-    agreement = np.full(candidates.height, np.nan, np.float32)
-    chance = np.full(candidates.height, np.nan, np.float32)
-    for start in range(0, candidates.height, chunk):
-        part = slice(start, start + chunk)
-        correlation[part] = _correlations(
-            mine_whole, theirs, query[part], mirrored[part], other[part], window[part], theirs_bands
-        )
-        if signs is not None:
-            agreement[part], chance[part] = _agreements(
-                *signs, query[part], mirrored[part], other[part], window[part], theirs_bands
-            )
+    band = np.zeros(len(other), np.int64) if theirs_bands is None else theirs_bands[other]
+    tap_cells, tap_weights, sign_cells = _window_tables()
+    mine_whole = np.asarray(mine, np.float32) @ _whole_map().T
+
+    def flat(values: np.ndarray, dtype: type) -> np.ndarray:
+        return np.ascontiguousarray(values, dtype).ravel()
+
+    correlation, agreement, chance = _core.window_scores(
+        flat(mine_whole, np.float32),
+        flat(theirs, np.float32),
+        None if signs is None else flat(signs[0], np.uint8),
+        None if signs is None else flat(signs[1], np.uint8),
+        tap_cells,
+        tap_weights,
+        sign_cells,
+        flat(query, np.uint32),
+        flat(mirrored, np.bool_),
+        flat(other, np.uint32),
+        _variants(window, band),
+    )
     return candidates.with_columns(
         correlation=pl.Series(correlation, dtype=pl.Float32),
         agreement=pl.Series(agreement, dtype=pl.Float32),
@@ -921,13 +886,27 @@ def matched_pairs_across(
     signs = None
     if mine_signs is not None and theirs_signs is not None:
         signs = (mine_signs[ours], theirs_signs[other])
-    forward = _with_correlations(
-        _candidates(m_hashes, t_hashes, candidate_distance), m, t, t_bands, signs
-    ).with_columns(a="query", b="other", window_on_b=pl.lit(True))
-    backward = _with_correlations(
-        _candidates(t_hashes, m_hashes, candidate_distance), t, m, m_bands, None if signs is None else signs[::-1]
-    ).with_columns(a="other", b="query", window_on_b=pl.lit(False))
-    candidates = _near_best(pl.concat([forward, backward]))
+    # Only the windows near each pair's best are scored (`_near_best`, as `_confirmed` judges).
+    candidates = _near_best(
+        pl.concat(
+            [
+                _candidates(m_hashes, t_hashes, candidate_distance).with_columns(
+                    a="query", b="other", window_on_b=pl.lit(True)
+                ),
+                _candidates(t_hashes, m_hashes, candidate_distance).with_columns(
+                    a="other", b="query", window_on_b=pl.lit(False)
+                ),
+            ]
+        )
+    )
+    candidates = pl.concat(
+        [
+            _with_correlations(candidates.filter("window_on_b"), m, t, t_bands, signs),
+            _with_correlations(
+                candidates.filter(~pl.col("window_on_b")), t, m, m_bands, None if signs is None else signs[::-1]
+            ),
+        ]
+    )
     confirmed = _confirmed(
         candidates,
         min_correlation,
@@ -987,7 +966,7 @@ def near_identical_leaders(thumbs: np.ndarray, shape: np.ndarray) -> np.ndarray:
     leader = np.arange(n)
     if n < 2:
         return leader
-    low = _maps()[0][_LOW_INDEX]  # (64, 256): the whole picture's low frequencies
+    low = _whole_map()[_LOW_INDEX]  # (64, 256): the whole picture's low frequencies
     whole = _hash(thumbs @ low.T)
     order = np.argsort(whole, kind="stable")
     first = np.flatnonzero(np.r_[True, whole[order][1:] != whole[order][:-1]])
@@ -996,7 +975,7 @@ def near_identical_leaders(thumbs: np.ndarray, shape: np.ndarray) -> np.ndarray:
     if len(shared) == 0:
         return leader
     rows, heads = order[shared], bucket_first[shared]
-    full = _maps()[0]
+    full = _whole_map()
     # Each bucket's first picture once, however many pictures share its hash.
     distinct_heads, head_of = np.unique(heads, return_inverse=True)
     head_units = _unit_ac(thumbs[distinct_heads] @ full.T)[head_of.ravel()]
