@@ -215,67 +215,154 @@ fn dct2(
     y
 }
 
-/// Both scores of every candidate, on all cores. Call `check` first: indices out of range panic.
-pub fn score(mine: &Side, theirs: &Side, windows: &Windows, candidates: &Candidates) -> Scores {
-    let basis = dct_basis();
-    let basis_t = transposed(&basis);
-    let weight = weights();
-    let k = candidates.query.len();
-    let mut correlation = vec![0.0f32; k];
-    let mut agreement = vec![f32::NAN; k];
-    let mut chance = vec![f32::NAN; k];
-    correlation
-        .par_iter_mut()
-        .zip(agreement.par_iter_mut().zip(chance.par_iter_mut()))
-        .enumerate()
-        .with_min_len(256)
-        .for_each(|(i, (corr, (agree, by_chance)))| {
-            let (q, o, v) = (
-                candidates.query[i] as usize,
-                candidates.other[i] as usize,
-                usize::from(candidates.variant[i]),
-            );
-            let mirrored = candidates.mirrored[i];
-            let thumb = &theirs.values[o * CELLS..(o + 1) * CELLS];
-            let window = dct2(&sample(thumb, windows, v), &basis, &basis_t);
-            let whole = &mine.values[q * CELLS..(q + 1) * CELLS];
-            let (mut dot, mut mine_norm, mut theirs_norm) = (0.0f32, 0.0f32, 0.0f32);
-            for c in 0..CELLS {
-                let a = whole[c] * weight[c] * if mirrored { mirror_sign(c) } else { 1.0 };
-                let b = window[c] * weight[c];
-                dot += a * b;
-                mine_norm += a * a;
-                theirs_norm += b * b;
-            }
-            *corr = dot / (mine_norm.sqrt().max(1e-9) * theirs_norm.sqrt().max(1e-9));
-            if let (Some(mine_signs), Some(theirs_signs)) = (mine.signs, theirs.signs) {
-                let my = &mine_signs[q * CELLS..(q + 1) * CELLS];
-                let their = &theirs_signs[o * CELLS..(o + 1) * CELLS];
-                if my[0] == UNKNOWN_SIGN || their[0] == UNKNOWN_SIGN {
-                    return;
-                }
-                let points = &windows.sign_cells[v * CELLS..(v + 1) * CELLS];
-                let (mut same, mut my_positive, mut their_positive) = (0u32, 0u32, 0u32);
-                for (p, &cell) in points.iter().enumerate() {
-                    let mine_sign = my[if mirrored { mirror_cell(p) } else { p }];
-                    let their_sign = their[usize::from(cell)];
-                    same += u32::from(mine_sign == their_sign);
-                    my_positive += u32::from(mine_sign);
-                    their_positive += u32::from(their_sign);
-                }
-                let (pm, pt) = (
-                    my_positive as f32 / CELLS as f32,
-                    their_positive as f32 / CELLS as f32,
-                );
-                *agree = same as f32 / CELLS as f32;
-                *by_chance = pm * pt + (1.0 - pm) * (1.0 - pt);
-            }
+/// One window of one picture, as every candidate that matched it sees it: its weighed DCT
+/// coefficients and their norm, and its signs at the window's points.
+struct SeenWindow {
+    coefficients: [f32; CELLS],
+    norm: f32,
+    signs: Option<([u8; CELLS], u32)>,
+}
+
+impl SeenWindow {
+    fn of(theirs: &Side, other: usize, variant: usize, windows: &Windows, dct: &Dct) -> SeenWindow {
+        let thumb = &theirs.values[other * CELLS..(other + 1) * CELLS];
+        let mut coefficients = dct2(&sample(thumb, windows, variant), &dct.basis, &dct.basis_t);
+        for (value, w) in coefficients.iter_mut().zip(&dct.weight) {
+            *value *= w;
+        }
+        let norm = coefficients
+            .iter()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt()
+            .max(1e-9);
+        let signs = theirs.signs.and_then(|signs| {
+            let their = &signs[other * CELLS..(other + 1) * CELLS];
+            (their[0] != UNKNOWN_SIGN).then(|| {
+                let points = &windows.sign_cells[variant * CELLS..(variant + 1) * CELLS];
+                let seen: [u8; CELLS] = std::array::from_fn(|p| their[usize::from(points[p])]);
+                let positive = seen.iter().map(|&s| u32::from(s)).sum();
+                (seen, positive)
+            })
         });
-    Scores {
-        correlation,
-        agreement,
-        chance,
+        SeenWindow {
+            coefficients,
+            norm,
+            signs,
+        }
     }
+
+    /// (correlation, agreement, chance) of the query's whole picture (or mirror image) with it.
+    fn score(&self, mine: &Side, query: usize, mirrored: bool, dct: &Dct) -> (f32, f32, f32) {
+        let whole = &mine.values[query * CELLS..(query + 1) * CELLS];
+        let weight = if mirrored {
+            &dct.mirror_weight
+        } else {
+            &dct.weight
+        };
+        let (mut dot, mut norm) = (0.0f32, 0.0f32);
+        for ((&value, &w), &theirs) in whole.iter().zip(weight).zip(&self.coefficients) {
+            let a = value * w;
+            dot += a * theirs;
+            norm += a * a;
+        }
+        let correlation = dot / (norm.sqrt().max(1e-9) * self.norm);
+        let (Some(my_signs), Some((their, their_positive))) = (mine.signs, &self.signs) else {
+            return (correlation, f32::NAN, f32::NAN);
+        };
+        let my = &my_signs[query * CELLS..(query + 1) * CELLS];
+        if my[0] == UNKNOWN_SIGN {
+            return (correlation, f32::NAN, f32::NAN);
+        }
+        let (mut same, mut my_positive) = (0u32, 0u32);
+        for (p, &their_sign) in their.iter().enumerate() {
+            let mine_sign = my[if mirrored { mirror_cell(p) } else { p }];
+            same += u32::from(mine_sign == their_sign);
+            my_positive += u32::from(mine_sign);
+        }
+        let (pm, pt) = (
+            my_positive as f32 / CELLS as f32,
+            *their_positive as f32 / CELLS as f32,
+        );
+        (
+            correlation,
+            same as f32 / CELLS as f32,
+            pm * pt + (1.0 - pm) * (1.0 - pt),
+        )
+    }
+}
+
+/// The DCT basis and the frequency weights, plain and for a mirror image.
+struct Dct {
+    basis: [[f32; SIDE]; SIDE],
+    basis_t: [[f32; SIDE]; SIDE],
+    weight: [f32; CELLS],
+    mirror_weight: [f32; CELLS],
+}
+
+impl Dct {
+    fn new() -> Dct {
+        let basis = dct_basis();
+        let weight = weights();
+        Dct {
+            basis,
+            basis_t: transposed(&basis),
+            weight,
+            mirror_weight: std::array::from_fn(|c| weight[c] * mirror_sign(c)),
+        }
+    }
+}
+
+/// Both scores of every candidate, on all cores. Call `check` first: indices out of range panic.
+/// Candidates are taken by the window they matched: a window of one picture is often matched by
+/// several queries (copies of one photograph, look-alikes of a plain one), and its sampling and
+/// DCT, most of the work, are done once for all of them.
+pub fn score(mine: &Side, theirs: &Side, windows: &Windows, candidates: &Candidates) -> Scores {
+    let dct = &Dct::new();
+    let k = candidates.query.len();
+    let key = |i: u32| {
+        (u64::from(candidates.other[i as usize]) << 16) | u64::from(candidates.variant[i as usize])
+    };
+    let mut order: Vec<u32> = (0..k as u32).collect();
+    order.par_sort_unstable_by_key(|&i| key(i));
+    let mut starts: Vec<usize> = (0..k)
+        .filter(|&j| j == 0 || key(order[j]) != key(order[j - 1]))
+        .collect();
+    starts.push(k);
+    let sorted: Vec<(f32, f32, f32)> = starts
+        .par_windows(2)
+        .flat_map_iter(|range| {
+            let group = &order[range[0]..range[1]];
+            let first = group[0] as usize;
+            let seen = SeenWindow::of(
+                theirs,
+                candidates.other[first] as usize,
+                usize::from(candidates.variant[first]),
+                windows,
+                dct,
+            );
+            group.iter().map(move |&i| {
+                let i = i as usize;
+                seen.score(
+                    mine,
+                    candidates.query[i] as usize,
+                    candidates.mirrored[i],
+                    dct,
+                )
+            })
+        })
+        .collect();
+    let mut scores = Scores {
+        correlation: vec![0.0; k],
+        agreement: vec![f32::NAN; k],
+        chance: vec![f32::NAN; k],
+    };
+    for (&i, &(correlation, agreement, chance)) in order.iter().zip(&sorted) {
+        let i = i as usize;
+        (scores.correlation[i], scores.agreement[i], scores.chance[i]) =
+            (correlation, agreement, chance);
+    }
+    scores
 }
 
 /// Hashed frequencies per side.

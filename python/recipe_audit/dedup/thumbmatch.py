@@ -459,6 +459,16 @@ def _band_variants() -> np.ndarray:
     return _variants(window, band)
 
 
+WindowHashes = tuple[np.ndarray, np.ndarray]
+"""(whole and mirror hashes (n, 2), every window's hash (n, windows)) of a set of thumbnails."""
+
+
+def window_hashes(thumbs: np.ndarray, shape: np.ndarray | None) -> WindowHashes:
+    """The hashes the search looks pictures up by (`_window_hashes`), turned windows in each
+    picture's aspect band (from `shapes`)."""
+    return _window_hashes(thumbs, aspect_bands(shape, len(thumbs)))
+
+
 # Natural pictures carry most energy in the lowest frequencies, so a plain correlation mostly
 # compares the broad gradient (two crops of one sky agree there). Weighing each coefficient by its
 # frequency (1 + u + v) flattens that spectrum: the details decide.
@@ -751,10 +761,12 @@ def matched_pairs(
     min_correlation: float | None = None,
     max_pairs: int | None = None,
     chain_flat: bool = False,
+    hashes: WindowHashes | None = None,
 ) -> pl.DataFrame:
     """Every pair of pictures the rule links, from their (n, 256) thumbnails and, when known,
     their `shapes` (without them shape and size are not considered) and `sign_maps` (without
-    them window matches are not checked against the finer layout).
+    them window matches are not checked against the finer layout). `hashes`, when given, are the
+    thumbnails' `window_hashes` (computed once for a chunk searched in many tiles).
 
     Returns:
         ``a``, ``b`` (row numbers, ``a < b``), ``correlation`` (of the best confirmed window; null
@@ -785,9 +797,9 @@ def matched_pairs(
     local = thumbs[textured]
     local_shape = None if shape is None else shape[textured]
     bands = aspect_bands(local_shape, len(local))
-    hashes = _window_hashes(local, bands)
+    local_hashes = _window_hashes(local, bands) if hashes is None else (hashes[0][textured], hashes[1][textured])
     candidates = _near_best(
-        _candidates(hashes, hashes, candidate_distance)
+        _candidates(local_hashes, local_hashes, candidate_distance)
         .filter(pl.col("query") != pl.col("other"))
         .with_columns(a=pl.min_horizontal("query", "other"), b=pl.max_horizontal("query", "other"))
         .with_columns(window_on_b=pl.col("other") == pl.col("b"))
@@ -814,10 +826,12 @@ def matched_pairs_across(
     candidate_distance: int | None = None,
     min_correlation: float | None = None,
     max_flat_pairs: int | None = None,
+    mine_hashes: WindowHashes | None = None,
+    theirs_hashes: WindowHashes | None = None,
 ) -> pl.DataFrame:
     """The pairs the rule links between two sets of thumbnails (each way round: a crop may be
-    on either side); shapes and `sign_maps` as in `matched_pairs` (signs count when both sides
-    have them).
+    on either side); shapes, `sign_maps` and hashes as in `matched_pairs` (signs count when both
+    sides have them).
 
     Returns:
         ``a`` (row of `mine`), ``b`` (row of `theirs`), ``correlation`` (null for two flat
@@ -882,7 +896,10 @@ def matched_pairs_across(
     m, t = mine[ours], theirs[other]
     m_bands = aspect_bands(None if mine_shape is None else mine_shape[ours], len(m))
     t_bands = aspect_bands(None if theirs_shape is None else theirs_shape[other], len(t))
-    m_hashes, t_hashes = _window_hashes(m, m_bands), _window_hashes(t, t_bands)
+    m_hashes = _window_hashes(m, m_bands) if mine_hashes is None else (mine_hashes[0][ours], mine_hashes[1][ours])
+    t_hashes = (
+        _window_hashes(t, t_bands) if theirs_hashes is None else (theirs_hashes[0][other], theirs_hashes[1][other])
+    )
     signs = None
     if mine_signs is not None and theirs_signs is not None:
         signs = (mine_signs[ours], theirs_signs[other])
@@ -985,8 +1002,20 @@ def near_identical_leaders(thumbs: np.ndarray, shape: np.ndarray) -> np.ndarray:
     return leader
 
 
-Chunk = tuple[np.ndarray, np.ndarray, np.ndarray | None]
-"""Rows of a search split in tiles: (thumbnails, shapes, sign maps or None)."""
+TILE_SIZE = 16_384
+"""Textured pictures per chunk of `matched_groups`' search, by default: a tile (one chunk, or two
+against each other) holds at most twice this many. Unrelated pictures make candidate pairs at a
+rate per pair, so one search over everything holds a number of candidates that grows with the
+square of the collection (1.6 GB at 60,000 photographs); tiles keep memory to that of one tile
+at any size, for the same groups."""
+
+Chunk = tuple[np.ndarray, np.ndarray, np.ndarray | None, WindowHashes]
+"""Rows of a search split in tiles: (thumbnails, shapes, sign maps or None, `window_hashes`)."""
+
+
+def chunk(thumbs: np.ndarray, shape: np.ndarray, signs: np.ndarray | None) -> Chunk:
+    """A `Chunk` of textured pictures, their window hashes computed once for all its tiles."""
+    return thumbs, shape, signs, window_hashes(thumbs, shape)
 
 
 def tile_links(mine: Chunk, theirs: Chunk | None, first: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -995,9 +1024,18 @@ def tile_links(mine: Chunk, theirs: Chunk | None, first: tuple[int, int]) -> tup
     row numbers are offset by `first` (the chunks' first rows). Every pair of rows is in exactly
     one tile, so the tiles' links together are the links of one search."""
     if theirs is None:
-        pairs = matched_pairs(mine[0], mine[1], signs=mine[2])
+        pairs = matched_pairs(mine[0], mine[1], signs=mine[2], hashes=mine[3])
         return pairs["a"].to_numpy().astype(np.int64) + first[0], pairs["b"].to_numpy().astype(np.int64) + first[0]
-    pairs = matched_pairs_across(mine[0], theirs[0], mine[1], theirs[1], mine_signs=mine[2], theirs_signs=theirs[2])
+    pairs = matched_pairs_across(
+        mine[0],
+        theirs[0],
+        mine[1],
+        theirs[1],
+        mine_signs=mine[2],
+        theirs_signs=theirs[2],
+        mine_hashes=mine[3],
+        theirs_hashes=theirs[3],
+    )
     return pairs["a"].to_numpy().astype(np.int64) + first[0], pairs["b"].to_numpy().astype(np.int64) + first[1]
 
 
@@ -1018,9 +1056,10 @@ def matched_groups(
 
     Identical thumbnails are one picture to the search (with the shape of the first), so are
     near-identical ones (`near_identical_leaders`), and flat pictures are linked by level here,
-    so no tile ever pairs 100,000 blank frames or a burst of re-encodes. With
-    `chunk_size`, the textured pictures are searched as tiles of two chunks each, handed to
-    `run_tiles` (arguments for `tile_links`, after `put`; e.g. Ray tasks): the same groups.
+    so no tile ever pairs 100,000 blank frames or a burst of re-encodes. The textured pictures
+    are searched in chunks of `chunk_size` (`TILE_SIZE` by default), as tiles of one chunk or two
+    handed to `run_tiles` (arguments for `tile_links`, after `put`; e.g. Ray tasks): the same
+    groups for any chunk size, in the memory of one tile.
     """
     _check_shapes(shape)
     distinct, which, first = distinct_pictures(thumbs, shape)
@@ -1042,31 +1081,31 @@ def matched_groups(
     leader = near_identical_leaders(distinct[textured], shape[textured])
     followers = np.flatnonzero(leader != np.arange(len(textured)))
     follower_rows, leader_rows = textured[followers], textured[leader == np.arange(len(textured))]
-    follower_links = [(follower_rows, textured[leader[followers]])]
-    if len(followers):
-        across = matched_pairs_across(
-            distinct[follower_rows],
-            distinct[leader_rows],
-            shape[follower_rows],
-            shape[leader_rows],
-            mine_signs=None if signs is None else signs[follower_rows],
-            theirs_signs=None if signs is None else signs[leader_rows],
-        )
-        follower_links.append((follower_rows[across["a"].to_numpy()], leader_rows[across["b"].to_numpy()]))
-    textured = leader_rows
-    size = max(1, len(textured)) if chunk_size is None else chunk_size
-    starts = list(range(0, len(textured), size))
-    chunks = [
-        put((distinct[rows], shape[rows], None if signs is None else signs[rows]))
-        for rows in (textured[s : s + size] for s in starts)
-    ]
+    size = TILE_SIZE if chunk_size is None else chunk_size
+
+    def chunks(rows: np.ndarray) -> tuple[list[int], list[Any]]:
+        starts = list(range(0, len(rows), size))
+        parts = (rows[s : s + size] for s in starts)
+        return starts, [put(chunk(distinct[r], shape[r], None if signs is None else signs[r])) for r in parts]
+
+    (leader_starts, leaders), (follower_starts, followers_chunks) = chunks(leader_rows), chunks(follower_rows)
+    # Every pair of leaders in one tile (a chunk alone, or two), every follower against every leader.
     tiles = [
-        (chunks[i], None if i == j else chunks[j], (starts[i], starts[j]))
-        for i in range(len(chunks))
-        for j in range(i, len(chunks))
+        (leaders[i], None if i == j else leaders[j], (leader_starts[i], leader_starts[j]))
+        for i in range(len(leaders))
+        for j in range(i, len(leaders))
+    ]
+    follower_tiles = [
+        (followers_chunks[i], leaders[j], (follower_starts[i], leader_starts[j]))
+        for i in range(len(followers_chunks))
+        for j in range(len(leaders))
     ]
     runner = run_tiles or (lambda work: (tile_links(*tile) for tile in work))
-    links = [*follower_links, *((textured[a], textured[b]) for a, b in runner(tiles))]
+    links = [(follower_rows, textured[leader[followers]])]
+    if follower_tiles:
+        links += [(follower_rows[a], leader_rows[b]) for a, b in runner(follower_tiles)]
+    if tiles:
+        links += [(leader_rows[a], leader_rows[b]) for a, b in runner(tiles)]
     la = np.concatenate([x for x, _ in links]).astype(np.int64)
     lb = np.concatenate([y for _, y in links]).astype(np.int64)
     # A group that hangs on a few look-alike links is cut there (`cuts`); flat pictures, linked

@@ -39,10 +39,12 @@ CHAINING_SHARE = 0.01
 """A group over this share of the distinct hashes (and over `CHAINING_MIN` of them) is logged
 as a likely chain of unrelated images."""
 CHAINING_MIN = 1_000
+JOIN_CHUNK_SIZE = 1_000_000
+"""Distinct hashes per map task of the block join, by default."""
 
 
 def near_duplicate_forest(
-    distinct: np.ndarray, engine: RayEngine, radius: int, *, chunk_size: int = 1_000_000, partitions: int | None = None
+    distinct: np.ndarray, engine: RayEngine, radius: int, *, chunk_size: int = JOIN_CHUNK_SIZE, partitions: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, JoinStats]:
     """The distributed block join over sorted distinct hashes: spanning-forest edges (indices
     into `distinct`) whose components are exactly the within-`radius` groups, and its stats.
@@ -107,7 +109,7 @@ def find_duplicates(
     hash: str = "phash",
     max_distance: int | None = None,
     exact: bool = True,
-    chunk_size: int = 1_000_000,
+    chunk_size: int | None = None,
     crops: bool | None = None,
 ) -> pl.DataFrame:
     """`recipe_audit.find_duplicates` on `engine`, with the same rule and the same frame.
@@ -122,9 +124,10 @@ def find_duplicates(
             columns the search needs are collected.
         engine: a `RayEngine`; ``engine.last_join`` holds the block join's `JoinStats` afterwards
             (None after the window rule).
-        chunk_size: pictures per chunk (window rule), or distinct hashes per map task (block
-            join: a bucket of more than ``2 * chunk_size`` hashes is hot and searched as tiles of
-            two chunks, so no task holds more).
+        chunk_size: pictures per chunk (window rule; default `thumbmatch.TILE_SIZE`: a task
+            searches one chunk or two), or distinct hashes per map task (block join; default
+            1,000,000: a bucket of more than ``2 * chunk_size`` hashes is hot and searched as
+            tiles of two chunks, so no task holds more).
         crops: ``False`` selects the single-hash search, as in `recipe_audit.find_duplicates`.
 
     Example:
@@ -135,7 +138,7 @@ def find_duplicates(
     files = _search_columns(files, hash)
     extra = [c for c in ("label", "split") if c in files.columns]
     if uses_window_rule(files, hash, max_distance, crops, None):
-        if chunk_size < 1:
+        if chunk_size is not None and chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         usable = window_rule_rows(files)
         engine.last_join = None
@@ -153,7 +156,9 @@ def find_duplicates(
     if radius >= blockjoin.BITS:
         raise ValueError("the distributed search takes max_distance up to 63 bits")
     distinct = np.unique(usable[hash].to_numpy())
-    a, b, stats = near_duplicate_forest(distinct, engine, radius, chunk_size=chunk_size)
+    a, b, stats = near_duplicate_forest(
+        distinct, engine, radius, chunk_size=JOIN_CHUNK_SIZE if chunk_size is None else chunk_size
+    )
     if stats.hot_keys.height:
         log.warning(
             "near-duplicate join: %d hot keys (largest %d hashes) salted into %d tiles",
