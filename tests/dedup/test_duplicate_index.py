@@ -221,3 +221,19 @@ def test_identical_pictures_are_searched_once_and_the_pairs_are_bounded(train_an
     assert photo_rows["match_path"].str.starts_with("ref_photo").all()
     with pytest.raises(ValueError, match="over max_pairs=100,000"):
         DuplicateIndex(reference).query(new, max_pairs=100_000)
+
+
+def test_index_searched_in_tiles_answers_as_in_one(train_and_new, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window search runs tile by tile (a chunk of queries against a chunk of the index, the
+    index's hashes made once): tiles of 7 pictures give the answer of one tile, and a second
+    query on the same index reuses its pictures and gives the same answer again."""
+    train, new, _ = train_and_new
+    whole = DuplicateIndex(train).query(new)
+    monkeypatch.setattr(recipe_audit.dedup.thumbmatch, "TILE_SIZE", 7)
+    index = DuplicateIndex(train)
+    tiled = index.query(new)
+    assert tiled.equals(whole) and tiled.height == 3
+    assert len(index._pictures.chunks) > 5  # type: ignore[union-attr]
+    assert index.query(new).equals(whole)
+    # The whole training set against itself: every file finds itself, tiles or not.
+    assert index.query(train)["path"].to_list() == train.filter(pl.col("status") == "ok").sort("path")["path"].to_list()

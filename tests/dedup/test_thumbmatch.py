@@ -431,3 +431,22 @@ def test_flat_pictures_with_detail_group_as_their_pairs_do(monkeypatch: pytest.M
         thumbmatch.matched_pairs(thumbs, shape, max_pairs=1000)
     with pytest.raises(ValueError, match="shapes must be"):
         thumbmatch.matched_groups(thumbs, shape[:, :5])
+
+
+def test_groups_are_the_same_for_any_tile_size(thumbs: np.ndarray) -> None:
+    """The search runs in tiles (leaders against leaders, followers against leaders): tiles of a
+    few pictures give the groups of one tile, with near-identical followers, crops and plain
+    frames among them."""
+    rng = np.random.default_rng(9)
+    textured = thumbs[thumbs.std(axis=1) >= 8][:30]
+    # Re-encodes (near-identical: followers), off-centre crops of some, two plain frames.
+    noisy = np.clip(textured[:10] + rng.normal(0, 0.4, (10, 256)), 0, 255).astype(np.float32)
+    crops = np.stack([thumbmatch._sampling(*thumbmatch.WINDOWS[8]) @ t for t in textured[10:20]]).astype(np.float32)
+    plain = np.full((2, 256), 120.0, np.float32)
+    batch = np.concatenate([textured, noisy, crops, plain])
+    leaders = thumbmatch.near_identical_leaders(batch[:-2], np.full((len(batch) - 2, thumbmatch.SHAPE_COLUMNS), np.nan))
+    assert (leaders != np.arange(len(batch) - 2)).sum() >= 5, "the re-encodes follow their originals"
+    one_tile = thumbmatch.matched_groups(batch)
+    assert len(np.unique(one_tile)) < len(batch) - 20, "copies, crops and plain frames are grouped"
+    for size in (1, 4, 13):
+        assert np.array_equal(thumbmatch.matched_groups(batch, chunk_size=size), one_tile), size

@@ -8,6 +8,7 @@ default (`recipe_audit.dedup.thumbmatch`), the single-hash search with `max_dist
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from pathlib import Path
@@ -34,11 +35,39 @@ _OLDER_RELEASES = {
 """Scan columns an index saved by an earlier release may lack, and what that costs its matches."""
 
 
+@dataclasses.dataclass(frozen=True)
+class _Pictures:
+    """One side of a window-rule search: its distinct pictures (`thumbmatch.distinct_pictures`:
+    ``which`` maps each file to its picture), their shapes, sign maps and window hashes, in
+    `thumbmatch.TILE_SIZE` chunks (start row, chunk)."""
+
+    which: np.ndarray
+    chunks: list[tuple[int, thumbmatch.Chunk]]
+
+    @classmethod
+    def of(cls, files: pl.DataFrame) -> _Pictures:
+        shape = thumbmatch.shapes(files)
+        pictures, which, first = thumbmatch.distinct_pictures(thumbmatch.thumbnails(files), shape)
+        shape, signs = shape[first], thumbmatch.sign_maps(files)[first]
+        size = thumbmatch.TILE_SIZE
+        return cls(
+            which,
+            [
+                (s, thumbmatch.chunk(pictures[s : s + size], shape[s : s + size], signs[s : s + size]))
+                for s in range(0, len(pictures), size)
+            ],
+        )
+
+    def __len__(self) -> int:
+        return sum(len(chunk[0]) for _, chunk in self.chunks)
+
+
 class DuplicateIndex:
     """The hashes of a reference set, queryable and saveable as Parquet.
 
-    Broken files are left out. The Rust index for each hash is built on the first query (a
-    second at most for a million files) and kept for the next ones.
+    Broken files are left out. The Rust index for each hash, and the window rule's hashes of the
+    indexed pictures, are built on the first query (a second at most for a million files; the
+    window hashes about 2 CPU-minutes and 2 KB a picture) and kept for the next ones.
 
     Example:
         >>> DuplicateIndex(recipe_audit.scan("train/")).save("train.index.parquet")   # doctest: +SKIP
@@ -50,6 +79,7 @@ class DuplicateIndex:
         self.files: pl.DataFrame = usable.select([c for c in SEARCH_COLUMNS if c in usable.columns]).sort("path")
         """The indexed files: path, content_hash, the hashes, width, height, and label/split if known."""
         self._built: dict[str, _core.HammingIndex] = {}
+        self._pictures: _Pictures | None = None
 
     def __len__(self) -> int:
         return self.files.height
@@ -170,26 +200,43 @@ class DuplicateIndex:
     def _window_matches(self, queries: pl.DataFrame, max_matches: int, max_pairs: int) -> pl.DataFrame:
         """Per query row ``q`` with a match: the window rule's matches, best first."""
         indexed = self.files.filter(pl.col("thumb").is_not_null())
-        # Identical pictures (thumbnail and hue) are searched once on each side, then expanded.
-        q_shape, i_shape = thumbmatch.shapes(queries), thumbmatch.shapes(indexed)
-        q_pictures, q_which, q_first = thumbmatch.distinct_pictures(thumbmatch.thumbnails(queries), q_shape)
-        i_pictures, i_which, i_first = thumbmatch.distinct_pictures(thumbmatch.thumbnails(indexed), i_shape)
-        q_signs, i_signs = thumbmatch.sign_maps(queries), thumbmatch.sign_maps(indexed)
-        try:
-            found = thumbmatch.matched_pairs_across(
-                q_pictures,
-                i_pictures,
-                q_shape[q_first],
-                i_shape[i_first],
-                mine_signs=q_signs[q_first],
-                theirs_signs=i_signs[i_first],
-                max_flat_pairs=max_pairs,
-            )
-        except thumbmatch.TooManyPairs as error:
-            raise ValueError(self._too_many(error.count, max_pairs)) from None
+        # Identical pictures (thumbnail and hue) are searched once on each side, then expanded; the
+        # indexed side's pictures and window hashes are made once for every query. The search runs
+        # in tiles of a chunk of each side, so memory stays that of one tile.
+        if self._pictures is None:
+            self._pictures = _Pictures.of(indexed)
+        mine, theirs = _Pictures.of(queries), self._pictures
+        q_which, i_which = mine.which, theirs.which
+        found_parts = []
+        for q_start, q_chunk in mine.chunks:
+            for i_start, i_chunk in theirs.chunks:
+                try:
+                    part = thumbmatch.matched_pairs_across(
+                        q_chunk[0],
+                        i_chunk[0],
+                        q_chunk[1],
+                        i_chunk[1],
+                        mine_signs=q_chunk[2],
+                        theirs_signs=i_chunk[2],
+                        max_flat_pairs=max_pairs,
+                        mine_hashes=q_chunk[3],
+                        theirs_hashes=i_chunk[3],
+                    )
+                except thumbmatch.TooManyPairs as error:
+                    raise ValueError(self._too_many(error.count, max_pairs)) from None
+                found_parts.append(
+                    part.with_columns(pl.col("a") + q_start, pl.col("b") + i_start).cast(
+                        {"a": pl.UInt32, "b": pl.UInt32}
+                    )
+                )
+        found = pl.concat(
+            [pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32, "correlation": pl.Float32, "mirrored": pl.Boolean})]
+            + found_parts,
+            how="vertical_relaxed",
+        )
         q_size, i_size = (
-            np.bincount(q_which, minlength=len(q_pictures)),
-            np.bincount(i_which, minlength=len(i_pictures)),
+            np.bincount(q_which, minlength=len(mine)),
+            np.bincount(i_which, minlength=len(theirs)),
         )
         # Byte-identical files always match, whichever releases measured their thumbnails.
         same_bytes = (
