@@ -229,11 +229,8 @@ class DuplicateIndex:
                         {"a": pl.UInt32, "b": pl.UInt32}
                     )
                 )
-        found = pl.concat(
-            [pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32, "correlation": pl.Float32, "mirrored": pl.Boolean})]
-            + found_parts,
-            how="vertical_relaxed",
-        )
+        empty = pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32, "correlation": pl.Float32, "mirrored": pl.Boolean})
+        found = pl.concat([empty, *found_parts], how="vertical_relaxed")
         q_size, i_size = (
             np.bincount(q_which, minlength=len(mine)),
             np.bincount(i_which, minlength=len(theirs)),
