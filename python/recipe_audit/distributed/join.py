@@ -44,7 +44,12 @@ JOIN_CHUNK_SIZE = 1_000_000
 
 
 def near_duplicate_forest(
-    distinct: np.ndarray, engine: RayEngine, radius: int, *, chunk_size: int = JOIN_CHUNK_SIZE, partitions: int | None = None
+    distinct: np.ndarray,
+    engine: RayEngine,
+    radius: int,
+    *,
+    chunk_size: int = JOIN_CHUNK_SIZE,
+    partitions: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, JoinStats]:
     """The distributed block join over sorted distinct hashes: spanning-forest edges (indices
     into `distinct`) whose components are exactly the within-`radius` groups, and its stats.
