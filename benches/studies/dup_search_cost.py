@@ -15,6 +15,8 @@ for the other), so every pair between them is unrelated. Prints:
    and CPU per pair, extrapolated to a search of 1e6, 1e7 and 1e8 unrelated pictures (the term
    that grows with the square of the collection; the part linear in it, hashing and the links
    within families of copies, is the first table's).
+3. `DuplicateIndex` of all corpora but the last, queried twice with 2,000 files of the last (the
+   second query reuses what the first built), with both builds.
 """
 
 from __future__ import annotations
@@ -43,6 +45,22 @@ print(json.dumps({"files": files.height, "cpu": time.process_time() - cpu, "wall
 """
 
 
+RUN_INDEX = """
+import json, resource, sys, time
+import polars as pl
+from recipe_audit.dedup.index import DuplicateIndex
+index = DuplicateIndex(pl.concat([pl.read_parquet(p) for p in sys.argv[2:]]))
+new = pl.read_parquet(sys.argv[1]).sample(2000, seed=1)
+out = []
+for _ in range(2):
+    cpu, wall = time.process_time(), time.time()
+    found = index.query(new)
+    out.append({"cpu": time.process_time() - cpu, "wall": time.time() - wall, "found": found.height})
+print(json.dumps({"indexed": len(index), "queries": out,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
 def scans(dirs: list[Path]) -> list[Path]:
     """Each corpus scanned once into ``scan.parquet`` beside it."""
     import recipe_audit
@@ -56,13 +74,12 @@ def scans(dirs: list[Path]) -> list[Path]:
     return out
 
 
-def run(n: int, parquets: list[Path], pythonpath: str | None) -> dict[str, float]:
+def run(script: str, args: list[str], pythonpath: str | None) -> dict:  # type: ignore[type-arg]
+    """`script` in a fresh interpreter (with `pythonpath` first on the path): its last line, as JSON."""
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    done = subprocess.run(
-        [sys.executable, "-c", RUN, str(n), *map(str, parquets)], env=env, capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -124,12 +141,21 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for n in (total // 4, total // 2, total):
         for name, path in builds:
-            r = run(n, parquets, path)
+            r = run(RUN, [str(n), *map(str, parquets)], path)
             print(
                 f"| {r['files']:,} | {name} | {r['cpu']:.1f} | {r['wall']:.1f} | {r['peak_mb']:.0f} | {r['grouped']:,} |"
             )
     if len(parquets) >= 2:
         tile_cost(parquets[0], parquets[1])
+        print("\n| build | indexed files | query | CPU s | wall s | found | peak MB |")
+        print("|---|---|---|---|---|---|---|")
+        for name, path in builds:
+            r = run(RUN_INDEX, [str(parquets[-1]), *map(str, parquets[:-1])], path)
+            for i, q in enumerate(r["queries"]):
+                print(
+                    f"| {name} | {r['indexed']:,} | {'first' if i == 0 else 'second'} | {q['cpu']:.1f} "
+                    f"| {q['wall']:.1f} | {q['found']} | {r['peak_mb']:.0f} |"
+                )
 
 
 if __name__ == "__main__":
