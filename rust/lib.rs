@@ -732,7 +732,7 @@ type ScoreColumns<'py> = (
 );
 
 /// The near-duplicate rule's two scores per window candidate (`windowmatch`): flat arrays of
-/// 256 values a row (the queries' whole DCT coefficients, the others' thumbnails, both sides'
+/// 256 values a row (both sides' thumbnails, both sides'
 /// signs or None), the window variants' taps and sign cells, and the candidates.
 #[pyfunction]
 #[pyo3(signature = (mine, theirs, mine_signs, theirs_signs, tap_cells, tap_weights, sign_cells, query, mirrored, other, variant))]

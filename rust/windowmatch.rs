@@ -55,8 +55,7 @@ impl Windows<'_> {
 
 /// One side of the candidates: per picture, CELLS values, row-major.
 pub struct Side<'a> {
-    /// The query side: each picture's whole DCT coefficients (unweighted); the other side: its
-    /// thumbnail's gray levels.
+    /// Each picture's thumbnail (gray levels).
     pub values: &'a [f32],
     /// Band-pass signs (0 or 1, `UNKNOWN_SIGN` throughout when unknown), or None.
     pub signs: Option<&'a [u8]>,
@@ -115,6 +114,12 @@ pub fn check(
         return Err(format!("a sign cell is {CELLS} or more"));
     }
     let k = candidates.query.len();
+    if u32::try_from(k).is_err() {
+        return Err(format!(
+            "{k} candidates in one call, over the {} it takes",
+            u32::MAX
+        ));
+    }
     if [
         candidates.mirrored.len(),
         candidates.other.len(),
@@ -252,9 +257,17 @@ impl SeenWindow {
         }
     }
 
-    /// (correlation, agreement, chance) of the query's whole picture (or mirror image) with it.
-    fn score(&self, mine: &Side, query: usize, mirrored: bool, dct: &Dct) -> (f32, f32, f32) {
-        let whole = &mine.values[query * CELLS..(query + 1) * CELLS];
+    /// (correlation, agreement, chance) of the query's whole picture (or mirror image) with it;
+    /// `wholes` holds the query side's whole-picture coefficients, row by row.
+    fn score(
+        &self,
+        mine: &Side,
+        wholes: &[f32],
+        query: usize,
+        mirrored: bool,
+        dct: &Dct,
+    ) -> (f32, f32, f32) {
+        let whole = &wholes[query * CELLS..(query + 1) * CELLS];
         let weight = if mirrored {
             &dct.mirror_weight
         } else {
@@ -319,6 +332,17 @@ impl Dct {
 /// DCT, most of the work, are done once for all of them.
 pub fn score(mine: &Side, theirs: &Side, windows: &Windows, candidates: &Candidates) -> Scores {
     let dct = &Dct::new();
+    // Each query's whole picture once, row by row: a row's scores never depend on which other
+    // rows share its batch (a float32 matrix product rounds by batch size).
+    let mut wholes = vec![0.0f32; mine.values.len()];
+    wholes
+        .par_chunks_mut(CELLS)
+        .zip(mine.values.par_chunks(CELLS))
+        .for_each(|(out, thumb)| {
+            let thumb: &[f32; CELLS] = thumb.try_into().expect("rows of CELLS values");
+            out.copy_from_slice(&dct2(thumb, &dct.basis, &dct.basis_t));
+        });
+    let wholes = &wholes;
     let k = candidates.query.len();
     let key = |i: u32| {
         (u64::from(candidates.other[i as usize]) << 16) | u64::from(candidates.variant[i as usize])
@@ -345,6 +369,7 @@ pub fn score(mine: &Side, theirs: &Side, windows: &Windows, candidates: &Candida
                 let i = i as usize;
                 seen.score(
                     mine,
+                    wholes,
                     candidates.query[i] as usize,
                     candidates.mirrored[i],
                     dct,
@@ -447,10 +472,16 @@ pub fn hashes(
     per_band: usize,
     windows: &Windows,
 ) -> Result<Hashes, String> {
-    if !thumbs.len().is_multiple_of(CELLS) || thumbs.len() / CELLS != bands.len() {
+    if !thumbs.len().is_multiple_of(CELLS) {
         return Err(format!(
-            "{} thumbnail values for {} bands",
-            thumbs.len(),
+            "thumbnails must hold {CELLS} values a row, not {} in all",
+            thumbs.len()
+        ));
+    }
+    if thumbs.len() / CELLS != bands.len() {
+        return Err(format!(
+            "{} thumbnails but {} bands",
+            thumbs.len() / CELLS,
             bands.len()
         ));
     }
@@ -569,7 +600,6 @@ mod tests {
     #[test]
     fn a_picture_correlates_with_itself_and_its_mirror_image() {
         let thumb = values(1, CELLS);
-        let whole: Vec<f32> = dense_dct(&thumb).iter().map(|&v| v as f32).collect();
         let mirrored_thumb: Vec<f32> = (0..CELLS).map(|c| thumb[mirror_cell(c)]).collect();
         let (cells, weights, signs) = identity();
         let windows = Windows {
@@ -582,7 +612,7 @@ mod tests {
         let mine_signs = sign_of(&thumb);
         let theirs_signs = sign_of(&both);
         let mine = Side {
-            values: &whole,
+            values: &thumb,
             signs: Some(&mine_signs),
         };
         let theirs = Side {
@@ -675,7 +705,6 @@ mod tests {
     #[test]
     fn unknown_signs_give_nan_and_bad_indices_an_error() {
         let thumb = values(3, CELLS);
-        let whole: Vec<f32> = dense_dct(&thumb).iter().map(|&v| v as f32).collect();
         let (cells, weights, signs) = identity();
         let windows = Windows {
             tap_cells: &cells,
@@ -685,7 +714,7 @@ mod tests {
         let unknown = vec![UNKNOWN_SIGN; CELLS];
         let known = vec![1u8; CELLS];
         let mine = Side {
-            values: &whole,
+            values: &thumb,
             signs: Some(&unknown),
         };
         let theirs = Side {

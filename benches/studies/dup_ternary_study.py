@@ -123,7 +123,7 @@ def band_values(g64: np.ndarray) -> np.ndarray:
 
 def gathered(values: np.ndarray, pairs: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per link (window links only are meaningful): the query's 256 values (mirrored when the match
-    was) and the other's values at the window's points, as thumbmatch._agreements reads signs."""
+    was) and the other's values at the window's points, as _core.window_scores reads signs."""
     query, other = pairs["query"].to_numpy(), pairs["other"].to_numpy()
     window, band, mirrored = pairs["window"].to_numpy(), pairs["band"].to_numpy(), pairs["mirrored"].to_numpy()
     mine = values[query].copy()

@@ -450,3 +450,23 @@ def test_groups_are_the_same_for_any_tile_size(thumbs: np.ndarray) -> None:
     assert len(np.unique(one_tile)) < len(batch) - 20, "copies, crops and plain frames are grouped"
     for size in (1, 4, 13):
         assert np.array_equal(thumbmatch.matched_groups(batch, chunk_size=size), one_tile), size
+
+
+def test_window_scores_do_not_depend_on_the_rest_of_the_batch(thumbs: np.ndarray) -> None:
+    """A candidate's scores are the same alone and among thousands of other rows: tiles of any
+    size give the same correlations, so a ranking by them (an index's `match_paths`) too."""
+    rng = np.random.default_rng(2)
+    others = rng.uniform(0, 255, (3000, 256)).astype(np.float32)
+    batch = np.concatenate([thumbs[:2], others])
+    pair = pl.DataFrame({"query": [0], "mirrored": [True], "other": [1], "window": [9]})
+    alone = thumbmatch._with_correlations(pair, thumbs[:2], thumbs[:2])["correlation"][0]
+    many = pl.DataFrame(
+        {
+            "query": np.r_[0, rng.integers(0, len(batch), 999)],
+            "mirrored": np.r_[True, rng.random(999) < 0.5],
+            "other": np.r_[1, rng.integers(0, len(batch), 999)],
+            "window": np.r_[9, rng.integers(0, len(thumbmatch.WINDOWS), 999)],
+        }
+    )
+    among = thumbmatch._with_correlations(many, batch, batch)["correlation"][0]
+    assert alone == among

@@ -76,10 +76,15 @@ class DuplicateIndex:
 
     def __init__(self, files: pl.DataFrame) -> None:
         usable = usable_rows(files, "phash")
-        self.files: pl.DataFrame = usable.select([c for c in SEARCH_COLUMNS if c in usable.columns]).sort("path")
-        """The indexed files: path, content_hash, the hashes, width, height, and label/split if known."""
+        self._files = usable.select([c for c in SEARCH_COLUMNS if c in usable.columns]).sort("path")
         self._built: dict[str, _core.HammingIndex] = {}
         self._pictures: _Pictures | None = None
+
+    @property
+    def files(self) -> pl.DataFrame:
+        """The indexed files: path, content_hash, the hashes, width, height, and label/split if
+        known (read-only: what the first query builds from them is kept)."""
+        return self._files
 
     def __len__(self) -> int:
         return self.files.height
@@ -207,10 +212,11 @@ class DuplicateIndex:
             self._pictures = _Pictures.of(indexed)
         mine, theirs = _Pictures.of(queries), self._pictures
         q_which, i_which = mine.which, theirs.which
-        found_parts = []
+        found_parts, listed = [], 0
         for q_start, q_chunk in mine.chunks:
             for i_start, i_chunk in theirs.chunks:
                 try:
+                    # The flat pairs' budget is what the tiles before left of max_pairs.
                     part = thumbmatch.matched_pairs_across(
                         q_chunk[0],
                         i_chunk[0],
@@ -218,12 +224,15 @@ class DuplicateIndex:
                         i_chunk[1],
                         mine_signs=q_chunk[2],
                         theirs_signs=i_chunk[2],
-                        max_flat_pairs=max_pairs,
+                        max_flat_pairs=max_pairs - listed,
                         mine_hashes=q_chunk[3],
                         theirs_hashes=i_chunk[3],
                     )
                 except thumbmatch.TooManyPairs as error:
-                    raise ValueError(self._too_many(error.count, max_pairs)) from None
+                    raise ValueError(self._too_many(listed + error.count, max_pairs)) from None
+                listed += part.height
+                if listed > max_pairs:
+                    raise ValueError(self._too_many(listed, max_pairs))
                 found_parts.append(
                     part.with_columns(pl.col("a") + q_start, pl.col("b") + i_start).cast(
                         {"a": pl.UInt32, "b": pl.UInt32}

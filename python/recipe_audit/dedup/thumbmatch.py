@@ -571,13 +571,12 @@ def _with_correlations(
     other, window = candidates["other"].to_numpy(), candidates["window"].to_numpy()
     band = np.zeros(len(other), np.int64) if theirs_bands is None else theirs_bands[other]
     tap_cells, tap_weights, sign_cells = _window_tables()
-    mine_whole = np.asarray(mine, np.float32) @ _whole_map().T
 
     def flat(values: np.ndarray, dtype: type) -> np.ndarray:
         return np.ascontiguousarray(values, dtype).ravel()
 
     correlation, agreement, chance = _core.window_scores(
-        flat(mine_whole, np.float32),
+        flat(mine, np.float32),
         flat(theirs, np.float32),
         None if signs is None else flat(signs[0], np.uint8),
         None if signs is None else flat(signs[1], np.uint8),
@@ -1062,6 +1061,8 @@ def matched_groups(
     groups for any chunk size, in the memory of one tile.
     """
     _check_shapes(shape)
+    if chunk_size is not None and chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
     distinct, which, first = distinct_pictures(thumbs, shape)
     n, k = len(thumbs), len(distinct)
     shape = np.full((k, SHAPE_COLUMNS), np.nan) if shape is None else shape[first]
