@@ -580,6 +580,14 @@ mod tests {
         (cells, weights, (0..CELLS as u16).collect())
     }
 
+    fn windows_of(tables: &(Vec<u16>, Vec<f32>, Vec<u16>)) -> Windows<'_> {
+        Windows {
+            tap_cells: &tables.0,
+            tap_weights: &tables.1,
+            sign_cells: &tables.2,
+        }
+    }
+
     /// The dense DCT, term by term in f64: the reference for `dct2`.
     fn dense_dct(x: &[f32]) -> Vec<f64> {
         let c = |k: usize, x: usize| {
@@ -601,12 +609,8 @@ mod tests {
     fn a_picture_correlates_with_itself_and_its_mirror_image() {
         let thumb = values(1, CELLS);
         let mirrored_thumb: Vec<f32> = (0..CELLS).map(|c| thumb[mirror_cell(c)]).collect();
-        let (cells, weights, signs) = identity();
-        let windows = Windows {
-            tap_cells: &cells,
-            tap_weights: &weights,
-            sign_cells: &signs,
-        };
+        let tables = identity();
+        let windows = windows_of(&tables);
         let both: Vec<f32> = thumb.iter().chain(&mirrored_thumb).copied().collect();
         let sign_of = |v: &[f32]| v.iter().map(|&x| u8::from(x > 127.0)).collect::<Vec<_>>();
         let mine_signs = sign_of(&thumb);
@@ -667,12 +671,8 @@ mod tests {
     #[test]
     fn hashes_are_the_low_frequencies_against_their_median() {
         let thumb = values(11, CELLS);
-        let (cells, weights, signs) = identity();
-        let windows = Windows {
-            tap_cells: &cells,
-            tap_weights: &weights,
-            sign_cells: &signs,
-        };
+        let tables = identity();
+        let windows = windows_of(&tables);
         let Hashes {
             whole,
             mirror,
@@ -705,12 +705,8 @@ mod tests {
     #[test]
     fn unknown_signs_give_nan_and_bad_indices_an_error() {
         let thumb = values(3, CELLS);
-        let (cells, weights, signs) = identity();
-        let windows = Windows {
-            tap_cells: &cells,
-            tap_weights: &weights,
-            sign_cells: &signs,
-        };
+        let tables = identity();
+        let windows = windows_of(&tables);
         let unknown = vec![UNKNOWN_SIGN; CELLS];
         let known = vec![1u8; CELLS];
         let mine = Side {

@@ -217,17 +217,7 @@ class DuplicateIndex:
             for i_start, i_chunk in theirs.chunks:
                 try:
                     # The flat pairs' budget is what the tiles before left of max_pairs.
-                    part = thumbmatch.matched_pairs_across(
-                        q_chunk[0],
-                        i_chunk[0],
-                        q_chunk[1],
-                        i_chunk[1],
-                        mine_signs=q_chunk[2],
-                        theirs_signs=i_chunk[2],
-                        max_flat_pairs=max_pairs - listed,
-                        mine_hashes=q_chunk[3],
-                        theirs_hashes=i_chunk[3],
-                    )
+                    part = thumbmatch.chunk_pairs_across(q_chunk, i_chunk, max_flat_pairs=max_pairs - listed)
                 except thumbmatch.TooManyPairs as error:
                     raise ValueError(self._too_many(listed + error.count, max_pairs)) from None
                 listed += part.height

@@ -1025,17 +1025,23 @@ def tile_links(mine: Chunk, theirs: Chunk | None, first: tuple[int, int]) -> tup
     if theirs is None:
         pairs = matched_pairs(mine[0], mine[1], signs=mine[2], hashes=mine[3])
         return pairs["a"].to_numpy().astype(np.int64) + first[0], pairs["b"].to_numpy().astype(np.int64) + first[0]
-    pairs = matched_pairs_across(
+    pairs = chunk_pairs_across(mine, theirs)
+    return pairs["a"].to_numpy().astype(np.int64) + first[0], pairs["b"].to_numpy().astype(np.int64) + first[1]
+
+
+def chunk_pairs_across(mine: Chunk, theirs: Chunk, max_flat_pairs: int | None = None) -> pl.DataFrame:
+    """`matched_pairs_across` between two chunks, with the hashes they carry."""
+    return matched_pairs_across(
         mine[0],
         theirs[0],
         mine[1],
         theirs[1],
         mine_signs=mine[2],
         theirs_signs=theirs[2],
+        max_flat_pairs=max_flat_pairs,
         mine_hashes=mine[3],
         theirs_hashes=theirs[3],
     )
-    return pairs["a"].to_numpy().astype(np.int64) + first[0], pairs["b"].to_numpy().astype(np.int64) + first[1]
 
 
 def matched_groups(
