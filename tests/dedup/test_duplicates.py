@@ -420,3 +420,20 @@ def test_files_with_the_same_bytes_group_whatever_their_rows_say(photos: list[Pa
     assert found["match_path"].to_list() == [files["path"][0]] and found["kind"].to_list() == ["exact"]
     # Unknown bytes (a hand-built frame) join nothing by bytes.
     assert recipe_audit.find_duplicates(files.with_columns(content_hash=pl.lit(None, pl.String))).height == 0
+
+
+def test_a_search_in_many_tiles_shows_its_progress(
+    example_files: pl.DataFrame, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With progress, a search of several tiles counts them on stderr (a million pictures take
+    tens of minutes); without, nothing is written; the groups are the same either way."""
+    quiet = recipe_audit.find_duplicates(example_files, progress=False)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(recipe_audit.dedup.thumbmatch, "TILE_SIZE", 10)
+    shown = recipe_audit.find_duplicates(example_files, progress=True)
+    err = capsys.readouterr().err
+    assert shown.equals(quiet)
+    last = err.rstrip("\n").split("\r")[-1]
+    done, total = last.removeprefix("near duplicates: tile ").split(",")[0].split("/")
+    assert done == total and int(total.replace(",", "")) > 3, err
+    assert err.endswith(" s\n")

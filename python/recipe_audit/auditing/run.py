@@ -111,7 +111,7 @@ def audit(
         steps.run("labels", lambda: None)
     # A frame from elsewhere may lack the layout columns: they are then unknown (null), as in a flat folder.
     files = files.with_columns(pl.lit(None, pl.String).alias(c) for c in ("label", "split") if c not in files.columns)
-    dups = steps.run("duplicates", find_duplicates, files, max_distance=max_distance)
+    dups = steps.run("duplicates", find_duplicates, files, max_distance=max_distance, progress=show)
     leaks = steps.run("leaks", find_leaks, files, dups)
     conflicts = steps.run("label conflicts", find_label_conflicts, files, dups)
     counted = (

@@ -6,6 +6,9 @@ find, grouped transitively) and runs in Rust on all cores with the GIL released.
 
 from __future__ import annotations
 
+import sys
+import time
+
 import numpy as np
 import polars as pl
 
@@ -31,6 +34,7 @@ def find_duplicates(
     against: pl.DataFrame | DuplicateIndex | None = None,
     max_matches: int = 10,
     crops: bool | None = None,
+    progress: bool | None = None,
 ) -> pl.DataFrame:
     """Group near copies of one picture, transitively; broken files left out.
 
@@ -58,6 +62,9 @@ def find_duplicates(
             of another (pHash only).
         crops: ``False`` selects the single-hash search; ``True`` insists on the default rule
             (an error when the frame has no ``thumb`` column).
+        progress: a line on stderr counting the default rule's tiles (`thumbmatch.TILE_SIZE`
+            pictures a chunk) when there is more than one: a million pictures take tens of
+            minutes. Default: when stderr is a terminal.
         against: a reference set (a scan frame, or a `DuplicateIndex` loaded from Parquet): then
             only copies of reference files are reported, one row per file of `files` (see
             `DuplicateIndex.query` for the columns; `max_matches` bounds each listing).
@@ -85,7 +92,10 @@ def find_duplicates(
     if uses_window_rule(files, hash, max_distance, crops, flips):
         usable = window_rule_rows(files)
         roots = thumbmatch.matched_groups(
-            thumbmatch.thumbnails(usable), thumbmatch.shapes(usable), signs=thumbmatch.sign_maps(usable)
+            thumbmatch.thumbnails(usable),
+            thumbmatch.shapes(usable),
+            signs=thumbmatch.sign_maps(usable),
+            on_tile=_TileProgress() if (sys.stderr.isatty() if progress is None else progress) else None,
         )
         return groups_frame(usable, roots, hash=hash, exact=exact, flips=True, extra=extra)
     if flips and hash != "phash":
@@ -97,6 +107,23 @@ def find_duplicates(
     else:
         roots = _core.hamming_groups(usable[hash].to_numpy(), radius)
     return groups_frame(usable, roots, hash=hash, exact=exact, flips=bool(flips), extra=extra)
+
+
+class _TileProgress:
+    """``near duplicates: tile 12/300, 41 s`` on stderr, redrawn in place, when there is more
+    than one tile; a newline after the last."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < 2:
+            return
+        elapsed = time.monotonic() - self.start
+        sys.stderr.write(f"\rnear duplicates: tile {done:,}/{total:,}, {elapsed:.0f} s")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
 
 
 def duplicate_pairs(

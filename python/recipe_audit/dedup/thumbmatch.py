@@ -1054,6 +1054,7 @@ def matched_groups(
     | None = None,
     put: Callable[[Any], Any] = lambda value: value,
     cut: bool = True,
+    on_tile: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Per picture, the smallest row of its group: the connected components of `matched_pairs`,
     each cut where it hangs on a few links between two densely linked parts (`cuts`; with
@@ -1064,7 +1065,8 @@ def matched_groups(
     so no tile ever pairs 100,000 blank frames or a burst of re-encodes. The textured pictures
     are searched in chunks of `chunk_size` (`TILE_SIZE` by default), as tiles of one chunk or two
     handed to `run_tiles` (arguments for `tile_links`, after `put`; e.g. Ray tasks): the same
-    groups for any chunk size, in the memory of one tile.
+    groups for any chunk size, in the memory of one tile. `on_tile(done, total)` is called as each
+    tile's links arrive (progress).
     """
     _check_shapes(shape)
     if chunk_size is not None and chunk_size < 1:
@@ -1107,12 +1109,20 @@ def matched_groups(
         for i in range(len(followers_chunks))
         for j in range(len(leaders))
     ]
-    runner = run_tiles or (lambda work: (tile_links(*tile) for tile in work))
+    run = run_tiles or (lambda work: (tile_links(*tile) for tile in work))
+    total, done = len(follower_tiles) + len(tiles), 0
+
+    def runner(work: list[tuple[Any, Any, tuple[int, int]]]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        nonlocal done
+        for found in run(work) if work else ():
+            done += 1
+            if on_tile is not None:
+                on_tile(done, total)
+            yield found
+
     links = [(follower_rows, textured[leader[followers]])]
-    if follower_tiles:
-        links += [(follower_rows[a], leader_rows[b]) for a, b in runner(follower_tiles)]
-    if tiles:
-        links += [(leader_rows[a], leader_rows[b]) for a, b in runner(tiles)]
+    links += [(follower_rows[a], leader_rows[b]) for a, b in runner(follower_tiles)]
+    links += [(leader_rows[a], leader_rows[b]) for a, b in runner(tiles)]
     la = np.concatenate([x for x, _ in links]).astype(np.int64)
     lb = np.concatenate([y for _, y in links]).astype(np.int64)
     # A group that hangs on a few look-alike links is cut there (`cuts`); flat pictures, linked
