@@ -276,7 +276,9 @@ _SHIFTS = np.arange(63, -1, -1, dtype=np.uint64)
 # Coefficients are compared on a grid of 1/16 level. A float32 product sums a row differently by
 # batch size and position (BLAS blocking), by up to about 1e-3 here; a coefficient that is exactly
 # 0 or equal to its median (a gradient, stripes, a mirror-symmetric picture) then fell on either
-# side of the median, so one picture got two hashes by what else was in the batch.
+# side of the median, so one picture got two hashes by what else was in the batch. The window
+# hashes (`_core.window_hashes`) use the same grid, row by row; this copy serves
+# `near_identical_leaders`.
 _HASH_GRID = 16.0
 
 
