@@ -471,6 +471,12 @@ def window_hashes(thumbs: np.ndarray, shape: np.ndarray | None) -> WindowHashes:
     return _window_hashes(thumbs, aspect_bands(shape, len(thumbs)))
 
 
+def _hashes_at(rows: np.ndarray, thumbs: np.ndarray, bands: np.ndarray, known: WindowHashes | None) -> WindowHashes:
+    """The window hashes of `thumbs`, rows `rows` of a set: taken from the set's `known` hashes
+    (computed once for a chunk searched in many tiles), else computed."""
+    return _window_hashes(thumbs, bands) if known is None else (known[0][rows], known[1][rows])
+
+
 # Natural pictures carry most energy in the lowest frequencies, so a plain correlation mostly
 # compares the broad gradient (two crops of one sky agree there). Weighing each coefficient by its
 # frequency (1 + u + v) flattens that spectrum: the details decide.
@@ -798,7 +804,7 @@ def matched_pairs(
     local = thumbs[textured]
     local_shape = None if shape is None else shape[textured]
     bands = aspect_bands(local_shape, len(local))
-    local_hashes = _window_hashes(local, bands) if hashes is None else (hashes[0][textured], hashes[1][textured])
+    local_hashes = _hashes_at(textured, local, bands, hashes)
     candidates = _near_best(
         _candidates(local_hashes, local_hashes, candidate_distance)
         .filter(pl.col("query") != pl.col("other"))
@@ -897,10 +903,7 @@ def matched_pairs_across(
     m, t = mine[ours], theirs[other]
     m_bands = aspect_bands(None if mine_shape is None else mine_shape[ours], len(m))
     t_bands = aspect_bands(None if theirs_shape is None else theirs_shape[other], len(t))
-    m_hashes = _window_hashes(m, m_bands) if mine_hashes is None else (mine_hashes[0][ours], mine_hashes[1][ours])
-    t_hashes = (
-        _window_hashes(t, t_bands) if theirs_hashes is None else (theirs_hashes[0][other], theirs_hashes[1][other])
-    )
+    m_hashes, t_hashes = _hashes_at(ours, m, m_bands, mine_hashes), _hashes_at(other, t, t_bands, theirs_hashes)
     signs = None
     if mine_signs is not None and theirs_signs is not None:
         signs = (mine_signs[ours], theirs_signs[other])
@@ -1007,7 +1010,7 @@ TILE_SIZE = 16_384
 """Textured pictures per chunk of `matched_groups`' search, by default: a tile (one chunk, or two
 against each other) holds at most twice this many. Unrelated pictures make candidate pairs at a
 rate per pair, so one search over everything holds a number of candidates that grows with the
-square of the collection (1.6 GB at 60,000 photographs); tiles keep memory to that of one tile
+square of the collection (1.8 GB at 60,452 files); tiles keep memory to that of one tile
 at any size, for the same groups."""
 
 Chunk = tuple[np.ndarray, np.ndarray, np.ndarray | None, WindowHashes]
