@@ -24,7 +24,15 @@ Kinds (blur radii are shares of the long side):
   highlights stay: a night scene, by the flag's definition not dark);
 - ``bright:gamma``: gamma 0.15-0.3 (the blacks stay black: by the flag's definition not bright);
 - ``grayscale:q30_50``: gray stored as RGB, JPEG q30-50 (chroma noise); ``grayscale:png``;
-- ``odd_size:square``: 8-16 px squares, PNG;
+- ``odd_size:square``: 8-16 px squares, PNG; ``odd_size:oblong_jpeg``: 8-16 x 10-24 px, JPEG;
+- ``odd_aspect:strip``: a 20-30:1 strip cut out of a photograph (not squeezed), 500-1200 px long;
+  ``odd_aspect:squeezed_png``: a crop squeezed to 20-30:1, PNG;
+- ``low_information:*``: ``black_jpeg`` / ``white_jpeg`` (frames at 0-6 / 249-255, JPEG q60-95),
+  ``solid_q20`` (one random colour, JPEG q15-25: block noise), ``solid_png_noise`` (one colour,
+  Gaussian noise of sigma 1-2), ``ramp`` (one colour plus a linear ramp of 4-8 levels across the
+  picture, the faint gradient of a studio backdrop or a blank sky);
+- ``grayscale:tinted_noise``: gray stored as RGB with chroma noise of +-1 level per channel (a
+  scanner's or a converter's rounding); ``grayscale:jpeg_l``: saved as a one-channel JPEG;
 - ``ordinary:*``: crops that must carry no flag: ``large`` (long side 1200-2400 px), ``small``
   (100-200 px), ``q15_30`` (JPEG q15-30), ``webp``, ``upscaled`` (enlarged 1.3-2x, bicubic),
   ``soft_1px`` (a Gaussian of 0.6-1.2 px: a resize or a cheap lens).
@@ -68,6 +76,21 @@ def _disk(radius: float) -> np.ndarray:
     return k / k.sum()
 
 
+def _solid(rng: np.random.Generator, color: np.ndarray, sigma: float = 0.0) -> Image.Image:
+    w, h = int(rng.integers(200, 801)), int(rng.integers(200, 801))
+    noise = rng.normal(0, sigma, (h, w, 1)) if sigma else np.zeros((h, w, 1))
+    return Image.fromarray(np.clip(color + noise + 0.5, 0, 255).astype(np.uint8))
+
+
+def _ramp(rng: np.random.Generator) -> Image.Image:
+    w, h = int(rng.integers(200, 801)), int(rng.integers(200, 801))
+    span = rng.uniform(4, 8)
+    along = np.linspace(-span / 2, span / 2, h if rng.random() < 0.5 else w)
+    ramp = along[:, None, None] if along.size == h else along[None, :, None]
+    color = rng.integers(30, 226, 3).astype(np.float64)
+    return Image.fromarray(np.clip(color + np.broadcast_to(ramp, (h, w, 1)) + 0.5, 0, 255).astype(np.uint8))
+
+
 def _gamma(image: Image.Image, g: float) -> Image.Image:
     a = np.asarray(image, dtype=np.float64) / 255
     return Image.fromarray((255 * a**g + 0.5).astype(np.uint8))
@@ -109,16 +132,42 @@ def kinds(m: Maker) -> dict[str, Callable[[], tuple[Picture, str]]]:
     """Each kind's maker: a picture and the name of its source photograph."""
     rng = m.rng
 
-    def made(fn: Callable[[Image.Image], Image.Image], fmt: str = "JPEG", quality: int | None = None, **crop):
+    def made(
+        fn: Callable[[Image.Image], Image.Image], fmt: str = "JPEG", quality: tuple[int, int] | None = None, **crop
+    ):
         def make() -> tuple[Picture, str]:
             im, source = m.crop(**crop)
-            return (fn(im), fmt, quality), source
+            drawn = None if quality is None else int(rng.integers(quality[0], quality[1] + 1))
+            return (fn(im), fmt, drawn), source
 
         return make
 
     def motion(im: Image.Image) -> Image.Image:
         k = np.full((1, max(1, round(max(im.size) * rng.uniform(0.03, 0.06)))), 1.0)
         return _kernel(im, (k if rng.random() < 0.5 else k.T) / k.size)
+
+    def strip(_: Image.Image) -> Image.Image:
+        photo = m.photos[int(rng.integers(len(m.photos)))].array
+        long_side = min(int(rng.integers(500, 1201)), max(photo.shape[:2]))
+        short = max(8, round(long_side / rng.uniform(20, 30)))
+        if photo.shape[1] >= long_side and rng.random() < 0.5:
+            y, x = int(rng.integers(0, photo.shape[0] - short + 1)), int(rng.integers(0, photo.shape[1] - long_side + 1))
+            return Image.fromarray(photo[y : y + short, x : x + long_side])
+        long_side = min(long_side, photo.shape[0])
+        y, x = int(rng.integers(0, photo.shape[0] - long_side + 1)), int(rng.integers(0, photo.shape[1] - short + 1))
+        return Image.fromarray(photo[y : y + long_side, x : x + short])
+
+    def squeezed(im: Image.Image) -> Image.Image:
+        long_side = int(rng.integers(500, 1201))
+        size = (long_side, max(8, round(long_side / rng.uniform(20, 30))))
+        return im.resize(size if rng.random() < 0.5 else size[::-1], Image.Resampling.LANCZOS)
+
+    def tinted(im: Image.Image) -> Image.Image:
+        g = np.asarray(im.convert("L"), dtype=np.int16)[..., None]
+        return Image.fromarray(np.clip(g + rng.integers(-1, 2, (*g.shape[:2], 3)), 0, 255).astype(np.uint8))
+
+    def frame(lo: int, hi: int) -> Callable[[Image.Image], Image.Image]:
+        return lambda _: _solid(rng, np.full(3, float(rng.integers(lo, hi + 1))))
 
     def upscaled(im: Image.Image) -> Image.Image:
         f = rng.uniform(1.3, 2.0)
@@ -129,7 +178,7 @@ def kinds(m: Maker) -> dict[str, Callable[[], tuple[Picture, str]]]:
         "blurry:gaussian_large": made(m.gaussian, lo=1200, hi=2401, pool=m.large),
         "blurry:gaussian_small": made(m.gaussian, lo=100, hi=200),
         "blurry:gaussian_png": made(m.gaussian, "PNG"),
-        "blurry:gaussian_q25_45": made(m.gaussian, quality=int(rng.integers(25, 46))),
+        "blurry:gaussian_q25_45": made(m.gaussian, quality=(25, 45)),
         "blurry:disk_1_2": made(lambda im: _kernel(im, _disk(max(im.size) * rng.uniform(0.01, 0.02)))),
         "blurry:disk_2_4": made(lambda im: _kernel(im, _disk(max(im.size) * rng.uniform(0.02, 0.04)))),
         "blurry:box": made(lambda im: im.filter(ImageFilter.BoxBlur(max(im.size) * rng.uniform(0.01, 0.02)))),
@@ -137,12 +186,26 @@ def kinds(m: Maker) -> dict[str, Callable[[], tuple[Picture, str]]]:
         "dark:enhance": made(lambda im: ImageEnhance.Brightness(im).enhance(rng.uniform(0.05, 0.12))),
         "dark:gamma": made(lambda im: _gamma(im, rng.uniform(3.5, 5.0))),
         "bright:gamma": made(lambda im: _gamma(im, rng.uniform(0.15, 0.3))),
-        "grayscale:q30_50": made(lambda im: im.convert("L").convert("RGB"), quality=int(rng.integers(30, 51))),
+        "grayscale:q30_50": made(lambda im: im.convert("L").convert("RGB"), quality=(30, 50)),
         "grayscale:png": made(lambda im: im.convert("L").convert("RGB"), "PNG"),
         "odd_size:square": made(lambda im: im.resize((int(rng.integers(8, 17)),) * 2), "PNG"),
+        "odd_size:oblong_jpeg": made(lambda im: im.resize((int(rng.integers(8, 17)), int(rng.integers(10, 25))))),
+        "odd_aspect:strip": made(strip),
+        "odd_aspect:squeezed_png": made(squeezed, "PNG"),
+        "low_information:black_jpeg": made(frame(0, 6)),
+        "low_information:white_jpeg": made(frame(249, 255)),
+        "low_information:solid_q20": made(
+            lambda _: _solid(rng, rng.integers(0, 256, 3).astype(np.float64)), quality=(15, 25)
+        ),
+        "low_information:solid_png_noise": made(
+            lambda _: _solid(rng, rng.integers(0, 256, 3).astype(np.float64), rng.uniform(1, 2)), "PNG"
+        ),
+        "low_information:ramp": made(lambda _: _ramp(rng)),
+        "grayscale:tinted_noise": made(tinted),
+        "grayscale:jpeg_l": made(lambda im: im.convert("L")),
         "ordinary:large": made(lambda im: im, lo=1200, hi=2401, pool=m.large),
         "ordinary:small": made(lambda im: im, lo=100, hi=200),
-        "ordinary:q15_30": made(lambda im: im, quality=int(rng.integers(15, 31))),
+        "ordinary:q15_30": made(lambda im: im, quality=(15, 30)),
         "ordinary:webp": made(lambda im: im, "WEBP"),
         "ordinary:upscaled": made(upscaled),
         "ordinary:soft_1px": made(lambda im: im.filter(ImageFilter.GaussianBlur(rng.uniform(0.6, 1.2)))),
