@@ -151,7 +151,10 @@ def kinds(m: Maker) -> dict[str, Callable[[], tuple[Picture, str]]]:
         long_side = min(int(rng.integers(500, 1201)), max(photo.shape[:2]))
         short = max(8, round(long_side / rng.uniform(20, 30)))
         if photo.shape[1] >= long_side and rng.random() < 0.5:
-            y, x = int(rng.integers(0, photo.shape[0] - short + 1)), int(rng.integers(0, photo.shape[1] - long_side + 1))
+            y, x = (
+                int(rng.integers(0, photo.shape[0] - short + 1)),
+                int(rng.integers(0, photo.shape[1] - long_side + 1)),
+            )
             return Image.fromarray(photo[y : y + short, x : x + long_side])
         long_side = min(long_side, photo.shape[0])
         y, x = int(rng.integers(0, photo.shape[0] - long_side + 1)), int(rng.integers(0, photo.shape[1] - short + 1))

@@ -242,7 +242,7 @@ def _run_audit(args: argparse.Namespace) -> int:
         print(f"recipe-audit: --labels {args.labels!r} does not exist", file=sys.stderr)
         return 2
     gate = [name.strip() for name in args.fail_on.split(",") if name.strip()]
-    gate = list(PROBLEMS) if gate == ["any"] else gate
+    gate = list(PROBLEMS) if "any" in gate else gate  # "any" with other names still means every problem
     unknown = [name for name in gate if name not in PROBLEMS]
     if unknown:
         print(

@@ -212,6 +212,15 @@ def test_thresholds_are_adjustable_and_small_sets_stay_quiet(scored: pl.DataFram
         OutlierThresholds.from_strings(["dark_mean=3"])
     with pytest.raises(ValueError, match="not a number"):
         OutlierThresholds.from_strings(["dark_p999=dim"])
+    for bad, says in (
+        ("dark_p999=nan", "finite"),
+        ("z=inf", "finite"),
+        ("size_factor=0", "above 1"),
+        ("aspect_factor=1", "above 1"),
+        ("min_count=-1", "cannot be negative"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            OutlierThresholds.from_strings([bad])
     three = recipe_audit.find_outliers(
         files.filter(pl.col("path").str.contains("/planted/tiny/|/traps/large_")).head(3)
     )

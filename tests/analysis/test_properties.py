@@ -115,6 +115,22 @@ def test_small_groups_unsplit_and_bad_frames(photos: pl.DataFrame) -> None:
         recipe_audit.property_shift(files.drop("split"))
 
 
+def test_numbered_splits_and_equal_splits_without_train(photos: pl.DataFrame) -> None:
+    """Splits numbered 0 and 1 are names like any other, and with no train the reference is the
+    largest split, ties broken by name, the same on every run."""
+    files = photos.with_columns(
+        split=pl.Series(np.arange(photos.height) % 2), label=pl.Series(np.arange(photos.height) % 3).cast(pl.String)
+    )
+    shift = recipe_audit.property_shift(files, reference=0)
+    assert set(shift["split"]) == {"1"} and set(shift["reference"]) == {"0"} and shift.height == 10
+    audited = recipe_audit.audit(files, progress=False)
+    assert set(audited.property_shift["reference"]) == {"0"} and set(audited.property_shift["split"]) == {"1"}
+    with pytest.raises(ValueError, match="p_value"):
+        recipe_audit.BiasThresholds(p_value=0.0)
+    with pytest.raises(ValueError, match="finite"):
+        recipe_audit.BiasThresholds(shift_effect=float("nan"))
+
+
 def test_tests_agree_with_scipy() -> None:
     rng = np.random.default_rng(0)
     for n, m, shift in ((30, 40, 0.0), (200, 300, 0.3), (1000, 50, 0.1)):

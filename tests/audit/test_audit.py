@@ -137,6 +137,7 @@ def test_cli_audit_gates_ci(example_root: Path, tmp_path: Path, capsys: pytest.C
     assert main(["audit", str(example_root), "--fail-on", "outliers,split_shift,missing_classes"]) == 0
     assert main(["audit", str(example_root)]) == 0
     assert main(["audit", str(example_root), "--fail-on", "any"]) == 1
+    assert main(["audit", str(example_root), "--fail-on", "any,dark"]) == 1  # "any" among names: every problem
     capsys.readouterr()
     # Misuse: exit 2 with a message that says what to do.
     assert main(["audit", str(example_root), "--fail-on", "leaks,typo"]) == 2
@@ -145,6 +146,12 @@ def test_cli_audit_gates_ci(example_root: Path, tmp_path: Path, capsys: pytest.C
     assert main(["audit", str(example_root), "--labels", str(tmp_path / "none.csv")]) == 2
     assert main(["audit", str(example_root), "--threshold", "dark_mean=3"]) == 2
     assert "threshold 'dark_mean=3': expected NAME=VALUE with NAME one of dark_p999" in capsys.readouterr().err
+    # Values the flags cannot use are misuse too, refused before the scan (a factor of 0 once
+    # divided by zero after it, and exited 1 as if a problem had been found; nan flagged everything).
+    assert main(["audit", str(example_root), "--threshold", "size_factor=0"]) == 2
+    assert "size_factor is a factor off the median and must be above 1" in capsys.readouterr().err
+    assert main(["audit", str(example_root), "--threshold", "dark_p999=nan"]) == 2
+    assert "dark_p999 must be a finite number" in capsys.readouterr().err
     # A threshold set from the command line changes the verdict: every image has a 99.9th
     # percentile of luma at most 255, so with dark_p999=255 every decoded image is dark.
     assert main(["audit", str(example_root), "--threshold", "dark_p999=255", "--fail-on", "dark"]) == 1

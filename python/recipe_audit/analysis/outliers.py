@@ -23,6 +23,7 @@ but leaves its deepest shadows gray); ``grayscale`` sees gray pictures stored as
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import polars as pl
@@ -60,6 +61,8 @@ class OutlierThresholds:
 
     The defaults were fitted on the tuning half of ``benches/studies/outlier_heldout.py`` (real photographs
     of several sources, with planted faults) and checked on the held-out half (BENCHMARKS.md).
+    Every value must be finite, the two factors above 1 and the counts not negative: anything
+    else is a `ValueError` naming the field (``nan`` once flagged every image).
 
     Attributes:
         dark_p999: ``dark`` when 99.9% of the pixels have luma <= this (0-255): even the
@@ -118,6 +121,22 @@ class OutlierThresholds:
     z: float = 3.5
     color_share: float = 0.75
     min_count: int = 8
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not math.isfinite(value):
+                raise ValueError(f"OutlierThresholds.{field.name} must be a finite number, not {value!r}")
+        for name in ("size_factor", "aspect_factor"):
+            if getattr(self, name) <= 1:
+                raise ValueError(
+                    f"OutlierThresholds.{name} is a factor off the median and must be above 1, not {getattr(self, name)!r}"
+                )
+        for name in ("blur_min_side", "min_count"):
+            if getattr(self, name) < 0:
+                raise ValueError(
+                    f"OutlierThresholds.{name} is a count and cannot be negative, not {getattr(self, name)!r}"
+                )
 
     @classmethod
     def from_strings(cls, settings: Sequence[str]) -> OutlierThresholds:

@@ -21,6 +21,7 @@ rarely raise a verdict (0 and 1 in 100 tries) while planted shifts are found
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -73,6 +74,8 @@ _SCHEMA_ASSOCIATION = {
 @dataclasses.dataclass(frozen=True)
 class BiasThresholds:
     """When `property_shift` says ``shifted`` and `property_label_association` says ``associated``.
+    Every value must be finite, ``p_value`` in (0, 1] and ``min_count`` not negative (else a
+    `ValueError` naming the field).
 
     Attributes:
         p_value: the test's p-value must be below this ...
@@ -87,6 +90,16 @@ class BiasThresholds:
     shift_effect: float = 0.1
     association_effect: float = 0.15
     min_count: int = 20
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not math.isfinite(value):
+                raise ValueError(f"BiasThresholds.{field.name} must be a finite number, not {value!r}")
+        if not 0 < self.p_value <= 1:
+            raise ValueError(f"BiasThresholds.p_value must be in (0, 1], not {self.p_value!r}")
+        if self.min_count < 0:
+            raise ValueError(f"BiasThresholds.min_count is a count and cannot be negative, not {self.min_count!r}")
 
 
 def _usable(files: pl.DataFrame, needed: str) -> pl.DataFrame:
@@ -172,6 +185,7 @@ def property_shift(
         >>> shift.filter("shifted").select("property", "split", "effect", "detail")  # doctest: +SKIP
     """
     t = thresholds or BiasThresholds()
+    reference = str(reference)  # the splits are compared as text, whatever their column's type
     usable = _usable(files, "split").with_columns(pl.col("split").cast(pl.String))
     splits = sorted(usable["split"].unique())
     rows = []

@@ -111,6 +111,8 @@ def audit(
         steps.run("labels", lambda: None)
     # A frame from elsewhere may lack the layout columns: they are then unknown (null), as in a flat folder.
     files = files.with_columns(pl.lit(None, pl.String).alias(c) for c in ("label", "split") if c not in files.columns)
+    # Splits are names ("train", "val"): a frame that numbers them (0, 1) is read as text.
+    files = files.with_columns(pl.col("split").cast(pl.String))
     dups = steps.run("duplicates", find_duplicates, files, max_distance=max_distance, progress=show)
     leaks = steps.run("leaks", find_leaks, files, dups)
     conflicts = steps.run("label conflicts", find_label_conflicts, files, dups)
@@ -150,9 +152,18 @@ def audit(
 def _biases(files: pl.DataFrame, thresholds: BiasThresholds | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Property shift against train (or the largest split when there is no train), and
     property-label associations."""
-    splits = files.filter(pl.col("status") == "ok").group_by("split").len().drop_nulls()
+    splits = (
+        files.filter(pl.col("status") == "ok")
+        .select(pl.col("split").cast(pl.String))
+        .group_by("split")
+        .len()
+        .drop_nulls()
+    )
     names = splits["split"].to_list()
-    reference = "train" if "train" in names or not names else splits.sort("len", descending=True)["split"][0]
+    # The largest split, ties broken by name: a group_by has no order, and equal val and test
+    # splits must not take turns being the reference from one run to the next.
+    largest = splits.sort(["len", "split"], descending=[True, False])["split"]
+    reference = "train" if "train" in names or not names else largest[0]
     return (
         property_shift(files, reference=reference, thresholds=thresholds),
         property_label_association(files, thresholds=thresholds),
