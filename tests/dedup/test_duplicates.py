@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 import pytest
+from PIL import Image
 
 import recipe_audit
 from recipe_audit import examples
@@ -437,3 +438,25 @@ def test_a_search_in_many_tiles_shows_its_progress(
     done, total = last.removeprefix("near duplicates: tile ").split(",")[0].split("/")
     assert done == total and int(total.replace(",", "")) > 3, err
     assert err.endswith(" s\n")
+
+
+def test_a_small_picture_and_its_enlargement_group_whatever_the_row_order(photos: list[Path], tmp_path: Path) -> None:
+    """A 32 px picture and its 4x enlargement share their thumbnail; a crop of the enlargement
+    is judged against the enlargement's size, not the small one's stricter bar, whichever row
+    comes first (the groups once depended on the row order and on the file names)."""
+    with Image.open(next(p for p in photos if p.suffix == ".png")) as im:
+        small = im.convert("RGB").resize((32, 32), Image.Resampling.LANCZOS)
+    small.save(tmp_path / "a_small.png")
+    big = small.resize((128, 128), Image.Resampling.NEAREST)
+    big.save(tmp_path / "big.png")
+    big.crop((8, 8, 120, 120)).save(tmp_path / "crop.png")
+    files = recipe_audit.scan(tmp_path, progress=False)
+    assert files["thumb"].n_unique() == 2  # the small picture and its enlargement: one thumbnail
+    names = pl.col("path").str.replace(r".*/", "")
+    for descending in (False, True):
+        dups = recipe_audit.find_duplicates(files.sort("path", descending=descending))
+        assert sorted(dups.select(names)["path"]) == ["a_small.png", "big.png", "crop.png"], dups
+        assert dups["group"].n_unique() == 1
+    crop = files.filter(names == "crop.png")
+    found = recipe_audit.DuplicateIndex(files.filter(names != "crop.png")).query(crop)
+    assert found.select(pl.col("match_path").str.replace(r".*/", ""))["match_path"].to_list() == ["big.png"]

@@ -958,9 +958,15 @@ def _hue_buckets(shape: np.ndarray | None, n: int, grid: tuple[float, float] = (
 def distinct_pictures(thumbs: np.ndarray, shape: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct pictures (thumbnail and hue), per picture which one it is, and each one's
     first picture: 100,000 copies of one picture are searched once, not paired 5e9 times, and a
-    red and a green frame with one gray thumbnail stay two pictures."""
+    red and a green frame with one gray thumbnail stay two pictures. Pictures come in the order
+    of their content, not of their rows.
+
+    What the rule's bars read besides the thumbnail (aspect, shorter side, colourfulness) is part
+    of a picture too: a 32 px picture and its 128 px enlargement share a thumbnail, but a crop of
+    the large one is judged against the large one's size, whichever row comes first."""
     parts = [thumbs.astype(np.uint8), _hue_buckets(shape, len(thumbs)).view(np.uint8)]
     if shape is not None:
+        parts.append(np.ascontiguousarray(shape[:, :3], dtype=np.float64).view(np.uint8))
         # Flat pictures with detail are told apart by their pHashes (`_flat_links`).
         detailed = (thumbs.std(axis=1) < FLAT_STD) & _detail_matched(shape, len(thumbs))
         hashes = np.where(detailed[:, None], _whole_hashes(shape), np.uint64(0))
@@ -971,6 +977,19 @@ def distinct_pictures(thumbs: np.ndarray, shape: np.ndarray | None = None) -> tu
     return thumbs[first], inverse.ravel(), first
 
 
+def _bar_class(shape: np.ndarray, n: int) -> np.ndarray:
+    """(n,) int: what sets the rule's bars for a picture besides its thumbnail: small or not
+    (`SMALL_SIDE`), coloured or not (`COLORED`) and its aspect band. A follower and its leader
+    share it, so what matches a follower matches its leader under the same bars: a crop of a
+    128 px picture is not judged against a 32 px leader's bar for small pictures."""
+    side, colour = shape[:, 1], shape[:, 2]
+    small = np.nan_to_num(side, nan=np.inf) < SMALL_SIDE
+    coloured = np.nan_to_num(colour, nan=-1.0) >= COLORED
+    unknown = np.isnan(colour)
+    band = aspect_bands(shape, n) + _ASPECT_BANDS
+    return ((band * 2 + small) * 2 + coloured) * 2 + unknown
+
+
 NEAR_IDENTICAL = 0.985
 """Correlation from which two textured pictures with one whole hash are one picture to the group
 search (JPEG re-encodes of one photo at slightly different brightness measure 0.998 on raw
@@ -979,18 +998,20 @@ thumbnails, 0.990-0.995 through the thumbnail's code, `thumbcode`): above every 
 
 
 def near_identical_leaders(thumbs: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    """Per textured picture, its leader: the first picture with its whole hash when the two
-    correlate at NEAR_IDENTICAL or more and pass the colour check, else itself. A follower is
-    linked to its leader (a link the rule makes anyway) and never searched against another
-    follower, so a burst of 10,000 re-encodes of one photo is not 5e7 candidate pairs."""
+    """Per textured picture, its leader: the first picture with its whole hash and its `_bar_class`
+    when the two correlate at NEAR_IDENTICAL or more and pass the colour check, else itself. A
+    follower is linked to its leader (a link the rule makes anyway) and never searched against
+    another follower, so a burst of 10,000 re-encodes of one photo is not 5e7 candidate pairs."""
     n = len(thumbs)
     leader = np.arange(n)
     if n < 2:
         return leader
     low = _whole_map()[_LOW_INDEX]  # (64, 256): the whole picture's low frequencies
     whole = _hash(thumbs @ low.T)
-    order = np.argsort(whole, kind="stable")
-    first = np.flatnonzero(np.r_[True, whole[order][1:] != whole[order][:-1]])
+    key = _bar_class(shape, n)
+    order = np.lexsort((whole, key))  # by class, then hash; stable: within a bucket, content order
+    whole, key = whole[order], key[order]
+    first = np.flatnonzero(np.r_[True, (whole[1:] != whole[:-1]) | (key[1:] != key[:-1])])
     bucket_first = order[np.repeat(first, np.diff(np.r_[first, n]))]  # per sorted row, its bucket's first row
     shared = np.flatnonzero(bucket_first != order)  # sorted positions with an earlier row of one hash
     if len(shared) == 0:
