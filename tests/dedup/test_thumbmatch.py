@@ -173,6 +173,57 @@ def test_a_burst_of_reencodes_is_searched_as_one_picture(photos: list[Path], tmp
     assert pairs.height >= 150 * 149 // 2  # every burst pair is a pair of the rule
 
 
+def test_a_noisy_burst_chains_to_one_leader(photos: list[Path], tmp_path: Path) -> None:
+    """Noise flips a few bits of each frame's whole hash: 120 noisy re-encodes of one photo held
+    dozens of hashes, each a leader searched against the others (3,000 such frames took 4 GB).
+    Within `NEAR_HASH_BITS` they chain to a leader or two, and the groups are those of the pairs."""
+    from PIL import Image
+
+    rng = np.random.default_rng(11)
+    with Image.open(photos[2]) as original:
+        base = np.asarray(original.convert("RGB").resize((96, 96), Image.Resampling.LANCZOS), dtype=np.float64)
+    base = 128 + 0.5 * (base - 128)  # a dull frame: noise moves more of its hash bits
+    for i in range(120):
+        frame = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(frame).save(tmp_path / f"noisy_{i:03d}.png")
+    files = recipe_audit.scan(tmp_path, progress=False)
+    thumbs, shape = thumbmatch.thumbnails(files), thumbmatch.shapes(files)
+    whole, _ = thumbmatch._window_hashes(thumbs)
+    assert len(np.unique(whole[:, 0])) >= 8  # the noise moved the hashes
+    leaders = thumbmatch.near_identical_leaders(thumbs, shape)
+    assert (leaders == np.arange(len(thumbs))).sum() <= 3
+    assert (thumbs[leaders].std(axis=1) > 0).all()
+    groups = thumbmatch.matched_groups(thumbs, shape)
+    pairs = thumbmatch.matched_pairs(thumbs, shape)
+    components = recipe_audit._core.hamming_components(
+        len(thumbs), pairs["a"].to_numpy().astype(np.uint32), pairs["b"].to_numpy().astype(np.uint32)
+    )
+    assert np.array_equal(groups, components) and len(set(groups)) == 1
+
+
+def test_copies_of_one_file_are_paired_without_a_search(photos: list[Path], tmp_path: Path) -> None:
+    """Rows of one picture are paired with each other directly (2,000 copies of one file took
+    4 GB through the search) and the rest as the search pairs them."""
+    import shutil
+
+    for i in range(60):
+        shutil.copy(photos[0], tmp_path / f"copy_{i:02d}{photos[0].suffix}")
+    for other in photos[1:12]:
+        shutil.copy(other, tmp_path / other.name)
+    files = recipe_audit.scan(tmp_path, progress=False)
+    thumbs, shape, signs = thumbmatch.thumbnails(files), thumbmatch.shapes(files), thumbmatch.sign_maps(files)
+    by_rows = thumbmatch.matched_row_pairs(thumbs, shape, signs=signs)
+    searched = thumbmatch.matched_pairs(thumbs, shape, signs=signs)
+    assert by_rows.select("a", "b").equals(searched.select("a", "b"))
+    copies = files["path"].str.contains("copy_").to_numpy()
+    among = by_rows.filter(pl.Series(copies[by_rows["a"].to_numpy()] & copies[by_rows["b"].to_numpy()]))
+    assert among.height == 60 * 59 // 2 and set(among["correlation"]) == {1.0}
+    pairs = recipe_audit.duplicate_pairs(files)
+    assert pairs.filter(pl.col("path_a").str.contains("copy_") & pl.col("path_b").str.contains("copy_"))[
+        "distance"
+    ].to_list() == [0] * (60 * 59 // 2)
+
+
 def test_a_follower_keeps_the_links_its_leader_lacks() -> None:
     """Window hashes are not transitive: a picture can be a candidate of a near-identical follower
     and not of its leader. The groups still equal the connected components of the pairs (a
@@ -425,6 +476,12 @@ def test_flat_pictures_with_detail_group_as_their_pairs_do(monkeypatch: pytest.M
         n, pairs["a"].to_numpy().astype(np.uint32), pairs["b"].to_numpy().astype(np.uint32)
     )
     assert np.array_equal(groups, components)
+    # Sign maps are compared a batch of pairs at a time: the same pairs for any batch.
+    signs = (np.random.default_rng(2).random((n, 256)) < 0.5).astype(np.uint8)
+    signs[300:320] = signs[:20]
+    whole = thumbmatch.matched_pairs(thumbs, shape, signs=signs)
+    monkeypatch.setattr(thumbmatch, "SIGN_BATCH", 37)
+    assert thumbmatch.matched_pairs(thumbs, shape, signs=signs).equals(whole)
     assert len(set(groups[:300])) == 1 and len(set(groups[300:320])) == 1 and groups[300] != groups[0]
     assert not set(groups[320:]) & set(groups[:320])
     with pytest.raises(thumbmatch.TooManyPairs):

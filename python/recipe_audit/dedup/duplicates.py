@@ -192,17 +192,23 @@ def _window_pairs(files: pl.DataFrame, max_pairs: int) -> pl.DataFrame:
             f"the duplicate groups could hold {bound:,} pairs, over max_pairs={max_pairs:,}; "
             "use find_duplicates (it lists files, not pairs), or pass a larger max_pairs"
         )
-    pairs = thumbmatch.matched_pairs(thumbs, shape, signs=signs)
+    pairs = thumbmatch.matched_row_pairs(thumbs, shape, signs=signs)
     paths, hashes, mirrors = usable["path"], usable["phash"], usable["phash_mirror"]
     a, b = pl.Series(pairs["a"]), pl.Series(pairs["b"])
-    direct = (hashes.gather(a) ^ hashes.gather(b)).bitwise_count_ones().to_numpy()
-    flipped = (mirrors.gather(a) ^ hashes.gather(b)).bitwise_count_ones().to_numpy()
+
+    # Either way round through the mirror image, so the distance does not depend on which row is a;
+    # an unknown mirror hash (a row from an earlier release) leaves the direct distance.
+    def bits(x: pl.Series, y: pl.Series) -> np.ndarray:
+        return np.asarray((x ^ y).bitwise_count_ones().cast(pl.Float64).to_numpy())  # NaN where unknown
+
+    direct = bits(hashes.gather(a), hashes.gather(b))
+    flipped = np.fmin(bits(mirrors.gather(a), hashes.gather(b)), bits(hashes.gather(a), mirrors.gather(b)))
     return (
         pl.DataFrame(
             {
                 "a": paths.gather(a),
                 "b": paths.gather(b),
-                "distance": np.minimum(direct, flipped),
+                "distance": np.fmin(direct, flipped),
                 "correlation": pairs["correlation"],
             }
         )

@@ -658,6 +658,28 @@ class _Flats:
         return cls(thumbs.mean(axis=1), hues, _whole_hashes(shape), signs)
 
 
+SIGN_BATCH = 65_536
+"""Pairs of flat pictures whose sign maps are compared at a time (about 1 KB of working memory a
+pair): a chunk of near-identical star fields can hold millions of candidate pairs."""
+
+
+def _signs_agree(mine: _Flats, theirs: _Flats, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pair (row of `mine`, row of `theirs`), whether their whole sign maps agree
+    `FLAT_SIGN_BEYOND_CHANCE` beyond chance (or either is unknown); through the mirror image where
+    that is how the pHashes met."""
+    assert mine.signs is not None and theirs.signs is not None
+    theirs_signs = theirs.signs[b]
+    direct = _bit_counts(mine.hashes[a, 0] ^ theirs.hashes[b, 0])
+    via_mirror = np.minimum(
+        _bit_counts(mine.hashes[a, 1] ^ theirs.hashes[b, 0]),
+        _bit_counts(mine.hashes[a, 0] ^ theirs.hashes[b, 1]),
+    )
+    mirrored = via_mirror < direct
+    theirs_signs[mirrored] = theirs_signs[mirrored][:, _MIRROR_CELLS]
+    beyond = _signs_beyond_chance(mine.signs[a], theirs_signs)
+    return np.isnan(beyond) | (beyond >= FLAT_SIGN_BEYOND_CHANCE)
+
+
 def _detail_pairs(
     mine: _Flats, theirs: _Flats, *, within: bool, max_pairs: int | None = None, chain: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -688,17 +710,13 @@ def _detail_pairs(
         keep = np.logical_or.reduce([(mine.hues[g, a] == theirs.hues[g, b]).all(axis=1) for g in range(len(HUE_GRIDS))])
         a, b = a[keep], b[keep]
         if mine.signs is not None and theirs.signs is not None:
-            # Through the mirror image where that is how the pHashes met.
-            theirs_signs = theirs.signs[b]
-            direct = _bit_counts(mine.hashes[a, 0] ^ theirs.hashes[b, 0])
-            via_mirror = np.minimum(
-                _bit_counts(mine.hashes[a, 1] ^ theirs.hashes[b, 0]),
-                _bit_counts(mine.hashes[a, 0] ^ theirs.hashes[b, 1]),
+            keep = np.concatenate(
+                [np.zeros(0, bool)]
+                + [
+                    _signs_agree(mine, theirs, a[i : i + SIGN_BATCH], b[i : i + SIGN_BATCH])
+                    for i in range(0, len(a), SIGN_BATCH)
+                ]
             )
-            mirrored = via_mirror < direct
-            theirs_signs[mirrored] = theirs_signs[mirrored][:, _MIRROR_CELLS]
-            beyond = _signs_beyond_chance(mine.signs[a], theirs_signs)
-            keep = np.isnan(beyond) | (beyond >= FLAT_SIGN_BEYOND_CHANCE)
             a, b = a[keep], b[keep]
         found_a.append(a)
         found_b.append(b)
@@ -820,6 +838,58 @@ def matched_pairs(
     rows = pl.Series(textured)
     confirmed = confirmed.with_columns(a=rows.gather(confirmed["a"]), b=rows.gather(confirmed["b"]))
     return _finish(pl.concat([flats, confirmed], how="vertical_relaxed"))
+
+
+def matched_row_pairs(
+    thumbs: np.ndarray, shape: np.ndarray | None = None, *, signs: np.ndarray | None = None
+) -> pl.DataFrame:
+    """`matched_pairs` for rows that may repeat a picture: the distinct pictures
+    (`distinct_pictures`) are searched once and their pairs spread to every row of each, and the
+    rows of one picture are paired with each other (``correlation`` 1 for textured ones, null for
+    flat ones), so 2,000 copies of one file cost their 2e6 pairs, not a search of 2e6 candidates
+    (4 GB). The same pairs as `matched_pairs` on the rows, plus copies the rule cannot judge (a
+    flat picture with unknown detail) paired as `matched_groups` groups them."""
+    distinct, which, first = distinct_pictures(thumbs, shape)
+    found = matched_pairs(
+        distinct, None if shape is None else shape[first], signs=None if signs is None else signs[first]
+    )
+    order = np.argsort(which, kind="stable")
+    counts = np.bincount(which, minlength=len(distinct))
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    p, q = found["a"].to_numpy().astype(np.int64), found["b"].to_numpy().astype(np.int64)
+    per_pair = counts[p] * counts[q]
+    pair_of = np.repeat(np.arange(len(p)), per_pair)
+    offset = np.arange(int(per_pair.sum())) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+    a = order[starts[p[pair_of]] + offset // counts[q[pair_of]]]
+    b = order[starts[q[pair_of]] + offset % counts[q[pair_of]]]
+    across = pl.DataFrame(
+        {
+            "a": a,
+            "b": b,
+            "correlation": found["correlation"].gather(pl.Series(pair_of)),
+            "mirrored": found["mirrored"].gather(pl.Series(pair_of)),
+        }
+    )
+    # Rows of one picture, every pair, by copy count (few distinct counts).
+    within_a, within_b, within_picture = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for count in np.unique(counts[counts > 1]):
+        pictures = np.flatnonzero(counts == count)
+        i, j = np.triu_indices(int(count), 1)
+        within_a.append(order[(starts[pictures][:, None] + i).ravel()])
+        within_b.append(order[(starts[pictures][:, None] + j).ravel()])
+        within_picture.append(np.repeat(pictures, len(i)))
+    picture = np.concatenate(within_picture)
+    textured = (distinct.std(axis=1) >= FLAT_STD)[picture]
+    same = pl.DataFrame(
+        {
+            "a": np.concatenate(within_a),
+            "b": np.concatenate(within_b),
+            "correlation": pl.Series(np.where(textured, 1.0, np.nan), dtype=pl.Float32).fill_nan(None),
+            "mirrored": np.zeros(len(picture), bool),
+        }
+    )
+    both = pl.concat([across, same], how="vertical_relaxed")
+    return _finish(both.with_columns(a=pl.min_horizontal("a", "b"), b=pl.max_horizontal("a", "b")))
 
 
 def matched_pairs_across(
@@ -1014,6 +1084,7 @@ def near_identical_leaders(thumbs: np.ndarray, shape: np.ndarray) -> np.ndarray:
     first = np.flatnonzero(np.r_[True, (whole[1:] != whole[:-1]) | (key[1:] != key[:-1])])
     bucket_first = order[np.repeat(first, np.diff(np.r_[first, n]))]  # per sorted row, its bucket's first row
     shared = np.flatnonzero(bucket_first != order)  # sorted positions with an earlier row of one hash
+    _join_near_heads(thumbs, shape, order[first], whole[first], key[first], leader)
     if len(shared) == 0:
         return leader
     rows, heads = order[shared], bucket_first[shared]
@@ -1025,6 +1096,46 @@ def near_identical_leaders(thumbs: np.ndarray, shape: np.ndarray) -> np.ndarray:
     joins = (correlation >= NEAR_IDENTICAL) & ~_recoloured(shape[rows, 2], shape[heads, 2])
     leader[rows[joins]] = heads[joins]
     return leader
+
+
+NEAR_HASH_BITS = 4
+"""Bits between the whole hashes of two bucket heads of `near_identical_leaders` that are
+checked for being near-identical too. Noise flips a few bits of a burst's hashes: 3,000 noisy
+re-encodes of one photo (all correlating 0.989 or more) held 595 hashes, each a leader searched
+against the others (4 GB); within 4 bits they chain to one."""
+
+
+def _join_near_heads(
+    thumbs: np.ndarray, shape: np.ndarray, heads: np.ndarray, whole: np.ndarray, key: np.ndarray, leader: np.ndarray
+) -> None:
+    """Makes each bucket head (`heads`, with their whole hashes and bar classes) a follower of the
+    first earlier head (in content order) of its class within NEAR_HASH_BITS bits that it
+    correlates with at NEAR_IDENTICAL or more (colour check passed). Each link is one the rule
+    makes; chains of them leave one leader to search."""
+    if len(heads) < 2:
+        return
+    i, j, _ = _core.hamming_pairs(np.ascontiguousarray(whole, np.uint64), NEAR_HASH_BITS)
+    a, b = heads[np.minimum(i, j)], heads[np.maximum(i, j)]
+    same = key[np.minimum(i, j)] == key[np.maximum(i, j)]
+    a, b = np.minimum(a, b)[same], np.maximum(a, b)[same]
+    if len(a) == 0:
+        return
+    full = _whole_map()
+    units = _unit_ac(thumbs[heads] @ full.T)
+    at = np.full(len(thumbs), -1)
+    at[heads] = np.arange(len(heads))
+    correlation = np.concatenate(
+        [np.zeros(0, np.float32)]
+        + [
+            np.einsum("ij,ij->i", units[at[a[s : s + 65_536]]], units[at[b[s : s + 65_536]]])
+            for s in range(0, len(a), 65_536)
+        ]
+    )
+    ok = (correlation >= NEAR_IDENTICAL) & ~_recoloured(shape[a, 2], shape[b, 2])
+    earliest = np.full(len(thumbs), len(thumbs))
+    np.minimum.at(earliest, b[ok], a[ok])
+    joined = np.flatnonzero(earliest < len(thumbs))
+    leader[joined] = earliest[joined]
 
 
 TILE_SIZE = 16_384
