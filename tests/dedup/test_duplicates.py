@@ -460,3 +460,60 @@ def test_a_small_picture_and_its_enlargement_group_whatever_the_row_order(photos
     crop = files.filter(names == "crop.png")
     found = recipe_audit.DuplicateIndex(files.filter(names != "crop.png")).query(crop)
     assert found.select(pl.col("match_path").str.replace(r".*/", ""))["match_path"].to_list() == ["big.png"]
+
+
+def test_leaks_say_exact_only_for_the_same_bytes_and_see_mirrors(photos: list[Path], tmp_path: Path) -> None:
+    """A test file is an exact leak only when a train file has its very bytes (two identical test
+    re-encodes of a train photo are near leaks), and a mirrored leak is 0 bits from its twin's
+    mirror image, as `find_duplicates` says."""
+    import shutil
+
+    source = next(p for p in photos if p.suffix == ".jpg")
+    for split in ("train", "test"):
+        (tmp_path / split / "a").mkdir(parents=True)
+    shutil.copy(source, tmp_path / "train" / "a" / "p0.jpg")
+    shutil.copy(source, tmp_path / "train" / "a" / "p0_twin.jpg")
+    with Image.open(source) as im:
+        im.convert("RGB").save(tmp_path / "test" / "a" / "reencoded.jpg", quality=70)
+        im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(tmp_path / "test" / "a" / "flipped.png")
+    shutil.copy(tmp_path / "test" / "a" / "reencoded.jpg", tmp_path / "test" / "a" / "reencoded_twin.jpg")
+    shutil.copy(source, tmp_path / "test" / "a" / "same_bytes.jpg")
+    files = recipe_audit.scan(tmp_path, progress=False)
+    leaks = recipe_audit.find_leaks(files).with_columns(pl.col("path").str.replace(r".*/", ""))
+    kinds = dict(leaks.select("path", "kind").iter_rows())
+    assert kinds == {
+        "same_bytes.jpg": "exact",
+        "reencoded.jpg": "near",
+        "reencoded_twin.jpg": "near",
+        "flipped.png": "near",
+    }
+    assert leaks.filter(pl.col("path") == "flipped.png")["distance"].item() <= 4
+    with pytest.raises(ValueError, match="max_twins"):
+        recipe_audit.find_leaks(files, max_twins=0)
+    # A frame concatenated with itself lists each file once, never with itself.
+    twice = pl.concat([files, files])
+    assert recipe_audit.find_leaks(twice).height == leaks.height
+    pairs = recipe_audit.duplicate_pairs(twice)
+    assert pairs.filter(pl.col("path_a") == pl.col("path_b")).height == 0
+    assert pairs.height == recipe_audit.duplicate_pairs(files).height
+
+
+def test_rows_of_an_earlier_release_still_join_by_bytes(photos: list[Path]) -> None:
+    """Rows without a thumbnail or a mirror hash (measured before they existed) are not searched
+    by the window rule but still share a group with the files of their bytes; unknown bytes are
+    never called exact; an index without thumbnails refuses crops=True."""
+    files = recipe_audit.scan([p for p in photos if p.suffix == ".jpg"][:6], progress=False)
+    old = files[0].with_columns(
+        path=pl.lit("old/copy.jpg"), thumb=pl.lit(None, files["thumb"].dtype), phash_mirror=pl.lit(None, pl.UInt64)
+    )
+    dups = recipe_audit.find_duplicates(pl.concat([files, old]))
+    pair = dups.filter(pl.col("path").is_in([files["path"][0], "old/copy.jpg"]))
+    assert pair.height == 2 and pair["group"].n_unique() == 1 and set(pair["kind"]) == {"exact"}
+    flipped = recipe_audit.find_duplicates(pl.concat([files, old]), max_distance=4, flips=True)
+    assert flipped.filter(pl.col("path") == "old/copy.jpg").height == 1
+    unknown = pl.concat([files, files[0].with_columns(path=pl.lit("elsewhere.jpg"))]).with_columns(
+        content_hash=pl.lit(None, pl.String)
+    )
+    assert "exact" not in recipe_audit.find_duplicates(unknown)["kind"].to_list()
+    with pytest.raises(ValueError, match="crops=True needs the index's thumb"):
+        recipe_audit.DuplicateIndex(files.drop("thumb")).query(files, crops=True)

@@ -20,8 +20,10 @@ from recipe_audit.dedup.rule import (
     search_radius,
     usable_rows,
     uses_window_rule,
+    window_groups,
     window_rule_rows,
 )
+from recipe_audit.schema import require_columns
 
 
 def find_duplicates(
@@ -90,20 +92,23 @@ def find_duplicates(
         )
     extra = [c for c in ("label", "split") if c in files.columns]
     if uses_window_rule(files, hash, max_distance, crops, flips):
-        usable = window_rule_rows(files)
-        roots = thumbmatch.matched_groups(
-            thumbmatch.thumbnails(usable),
-            thumbmatch.shapes(usable),
-            signs=thumbmatch.sign_maps(usable),
-            on_tile=_TileProgress() if (sys.stderr.isatty() if progress is None else progress) else None,
-        )
-        return groups_frame(usable, roots, hash=hash, exact=exact, flips=True, extra=extra)
+        show = _TileProgress() if (sys.stderr.isatty() if progress is None else progress) else None
+
+        def search(rows: pl.DataFrame) -> np.ndarray:
+            return thumbmatch.matched_groups(
+                thumbmatch.thumbnails(rows), thumbmatch.shapes(rows), signs=thumbmatch.sign_maps(rows), on_tile=show
+            )
+
+        return window_groups(files, search, hash=hash, exact=exact, extra=extra)
     if flips and hash != "phash":
         raise ValueError("flips=True needs hash='phash' (the scan stores the mirror image's pHash only)")
     usable = usable_rows(files, hash)
     radius = search_radius(hash, max_distance)
     if flips:
-        roots = _core.hamming_groups_with_mirrors(usable[hash].to_numpy(), usable["phash_mirror"].to_numpy(), radius)
+        require_columns(usable, ("phash_mirror",))
+        # An unknown mirror hash (a row of an earlier release) is taken as the picture itself: no mirror link.
+        mirrors = usable.select(pl.coalesce("phash_mirror", hash)).to_series().to_numpy()
+        roots = _core.hamming_groups_with_mirrors(usable[hash].to_numpy(), mirrors, radius)
     else:
         roots = _core.hamming_groups(usable[hash].to_numpy(), radius)
     return groups_frame(usable, roots, hash=hash, exact=exact, flips=bool(flips), extra=extra)

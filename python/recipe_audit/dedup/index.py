@@ -169,7 +169,10 @@ class DuplicateIndex:
         """
         if max_matches < 1:
             raise ValueError(f"max_matches must be at least 1, not {max_matches}")
-        if uses_window_rule(new, hash, max_distance, crops, flips) and "thumb" in self.files.columns:
+        window = uses_window_rule(new, hash, max_distance, crops, flips)
+        if window and crops and "thumb" not in self.files.columns:
+            raise ValueError("crops=True needs the index's thumb column; build the index from a scan by this version")
+        if window and "thumb" in self.files.columns:
             queries = window_rule_rows(new)
             return self._finish(self._window_matches(queries, max_matches, max_pairs), queries)
         if flips and hash != "phash":
@@ -177,7 +180,8 @@ class DuplicateIndex:
         radius = search_radius(hash, max_distance)
         queries = usable_rows(new, hash)
         searcher = self._searcher(hash, radius)
-        mirrors = queries["phash_mirror"].to_numpy() if flips else None
+        # An unknown mirror hash (a row of an earlier release) is taken as the picture itself.
+        mirrors = queries.select(pl.coalesce("phash_mirror", hash)).to_series().to_numpy() if flips else None
         q, j, d, mirrored, counts = searcher.nearest(queries[hash].to_numpy(), radius, max_matches, mirrors)
         listed = (
             pl.DataFrame(

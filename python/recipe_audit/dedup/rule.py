@@ -8,7 +8,7 @@ lies within a radius, searched exactly in Rust). Every entry point (`find_duplic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,11 +49,13 @@ SEARCH_COLUMNS = (
 
 
 def usable_rows(files: pl.DataFrame, hash: str) -> pl.DataFrame:
-    """The decoded rows that have `hash`: what the single-hash search sees."""
+    """The decoded rows that have `hash`, one per path: what the single-hash search sees (a frame
+    concatenated with itself must not pair a file with itself)."""
     if hash not in HASHES:
         raise ValueError(f"hash must be one of {HASHES}, not {hash!r}")
     require_columns(files, ("path", "status", "content_hash", hash))
-    return files.filter((pl.col("status") == "ok") & pl.col(hash).is_not_null())
+    usable = files.filter((pl.col("status") == "ok") & pl.col(hash).is_not_null())
+    return usable.unique("path", keep="first", maintain_order=True)
 
 
 def uses_window_rule(
@@ -73,7 +75,12 @@ def uses_window_rule(
 
 def window_rule_rows(files: pl.DataFrame) -> pl.DataFrame:
     """The decoded rows with a thumbnail and both pHashes: what the window rule sees."""
-    return usable_rows(files, "phash").filter(pl.col("thumb").is_not_null() & pl.col("phash_mirror").is_not_null())
+    return usable_rows(files, "phash").filter(has_window_columns())
+
+
+def has_window_columns() -> pl.Expr:
+    """Whether a usable row has what the window rule reads (a row of an earlier release may not)."""
+    return pl.col("thumb").is_not_null() & pl.col("phash_mirror").is_not_null()
 
 
 def _joined_by_bytes(roots: Sequence[Any] | Any, content_hash: pl.Series) -> pl.Series:
@@ -90,6 +97,25 @@ def _joined_by_bytes(roots: Sequence[Any] | Any, content_hash: pl.Series) -> pl.
     components = _core.hamming_components(frame.height, edges_a, edges_b)
     merged: pl.Series = pl.Series("root", components, dtype=pl.Int64)
     return merged
+
+
+def window_groups(
+    files: pl.DataFrame,
+    search: Callable[[pl.DataFrame], np.ndarray],
+    *,
+    hash: str,
+    exact: bool,
+    extra: Sequence[str],
+) -> pl.DataFrame:
+    """`groups_frame` for the window rule: `search` gets the rows it can judge (`window_rule_rows`)
+    and returns each one's group root among them; rows without a thumbnail (measured by an
+    earlier release) are not searched but still join the files with their bytes."""
+    usable = usable_rows(files, "phash")
+    searched = np.flatnonzero(usable.select(has_window_columns()).to_series().to_numpy())
+    found = np.asarray(search(usable[searched]), dtype=np.int64)
+    each = np.arange(usable.height)  # its own group, unless the search or its bytes join it to others
+    each[searched] = searched[found]
+    return groups_frame(usable, each, hash=hash, exact=exact, flips=True, extra=extra)
 
 
 def search_radius(hash: str, max_distance: int | None) -> int:
@@ -129,7 +155,7 @@ def groups_frame(
         .first()
         .select("root", rep_path=pl.col("path"), rep_hash=pl.col(hash))
     )
-    same_bytes = pl.len().over("root", "content_hash") > 1
+    same_bytes = pl.col("content_hash").is_not_null() & (pl.len().over("root", "content_hash") > 1)
     direct = (pl.col(hash) ^ pl.col("rep_hash")).bitwise_count_ones()
     via_mirror = (pl.col("phash_mirror") ^ pl.col("rep_hash")).bitwise_count_ones() if flips else direct
     return (
@@ -157,6 +183,8 @@ __all__ = [
     "usable_rows",
     "uses_window_rule",
     "window_rule_rows",
+    "has_window_columns",
+    "window_groups",
     "search_radius",
     "groups_frame",
 ]

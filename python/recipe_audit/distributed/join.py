@@ -17,7 +17,7 @@ from recipe_audit.dedup.rule import (
     search_radius,
     usable_rows,
     uses_window_rule,
-    window_rule_rows,
+    window_groups,
 )
 from recipe_audit.distributed.engine import RayEngine
 from recipe_audit.distributed.stats import JoinStats
@@ -145,17 +145,19 @@ def find_duplicates(
     if uses_window_rule(files, hash, max_distance, crops, None):
         if chunk_size is not None and chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
-        usable = window_rule_rows(files)
         engine.last_join = None
-        roots = thumbmatch.matched_groups(
-            thumbmatch.thumbnails(usable),
-            thumbmatch.shapes(usable),
-            signs=thumbmatch.sign_maps(usable),
-            chunk_size=chunk_size,
-            run_tiles=lambda tiles: engine.map(thumbmatch.tile_links, tiles),
-            put=engine.put,
-        )
-        return groups_frame(usable, roots, hash=hash, exact=exact, flips=True, extra=extra)
+
+        def search(rows: pl.DataFrame) -> np.ndarray:
+            return thumbmatch.matched_groups(
+                thumbmatch.thumbnails(rows),
+                thumbmatch.shapes(rows),
+                signs=thumbmatch.sign_maps(rows),
+                chunk_size=chunk_size,
+                run_tiles=lambda tiles: engine.map(thumbmatch.tile_links, tiles),
+                put=engine.put,
+            )
+
+        return window_groups(files, search, hash=hash, exact=exact, extra=extra)
     usable = usable_rows(files, hash)
     radius = search_radius(hash, max_distance)
     if radius >= blockjoin.BITS:
