@@ -76,6 +76,16 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )
     for name in ("retina", "motorcycle", "astronaut", "china"):  # large, sharp photos
         _save(Image.fromarray(sources[name]).convert("RGB"), root / "traps" / f"large_{name}.jpg", 92)
+    # Fluorescence as a microscope stores it: bright objects in the blue channel alone, on black.
+    # Luma weighs blue at 0.11, so the brightest speck measures about 29: vivid, not dark.
+    coins = np.asarray(sources["coins"], dtype=np.float64)  # gray, (h, w)
+    low, high = np.percentile(coins, [60, 99.5])
+    glow = np.clip((coins - low) * 255 / (high - low), 0, 255).astype(np.uint8)
+    blue = np.zeros((*glow.shape, 3), np.uint8)
+    blue[..., 2] = glow
+    own = np.random.default_rng(31)  # the planted faults below keep their draws
+    for i in range(3):
+        _save(_crop(own, blue), root / "traps" / f"fluorescence_{i}.jpg")
     pick = [sources[n] for n in ORDINARY]
     # A brightness gain clips most of the photo to white but leaves its deepest shadows gray.
     for i, (name, gain) in enumerate((("chelsea", 4.0), ("motorcycle", 8.0), ("rocket", 8.0))):
@@ -118,7 +128,7 @@ def scored(corpus: Path) -> pl.DataFrame:
 
 def test_ordinary_photos_and_traps_raise_no_flag(scored: pl.DataFrame) -> None:
     clean = scored.filter(pl.col("kind").is_in(["ordinary", "traps"]))
-    assert clean.height == len(ORDINARY) * 8 + 10
+    assert clean.height == len(ORDINARY) * 8 + 13
     fired = clean.filter(pl.col("flags").list.len() > 0).select("path", "flags")
     assert fired.height == 0, fired.rows()
     gray = scored.filter(pl.col("kind") == "grayordinary")

@@ -15,7 +15,8 @@ fires on an ordinary photo is a bug. Each flag asks what its name says, not a pr
 kinds of pictures: ``blurry`` asks whether the strong edges that exist are soft (``sharpness``), not
 whether there are few edges (a clear sky, fog, a wall or a night scene have few edges, all crisp);
 ``dark`` asks whether even the brightest part of the picture is dim (``luma_p999``: a night scene
-keeps its lights, a night sky its stars), ``bright`` whether even the darkest part is light (``luma_p01``: a text page
+keeps its lights, a night sky its stars) and its colour faint (a fluorescence image of blue nuclei
+is dim in luma, not underexposed), ``bright`` whether even the darkest part is light (``luma_p01``: a text page
 keeps its ink) or nearly all of it is blown to white (``mean``: a brightness gain clips a photograph
 but leaves its deepest shadows gray); ``grayscale`` sees gray pictures stored as RGB (``colorfulness``).
 """
@@ -70,6 +71,11 @@ class OutlierThresholds:
             below it); a night scene with lights, a night sky with stars, or a lit subject on
             black does not. (Until measures revision 5 the 99th percentile was used: a photograph
             of a galaxy, 99% black sky, was called dark.)
+        dark_colorfulness: ... and its colourfulness is under this. Luma weighs blue at 0.11, so
+            a fluorescence image of blue nuclei at 200 on black measures luma 23 at its brightest,
+            yet it is vivid, not underexposed. Darkening scales colourfulness by its factor: the
+            most colourful photograph of the tuning halves (154) measures 18.5 at x0.12, the
+            mildest darkening the flag is owed, so every such fault stays under 20.
         bright_p01: ``bright`` when 99% of the pixels have luma >= this: even the darkest part is
             light (washed out). A snowy scene with a tree, or a text page, keeps darker parts and
             stays unflagged.
@@ -108,6 +114,7 @@ class OutlierThresholds:
     """
 
     dark_p999: float = 45.0
+    dark_colorfulness: float = 20.0
     bright_p01: float = 210.0
     bright_mean: float = 240.0
     bright_mean_dataset: float = 200.0
@@ -168,7 +175,7 @@ class OutlierThresholds:
     def rules(self) -> dict[str, str]:
         """Each flag's rule in words, with these thresholds (the report prints it beside each flag)."""
         return {
-            "dark": f"99.9% of the pixels at luma <= {self.dark_p999:g}",
+            "dark": f"99.9% of the pixels at luma <= {self.dark_p999:g}, colorfulness under {self.dark_colorfulness:g}",
             "bright": f"99% of the pixels at luma >= {self.bright_p01:g}, or mean luma >= {self.bright_mean:g} "
             f"where the dataset's median is under {self.bright_mean_dataset:g}",
             "blurry": f"sharpness <= {self.sharpness_max:g} or sharpness_fine <= {self.sharpness_fine_max:g} "
@@ -239,7 +246,7 @@ def _flags(t: OutlierThresholds) -> dict[str, pl.Expr]:
     # The share is taken over pictures whose colour is known (GIF and CMYK are not measured).
     known = (pl.col("channels") <= 2) | pl.col("colorfulness").is_not_null()
     return {
-        "dark": pl.col("luma_p999") <= t.dark_p999,
+        "dark": (pl.col("luma_p999") <= t.dark_p999) & (pl.col("colorfulness") < t.dark_colorfulness).fill_null(True),
         "bright": (pl.col("luma_p01") >= t.bright_p01)
         | ((pl.col("mean") >= t.bright_mean) & (pl.col("mean").median() < t.bright_mean_dataset)),
         "blurry": (pl.min_horizontal(w, h) >= t.blur_min_side)
