@@ -97,6 +97,11 @@ class OutlierThresholds:
         flat_std: ``low_information`` when the luma std <= this: a blank or solid frame, also
             with a faint gradient or noise (a ramp of +-5 levels measures about 3). (Entropy is not
             used: an icon on a plain background has few distinct levels but is not empty.)
+        flat_chroma: ... and its colour varies by at most this much (the spread of the opponent
+            colours, the colourfulness less its mean part): a blank frame is flat in colour too.
+            Blue nuclei on black vary by 0.11 of their brightness in luma (luma weighs blue at
+            0.11) but a lot in colour; a colour gradient wallpaper is flat in luma, not in colour.
+            The planted blank frames of the tuning halves vary by at most 1.2.
         gray_colorfulness: an image stored in colour is gray when its colourfulness is below this
             (Hasler-Süsstrunk: exactly 0 for R = G = B, below 0.2 after JPEG; muted photographs
             measure 1 and more).
@@ -122,6 +127,7 @@ class OutlierThresholds:
     sharpness_fine_max: float = 0.005
     blur_min_side: int = 64
     flat_std: float = 3.5
+    flat_chroma: float = 7.0
     gray_colorfulness: float = 1.0
     size_factor: float = 4.0
     aspect_factor: float = 2.5
@@ -180,7 +186,7 @@ class OutlierThresholds:
             f"where the dataset's median is under {self.bright_mean_dataset:g}",
             "blurry": f"sharpness <= {self.sharpness_max:g} or sharpness_fine <= {self.sharpness_fine_max:g} "
             f"(share of strong edges that are crisp, at the scan's scale or one finer), shorter side >= {self.blur_min_side}",
-            "low_information": f"luma std <= {self.flat_std:g}: a blank or solid frame",
+            "low_information": f"luma std <= {self.flat_std:g} and colour spread <= {self.flat_chroma:g}: a blank or solid frame",
             "odd_size": f"sqrt(w h) {self.size_factor:g}x off the median and |z| >= {self.z:g}",
             "odd_aspect": f"elongation {self.aspect_factor:g}x the median and z >= {self.z:g}",
             "grayscale": f"no colour (1-2 channels or colorfulness < {self.gray_colorfulness:g}) where >= {self.color_share:.0%} are colourful",
@@ -234,6 +240,14 @@ def _robust_z(x: pl.Expr, floor: float, group: str | None, min_count: int) -> pl
     return pl.when(enough).then(z).otherwise(None)
 
 
+def _chroma_spread() -> pl.Expr:
+    """How much the colour varies across the picture: the standard deviation part of the
+    colourfulness, sqrt(var rg + var yb), from the scan's colourfulness and mean opponent colours
+    (null where they are unknown)."""
+    mean_part = 0.3 * (pl.col("chroma_rg") ** 2 + pl.col("chroma_yb") ** 2).sqrt()
+    return (pl.col("colorfulness") - mean_part).clip(lower_bound=0.0)
+
+
 def _flags(t: OutlierThresholds) -> dict[str, pl.Expr]:
     w = pl.col("width").cast(pl.Float64)
     h = pl.col("height").cast(pl.Float64)
@@ -255,7 +269,7 @@ def _flags(t: OutlierThresholds) -> dict[str, pl.Expr]:
             (pl.col("sharpness") <= t.sharpness_max)
             | (pl.col("sharpness_fine") <= t.sharpness_fine_max).fill_null(False)
         ),
-        "low_information": pl.col("std") <= t.flat_std,
+        "low_information": (pl.col("std") <= t.flat_std) & (_chroma_spread() <= t.flat_chroma).fill_null(True),
         "odd_size": enough
         & ((size_ratio >= t.size_factor) | (size_ratio <= 1.0 / t.size_factor))
         & (pl.col("z_size").abs() >= t.z),
@@ -319,6 +333,9 @@ def find_outliers(
         files = files.with_columns(sharpness_fine=pl.lit(None, pl.Float64))
     if "luma_p999" not in files.columns:  # scanned before measures revision 5: the nearest there is
         files = files.with_columns(luma_p999=pl.col("luma_p99"))
+    for column in ("chroma_rg", "chroma_yb"):  # scanned before the mean colour was kept: unknown
+        if column not in files.columns:
+            files = files.with_columns(pl.lit(None, pl.Float64).alias(column))
     usable = files.filter(
         (pl.col("status") == "ok") & pl.col("mean").is_not_null() & (pl.col("width") > 0) & (pl.col("height") > 0)
     )
