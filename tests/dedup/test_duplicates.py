@@ -517,3 +517,7 @@ def test_rows_of_an_earlier_release_still_join_by_bytes(photos: list[Path]) -> N
     assert "exact" not in recipe_audit.find_duplicates(unknown)["kind"].to_list()
     with pytest.raises(ValueError, match="crops=True needs the index's thumb"):
         recipe_audit.DuplicateIndex(files.drop("thumb")).query(files, crops=True)
+    # A frame without mirror hashes takes the single-hash search; malformed sign maps are named.
+    assert recipe_audit.find_duplicates(pl.concat([files, old]).drop("phash_mirror"))["kind"].to_list() == ["exact"] * 2
+    with pytest.raises(ValueError, match="thumb_signs must hold 32 bytes"):
+        recipe_audit.find_duplicates(files.with_columns(thumb_signs=pl.lit(b"abc")))

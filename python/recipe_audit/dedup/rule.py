@@ -66,9 +66,11 @@ def uses_window_rule(
         if crops:
             raise ValueError("crops=True is the default rule: it takes hash='phash', no max_distance and flips")
         return False
-    if "thumb" not in files.columns:
+    if "thumb" not in files.columns or "phash_mirror" not in files.columns:
         if crops:
-            raise ValueError("crops=True needs the scan's thumb column; rescan the files with this version")
+            raise ValueError(
+                "crops=True needs the scan's thumb and phash_mirror columns; rescan the files with this version"
+            )
         return False
     return True
 

@@ -406,8 +406,12 @@ def sign_maps(frame: pl.DataFrame) -> np.ndarray:
     column = frame["thumb_signs"]
     known = column.is_not_null().to_numpy()
     if known.any():
-        data = np.frombuffer(b"".join(column.filter(column.is_not_null()).to_list()), np.uint8)
-        out[known] = np.unpackbits(data.reshape(-1, THUMB_SIDE * THUMB_SIDE // 8), axis=1)
+        values = column.filter(column.is_not_null()).to_list()
+        size = THUMB_SIDE * THUMB_SIDE // 8
+        if any(len(v) != size for v in values):
+            raise ValueError(f"thumb_signs must hold {size} bytes a row (the scan's sign map); this frame's do not")
+        data = np.frombuffer(b"".join(values), np.uint8)
+        out[known] = np.unpackbits(data.reshape(-1, size), axis=1)
     return out
 
 
