@@ -198,6 +198,14 @@ def test_within_class_scores(tmp_path: Path) -> None:
         ].null_count()
         == odd.height
     )
+    # Unlabelled images are not a class of their own: no within-class score.
+    unlabelled = recipe_audit.find_outliers(
+        recipe_audit.scan(tmp_path, progress=False).with_columns(
+            label=pl.when(pl.col("label") == "cup").then(None).otherwise("label")
+        )
+    )
+    assert unlabelled.filter(pl.col("label").is_null())["zc_brightness"].null_count() == 10
+    assert unlabelled.filter(pl.col("label") == "cat")["zc_brightness"].null_count() == 0
 
 
 def test_digits_and_icons_raise_nothing(tmp_path: Path) -> None:

@@ -344,7 +344,12 @@ def find_outliers(
     scored = usable.with_columns(
         [_robust_z(e, MEASURES[m], None, t.min_count).alias(f"z_{m}") for m, e in measures.items()]
         + [
-            (_robust_z(e, MEASURES[m], "label", t.min_count) if by_label else pl.lit(None, pl.Float64)).alias(f"zc_{m}")
+            # Unlabelled images have no class to be scored within (they are not a class of their own).
+            (
+                pl.when(pl.col("label").is_not_null()).then(_robust_z(e, MEASURES[m], "label", t.min_count))
+                if by_label
+                else pl.lit(None, pl.Float64)
+            ).alias(f"zc_{m}")
             for m, e in measures.items()
         ]
     )
