@@ -233,6 +233,8 @@ def test_thresholds_are_adjustable_and_small_sets_stay_quiet(scored: pl.DataFram
         OutlierThresholds.from_strings(["dark_mean=3"])
     with pytest.raises(ValueError, match="not a number"):
         OutlierThresholds.from_strings(["dark_p999=dim"])
+    nan_mean = recipe_audit.find_outliers(files.with_columns(mean=pl.lit(float("nan"))))
+    assert nan_mean["bright"].sum() == 0  # unknown, not above every threshold
     for bad, says in (
         ("dark_p999=nan", "finite"),
         ("z=inf", "finite"),

@@ -113,6 +113,10 @@ def test_small_groups_unsplit_and_bad_frames(photos: pl.DataFrame) -> None:
         recipe_audit.property_shift(files.drop("sharpness"))
     with pytest.raises(ValueError, match="split"):
         recipe_audit.property_shift(files.drop("split"))
+    # NaN (a frame built elsewhere) is unknown, not a value above every other.
+    unknown = files.with_columns(sharpness=pl.when(pl.col("split") == "val").then(float("nan")).otherwise("sharpness"))
+    row = recipe_audit.property_shift(unknown).filter((pl.col("property") == "sharpness") & (pl.col("split") == "val"))
+    assert row["effect"].to_list() == [None] and row["shifted"].to_list() == [False]
 
 
 def test_numbered_splits_and_equal_splits_without_train(photos: pl.DataFrame) -> None:

@@ -336,6 +336,8 @@ def find_outliers(
     for column in ("chroma_rg", "chroma_yb"):  # scanned before the mean colour was kept: unknown
         if column not in files.columns:
             files = files.with_columns(pl.lit(None, pl.Float64).alias(column))
+    # A NaN in a frame built elsewhere is an unknown value, not one above every threshold.
+    files = files.with_columns(pl.col(pl.Float32, pl.Float64).fill_nan(None))
     usable = files.filter(
         (pl.col("status") == "ok") & pl.col("mean").is_not_null() & (pl.col("width") > 0) & (pl.col("height") > 0)
     )

@@ -105,6 +105,8 @@ class BiasThresholds:
 def _usable(files: pl.DataFrame, needed: str) -> pl.DataFrame:
     columns = {needed, "status", *NUMERIC_PROPERTIES.values(), *CATEGORICAL_PROPERTIES.values()}
     require_columns(files, columns)
+    # A NaN in a frame built elsewhere is an unknown value (KS would rank it above every number).
+    files = files.with_columns(pl.col(pl.Float32, pl.Float64).fill_nan(None))
     return files.filter((pl.col("status") == "ok") & pl.col(needed).is_not_null())
 
 
