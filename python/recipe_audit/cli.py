@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import polars as pl
@@ -368,13 +369,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `recipe-audit`; returns the exit status (0 success, 1 a `--fail-on` problem
-    found, 2 misuse, 130 interrupted by Ctrl-C: nothing is written then)."""
+    found, 2 misuse, 3 the run failed on an input it could not read or on a bug (the error and its
+    traceback on stderr), 130 interrupted by Ctrl-C: nothing is written then)."""
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
         print("\nrecipe-audit: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except Exception as error:  # any failure must not read as exit 1, "a problem found"
+        traceback.print_exc()
+        print(f"recipe-audit: failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 3
 
 
 def _write_parquet(frame: pl.DataFrame, out: str) -> None:

@@ -160,3 +160,33 @@ def test_audit_finds_mislabelled_digits_through_scan_report_and_cli(tmp_path) ->
     assert main(["audit", str(root), "--pred-probs", str(tmp_path / "missing.parquet")]) == 2
     with pytest.raises(ValueError, match="one row per file"):
         recipe_audit.audit(files, pred_probs=probs[:10], progress=False)
+
+
+def test_audit_reads_numbered_classes_in_number_order_and_refuses_repeated_rows(tmp_path) -> None:
+    """Folders 0 to 11 are class indices: an array's column 10 is class "10", not the third in
+    text order (a perfect model once flagged 20 of 36 files), and a probabilities table that lists
+    a file twice (and so misses another) is refused, not counted twice."""
+    from PIL import Image
+
+    rng = np.random.default_rng(4)
+    for label in range(12):
+        (tmp_path / str(label)).mkdir()
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(tmp_path / str(label) / f"{i}.png")
+    files = recipe_audit.scan(tmp_path, progress=False)
+    probs = np.full((files.height, 12), 0.01)
+    probs[np.arange(files.height), files["label"].cast(pl.Int64).to_numpy()] = 0.89
+    audit = recipe_audit.audit(files, pred_probs=probs, progress=False)
+    assert audit.label_errors is not None and not audit.label_errors["is_label_error"].any()
+    table = pl.DataFrame({"path": files["path"]}).with_columns([pl.Series(str(c), probs[:, c]) for c in range(12)])
+    repeated = pl.concat([table.slice(1), table.slice(1, 1)])
+    with pytest.raises(ValueError, match="more than one row"):
+        recipe_audit.audit(files, pred_probs=repeated, progress=False)
+    # Through the CLI it is misuse (2); a run that fails on an unreadable input is 3, never the 1 of
+    # "a problem was found".
+    from recipe_audit.cli import main
+
+    repeated.write_parquet(tmp_path / "repeated.parquet")
+    assert main(["audit", str(tmp_path), "--pred-probs", str(tmp_path / "repeated.parquet")]) == 2
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    assert main(["audit", str(tmp_path), "--pred-probs", str(tmp_path / "broken.parquet")]) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -304,3 +305,34 @@ def test_coco(detection: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="COCO"):
         (tmp_path / "list.json").write_text("[]")
         recipe_audit.read_coco(tmp_path / "list.json", files)
+
+
+def test_paths_through_parent_folders_and_rows_without_a_path(
+    flat: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan of ``../flat`` names its files through ``..``: they still match the manifest (none
+    did), a manifest path under a root may go up a folder, and a row without a path matches no
+    file instead of crashing."""
+    manifest = _manifest(flat).rename({"File_Name": "path", "Class": "label", "subset": "split"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    up = Path(os.path.relpath(flat, elsewhere))  # ../../flat0
+    files = recipe_audit.scan(up, progress=False)
+    assert files["path"][0].startswith("../")
+    joined = recipe_audit.join_labels(files, manifest, root=up)
+    assert joined["label"].null_count() == 0
+    upward = manifest.with_columns(path=pl.lit("../") + pl.col("path"))  # from sub/, one folder up
+    assert recipe_audit.join_labels(files, upward, root=up / "sub")["label"].null_count() == 0
+    holed = manifest.with_columns(path=pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise("path"))
+    assert recipe_audit.join_labels(files, holed, root=up)["label"].null_count() == 1
+
+
+def test_label_stats_compares_with_a_named_split(flat: Path) -> None:
+    """Files without a split are not the reference, even when they are the most."""
+    files = recipe_audit.scan(flat, progress=False)
+    files = files.with_columns(
+        label=pl.Series(["a", "b"] * 30), split=pl.Series([None] * 40 + ["val"] * 20, dtype=pl.String)
+    )
+    stats = recipe_audit.label_stats(files)
+    assert set(stats["reference"]) == {"val"}

@@ -379,6 +379,16 @@ def read_pred_probs(path: str) -> pl.DataFrame:
     return frame
 
 
+def _index_classes(labels: pl.Series) -> list[str] | None:
+    """The columns of an array of probabilities for labels that are whole numbers written as text
+    (a manifest's 0, 1, ..., 11): classes "0" to the largest, in numeric order, as the array's
+    columns are (sorted as text, "10" would come before "2"). None for other labels."""
+    text = labels.cast(pl.String)
+    if text.len() == 0 or not text.str.contains(r"^\d+$").all():
+        return None
+    return [str(i) for i in range(int(text.cast(pl.Int64).max()) + 1)]  # type: ignore[arg-type]
+
+
 def audit_label_errors(
     files: pl.DataFrame, pred_probs: Any, label_conflicts: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -395,13 +405,18 @@ def audit_label_errors(
             pred_probs, ("path",), what="pred_probs", hint="a frame needs a path column and one column per class"
         )
         classes = [c for c in pred_probs.columns if c != "path"]
-        joined = labelled.join(pred_probs, on="path", how="inner")
-        missing = labelled.height - joined.height
-        if missing:
-            raise ValueError(
-                f"pred_probs: {missing} labelled files have no row (e.g. {labelled.join(pred_probs, on='path', how='anti')['path'][0]})"
-            )
-        labelled, probs = joined, joined.select(classes).to_numpy()
+        repeated = pred_probs.filter(pl.col("path").is_duplicated())["path"]
+        if repeated.len():
+            raise ValueError(f"pred_probs: {repeated.n_unique()} paths have more than one row (e.g. {repeated[0]!r})")
+        # The class columns under names of their own: a class called "label" or "status" must not
+        # meet the scan's columns of that name.
+        columns = [f"class {i}" for i in range(len(classes))]
+        probs_frame = pred_probs.select("path", *[pl.col(c).alias(n) for c, n in zip(classes, columns, strict=True)])
+        lacking = labelled.join(probs_frame, on="path", how="anti")["path"]
+        if lacking.len():
+            raise ValueError(f"pred_probs: {lacking.len()} labelled files have no row (e.g. {lacking[0]!r})")
+        joined = labelled.select("row", "path", "label").join(probs_frame, on="path", how="inner")
+        labelled, probs = joined, joined.select(columns).to_numpy()
     else:
         array = np.asarray(pred_probs)
         if array.ndim != 2 or array.shape[0] != files.height:
@@ -409,7 +424,7 @@ def audit_label_errors(
                 f"pred_probs: an array needs one row per file of the scan ({files.height}), not shape {array.shape}"
             )
         probs = array[labelled["row"].to_numpy()]
-        classes = None
+        classes = _index_classes(labelled["label"])
     errors = find_label_errors(labelled.select("path", "label"), probs, classes=classes)
     conflicted = set(label_conflicts["path"]) if label_conflicts.height else set()
     in_conflict = pl.col("path").is_in(list(conflicted))

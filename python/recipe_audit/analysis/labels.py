@@ -61,8 +61,10 @@ def label_stats(
     grid = grid.with_columns(pl.col("count").fill_null(0)).sort("split", "label")  # fixed order: sums are reproducible
     totals = grid.group_by("split").agg(pl.col("count").sum().alias("split_count"))
     if reference is None:
-        names = totals["split"].to_list()
-        largest = totals.sort(["split_count", "split"], descending=[True, False])["split"]
+        # The largest named split: files without a split are not a split to compare with.
+        named = totals.filter(pl.col("split") != _NO_SPLIT)
+        names = named["split"].to_list()
+        largest = named.sort(["split_count", "split"], descending=[True, False])["split"]
         reference = _TRAIN if _TRAIN in names else (str(largest[0]) if names else None)
     elif reference not in set(totals["split"].to_list()):
         raise ValueError(f"label_stats: no split named {reference!r}; splits are {sorted(totals['split'].to_list())}")

@@ -98,9 +98,18 @@ def _normalized(path: pl.Expr) -> pl.Expr:
     )
 
 
+_PARENT = r"/(?:[^/]{3,}|[^/.][^/]?|\.[^/.])/\.\.(?:/|$)"
+"""A path segment (not ``.`` or ``..``) followed by ``..``: the two cancel."""
+
+
 def _absolute(path: pl.Expr, cwd: str) -> pl.Expr:
+    """`path` made absolute against `cwd`, with ``a/../`` segments removed (a scan of ``../data``
+    names its files ``cwd/../data/...``, a manifest under a root may say ``../images/x.jpg``)."""
     p = _normalized(path)
-    return pl.when(p.str.starts_with("/")).then(p).otherwise(pl.lit(cwd.rstrip("/") + "/") + p)
+    p = pl.when(p.str.starts_with("/")).then(p).otherwise(pl.lit(cwd.rstrip("/") + "/") + p)
+    for _ in range(16):  # one level a pass: deeper chains than this are not resolved
+        p = p.str.replace_all(_PARENT, "/")
+    return p.str.replace(r"^(/\.\.)+(/|$)", "/")
 
 
 def match_to_files(
@@ -125,7 +134,8 @@ def match_to_files(
         keyed = keyed.with_columns(key=pl.col("key").str.strip_prefix("/"))
     keyed = keyed.with_columns(depth=pl.col("key").str.count_matches("/") + 1)
     pairs = []
-    for depth in sorted(keyed["depth"].unique().to_list(), reverse=True):
+    # A row without a path (an empty CSV cell, a null file_name) matches no file.
+    for depth in sorted(keyed["depth"].drop_nulls().unique().to_list(), reverse=True):
         tails = scanned.select(
             "path", key=pl.col("parts").list.slice(-depth).list.join("/"), depth=pl.lit(depth, pl.UInt32)
         )
