@@ -386,7 +386,8 @@ def _index_classes(labels: pl.Series) -> list[str] | None:
     text = labels.cast(pl.String)
     if text.len() == 0 or not text.str.contains(r"^\d+$").all():
         return None
-    return [str(i) for i in range(int(text.cast(pl.Int64).max()) + 1)]  # type: ignore[arg-type]
+    largest = text.cast(pl.Int64).max()
+    return [str(i) for i in range(int(largest) + 1)] if isinstance(largest, int) else None
 
 
 def audit_label_errors(
@@ -400,6 +401,7 @@ def audit_label_errors(
     ``copies`` (the file is in a label-conflict group), ``model and copies``, or null.
     """
     labelled = files.with_row_index("row").filter((pl.col("status") == "ok") & pl.col("label").is_not_null())
+    classes: list[str] | None
     if isinstance(pred_probs, pl.DataFrame):
         require_columns(
             pred_probs, ("path",), what="pred_probs", hint="a frame needs a path column and one column per class"
