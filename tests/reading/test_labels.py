@@ -305,6 +305,14 @@ def test_coco(detection: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="COCO"):
         (tmp_path / "list.json").write_text("[]")
         recipe_audit.read_coco(tmp_path / "list.json", files)
+    # With a byte-order mark first it is still COCO, to the reader and to audit's detection.
+    from recipe_audit.io.boxes import annotation_kind
+
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(coco).encode())
+    assert annotation_kind(tmp_path / "bom.json") == "coco"
+    again = recipe_audit.read_coco(tmp_path / "bom.json", files)
+    same = [c for c in boxes.columns if not boxes[c].cast(pl.String).str.contains("instances.json").any()]
+    assert again.select(same).equals(boxes.select(same))
 
 
 def test_paths_through_parent_folders_and_rows_without_a_path(
@@ -336,3 +344,17 @@ def test_label_stats_compares_with_a_named_split(flat: Path) -> None:
     )
     stats = recipe_audit.label_stats(files)
     assert set(stats["reference"]) == {"val"}
+
+
+def test_manifests_read_every_line_and_a_byte_order_mark(tmp_path: Path) -> None:
+    """JSON Lines whose types or keys change after the first hundred lines, and files that start
+    with a UTF-8 byte-order mark (as editors on Windows write them), read whole."""
+    lines = [json.dumps({"path": f"im{i:03d}.jpg", "label": i % 3}) for i in range(120)]
+    lines += [json.dumps({"path": f"im{i:03d}.jpg", "label": "cat", "split": "test"}) for i in range(120, 150)]
+    (tmp_path / "m.jsonl").write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode())
+    table = recipe_audit.read_labels(tmp_path / "m.jsonl")
+    assert table.height == 150 and table.filter(pl.col("split") == "test").height == 30
+    assert set(table["label"]) == {"0", "1", "2", "cat"}
+    records = [{"path": "a.jpg", "label": "x"}, {"path": "b.jpg", "label": "y"}]
+    (tmp_path / "m.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(records).encode())
+    assert recipe_audit.read_labels(tmp_path / "m.json")["label"].to_list() == ["x", "y"]

@@ -59,7 +59,7 @@ def annotation_kind(labels: object) -> str | None:
         return "yolo"
     if path.suffix.lower() == ".json" and path.is_file():
         with path.open("rb") as handle:
-            head = handle.read(64).lstrip()
+            head = handle.read(64).removeprefix(b"\xef\xbb\xbf").lstrip()  # a byte-order mark first is common
         if head.startswith(b"{"):  # a manifest is a list of records; an object is COCO
             return "coco"
     return None
@@ -114,7 +114,7 @@ def read_coco(path: PathLike, files: pl.DataFrame, *, root: PathLike | None = No
         >>> files = recipe_audit.scan("coco/val2017")                                       # doctest: +SKIP
         >>> boxes = recipe_audit.read_coco("coco/annotations/instances_val2017.json", files)  # doctest: +SKIP
     """
-    data = json.loads(Path(path).read_bytes())
+    data = json.loads(Path(path).read_bytes().decode("utf-8-sig"))
     if not isinstance(data, dict) or "images" not in data:
         raise ValueError(f"read_coco: {path} has no 'images' list; is it a COCO detection file?")
     images = pl.from_dicts(
@@ -167,7 +167,11 @@ def _yolo_names(directory: Path, names: list[str] | None) -> list[str] | None:
     for folder in (directory, directory.parent):
         for name in _YOLO_NAMES:
             if (folder / name).is_file():
-                return [line.strip() for line in (folder / name).read_text().splitlines() if line.strip()]
+                return [
+                    line.strip()
+                    for line in (folder / name).read_text(encoding="utf-8-sig").splitlines()
+                    if line.strip()
+                ]
     return None
 
 
@@ -196,7 +200,10 @@ def read_yolo(directory: PathLike, files: pl.DataFrame, *, names: list[str] | No
     txts = sorted(p for p in folder.rglob("*.txt") if p.name not in _YOLO_NAMES)
     class_names = _yolo_names(folder, names)
     texts = pl.DataFrame(
-        {"annotation": [str(p) for p in txts], "text": [p.read_text(errors="replace") for p in txts]},
+        {
+            "annotation": [str(p) for p in txts],
+            "text": [p.read_text(encoding="utf-8-sig", errors="replace") for p in txts],
+        },
         schema={"annotation": pl.String, "text": pl.String},
     ).with_row_index("row")
     keys = texts.select(path=pl.col("annotation").str.strip_prefix(str(folder) + "/").str.strip_suffix(".txt"))

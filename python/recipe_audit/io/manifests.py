@@ -8,6 +8,7 @@ Detection annotations (COCO, YOLO) are in `recipe_audit.io.boxes`; the last-laye
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -78,13 +79,14 @@ def read_table(path: Path) -> pl.DataFrame:
         return pl.read_csv(path, separator="\t", infer_schema_length=0)
     if suffix in (".parquet", ".pq"):
         return pl.read_parquet(path)
-    if suffix in (".jsonl", ".ndjson"):
-        return pl.read_ndjson(path)
-    if suffix == ".json":
-        head = path.open("rb").read(4096).lstrip()
-        if head.startswith(b"{"):
-            raise ValueError(f"read_labels: {path} holds a JSON object; for COCO use recipe_audit.read_coco")
-        return pl.read_json(path)
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a byte-order mark first is common
+        if suffix == ".json":
+            if data.lstrip().startswith(b"{"):
+                raise ValueError(f"read_labels: {path} holds a JSON object; for COCO use recipe_audit.read_coco")
+            return pl.read_json(io.BytesIO(data), infer_schema_length=None)
+        # Every line decides the columns and their types, not the first hundred.
+        return pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
     raise ValueError(f"read_labels: unknown manifest type {path.suffix!r}; use .csv, .tsv, .parquet, .jsonl or .json")
 
 
