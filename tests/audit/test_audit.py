@@ -167,3 +167,15 @@ def test_cli_audit_as_a_process(example_root: Path, tmp_path: Path) -> None:
         timeout=120,
     )
     assert run.returncode == 1 and "2 broken files" in run.stdout and "failing on corrupt (2)" in run.stderr
+
+
+def test_report_counts_splits_named_like_its_columns(photos: list[Path], tmp_path: Path) -> None:
+    """Splits called "label" and "total" are names like any other in the report's counts table
+    (one crashed the page, the other showed the wrong counts)."""
+    files = recipe_audit.scan([p for p in photos if p.suffix == ".jpg"][:12], progress=False).with_columns(
+        label=pl.Series(["cat", "dog"] * 6), split=pl.Series(["label"] * 4 + ["total"] * 8)
+    )
+    page = recipe_audit.audit(files, progress=False).to_html(tmp_path / "r.html").read_text(encoding="utf-8")
+    counts = page[page.index("<h3>Counts</h3>") :]
+    cells = [c for c in (x.split("<")[0].strip() for x in counts.split(">")[:80]) if c]
+    assert cells[:6] == ["Counts", "class", "label", "total", "cat", "2"] and cells[6] == "4", cells[:12]

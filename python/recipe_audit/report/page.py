@@ -194,10 +194,19 @@ class _Builder:
         missing = stats.filter(pl.col("missing")).select("split", "label")
         rare = stats.filter(pl.col("rare")).select("split", "label", "share")
         columns = stats["split"].unique().sort().to_list()
+        # The pivot's columns get names of their own: a split called "label" or "total" must not
+        # meet the table's other columns.
+        keys = [f"split {i}" for i in range(len(columns))]
+        keyed = stats.with_columns(
+            key=pl.col("split")
+            .cast(pl.String)
+            .fill_null("\x00none")
+            .replace_strict([("\x00none" if c is None else str(c)) for c in columns], keys)
+        )
         wide = (
             (
-                stats.pivot(on="split", index="label", values="count", aggregate_function="first")
-                .with_columns(total=pl.sum_horizontal(columns))
+                keyed.pivot(on="key", index="label", values="count", aggregate_function="first")
+                .with_columns(total=pl.sum_horizontal(keys))
                 .sort(["total", "label"], descending=[True, False])
             )
             if stats.height
@@ -206,7 +215,7 @@ class _Builder:
         table = (
             [
                 {"label": r[0], "counts": list(r[1 : 1 + len(columns)])}
-                for r in wide.select("label", *columns).head(MAX_CLASSES).iter_rows()
+                for r in wide.select("label", *keys).head(MAX_CLASSES).iter_rows()
             ]
             if stats.height
             else []
