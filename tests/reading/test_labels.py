@@ -305,6 +305,15 @@ def test_coco(detection: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="COCO"):
         (tmp_path / "list.json").write_text("[]")
         recipe_audit.read_coco(tmp_path / "list.json", files)
+    # Boxes without all four numbers or without a class are malformed, not silently no object;
+    # an id given twice would count every box twice: refused.
+    partial = dict(coco, annotations=[{"image_id": 1, "bbox": [1, None, 5, 5]}, {"image_id": 2, "bbox": [1, 1, 5, 5]}])
+    (tmp_path / "partial.json").write_text(json.dumps(partial))
+    errors = recipe_audit.read_coco(tmp_path / "partial.json", files)["error"].drop_nulls().to_list()
+    assert sorted(errors) == ["annotation has no category_id", "bbox must hold 4 numbers [x, y, w, h]"]
+    (tmp_path / "twice.json").write_text(json.dumps(dict(coco, images=coco["images"] + coco["images"][:1])))
+    with pytest.raises(ValueError, match="id 1 appears more than once in images"):
+        recipe_audit.read_coco(tmp_path / "twice.json", files)
     # With a byte-order mark first it is still COCO, to the reader and to audit's detection.
     from recipe_audit.io.boxes import annotation_kind
 

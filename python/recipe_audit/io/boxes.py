@@ -117,19 +117,28 @@ def read_coco(path: PathLike, files: pl.DataFrame, *, root: PathLike | None = No
     data = json.loads(Path(path).read_bytes().decode("utf-8-sig"))
     if not isinstance(data, dict) or "images" not in data:
         raise ValueError(f"read_coco: {path} has no 'images' list; is it a COCO detection file?")
-    images = pl.from_dicts(
-        data["images"] or [], schema={"id": pl.Int64, "file_name": pl.String, "width": pl.Int64, "height": pl.Int64}
-    )
-    anns = pl.from_dicts(
-        data.get("annotations") or [],
-        schema={"image_id": pl.Int64, "category_id": pl.Int64, "bbox": pl.List(pl.Float64)},
-    )
-    cats = pl.from_dicts(data.get("categories") or [], schema={"id": pl.Int64, "name": pl.String})
+    try:
+        images = pl.from_dicts(
+            data["images"] or [], schema={"id": pl.Int64, "file_name": pl.String, "width": pl.Int64, "height": pl.Int64}
+        )
+        anns = pl.from_dicts(
+            data.get("annotations") or [],
+            schema={"image_id": pl.Int64, "category_id": pl.Int64, "bbox": pl.List(pl.Float64)},
+        )
+        cats = pl.from_dicts(data.get("categories") or [], schema={"id": pl.Int64, "name": pl.String})
+    except (pl.exceptions.PolarsError, TypeError, ValueError) as error:
+        raise ValueError(f"read_coco: {path}: ids must be whole numbers and bbox a list of numbers ({error})") from None
+    for table, what in ((images, "images"), (cats, "categories")):
+        repeated = table.filter(pl.col("id").is_duplicated())["id"]
+        if repeated.len():  # every box of that image or class would be counted twice
+            raise ValueError(f"read_coco: {path}: id {repeated[0]} appears more than once in {what}")
     images = images.with_row_index("row")
     matched, _ = match_to_files(files, images.select(path="file_name"), root)
     boxes = anns.join(cats.select(category_id="id", label="name"), on="category_id", how="left").with_columns(
-        error=pl.when(pl.col("bbox").list.len() != 4)
+        error=pl.when(pl.col("bbox").is_null() | (pl.col("bbox").list.len() != 4) | pl.col("bbox").list.contains(None))
         .then(pl.lit("bbox must hold 4 numbers [x, y, w, h]"))
+        .when(pl.col("category_id").is_null())
+        .then(pl.lit("annotation has no category_id"))
         .when(pl.col("label").is_null())
         .then(pl.format("category_id {} is not in categories", pl.col("category_id")))
         .otherwise(None),
