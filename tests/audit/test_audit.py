@@ -153,8 +153,10 @@ def test_cli_audit_gates_ci(example_root: Path, tmp_path: Path, capsys: pytest.C
     assert main(["audit", str(example_root), "--threshold", "dark_p999=nan"]) == 2
     assert "dark_p999 must be a finite number" in capsys.readouterr().err
     # A threshold set from the command line changes the verdict: every image has a 99.9th
-    # percentile of luma at most 255, so with dark_p999=255 every decoded image is dark.
-    assert main(["audit", str(example_root), "--threshold", "dark_p999=255", "--fail-on", "dark"]) == 1
+    # percentile of luma at most 255, so with dark_p999=255 (and no colour exemption) every
+    # decoded image is dark.
+    loose = ["--threshold", "dark_p999=255", "--threshold", "dark_colorfulness=1000"]
+    assert main(["audit", str(example_root), *loose, "--fail-on", "dark"]) == 1
     assert "failing on dark (69)" in capsys.readouterr().err
 
 

@@ -104,14 +104,22 @@ _PARENT = r"/(?:[^/]{3,}|[^/.][^/]?|\.[^/.])/\.\.(?:/|$)"
 """A path segment (not ``.`` or ``..``) followed by ``..``: the two cancel."""
 
 
-def _absolute(path: pl.Expr, cwd: str) -> pl.Expr:
-    """`path` made absolute against `cwd`, with ``a/../`` segments removed (a scan of ``../data``
-    names its files ``cwd/../data/...``, a manifest under a root may say ``../images/x.jpg``)."""
+def _absolute(path: pl.Expr, cwd: str, parents: bool = True) -> pl.Expr:
+    """`path` made absolute against `cwd`, with ``a/../`` segments removed when `parents` (a scan
+    of ``../data`` names its files ``cwd/../data/...``, a manifest under a root may say
+    ``../images/x.jpg``); without, the paths hold no ``..`` (`_has_parents`)."""
     p = _normalized(path)
     p = pl.when(p.str.starts_with("/")).then(p).otherwise(pl.lit(cwd.rstrip("/") + "/") + p)
+    if not parents:
+        return p
     for _ in range(16):  # one level a pass: deeper chains than this are not resolved
         p = p.str.replace_all(_PARENT, "/")
     return p.str.replace(r"^(/\.\.)+(/|$)", "/")
+
+
+def _has_parents(paths: pl.Series) -> bool:
+    """Whether any path has a ``..`` segment (the sixteen passes of `_absolute` are skipped otherwise)."""
+    return bool(paths.cast(pl.String).str.replace_all("\\", "/", literal=True).str.contains(r"(^|/)\.\.(/|$)").any())
 
 
 def match_to_files(
@@ -124,14 +132,15 @@ def match_to_files(
     `strip_extension` drops the files' extensions first (YOLO: ``x.txt`` names ``x.jpg``).
     """
     cwd = os.getcwd()
-    absolute = _absolute(pl.col("path"), cwd)
+    parents = _has_parents(files["path"]) or _has_parents(manifest["path"])
+    absolute = _absolute(pl.col("path"), cwd, parents)
     if strip_extension:
         absolute = absolute.str.replace(r"\.[^./]*$", "")
     scanned = files.select("path", abs=absolute).with_columns(parts=pl.col("abs").str.strip_prefix("/").str.split("/"))
     keyed = manifest.with_row_index("row").with_columns(key=_normalized(pl.col("path")))
     if root is not None:
         base = os.path.abspath(os.fspath(root))
-        keyed = keyed.with_columns(key=_absolute(pl.col("key"), base).str.strip_prefix("/"))
+        keyed = keyed.with_columns(key=_absolute(pl.col("key"), base, parents).str.strip_prefix("/"))
     else:
         keyed = keyed.with_columns(key=pl.col("key").str.strip_prefix("/"))
     keyed = keyed.with_columns(depth=pl.col("key").str.count_matches("/") + 1)
