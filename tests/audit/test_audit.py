@@ -98,6 +98,11 @@ def test_write_every_frame(audit: recipe_audit.Audit, tmp_path: Path) -> None:
     for name in ("files", "duplicates", "leaks", "labels", "outliers"):
         assert pl.read_parquet(tmp_path / "out" / f"{name}.parquet").equals(getattr(audit, name)), name
     assert (tmp_path / "out" / "summary.txt").read_text().strip() == audit.summary()
+    # A frame this audit does not have, left by an earlier run, goes; other files stay.
+    (tmp_path / "out" / "label_errors.parquet").write_bytes(b"an earlier run's")
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    audit.write(tmp_path / "out")
+    assert not (tmp_path / "out" / "label_errors.parquet").exists() and (tmp_path / "out" / "notes.txt").exists()
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError):
         audit.write(tmp_path / "file")

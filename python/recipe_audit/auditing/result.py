@@ -149,7 +149,9 @@ class Audit:
     def write(self, directory: PathLike) -> list[Path]:
         """Write every frame as ``<name>.parquet`` and the summary as ``summary.txt`` into `directory`.
 
-        The directory is created if needed; files of the same names are replaced. Nothing else is
+        The directory is created if needed; files of the same names are replaced, and the file of
+        a frame this audit does not have (``label_errors`` without probabilities, ``boxes``
+        without annotations) is removed, so the folder never mixes two runs. Nothing else is
         touched. Returns the paths written.
 
         Example:
@@ -165,6 +167,8 @@ class Audit:
             if frame is not None:
                 frame.write_parquet(out / f"{name}.parquet")
                 written.append(out / f"{name}.parquet")
+            else:
+                (out / f"{name}.parquet").unlink(missing_ok=True)  # an earlier run's, now stale
         (out / "summary.txt").write_text(self.summary() + "\n", encoding="utf-8")
         return [*written, out / "summary.txt"]
 
