@@ -367,3 +367,17 @@ def test_manifests_read_every_line_and_a_byte_order_mark(tmp_path: Path) -> None
     records = [{"path": "a.jpg", "label": "x"}, {"path": "b.jpg", "label": "y"}]
     (tmp_path / "m.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(records).encode())
     assert recipe_audit.read_labels(tmp_path / "m.json")["label"].to_list() == ["x", "y"]
+
+
+def test_audit_reads_a_manifest_written_from_the_current_folder(
+    flat: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`audit("flat0", labels=...)` with the manifest's paths written from the current folder
+    (``flat0/im00.jpg``, as a script that listed the files would) joins them: the source folder
+    is only the default root, dropped when no path resolves under it."""
+    monkeypatch.chdir(flat.parent)
+    manifest = _manifest(flat).select(path=pl.lit(f"{flat.name}/") + pl.col("File_Name"), label="Class")
+    manifest.write_csv(tmp_path / "m.csv")
+    audited = recipe_audit.audit(flat.name, labels=tmp_path / "m.csv", progress=False)
+    assert audited.files["label"].null_count() == 0
+    assert audited.label_issues.height == 0

@@ -25,7 +25,7 @@ from recipe_audit.auditing.result import Audit, progress_shown
 from recipe_audit.dedup.duplicates import find_duplicates
 from recipe_audit.dedup.leaks import find_label_conflicts, find_leaks
 from recipe_audit.io.boxes import annotation_kind, read_boxes
-from recipe_audit.io.manifests import join_labels, label_issues
+from recipe_audit.io.manifests import join_labels, label_issues, read_labels
 from recipe_audit.io.scan import scan
 from recipe_audit.io.sources import Manifest
 from recipe_audit.schema import PathLike
@@ -102,11 +102,12 @@ def audit(
         files = steps.run("scan", lambda: source)
     else:
         files = steps.run("scan", scan, source, threads=threads, progress=show)
+    chosen = root is not None
     if root is None and isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
         root = source
     boxes, issues = None, _empty({"path": pl.String, "issue": pl.String, "detail": pl.String})
     if labels is not None:
-        files, boxes, issues = steps.run("labels", _attach_labels, files, labels, root)
+        files, boxes, issues = steps.run("labels", _attach_labels, files, labels, root, chosen)
     else:
         steps.run("labels", lambda: None)
     # A frame from elsewhere may lack the layout columns: they are then unknown (null), as in a flat folder.
@@ -171,10 +172,22 @@ def _biases(files: pl.DataFrame, thresholds: BiasThresholds | None) -> tuple[pl.
 
 
 def _attach_labels(
-    files: pl.DataFrame, labels: PathLike | pl.DataFrame, root: PathLike | None
+    files: pl.DataFrame, labels: PathLike | pl.DataFrame, root: PathLike | None, chosen: bool = True
 ) -> tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame]:
-    """Manifest: join it. COCO / YOLO: read the boxes, keep the folder labels, check both."""
+    """Manifest: join it. COCO / YOLO: read the boxes, keep the folder labels, check both.
+
+    A root the caller did not choose (the source folder) is dropped when no manifest path
+    resolves under it: the manifest then names the files another way (from the current folder,
+    ``data/train/x.jpg`` for a source ``data``), and each path matches the file it ends with."""
     if isinstance(labels, pl.DataFrame) or annotation_kind(labels) is None:
+        if not chosen and root is not None:
+            manifest = labels if isinstance(labels, pl.DataFrame) else read_labels(labels)
+            joined = join_labels(files, manifest, root=root)
+            if joined["label"].is_null().all() and manifest.height:
+                root = None
+            else:
+                return joined, None, label_issues(files, manifest, root=root)
+            labels = manifest
         return join_labels(files, labels, root=root), None, label_issues(files, labels, root=root)
     boxes = read_boxes(labels, files, root=root)
     return files, boxes, box_issues(boxes, files)
