@@ -102,12 +102,12 @@ def audit(
         files = steps.run("scan", lambda: source)
     else:
         files = steps.run("scan", scan, source, threads=threads, progress=show)
-    chosen = root is not None
+    root_given = root is not None
     if root is None and isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
         root = source
     boxes, issues = None, _empty({"path": pl.String, "issue": pl.String, "detail": pl.String})
     if labels is not None:
-        files, boxes, issues = steps.run("labels", _attach_labels, files, labels, root, chosen)
+        files, boxes, issues = steps.run("labels", _attach_labels, files, labels, root, root_given)
     else:
         steps.run("labels", lambda: None)
     # A frame from elsewhere may lack the layout columns: they are then unknown (null), as in a flat folder.
@@ -172,7 +172,7 @@ def _biases(files: pl.DataFrame, thresholds: BiasThresholds | None) -> tuple[pl.
 
 
 def _attach_labels(
-    files: pl.DataFrame, labels: PathLike | pl.DataFrame, root: PathLike | None, chosen: bool = True
+    files: pl.DataFrame, labels: PathLike | pl.DataFrame, root: PathLike | None, root_given: bool = True
 ) -> tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame]:
     """Manifest: join it. COCO / YOLO: read the boxes, keep the folder labels, check both.
 
@@ -180,7 +180,7 @@ def _attach_labels(
     resolves under it: the manifest then names the files another way (from the current folder,
     ``data/train/x.jpg`` for a source ``data``), and each path matches the file it ends with."""
     if isinstance(labels, pl.DataFrame) or annotation_kind(labels) is None:
-        if not chosen and root is not None:
+        if not root_given and root is not None:
             manifest = labels if isinstance(labels, pl.DataFrame) else read_labels(labels)
             joined = join_labels(files, manifest, root=root)
             if joined["label"].is_null().all() and manifest.height:
