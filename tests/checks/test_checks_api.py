@@ -177,3 +177,50 @@ def test_a_shuffle_from_numpy_global_rng_is_caught_unless_seeded() -> None:
     assert again["status"] == "fail" and "data order" in again["message"]
     twin = checks.seed_determinism(seeded_mlp, batches(lambda: np.random.default_rng(0)), F.cross_entropy)
     assert twin["status"][0] == "pass", twin["message"][0]
+
+
+def test_a_non_finite_loss_fails_at_once_and_a_one_shot_iterator_is_refused() -> None:
+    """A loss that turns NaN cannot converge: overfit_one_batch says so at the step it happens
+    (it ran to its step cap and reported "100% of the way"). A generator of batches is read once,
+    so it is refused up front (the later checks saw no batch)."""
+
+    def nan_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(out, y) * float("nan")
+
+    row = checks.overfit_one_batch(mlp, normalized_digits(), nan_loss).row(0, named=True)
+    assert row["status"] == "fail" and "the loss became nan at step 1" in row["message"]
+    x, y = normalized_digits()
+    batches = ((x[i : i + 32], y[i : i + 32]) for i in range(0, 256, 32))
+    with pytest.raises(TypeError, match="one-shot generator"):
+        checks.run_recipe(mlp, batches, F.cross_entropy, checks=["loss_at_init"])
+
+
+def test_class_ids_stored_as_floats_are_class_ids_and_integer_outputs_skip_the_gradient_chart() -> None:
+    """Labels 0., 1., 2. as floats with three outputs are class ids (the priors were read as
+    Bernoulli targets, or the check crashed); a model that outputs class ids has no gradient for
+    batch_independence to chart, which says so instead of crashing."""
+    x, y = normalized_digits()
+    three = y % 3
+
+    def loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(out, target.long())
+
+    def model() -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Linear(x.shape[1], 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+
+    as_ids = checks.init_bias(model, (x, three), loss).row(0, named=True)
+    as_floats = checks.init_bias(model, (x, three.float()), loss).row(0, named=True)
+    assert as_floats["message"] == as_ids["message"] and "label priors" in as_floats["message"]
+
+    class Argmax(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(x.shape[1], 3)
+
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            return self.layer(inputs).argmax(1)
+
+    row = checks.batch_independence(
+        Argmax, (x, three), lambda o, t: (o.float() - t.float()).pow(2).mean(), task="regression"
+    )
+    assert row.row(0, named=True)["status"] == "skip" and "not floating point" in row["message"][0]

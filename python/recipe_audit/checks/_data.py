@@ -132,6 +132,13 @@ class Data:
                 self.note = f"the DataLoader cannot be copied: {why}"
         elif isinstance(data, (list, tuple)) and data and all(isinstance(b, (tuple, list, dict)) for b in data):
             self.kind = "batches"  # a list of batches: re-iterable and unchanged by iteration
+        elif isinstance(data, Iterator):
+            # A generator is read once: the first checks would use it up and the rest see no batch.
+            raise TypeError(
+                f"data is a one-shot {type(data).__name__} (an iterator): the checks read the data many "
+                "times; pass a list of batches, a DataLoader, or a function that makes the iterator "
+                "(lambda: (batch for batch in ...))"
+            )
         elif isinstance(data, Iterable):
             self.kind = "iterable"
             self.note = f"a {type(data).__name__} is not a DataLoader, tensors or a factory and cannot be copied"

@@ -64,7 +64,23 @@ def is_soft(task: str, out: torch.Tensor, y: torch.Tensor) -> bool:
 
 def hard_labels(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The labels to compare predictions with: the most likely class of soft targets, else the targets."""
-    return y.argmax(-1) if is_soft(task, out, y) else y
+    if is_soft(task, out, y):
+        return y.argmax(-1)
+    return y.long() if _float_class_ids(out, y) else y
+
+
+def _float_class_ids(out: torch.Tensor, y: torch.Tensor) -> bool:
+    """Whether floating-point targets are class ids: one whole, non-negative number per sample for
+    outputs with several classes (Bernoulli targets have one value per output instead)."""
+    return (
+        y.is_floating_point()
+        and out.dim() >= 2
+        and out.shape[-1] > 1
+        and y.dim() == out.dim() - 1
+        and tuple(y.shape[1:]) == tuple(out.shape[1:-1])  # as many samples as it likes (all labels)
+        and y.numel() > 0
+        and bool(((y == y.round()) & (y >= 0)).all())
+    )
 
 
 def describe(task: str, out: torch.Tensor, y: torch.Tensor) -> Target:
@@ -78,6 +94,8 @@ def describe(task: str, out: torch.Tensor, y: torch.Tensor) -> Target:
         yf = y.float().reshape(-1, *out.shape[1:]) if per and y.numel() % per == 0 else y.float()
         dims = tuple(range(yf.dim() - 1)) if yf.dim() > 1 else (0,)
         return Target("regression", yf.mean(dims), yf.std(dims, unbiased=False))
+    if _float_class_ids(out, y):  # 0., 1., 2. stored as floats: class ids all the same
+        y = y.long()
     if not y.is_floating_point():
         classes = out.shape[-1]
         if int(y.max()) >= classes or int(y.min()) < 0:

@@ -76,6 +76,8 @@ def _probe(setup: Setup) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tenso
     x = x[: max(2, setup.budget.probe_examples)]
     model = _probe_model(setup)
     out, wrt, what = _forward_with_handle(setup, model, x)
+    if not out.is_floating_point():  # class ids, say: no gradient flows through them
+        return out, None, out, f"the model's output is {out.dtype}, not floating point: no gradient to chart"
     seed_all(setup.budget.seed + 1)
     projection = torch.randn(out.shape, device=out.device, dtype=out.dtype)
     return out, wrt, projection, what

@@ -73,13 +73,15 @@ def run_recipe(
             `width_arg` (default ``width``), `decreasing_loss` also trains a model twice as wide.
         data: a DataLoader, ``(X, y)`` tensors, or a zero-argument factory returning either
             (a factory lets `seed_determinism` check the pipeline's seeding as your program builds it).
-        loss_fn: ``loss_fn(outputs, targets) -> scalar``.
+        loss_fn: ``loss_fn(outputs, targets) -> scalar``, where ``outputs`` is the model's output
+            tensor: when the model returns a tuple or a dict, its first tensor (the checks also
+            shift, slice and replace that tensor, so the loss must take the tensor, not the tuple).
         optimizer_fn: ``optimizer_fn(model)``; default Adam at 3e-4, as the recipe advises.
         scheduler_fn: ``scheduler_fn(optimizer)``; judged by `lr_schedule` over `epochs`, stepped
             per `scheduler_interval` (``"step"``: once per batch, or ``"epoch"``). The training
             experiments themselves run at constant lr.
         train_step: ``train_step(model, optimizer, x, y) -> float``, the user's own step
-            (default: zero_grad, loss_fn(model(x), y), backward, step).
+            (default: zero_grad, loss_fn(output tensor, y), backward, step).
         predict: ``predict(model, x) -> outputs``, the user's inference (default: eval mode
             under ``torch.no_grad()``, mode restored).
         augment: ``augment(x, y) -> (x, y)``, applied to training batches, then

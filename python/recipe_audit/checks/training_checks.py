@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from recipe_audit.checks._findings import loss_trend
@@ -147,6 +148,15 @@ def overfit_one_batch(setup: Setup) -> Verdict:
     while len(losses) < cap:
         losses.append(setup.step(model, optimizer, x, y))
         steps = len(losses)
+        if not math.isfinite(losses[-1]):  # nothing after a NaN or an infinity can converge
+            return verdict(
+                "fail",
+                0.0,
+                "a finite loss that falls to its lowest",
+                f"{len(x)} examples: the loss became {losses[-1]} at step {steps} (first {fmt(losses[0])})",
+                "find where the loss turns non-finite: log(0), a division by zero, an overflow in half "
+                "precision, a learning rate that diverges",
+            )
         if steps % every and steps != cap:
             continue
         first, recent = losses[0], sum(losses[-5:]) / len(losses[-5:])
