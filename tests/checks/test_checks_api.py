@@ -224,3 +224,13 @@ def test_class_ids_stored_as_floats_are_class_ids_and_integer_outputs_skip_the_g
         Argmax, (x, three), lambda o, t: (o.float() - t.float()).pow(2).mean(), task="regression"
     )
     assert row.row(0, named=True)["status"] == "skip" and "not floating point" in row["message"][0]
+
+
+def test_a_model_fn_that_hands_out_one_instance_is_refused() -> None:
+    """The checks train what model_fn builds: one instance returned every time would be trained by
+    one check and judged by the next, and the user's model changed. It is a clear error instead."""
+    net = mlp()
+    before = [p.detach().clone() for p in net.parameters()]
+    row = checks.run_recipe(lambda: net, normalized_digits(), F.cross_entropy, checks=["overfit_one_batch"])
+    assert row["status"][0] == "fail" and "returned a model it returned before" in row["message"][0]
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import random
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, cast
@@ -166,6 +167,7 @@ class Setup:
     program_seed: int | None = None  # run_recipe(seed=N): the program seeds with N at start; None: it does not say
     eval_data: Data | None = None
     _cache: dict[str, object] = field(default_factory=dict)
+    _built: weakref.WeakSet[nn.Module] = field(default_factory=weakref.WeakSet)  # models model_fn returned
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -187,6 +189,14 @@ class Setup:
         model = self.model_fn(**kwargs)
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model_fn must return an nn.Module, not {type(model).__name__}")
+        # The checks train the models they build: one instance handed out twice would be trained
+        # by one check and judged by the next, and the user's own model changed.
+        if model in self._built:
+            raise TypeError(
+                "model_fn returned a model it returned before: it must build a new one each call "
+                "(lambda: Net(), not lambda: net)"
+            )
+        self._built.add(model)
         return model
 
     @property
