@@ -190,3 +190,24 @@ def test_audit_reads_numbered_classes_in_number_order_and_refuses_repeated_rows(
     assert main(["audit", str(tmp_path), "--pred-probs", str(tmp_path / "repeated.parquet")]) == 2
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
     assert main(["audit", str(tmp_path), "--pred-probs", str(tmp_path / "broken.parquet")]) == 3
+
+
+def test_probabilities_named_by_relative_paths_and_classes_named_like_columns(tmp_path) -> None:
+    """A probabilities table names its files as a manifest does (``cat/0.png`` for a scanned
+    ``.../data/cat/0.png``) and its classes as the user likes (``row``, ``path`` aside)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(6)
+    for label in ("row", "status"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(
+                tmp_path / "data" / label / f"{i}.png"
+            )
+    files = recipe_audit.scan(tmp_path / "data", progress=False)
+    relative = files["path"].str.replace(r".*/data/", "")
+    truth = (files["label"] == "status").cast(pl.Float64)
+    table = pl.DataFrame({"path": relative, "row": 0.9 - 0.8 * truth, "status": 0.1 + 0.8 * truth})
+    audit = recipe_audit.audit(files, pred_probs=table, progress=False)
+    assert audit.label_errors is not None and audit.label_errors.height == 24
+    assert not audit.label_errors["is_label_error"].any()

@@ -31,6 +31,7 @@ import numpy as np
 import polars as pl
 
 import recipe_audit._core as _core
+from recipe_audit.io.manifests import match_to_files
 from recipe_audit.schema import require_columns
 
 METHODS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_joint")
@@ -397,7 +398,8 @@ def audit_label_errors(
     with their probabilities, joined with the copies that carry different labels.
 
     `pred_probs` is an array with one row per row of `files` (the scan's order), or a frame with a
-    ``path`` column and one column per class. The first frame gains ``evidence``: ``model``,
+    ``path`` column (the scan's paths, or paths that end them, as a manifest's do) and one column
+    per class. The first frame gains ``evidence``: ``model``,
     ``copies`` (the file is in a label-conflict group), ``model and copies``, or null.
     """
     labelled = files.with_row_index("row").filter((pl.col("status") == "ok") & pl.col("label").is_not_null())
@@ -413,7 +415,21 @@ def audit_label_errors(
         # The class columns under names of their own: a class called "label" or "status" must not
         # meet the scan's columns of that name.
         columns = [f"class {i}" for i in range(len(classes))]
-        probs_frame = pred_probs.select("path", *[pl.col(c).alias(n) for c, n in zip(classes, columns, strict=True)])
+        # Paths as a manifest gives them: the scan's own, or relative ones that end a scanned path
+        # (``train/cat/0.png`` for ``data/train/cat/0.png``), the most specific winning.
+        matched, _ = match_to_files(labelled.select("path"), pred_probs.select(pl.col("path").cast(pl.String)), None)
+        index = "\x00pred_row"  # a name no class column has
+        probs_frame = (
+            pred_probs.with_row_index(index)
+            .join(matched.select(pl.col("path").alias("\x00scanned"), pl.col("row").alias(index)), on=index)
+            .select(
+                pl.col("\x00scanned").alias("path"),
+                *[pl.col(c).alias(n) for c, n in zip(classes, columns, strict=True)],
+            )
+        )
+        several = probs_frame.filter(pl.col("path").is_duplicated())["path"]
+        if several.len():
+            raise ValueError(f"pred_probs: {several.n_unique()} files match more than one row (e.g. {several[0]!r})")
         lacking = labelled.join(probs_frame, on="path", how="anti")["path"]
         if lacking.len():
             raise ValueError(f"pred_probs: {lacking.len()} labelled files have no row (e.g. {lacking[0]!r})")
