@@ -180,15 +180,12 @@ def _attach_labels(
     resolves under it: the manifest then names the files another way (from the current folder,
     ``data/train/x.jpg`` for a source ``data``), and each path matches the file it ends with."""
     if isinstance(labels, pl.DataFrame) or annotation_kind(labels) is None:
-        if not root_given and root is not None:
-            manifest = labels if isinstance(labels, pl.DataFrame) else read_labels(labels)
+        manifest = read_labels(labels)  # once, for the join and for the issues
+        joined = join_labels(files, manifest, root=root)
+        if not root_given and root is not None and manifest.height and joined["label"].is_null().all():
+            root = None
             joined = join_labels(files, manifest, root=root)
-            if joined["label"].is_null().all() and manifest.height:
-                root = None
-            else:
-                return joined, None, label_issues(files, manifest, root=root)
-            labels = manifest
-        return join_labels(files, labels, root=root), None, label_issues(files, labels, root=root)
+        return joined, None, label_issues(files, manifest, root=root)
     boxes = read_boxes(labels, files, root=root)
     return files, boxes, box_issues(boxes, files)
 

@@ -17,13 +17,13 @@ from recipe_audit.dedup import thumbmatch
 from recipe_audit.dedup.index import DuplicateIndex
 from recipe_audit.dedup.rule import (
     groups_frame,
+    mirror_hashes,
     search_radius,
     usable_rows,
     uses_window_rule,
     window_groups,
     window_rule_rows,
 )
-from recipe_audit.schema import require_columns
 
 
 def find_duplicates(
@@ -105,10 +105,7 @@ def find_duplicates(
     usable = usable_rows(files, hash)
     radius = search_radius(hash, max_distance)
     if flips:
-        require_columns(usable, ("phash_mirror",))
-        # An unknown mirror hash (a row of an earlier release) is taken as the picture itself: no mirror link.
-        mirrors = usable.select(pl.coalesce("phash_mirror", hash)).to_series().to_numpy()
-        roots = _core.hamming_groups_with_mirrors(usable[hash].to_numpy(), mirrors, radius)
+        roots = _core.hamming_groups_with_mirrors(usable[hash].to_numpy(), mirror_hashes(usable, hash), radius)
     else:
         roots = _core.hamming_groups(usable[hash].to_numpy(), radius)
     return groups_frame(usable, roots, hash=hash, exact=exact, flips=bool(flips), extra=extra)

@@ -18,7 +18,14 @@ import polars as pl
 
 import recipe_audit._core as _core
 from recipe_audit.dedup import thumbmatch
-from recipe_audit.dedup.rule import SEARCH_COLUMNS, search_radius, usable_rows, uses_window_rule, window_rule_rows
+from recipe_audit.dedup.rule import (
+    SEARCH_COLUMNS,
+    mirror_hashes,
+    search_radius,
+    usable_rows,
+    uses_window_rule,
+    window_rule_rows,
+)
 
 _FORMAT_KEY = "recipe_audit.index"  # stored in saved files: never renamed
 _FORMAT_VERSION = "1"
@@ -180,8 +187,7 @@ class DuplicateIndex:
         radius = search_radius(hash, max_distance)
         queries = usable_rows(new, hash)
         searcher = self._searcher(hash, radius)
-        # An unknown mirror hash (a row of an earlier release) is taken as the picture itself.
-        mirrors = queries.select(pl.coalesce("phash_mirror", hash)).to_series().to_numpy() if flips else None
+        mirrors = mirror_hashes(queries, hash) if flips else None
         q, j, d, mirrored, counts = searcher.nearest(queries[hash].to_numpy(), radius, max_matches, mirrors)
         listed = (
             pl.DataFrame(

@@ -80,6 +80,13 @@ def window_rule_rows(files: pl.DataFrame) -> pl.DataFrame:
     return usable_rows(files, "phash").filter(has_window_columns())
 
 
+def mirror_hashes(rows: pl.DataFrame, hash: str) -> np.ndarray:
+    """The rows' ``phash_mirror``, an unknown one (a row of an earlier release) taken as the
+    picture's own `hash`: no mirror link through it."""
+    require_columns(rows, ("phash_mirror",))
+    return rows.select(pl.coalesce("phash_mirror", hash)).to_series().to_numpy()
+
+
 def has_window_columns() -> pl.Expr:
     """Whether a usable row has what the window rule reads (a row of an earlier release may not)."""
     return pl.col("thumb").is_not_null() & pl.col("phash_mirror").is_not_null()
@@ -186,6 +193,7 @@ __all__ = [
     "uses_window_rule",
     "window_rule_rows",
     "has_window_columns",
+    "mirror_hashes",
     "window_groups",
     "search_radius",
     "groups_frame",

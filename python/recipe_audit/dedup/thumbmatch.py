@@ -1119,19 +1119,18 @@ def _join_near_heads(
     if len(heads) < 2:
         return
     i, j, _ = _core.hamming_pairs(np.ascontiguousarray(whole, np.uint64), NEAR_HASH_BITS)
-    a, b = heads[np.minimum(i, j)], heads[np.maximum(i, j)]
-    same = key[np.minimum(i, j)] == key[np.maximum(i, j)]
-    a, b = np.minimum(a, b)[same], np.maximum(a, b)[same]
+    same = key[i] == key[j]
+    a, b = np.minimum(heads[i], heads[j])[same], np.maximum(heads[i], heads[j])[same]
     if len(a) == 0:
         return
-    full = _whole_map()
-    units = _unit_ac(thumbs[heads] @ full.T)
-    at = np.full(len(thumbs), -1)
-    at[heads] = np.arange(len(heads))
+    # The transform only for the heads in a candidate pair (a few of a million, usually).
+    involved, at = np.unique(np.concatenate([a, b]), return_inverse=True)
+    units = _unit_ac(thumbs[involved] @ _whole_map().T)
+    a_at, b_at = at[: len(a)], at[len(a) :]
     correlation = np.concatenate(
         [np.zeros(0, np.float32)]
         + [
-            np.einsum("ij,ij->i", units[at[a[s : s + 65_536]]], units[at[b[s : s + 65_536]]])
+            np.einsum("ij,ij->i", units[a_at[s : s + 65_536]], units[b_at[s : s + 65_536]])
             for s in range(0, len(a), 65_536)
         ]
     )
