@@ -47,8 +47,18 @@ pub fn label_and_split_of_key(key: &str) -> (Option<String>, Option<String>) {
     label_and_split(&parts)
 }
 
+/// The path as text. A byte that is not UTF-8 is written `\xNN`, not replaced by one `U+FFFD`:
+/// two names differing only in such a byte must stay two rows (the frame keys files by path).
 fn display(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            text.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    text
 }
 
 fn special_kind(file_type: &fs::FileType) -> Option<&'static str> {
@@ -224,8 +234,11 @@ pub fn collect(sources: &[PathBuf], recursive: bool) -> Vec<Entry> {
             }
         }
     }
-    walker.entries.sort_by(|a, b| a.display.cmp(&b.display));
-    walker.entries.dedup_by(|a, b| a.display == b.display);
+    walker
+        .entries
+        .sort_by(|a, b| a.display.cmp(&b.display).then_with(|| a.path.cmp(&b.path)));
+    // A file listed twice (a root given twice, a link) is one row.
+    walker.entries.dedup_by(|a, b| a.path == b.path);
     walker.entries
 }
 
@@ -308,6 +321,25 @@ mod tests {
             label_and_split(&folders(&["val"])),
             (None, Some("val".into()))
         );
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_stay_apart() {
+        use std::os::unix::ffi::OsStrExt;
+        let root = std::env::temp_dir().join(format!("ra_walk_bytes_{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).unwrap();
+        for byte in [0xfe_u8, 0xff] {
+            let name = [b'i', byte, b'.', b'p', b'n', b'g'];
+            fs::write(root.join(std::ffi::OsStr::from_bytes(&name)), [byte]).unwrap();
+        }
+        let found = collect(std::slice::from_ref(&root), true);
+        let names: Vec<&str> = found
+            .iter()
+            .map(|e| e.display.rsplit('/').next().unwrap())
+            .collect();
+        assert_eq!(names, ["i\\xfe.png", "i\\xff.png"]);
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
