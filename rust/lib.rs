@@ -194,14 +194,16 @@ fn scan_paths<'py>(
             })
         });
         done_count += done.len();
+        // Ctrl-C lands here within one batch; the KeyboardInterrupt propagates to the caller.
+        // Checked before any Python runs again: a pending interrupt raised inside NumPy's import
+        // would otherwise surface as a panic of rust-numpy.
+        py.check_signals()?;
         if let Some(callback) = &on_batch {
             callback.call1((rows_to_columns(py, &done)?,))?;
         } else {
             rows.extend(done);
         }
         bar.update(done_count);
-        // Ctrl-C lands here within one batch; the KeyboardInterrupt propagates to the caller.
-        py.check_signals()?;
     }
     bar.finish(done_count);
     match on_batch {
@@ -899,6 +901,9 @@ impl HammingIndex {
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Load NumPy's C API now, at import: loaded lazily, it runs Python code in the middle of a
+    // scan, where a pending Ctrl-C made rust-numpy panic instead of raising KeyboardInterrupt.
+    numpy::PyArray1::<u8>::zeros(m.py(), 0, false);
     m.add_function(wrap_pyfunction!(scan_paths, m)?)?;
     m.add_function(wrap_pyfunction!(scan_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(list_files, m)?)?;

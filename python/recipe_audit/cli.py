@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 import recipe_audit.distributed as distributed
+import recipe_audit.io.atomic as atomic
 from recipe_audit.analysis.label_errors import read_pred_probs
 from recipe_audit.analysis.outliers import OutlierThresholds
 from recipe_audit.auditing.problems import PROBLEMS
@@ -91,7 +91,7 @@ def _run_scan(directory: str | Manifest, out: str | None, threads: int | None) -
     files = scan(directory, threads=threads)
     print(scan_summary(files, time.perf_counter() - started))
     if out:
-        _write_parquet(files, out)
+        atomic.write_parquet(files, out)
         print(f"\nwrote {files.height} rows to {out}")
     return 0
 
@@ -181,7 +181,7 @@ def _print_frame(frame: pl.DataFrame, what: str, out: str | None) -> int:
         if frame.height:
             print(frame)
     if out:
-        _write_parquet(frame, out)
+        atomic.write_parquet(frame, out)
         print(f"wrote {frame.height} rows to {out}")
     return 0
 
@@ -370,31 +370,50 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `recipe-audit`; returns the exit status (0 success, 1 a `--fail-on` problem
     found, 2 misuse, 3 the run failed on an input it could not read or on a bug (the error and its
-    traceback on stderr), 130 interrupted by Ctrl-C: nothing is written then)."""
+    traceback on stderr), 130 interrupted by Ctrl-C: every output is written whole or not at all,
+    so what the interrupt stopped is absent, never half written)."""
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
-        print("\nrecipe-audit: interrupted; nothing was written", file=sys.stderr)
+        print("\nrecipe-audit: interrupted; no output is half written", file=sys.stderr)
         return 130
-    except Exception as error:  # any failure must not read as exit 1, "a problem found"
+    except SystemExit:
+        raise
+    # Any failure must not read as exit 1, "a problem found"; a Rust panic (pyo3's
+    # PanicException) derives from BaseException, not Exception.
+    except BaseException as error:
         traceback.print_exc()
         print(f"recipe-audit: failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 3
 
 
-def _write_parquet(frame: pl.DataFrame, out: str) -> None:
-    """Write to a temporary name beside `out`, then rename: an interrupted write leaves no half file."""
-    partial = f"{out}.partial-{os.getpid()}"
-    try:
-        frame.write_parquet(partial)
-        os.replace(partial, out)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+def _output_problem(args: argparse.Namespace) -> str | None:
+    """Why an output option cannot be written, found before any work is done (misuse, exit 2)."""
+    folder_options = {"--dataset": getattr(args, "dataset", None)}
+    file_options = {"--save-index": getattr(args, "save_index", None), "--html": getattr(args, "html", None)}
+    # `audit --out` names a folder of frames; everywhere else --out is one Parquet file.
+    (folder_options if args.command == "audit" else file_options)["--out"] = getattr(args, "out", None)
+    for option, value in folder_options.items():
+        if value and not is_uri(value) and Path(value).is_file():
+            return f"{option} {value!r} is a file; it names a folder"
+    for option, value in file_options.items():
+        if not value:
+            continue
+        if Path(value).is_dir():
+            return f"{option} {value!r} is a folder; it names a file"
+        if not Path(value).absolute().parent.is_dir():
+            return f"{option} {value!r}: the folder {str(Path(value).absolute().parent)!r} does not exist"
+    if args.command == "scan" and args.dataset and args.out:
+        return "--out and --dataset: a --dataset run writes its frame as the dataset's shards; drop --out"
+    return None
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    problem = _output_problem(args)
+    if problem is not None:
+        print(f"recipe-audit: {problem}", file=sys.stderr)
+        return 2
     if args.command == "scan":
         if args.threads is not None and args.threads < 1:
             print("recipe-audit: --threads must be at least 1", file=sys.stderr)

@@ -80,8 +80,57 @@ def test_ctrl_c_in_the_cli_exits_130_and_writes_nothing(photos: list[Path], tmp_
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 130, err
-    assert "interrupted; nothing was written" in err and "Traceback" not in err
+    assert "interrupted; no output is half written" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big"]
+
+
+def test_ctrl_c_in_the_first_batch_is_an_interrupt_not_a_panic(photos: list[Path], tmp_path: Path) -> None:
+    """A Ctrl-C pending when the first batch is handed to Python (rust-numpy loaded NumPy's API
+    there, running Python code that raised it: a PanicException, exit 1)."""
+    big = hard_linked_tree(photos, tmp_path / "big", 40_000)
+    code = (
+        "import sys\n"
+        "from recipe_audit.cli import main\n"
+        "print('started', flush=True)\n"
+        f"sys.exit(main(['scan', {str(big)!r}]))\n"
+    )
+    for delay in (0.05, 0.3):
+        child = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "started"
+        time.sleep(delay)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 130, err
+        assert "PanicException" not in err and "Traceback" not in err
+
+
+def test_cli_output_options_that_cannot_be_written_are_misuse(example_root: Path, tmp_path: Path, capsys) -> None:
+    """Found before any work is done, with exit 2 and no traceback (they failed with exit 3 after
+    the whole scan)."""
+    folder, file = tmp_path / "a_folder", tmp_path / "a_file"
+    folder.mkdir()
+    file.write_text("x")
+    missing = tmp_path / "no" / "such" / "out.parquet"
+    data = str(example_root / "train")
+    cases = [
+        (["scan", data, "--out", str(folder)], "is a folder"),
+        (["scan", data, "--out", str(missing)], "does not exist"),
+        (["scan", data, "--dataset", str(file)], "is a file"),
+        (["scan", data, "--dataset", str(folder), "--out", str(tmp_path / "f.parquet")], "drop --out"),
+        (["duplicates", data, "--save-index", str(folder)], "is a folder"),
+        (["duplicates", data, "--against", str(next(example_root.rglob("*.jpg")))], "not a recipe_audit index"),
+        (["audit", data, "--html", str(missing.with_suffix(".html"))], "does not exist"),
+        (["audit", data, "--out", str(file)], "is a file"),
+        (["example", str(tmp_path / "ex"), "--out", str(folder)], "is a folder"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "a_folder"]  # nothing was made
 
 
 def test_cli_duplicates_and_leaks(example_root: Path, tmp_path: Path, capsys) -> None:

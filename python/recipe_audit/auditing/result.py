@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+import recipe_audit.io.atomic as atomic
 from recipe_audit.analysis.outliers import FLAGS, OutlierThresholds
 from recipe_audit.analysis.properties import BiasThresholds, property_label_association, property_shift
 from recipe_audit.auditing.problems import IMBALANCE, PROBLEMS, shifted, unlabelled_count
@@ -165,11 +166,11 @@ class Audit:
         for name in _FRAMES:
             frame = getattr(self, name)
             if frame is not None:
-                frame.write_parquet(out / f"{name}.parquet")
+                atomic.write_parquet(frame, out / f"{name}.parquet")
                 written.append(out / f"{name}.parquet")
             else:
                 (out / f"{name}.parquet").unlink(missing_ok=True)  # an earlier run's, now stale
-        (out / "summary.txt").write_text(self.summary() + "\n", encoding="utf-8")
+        atomic.write_text(out / "summary.txt", self.summary() + "\n")
         return [*written, out / "summary.txt"]
 
     def to_html(self, path: PathLike, *, progress: bool | None = None) -> Path:

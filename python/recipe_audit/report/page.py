@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
+import recipe_audit.io.atomic as atomic
 from recipe_audit._core import __version__
 from recipe_audit._optional import require_all
 from recipe_audit.analysis.boxes import box_stats, boxes_per_image
@@ -417,8 +418,7 @@ def write_report(
     out = Path(path)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"write_report: the folder {str(out.parent)!r} does not exist; create it first")
-    out.write_text(render_html(audit, thresholds=thresholds, progress=progress), encoding="utf-8")
-    return out
+    return atomic.write_text(out, render_html(audit, thresholds=thresholds, progress=progress))
 
 
 __all__ = [
