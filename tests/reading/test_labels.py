@@ -381,3 +381,17 @@ def test_audit_reads_a_manifest_written_from_the_current_folder(
     audited = recipe_audit.audit(flat.name, labels=tmp_path / "m.csv", progress=False)
     assert audited.files["label"].null_count() == 0
     assert audited.label_issues.height == 0
+
+
+@pytest.mark.parametrize("column", ["status", "version", "mean", "phash"])
+def test_a_manifest_column_named_like_a_scan_column_is_refused(flat: Path, tmp_path: Path, column: str) -> None:
+    """Carried through, a `status` of "approved" made every file unreadable and a `version`
+    stopped an incremental run from reading changed files again."""
+    paths = sorted(str(p) for p in flat.rglob("*.png"))[:3]
+    manifest = tmp_path / "m.csv"
+    pl.DataFrame({"path": paths, "label": "x", column: "approved"}).write_csv(manifest)
+    with pytest.raises(ValueError, match=rf"\['{column}'\].*rename them"):
+        recipe_audit.scan(recipe_audit.Manifest(manifest), progress=False)
+    pl.DataFrame({"path": paths, "label": "x", f"review_{column}": "approved"}).write_csv(manifest)
+    files = recipe_audit.scan(recipe_audit.Manifest(manifest), progress=False)
+    assert files["status"].to_list() == ["ok"] * 3 and files[f"review_{column}"].to_list() == ["approved"] * 3

@@ -27,7 +27,7 @@ import polars as pl
 
 from recipe_audit._optional import require
 from recipe_audit.io.manifests import pick_column, read_table
-from recipe_audit.schema import PathLike
+from recipe_audit.schema import SCAN_SCHEMA, PathLike
 
 URI_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://")
 """URI prefixes read through the object store client; everything else is a local path."""
@@ -62,6 +62,11 @@ def _env_options() -> dict[str, str]:
         "AWS_ENDPOINT": "endpoint",
     }
     return {key: os.environ[env] for env, key in names.items() if os.environ.get(env)}
+
+
+_RESERVED = frozenset(SCAN_SCHEMA) | {"version", "_where", "_key", "_row"}
+"""Column names a manifest's extra columns may not take: the scan frame's, and the listing's own
+(`version` decides whether an incremental run reads a file again)."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,14 @@ class Manifest:
             .otherwise(pl.lit(root.rstrip("/") + "/") + raw)
         )
         extras = [c for c in table.columns if c not in {path_col, label_col, split_col}]
+        taken = sorted(set(extras) & _RESERVED)
+        if taken:
+            # Carried through, they would replace what the scan measures or lists (a `status` of
+            # "approved" read as every file unreadable; a `version` taken for the file's own).
+            raise ValueError(
+                f"Manifest: the columns {taken} of {str(source)!r} are names the scan writes itself; "
+                "rename them (e.g. to 'review_status') and pass the manifest again"
+            )
         frame = table.select(
             joined.alias("path"),
             (pl.col(label_col).cast(pl.String) if label_col else pl.lit(None, pl.String)).alias("label"),
