@@ -14,6 +14,7 @@ from PIL import Image
 
 import recipe_audit
 from recipe_audit.dedup.index import DuplicateIndex
+from recipe_audit.dedup.rule import search_radius
 
 
 @pytest.fixture(scope="module")
@@ -235,5 +236,91 @@ def test_index_searched_in_tiles_answers_as_in_one(train_and_new, monkeypatch: p
     assert tiled.equals(whole) and tiled.height == 3
     assert len(index._pictures.chunks) > 5  # type: ignore[union-attr]
     assert index.query(new).equals(whole)
-    # The whole training set against itself: every file finds itself, tiles or not.
-    assert index.query(train)["path"].to_list() == train.filter(pl.col("status") == "ok").sort("path")["path"].to_list()
+    # The whole training set under other names: every file finds its twin, tiles or not.
+    twins = train.with_columns(path=pl.lit("/elsewhere") + pl.col("path"))
+    found = index.query(twins)
+    assert found["path"].to_list() == twins.filter(pl.col("status") == "ok").sort("path")["path"].to_list()
+    assert (found["match_path"] == found["path"].str.strip_prefix("/elsewhere")).all()
+
+
+@pytest.mark.parametrize("crops", [None, False])
+def test_a_file_in_both_sets_is_not_its_own_copy(train_and_new, crops: bool | None) -> None:
+    train, new, paths = train_and_new
+    both = pl.concat([train, new], how="diagonal_relaxed")
+    found = recipe_audit.find_duplicates(both, against=train, crops=crops)
+    assert (found["path"] != found["match_path"]).all()
+    assert not any(row["path"] in row["match_paths"] for row in found.iter_rows(named=True))
+    # Listed: exactly the files the union's pairs link to another file of train.
+    pairs = recipe_audit.duplicate_pairs(both, max_distance=None if crops is None else search_radius("phash", None))
+    in_train = set(train["path"])
+    expected = {a for a, b in zip(pairs["path_a"], pairs["path_b"]) if b in in_train}
+    expected |= {b for a, b in zip(pairs["path_a"], pairs["path_b"]) if a in in_train}
+    assert set(found["path"]) == expected and paths["exact"] in expected
+
+
+def test_the_byte_identical_file_comes_first_whatever_the_ties(photos: list[Path], tmp_path: Path) -> None:
+    """Twelve files with the same pixels but other bytes tie at distance 0; the one with the
+    query's very bytes must still be the match (the nearest list is cut at max_matches)."""
+    from PIL import PngImagePlugin
+
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "new").mkdir()
+    with Image.open(photos[0]) as im:
+        picture = im.convert("RGB")
+    picture.save(tmp_path / "new" / "query.png")
+    shutil.copy(tmp_path / "new" / "query.png", tmp_path / "ref" / "zz_same_bytes.png")
+    for n in range(12):
+        info = PngImagePlugin.PngInfo()
+        info.add_text("n", str(n))
+        picture.save(tmp_path / "ref" / f"a{n:02d}.png", pnginfo=info)
+    ref, new = recipe_audit.scan(tmp_path / "ref", progress=False), recipe_audit.scan(tmp_path / "new", progress=False)
+    for options in ({"max_distance": 4}, {}):
+        row = recipe_audit.find_duplicates(new, against=ref, max_matches=3, **options).row(0, named=True)
+        assert row["kind"] == "exact" and row["match_path"].endswith("zz_same_bytes.png"), options
+        assert row["match_count"] == 13 and len(row["match_paths"]) == 3
+
+
+def test_rows_of_an_earlier_release_match_their_bytes_both_ways(train_and_new) -> None:
+    train, new, paths = train_and_new
+    source = paths["exact_source"]
+    old = train.with_columns(thumb=pl.when(pl.col("path") == source).then(None).otherwise(pl.col("thumb")))
+    found = DuplicateIndex(old).query(new)
+    assert found.filter(pl.col("path") == paths["exact"])["match_path"].to_list() == [source]
+    back = DuplicateIndex(new).query(old.filter(pl.col("path") == source))
+    assert back["match_path"].to_list() == [paths["exact"]] and back["kind"].to_list() == ["exact"]
+
+
+def test_columns_carried_from_a_manifest_do_not_replace_the_result(train_and_new) -> None:
+    train, new, _ = train_and_new
+    plain = DuplicateIndex(train).query(new)
+    carried = new.with_columns(distance=pl.lit("99.5"), match_count=pl.lit(7), q=pl.lit(1))
+    assert DuplicateIndex(train).query(carried).equals(plain)
+
+
+def test_an_index_pickles_after_answering(train_and_new) -> None:
+    import copy
+    import pickle
+
+    train, new, _ = train_and_new
+    index = DuplicateIndex(train)
+    expected = index.query(new, max_distance=10)
+    index.query(new)
+    for twin in (pickle.loads(pickle.dumps(index)), copy.deepcopy(index)):
+        assert twin.query(new, max_distance=10).equals(expected)
+
+
+def test_saving_replaces_the_file_whole(train_and_new, tmp_path: Path) -> None:
+    train, _, _ = train_and_new
+    target = tmp_path / "train.index.parquet"
+    target.write_bytes(b"an earlier index")
+    before = target.stat().st_ino
+    DuplicateIndex(train).save(target)
+    # A new file renamed over the old one: a reader holding the old file keeps reading it whole.
+    assert target.stat().st_ino != before
+    assert DuplicateIndex.load(target).files.equals(DuplicateIndex(train).files)
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_loading_a_file_that_is_no_index_says_so(photos: list[Path]) -> None:
+    with pytest.raises(ValueError, match="is not a recipe_audit index"):
+        DuplicateIndex.load(photos[0])

@@ -17,14 +17,15 @@ import numpy as np
 import polars as pl
 
 import recipe_audit._core as _core
+import recipe_audit.io.atomic as atomic
 from recipe_audit.dedup import thumbmatch
 from recipe_audit.dedup.rule import (
     SEARCH_COLUMNS,
+    has_window_columns,
     mirror_hashes,
     search_radius,
     usable_rows,
     uses_window_rule,
-    window_rule_rows,
 )
 
 _FORMAT_KEY = "recipe_audit.index"  # stored in saved files: never renamed
@@ -96,12 +97,25 @@ class DuplicateIndex:
     def __len__(self) -> int:
         return self.files.height
 
+    def __getstate__(self) -> dict[str, object]:
+        # What the queries built is a cache (the Rust index cannot be pickled): a copy, or a worker
+        # process it is sent to, builds its own on its first query.
+        return {"_files": self._files}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self._files = state["_files"]  # type: ignore[assignment]
+        self._built = {}
+        self._pictures = None
+
     def __repr__(self) -> str:
         return f"DuplicateIndex({len(self):,} files)"
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index as one Parquet file (the scan columns it needs, nothing else)."""
-        self.files.write_parquet(os.fspath(path), metadata={_FORMAT_KEY: _FORMAT_VERSION})
+        # Whole or not at all: a second job may be loading it (polars maps the file it reads).
+        atomic.replace_with(
+            path, lambda partial: self.files.write_parquet(partial, metadata={_FORMAT_KEY: _FORMAT_VERSION})
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DuplicateIndex:
@@ -110,7 +124,11 @@ class DuplicateIndex:
             raise FileNotFoundError(
                 f"no index file at {os.fspath(path)!r}; write one with DuplicateIndex(files).save(path)"
             )
-        if pl.read_parquet_metadata(os.fspath(path)).get(_FORMAT_KEY) != _FORMAT_VERSION:
+        try:
+            metadata = pl.read_parquet_metadata(os.fspath(path))
+        except (pl.exceptions.PolarsError, OSError):  # an image, a CSV, a truncated file
+            metadata = {}
+        if metadata.get(_FORMAT_KEY) != _FORMAT_VERSION:
             raise ValueError(
                 f"{os.fspath(path)!r} is not a recipe_audit index; write one with DuplicateIndex(files).save(path)"
             )
@@ -180,7 +198,7 @@ class DuplicateIndex:
         if window and crops and "thumb" not in self.files.columns:
             raise ValueError("crops=True needs the index's thumb column; build the index from a scan by this version")
         if window and "thumb" in self.files.columns:
-            queries = window_rule_rows(new)
+            queries = usable_rows(new, "phash")
             return self._finish(self._window_matches(queries, max_matches, max_pairs), queries)
         if flips and hash != "phash":
             raise ValueError("flips=True needs hash='phash' (the scan stores the mirror image's pHash only)")
@@ -188,39 +206,61 @@ class DuplicateIndex:
         queries = usable_rows(new, hash)
         searcher = self._searcher(hash, radius)
         mirrors = mirror_hashes(queries, hash) if flips else None
-        q, j, d, mirrored, counts = searcher.nearest(queries[hash].to_numpy(), radius, max_matches, mirrors)
+        # One more than asked: a file in both sets finds itself, and is then dropped.
+        q, j, d, mirrored, counts = searcher.nearest(queries[hash].to_numpy(), radius, max_matches + 1, mirrors)
+        nearest = pl.DataFrame(
+            {"q": pl.Series(q), "j": pl.Series(j), "distance": pl.Series(d), "mirrored": pl.Series(mirrored)}
+        ).cast({"q": pl.UInt32, "j": pl.UInt32, "distance": pl.UInt8})
+        # The nearest list is cut at max_matches by distance alone, so the byte-identical files
+        # (always at distance 0) are joined in apart, to come first whatever the ties.
+        same_bytes = self._same_bytes(queries).select("q", "j", distance=pl.lit(0, pl.UInt8), mirrored=pl.lit(False))
+        candidates = pl.concat([same_bytes, nearest]).unique(["q", "j"], keep="first")
         listed = (
-            pl.DataFrame(
-                {"q": pl.Series(q), "j": pl.Series(j), "distance": pl.Series(d), "mirrored": pl.Series(mirrored)}
-            )
-            .join(
-                self.files.select("path", "content_hash").with_row_index("j").with_columns(pl.col("j").cast(pl.UInt32)),
-                on="j",
-            )
-            .join(queries.select("content_hash").with_row_index("q"), on="q", suffix="_query")
+            self._named(candidates, queries)
+            .filter(pl.col("path") != pl.col("path_query"))
             # Nearest first; among equals the byte-identical file, then by path.
             .sort("q", "distance", pl.col("content_hash") != pl.col("content_hash_query"), "path")
             .group_by("q", maintain_order=True)
             .agg(
                 pl.col("distance", "mirrored").first(),
                 match_path=pl.col("path").first(),
-                match_paths=pl.col("path"),
+                match_paths=pl.col("path").head(max_matches),
             )
         )
-        return self._finish(
-            listed.join(pl.DataFrame({"match_count": pl.Series(counts, dtype=pl.UInt32)}).with_row_index("q"), on="q"),
-            queries,
+        # The core counts every match within the radius; a file's own row is not one.
+        itself = queries["path"].is_in(self.files["path"].implode()).cast(pl.UInt32)
+        count = pl.DataFrame({"match_count": pl.Series(counts, dtype=pl.UInt32) - itself}).with_row_index("q")
+        return self._finish(listed.join(count, on="q"), queries)
+
+    def _same_bytes(self, queries: pl.DataFrame) -> pl.DataFrame:
+        """(``q``, ``j``): rows of `queries` and of the index with the same bytes, whatever else
+        either row lacks (a thumbnail measured by an earlier release)."""
+        return (
+            queries.select("content_hash")
+            .with_row_index("q")
+            .join(self.files.select("content_hash").with_row_index("j"), on="content_hash")
+            .select("q", "j")
+        )
+
+    def _named(self, pairs: pl.DataFrame, queries: pl.DataFrame) -> pl.DataFrame:
+        """`pairs` (``q``, ``j``, ...) with the indexed file's ``path`` and ``content_hash`` and
+        the query's as ``path_query`` and ``content_hash_query``."""
+        return pairs.join(self.files.select("path", "content_hash").with_row_index("j"), on="j").join(
+            queries.select("path", "content_hash").with_row_index("q"), on="q", suffix="_query"
         )
 
     def _window_matches(self, queries: pl.DataFrame, max_matches: int, max_pairs: int) -> pl.DataFrame:
-        """Per query row ``q`` with a match: the window rule's matches, best first."""
-        indexed = self.files.filter(pl.col("thumb").is_not_null())
+        """Per query row ``q`` with a match: the window rule's matches, best first. Rows without
+        a thumbnail (measured by an earlier release) on either side match by their bytes only."""
+        searched = np.flatnonzero(queries.select(has_window_columns()).to_series().to_numpy()).astype(np.uint32)
+        in_index = np.flatnonzero(self.files.select(has_window_columns()).to_series().to_numpy()).astype(np.uint32)
+        indexed = self.files[in_index]
         # Identical pictures (thumbnail and hue) are searched once on each side, then expanded; the
         # indexed side's pictures and window hashes are made once for every query. The search runs
         # in tiles of a chunk of each side, so memory stays that of one tile.
         if self._pictures is None:
             self._pictures = _Pictures.of(indexed)
-        mine, theirs = _Pictures.of(queries), self._pictures
+        mine, theirs = _Pictures.of(queries[searched]), self._pictures
         q_which, i_which = mine.which, theirs.which
         found_parts, listed = [], 0
         for q_start, q_chunk in mine.chunks:
@@ -245,32 +285,31 @@ class DuplicateIndex:
             np.bincount(i_which, minlength=len(theirs)),
         )
         # Byte-identical files always match, whichever releases measured their thumbnails.
-        same_bytes = (
-            queries.select("content_hash")
-            .with_row_index("q")
-            .join(indexed.select("content_hash").with_row_index("j"), on="content_hash")
-            .select("q", "j", correlation=pl.lit(1.0, pl.Float32), mirrored=pl.lit(False))
+        same_bytes = self._same_bytes(queries).select(
+            "q", "j", correlation=pl.lit(1.0, pl.Float32), mirrored=pl.lit(False)
         )
         total = int((q_size[found["a"].to_numpy()] * i_size[found["b"].to_numpy()]).sum())
         if total + same_bytes.height > max_pairs:
             raise ValueError(self._too_many(total + same_bytes.height, max_pairs))
+        # Pictures to rows: q and j number the rows of `queries` and of the whole index.
         pairs = (
-            found.join(
-                pl.DataFrame({"a": q_which.astype(np.uint32), "q": np.arange(len(q_which), dtype=np.uint32)}), on="a"
-            )
-            .join(pl.DataFrame({"b": i_which.astype(np.uint32), "j": np.arange(len(i_which), dtype=np.uint32)}), on="b")
+            found.join(pl.DataFrame({"a": q_which.astype(np.uint32), "q": searched}), on="a")
+            .join(pl.DataFrame({"b": i_which.astype(np.uint32), "j": in_index}), on="b")
             .select("q", "j", "correlation", "mirrored")
         )
-        pairs = pl.concat([pairs, same_bytes], how="vertical_relaxed").unique(["q", "j"], keep="first")
-        query_side = queries.select("content_hash", "phash", "phash_mirror").with_row_index("q")
+        pairs = pl.concat([same_bytes, pairs], how="vertical_relaxed").unique(["q", "j"], keep="first")
+        query_side = queries.select("path", "content_hash", "phash", pl.coalesce("phash_mirror", "phash"))
         return (
-            pairs.join(query_side.with_columns(pl.col("q").cast(pl.UInt32)), on="q")
+            pairs.join(query_side.with_row_index("q"), on="q")
             .join(
-                indexed.select("path", pl.col("content_hash").alias("match_hash"), pl.col("phash").alias("match_phash"))
-                .with_row_index("j")
-                .with_columns(pl.col("j").cast(pl.UInt32)),
+                self.files.select(
+                    pl.col("path").alias("match_path"),
+                    pl.col("content_hash").alias("match_hash"),
+                    pl.col("phash").alias("match_phash"),
+                ).with_row_index("j"),
                 on="j",
             )
+            .filter(pl.col("path") != pl.col("match_path"))  # a file in both sets is not its own copy
             .with_columns(
                 distance=pl.when("mirrored")
                 .then(pl.col("phash_mirror"))
@@ -284,14 +323,14 @@ class DuplicateIndex:
                 "q",
                 pl.col("content_hash") != pl.col("match_hash"),
                 pl.col("correlation").fill_null(1.0),
-                "path",
+                "match_path",
                 descending=[False, False, True, False],
             )
             .group_by("q", maintain_order=True)
             .agg(
                 pl.col("distance", "mirrored").first(),
-                match_path=pl.col("path").first(),
-                match_paths=pl.col("path").head(max_matches),
+                pl.col("match_path").first(),
+                match_paths=pl.col("match_path").head(max_matches),
                 match_count=pl.len().cast(pl.UInt32),
             )
         )
@@ -307,8 +346,11 @@ class DuplicateIndex:
     def _finish(self, listed: pl.DataFrame, queries: pl.DataFrame) -> pl.DataFrame:
         """The result frame from the per-query matches (``q``, ``distance``, ``mirrored``,
         ``match_path``, ``match_paths``, ``match_count``)."""
+        own = [c for c in ("label", "split") if c in queries.columns]
+        # Only the columns the result shows: a manifest's extra columns may be named like them.
         result = (
-            queries.with_row_index("q")
+            queries.select("path", "content_hash", *own)
+            .with_row_index("q")
             .join(listed, on="q")
             .with_columns(
                 kind=pl.when(pl.col("content_hash").is_in(self.files["content_hash"].implode()))
@@ -318,7 +360,6 @@ class DuplicateIndex:
                 .otherwise(pl.lit("near"))
             )
         )
-        own = [c for c in ("label", "split") if c in queries.columns]
         theirs = [c for c in ("label", "split") if c in self.files.columns]
         if theirs:
             result = result.join(
