@@ -16,12 +16,17 @@ Ways (a crop of 30-100% of each side, long side 200-800 px, JPEG q60-95):
 
 - bright: ``blend`` toward white, 5-15% of the range left (the corpus's); ``enhance``
   `ImageEnhance.Brightness` x2 to x12 (a curve: each factor alone); ``add`` +100 to +190;
-  ``exposure`` +2-3 stops in linear light; ``gamma`` 0.15-0.3;
+  ``exposure`` +2-3 and +3-4.5 stops in linear light; ``gamma`` 0.15-0.3;
 - dark: ``enhance`` x0.05 to x0.3 (the issue's "very dark" is x0.05-0.12; the rest is the curve);
   ``subtract`` 100-200; ``exposure`` -4 to -5 stops in linear light (about x0.25-0.3 on sRGB
   values: milder than the issue's fault); ``gamma`` 3.5-5.
 
-Prints, per rule, the recall of every way and the false flags per ordinary kind.
+Ordinary pictures: those of the ``--with`` folders' half, and ``5 x --per-way`` text pages on
+white paper made here (``ordinary_text_white``; the corpus's pages are on tinted paper).
+
+Prints, per rule, the recall of every way and the false flags per ordinary kind; the last two
+rows are the library's own `find_outliers` (the dataset median taken over this set), before and
+with the clipped-outline leg of ``bright`` and its text guard.
 """
 
 from __future__ import annotations
@@ -34,9 +39,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
 import recipe_audit
+from recipe_audit.analysis.outliers import OutlierThresholds, find_outliers
 
 import benches.studies.sources as sources
 from benches.studies.outlier_corpus import ORDINARY, _ordinary, half_of
@@ -82,6 +88,7 @@ for _k in (2, 3, 4, 6, 8, 12):
 for _d in (100, 130, 160, 190):
     WAYS[f"bright:add_{_d}"] = (lambda d: lambda rng, im: _image(_array(im) + d))(_d)
 WAYS["bright:exposure_+2_+3"] = _stops(2.0, 3.0)
+WAYS["bright:exposure_+3_+4.5"] = _stops(3.0, 4.5)
 WAYS["bright:gamma_0.15_0.3"] = _gamma(0.15, 0.3)
 for _k in (0.05, 0.1, 0.15, 0.2, 0.3):
     WAYS[f"dark:enhance_x{_k:g}"] = _enhance(_k, _k)
@@ -108,6 +115,13 @@ for _v in (35, 40, 45, 50):  # the brightest speck instead of the brightest 1%: 
     RULES[f"dark p999<={_v}"] = (pl.col("luma_p999") <= _v, _BRIGHT)
 
 
+LIBRARY = {
+    "find_outliers, without the clipped outline and the text guard": OutlierThresholds(bright_edges=1e9, text_rows=2.0),
+    "find_outliers (the defaults)": OutlierThresholds(),
+}
+"""The library's `dark` and `bright` flags, before and with the clipped-outline leg of `bright`."""
+
+
 def make(root: Path, half: str, seed: int, per_way: int) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     photos = [p for p in sources.library() if half_of(p.name) == half and not p.gray and p.kind == "photo"]
@@ -123,6 +137,58 @@ def make(root: Path, half: str, seed: int, per_way: int) -> pl.DataFrame:
             im.save(buf, format="JPEG", quality=int(rng.integers(60, 96)))
             path.write_bytes(buf.getvalue())
             rows.append((str(path), way, photo.name))
+    return pl.DataFrame(rows, schema=["path", "kind", "source"], orient="row")
+
+
+_WORDS = (
+    "the recipe says become one with the data before any model look at every picture of the set "
+    "and count what you see then train a simple baseline first check labels outliers and leaks"
+).split()
+
+
+def _white_page(rng: np.random.Generator) -> Image.Image:
+    """A text page on white or near-white paper (the corpus's pages are on tinted paper): one or
+    two columns, a font and size of the system's, sometimes a heading."""
+    fonts = sorted(Path("/usr/share/fonts/truetype").rglob("*.ttf"))
+    w, h = int(rng.integers(300, 1001)), int(rng.integers(300, 1001))
+    paper = (255, 255, 255) if rng.random() < 0.5 else tuple(int(v) for v in rng.integers(244, 256, 3))
+    im = Image.new("RGB", (w, h), paper)
+    draw = ImageDraw.Draw(im)
+    size = int(rng.integers(8, 25))
+    font = ImageFont.truetype(str(fonts[int(rng.integers(len(fonts)))]), size)
+    ink = tuple(int(v) for v in rng.integers(0, 110, 3))
+    columns = 2 if rng.random() < 0.3 and w > 500 else 1
+    margin = int(rng.integers(8, 60))
+    spacing = rng.uniform(1.15, 2.2)
+    width = (w - 2 * margin) // columns
+    for c in range(columns):
+        x, y = margin + c * width, int(rng.integers(8, 60))
+        if rng.random() < 0.3:
+            heading = ImageFont.truetype(str(fonts[int(rng.integers(len(fonts)))]), int(size * rng.uniform(1.5, 2.5)))
+            draw.text((x, y), " ".join(_WORDS[int(i)] for i in rng.integers(0, len(_WORDS), 3)), fill=ink, font=heading)
+            y += size * 3
+        while y < h - size - 8:
+            n = int(rng.integers(3, 18)) if rng.random() < 0.15 else 30
+            line = " ".join(_WORDS[int(i)] for i in rng.integers(0, len(_WORDS), n))
+            while draw.textlength(line, font=font) > width - 10 and " " in line:
+                line = line.rsplit(" ", 1)[0]
+            draw.text((x, y), line, fill=ink, font=font)
+            y += int(size * spacing) + (size if rng.random() < 0.1 else 0)
+    return im
+
+
+def white_pages(root: Path, seed: int, count: int) -> pl.DataFrame:
+    """`count` text pages on white paper, JPEG q60-95 or (15%) PNG: ordinary, never `bright`."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(count):
+        im, png = _white_page(rng), rng.random() < 0.15
+        path = root / f"text_white_{i:04d}.{'png' if png else 'jpg'}"
+        buf = io.BytesIO()
+        im.save(buf, format="PNG") if png else im.save(buf, format="JPEG", quality=int(rng.integers(60, 96)))
+        path.write_bytes(buf.getvalue())
+        rows.append((str(path), "ordinary_text_white", "rendered"))
     return pl.DataFrame(rows, schema=["path", "kind", "source"], orient="row")
 
 
@@ -144,8 +210,9 @@ def main() -> None:
     args = ap.parse_args()
     sources.use(args.sources)
     planted = make(args.dir / args.half, args.half, args.seed, args.per_way)
+    pages = white_pages(args.dir / args.half / "white_pages", args.seed + 1, 5 * args.per_way)
     ordinary = ordinary_rows(args.corpora, args.half)
-    table = pl.concat([planted, ordinary])
+    table = pl.concat([planted, pages, ordinary])
     scanned = recipe_audit.scan(list(table["path"]), progress=False).join(table, on="path")
     scanned = scanned.filter(pl.col("status") == "ok")
     print(
@@ -158,6 +225,18 @@ def main() -> None:
     for name in wanted:
         dark, bright = RULES[name]
         judged = scanned.with_columns(dark=dark, bright=bright)
+        cells = []
+        for kind in kinds:
+            g = judged.filter(pl.col("kind") == kind)
+            family = kind.split(":")[0]
+            hit = g[family] if family in ("dark", "bright") else (g["dark"] | g["bright"])
+            cells.append(f"{int(hit.sum())}/{g.height}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    # The library's own flags, on the same pictures (the dataset median is this set's).
+    for name, thresholds in LIBRARY.items():
+        judged = scanned.join(
+            find_outliers(scanned, thresholds=thresholds, by_class=False).select("path", "dark", "bright"), on="path"
+        )
         cells = []
         for kind in kinds:
             g = judged.filter(pl.col("kind") == kind)

@@ -10,6 +10,8 @@ pub const DARK_LEVEL: u8 = 15;
 pub const BRIGHT_LEVEL: u8 = 240;
 /// Blur is measured on a square picture of this side, so values compare across image sizes.
 pub const BLUR_SIDE: usize = 64;
+/// A pixel of the `blur_square` at or above this luma is clipped to white (`clip_edges`).
+pub const CLIPPED_LEVEL: u8 = 252;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stats {
@@ -31,6 +33,15 @@ pub struct Stats {
     /// FINE_LOOK_BELOW (None otherwise): the scan fills it in (`scan::analyze`), `measure` cannot.
     pub sharpness_fine: Option<f64>,
     pub entropy: f64,
+    /// Length of the clipped white's outline in the `blur_square`: pairs of neighbours of which
+    /// one is clipped, in square sides, along rows and down columns together, and the smaller of
+    /// the two directions. A gain clips a photograph wherever it was light, in ragged patches; a
+    /// blown sky or a white background is one smooth region.
+    pub clip_edges: f64,
+    pub clip_edges_min: f64,
+    /// Share of the `blur_square`'s change from row to row that whole rows share (0-1): near 1
+    /// for lines of text, horizontal bands and a horizon; low for most photographs.
+    pub row_coherence: f64,
 }
 
 /// The measures of `picture`; `square` is its BLUR_SIDE x BLUR_SIDE area-averaged version
@@ -64,6 +75,7 @@ pub fn measure(picture: &Gray, square: &Gray, columns: &Columns) -> Stats {
             p * p.log2()
         })
         .sum::<f64>();
+    let (across, down) = clip_edges(square);
     Stats {
         mean,
         std: variance.sqrt(),
@@ -76,6 +88,58 @@ pub fn measure(picture: &Gray, square: &Gray, columns: &Columns) -> Stats {
         sharpness: sharpness_with(picture, columns),
         sharpness_fine: None,
         entropy,
+        clip_edges: (across + down) as f64 / BLUR_SIDE as f64,
+        clip_edges_min: across.min(down) as f64 / BLUR_SIDE as f64,
+        row_coherence: row_coherence(square),
+    }
+}
+
+/// Pairs of neighbours in `square` (BLUR_SIDE x BLUR_SIDE) of which exactly one is clipped:
+/// along rows, and down columns.
+fn clip_edges(square: &Gray) -> (u32, u32) {
+    let s = BLUR_SIDE;
+    let clipped = |p: u8| p >= CLIPPED_LEVEL;
+    let (mut across, mut down) = (0, 0);
+    for (y, row) in square.pixels.chunks_exact(s).enumerate() {
+        across += row
+            .windows(2)
+            .filter(|w| clipped(w[0]) != clipped(w[1]))
+            .count() as u32;
+        if y + 1 < s {
+            let next = &square.pixels[(y + 1) * s..(y + 2) * s];
+            down += row
+                .iter()
+                .zip(next)
+                .filter(|(a, b)| clipped(**a) != clipped(**b))
+                .count() as u32;
+        }
+    }
+    (across, down)
+}
+
+/// (sum over y of (r[y+1] - r[y])²) / (BLUR_SIDE x sum over y, x of (p[y+1][x] - p[y][x])²),
+/// r being row sums: by Cauchy-Schwarz at most 1, reached when every column steps alike. 0 for
+/// a picture without change from row to row.
+fn row_coherence(square: &Gray) -> f64 {
+    let s = BLUR_SIDE;
+    let rows: Vec<&[u8]> = square.pixels.chunks_exact(s).collect();
+    let sums: Vec<i64> = rows
+        .iter()
+        .map(|row| row.iter().map(|&p| p as i64).sum())
+        .collect();
+    let (mut shared, mut total) = (0i64, 0i64);
+    for y in 0..s - 1 {
+        shared += (sums[y + 1] - sums[y]).pow(2);
+        total += rows[y]
+            .iter()
+            .zip(rows[y + 1])
+            .map(|(&a, &b)| (b as i64 - a as i64).pow(2))
+            .sum::<i64>();
+    }
+    if total == 0 {
+        0.0
+    } else {
+        shared as f64 / (s as i64 * total) as f64
     }
 }
 
@@ -313,6 +377,33 @@ mod tests {
         assert_eq!(s.entropy, 1.0);
         assert_eq!((s.dark_frac, s.bright_frac), (0.5, 0.5));
         assert_eq!((s.luma_p01, s.luma_p99), (0, 255));
+    }
+
+    #[test]
+    fn clipped_white_outline_and_row_coherence() {
+        // Top half white, bottom half gray: one straight outline, one side long, across only;
+        // every column steps alike from row to row, so the rows share all the change.
+        let mut px = vec![255u8; 64 * 32];
+        px.extend(vec![100u8; 64 * 32]);
+        let s = measured(&Gray::new(64, 64, px));
+        assert_eq!((s.clip_edges, s.clip_edges_min), (1.0, 0.0));
+        assert_eq!(s.row_coherence, 1.0);
+        // A checkerboard of 8 px white and gray squares: clipped in patches, ragged both ways; the
+        // columns step in opposite ways, so the rows share none of it.
+        let board: Vec<u8> = (0..64 * 64)
+            .map(|i| {
+                if ((i / 64) / 8 + (i % 64) / 8) % 2 == 0 {
+                    255
+                } else {
+                    100
+                }
+            })
+            .collect();
+        let s = measured(&Gray::new(64, 64, board));
+        assert_eq!((s.clip_edges, s.clip_edges_min), (14.0, 7.0));
+        assert_eq!(s.row_coherence, 0.0);
+        let flat = measured(&Gray::new(64, 64, vec![255; 64 * 64]));
+        assert_eq!((flat.clip_edges, flat.row_coherence), (0.0, 0.0));
     }
 
     #[test]
