@@ -295,7 +295,7 @@ def test_a_gray_picture_needs_more_to_match_a_coloured_one() -> None:
     )
 
     def stands(colour_a: float, colour_b: float) -> bool:
-        mine, theirs = np.array([[0.0, 500, colour_a, 0, 0]]), np.array([[0.0, 500, colour_b, 0, 0]])
+        mine, theirs = _shapes([0.0, 500, colour_a, 0, 0]), _shapes([0.0, 500, colour_b, 0, 0])
         return thumbmatch._confirmed(candidates, thumbmatch.MIN_CORRELATION, mine, theirs).height == 1
 
     assert stands(0.0, 0.0) and stands(20.0, 25.0) and stands(np.nan, 20.0)
@@ -306,7 +306,7 @@ def test_a_window_match_needs_its_finer_layout_to_agree() -> None:
     """Through a window, the band-pass signs must agree on MIN_SIGN_AGREEMENT of the points, however
     high the correlation; a whole-picture match, or a side without signs (an older scan), is not
     checked."""
-    shape = np.array([[0.0, 500, 20.0, 0, 0]] * 2)
+    shape = _shapes([0.0, 500, 20.0, 0, 0], [0.0, 500, 20.0, 0, 0])
     low, high = thumbmatch.MIN_SIGN_AGREEMENT - 0.1, thumbmatch.MIN_SIGN_AGREEMENT + 0.01
 
     def stands(window: int, correlation: float, agreement: float, chance: float = 0.5) -> bool:
@@ -330,6 +330,28 @@ def test_a_window_match_needs_its_finer_layout_to_agree() -> None:
     # Two maps 20% positive agree on 0.68 by chance: the bar rises to 0.78, never falls below the floor.
     assert not stands(5, 0.9, 0.72, chance=0.68) and stands(5, 0.9, 0.8, chance=0.68)
     assert not stands(5, 0.9, low, chance=0.3)
+
+
+def test_two_pictures_on_a_dark_sky_need_their_signs_further_beyond_chance() -> None:
+    """Different galaxies on black agree on their signs well beyond chance where their blobs
+    overlap: between two pictures mostly near-black (``dark_frac``), a window match needs
+    DARK_SKY_SIGN_BEYOND_CHANCE; one everyday side, or an unknown share, keeps the usual bar."""
+    chance = 0.68
+    between = chance + (1 - chance) * (thumbmatch.SIGN_BEYOND_CHANCE + thumbmatch.DARK_SKY_SIGN_BEYOND_CHANCE) / 2
+
+    def stands(dark_a: float, dark_b: float, agreement: float) -> bool:
+        row = [0.0, 500, 20.0, 0, 0, 5.0, *[np.nan] * 4]
+        shape = _shapes([*row, dark_a], [*row, dark_b])
+        candidates = pl.DataFrame(
+            {"a": [0], "b": [1], "correlation": [0.9], "mirrored": [False], "window": [5]}
+            | {"agreement": [agreement], "chance": [chance]}
+        )
+        return thumbmatch._confirmed(candidates, thumbmatch.MIN_CORRELATION, shape, shape).height == 1
+
+    sky = thumbmatch.DARK_SKY_SHARE
+    assert not stands(sky, sky + 0.5, between)
+    assert stands(sky, sky + 0.5, 0.99)
+    assert stands(sky - 0.01, sky + 0.5, between) and stands(np.nan, sky + 0.5, between)
 
 
 def _scored(

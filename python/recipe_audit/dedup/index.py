@@ -37,6 +37,8 @@ _OLDER_RELEASES = {
     "the finer layout, so unrelated look-alikes may match",
     "std": "without the pictures' luma std: its flat pictures with detail (star fields) are taken for blank "
     "frames, so a copy of one may not match it and a blank frame may",
+    "dark_frac": "without the pictures' share of near-black pixels: two different galaxies on black "
+    "are held to the everyday sign bar, so they may match",
     "content_width": "whose thumbnails include flat borders (letterbox bars, a canvas): copies with such "
     "borders may not match, byte-identical files still do",
 }

@@ -38,6 +38,7 @@ SEARCH_COLUMNS = (
     "chroma_rg",
     "chroma_yb",
     "std",
+    "dark_frac",
     "width",
     "height",
     "content_width",

@@ -105,6 +105,15 @@ SIGN_BEYOND_CHANCE = 0.32
 more where the maps are mostly negative. A black sky has no band-pass to sign (its signs are
 negative), so two galaxies on black agreed on 0.66-0.72 of their signs (maps 7-33% positive
 agree on 0.6-0.9 by chance) while their blobs matched at 0.93."""
+DARK_SKY_SHARE = 0.3
+"""Share of near-black pixels (the scan's ``dark_frac``, luma <= 15) from which a picture is an
+object on a dark sky; a window match between two such pictures must agree
+`DARK_SKY_SIGN_BEYOND_CHANCE` beyond chance."""
+DARK_SKY_SIGN_BEYOND_CHANCE = 0.40
+"""`SIGN_BEYOND_CHANCE` between two pictures on a dark sky: different galaxies, planetary nebulae
+and globular clusters are round blobs on black whose thumbnails correlate up to 0.99. Chosen on
+194 Stellarium nebulae with their edited copies (a helper's study), held out on 195 others and an
+outside evaluator's set (BENCHMARKS.md, "Galaxies on black: a stricter sign bar")."""
 FLAT_STD = thumbcode.FLAT_STD
 """Thumbnail standard deviation (gray levels) under which a picture is flat (the thumbnail's code
 keeps exactly this distinction: `recipe_audit.thumbcode`)."""
@@ -292,8 +301,9 @@ def _hash(low: np.ndarray) -> np.ndarray:
 def shapes(frame: pl.DataFrame) -> np.ndarray:
     """Per row, what the gray thumbnail hides: log(width / height), the shorter side in pixels,
     the colourfulness, the mean opponent colours (``chroma_rg``, ``chroma_yb``), the pixels' luma
-    ``std`` (detail a flat thumbnail hides) and the ``phash`` and ``phash_mirror`` (each as two
-    exact 32-bit halves), as an (n, `SHAPE_COLUMNS`) array (NaN where unknown). Width and height are the content's inside flat borders
+    ``std`` (detail a flat thumbnail hides), the ``phash`` and ``phash_mirror`` (each as two
+    exact 32-bit halves) and the share of near-black pixels (``dark_frac``: a dark sky), as an
+    (n, `SHAPE_COLUMNS`) array (NaN where unknown). Width and height are the content's inside flat borders
     (``content_width``, ``content_height``) where the scan found such borders: the thumbnail
     shows that content."""
 
@@ -318,16 +328,18 @@ def shapes(frame: pl.DataFrame) -> np.ndarray:
             optional("std").alias("detail"),
             *halves("phash"),
             *halves("phash_mirror"),
+            optional("dark_frac").alias("sky"),
         )
         .fill_null(float("nan"))
         .to_numpy()
     )
 
 
-SHAPE_COLUMNS = 10
+SHAPE_COLUMNS = 11
 """Columns of a `shapes` array."""
 _DETAIL = 5
 _HASHES = slice(6, 10)
+_SKY = 10
 
 
 def _check_shapes(*shapes: np.ndarray | None) -> None:
@@ -523,7 +535,7 @@ def _confirmed(
         .then(pl.lit(max(min_correlation, MIN_MIRROR_CORRELATION)))
         .otherwise(pl.lit(min_correlation))
     )
-    reshaped = small = recoloured = gray_and_colour = np.zeros(candidates.height, dtype=bool)
+    reshaped = small = recoloured = gray_and_colour = dark_sky = np.zeros(candidates.height, dtype=bool)
     if mine_shape is not None and theirs_shape is not None:
         mine, theirs = mine_shape[candidates["a"].to_numpy()], theirs_shape[candidates["b"].to_numpy()]
         # The shapes the match is between: one picture whole, the other's matched window.
@@ -535,6 +547,8 @@ def _confirmed(
         recoloured = _recoloured(mine[:, 2], theirs[:, 2])
         gray_mine, gray_theirs = mine[:, 2] < COLORED, theirs[:, 2] < COLORED  # NaN (unknown) is neither
         gray_and_colour = (gray_mine & (theirs[:, 2] >= COLORED)) | (gray_theirs & (mine[:, 2] >= COLORED))
+        with np.errstate(invalid="ignore"):  # unknown (an earlier scan, an index saved before): no
+            dark_sky = np.minimum(mine[:, _SKY], theirs[:, _SKY]) >= DARK_SKY_SHARE
     needed = pl.when("reshaped").then(pl.lit(max(min_correlation, MIN_RESHAPED_CORRELATION))).otherwise(needed)
     needed = pl.when("small").then(pl.lit(max(min_correlation, MIN_SMALL_CORRELATION))).otherwise(needed)
     needed = (
@@ -542,7 +556,10 @@ def _confirmed(
     )
     return (
         candidates.with_columns(
-            reshaped=pl.Series(reshaped), small=pl.Series(small), gray_and_colour=pl.Series(gray_and_colour)
+            reshaped=pl.Series(reshaped),
+            small=pl.Series(small),
+            gray_and_colour=pl.Series(gray_and_colour),
+            dark_sky=pl.Series(dark_sky),
         )
         .filter(~pl.Series(recoloured))
         .sort("correlation", descending=True)
@@ -556,8 +573,10 @@ def _confirmed(
 
 def _needed_agreement() -> pl.Expr:
     """The sign agreement a window match needs: `MIN_SIGN_AGREEMENT`, or more where the maps agree
-    that much by ``chance`` (`SIGN_BEYOND_CHANCE`)."""
-    beyond = pl.col("chance") + (1 - pl.col("chance")) * SIGN_BEYOND_CHANCE
+    that much by ``chance`` (`SIGN_BEYOND_CHANCE`; `DARK_SKY_SIGN_BEYOND_CHANCE` between two
+    pictures on a dark sky)."""
+    share = pl.when("dark_sky").then(pl.lit(DARK_SKY_SIGN_BEYOND_CHANCE)).otherwise(pl.lit(SIGN_BEYOND_CHANCE))
+    beyond = pl.col("chance") + (1 - pl.col("chance")) * share
     return pl.max_horizontal(pl.lit(MIN_SIGN_AGREEMENT), beyond)
 
 
