@@ -1,7 +1,7 @@
 """A saved reference set of hashes to test new files against, without rescanning it.
 
 A training set of millions is scanned once; its hashes and thumbnails go to a Parquet file (about
-190 bytes per file before compression, 92 of them the coded ``thumb`` and 32 the ``thumb_signs``). Each new batch, or a test set,
+200 bytes per file before compression, 92 of them the coded ``thumb`` and 32 the ``thumb_signs``). Each new batch, or a test set,
 is then checked against it with the rule of `recipe_audit.find_duplicates`: the window rule by
 default (`recipe_audit.dedup.thumbmatch`), the single-hash search with `max_distance` or ``flips=False``.
 """
