@@ -324,3 +324,44 @@ def test_saving_replaces_the_file_whole(train_and_new, tmp_path: Path) -> None:
 def test_loading_a_file_that_is_no_index_says_so(photos: list[Path]) -> None:
     with pytest.raises(ValueError, match="is not a recipe_audit index"):
         DuplicateIndex.load(photos[0])
+
+
+def test_a_file_in_both_sets_is_exact_only_with_another_file_of_its_bytes(train_and_new) -> None:
+    train, new, paths = train_and_new
+    # The half-size copy and its source, each in both sets: near copies of each other, not exact.
+    pair = [paths["resized"], paths["resized_source"]]
+    both = pl.concat([train, new], how="diagonal_relaxed").filter(pl.col("path").is_in(pair))
+    for options in ({}, {"max_distance": 10}):
+        found = DuplicateIndex(both).query(both, **options)
+        assert sorted(found["path"]) == sorted(pair) and set(found["kind"]) == {"near"}, options
+        assert found["match_count"].to_list() == [1, 1]
+
+
+def test_a_file_changed_since_it_was_indexed_keeps_its_count(train_and_new) -> None:
+    """Its own path's row in the index holds other bytes now: not itself, and not within reach,
+    so nothing is taken off the count of its real matches."""
+    train, new, paths = train_and_new
+    exact = new.filter(pl.col("path") == paths["exact"])
+    unrelated = train.filter(~pl.col("path").is_in([paths["exact_source"]])).head(1)
+    # The index knew the copy's path with an unrelated picture's content.
+    indexed = pl.concat([train, unrelated.with_columns(path=pl.lit(paths["exact"]))])
+    for options in ({}, {"max_distance": 10}):
+        row = DuplicateIndex(indexed).query(exact, **options).row(0, named=True)
+        assert row["match_path"] == paths["exact_source"] and row["match_count"] == 1, options
+
+
+def test_an_index_without_mirror_hashes_still_answers(train_and_new) -> None:
+    train, new, paths = train_and_new
+    found = DuplicateIndex(train.drop("phash_mirror")).query(new)
+    assert found.filter(pl.col("path") == paths["exact"])["match_path"].to_list() == [paths["exact_source"]]
+
+
+def test_a_damaged_index_is_a_value_error(train_and_new, tmp_path: Path) -> None:
+    train, _, _ = train_and_new
+    target = tmp_path / "train.index.parquet"
+    DuplicateIndex(train).save(target)
+    data = bytearray(target.read_bytes())
+    data[100:4000] = bytes(3900)  # the pages, not the footer
+    target.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"damaged index|not a recipe_audit index"):
+        DuplicateIndex.load(target)

@@ -134,7 +134,10 @@ class DuplicateIndex:
             raise ValueError(
                 f"{os.fspath(path)!r} is not a recipe_audit index; write one with DuplicateIndex(files).save(path)"
             )
-        files = pl.read_parquet(os.fspath(path))
+        try:
+            files = pl.read_parquet(os.fspath(path))
+        except (pl.exceptions.PolarsError, OSError) as error:
+            raise ValueError(f"{os.fspath(path)!r} is a damaged index ({error}); write it again") from None
         for column, consequence in _OLDER_RELEASES.items():
             if "thumb" in files.columns and column not in files.columns:
                 warnings.warn(
@@ -229,9 +232,18 @@ class DuplicateIndex:
                 match_paths=pl.col("path").head(max_matches),
             )
         )
-        # The core counts every match within the radius; a file's own row is not one.
-        itself = queries["path"].is_in(self.files["path"].implode()).cast(pl.UInt32)
-        count = pl.DataFrame({"match_count": pl.Series(counts, dtype=pl.UInt32) - itself}).with_row_index("q")
+        # The core counts every match within the radius; a file's own row (when its hash there is
+        # within the radius: the file may have changed since it was indexed) is not one.
+        own = (
+            queries.select("path", hash)
+            .with_row_index("q")
+            .join(self.files.select("path", pl.col(hash).alias("indexed")), on="path", how="left")
+            .select(
+                (pl.col(hash).xor(pl.col("indexed")).bitwise_count_ones() <= radius).fill_null(False).cast(pl.UInt32)
+            )
+            .to_series()
+        )
+        count = pl.DataFrame({"match_count": pl.Series(counts, dtype=pl.UInt32) - own}).with_row_index("q")
         return self._finish(listed.join(count, on="q"), queries)
 
     def _same_bytes(self, queries: pl.DataFrame) -> pl.DataFrame:
@@ -255,7 +267,8 @@ class DuplicateIndex:
         """Per query row ``q`` with a match: the window rule's matches, best first. Rows without
         a thumbnail (measured by an earlier release) on either side match by their bytes only."""
         searched = np.flatnonzero(queries.select(has_window_columns()).to_series().to_numpy()).astype(np.uint32)
-        in_index = np.flatnonzero(self.files.select(has_window_columns()).to_series().to_numpy()).astype(np.uint32)
+        # The indexed side needs its thumbnail only (its mirror image is never searched).
+        in_index = np.flatnonzero(self.files["thumb"].is_not_null().to_numpy()).astype(np.uint32)
         indexed = self.files[in_index]
         # Identical pictures (thumbnail and hue) are searched once on each side, then expanded; the
         # indexed side's pictures and window hashes are made once for every query. The search runs
@@ -354,8 +367,15 @@ class DuplicateIndex:
             queries.select("path", "content_hash", *own)
             .with_row_index("q")
             .join(listed, on="q")
+            # Byte-identical matches come first, so the best match says whether there is one (a
+            # file's own row, in both sets, is not a match).
+            .join(
+                self.files.select(pl.col("path").alias("match_path"), pl.col("content_hash").alias("match_hash")),
+                on="match_path",
+                how="left",
+            )
             .with_columns(
-                kind=pl.when(pl.col("content_hash").is_in(self.files["content_hash"].implode()))
+                kind=pl.when(pl.col("content_hash") == pl.col("match_hash"))
                 .then(pl.lit("exact"))
                 .when("mirrored")
                 .then(pl.lit("flip"))
