@@ -397,13 +397,17 @@ def _output_problem(args: argparse.Namespace) -> str | None:
     for option, value in folder_options.items():
         if value and not is_uri(value) and Path(value).is_file():
             return f"{option} {value!r} is a file; it names a folder"
+    # Folders the run makes itself may hold its files (`audit --out R --html R/report.html`).
+    made = [v for v in (*folder_options.values(), args.directory if args.command == "example" else None) if v]
+    made_paths = [Path(v).absolute() for v in made if not is_uri(v)]
     for option, value in file_options.items():
         if not value:
             continue
         if Path(value).is_dir():
             return f"{option} {value!r} is a folder; it names a file"
-        if not Path(value).absolute().parent.is_dir():
-            return f"{option} {value!r}: the folder {str(Path(value).absolute().parent)!r} does not exist"
+        parent = Path(value).absolute().parent
+        if not parent.is_dir() and not any(parent == m or m in parent.parents for m in made_paths):
+            return f"{option} {value!r}: the folder {str(parent)!r} does not exist"
     if args.command == "scan" and args.dataset and args.out:
         return "--out and --dataset: a --dataset run writes its frame as the dataset's shards; drop --out"
     return None

@@ -133,6 +133,16 @@ def test_cli_output_options_that_cannot_be_written_are_misuse(example_root: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "a_folder"]  # nothing was made
 
 
+def test_cli_outputs_may_go_into_folders_the_run_makes(example_root: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "audit"
+    assert main(["audit", str(example_root), "--out", str(out), "--html", str(out / "report.html")]) == 0
+    assert (out / "report.html").is_file() and (out / "summary.txt").is_file()
+    made = tmp_path / "example"
+    assert main(["example", str(made), "--out", str(made / "files.parquet")]) == 0
+    assert pl.read_parquet(made / "files.parquet").height > 0
+    capsys.readouterr()
+
+
 def test_cli_duplicates_and_leaks(example_root: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "dups.parquet"
     assert main(["duplicates", str(example_root), "--out", str(out)]) == 0

@@ -11,15 +11,25 @@ import polars as pl
 
 
 def replace_with(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
-    """Call ``write(partial)`` on a temporary path in `path`'s folder, then rename it to `path`."""
-    target = Path(path)
+    """Call ``write(partial)`` on a temporary path in `path`'s folder, then rename it to `path`.
+
+    A link is written through (its target is replaced, the link stays); what cannot be renamed
+    over (``/dev/stdout``, a pipe) and an object store's URI are written directly."""
+    if "://" in os.fspath(path):
+        write(path)  # type: ignore[arg-type]  # polars writes a URI to its store itself
+        return Path(path)
+    given = Path(path)
+    if given.exists() and not given.is_file():  # following links: /dev/stdout, a pipe
+        write(given)
+        return given
+    target = given.resolve() if given.is_symlink() else given
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
         write(partial)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    return target
+    return Path(path)
 
 
 def write_parquet(frame: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
