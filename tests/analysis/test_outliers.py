@@ -292,6 +292,22 @@ def test_drawings_on_white_are_not_bright_among_themselves(tmp_path: Path) -> No
     assert not odd["bright"].any()
 
 
+def test_sketches_of_photographs_are_not_bright_among_themselves(photos: list[Path], tmp_path: Path) -> None:
+    """Ink traced along a photograph's edges on white paper: the white is ragged around the ink,
+    as a gain clips a photograph, but among drawings white is the medium (the clipped-outline leg
+    of `bright` has the mean leg's dataset condition)."""
+    for i, path in enumerate(photos[:30]):
+        with Image.open(path) as im:
+            gray = np.asarray(im.convert("L").resize((256, 256)), dtype=np.float64)
+        edges = np.hypot(*np.gradient(gray)) > 12
+        Image.fromarray(np.where(edges, 30, 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
+    odd = recipe_audit.find_outliers(recipe_audit.scan(tmp_path, progress=False))
+    t = OutlierThresholds()
+    ragged = (odd["clip_edges"] >= t.bright_edges) & (odd["clip_edges_min"] >= t.bright_edges_min)
+    assert ragged.mean() >= 0.5  # they would be bright among photographs
+    assert (odd.filter(pl.col("bright"))["luma_p01"] >= t.bright_p01).all()  # the washed-out leg alone
+
+
 def test_a_faint_gradient_is_low_information(tmp_path: Path) -> None:
     """A frame of one colour under a ramp of a few levels and slight noise carries nothing."""
     rng = np.random.default_rng(5)

@@ -178,3 +178,20 @@ def test_flag_cards_name_the_values_that_fired() -> None:
     assert _label(blurry, (0.0, 0.0)) == "sharpness 0 (<= 0.02) or sharpness_fine 0 (<= 0.005)"
     gray = recipe_audit.OutlierThresholds().legs("grayscale")
     assert _label(gray, (None,)) == "colorfulness  (< 1)"  # not measured: the rule is still shown
+
+
+def test_a_bright_card_names_only_the_legs_that_fired() -> None:
+    """The clipped-outline leg fires only with its other conditions (each way, the mean, not lines
+    of text); a picture bright by its darkest 1% alone is shown that alone."""
+    from recipe_audit.report.page import _label
+
+    t = recipe_audit.OutlierThresholds()
+    legs, conditions = t.legs("bright"), t.conditions("bright")
+    row = {"luma_p01": 233, "mean": 254.0, "clip_edges": 4.73, "clip_edges_min": 1.61, "row_coherence": 0.29}
+    values = [row[k] for k, _, _ in legs]
+    assert _label(legs, values, conditions, row) == "luma_p01 233 (>= 210)"
+    ragged = row | {"luma_p01": 150, "clip_edges_min": 2.0, "row_coherence": 0.1}
+    values = [ragged[k] for k, _, _ in legs]
+    assert _label(legs, values, conditions, ragged) == "mean 254 (>= 240) or clip_edges 4.73 (>= 4.5)"
+    unknown = ragged | {"row_coherence": None}  # an older scan: no guard measured, none applied
+    assert _label(legs, values, conditions, unknown) == "mean 254 (>= 240) or clip_edges 4.73 (>= 4.5)"

@@ -218,7 +218,8 @@ class OutlierThresholds:
         return self.legs(flag)[0]
 
     def legs(self, flag: str) -> tuple[tuple[str, str, float], ...]:
-        """Every (column, comparison, threshold) a flag fires on, any one being enough."""
+        """Every (column, comparison, threshold) a flag fires on, any one being enough (with the
+        `conditions` of each leg holding too)."""
         return {
             "dark": (("luma_p999", "<=", self.dark_p999),),
             "bright": (
@@ -232,6 +233,20 @@ class OutlierThresholds:
             "odd_aspect": (("z_aspect", ">=", self.z),),
             "grayscale": (("colorfulness", "<", self.gray_colorfulness),),
         }[flag]
+
+    def conditions(self, flag: str) -> tuple[tuple[tuple[str, str, float], ...], ...]:
+        """Per leg of `legs`, the (column, comparison, threshold) that must hold as well for it to
+        fire on a picture (the dataset-wide conditions, such as the median of ``bright``, aside).
+        A ``<`` condition on an unknown value holds (a guard not measured guards nothing); any
+        other fails."""
+        if flag == "bright":
+            text = ("row_coherence", "<", self.text_rows)
+            return (
+                (),
+                (text,),
+                (("clip_edges_min", ">=", self.bright_edges_min), ("mean", ">=", self.bright_edges_mean), text),
+            )
+        return tuple(() for _ in self.legs(flag))
 
 
 def _measures() -> dict[str, pl.Expr]:
@@ -275,14 +290,17 @@ def _bright(t: OutlierThresholds) -> pl.Expr:
     """Even the darkest part light; or, unless the picture is lines of text on a page, nearly all
     of it white, or its white clipped in ragged patches (unknown measures of an earlier scan: no)."""
     washed_out = pl.col("luma_p01") >= t.bright_p01
-    blown = (pl.col("mean") >= t.bright_mean) & (pl.col("mean").median() < t.bright_mean_dataset)
+    # In a dataset of line drawings or pages on white paper (median near white), white is the
+    # medium: neither the mean nor the clipped outline says anything there.
+    light_dataset = pl.col("mean").median() >= t.bright_mean_dataset
+    blown = pl.col("mean") >= t.bright_mean
     ragged = (
         (pl.col("clip_edges") >= t.bright_edges)
         & (pl.col("clip_edges_min") >= t.bright_edges_min)
         & (pl.col("mean") >= t.bright_edges_mean)
     ).fill_null(False)
     text = (pl.col("row_coherence") >= t.text_rows).fill_null(False)
-    return washed_out | ((blown | ragged) & ~text)
+    return washed_out | ((blown | ragged) & ~text & ~light_dataset)
 
 
 def _flags(t: OutlierThresholds) -> dict[str, pl.Expr]:
@@ -332,7 +350,7 @@ def find_outliers(
         One row per decoded image, sorted by ``score`` (largest first), then path: ``path``,
         ``label``, ``split``, ``width``, ``height``, the measures (``mean``, ``std``, ``luma_p01``,
         ``luma_p99``, ``sharpness``, ``sharpness_fine``, ``colorfulness``, ``blur`` (deprecated), ``entropy``,
-        ``clip_edges``, ``row_coherence``, ``channels``), ``z_<measure>`` for each of `MEASURES` (robust score against
+        ``clip_edges``, ``clip_edges_min``, ``row_coherence``, ``channels``), ``z_<measure>`` for each of `MEASURES` (robust score against
         the whole dataset: (x - median) / max(1.4826 MAD, IQR / 1.349, floor), capped at ±99;
         null under ``min_count`` images), ``zc_<measure>`` (the same within the image's class;
         null for classes under ``min_count``), one boolean column per flag in `FLAGS`, ``flags``
@@ -417,6 +435,7 @@ def find_outliers(
             "blur",
             "entropy",
             "clip_edges",
+            "clip_edges_min",
             "row_coherence",
             *z_columns,
             *FLAGS,

@@ -65,10 +65,28 @@ def _fired(leg: tuple[str, str, float], value: Any) -> bool:
     return bool(abs(value) >= limit)  # "|z| >="
 
 
-def _label(legs: tuple[tuple[str, str, float], ...], values: Sequence[Any]) -> str:
+def _holds(condition: tuple[str, str, float], value: Any) -> bool:
+    """A leg's further condition (`OutlierThresholds.conditions`): a ``<`` guard on an unknown
+    value holds, any other condition on it fails."""
+    return condition[1] == "<" if value is None else _fired(condition, value)
+
+
+def _label(
+    legs: tuple[tuple[str, str, float], ...],
+    values: Sequence[Any],
+    conditions: Sequence[tuple[tuple[str, str, float], ...]] = (),
+    known: dict[str, Any] | None = None,
+) -> str:
     """A flagged picture's card: the values that made the flag fire, each with its threshold (the
-    first leg when none can be shown, e.g. a gray picture whose colour was not measured)."""
-    fired = [(leg, v) for leg, v in zip(legs, values) if _fired(leg, v)] or [(legs[0], values[0])]
+    first leg when none can be shown, e.g. a gray picture whose colour was not measured). A leg
+    with `conditions` fired only where they hold too, on the picture's `known` values."""
+    extra = list(conditions) or [()] * len(legs)
+    known = known or {}
+    fired = [
+        (leg, v)
+        for leg, v, more in zip(legs, values, extra)
+        if _fired(leg, v) and all(_holds(c, known.get(c[0])) for c in more)
+    ] or [(legs[0], values[0])]
     return " or ".join(f"{key} {_fmt(v)} ({op} {limit:g})" for (key, op, limit), v in fired)
 
 
@@ -237,8 +255,12 @@ class _Builder:
         odd, rules = self.a.outliers, thresholds.rules()
         flags = []
         for flag in FLAGS:
-            hits = odd.filter(pl.col(flag))
-            legs = thresholds.legs(flag)
+            legs, conditions = thresholds.legs(flag), thresholds.conditions(flag)
+            shown = list(dict.fromkeys([k for k, _, _ in legs] + [c for more in conditions for c, _, _ in more]))
+            # Columns an audit saved by an earlier release lacks are unknown values.
+            hits = odd.filter(pl.col(flag)).with_columns(
+                [pl.lit(None, pl.Float64).alias(c) for c in shown if c not in odd.columns]
+            )
             # Worst first: the most extreme value of the measure the flag was judged on; with
             # several ways to fire (blurry, bright), the value furthest past its own threshold.
             worst_high = flag in ("bright", "odd_aspect")
@@ -251,8 +273,11 @@ class _Builder:
                 nulls_last=True,
             )
             items = [
-                self.item(row[0], _label(legs, row[1:]))
-                for row in hits.select("path", *(k for k, _, _ in legs)).head(PER_FLAG).iter_rows()
+                self.item(
+                    row["path"],
+                    _label(legs, [row.get(k) for k, _, _ in legs], conditions, row),
+                )
+                for row in hits.select("path", *shown).head(PER_FLAG).iter_rows(named=True)
             ]
             flags.append({"flag": flag, "count": hits.height, "rule": rules[flag], "cards": items})
         top = [
