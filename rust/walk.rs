@@ -239,6 +239,24 @@ pub fn collect(sources: &[PathBuf], recursive: bool) -> Vec<Entry> {
         .sort_by(|a, b| a.display.cmp(&b.display).then_with(|| a.path.cmp(&b.path)));
     // A file listed twice (a root given twice, a link) is one row.
     walker.entries.dedup_by(|a, b| a.path == b.path);
+    // Two files must never share a text path (the frame keys files by it): a name that is not
+    // UTF-8 can still read like another's (`i\xfe.png` is a valid name too), so each later file
+    // of a run of equal texts is numbered, and the rows sorted again.
+    let (mut run, mut repeat) = (String::new(), 1);
+    let mut renamed = false;
+    for entry in walker.entries.iter_mut() {
+        if entry.display == run {
+            repeat += 1;
+            entry.display = format!("{run} (#{repeat})");
+            renamed = true;
+        } else {
+            run.clone_from(&entry.display);
+            repeat = 1;
+        }
+    }
+    if renamed {
+        walker.entries.sort_by(|a, b| a.display.cmp(&b.display));
+    }
     walker.entries
 }
 
@@ -339,6 +357,14 @@ mod tests {
             .map(|e| e.display.rsplit('/').next().unwrap())
             .collect();
         assert_eq!(names, ["i\\xfe.png", "i\\xff.png"]);
+        // A valid name written like one that is not: still two rows, two texts.
+        fs::write(root.join("i\\xfe.png"), [0]).unwrap();
+        let found = collect(std::slice::from_ref(&root), true);
+        let names: Vec<&str> = found
+            .iter()
+            .map(|e| e.display.rsplit('/').next().unwrap())
+            .collect();
+        assert_eq!(names, ["i\\xfe.png", "i\\xfe.png (#2)", "i\\xff.png"]);
         fs::remove_dir_all(&root).unwrap();
     }
 
