@@ -224,26 +224,22 @@ def main() -> None:
     wanted = [r for r in args.rules.split(",") if r] or list(RULES)
     for name in wanted:
         dark, bright = RULES[name]
-        judged = scanned.with_columns(dark=dark, bright=bright)
-        cells = []
-        for kind in kinds:
-            g = judged.filter(pl.col("kind") == kind)
-            family = kind.split(":")[0]
-            hit = g[family] if family in ("dark", "bright") else (g["dark"] | g["bright"])
-            cells.append(f"{int(hit.sum())}/{g.height}")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        print(_row(name, scanned.with_columns(dark=dark, bright=bright), kinds))
     # The library's own flags, on the same pictures (the dataset median is this set's).
     for name, thresholds in LIBRARY.items():
-        judged = scanned.join(
-            find_outliers(scanned, thresholds=thresholds, by_class=False).select("path", "dark", "bright"), on="path"
-        )
-        cells = []
-        for kind in kinds:
-            g = judged.filter(pl.col("kind") == kind)
-            family = kind.split(":")[0]
-            hit = g[family] if family in ("dark", "bright") else (g["dark"] | g["bright"])
-            cells.append(f"{int(hit.sum())}/{g.height}")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        flags = find_outliers(scanned, thresholds=thresholds, by_class=False).select("path", "dark", "bright")
+        print(_row(name, scanned.join(flags, on="path"), kinds))
+
+
+def _row(name: str, judged: pl.DataFrame, kinds: list[str]) -> str:
+    """A table row: per kind, the faults found by their own flag, or the ordinary pictures with either."""
+    cells = []
+    for kind in kinds:
+        g = judged.filter(pl.col("kind") == kind)
+        family = kind.split(":")[0]
+        hit = g[family] if family in ("dark", "bright") else (g["dark"] | g["bright"])
+        cells.append(f"{int(hit.sum())}/{g.height}")
+    return f"| {name} | " + " | ".join(cells) + " |"
 
 
 if __name__ == "__main__":
