@@ -33,7 +33,7 @@ const DEFAULT_MIN_DECODE_SIDE: u32 = 64;
 /// The scan frame's columns and their Polars types, in order: the one declaration of the frame's
 /// contract. `rows_to_columns` builds exactly these (checked on every batch), and
 /// `recipe_audit.schema.SCAN_SCHEMA` is built from the module's `SCAN_COLUMNS`.
-const SCAN_COLUMNS: [(&str, &str); 38] = [
+const SCAN_COLUMNS: [(&str, &str); 39] = [
     ("path", "String"),
     ("bytes", "UInt64"),
     ("format", "String"),
@@ -68,6 +68,7 @@ const SCAN_COLUMNS: [(&str, &str); 38] = [
     ("entropy", "Float64"),
     ("clip_edges", "Float64"),
     ("clip_edges_min", "Float64"),
+    ("clip_edge_depth", "Float64"),
     ("row_coherence", "Float64"),
     ("aspect", "Float64"),
     ("label", "String"),
@@ -130,6 +131,7 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("entropy", |r| r.stats.map(|s| s.entropy));
     column!("clip_edges", |r| r.stats.map(|s| s.clip_edges));
     column!("clip_edges_min", |r| r.stats.map(|s| s.clip_edges_min));
+    column!("clip_edge_depth", |r| r.stats.map(|s| s.clip_edge_depth));
     column!("row_coherence", |r| r.stats.map(|s| s.row_coherence));
     column!("aspect", |r| r.aspect());
     column!("label", |r| r.label.as_deref());

@@ -13,7 +13,7 @@ use crate::picture::stats::{FINE_LOOK_BELOW, Stats, blur_square, measure, sharpn
 
 /// Raised whenever the same file's measured values change (a new column, another decode scale, a
 /// changed measure): a dataset written by another revision is read again, not reused.
-pub const MEASURES_REVISION: u32 = 6;
+pub const MEASURES_REVISION: u32 = 7;
 
 /// One file's row. Optional fields are null in the frame.
 #[derive(Debug, Clone)]

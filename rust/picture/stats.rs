@@ -39,6 +39,10 @@ pub struct Stats {
     /// blown sky or a white background is one smooth region.
     pub clip_edges: f64,
     pub clip_edges_min: f64,
+    /// How far below the clipped level the unclipped pixels along that outline lie, on average
+    /// (0 without an outline): a gain reaches white gradually (shallow), a subject cut out on a
+    /// white background, or ink on paper, steps down at once (deep).
+    pub clip_edge_depth: f64,
     /// Share of the `blur_square`'s change from row to row that whole rows share (0-1): near 1
     /// for lines of text, horizontal bands and a horizon; low for most photographs.
     pub row_coherence: f64,
@@ -75,7 +79,7 @@ pub fn measure(picture: &Gray, square: &Gray, columns: &Columns) -> Stats {
             p * p.log2()
         })
         .sum::<f64>();
-    let (across, down) = clip_edges(square);
+    let (across, down, depth) = clip_edges(square);
     Stats {
         mean,
         std: variance.sqrt(),
@@ -90,31 +94,45 @@ pub fn measure(picture: &Gray, square: &Gray, columns: &Columns) -> Stats {
         entropy,
         clip_edges: (across + down) as f64 / BLUR_SIDE as f64,
         clip_edges_min: across.min(down) as f64 / BLUR_SIDE as f64,
+        clip_edge_depth: depth,
         row_coherence: row_coherence(square),
     }
 }
 
-/// Pairs of neighbours in `square` (BLUR_SIDE x BLUR_SIDE) of which exactly one is clipped:
-/// along rows, and down columns.
-fn clip_edges(square: &Gray) -> (u32, u32) {
+/// Pairs of neighbours in `square` (BLUR_SIDE x BLUR_SIDE) of which exactly one is clipped, along
+/// rows and down columns, and the mean depth below CLIPPED_LEVEL of the unclipped pixels with a
+/// clipped 4-neighbour (0 when there are none).
+fn clip_edges(square: &Gray) -> (u32, u32, f64) {
     let s = BLUR_SIDE;
-    let clipped = |p: u8| p >= CLIPPED_LEVEL;
+    let p = &square.pixels;
+    let clipped = |i: usize| p[i] >= CLIPPED_LEVEL;
     let (mut across, mut down) = (0, 0);
-    for (y, row) in square.pixels.chunks_exact(s).enumerate() {
-        across += row
-            .windows(2)
-            .filter(|w| clipped(w[0]) != clipped(w[1]))
-            .count() as u32;
-        if y + 1 < s {
-            let next = &square.pixels[(y + 1) * s..(y + 2) * s];
-            down += row
-                .iter()
-                .zip(next)
-                .filter(|(a, b)| clipped(**a) != clipped(**b))
-                .count() as u32;
+    let (mut depth, mut bordering) = (0u64, 0u64);
+    for y in 0..s {
+        for x in 0..s {
+            let i = y * s + x;
+            if x + 1 < s && clipped(i) != clipped(i + 1) {
+                across += 1;
+            }
+            if y + 1 < s && clipped(i) != clipped(i + s) {
+                down += 1;
+            }
+            let touches = (x > 0 && clipped(i - 1))
+                || (x + 1 < s && clipped(i + 1))
+                || (y > 0 && clipped(i - s))
+                || (y + 1 < s && clipped(i + s));
+            if !clipped(i) && touches {
+                depth += (CLIPPED_LEVEL - p[i]) as u64;
+                bordering += 1;
+            }
         }
     }
-    (across, down)
+    let depth = if bordering == 0 {
+        0.0
+    } else {
+        depth as f64 / bordering as f64
+    };
+    (across, down, depth)
 }
 
 /// (sum over y of (r[y+1] - r[y])²) / (BLUR_SIDE x sum over y, x of (p[y+1][x] - p[y][x])²),
@@ -388,6 +406,7 @@ mod tests {
         let s = measured(&Gray::new(64, 64, px));
         assert_eq!((s.clip_edges, s.clip_edges_min), (1.0, 0.0));
         assert_eq!(s.row_coherence, 1.0);
+        assert_eq!(s.clip_edge_depth, 152.0); // gray 100 steps to white at once
         // A checkerboard of 8 px white and gray squares: clipped in patches, ragged both ways; the
         // columns step in opposite ways, so the rows share none of it.
         let board: Vec<u8> = (0..64 * 64)
@@ -403,7 +422,14 @@ mod tests {
         assert_eq!((s.clip_edges, s.clip_edges_min), (14.0, 7.0));
         assert_eq!(s.row_coherence, 0.0);
         let flat = measured(&Gray::new(64, 64, vec![255; 64 * 64]));
-        assert_eq!((flat.clip_edges, flat.row_coherence), (0.0, 0.0));
+        assert_eq!(
+            (flat.clip_edges, flat.row_coherence, flat.clip_edge_depth),
+            (0.0, 0.0, 0.0)
+        );
+        // A ramp up to white: the pixels beside the clipped ones are just under it.
+        let ramp: Vec<u8> = (0..64 * 64).map(|i| (190 + i % 64) as u8).collect();
+        let s = measured(&Gray::new(64, 64, ramp));
+        assert_eq!(s.clip_edge_depth, 1.0);
     }
 
     #[test]

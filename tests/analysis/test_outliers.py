@@ -317,3 +317,33 @@ def test_a_faint_gradient_is_low_information(tmp_path: Path) -> None:
         Image.fromarray(frame.astype(np.uint8)).save(tmp_path / f"ramp_{i}.png")
     odd = recipe_audit.find_outliers(recipe_audit.scan(tmp_path, progress=False))
     assert odd["low_information"].all(), odd.select("path", "std").rows()
+
+
+def test_subjects_cut_out_on_white_are_not_bright_but_gains_are(photos: list[Path], tmp_path: Path) -> None:
+    """Subjects on a white background (irregular blobs cut from a photograph) have a long outline
+    against white, as a gain clips a photograph in patches; but it steps down to white at once,
+    where a gain reaches it gradually (``clip_edge_depth``)."""
+    rng = np.random.default_rng(11)
+    for i, path in enumerate(photos[:60]):
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB").resize((320, 240)), dtype=np.float64)
+        if i < 30:  # ordinary photographs, so that white is not the dataset's medium
+            out = rgb
+        elif i < 45:  # the photograph's darker blobs kept, the rest white: an irregular cut-out
+            with Image.open(path) as im:
+                soft = np.asarray(im.convert("L").resize((320, 240)).filter(ImageFilter.BoxBlur(6)), dtype=np.float64)
+            inside = soft < np.quantile(soft, rng.uniform(0.4, 0.6))
+            out = np.where(inside[..., None], rgb, 255.0)
+        else:
+            out = np.clip(rgb * 4.0, 0, 255)  # ImageEnhance-like gain x4
+        kind = "photo" if i < 30 else "cutout" if i < 45 else "gain"
+        Image.fromarray(out.astype(np.uint8)).save(tmp_path / f"{kind}_{i}.jpg", quality=90)
+    odd = recipe_audit.find_outliers(recipe_audit.scan(tmp_path, progress=False), by_class=False)
+    t = OutlierThresholds()
+    kind = pl.col("path").str.extract(r"/(photo|cutout|gain)_\d+")
+    cutouts, gains = odd.filter(kind == "cutout"), odd.filter(kind == "gain")
+    outlined = (pl.col("clip_edges") >= t.bright_edges) & (pl.col("clip_edges_min") >= t.bright_edges_min)
+    assert cutouts.filter(outlined).height >= 5  # long outlines against white, ...
+    assert (cutouts.filter(outlined)["clip_edge_depth"] >= t.bright_edges_depth).all()  # ... reached at once
+    assert not cutouts.filter(outlined)["bright"].any()
+    assert gains["bright"].mean() >= 0.6

@@ -188,6 +188,7 @@ def test_a_bright_card_names_only_the_legs_that_fired() -> None:
     t = recipe_audit.OutlierThresholds()
     legs, conditions = t.legs("bright"), t.conditions("bright")
     row = {"luma_p01": 233, "mean": 254.0, "clip_edges": 4.73, "clip_edges_min": 1.61, "row_coherence": 0.29}
+    row |= {"clip_edge_depth": 9.0}
     values = [row[k] for k, _, _ in legs]
     assert _label(legs, values, conditions, row) == "luma_p01 233 (>= 210)"
     ragged = row | {"luma_p01": 150, "clip_edges_min": 2.0, "row_coherence": 0.1}
@@ -195,3 +196,6 @@ def test_a_bright_card_names_only_the_legs_that_fired() -> None:
     assert _label(legs, values, conditions, ragged) == "mean 254 (>= 240) or clip_edges 4.73 (>= 4.5)"
     unknown = ragged | {"row_coherence": None}  # an older scan: no guard measured, none applied
     assert _label(legs, values, conditions, unknown) == "mean 254 (>= 240) or clip_edges 4.73 (>= 4.5)"
+    cut_out = ragged | {"clip_edge_depth": 47.0}  # steps down to white at once: a subject on white
+    assert _label(legs, values, conditions, cut_out) == "mean 254 (>= 240)"
+    assert _label(legs, values, conditions, ragged | {"clip_edge_depth": None}) == "mean 254 (>= 240)"

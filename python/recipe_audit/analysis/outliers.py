@@ -96,6 +96,11 @@ class OutlierThresholds:
             with no more false flags among 2,406 ordinary photographs.
         bright_edges_min: see ``bright_edges`` (scan column ``clip_edges_min``).
         bright_edges_mean: see ``bright_edges``.
+        bright_edges_depth: ... and the pixels along that outline lie on average less than this
+            far below white (scan column ``clip_edge_depth``): a gain reaches white gradually
+            (the faults of the tuning halves: median 8-29), a subject cut out on a white
+            background or ink on paper steps down at once (cut-outs on white: median 47; a third
+            of them would be `bright` without it).
         text_rows: the ``mean`` and ``clip_edges`` legs of ``bright`` do not fire when at least
             this share of the change from row to row is shared by whole rows (scan column
             ``row_coherence``): lines of text on white paper, whose white is the page.
@@ -139,6 +144,7 @@ class OutlierThresholds:
     bright_edges: float = 4.5
     bright_edges_min: float = 1.75
     bright_edges_mean: float = 150.0
+    bright_edges_depth: float = 20.0
     text_rows: float = 0.2
     sharpness_max: float = 0.02
     sharpness_fine_max: float = 0.005
@@ -201,8 +207,9 @@ class OutlierThresholds:
             "dark": f"99.9% of the pixels at luma <= {self.dark_p999:g}, colorfulness under {self.dark_colorfulness:g}",
             "bright": f"99% of the pixels at luma >= {self.bright_p01:g}; or, unless lines of text (row_coherence "
             f">= {self.text_rows:g}), mean luma >= {self.bright_mean:g} where the dataset's median is under "
-            f"{self.bright_mean_dataset:g}, or clipped white in ragged patches (clip_edges >= {self.bright_edges:g}, "
-            f">= {self.bright_edges_min:g} each way, mean >= {self.bright_edges_mean:g})",
+            f"{self.bright_mean_dataset:g}, or clipped white in ragged patches reached gradually (clip_edges >= "
+            f"{self.bright_edges:g}, >= {self.bright_edges_min:g} each way, clip_edge_depth < "
+            f"{self.bright_edges_depth:g}, mean >= {self.bright_edges_mean:g})",
             "blurry": f"sharpness <= {self.sharpness_max:g} or sharpness_fine <= {self.sharpness_fine_max:g} "
             f"(share of strong edges that are crisp, at the scan's scale or one finer), shorter side >= {self.blur_min_side}",
             "low_information": f"luma std <= {self.flat_std:g} and colour spread <= {self.flat_chroma:g}: a blank or solid frame",
@@ -234,17 +241,22 @@ class OutlierThresholds:
             "grayscale": (("colorfulness", "<", self.gray_colorfulness),),
         }[flag]
 
-    def conditions(self, flag: str) -> tuple[tuple[tuple[str, str, float], ...], ...]:
-        """Per leg of `legs`, the (column, comparison, threshold) that must hold as well for it to
-        fire on a picture (the dataset-wide conditions, such as the median of ``bright``, aside).
-        A ``<`` condition on an unknown value holds (a guard not measured guards nothing); any
-        other fails."""
+    def conditions(self, flag: str) -> tuple[tuple[tuple[str, str, float, bool], ...], ...]:
+        """Per leg of `legs`, the (column, comparison, threshold, outcome when the value is
+        unknown) that must hold as well for it to fire on a picture (the dataset-wide
+        conditions, such as the median of ``bright``, aside). An unmeasured guard guards nothing
+        (the text guard holds); an unmeasured requirement fails."""
         if flag == "bright":
-            text = ("row_coherence", "<", self.text_rows)
+            text = ("row_coherence", "<", self.text_rows, True)
             return (
                 (),
                 (text,),
-                (("clip_edges_min", ">=", self.bright_edges_min), ("mean", ">=", self.bright_edges_mean), text),
+                (
+                    ("clip_edges_min", ">=", self.bright_edges_min, False),
+                    ("mean", ">=", self.bright_edges_mean, False),
+                    ("clip_edge_depth", "<", self.bright_edges_depth, False),
+                    text,
+                ),
             )
         return tuple(() for _ in self.legs(flag))
 
@@ -298,6 +310,7 @@ def _bright(t: OutlierThresholds) -> pl.Expr:
         (pl.col("clip_edges") >= t.bright_edges)
         & (pl.col("clip_edges_min") >= t.bright_edges_min)
         & (pl.col("mean") >= t.bright_edges_mean)
+        & (pl.col("clip_edge_depth") < t.bright_edges_depth)
     ).fill_null(False)
     text = (pl.col("row_coherence") >= t.text_rows).fill_null(False)
     return washed_out | ((blown | ragged) & ~text & ~light_dataset)
@@ -350,7 +363,7 @@ def find_outliers(
         One row per decoded image, sorted by ``score`` (largest first), then path: ``path``,
         ``label``, ``split``, ``width``, ``height``, the measures (``mean``, ``std``, ``luma_p01``,
         ``luma_p99``, ``sharpness``, ``sharpness_fine``, ``colorfulness``, ``blur`` (deprecated), ``entropy``,
-        ``clip_edges``, ``clip_edges_min``, ``row_coherence``, ``channels``), ``z_<measure>`` for each of `MEASURES` (robust score against
+        ``clip_edges``, ``clip_edges_min``, ``clip_edge_depth``, ``row_coherence``, ``channels``), ``z_<measure>`` for each of `MEASURES` (robust score against
         the whole dataset: (x - median) / max(1.4826 MAD, IQR / 1.349, floor), capped at ±99;
         null under ``min_count`` images), ``zc_<measure>`` (the same within the image's class;
         null for classes under ``min_count``), one boolean column per flag in `FLAGS`, ``flags``
@@ -388,7 +401,7 @@ def find_outliers(
     if "luma_p999" not in files.columns:  # scanned before measures revision 5: the nearest there is
         files = files.with_columns(luma_p999=pl.col("luma_p99"))
     # Scanned before the mean colour, or the clipped outline and the rows' coherence, were kept: unknown.
-    for column in ("chroma_rg", "chroma_yb", "clip_edges", "clip_edges_min", "row_coherence"):
+    for column in ("chroma_rg", "chroma_yb", "clip_edges", "clip_edges_min", "clip_edge_depth", "row_coherence"):
         if column not in files.columns:
             files = files.with_columns(pl.lit(None, pl.Float64).alias(column))
     # A NaN in a frame built elsewhere is an unknown value, not one above every threshold.
@@ -436,6 +449,7 @@ def find_outliers(
             "entropy",
             "clip_edges",
             "clip_edges_min",
+            "clip_edge_depth",
             "row_coherence",
             *z_columns,
             *FLAGS,

@@ -65,16 +65,17 @@ def _fired(leg: tuple[str, str, float], value: Any) -> bool:
     return bool(abs(value) >= limit)  # "|z| >="
 
 
-def _holds(condition: tuple[str, str, float], value: Any) -> bool:
-    """A leg's further condition (`OutlierThresholds.conditions`): a ``<`` guard on an unknown
-    value holds, any other condition on it fails."""
-    return condition[1] == "<" if value is None else _fired(condition, value)
+def _holds(condition: tuple[str, str, float, bool], value: Any) -> bool:
+    """A leg's further condition (`OutlierThresholds.conditions`), with its own outcome where the
+    value is unknown."""
+    column, op, limit, when_unknown = condition
+    return when_unknown if value is None else _fired((column, op, limit), value)
 
 
 def _label(
     legs: tuple[tuple[str, str, float], ...],
     values: Sequence[Any],
-    conditions: Sequence[tuple[tuple[str, str, float], ...]] = (),
+    conditions: Sequence[tuple[tuple[str, str, float, bool], ...]] = (),
     known: dict[str, Any] | None = None,
 ) -> str:
     """A flagged picture's card: the values that made the flag fire, each with its threshold (the
@@ -256,7 +257,7 @@ class _Builder:
         flags = []
         for flag in FLAGS:
             legs, conditions = thresholds.legs(flag), thresholds.conditions(flag)
-            shown = list(dict.fromkeys([k for k, _, _ in legs] + [c for more in conditions for c, _, _ in more]))
+            shown = list(dict.fromkeys([k for k, _, _ in legs] + [c for more in conditions for c, _, _, _ in more]))
             # Columns an audit saved by an earlier release lacks are unknown values.
             hits = odd.filter(pl.col(flag)).with_columns(
                 [pl.lit(None, pl.Float64).alias(c) for c in shown if c not in odd.columns]
