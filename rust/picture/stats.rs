@@ -105,6 +105,10 @@ pub fn measure(picture: &Gray, square: &Gray, columns: &Columns) -> Stats {
 fn clip_edges(square: &Gray) -> (u32, u32, f64) {
     let s = BLUR_SIDE;
     let p = &square.pixels;
+    // Most photographs clip nothing: one pass (vectorised) says so.
+    if p.iter().copied().max().unwrap_or(0) < CLIPPED_LEVEL {
+        return (0, 0, 0.0);
+    }
     let clipped = |i: usize| p[i] >= CLIPPED_LEVEL;
     let (mut across, mut down) = (0, 0);
     let (mut depth, mut bordering) = (0u64, 0u64);

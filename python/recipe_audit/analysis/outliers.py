@@ -298,22 +298,26 @@ def _chroma_spread() -> pl.Expr:
     return (pl.col("colorfulness") - mean_part).clip(lower_bound=0.0)
 
 
+def _compared(column: str, op: str, limit: float) -> pl.Expr:
+    return {"<=": pl.col(column) <= limit, "<": pl.col(column) < limit, ">=": pl.col(column) >= limit}[op]
+
+
 def _bright(t: OutlierThresholds) -> pl.Expr:
     """Even the darkest part light; or, unless the picture is lines of text on a page, nearly all
-    of it white, or its white clipped in ragged patches (unknown measures of an earlier scan: no)."""
-    washed_out = pl.col("luma_p01") >= t.bright_p01
+    of it white, or its white clipped in ragged patches reached gradually: the legs and their
+    `OutlierThresholds.conditions`, so the flag and the report's cards read one definition."""
+    fired = [
+        pl.all_horizontal(
+            _compared(*leg).fill_null(False),
+            *[_compared(column, op, limit).fill_null(unknown) for column, op, limit, unknown in more],
+        )
+        for leg, more in zip(t.legs("bright"), t.conditions("bright"), strict=True)
+    ]
+    washed_out, others = fired[0], fired[1:]
     # In a dataset of line drawings or pages on white paper (median near white), white is the
     # medium: neither the mean nor the clipped outline says anything there.
     light_dataset = pl.col("mean").median() >= t.bright_mean_dataset
-    blown = pl.col("mean") >= t.bright_mean
-    ragged = (
-        (pl.col("clip_edges") >= t.bright_edges)
-        & (pl.col("clip_edges_min") >= t.bright_edges_min)
-        & (pl.col("mean") >= t.bright_edges_mean)
-        & (pl.col("clip_edge_depth") < t.bright_edges_depth)
-    ).fill_null(False)
-    text = (pl.col("row_coherence") >= t.text_rows).fill_null(False)
-    return washed_out | ((blown | ragged) & ~text & ~light_dataset)
+    return washed_out | (pl.any_horizontal(others) & ~light_dataset)
 
 
 def _flags(t: OutlierThresholds) -> dict[str, pl.Expr]:

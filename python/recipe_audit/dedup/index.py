@@ -221,7 +221,8 @@ class DuplicateIndex:
         same_bytes = self._same_bytes(queries).select("q", "j", distance=pl.lit(0, pl.UInt8), mirrored=pl.lit(False))
         candidates = pl.concat([same_bytes, nearest]).unique(["q", "j"], keep="first")
         listed = (
-            self._named(candidates, queries)
+            candidates.join(self.files.select("path", "content_hash").with_row_index("j"), on="j")
+            .join(queries.select("path", "content_hash").with_row_index("q"), on="q", suffix="_query")
             .filter(pl.col("path") != pl.col("path_query"))
             # Nearest first; among equals the byte-identical file, then by path.
             .sort("q", "distance", pl.col("content_hash") != pl.col("content_hash_query"), "path")
@@ -254,13 +255,6 @@ class DuplicateIndex:
             .with_row_index("q")
             .join(self.files.select("content_hash").with_row_index("j"), on="content_hash")
             .select("q", "j")
-        )
-
-    def _named(self, pairs: pl.DataFrame, queries: pl.DataFrame) -> pl.DataFrame:
-        """`pairs` (``q``, ``j``, ...) with the indexed file's ``path`` and ``content_hash`` and
-        the query's as ``path_query`` and ``content_hash_query``."""
-        return pairs.join(self.files.select("path", "content_hash").with_row_index("j"), on="j").join(
-            queries.select("path", "content_hash").with_row_index("q"), on="q", suffix="_query"
         )
 
     def _window_matches(self, queries: pl.DataFrame, max_matches: int, max_pairs: int) -> pl.DataFrame:
@@ -362,18 +356,20 @@ class DuplicateIndex:
         """The result frame from the per-query matches (``q``, ``distance``, ``mirrored``,
         ``match_path``, ``match_paths``, ``match_count``)."""
         own = [c for c in ("label", "split") if c in queries.columns]
+        theirs = [c for c in ("label", "split") if c in self.files.columns]
+        best = self.files.select(
+            pl.col("path").alias("match_path"),
+            pl.col("content_hash").alias("match_hash"),
+            *[pl.col(c).alias(f"match_{c}") for c in theirs],
+        )
         # Only the columns the result shows: a manifest's extra columns may be named like them.
         result = (
             queries.select("path", "content_hash", *own)
             .with_row_index("q")
             .join(listed, on="q")
+            .join(best, on="match_path", how="left")
             # Byte-identical matches come first, so the best match says whether there is one (a
             # file's own row, in both sets, is not a match).
-            .join(
-                self.files.select(pl.col("path").alias("match_path"), pl.col("content_hash").alias("match_hash")),
-                on="match_path",
-                how="left",
-            )
             .with_columns(
                 kind=pl.when(pl.col("content_hash") == pl.col("match_hash"))
                 .then(pl.lit("exact"))
@@ -382,14 +378,6 @@ class DuplicateIndex:
                 .otherwise(pl.lit("near"))
             )
         )
-        theirs = [c for c in ("label", "split") if c in self.files.columns]
-        if theirs:
-            result = result.join(
-                self.files.select("path", *[pl.col(c).alias(f"match_{c}") for c in theirs]),
-                left_on="match_path",
-                right_on="path",
-                how="left",
-            )
         return result.select(
             "path",
             "kind",
