@@ -189,6 +189,50 @@ fn scan_paths<'py>(
     };
     let pool = thread_pool(threads)?;
     let entries = py.detach(|| walk::collect(&sources, recursive));
+    scan_entries(py, &entries, &pool, &limits, max_bytes, progress, on_batch)
+}
+
+/// Scans files listed before (`list_files`, or a manifest) and returns one row per path, in the
+/// given order, each shown as its name in `names`: the rows of a slice of a listing, however its
+/// names were written. A path that is no longer a regular file, or is gone, is a refused row.
+#[pyfunction]
+#[pyo3(signature = (paths, names, *, threads=None, max_pixels=DEFAULT_MAX_PIXELS, max_bytes=DEFAULT_MAX_BYTES, min_decode_side=DEFAULT_MIN_DECODE_SIDE))]
+fn scan_listed<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    names: Vec<String>,
+    threads: Option<usize>,
+    max_pixels: u64,
+    max_bytes: u64,
+    min_decode_side: u32,
+) -> PyResult<Bound<'py, PyAny>> {
+    if paths.len() != names.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} paths but {} names",
+            paths.len(),
+            names.len()
+        )));
+    }
+    let limits = Limits {
+        max_pixels,
+        min_decode_side,
+    };
+    let pool = thread_pool(threads)?;
+    let entries = py.detach(|| walk::listed(&paths, &names));
+    scan_entries(py, &entries, &pool, &limits, max_bytes, false, None)
+}
+
+/// The per-file pipeline over `entries` in batches on `pool`, in their order: the columns of all
+/// rows, or each batch's handed to `on_batch` (then None).
+fn scan_entries<'py>(
+    py: Python<'py>,
+    entries: &[walk::Entry],
+    pool: &rayon::ThreadPool,
+    limits: &Limits,
+    max_bytes: u64,
+    progress: bool,
+    on_batch: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
     let mut bar = progress::Progress::new(entries.len(), progress);
     let mut rows: Vec<Row> = Vec::with_capacity(if on_batch.is_some() { 0 } else { entries.len() });
     let mut done_count = 0;
@@ -197,7 +241,7 @@ fn scan_paths<'py>(
             pool.install(|| {
                 batch
                     .par_iter()
-                    .map(|e| scan::analyze_entry(e, &limits, max_bytes))
+                    .map(|e| scan::analyze_entry(e, limits, max_bytes))
                     .collect()
             })
         });
@@ -220,8 +264,8 @@ fn scan_paths<'py>(
     }
 }
 
-/// The walk alone: every entry `scan_paths` would produce, sorted, with its label, split, size and
-/// mtime (null for entries refused without reading, which carry their status and error).
+/// The walk alone: every entry `scan_paths` would produce, sorted, with its label, split, size,
+/// mtime and ctime (null for entries refused without reading, which carry their status and error).
 #[pyfunction]
 #[pyo3(signature = (sources, *, recursive=true))]
 fn list_files<'py>(
@@ -255,6 +299,16 @@ fn list_files<'py>(
             .map(|e| e.display.as_str())
             .collect::<Vec<_>>(),
     )?;
+    // What opens the file again (`scan_listed`): the path's own bytes, which `path` cannot be
+    // turned back into when a name is not UTF-8 (and a Python str holding them, with surrogate
+    // escapes, cannot go into a frame).
+    columns.set_item(
+        "key",
+        entries
+            .iter()
+            .map(|e| e.path.as_os_str().as_encoded_bytes())
+            .collect::<Vec<_>>(),
+    )?;
     columns.set_item(
         "label",
         entries
@@ -273,14 +327,21 @@ fn list_files<'py>(
         "size",
         versions
             .iter()
-            .map(|v| v.map(|(size, _)| size))
+            .map(|v| v.map(|(size, _, _)| size))
             .collect::<Vec<_>>(),
     )?;
     columns.set_item(
         "mtime_ns",
         versions
             .iter()
-            .map(|v| v.map(|(_, mtime)| mtime))
+            .map(|v| v.map(|(_, mtime, _)| mtime))
+            .collect::<Vec<_>>(),
+    )?;
+    columns.set_item(
+        "ctime_ns",
+        versions
+            .iter()
+            .map(|v| v.map(|(_, _, ctime)| ctime))
             .collect::<Vec<_>>(),
     )?;
     columns.set_item(
@@ -915,6 +976,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_paths, m)?)?;
     m.add_function(wrap_pyfunction!(scan_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(list_files, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_listed, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(hamming_pairs_across, m)?)?;
     m.add_function(wrap_pyfunction!(window_scores, m)?)?;

@@ -260,17 +260,56 @@ pub fn collect(sources: &[PathBuf], recursive: bool) -> Vec<Entry> {
     walker.entries
 }
 
-/// Size and modification time (ns since the epoch) of a listed file, following symlinks: what an
-/// incremental re-audit compares to decide whether a file must be read again.
-pub fn version(path: &Path) -> Option<(u64, i64)> {
+/// What says a listed file changed, following symlinks: size, modification time and status
+/// change time (ns since the epoch). An incremental re-audit reads a file again when any differs:
+/// the ctime catches what size and mtime miss (a rewrite whose mtime was set back by `touch -d`,
+/// `rsync -t` or `tar`; two files of one size and mtime swapped by renaming; a permission fixed).
+pub fn version(path: &Path) -> Option<(u64, i64, i64)> {
     use std::os::unix::fs::MetadataExt;
     let meta = fs::metadata(path).ok()?;
+    let ns = |seconds: i64, nanos: i64| seconds.saturating_mul(1_000_000_000).saturating_add(nanos);
     Some((
         meta.len(),
-        meta.mtime()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(meta.mtime_nsec()),
+        ns(meta.mtime(), meta.mtime_nsec()),
+        ns(meta.ctime(), meta.ctime_nsec()),
     ))
+}
+
+/// Entries for files listed before (by `collect`, or a manifest), one per path in the given
+/// order, shown as `names` (the listing's text, which a name that is not UTF-8 cannot be rebuilt
+/// from). Each is looked at again: what is no longer a regular file, or is gone, is refused
+/// without opening, never walked into.
+pub fn listed(paths: &[PathBuf], names: &[String]) -> Vec<Entry> {
+    paths
+        .iter()
+        .zip(names)
+        .map(|(path, name)| {
+            let kind = match fs::metadata(path) {
+                Ok(meta) if meta.is_dir() => Kind::Refused(
+                    Status::Unreadable,
+                    "a directory now, not the file that was listed".to_string(),
+                ),
+                Ok(meta) => match special_kind(&meta.file_type()) {
+                    Some(what) => Kind::Refused(
+                        Status::Unreadable,
+                        format!("not a regular file: {what}, skipped without opening"),
+                    ),
+                    None => Kind::File,
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Kind::Refused(Status::Missing, format!("gone before it was read: {e}"))
+                }
+                Err(e) => Kind::Refused(Status::Unreadable, format!("cannot open: {e}")),
+            };
+            Entry {
+                path: path.clone(),
+                display: name.clone(),
+                kind,
+                label: None,
+                split: None,
+            }
+        })
+        .collect()
 }
 
 /// The whole file, or why not. Files over `max_bytes` are not read (a 50 GB file named .jpg).

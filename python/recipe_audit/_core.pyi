@@ -34,7 +34,20 @@ def scan_bytes(
     min_decode_side: int = ...,
 ) -> dict[str, Any]: ...
 def list_files(sources: Sequence[str | PathLike[str]], *, recursive: bool = True) -> dict[str, list[Any]]:
-    """The walk alone: path, label, split, size, mtime_ns, status and error of refused entries."""
+    """The walk alone: path (as shown), key (the bytes of the path that opens the file), label, split, size,
+    mtime_ns, ctime_ns, status and error of refused entries."""
+    ...
+
+def scan_listed(
+    paths: Sequence[str | PathLike[str]],
+    names: Sequence[str],
+    *,
+    threads: int | None = None,
+    max_pixels: int = ...,
+    max_bytes: int = ...,
+    min_decode_side: int = ...,
+) -> dict[str, Any]:
+    """One row per listed path, in the given order, shown as its name in `names`."""
     ...
 
 def hamming_pairs(
@@ -176,6 +189,7 @@ __all__ = [
     "hamming_pairs_across",
     "image_folder_labels",
     "list_files",
+    "scan_listed",
     "scan_bytes",
     "scan_paths",
     "ranked_rows",

@@ -33,6 +33,7 @@ from recipe_audit.dedup.index import DuplicateIndex
 from recipe_audit.dedup.leaks import find_leaks
 from recipe_audit.dedup.rule import SEARCH_COLUMNS
 from recipe_audit.examples import make_example
+from recipe_audit.io.datasets import DatasetBusyError
 from recipe_audit.io.scan import scan
 from recipe_audit.io.sources import Manifest, is_uri
 
@@ -73,7 +74,11 @@ def _run_dataset(source: str | Manifest, args: argparse.Namespace) -> int:
     if args.engine == "ray":
         engine = distributed.RayEngine(address=args.address)
     started = time.perf_counter()
-    run = scan(source, threads=args.threads, out=args.dataset, shard_size=args.shard_size, engine=engine)
+    try:
+        run = scan(source, threads=args.threads, out=args.dataset, shard_size=args.shard_size, engine=engine)
+    except DatasetBusyError as error:
+        print(f"recipe-audit: {error}", file=sys.stderr)
+        return 2
     seconds = time.perf_counter() - started
     # Only what the summary reads: the pixel statistics stay in the shards.
     names = run.files.collect_schema().names()
@@ -397,6 +402,8 @@ def _output_problem(args: argparse.Namespace) -> str | None:
     for option, value in folder_options.items():
         if value and not is_uri(value) and Path(value).is_file():
             return f"{option} {value!r} is a file; it names a folder"
+        if value and not is_uri(value) and (problem := _unwritable(Path(value).absolute())):
+            return f"{option} {value!r}: {problem}"
     # Folders the run makes itself may hold its files (`audit --out R --html R/report.html`).
     made = [v for v in (*folder_options.values(), args.directory if args.command == "example" else None) if v]
     made_paths = [Path(v).absolute() for v in made if not is_uri(v)]
@@ -408,8 +415,24 @@ def _output_problem(args: argparse.Namespace) -> str | None:
         parent = Path(value).absolute().parent
         if not parent.is_dir() and not any(parent == m or m in parent.parents for m in made_paths):
             return f"{option} {value!r}: the folder {str(parent)!r} does not exist"
+        if not is_uri(value) and (problem := _unwritable(parent)):
+            return f"{option} {value!r}: {problem}"
     if args.command == "scan" and args.dataset and args.out:
         return "--out and --dataset: a --dataset run writes its frame as the dataset's shards; drop --out"
+    return None
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why nothing can be written in `folder` (or in the nearest folder above it that exists, where
+    the run would make it), found by trying: a read-only mount or a folder without permission."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        return None
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        return f"cannot write in {str(existing)!r} ({error.strerror or error})"
     return None
 
 

@@ -2,12 +2,16 @@
 
 The sorted listing is cut into shards of `shard_size` entries. Shard k is written once, under
 ``part-{k:05d}-{digest}.parquet`` where the digest covers the shard's entries (path, version,
-label, split) and the scan settings: a rerun finds the same name and skips the shard (resume
-after a crash or Ctrl-C costs only the shards in flight); a shard whose files changed gets a new
-name, and only its changed files are read again (rows whose path and version match the previous
-run are copied). Every shard is written under a temporary name and renamed (locally) or put in
-one request (object stores), so no half shard is ever visible. ``_run.json`` records the
-configuration, the source, the shard names and counts; readers use exactly the shards it lists.
+label, split, a manifest's extra columns) and the scan settings: a rerun finds the same name and
+skips the shard (resume after a crash or Ctrl-C costs only the shards in flight); a shard whose
+files changed gets a new name, and only its changed files are read again (the measured columns of
+rows whose path and version match the previous run are copied; label, split and a manifest's
+columns always come from this run's listing). A file that could not be read (``unreadable``,
+``missing``) is never taken from an earlier run: it may read next time. Every shard is written
+under a temporary name and renamed (locally) or put in one request (object stores), so no half
+shard is ever visible. ``_run.json`` records the configuration, the source, the shard names and
+counts; readers use exactly the shards it lists. One run writes a local dataset at a time (a lock
+on its ``.lock``); a damaged record or shard is set aside with a warning and computed again.
 
 >>> run = recipe_audit.scan("data/", out="audit/files")          # doctest: +SKIP
 >>> run.files.filter(pl.col("status") != "ok").collect()         # doctest: +SKIP
@@ -15,25 +19,37 @@ configuration, the source, the shard names and counts; readers use exactly the s
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
 import os
+import re
 import sys
+import tempfile
 import time
+import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from recipe_audit.io.listing import Settings, build_listing, scan_rows, with_object_versions
+from recipe_audit.io.listing import LISTING_COLUMNS, Settings, build_listing, scan_rows, with_object_versions
 from recipe_audit.io.sources import IN_FLIGHT, Bucket, Manifest, is_uri, obstore_module, open_bucket, split_uri
 from recipe_audit.schema import SCAN_SCHEMA
 
 RUN_RECORD = "_run.json"
 FORMAT_VERSION = 1
+SHARD_NAME = re.compile(r"part-\d{5,}-[0-9a-f]{16}\.parquet")
+"""Every name a run writes; a record naming anything else is not this module's (never deleted)."""
+LOCK = ".lock"
+TRANSIENT = ("unreadable", "missing")
+"""Statuses that may read otherwise next time, with nothing changed in the file's version (a
+permission fixed, a disk that answered, a file that came back): never reused."""
 
 
 @dataclass
@@ -72,6 +88,10 @@ class ScanRun:
         )
 
 
+class DatasetBusyError(RuntimeError):
+    """Another run holds the dataset's lock."""
+
+
 class _Target:
     """Where shards go: a local folder (write, then rename) or an object-store prefix (one put)."""
 
@@ -81,12 +101,37 @@ class _Target:
         if self.bucket is None:
             if Path(self.out).exists() and not Path(self.out).is_dir():
                 raise NotADirectoryError(f"scan: out={self.out!r} is a file; pass a folder or an object-store prefix")
-            Path(self.out).mkdir(parents=True, exist_ok=True)
+            try:
+                Path(self.out).mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryFile(dir=self.out):
+                    pass
+            except OSError as error:
+                raise PermissionError(
+                    f"scan: cannot write the dataset in {self.out!r}: {error.strerror or error}"
+                ) from None
         else:
             _, self.prefix = split_uri(self.out)
 
+    @contextmanager
+    def only_writer(self) -> Iterator[None]:
+        """Holds the dataset's lock for one run (local folders; the system releases it when the
+        process ends, however it ends). Two runs at once would each delete the shards the other
+        one keeps, and one's cleanup would remove the other's shards in flight."""
+        if self.bucket is not None:
+            yield
+            return
+        with open(Path(self.out) / LOCK, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise DatasetBusyError(
+                    f"scan: another run is writing the dataset at {self.out!r}; wait for it to end"
+                ) from None
+            yield
+
     def remove_partials(self) -> None:
-        """Temporary shard files a killed run left behind (local folders only: a PUT is atomic)."""
+        """Temporary shard files a killed run left behind (local folders only: a PUT is atomic).
+        Called under `only_writer`: no other run's shard is in flight."""
         if self.bucket is None:
             for partial in Path(self.out).glob(".part-*.partial-*"):
                 partial.unlink(missing_ok=True)
@@ -128,43 +173,110 @@ class _Target:
         return self.bucket.polars_options() if self.bucket else {}
 
 
+def _as_text(column: pl.Series) -> pl.Series:
+    """A listing column as text for the digest: its values, or their hashes where a type has no
+    text form (nested columns of a manifest)."""
+    try:
+        text: pl.Series = column.cast(pl.String)
+    except pl.exceptions.PolarsError:
+        text = column.hash(seed=0).cast(pl.String)
+    return text
+
+
 def _digest(entries: pl.DataFrame, settings: Settings) -> str:
     h = hashlib.blake2b(digest_size=8)
     h.update(settings.fingerprint().encode())
-    for column in ("path", "version", "label", "split"):
-        h.update(b"\0" + column.encode() + b"\0")
-        h.update(entries[column].fill_null("\x01").str.join("\n").item().encode("utf-8", "surrogatepass"))
+    extras = sorted(c for c in entries.columns if c not in LISTING_COLUMNS)
+    for column in ("path", "version", "label", "split", *extras):
+        header = column if column in LISTING_COLUMNS else f"{column}:{entries[column].dtype}"
+        h.update(b"\0" + header.encode() + b"\0")
+        text = _as_text(entries[column]).fill_null("\x01").str.join("\n").item()
+        h.update(text.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
 def _previous(target: _Target) -> dict[str, Any] | None:
+    """The last complete run's record, or None (a damaged one is set aside with a warning: every
+    file is read again, and nothing it names is deleted)."""
     raw = target.read(RUN_RECORD)
     if raw is None:
         return None
-    record = json.loads(raw)
-    return record if record.get("format_version") == FORMAT_VERSION else None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        record = None
+    if not _well_formed(record):
+        warnings.warn(
+            f"scan: {target.name(RUN_RECORD)} is damaged; every file is read again", RuntimeWarning, stacklevel=4
+        )
+        return None
+    assert isinstance(record, dict)
+    return record if record["format_version"] == FORMAT_VERSION else None
+
+
+def _well_formed(record: Any) -> bool:
+    if not isinstance(record, dict) or not isinstance(record.get("shards"), list):
+        return False
+    fields = {"name": str, "first": str, "last": str, "rows": int}
+    return (
+        isinstance(record.get("format_version"), int)
+        and isinstance(record.get("settings"), str)
+        and all(
+            isinstance(shard, dict)
+            and all(isinstance(shard.get(key), kind) for key, kind in fields.items())
+            and SHARD_NAME.fullmatch(shard["name"]) is not None
+            for shard in record["shards"]
+        )
+    )
+
+
+def _complete(target: _Target, leaf: str, entries: pl.DataFrame) -> bool:
+    """True when the shard `leaf` is there whole, a row for each of `entries`, none of which must
+    be read again: a damaged shard, or one a copy cut short, is written again, and so is one with
+    a file that could not be read which this run's listing would read (not one it refuses itself,
+    like an object its HEAD request found missing)."""
+    if not target.exists(leaf):
+        return False
+    try:
+        rows = pl.read_parquet(
+            target.name(leaf), columns=["path", "status"], storage_options=target.polars_options() or None
+        )
+    except (pl.exceptions.PolarsError, OSError):
+        return False
+    retry = rows.filter(pl.col("status").is_in(TRANSIENT))["path"]
+    readable = entries.filter(pl.col("status").is_null() & pl.col("path").is_in(retry.implode()))
+    return rows.height == entries.height and not readable.height
 
 
 def _reusable(
     previous: dict[str, Any] | None, target: _Target, shard: pl.DataFrame, settings: Settings
 ) -> pl.DataFrame | None:
-    """Rows of the previous run for the files of `shard` whose version has not changed, when that
-    run had these settings and columns (`Settings.fingerprint`): rows of another release or
-    another ``min_decode_side`` are read again, never mixed in."""
+    """The measured columns (and ``path``, ``version``) of the previous run's rows for the files of
+    `shard` whose version has not changed, one per path, when that run had these settings and
+    columns (`Settings.fingerprint`): rows of another release or another ``min_decode_side`` are
+    read again, never mixed in, and so are files that could not be read (`TRANSIENT`)."""
     if not previous or previous.get("settings") != settings.fingerprint():
         return None
     first, last = shard["path"][0], shard["path"][-1]
-    old = [target.name(s["name"]) for s in previous["shards"] if not (s["last"] < first or s["first"] > last)]
-    old = [name for name in old if target.exists(name.rsplit("/", 1)[-1])]
-    if not old:
-        return None
+    old = [s["name"] for s in previous["shards"] if not (s["last"] < first or s["first"] > last)]
     keys = shard.filter(pl.col("version").is_not_null() & pl.col("status").is_null()).select("path", "version")
-    rows = (
-        pl.scan_parquet(old, storage_options=target.polars_options() or None)
-        .join(keys.lazy(), on=["path", "version"], how="semi")
-        .collect()
-    )
-    return rows.unique("path", keep="first") if rows.height else None
+    measured = [c for c in SCAN_SCHEMA if c not in ("label", "split")]
+    parts = []
+    for leaf in old:
+        if not target.exists(leaf):
+            continue
+        try:
+            parts.append(
+                pl.scan_parquet(target.name(leaf), storage_options=target.polars_options() or None)
+                .join(keys.lazy(), on=["path", "version"], how="semi")
+                .filter(~pl.col("status").is_in(TRANSIENT))
+                .select(*measured, "version")
+                .collect()
+            )
+        except (pl.exceptions.PolarsError, OSError):
+            continue  # a damaged shard: its files are read again
+    rows = pl.concat(parts) if parts else None
+    return rows.unique("path", keep="first", maintain_order=True) if rows is not None and rows.height else None
 
 
 @dataclass
@@ -196,21 +308,29 @@ def run_shard(job: ShardJob, pool: ThreadPoolExecutor | None = None) -> dict[str
         entries = with_object_versions(entries, buckets, own_pool)
         leaf = f"part-{job.index:05d}-{_digest(entries, settings)}.parquet"
         record = {"name": leaf, "rows": entries.height, "first": entries["path"][0], "last": entries["path"][-1]}
-        if target.exists(leaf):
+        if _complete(target, leaf, entries):
             return {**record, "written": 0, "reused": 0, "read": 0}
         old = _reusable(job.previous, target, entries, settings)
+        numbered = entries.with_row_index("_order")
         todo = (
-            entries
+            numbered
             if old is None
-            else entries.join(old.select("path", "version"), on=["path", "version"], how="anti", nulls_equal=False)
+            else numbered.join(old.select("path", "version"), on=["path", "version"], how="anti", nulls_equal=False)
         )
-        fresh = scan_rows(todo, buckets, settings, own_pool) if todo.height else None
+        fresh = scan_rows(todo.drop("_order"), buckets, settings, own_pool) if todo.height else None
     finally:
         if pool is None:
             own_pool.shutdown()
-    rows = pl.concat([p for p in (old, fresh) if p is not None and p.height], how="diagonal_relaxed")
-    order = entries.select("path").with_row_index("_order")
-    rows = rows.join(order, on="path", how="left").sort("_order", maintain_order=True).drop("_order")
+    # Every row is built on its own entry (a manifest may list a file twice): the measured columns
+    # copied or just read, label, split and a manifest's columns from this run's listing.
+    columns = [*SCAN_SCHEMA, "version", *[c for c in entries.columns if c not in LISTING_COLUMNS]]
+    parts = []
+    if old is not None:
+        listed = numbered.drop("status", "error", "_where", "_key", "_raw")
+        parts.append(listed.join(old, on=["path", "version"], how="inner").select(*columns, "_order"))
+    if fresh is not None:
+        parts.append(fresh.with_columns(todo["_order"]).select(*columns, "_order"))
+    rows = pl.concat(parts, how="vertical_relaxed").sort("_order").drop("_order")
     buffer = io.BytesIO()
     rows.write_parquet(buffer)
     target.write(leaf, buffer.getvalue())
@@ -226,9 +346,22 @@ def run_to_dataset(
     default they run here, one after the other, each on every core."""
     if shard_size < 1:
         raise ValueError("scan: shard_size must be at least 1")
-    listing, _ = build_listing(source, settings)
     target = _Target(out, dict(settings.storage_options or {}))
-    target.remove_partials()
+    with target.only_writer():
+        target.remove_partials()
+        listing = _without_own_files(build_listing(source, settings)[0], target)
+        return _run(listing, source, target, settings, shard_size, progress, engine)
+
+
+def _run(
+    listing: pl.DataFrame,
+    source: Any,
+    target: _Target,
+    settings: Settings,
+    shard_size: int,
+    progress: bool,
+    engine: Any,
+) -> ScanRun:
     previous = _previous(target)
     jobs = [
         ShardJob(k, listing.slice(start, shard_size), settings, target.out, previous)
@@ -270,6 +403,7 @@ def run_to_dataset(
     }
     target.write(RUN_RECORD, json.dumps(record, indent=1).encode())
     _remove_stale(target, previous, {r["name"] for r in shards})
+    _remove_orphans(target, {r["name"] for r in shards})
     return ScanRun(
         target.out,
         [target.name(r["name"]) for r in shards],
@@ -290,13 +424,43 @@ def _describe(source: Any) -> Any:
 
 
 def _remove_stale(target: _Target, previous: dict[str, Any] | None, keep: set[str]) -> None:
-    """Shards of the previous run that this run replaced (in the output only, never user data)."""
+    """Shards of the previous run that this run replaced (in the output only, never user data:
+    `_previous` accepts only records whose every name is a shard's)."""
     if not previous:
         return
     for shard in previous["shards"]:
-        if shard["name"] not in keep:
+        if shard["name"] not in keep and SHARD_NAME.fullmatch(shard["name"]):
             if target.bucket is None:
                 (Path(target.out) / shard["name"]).unlink(missing_ok=True)
             else:
                 obstore = obstore_module()
                 obstore.delete(target.bucket.store, f"{target.prefix}/{shard['name']}".lstrip("/"))
+
+
+def _remove_orphans(target: _Target, keep: set[str]) -> None:
+    """Shards no record lists (written by a run stopped before its record, with other settings):
+    in a local folder, under the lock, nothing else can still want them."""
+    if target.bucket is not None:
+        return
+    for path in Path(target.out).glob("part-*.parquet"):
+        if path.name not in keep and SHARD_NAME.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+
+
+def _without_own_files(listing: pl.DataFrame, target: _Target) -> pl.DataFrame:
+    """The listing without the dataset's own shards and record, when the dataset lies inside the
+    folder it scans (it would scan itself, and each rerun would change it)."""
+    if target.bucket is None and listing.height:
+        leaf = pl.col("path").str.extract(r"([^/]+)$")
+        own = listing.filter(
+            (pl.col("_where") == "local") & (leaf.str.contains(SHARD_NAME.pattern + "$") | (leaf == RUN_RECORD))
+        )
+        if own.height:
+            folder = os.path.realpath(target.out)
+            mine = [
+                path
+                for path, raw in zip(own["path"], own["_raw"])
+                if os.path.realpath(os.path.dirname(os.fsdecode(raw) if raw is not None else path)) == folder
+            ]
+            return listing.filter(~pl.col("path").is_in(mine))
+    return listing

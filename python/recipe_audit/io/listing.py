@@ -1,10 +1,11 @@
 """What a source stands for, as one sorted table, and the scan rows of any slice of it.
 
 A listing has one row per file to audit: ``path`` (as shown in the frame), ``label``, ``split``,
-``version`` (what says the file changed: ``size:mtime_ns`` locally, the ETag in a store; null when
-unknown), ``status``/``error`` for entries refused without reading (FIFOs, missing manifest
+``version`` (what says the file changed: ``size:mtime_ns:ctime_ns`` locally, the ETag in a store;
+null when unknown), ``status``/``error`` for entries refused without reading (FIFOs, missing manifest
 entries...), ``_where`` (``local`` or the store's URL), ``_key`` (the local path or the object key)
-and a manifest's extra columns. `scan_rows` turns any slice of it into rows of the scan frame,
+``_raw`` (a local file's path as bytes: what opens it, which ``path`` cannot be turned back into
+when a name is not UTF-8) and a manifest's extra columns. `scan_rows` turns any slice of it into rows of the scan frame,
 so the whole source, one shard of a long run or one worker's batch all go through one function.
 """
 
@@ -33,7 +34,7 @@ from recipe_audit.io.sources import (
 )
 from recipe_audit.schema import MAX_BYTES, MAX_PIXELS, MIN_DECODE_SIDE, SCAN_SCHEMA, PathLike, frame_from_columns
 
-LISTING_COLUMNS = ("path", "label", "split", "version", "status", "error", "_where", "_key")
+LISTING_COLUMNS = ("path", "label", "split", "version", "status", "error", "_where", "_key", "_raw")
 
 
 @dataclass
@@ -87,23 +88,29 @@ def _local(paths: Sequence[str], recursive: bool) -> pl.DataFrame:
         columns,
         schema={
             "path": pl.String,
+            "key": pl.Binary,
             "label": pl.String,
             "split": pl.String,
             "size": pl.UInt64,
             "mtime_ns": pl.Int64,
+            "ctime_ns": pl.Int64,
             "status": pl.String,
             "error": pl.String,
         },
     )
+    # The ctime too: a rewrite whose mtime was set back (touch -d, rsync -t, tar), or two files of
+    # one size and mtime swapped by renaming, keep size and mtime but not the ctime.
+    version = pl.format("{}:{}:{}", "size", "mtime_ns", "ctime_ns")
     return frame.select(
         "path",
         "label",
         "split",
-        pl.when(pl.col("size").is_not_null()).then(pl.format("{}:{}", "size", "mtime_ns")).alias("version"),
+        pl.when(pl.col("size").is_not_null()).then(version).alias("version"),
         "status",
         "error",
         pl.lit("local").alias("_where"),
         pl.col("path").alias("_key"),
+        pl.col("key").alias("_raw"),
     )
 
 
@@ -123,6 +130,7 @@ def _objects(uri: str, options: Mapping[str, str] | None) -> tuple[pl.DataFrame,
         pl.lit(None, pl.String).alias("error"),
         pl.lit(bucket.url).alias("_where"),
         pl.col("key").alias("_key"),
+        pl.lit(None, pl.Binary).alias("_raw"),
     )
     return frame, bucket
 
@@ -162,6 +170,7 @@ def _manifest(manifest: Manifest, settings: Settings, buckets: dict[str, Bucket]
                 error=pl.lit(None, pl.String),
                 _where=pl.lit(url),
                 _key=pl.col("path").str.strip_prefix(url + "/"),
+                _raw=pl.lit(None, pl.Binary),
             )
         )
     listed = pl.concat(
@@ -242,19 +251,18 @@ def scan_rows(
         )
     local = listing.filter(pl.col("status").is_null() & (pl.col("_where") == "local"))
     if local.height:
-        columns = _core.scan_paths(
-            local["_key"].to_list(),
-            recursive=False,
+        # One row per entry, in its order and under its listed name (a manifest may list a file
+        # twice; a name that is not UTF-8 is shown escaped but opened by its key).
+        raw = local["_raw"].to_list()
+        columns = _core.scan_listed(
+            [key if path is None else os.fsdecode(path) for key, path in zip(local["_key"], raw)],
+            local["path"].to_list(),
             threads=settings.threads,
             max_pixels=settings.max_pixels,
             max_bytes=settings.max_bytes,
             min_decode_side=settings.min_decode_side,
         )
-        assert columns is not None  # without on_batch the core returns the columns
-        rows = frame_from_columns(columns).drop("label", "split")
-        parts.append(
-            local.select("_row", "_key", "path").join(rows.rename({"path": "_key"}), on="_key", how="left").drop("_key")
-        )
+        parts.append(frame_from_columns(columns).drop("label", "split").with_columns(local["_row"]))
     remote = listing.filter(pl.col("status").is_null() & (pl.col("_where") != "local"))
     if remote.height:
         own_pool = pool or ThreadPoolExecutor(IN_FLIGHT)

@@ -97,7 +97,9 @@ def scan(
         out: stream the rows to a Parquet dataset in this folder or object-store prefix instead
             of returning them: shards of `shard_size` files, each written once under a stable
             name, plus ``_run.json``. Running again resumes (complete shards are skipped) and
-            re-reads only files whose size and mtime (or ETag) changed. Returns a `ScanRun`.
+            re-reads only files whose size, mtime or ctime (or ETag) changed, and those that
+            could not be read before; label, split and a manifest's columns come from this run.
+            One run at a time writes a local dataset (`DatasetBusyError`). Returns a `ScanRun`.
         shard_size: files per shard with `out`.
         storage_options: object-store settings (``endpoint``, ``access_key_id``,
             ``secret_access_key``, ``region``...) over those from the environment.
