@@ -154,6 +154,11 @@ def test_a_record_never_deletes_anything_but_shards(photos: list[Path], tmp_path
         again = recipe_audit.scan(folder, out=out, progress=False)
     assert precious.read_text() == "keep me" and (out / "notes.parquet").exists()
     _same_as_fresh(again, folder)
+    # A shard no record lists (a run with other settings, stopped before its record) goes.
+    orphan = out / "part-00007-0123456789abcdef.parquet"
+    orphan.write_bytes(b"left by a stopped run")
+    recipe_audit.scan(folder, out=out, progress=False)
+    assert not orphan.exists() and (out / "notes.parquet").exists()
 
 
 def test_a_second_writer_is_refused_while_one_runs(photos: list[Path], tmp_path: Path) -> None:
