@@ -33,7 +33,7 @@ const DEFAULT_MIN_DECODE_SIDE: u32 = 64;
 /// The scan frame's columns and their Polars types, in order: the one declaration of the frame's
 /// contract. `rows_to_columns` builds exactly these (checked on every batch), and
 /// `recipe_audit.schema.SCAN_SCHEMA` is built from the module's `SCAN_COLUMNS`.
-const SCAN_COLUMNS: [(&str, &str); 39] = [
+const SCAN_COLUMNS: [(&str, &str); 42] = [
     ("path", "String"),
     ("bytes", "UInt64"),
     ("format", "String"),
@@ -60,6 +60,9 @@ const SCAN_COLUMNS: [(&str, &str); 39] = [
     ("blur", "Float64"),
     ("sharpness", "Float64"),
     ("sharpness_fine", "Float64"),
+    ("sharpness_least", "Float64"),
+    ("sharpness_gap", "Float64"),
+    ("edge_balance", "Float64"),
     ("colorfulness", "Float64"),
     ("chroma_rg", "Float64"),
     ("chroma_yb", "Float64"),
@@ -123,6 +126,18 @@ fn rows_to_columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, Py
     column!("blur", |r| r.stats.map(|s| s.blur));
     column!("sharpness", |r| r.stats.and_then(|s| s.sharpness));
     column!("sharpness_fine", |r| r.stats.and_then(|s| s.sharpness_fine));
+    column!("sharpness_least", |r| r
+        .stats
+        .and_then(|s| s.smear)
+        .map(|m| m.least));
+    column!("sharpness_gap", |r| r
+        .stats
+        .and_then(|s| s.smear)
+        .and_then(|m| m.gap));
+    column!("edge_balance", |r| r
+        .stats
+        .and_then(|s| s.smear)
+        .and_then(|m| m.balance));
     column!("colorfulness", |r| r.colorfulness.map(|c| c.colorfulness));
     column!("chroma_rg", |r| r.colorfulness.map(|c| c.mean_rg));
     column!("chroma_yb", |r| r.colorfulness.map(|c| c.mean_yb));

@@ -9,11 +9,11 @@ use crate::picture::hash::{
     SIGN_BYTES, THUMB_SIDE, content_hash, image_hashes, sign_map, thumbnail,
 };
 use crate::picture::resample::Columns;
-use crate::picture::stats::{FINE_LOOK_BELOW, Stats, blur_square, measure, sharpness};
+use crate::picture::stats::{FINE_LOOK_BELOW, Stats, blur_square, fine_look, measure};
 
 /// Raised whenever the same file's measured values change (a new column, another decode scale, a
 /// changed measure): a dataset written by another revision is read again, not reused.
-pub const MEASURES_REVISION: u32 = 7;
+pub const MEASURES_REVISION: u32 = 8;
 
 /// One file's row. Optional fields are null in the frame.
 #[derive(Debug, Clone)]
@@ -150,12 +150,12 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
             row.signs = Some(sign_map(near_dup_square));
             let mut stats = measure(picture, &square, &columns);
             if stats.sharpness.is_some_and(|s| s <= FINE_LOOK_BELOW) {
-                stats.sharpness_fine = match finer {
-                    FinerView::Made(finer) => sharpness(&finer),
-                    FinerView::Full(full, 1) => sharpness(&full),
-                    FinerView::Full(full, factor) => sharpness(&full.box_reduce(factor)),
+                (stats.sharpness_fine, stats.smear) = match finer {
+                    FinerView::Made(finer) => fine_look(&finer),
+                    FinerView::Full(full, 1) => fine_look(&full),
+                    FinerView::Full(full, factor) => fine_look(&full.box_reduce(factor)),
                     // Decoded at full size already: nothing finer to see.
-                    FinerView::None => stats.sharpness,
+                    FinerView::None => (stats.sharpness, fine_look(picture).1),
                 };
             }
             row.stats = Some(stats);

@@ -30,4 +30,5 @@ pub mod color;
 pub mod gray;
 pub mod hash;
 pub mod resample;
+pub mod smear;
 pub mod stats;

@@ -3,6 +3,7 @@
 
 use super::gray::Gray;
 use super::resample::{Columns, resize_area};
+use super::smear::{Smear, directional_edges, smear};
 
 /// Luma at or below this counts as near-black.
 pub const DARK_LEVEL: u8 = 15;
@@ -32,6 +33,9 @@ pub struct Stats {
     /// The same share one decode scale finer, for pictures whose `sharpness` is at most
     /// FINE_LOOK_BELOW (None otherwise): the scan fills it in (`scan::analyze`), `measure` cannot.
     pub sharpness_fine: Option<f64>,
+    /// The finer look's crisp share along its softest of four directions, against the one across
+    /// it (a smear); None without a finer look, as `sharpness_fine`.
+    pub smear: Option<Smear>,
     pub entropy: f64,
     /// Length of the clipped white's outline in the `blur_square`: pairs of neighbours of which
     /// one is clipped, in square sides, along rows and down columns together, and the smaller of
@@ -91,6 +95,7 @@ pub fn measure(picture: &Gray, square: &Gray, columns: &Columns) -> Stats {
         blur: laplacian_variance(square),
         sharpness: sharpness_with(picture, columns),
         sharpness_fine: None,
+        smear: None,
         entropy,
         clip_edges: (across + down) as f64 / BLUR_SIDE as f64,
         clip_edges_min: across.min(down) as f64 / BLUR_SIDE as f64,
@@ -200,7 +205,7 @@ pub const FINE_LOOK_BELOW: f64 = 0.5;
 /// Counts strong and crisp edges down the columns of a `width`-wide picture, all columns at once:
 /// each column carries its current run (direction, rise, steepest step) and the update is
 /// branch-free, so the compiler runs it on 16 columns per vector instruction.
-fn column_edges(pixels: &[u8], width: usize) -> (u32, u32) {
+pub(crate) fn column_edges(pixels: &[u8], width: usize) -> (u32, u32) {
     let mut counts = (0, 0);
     run_column_edges(pixels, width, &mut counts);
     counts
@@ -322,6 +327,18 @@ pub fn sharpness_with(picture: &Gray, columns: &Columns) -> Option<f64> {
     let (strong_across, crisp_across) = column_edges(&columns.data, columns.stride);
     let (strong, crisp) = (strong_down + strong_across, crisp_down + crisp_across);
     (strong >= MIN_EDGES).then(|| crisp as f64 / strong as f64)
+}
+
+/// The finer look at a picture whose `sharpness` is at most FINE_LOOK_BELOW: `sharpness` of the
+/// finer view and its `Smear`, from one count of edges along four directions.
+pub fn fine_look(picture: &Gray) -> (Option<f64>, Option<Smear>) {
+    if picture.width < 2 || picture.height < 2 {
+        return (None, None);
+    }
+    let edges = directional_edges(picture);
+    let (strong, crisp) = (edges[0].0 + edges[1].0, edges[0].1 + edges[1].1);
+    let sharpness = (strong >= MIN_EDGES).then(|| crisp as f64 / strong as f64);
+    (sharpness, smear(&edges))
 }
 
 /// A picture's BLUR_SIDE x BLUR_SIDE area average, the input of `laplacian_variance`. Area

@@ -18,7 +18,7 @@ from recipe_audit.io.listing import Settings
 def test_the_core_returns_exactly_the_schema_columns_in_order(photos: list[Path]) -> None:
     columns = core.scan_bytes([photos[0].name], [photos[0].read_bytes()])
     assert list(columns) == list(schema.SCAN_SCHEMA) == [name for name, _ in core.SCAN_COLUMNS]
-    assert len(schema.SCAN_SCHEMA) == 39 and schema.SCAN_SCHEMA["thumb"] == pl.Binary
+    assert len(schema.SCAN_SCHEMA) == 42 and schema.SCAN_SCHEMA["thumb"] == pl.Binary
     assert len(frame_signs := columns["thumb_signs"]) == 1 and len(frame_signs[0]) == 32
     frame = recipe_audit.scan_bytes([photos[0].name], [photos[0].read_bytes()])
     assert frame.schema == pl.Schema(schema.SCAN_SCHEMA)

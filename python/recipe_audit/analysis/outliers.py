@@ -110,6 +110,16 @@ class OutlierThresholds:
         sharpness_fine_max: ... or when at most this share is crisp one decode scale finer (scan
             column ``sharpness_fine``, measured where ``sharpness`` is 0.5 or less): a blur of
             about 1% of the image side is under two pixels at the scan's scale, and shows there.
+        smear_max: ... or when a smear shows (camera shake, a moving subject): on the finer look,
+            along the softest of four directions (rows, columns, both diagonals) at most this share
+            of the strong edges is crisp (scan column ``sharpness_least``), ...
+        smear_gap: ... at least this much more across it (``sharpness_gap``: the edges along a
+            smear stay crisp, so pooled they read as sharp) ...
+        smear_balance: ... and the two directions have comparable numbers of strong edges: the
+            softest one between this many and its inverse per strong edge across it
+            (``edge_balance``, 0.4-2.5). Blinds, a horizon, streaked clouds or a misty shore have
+            few edges one way by nature, and are not smears (on the tuning half every ordinary
+            picture the smear leg flagged had 6-20; smears a median of 0.64).
         blur_min_side: ``blurry`` is not judged on images whose shorter side is below this (the
             measure then sees the upscaling, not the photo), nor on flat ones (``low_information``).
         flat_std: ``low_information`` when the luma std <= this: a blank or solid frame, also
@@ -148,6 +158,9 @@ class OutlierThresholds:
     text_rows: float = 0.2
     sharpness_max: float = 0.02
     sharpness_fine_max: float = 0.005
+    smear_max: float = 0.05
+    smear_gap: float = 0.10
+    smear_balance: float = 0.4
     blur_min_side: int = 64
     flat_std: float = 3.5
     flat_chroma: float = 7.0
@@ -163,6 +176,11 @@ class OutlierThresholds:
             value = getattr(self, field.name)
             if not math.isfinite(value):
                 raise ValueError(f"OutlierThresholds.{field.name} must be a finite number, not {value!r}")
+        if not 0 < self.smear_balance <= 1:
+            raise ValueError(
+                "OutlierThresholds.smear_balance bounds edge_balance from below, and its inverse from "
+                f"above: it must be in (0, 1], not {self.smear_balance!r}"
+            )
         for name in ("size_factor", "aspect_factor"):
             if getattr(self, name) <= 1:
                 raise ValueError(
@@ -211,7 +229,10 @@ class OutlierThresholds:
             f"{self.bright_edges:g}, >= {self.bright_edges_min:g} each way, clip_edge_depth < "
             f"{self.bright_edges_depth:g}, mean >= {self.bright_edges_mean:g})",
             "blurry": f"sharpness <= {self.sharpness_max:g} or sharpness_fine <= {self.sharpness_fine_max:g} "
-            f"(share of strong edges that are crisp, at the scan's scale or one finer), shorter side >= {self.blur_min_side}",
+            f"(share of strong edges that are crisp, at the scan's scale or one finer), or a smear (one finer, along "
+            f"the softest of four directions sharpness_least <= {self.smear_max:g}, sharpness_gap >= "
+            f"{self.smear_gap:g} across it, edge_balance {self.smear_balance:g}-{1 / self.smear_balance:g}), "
+            f"shorter side >= {self.blur_min_side}",
             "low_information": f"luma std <= {self.flat_std:g} and colour spread <= {self.flat_chroma:g}: a blank or solid frame",
             "odd_size": f"sqrt(w h) {self.size_factor:g}x off the median and |z| >= {self.z:g}",
             "odd_aspect": f"elongation {self.aspect_factor:g}x the median and z >= {self.z:g}",
@@ -234,7 +255,11 @@ class OutlierThresholds:
                 ("mean", ">=", self.bright_mean),
                 ("clip_edges", ">=", self.bright_edges),
             ),
-            "blurry": (("sharpness", "<=", self.sharpness_max), ("sharpness_fine", "<=", self.sharpness_fine_max)),
+            "blurry": (
+                ("sharpness", "<=", self.sharpness_max),
+                ("sharpness_fine", "<=", self.sharpness_fine_max),
+                ("sharpness_least", "<=", self.smear_max),
+            ),
             "low_information": (("std", "<=", self.flat_std),),
             "odd_size": (("z_size", "|z| >=", self.z),),
             "odd_aspect": (("z_aspect", ">=", self.z),),
@@ -258,6 +283,13 @@ class OutlierThresholds:
                     text,
                 ),
             )
+        if flag == "blurry":
+            smear = (
+                ("sharpness_gap", ">=", self.smear_gap, False),
+                ("edge_balance", ">=", self.smear_balance, False),
+                ("edge_balance", "<=", 1 / self.smear_balance, False),
+            )
+            return ((), (), smear)
         return tuple(() for _ in self.legs(flag))
 
 
@@ -302,17 +334,22 @@ def _compared(column: str, op: str, limit: float) -> pl.Expr:
     return {"<=": pl.col(column) <= limit, "<": pl.col(column) < limit, ">=": pl.col(column) >= limit}[op]
 
 
-def _bright(t: OutlierThresholds) -> pl.Expr:
-    """Even the darkest part light; or, unless the picture is lines of text on a page, nearly all
-    of it white, or its white clipped in ragged patches reached gradually: the legs and their
-    `OutlierThresholds.conditions`, so the flag and the report's cards read one definition."""
-    fired = [
+def _fired(t: OutlierThresholds, flag: str) -> list[pl.Expr]:
+    """Per leg of a flag, whether it fires: its comparison and its `OutlierThresholds.conditions`,
+    so the flag and the report's cards read one definition."""
+    return [
         pl.all_horizontal(
             _compared(*leg).fill_null(False),
             *[_compared(column, op, limit).fill_null(unknown) for column, op, limit, unknown in more],
         )
-        for leg, more in zip(t.legs("bright"), t.conditions("bright"), strict=True)
+        for leg, more in zip(t.legs(flag), t.conditions(flag), strict=True)
     ]
+
+
+def _bright(t: OutlierThresholds) -> pl.Expr:
+    """Even the darkest part light; or, unless the picture is lines of text on a page, nearly all
+    of it white, or its white clipped in ragged patches reached gradually."""
+    fired = _fired(t, "bright")
     washed_out, others = fired[0], fired[1:]
     # In a dataset of line drawings or pages on white paper (median near white), white is the
     # medium: neither the mean nor the clipped outline says anything there.
@@ -336,10 +373,8 @@ def _flags(t: OutlierThresholds) -> dict[str, pl.Expr]:
         "bright": _bright(t),
         "blurry": (pl.min_horizontal(w, h) >= t.blur_min_side)
         & (pl.col("std") > t.flat_std)
-        & (
-            (pl.col("sharpness") <= t.sharpness_max)
-            | (pl.col("sharpness_fine") <= t.sharpness_fine_max).fill_null(False)
-        ),
+        & pl.col("sharpness").is_not_null()
+        & pl.any_horizontal(_fired(t, "blurry")),
         "low_information": (pl.col("std") <= t.flat_std) & (_chroma_spread() <= t.flat_chroma).fill_null(True),
         "odd_size": enough
         & ((size_ratio >= t.size_factor) | (size_ratio <= 1.0 / t.size_factor))
@@ -400,8 +435,10 @@ def find_outliers(
     }
     require_columns(files, needed)
     extra = [c for c in ("label", "split") if c in files.columns]
-    if "sharpness_fine" not in files.columns:  # scanned by a release before it
-        files = files.with_columns(sharpness_fine=pl.lit(None, pl.Float64))
+    # Scanned by a release before them: unknown (no finer look, no smear).
+    for column in ("sharpness_fine", "sharpness_least", "sharpness_gap", "edge_balance"):
+        if column not in files.columns:
+            files = files.with_columns(pl.lit(None, pl.Float64).alias(column))
     if "luma_p999" not in files.columns:  # scanned before measures revision 5: the nearest there is
         files = files.with_columns(luma_p999=pl.col("luma_p99"))
     # Scanned before the mean colour, or the clipped outline and the rows' coherence, were kept: unknown.
@@ -448,6 +485,9 @@ def find_outliers(
             "luma_p999",
             "sharpness",
             "sharpness_fine",
+            "sharpness_least",
+            "sharpness_gap",
+            "edge_balance",
             "colorfulness",
             "blur",
             "entropy",

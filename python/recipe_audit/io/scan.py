@@ -129,6 +129,9 @@ def scan(
         flat pictures; use ``sharpness``), ``sharpness`` (share of the strong edges that are
         crisp, 0-1; null when a picture has fewer than 20 strong edges), ``sharpness_fine`` (the
         same one decode scale finer, taken only where ``sharpness`` is 0.5 or less, else null),
+        ``sharpness_least``/``sharpness_gap``/``edge_balance`` (on that finer look: the crisp share
+        along the softest of four directions, the share across it less that, and the strong edges
+        along it per edge across it; a smear is soft one way only),
         ``colorfulness``
         (Hasler-Süsstrunk, 0 for any gray picture; null where not measured: CMYK, RGB-stored
         and lossless JPEGs, GIF), ``entropy`` (bits
