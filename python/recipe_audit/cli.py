@@ -72,7 +72,9 @@ def _run_dataset(source: str | Manifest, args: argparse.Namespace) -> int:
         return 2
     engine = None
     if args.engine == "ray":
-        engine = distributed.RayEngine(address=args.address)
+        engine = _ray_engine(args.address)
+        if engine is None:
+            return 2
     started = time.perf_counter()
     try:
         run = scan(source, threads=args.threads, out=args.dataset, shard_size=args.shard_size, engine=engine)
@@ -162,7 +164,12 @@ def _run_duplicates_on_ray(args: argparse.Namespace, leaks_only: bool) -> int:
             file=sys.stderr,
         )
         return 2
-    engine = distributed.RayEngine(address=args.address)
+    if args.max_distance is not None and args.max_distance > 63:
+        print("recipe-audit: --engine ray searches up to --max-distance 63", file=sys.stderr)
+        return 2
+    engine = _ray_engine(args.address)
+    if engine is None:
+        return 2
     run = scan(args.directory, out=args.dataset, engine=engine)
     dups = distributed.find_duplicates(run.files, engine, max_distance=args.max_distance)
     join = engine.last_join
@@ -178,6 +185,16 @@ def _run_duplicates_on_ray(args: argparse.Namespace, leaks_only: bool) -> int:
             distributed.find_leaks(run.files, engine, dups), "files outside train with a copy in train", args.out
         )
     return _print_frame(dups, "files in duplicate groups", args.out)
+
+
+def _ray_engine(address: str) -> distributed.RayEngine | None:
+    """The cluster, or None after saying on stderr why not (Ray not installed, nothing at the
+    address, a cluster that cannot run the tasks): misuse, not a failed run."""
+    try:
+        return distributed.RayEngine(address=address)
+    except (ImportError, ConnectionError, ValueError) as error:
+        print(f"recipe-audit: {error}", file=sys.stderr)
+        return None
 
 
 def _print_frame(frame: pl.DataFrame, what: str, out: str | None) -> int:

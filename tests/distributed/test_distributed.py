@@ -75,3 +75,82 @@ def test_an_engine_for_another_cluster_is_refused_while_connected(cluster: str) 
     with pytest.raises(RuntimeError, match="already connected to the Ray cluster at"):
         RayEngine(address="127.0.0.9:6379")
     assert RayEngine(address="auto").nodes() == 2
+
+
+def test_relative_paths_are_the_drivers(
+    cluster: str, example_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker starts in its own folder: the files and the dataset are found where the driver
+    means them, and the rows equal a local run's."""
+    import shutil
+
+    from recipe_audit.distributed import RayEngine
+
+    shutil.copytree(example_root, tmp_path / "ex")
+    monkeypatch.chdir(tmp_path)
+    run = recipe_audit.scan("ex", out="out", shard_size=25, engine=RayEngine(address=cluster), progress=False)
+    local = recipe_audit.scan("ex", progress=False)
+    assert Path(run.out) == tmp_path / "out"
+    assert run.files.collect().select(local.columns).equals(local)
+
+
+def test_s3_settings_from_the_drivers_environment_reach_the_workers(
+    cluster: str, s3_server, example_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recipe_audit.distributed import RayEngine
+
+    client = s3_server.client()
+    client.create_bucket(Bucket="from-env")
+    jpegs = sorted(p for p in example_root.rglob("*.jpg") if p.stat().st_size > 0)[:6]
+    for p in jpegs:
+        client.upload_file(str(p), "from-env", f"imgs/{p.name}")
+    for name, value in (
+        ("AWS_ENDPOINT_URL", s3_server.endpoint),
+        ("AWS_ACCESS_KEY_ID", s3_server.access_key),
+        ("AWS_SECRET_ACCESS_KEY", s3_server.secret_key),
+        ("AWS_REGION", s3_server.region),
+    ):
+        monkeypatch.setenv(name, value)
+    run = recipe_audit.scan(
+        "s3://from-env/imgs", out=tmp_path / "ds", engine=RayEngine(address=cluster), progress=False
+    )
+    local = recipe_audit.scan("s3://from-env/imgs", progress=False)
+    assert run.files.collect()["status"].to_list() == ["ok"] * 6
+    assert run.files.collect().select(local.columns).equals(local)
+
+
+def test_nothing_to_search_on_the_cluster_is_an_empty_frame(cluster: str, tmp_path: Path) -> None:
+    from recipe_audit.distributed import RayEngine, find_duplicates
+
+    (tmp_path / "none").mkdir()
+    nothing = recipe_audit.scan(tmp_path / "none", progress=False)
+    engine = RayEngine(address=cluster)
+    for options in ({"max_distance": 4}, {"crops": False}):
+        found = find_duplicates(nothing, engine, **options)  # type: ignore[arg-type]
+        assert found.equals(recipe_audit.find_duplicates(nothing, **options))  # type: ignore[arg-type]
+
+
+def test_an_engine_the_cluster_cannot_serve_is_refused_at_once(cluster: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from recipe_audit.cli import main
+    from recipe_audit.distributed import RayEngine
+
+    with pytest.raises(ValueError, match="max_in_flight"):
+        RayEngine(address=cluster, max_in_flight=0)
+    with pytest.raises(ValueError, match="largest node"):
+        RayEngine(address=cluster, cpus_per_task=64)
+    (tmp_path / "data").mkdir()
+    assert main(["duplicates", str(tmp_path / "data"), "--engine", "ray", "--dataset", str(tmp_path / "d"),
+                 "--max-distance", "64"]) == 2  # fmt: skip
+    # A fresh process, not connected yet: an address nobody listens on is an error, not minutes of retries.
+    started = time.monotonic()
+    cli = subprocess.run(
+        [sys.executable, "-m", "recipe_audit.cli", "scan", str(tmp_path / "data"), "--dataset",
+         str(tmp_path / "ds"), "--engine", "ray", "--address", "127.0.0.9:6379"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert cli.returncode == 2 and "cannot reach" in cli.stderr and "Traceback" not in cli.stderr
+    assert time.monotonic() - started < 60

@@ -199,3 +199,20 @@ def test_a_dataset_folder_that_cannot_be_written_is_a_usage_error(photos: list[P
         assert cli.returncode == 2 and "cannot write" in cli.stderr and "Traceback" not in cli.stderr
     with pytest.raises(PermissionError, match="cannot write the dataset"):
         recipe_audit.scan(folder, out="/sys/recipe_audit_ds", progress=False)
+
+
+def test_shards_the_workers_wrote_out_of_sight_are_an_error(photos: list[Path], tmp_path: Path) -> None:
+    """An engine's workers on other machines write `out=` in their own local folders: the driver
+    must not record shards it cannot see (the dataset would be unreadable)."""
+    from recipe_audit.io.datasets import ShardJob, run_shard
+
+    class OtherMachines:
+        def map_shards(self, jobs: list[ShardJob]) -> object:
+            for job in jobs:
+                job.out = str(tmp_path / "their_disk")
+                yield run_shard(job)
+
+    folder = _folder(photos, tmp_path / "imgs", 3)
+    with pytest.raises(RuntimeError, match="every node shares"):
+        recipe_audit.scan(folder, out=tmp_path / "ds", engine=OtherMachines(), progress=False)
+    assert not (tmp_path / "ds" / "_run.json").exists()

@@ -92,7 +92,7 @@ def find_duplicates(
         )
     extra = [c for c in ("label", "split") if c in files.columns]
     if uses_window_rule(files, hash, max_distance, crops, flips):
-        show = _TileProgress() if (sys.stderr.isatty() if progress is None else progress) else None
+        show = TileProgress() if (sys.stderr.isatty() if progress is None else progress) else None
 
         def search(rows: pl.DataFrame) -> np.ndarray:
             return thumbmatch.matched_groups(
@@ -111,7 +111,7 @@ def find_duplicates(
     return groups_frame(usable, roots, hash=hash, exact=exact, flips=bool(flips), extra=extra)
 
 
-class _TileProgress:
+class TileProgress:
     """``near duplicates: tile 12/300, 41 s`` on stderr, redrawn in place, when there is more
     than one tile; a newline after the last."""
 

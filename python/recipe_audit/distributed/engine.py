@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,12 +11,37 @@ from typing import Any
 from recipe_audit._optional import require
 from recipe_audit.distributed.stats import JoinStats
 from recipe_audit.io.datasets import ShardJob, run_shard
+from recipe_audit.io.listing import Settings
 
 
 def _same_cluster(address: str, connected: str) -> bool:
     """Whether `address` names the connected cluster's GCS (a ``ray://`` client address cannot be
     compared with it, so it is taken on trust)."""
     return address.startswith("ray://") or address == connected
+
+
+_connected_here: list[str | None] = []
+"""Addresses this module connected to with its own runtime environment (the package shipped)."""
+
+
+def _fingerprint() -> str:
+    return Settings().fingerprint()
+
+
+def _check_reachable(address: str | None) -> None:
+    """A ``host:port`` that nothing answers on is a ConnectionError at once (Ray itself retries
+    it for minutes without a word)."""
+    if address in (None, "auto") or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return  # not host:port: Ray says what it makes of it
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as error:
+        raise ConnectionError(
+            f"RayEngine: cannot reach a Ray cluster at {address} ({error}); is `ray start --head` running there?"
+        ) from None
 
 
 def _run_remote(job: ShardJob) -> dict[str, Any]:
@@ -49,6 +76,9 @@ class RayEngine:
         max_in_flight: int = 64,
         scheduling: str = "SPREAD",
     ) -> None:
+        for name, value in (("cpus_per_task", cpus_per_task), ("max_in_flight", max_in_flight)):
+            if value < 1:
+                raise ValueError(f"RayEngine: {name} must be at least 1, not {value!r}")
         ray = require("ray", extra="ray", feature="the Ray engine")
         self._ray = ray
         self.cpus_per_task = cpus_per_task
@@ -61,17 +91,48 @@ class RayEngine:
                     f"this process is already connected to the Ray cluster at {connected}, not "
                     f"{address}; call ray.shutdown() first, or use address='auto'"
                 )
+            if not _connected_here:
+                # Someone else's connection: its runtime environment stays, so this package is
+                # not shipped and the thread cap not set; the workers' own package must match.
+                warnings.warn(
+                    "RayEngine: Ray was connected before this engine; its runtime environment stays "
+                    "(ship_package and the searches' thread cap cpus_per_task are not applied)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            self._check_workers()
         else:
+            _check_reachable(address)
             package = str(Path(__file__).resolve().parent.parent)  # recipe_audit/, with its core
             # The Rust search's thread pool takes the CPUs Ray gave the task, not the whole node.
             runtime_env: dict[str, Any] = {"env_vars": {"RAYON_NUM_THREADS": str(cpus_per_task)}}
             if ship_package:
                 runtime_env["py_modules"] = [package]
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, include_dashboard=False)
+            _connected_here.append(address)
+            if not ship_package:
+                self._check_workers()
+        largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+        if cpus_per_task > largest:
+            raise ValueError(
+                f"RayEngine: cpus_per_task={cpus_per_task}, but the largest node of the cluster has "
+                f"{largest:g} CPUs: no task could ever start"
+            )
         self.node_ids: list[str] = []
         """The node that ran each shard of the last `map_shards`, in completion order."""
         self.last_join: JoinStats | None = None
         """What the last `find_duplicates` on this engine did: layout, keys, buckets, hot keys."""
+
+    def _check_workers(self) -> None:
+        """A worker's scan must be this process's: the same columns, measures and settings
+        fingerprint (rows of two builds would mix in one dataset)."""
+        theirs = self._ray.get(self._ray.remote(num_cpus=0)(_fingerprint).remote())
+        if theirs != _fingerprint():
+            raise RuntimeError(
+                "RayEngine: the workers import another recipe_audit than this process "
+                f"(theirs: {theirs}); ship this one (ship_package=True, on a fresh connection: "
+                "ray.shutdown() first) or install the same release on every node"
+            )
 
     def map_shards(self, jobs: Sequence[ShardJob]) -> Iterator[dict[str, Any]]:
         """Each job's result as its task finishes (any order)."""

@@ -4,6 +4,7 @@ multi-index-hashing block join (see the package docstring), on a `RayEngine`."""
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -11,6 +12,7 @@ import polars as pl
 
 import recipe_audit._core as _core
 from recipe_audit.dedup import blockjoin, leaks, thumbmatch
+from recipe_audit.dedup.duplicates import TileProgress
 from recipe_audit.dedup.rule import (
     SEARCH_COLUMNS,
     groups_frame,
@@ -68,9 +70,13 @@ def near_duplicate_forest(
     starts = list(range(0, len(distinct), chunk_size))
     maps = [(engine.put(distinct[s : s + chunk_size]), s, layout) for s in starts]
     edges_a, edges_b, hot, tiles_per_key, reduced = [], [], [], [], []
-    for result, chunks in engine.map_reduce(
-        emit_partitions, maps, search_partition, (radius, chunk_size), partitions, streamed=True
-    ):
+    # No hash, no task: reduce tasks without map tasks would have nothing to join.
+    shuffled = (
+        engine.map_reduce(emit_partitions, maps, search_partition, (radius, chunk_size), partitions, streamed=True)
+        if maps
+        else ()
+    )
+    for result, chunks in shuffled:
         edges_a.append(result["a"])
         edges_b.append(result["b"])
         for key, size, count in result.pop("hot"):
@@ -95,7 +101,7 @@ def near_duplicate_forest(
         largest_bucket=max((r["largest"] for r in reduced), default=0),
         candidate_pairs=sum(r["candidates"] for r in reduced),
         map_tasks=len(maps),
-        reduce_tasks=partitions,
+        reduce_tasks=partitions if maps else 0,
         tile_tasks=len(tiles),
         hot_keys=hot_keys.sort("hashes", descending=True),
     )
@@ -116,6 +122,7 @@ def find_duplicates(
     exact: bool = True,
     chunk_size: int | None = None,
     crops: bool | None = None,
+    progress: bool | None = None,
 ) -> pl.DataFrame:
     """`recipe_audit.find_duplicates` on `engine`, with the same rule and the same frame.
 
@@ -134,6 +141,7 @@ def find_duplicates(
             1,000,000: a bucket of more than ``2 * chunk_size`` hashes is hot and searched as
             tiles of two chunks, so no task holds more).
         crops: ``False`` selects the single-hash search, as in `recipe_audit.find_duplicates`.
+        progress: the window rule's tiles done on stderr (``None``: when stderr is a terminal).
 
     Example:
         >>> dups = recipe_audit.distributed.find_duplicates(run.files, engine)   # doctest: +SKIP
@@ -146,6 +154,7 @@ def find_duplicates(
         if chunk_size is not None and chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         engine.last_join = None
+        show = TileProgress() if (sys.stderr.isatty() if progress is None else progress) else None
 
         def search(rows: pl.DataFrame) -> np.ndarray:
             return thumbmatch.matched_groups(
@@ -155,6 +164,7 @@ def find_duplicates(
                 chunk_size=chunk_size,
                 run_tiles=lambda tiles: engine.map(thumbmatch.tile_links, tiles),
                 put=engine.put,
+                on_tile=show,
             )
 
         return window_groups(files, search, hash=hash, exact=exact, extra=extra)

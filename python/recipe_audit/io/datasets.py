@@ -19,6 +19,7 @@ on its ``.lock``); a damaged record or shard is set aside with a warning and com
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import io
@@ -39,7 +40,16 @@ from typing import Any
 import polars as pl
 
 from recipe_audit.io.listing import LISTING_COLUMNS, Settings, build_listing, scan_rows, with_object_versions
-from recipe_audit.io.sources import IN_FLIGHT, Bucket, Manifest, is_uri, obstore_module, open_bucket, split_uri
+from recipe_audit.io.sources import (
+    IN_FLIGHT,
+    Bucket,
+    Manifest,
+    env_options,
+    is_uri,
+    obstore_module,
+    open_bucket,
+    split_uri,
+)
 from recipe_audit.schema import SCAN_SCHEMA
 
 RUN_RECORD = "_run.json"
@@ -346,11 +356,29 @@ def run_to_dataset(
     default they run here, one after the other, each on every core."""
     if shard_size < 1:
         raise ValueError("scan: shard_size must be at least 1")
+    if engine is not None and not is_uri(out):
+        out = os.path.abspath(out)  # the workers' folder is not the driver's
     target = _Target(out, dict(settings.storage_options or {}))
     with target.only_writer():
         target.remove_partials()
         listing = _without_own_files(build_listing(source, settings)[0], target)
+        if engine is not None:
+            listing, settings = _for_workers(listing, settings, out)
         return _run(listing, source, target, settings, shard_size, progress, engine)
+
+
+def _for_workers(listing: pl.DataFrame, settings: Settings, out: str) -> tuple[pl.DataFrame, Settings]:
+    """What the driver knows and an engine's workers would not: local files by absolute path (a
+    worker starts in its own folder), and the S3 settings the driver took from its environment
+    (a worker has its node's environment)."""
+    raw = listing["_raw"]
+    if raw.is_not_null().any():
+        absolute = [None if r is None else os.fsencode(os.path.abspath(os.fsdecode(r))) for r in raw]
+        listing = listing.with_columns(_raw=pl.Series(absolute, dtype=pl.Binary))
+    stores = [*listing["_where"].unique().to_list(), out]
+    if any(str(s).startswith(("s3://", "s3a://")) for s in stores) and env_options():
+        settings = dataclasses.replace(settings, storage_options={**env_options(), **(settings.storage_options or {})})
+    return listing, settings
 
 
 def _run(
@@ -392,6 +420,14 @@ def _run(
     if progress:
         print(file=sys.stderr)
     shards = sorted(results, key=lambda r: r["name"])
+    lost = [r["name"] for r in shards if engine is not None and not target.exists(r["name"])]
+    if lost:
+        # A worker wrote it where this process cannot see it: a local folder of another machine.
+        raise RuntimeError(
+            f"scan: {len(lost)} shards the workers wrote are not in {target.out!r} as this process "
+            f"sees it (e.g. {lost[0]}); out= must be storage every node shares (a shared "
+            "filesystem or an object-store prefix)"
+        )
     record = {
         "format_version": FORMAT_VERSION,
         "source": _describe(source),

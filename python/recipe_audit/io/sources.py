@@ -49,7 +49,7 @@ def obstore_module() -> Any:
     return require("obstore", extra="s3", feature="reading object-store URIs")
 
 
-def _env_options() -> dict[str, str]:
+def env_options() -> dict[str, str]:
     """S3 settings from the environment, in obstore's names (endpoint included)."""
     names = {
         "AWS_ACCESS_KEY_ID": "access_key_id",
@@ -102,7 +102,7 @@ def open_bucket(uri: str, storage_options: Mapping[str, str] | None = None) -> B
     from_url = require("obstore.store", extra="s3", feature="reading object-store URIs").from_url
 
     url, _ = split_uri(uri)
-    from_env = _env_options() if url.startswith(("s3://", "s3a://")) else {}
+    from_env = env_options() if url.startswith(("s3://", "s3a://")) else {}
     options = {**from_env, **(storage_options or {})}
     client = {"allow_http": True} if options.get("endpoint", "").startswith("http://") else {}
     store = from_url(
