@@ -186,7 +186,7 @@ fn percentile(histogram: &[u64; 256], share: f64) -> u8 {
 
 /// A step between neighbours of at least this many levels continues an edge (smaller ones are
 /// flat: JPEG noise, film grain).
-const EDGE_STEP: i32 = 2;
+pub(crate) const EDGE_STEP: i32 = 2;
 /// An edge is strong when its luma rises or falls by at least this much across it.
 pub const STRONG_EDGE: i32 = 16;
 /// A strong edge is crisp when its width, rise / steepest step, is at most this many pixels (a
