@@ -170,7 +170,11 @@ def _run_duplicates_on_ray(args: argparse.Namespace, leaks_only: bool) -> int:
     engine = _ray_engine(args.address)
     if engine is None:
         return 2
-    run = scan(args.directory, out=args.dataset, engine=engine)
+    try:
+        run = scan(args.directory, out=args.dataset, engine=engine)
+    except DatasetBusyError as error:
+        print(f"recipe-audit: {error}", file=sys.stderr)
+        return 2
     dups = distributed.find_duplicates(run.files, engine, max_distance=args.max_distance)
     join = engine.last_join
     if join is None:
@@ -442,9 +446,11 @@ def _output_problem(args: argparse.Namespace) -> str | None:
 def _unwritable(folder: Path) -> str | None:
     """Why nothing can be written in `folder` (or in the nearest folder above it that exists, where
     the run would make it), found by trying: a read-only mount or a folder without permission."""
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    if existing is None or not existing.is_dir():
+    existing = next((p for p in (folder, *folder.parents) if p.exists() or p.is_symlink()), None)
+    if existing is None:
         return None
+    if not existing.is_dir():
+        return f"{str(existing)!r} is not a folder"
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass

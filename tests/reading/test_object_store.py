@@ -275,3 +275,15 @@ def test_cli_dataset_and_manifest(example_root: Path, tmp_path: Path, capsys: py
     out = capsys.readouterr()
     assert "6 files" in out.out and "corrupt (1)" in out.err
     assert main(["scan", str(example_root), "--manifest", str(tmp_path / "m.csv")]) == 2
+
+
+def test_a_dataset_inside_the_prefix_it_scans_leaves_itself_out(s3_server, example_root: Path) -> None:
+    _bucket_of_photos(s3_server, "self-scan", example_root, 4)
+    runs = [
+        recipe_audit.scan(
+            "s3://self-scan/imgs", out="s3://self-scan/imgs/audit", shard_size=2,
+            storage_options=s3_server.options, progress=False,
+        )
+        for _ in range(3)
+    ]  # fmt: skip
+    assert [r.rows for r in runs] == [4, 4, 4] and runs[-1].shards_written == 0

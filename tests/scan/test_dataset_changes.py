@@ -154,11 +154,13 @@ def test_a_record_never_deletes_anything_but_shards(photos: list[Path], tmp_path
         again = recipe_audit.scan(folder, out=out, progress=False)
     assert precious.read_text() == "keep me" and (out / "notes.parquet").exists()
     _same_as_fresh(again, folder)
-    # A shard no record lists (a run with other settings, stopped before its record) goes.
-    orphan = out / "part-00007-0123456789abcdef.parquet"
-    orphan.write_bytes(b"left by a stopped run")
+    # A shard no record lists (a run with other settings, stopped before its record) goes; a file
+    # that only bears such a name stays.
+    orphan, named = out / "part-00007-0123456789abcdef.parquet", out / "part-00008-0123456789abcdef.parquet"
+    shutil.copy2(next(out.glob("part-*.parquet")), orphan)
+    named.write_bytes(b"a user's file")
     recipe_audit.scan(folder, out=out, progress=False)
-    assert not orphan.exists() and (out / "notes.parquet").exists()
+    assert not orphan.exists() and named.exists() and (out / "notes.parquet").exists()
 
 
 def test_a_second_writer_is_refused_while_one_runs(photos: list[Path], tmp_path: Path) -> None:
@@ -216,3 +218,55 @@ def test_shards_the_workers_wrote_out_of_sight_are_an_error(photos: list[Path], 
     with pytest.raises(RuntimeError, match="every node shares"):
         recipe_audit.scan(folder, out=tmp_path / "ds", engine=OtherMachines(), progress=False)
     assert not (tmp_path / "ds" / "_run.json").exists()
+
+
+def test_user_files_named_like_shards_are_kept(photos: list[Path], tmp_path: Path) -> None:
+    """A dataset written into the folder it scans leaves out only what it wrote itself: a user's
+    picture that bears a shard's name (or nearly) is scanned, and never deleted."""
+    folder = _folder(photos, tmp_path / "data", 3)
+    jpeg = next(p for p in photos if p.suffix == ".jpg")
+    for name in ("part-00007-0123456789abcdef.parquet", "holiday_part-00001-0123456789abcdef.parquet"):
+        shutil.copy2(jpeg, folder / name)
+    runs = [recipe_audit.scan(folder, out=folder, shard_size=2, progress=False) for _ in range(2)]
+    assert (folder / "part-00007-0123456789abcdef.parquet").exists()
+    assert runs[1].shards_written == 0 and runs[1].rows == 5
+    rows = runs[1].files.collect()
+    assert rows.filter(pl.col("path").str.contains("0123456789abcdef"))["status"].to_list() == ["ok", "ok"]
+
+
+def test_a_changed_value_deep_in_a_manifest_column_reaches_the_dataset(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), (90, 20, 200)).save(tmp_path / "a.png")
+    out = tmp_path / "ds"
+    for box in (0.1234567891, 0.1234567899):
+        table = pl.DataFrame({"path": [str(tmp_path / "a.png")], "meta": [{"score": 3.0, "box": box}]})
+        table.write_parquet(tmp_path / "m.parquet")
+        run = recipe_audit.scan(recipe_audit.Manifest(tmp_path / "m.parquet"), out=out, progress=False)
+        assert run.files.collect()["meta"].struct.field("box").to_list() == [box]
+
+
+def test_internal_names_are_refused_as_manifest_columns(tmp_path: Path) -> None:
+    for name in ("_raw", "_order"):
+        (tmp_path / "m.csv").write_text(f"path,{name}\nx.png,y.png\n")
+        with pytest.raises(ValueError, match="names the scan writes itself"):
+            recipe_audit.scan(recipe_audit.Manifest(tmp_path / "m.csv"), out=tmp_path / "ds", progress=False)
+
+
+def test_a_dataset_below_a_file_is_a_usage_error(photos: list[Path], tmp_path: Path) -> None:
+    folder = _folder(photos, tmp_path / "imgs", 1)
+    (tmp_path / "notes.txt").write_text("not a folder")
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recipe_audit.cli",
+            "scan",
+            str(folder),
+            "--dataset",
+            str(tmp_path / "notes.txt" / "ds"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 2 and "not a folder" in cli.stderr and "Traceback" not in cli.stderr

@@ -130,14 +130,18 @@ class _Target:
         if self.bucket is not None:
             yield
             return
-        with open(Path(self.out) / LOCK, "a") as lock:
+        # Read-only: a lock file another user made (0644) still locks; flock needs no write access.
+        descriptor = os.open(Path(self.out) / LOCK, os.O_RDONLY | os.O_CREAT, 0o666)
+        try:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise DatasetBusyError(
                     f"scan: another run is writing the dataset at {self.out!r}; wait for it to end"
                 ) from None
             yield
+        finally:
+            os.close(descriptor)
 
     def remove_partials(self) -> None:
         """Temporary shard files a killed run left behind (local folders only: a PUT is atomic).
@@ -183,25 +187,26 @@ class _Target:
         return self.bucket.polars_options() if self.bucket else {}
 
 
-def _as_text(column: pl.Series) -> pl.Series:
-    """A listing column as text for the digest: its values, or their hashes where a type has no
-    text form (nested columns of a manifest)."""
+def _as_text(column: pl.Series) -> str:
+    """A manifest column's values as one text for the digest, losslessly: JSON lines (floats in
+    full, text escaped, null as null), or the values' hashes for a type JSON cannot hold."""
     try:
-        text: pl.Series = column.cast(pl.String)
+        return column.to_frame().write_ndjson()
     except pl.exceptions.PolarsError:
-        text = column.hash(seed=0).cast(pl.String)
-    return text
+        return str(column.hash(seed=0).cast(pl.String).str.join("\n").item())
 
 
 def _digest(entries: pl.DataFrame, settings: Settings) -> str:
     h = hashlib.blake2b(digest_size=8)
     h.update(settings.fingerprint().encode())
     extras = sorted(c for c in entries.columns if c not in LISTING_COLUMNS)
-    for column in ("path", "version", "label", "split", *extras):
-        header = column if column in LISTING_COLUMNS else f"{column}:{entries[column].dtype}"
-        h.update(b"\0" + header.encode() + b"\0")
-        text = _as_text(entries[column]).fill_null("\x01").str.join("\n").item()
+    for column in ("path", "version", "label", "split"):
+        h.update(b"\0" + column.encode() + b"\0")
+        text = entries[column].fill_null("\x01").str.join("\n").item()
         h.update(text.encode("utf-8", "surrogatepass"))
+    for column in extras:
+        h.update(f"\0{column}:{entries[column].dtype}\0".encode())
+        h.update(_as_text(entries[column]).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -479,24 +484,42 @@ def _remove_orphans(target: _Target, keep: set[str]) -> None:
     if target.bucket is not None:
         return
     for path in Path(target.out).glob("part-*.parquet"):
-        if path.name not in keep and SHARD_NAME.fullmatch(path.name):
+        if path.name not in keep and SHARD_NAME.fullmatch(path.name) and _is_own(target, path.name):
             path.unlink(missing_ok=True)
 
 
 def _without_own_files(listing: pl.DataFrame, target: _Target) -> pl.DataFrame:
     """The listing without the dataset's own shards and record, when the dataset lies inside the
-    folder it scans (it would scan itself, and each rerun would change it)."""
-    if target.bucket is None and listing.height:
-        leaf = pl.col("path").str.extract(r"([^/]+)$")
-        own = listing.filter(
-            (pl.col("_where") == "local") & (leaf.str.contains(SHARD_NAME.pattern + "$") | (leaf == RUN_RECORD))
+    folder or prefix it scans (it would scan itself, and each rerun would change it). A user's
+    file that only has such a name is kept."""
+    if not listing.height:
+        return listing
+    leaf = pl.col("path").str.extract(r"([^/]+)$")
+    named = leaf.str.contains(f"^{SHARD_NAME.pattern}$") | (leaf == RUN_RECORD)
+    if target.bucket is None:
+        own = listing.filter((pl.col("_where") == "local") & named)
+        folder = os.path.realpath(target.out)
+        places = [os.fsdecode(raw) if raw is not None else path for path, raw in zip(own["path"], own["_raw"])]
+        inside = [os.path.realpath(os.path.dirname(place)) == folder for place in places]
+    else:
+        own = listing.filter((pl.col("_where") != "local") & named)
+        inside = [path.rsplit("/", 1)[0] == target.out for path in own["path"]]
+    mine = [path for path, here in zip(own["path"], inside) if here and _is_own(target, path.rsplit("/", 1)[-1])]
+    return listing.filter(~pl.col("path").is_in(mine)) if mine else listing
+
+
+def _is_own(target: _Target, leaf: str) -> bool:
+    """Whether the file `leaf` of the dataset's folder is one this module wrote: a shard of scan
+    rows, or a run record (not a user's picture that happens to bear such a name)."""
+    if leaf == RUN_RECORD:
+        try:
+            return _well_formed(json.loads(target.read(leaf) or b""))
+        except ValueError:
+            return False
+    try:
+        names = (
+            pl.scan_parquet(target.name(leaf), storage_options=target.polars_options() or None).collect_schema().names()
         )
-        if own.height:
-            folder = os.path.realpath(target.out)
-            mine = [
-                path
-                for path, raw in zip(own["path"], own["_raw"])
-                if os.path.realpath(os.path.dirname(os.fsdecode(raw) if raw is not None else path)) == folder
-            ]
-            return listing.filter(~pl.col("path").is_in(mine))
-    return listing
+    except (pl.exceptions.PolarsError, OSError):
+        return False
+    return {"path", "status", "content_hash", "version"} <= set(names)

@@ -64,7 +64,7 @@ def env_options() -> dict[str, str]:
     return {key: os.environ[env] for env, key in names.items() if os.environ.get(env)}
 
 
-_RESERVED = frozenset(SCAN_SCHEMA) | {"version", "_where", "_key", "_row"}
+_RESERVED = frozenset(SCAN_SCHEMA) | {"version", "_where", "_key", "_raw", "_row", "_order"}
 """Column names a manifest's extra columns may not take: the scan frame's, and the listing's own
 (`version` decides whether an incremental run reads a file again)."""
 
