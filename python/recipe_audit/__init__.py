@@ -21,7 +21,8 @@ from recipe_audit.dedup.duplicates import duplicate_pairs, find_duplicates
 from recipe_audit.dedup.index import DuplicateIndex
 from recipe_audit.dedup.leaks import find_label_conflicts, find_leaks
 from recipe_audit.io.boxes import read_boxes, read_coco, read_yolo
-from recipe_audit.io.datasets import DatasetBusyError, ScanRun
+from recipe_audit.io.dataset_folder import DatasetBusyError
+from recipe_audit.io.datasets import ScanRun
 from recipe_audit.io.manifests import join_labels, label_issues, read_labels
 from recipe_audit.io.scan import scan, scan_bytes
 from recipe_audit.io.sources import Manifest

@@ -33,7 +33,7 @@ from recipe_audit.dedup.index import DuplicateIndex
 from recipe_audit.dedup.leaks import find_leaks
 from recipe_audit.dedup.rule import SEARCH_COLUMNS
 from recipe_audit.examples import make_example
-from recipe_audit.io.datasets import DatasetBusyError
+from recipe_audit.io.dataset_folder import DatasetBusyError
 from recipe_audit.io.scan import scan
 from recipe_audit.io.sources import Manifest, is_uri
 

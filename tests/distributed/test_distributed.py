@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import recipe_audit
-from recipe_audit.io.datasets import LOCK
+from recipe_audit.io.dataset_folder import LOCK
 
 ray = pytest.importorskip("ray")
 

@@ -18,7 +18,8 @@ import polars as pl
 import pytest
 
 import recipe_audit
-from recipe_audit.io.datasets import RUN_RECORD, ScanRun
+from recipe_audit.io.dataset_folder import RUN_RECORD
+from recipe_audit.io.datasets import ScanRun
 
 from tests.support.ray_cluster import ENV, Node, RayCluster, wait_until
 

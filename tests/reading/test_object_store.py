@@ -14,7 +14,7 @@ import pytest
 
 import recipe_audit
 from recipe_audit import Manifest
-from recipe_audit.io.datasets import LOCK
+from recipe_audit.io.dataset_folder import LOCK
 
 from tests.support.trees import hard_linked_tree
 

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 import recipe_audit
-from recipe_audit.io.datasets import LOCK
+from recipe_audit.io.dataset_folder import LOCK
 
 
 def _folder(photos: list[Path], root: Path, count: int) -> Path:

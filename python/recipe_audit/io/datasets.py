@@ -20,43 +20,37 @@ on its ``.lock``); a damaged record or shard is set aside with a warning and com
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import io
 import json
 import os
-import re
 import sys
-import tempfile
 import time
-import warnings
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from recipe_audit.io.dataset_folder import (
+    FORMAT_VERSION,
+    RUN_RECORD,
+    DatasetFolder,
+    previous_record,
+    remove_orphans,
+    remove_stale,
+    without_own_files,
+)
 from recipe_audit.io.listing import LISTING_COLUMNS, Settings, build_listing, scan_rows, with_object_versions
 from recipe_audit.io.sources import (
     IN_FLIGHT,
-    Bucket,
     Manifest,
     env_options,
     is_uri,
-    obstore_module,
     open_bucket,
-    split_uri,
 )
 from recipe_audit.schema import SCAN_SCHEMA
 
-RUN_RECORD = "_run.json"
-FORMAT_VERSION = 1
-SHARD_NAME = re.compile(r"part-\d{5,}-[0-9a-f]{16}\.parquet")
-"""Every name a run writes; a record naming anything else is not this module's (never deleted)."""
-LOCK = ".lock"
 TRANSIENT = ("unreadable", "missing")
 """Statuses that may read otherwise next time, with nothing changed in the file's version (a
 permission fixed, a disk that answered, a file that came back): never reused."""
@@ -98,95 +92,6 @@ class ScanRun:
         )
 
 
-class DatasetBusyError(RuntimeError):
-    """Another run holds the dataset's lock."""
-
-
-class _Target:
-    """Where shards go: a local folder (write, then rename) or an object-store prefix (one put)."""
-
-    def __init__(self, out: str, storage_options: dict[str, str] | None) -> None:
-        self.out = out.rstrip("/")
-        self.bucket: Bucket | None = open_bucket(out, storage_options) if is_uri(out) else None
-        if self.bucket is None:
-            if Path(self.out).exists() and not Path(self.out).is_dir():
-                raise NotADirectoryError(f"scan: out={self.out!r} is a file; pass a folder or an object-store prefix")
-            try:
-                Path(self.out).mkdir(parents=True, exist_ok=True)
-                with tempfile.TemporaryFile(dir=self.out):
-                    pass
-            except OSError as error:
-                raise PermissionError(
-                    f"scan: cannot write the dataset in {self.out!r}: {error.strerror or error}"
-                ) from None
-        else:
-            _, self.prefix = split_uri(self.out)
-
-    @contextmanager
-    def only_writer(self) -> Iterator[None]:
-        """Holds the dataset's lock for one run (local folders; the system releases it when the
-        process ends, however it ends). Two runs at once would each delete the shards the other
-        one keeps, and one's cleanup would remove the other's shards in flight."""
-        if self.bucket is not None:
-            yield
-            return
-        # Read-only: a lock file another user made (0644) still locks; flock needs no write access.
-        descriptor = os.open(Path(self.out) / LOCK, os.O_RDONLY | os.O_CREAT, 0o666)
-        try:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise DatasetBusyError(
-                    f"scan: another run is writing the dataset at {self.out!r}; wait for it to end"
-                ) from None
-            yield
-        finally:
-            os.close(descriptor)
-
-    def remove_partials(self) -> None:
-        """Temporary shard files a killed run left behind (local folders only: a PUT is atomic).
-        Called under `only_writer`: no other run's shard is in flight."""
-        if self.bucket is None:
-            for partial in Path(self.out).glob(".part-*.partial-*"):
-                partial.unlink(missing_ok=True)
-
-    def name(self, leaf: str) -> str:
-        return f"{self.out}/{leaf}"
-
-    def read(self, leaf: str) -> bytes | None:
-        if self.bucket is None:
-            path = Path(self.out) / leaf
-            return path.read_bytes() if path.is_file() else None
-        obstore = obstore_module()
-        try:
-            return bytes(obstore.get(self.bucket.store, f"{self.prefix}/{leaf}".lstrip("/")).bytes())
-        except FileNotFoundError:
-            return None
-
-    def exists(self, leaf: str) -> bool:
-        if self.bucket is None:
-            return (Path(self.out) / leaf).is_file()
-        obstore = obstore_module()
-        try:
-            obstore.head(self.bucket.store, f"{self.prefix}/{leaf}".lstrip("/"))
-            return True
-        except FileNotFoundError:
-            return False
-
-    def write(self, leaf: str, data: bytes) -> None:
-        if self.bucket is None:
-            final = Path(self.out) / leaf
-            partial = final.with_name(f".{leaf}.partial-{os.getpid()}")
-            partial.write_bytes(data)
-            os.replace(partial, final)
-        else:
-            obstore = obstore_module()
-            obstore.put(self.bucket.store, f"{self.prefix}/{leaf}".lstrip("/"), data)
-
-    def polars_options(self) -> dict[str, str]:
-        return self.bucket.polars_options() if self.bucket else {}
-
-
 def _as_text(column: pl.Series) -> str:
     """A manifest column's values as one text for the digest, losslessly: JSON lines (floats in
     full, text escaped, null as null), or the values' hashes for a type JSON cannot hold."""
@@ -210,42 +115,7 @@ def _digest(entries: pl.DataFrame, settings: Settings) -> str:
     return h.hexdigest()
 
 
-def _previous(target: _Target) -> dict[str, Any] | None:
-    """The last complete run's record, or None (a damaged one is set aside with a warning: every
-    file is read again, and nothing it names is deleted)."""
-    raw = target.read(RUN_RECORD)
-    if raw is None:
-        return None
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        record = None
-    if not _well_formed(record):
-        warnings.warn(
-            f"scan: {target.name(RUN_RECORD)} is damaged; every file is read again", RuntimeWarning, stacklevel=4
-        )
-        return None
-    assert isinstance(record, dict)
-    return record if record["format_version"] == FORMAT_VERSION else None
-
-
-def _well_formed(record: Any) -> bool:
-    if not isinstance(record, dict) or not isinstance(record.get("shards"), list):
-        return False
-    fields = {"name": str, "first": str, "last": str, "rows": int}
-    return (
-        isinstance(record.get("format_version"), int)
-        and isinstance(record.get("settings"), str)
-        and all(
-            isinstance(shard, dict)
-            and all(isinstance(shard.get(key), kind) for key, kind in fields.items())
-            and SHARD_NAME.fullmatch(shard["name"]) is not None
-            for shard in record["shards"]
-        )
-    )
-
-
-def _complete(target: _Target, leaf: str, entries: pl.DataFrame) -> bool:
+def _complete(target: DatasetFolder, leaf: str, entries: pl.DataFrame) -> bool:
     """True when the shard `leaf` is there whole, a row for each of `entries`, none of which must
     be read again: a damaged shard, or one a copy cut short, is written again, and so is one with
     a file that could not be read which this run's listing would read (not one it refuses itself,
@@ -264,7 +134,7 @@ def _complete(target: _Target, leaf: str, entries: pl.DataFrame) -> bool:
 
 
 def _reusable(
-    previous: dict[str, Any] | None, target: _Target, shard: pl.DataFrame, settings: Settings
+    previous: dict[str, Any] | None, target: DatasetFolder, shard: pl.DataFrame, settings: Settings
 ) -> pl.DataFrame | None:
     """The measured columns (and ``path``, ``version``) of the previous run's rows for the files of
     `shard` whose version has not changed, one per path, when that run had these settings and
@@ -310,7 +180,7 @@ def run_shard(job: ShardJob, pool: ThreadPoolExecutor | None = None) -> dict[str
     """Write shard `job.index` unless a shard with its name is already complete; returns its
     record entry plus what was done (``written``, ``reused``, ``read``)."""
     settings, entries = job.settings, job.entries
-    target = _Target(job.out, dict(settings.storage_options or {}))
+    target = DatasetFolder(job.out, dict(settings.storage_options or {}))
     buckets = {
         url: open_bucket(url, settings.storage_options)
         for url in entries["_where"].unique().to_list()
@@ -363,10 +233,10 @@ def run_to_dataset(
         raise ValueError("scan: shard_size must be at least 1")
     if engine is not None and not is_uri(out):
         out = os.path.abspath(out)  # the workers' folder is not the driver's
-    target = _Target(out, dict(settings.storage_options or {}))
+    target = DatasetFolder(out, dict(settings.storage_options or {}))
     with target.only_writer():
         target.remove_partials()
-        listing = _without_own_files(build_listing(source, settings)[0], target)
+        listing = without_own_files(build_listing(source, settings)[0], target)
         if engine is not None:
             listing, settings = _for_workers(listing, settings, out)
         return _run(listing, source, target, settings, shard_size, progress, engine)
@@ -389,13 +259,13 @@ def _for_workers(listing: pl.DataFrame, settings: Settings, out: str) -> tuple[p
 def _run(
     listing: pl.DataFrame,
     source: Any,
-    target: _Target,
+    target: DatasetFolder,
     settings: Settings,
     shard_size: int,
     progress: bool,
     engine: Any,
 ) -> ScanRun:
-    previous = _previous(target)
+    previous = previous_record(target)
     jobs = [
         ShardJob(k, listing.slice(start, shard_size), settings, target.out, previous)
         for k, start in enumerate(range(0, listing.height, shard_size))
@@ -443,8 +313,8 @@ def _run(
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     target.write(RUN_RECORD, json.dumps(record, indent=1).encode())
-    _remove_stale(target, previous, {r["name"] for r in shards})
-    _remove_orphans(target, {r["name"] for r in shards})
+    remove_stale(target, previous, {r["name"] for r in shards})
+    remove_orphans(target, {r["name"] for r in shards})
     return ScanRun(
         target.out,
         [target.name(r["name"]) for r in shards],
@@ -462,64 +332,3 @@ def _describe(source: Any) -> Any:
     if isinstance(source, (str, os.PathLike)):
         return os.fspath(source)
     return [os.fspath(s) for s in source]
-
-
-def _remove_stale(target: _Target, previous: dict[str, Any] | None, keep: set[str]) -> None:
-    """Shards of the previous run that this run replaced (in the output only, never user data:
-    `_previous` accepts only records whose every name is a shard's)."""
-    if not previous:
-        return
-    for shard in previous["shards"]:
-        if shard["name"] not in keep and SHARD_NAME.fullmatch(shard["name"]):
-            if target.bucket is None:
-                (Path(target.out) / shard["name"]).unlink(missing_ok=True)
-            else:
-                obstore = obstore_module()
-                obstore.delete(target.bucket.store, f"{target.prefix}/{shard['name']}".lstrip("/"))
-
-
-def _remove_orphans(target: _Target, keep: set[str]) -> None:
-    """Shards no record lists (written by a run stopped before its record, with other settings):
-    in a local folder, under the lock, nothing else can still want them."""
-    if target.bucket is not None:
-        return
-    for path in Path(target.out).glob("part-*.parquet"):
-        if path.name not in keep and SHARD_NAME.fullmatch(path.name) and _is_own(target, path.name):
-            path.unlink(missing_ok=True)
-
-
-def _without_own_files(listing: pl.DataFrame, target: _Target) -> pl.DataFrame:
-    """The listing without the dataset's own shards and record, when the dataset lies inside the
-    folder or prefix it scans (it would scan itself, and each rerun would change it). A user's
-    file that only has such a name is kept."""
-    if not listing.height:
-        return listing
-    leaf = pl.col("path").str.extract(r"([^/]+)$")
-    named = leaf.str.contains(f"^{SHARD_NAME.pattern}$") | (leaf == RUN_RECORD)
-    if target.bucket is None:
-        own = listing.filter((pl.col("_where") == "local") & named)
-        folder = os.path.realpath(target.out)
-        places = [os.fsdecode(raw) if raw is not None else path for path, raw in zip(own["path"], own["_raw"])]
-        inside = [os.path.realpath(os.path.dirname(place)) == folder for place in places]
-    else:
-        own = listing.filter((pl.col("_where") != "local") & named)
-        inside = [path.rsplit("/", 1)[0] == target.out for path in own["path"]]
-    mine = [path for path, here in zip(own["path"], inside) if here and _is_own(target, path.rsplit("/", 1)[-1])]
-    return listing.filter(~pl.col("path").is_in(mine)) if mine else listing
-
-
-def _is_own(target: _Target, leaf: str) -> bool:
-    """Whether the file `leaf` of the dataset's folder is one this module wrote: a shard of scan
-    rows, or a run record (not a user's picture that happens to bear such a name)."""
-    if leaf == RUN_RECORD:
-        try:
-            return _well_formed(json.loads(target.read(leaf) or b""))
-        except ValueError:
-            return False
-    try:
-        names = (
-            pl.scan_parquet(target.name(leaf), storage_options=target.polars_options() or None).collect_schema().names()
-        )
-    except (pl.exceptions.PolarsError, OSError):
-        return False
-    return {"path", "status", "content_hash", "version"} <= set(names)
