@@ -154,8 +154,8 @@ pub fn analyze(name: &str, bytes: &[u8], limits: &Limits) -> Row {
                     FinerView::Made(finer) => fine_look(&finer),
                     FinerView::Full(full, 1) => fine_look(&full),
                     FinerView::Full(full, factor) => fine_look(&full.box_reduce(factor)),
-                    // Decoded at full size already: nothing finer to see.
-                    FinerView::None => (stats.sharpness, fine_look(picture).1),
+                    // Decoded at full size already: nothing finer to see (the same sharpness).
+                    FinerView::None => fine_look(picture),
                 };
             }
             row.stats = Some(stats);

@@ -4,7 +4,9 @@
 
 use super::gray::Gray;
 use super::resample::Columns;
-use super::stats::{CRISP_WIDTH, EDGE_STEP, MIN_EDGES, STRONG_EDGE, column_edges};
+use super::stats::{
+    ALL_LANES, EDGE_LANES, MIN_EDGES, column_edges, open_run_edge, padded_group, step_lanes,
+};
 
 /// The softest of four directions of a picture, against the one perpendicular to it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,8 +55,8 @@ pub fn smear(edges: &[(u32, u32); 4]) -> Option<Smear> {
 
 dispatched!(run_diagonal_edges => diagonal_edges_pass(pixels: &[u8], width: usize, counts: &mut [(u32, u32); 2]));
 
-/// Lanes per group of the diagonal pass: 16 lanes of i16 fill one AVX2 vector.
-const LANES: usize = 16;
+/// Lanes per group of the diagonal pass, as of the column pass.
+const LANES: usize = EDGE_LANES;
 
 /// The open runs of every diagonal of one direction, by line: the `column_edges` state of a
 /// column, one entry per line (`width` + `height` - 1 of them, and a group's worth of lines that
@@ -100,9 +102,6 @@ impl Totals {
 /// Groups of a row counted in one u16 `Ended` before it is added to the `Totals`.
 const SPAN: usize = 32_768;
 
-/// Every lane of a whole group steps.
-const ALL_LANES: [i16; LANES] = [-1; LANES];
-
 impl Lines {
     /// The lines of a `width` x `height` picture, none begun.
     fn new(width: usize, height: usize) -> Self {
@@ -144,7 +143,16 @@ impl Lines {
         for ((above, here), ((direction, rise), steepest)) in spans {
             let state = direction.iter_mut().zip(rise.iter_mut()).zip(steepest);
             for ((above, here), ((d, r), s)) in above.iter().zip(here).zip(state) {
-                step(d, r, s, &mut ended, above, here, &ALL_LANES);
+                step_lanes(
+                    d,
+                    r,
+                    s,
+                    &mut ended.strong,
+                    &mut ended.crisp,
+                    above,
+                    here,
+                    &ALL_LANES,
+                );
             }
             if above.len() == SPAN {
                 totals.add(&ended);
@@ -158,8 +166,17 @@ impl Lines {
                 &mut rise[whole],
                 &mut steepest[whole],
             );
-            let (above, here) = (group_at(pixels, above), group_at(pixels, here));
-            step(d, r, s, &mut ended, &above, &here, &self.tail);
+            let (above, here) = (padded_group(pixels, above), padded_group(pixels, here));
+            step_lanes(
+                d,
+                r,
+                s,
+                &mut ended.strong,
+                &mut ended.crisp,
+                &above,
+                &here,
+                &self.tail,
+            );
         }
         totals.add(&ended);
     }
@@ -169,49 +186,9 @@ impl Lines {
         for ((&direction, &rise), &steepest) in
             self.direction.iter().zip(&self.rise).zip(&self.steepest)
         {
-            let is_strong = direction != 0 && rise >= STRONG_EDGE as i16;
-            totals.0 += is_strong as u32;
-            totals.1 += (is_strong && rise <= CRISP_WIDTH as i16 * steepest) as u32;
-        }
-    }
-}
-
-/// `EdgeRuns::step` (stats.rs) on the lines of one group, the steps of the lanes off in `lanes`
-/// made 0: the same update, bit for bit.
-#[inline(always)]
-fn step(
-    direction: &mut [i16; LANES],
-    rise: &mut [i16; LANES],
-    steepest: &mut [i16; LANES],
-    ended: &mut Ended,
-    above: &[u8; LANES],
-    here: &[u8; LANES],
-    lanes: &[i16; LANES],
-) {
-    for x in 0..LANES {
-        let d = (here[x] as i16 - above[x] as i16) & lanes[x];
-        let dir = (d >= EDGE_STEP as i16) as i16 - (d <= -(EDGE_STEP as i16)) as i16;
-        let ends = (dir != direction[x]) & (direction[x] != 0);
-        let is_strong = ends & (rise[x] >= STRONG_EDGE as i16);
-        ended.strong[x] += is_strong as u16;
-        ended.crisp[x] += (is_strong & (rise[x] <= CRISP_WIDTH as i16 * steepest[x])) as u16;
-        let keep = (dir == direction[x]) as i16; // 1 continues the run, 0 starts afresh
-        let a = d.abs() * (dir != 0) as i16;
-        rise[x] = (rise[x] * keep + a).min(i16::MAX / 4);
-        steepest[x] = (steepest[x] * keep).max(a);
-        direction[x] = dir;
-    }
-}
-
-/// The group of `pixels` from `start` on, zero-padded past their end.
-fn group_at(pixels: &[u8], start: usize) -> [u8; LANES] {
-    match pixels.get(start..start + LANES) {
-        Some(group) => group.try_into().unwrap(),
-        None => {
-            let mut group = [0u8; LANES];
-            let rest = &pixels[start..];
-            group[..rest.len()].copy_from_slice(rest);
-            group
+            let (strong, crisp) = open_run_edge(direction, rise, steepest);
+            totals.0 += strong as u32;
+            totals.1 += crisp as u32;
         }
     }
 }

@@ -186,7 +186,7 @@ fn percentile(histogram: &[u64; 256], share: f64) -> u8 {
 
 /// A step between neighbours of at least this many levels continues an edge (smaller ones are
 /// flat: JPEG noise, film grain).
-pub(crate) const EDGE_STEP: i32 = 2;
+const EDGE_STEP: i32 = 2;
 /// An edge is strong when its luma rises or falls by at least this much across it.
 pub const STRONG_EDGE: i32 = 16;
 /// A strong edge is crisp when its width, rise / steepest step, is at most this many pixels (a
@@ -214,7 +214,51 @@ pub(crate) fn column_edges(pixels: &[u8], width: usize) -> (u32, u32) {
 dispatched!(run_column_edges => column_edges_pass(pixels: &[u8], width: usize, counts: &mut (u32, u32)));
 
 /// Columns per group of the edge pass: 16 lanes of i16 fill one AVX2 vector.
-const EDGE_LANES: usize = 16;
+pub(crate) const EDGE_LANES: usize = 16;
+
+/// A mask of `step_lanes` under which every lane steps.
+pub(crate) const ALL_LANES: [i16; EDGE_LANES] = [-1; EDGE_LANES];
+
+/// One step of EDGE_LANES edge runs (a column's or a line's each), from `above` to `here`, the
+/// step of each lane off in `steps` made 0: a run that ends is counted in `strong` (and `crisp`).
+/// Branch-free on fixed-size lanes, so it compiles to whole vectors with no bounds checks and no
+/// scalar tail (which cost more than the vector loop itself on pictures 100-200 px wide).
+#[allow(clippy::too_many_arguments)] // the run's three fields, its two counters, its two rows, the mask
+#[inline(always)]
+pub(crate) fn step_lanes(
+    direction: &mut [i16; EDGE_LANES],
+    rise: &mut [i16; EDGE_LANES],
+    steepest: &mut [i16; EDGE_LANES],
+    strong: &mut [u16; EDGE_LANES],
+    crisp: &mut [u16; EDGE_LANES],
+    above: &[u8; EDGE_LANES],
+    here: &[u8; EDGE_LANES],
+    steps: &[i16; EDGE_LANES],
+) {
+    for x in 0..EDGE_LANES {
+        let d = (here[x] as i16 - above[x] as i16) & steps[x];
+        let dir = (d >= EDGE_STEP as i16) as i16 - (d <= -(EDGE_STEP as i16)) as i16;
+        let ends = (dir != direction[x]) & (direction[x] != 0);
+        let is_strong = ends & (rise[x] >= STRONG_EDGE as i16);
+        strong[x] += is_strong as u16;
+        crisp[x] += (is_strong & (rise[x] <= CRISP_WIDTH as i16 * steepest[x])) as u16;
+        let keep = (dir == direction[x]) as i16; // 1 continues the run, 0 starts afresh
+        let a = d.abs() * (dir != 0) as i16;
+        rise[x] = (rise[x] * keep + a).min(i16::MAX / 4);
+        steepest[x] = (steepest[x] * keep).max(a);
+        direction[x] = dir;
+    }
+}
+
+/// A run still open after the last row, ended there: (strong edge, crisp edge), as `step_lanes`
+/// counts one that ends.
+pub(crate) fn open_run_edge(direction: i16, rise: i16, steepest: i16) -> (bool, bool) {
+    let is_strong = direction != 0 && rise >= STRONG_EDGE as i16;
+    (
+        is_strong,
+        is_strong && rise <= CRISP_WIDTH as i16 * steepest,
+    )
+}
 
 /// The open runs of one group of EDGE_LANES columns, and the edges they have ended.
 #[derive(Clone, Copy, Default)]
@@ -227,24 +271,19 @@ struct EdgeRuns {
 }
 
 impl EdgeRuns {
-    /// One row step of the group's columns. Fixed-size lanes: no bounds checks and no scalar
-    /// tail, which cost more than the vector loop itself on pictures 100-200 px wide.
+    /// One row step of the group's columns.
     #[inline(always)]
     fn step(&mut self, above: &[u8; EDGE_LANES], here: &[u8; EDGE_LANES]) {
-        for x in 0..EDGE_LANES {
-            let d = here[x] as i16 - above[x] as i16;
-            let dir = (d >= EDGE_STEP as i16) as i16 - (d <= -(EDGE_STEP as i16)) as i16;
-            let ends = (dir != self.direction[x]) & (self.direction[x] != 0);
-            let is_strong = ends & (self.rise[x] >= STRONG_EDGE as i16);
-            self.strong[x] += is_strong as u16;
-            self.crisp[x] +=
-                (is_strong & (self.rise[x] <= CRISP_WIDTH as i16 * self.steepest[x])) as u16;
-            let keep = (dir == self.direction[x]) as i16; // 1 continues the run, 0 starts afresh
-            let a = d.abs() * (dir != 0) as i16;
-            self.rise[x] = (self.rise[x] * keep + a).min(i16::MAX / 4);
-            self.steepest[x] = (self.steepest[x] * keep).max(a);
-            self.direction[x] = dir;
-        }
+        step_lanes(
+            &mut self.direction,
+            &mut self.rise,
+            &mut self.steepest,
+            &mut self.strong,
+            &mut self.crisp,
+            above,
+            here,
+            &ALL_LANES,
+        );
     }
 
     /// Moves the u16 counters into the totals.
@@ -258,18 +297,18 @@ impl EdgeRuns {
     /// Runs still open at the last row end there.
     fn close(&self, totals: &mut (u32, u32)) {
         for x in 0..EDGE_LANES {
-            let is_strong = self.direction[x] != 0 && self.rise[x] >= STRONG_EDGE as i16;
-            totals.0 += is_strong as u32;
-            totals.1 += (is_strong && self.rise[x] <= CRISP_WIDTH as i16 * self.steepest[x]) as u32;
+            let (strong, crisp) = open_run_edge(self.direction[x], self.rise[x], self.steepest[x]);
+            totals.0 += strong as u32;
+            totals.1 += crisp as u32;
         }
     }
 }
 
-/// `row`'s columns from `start` on, zero-padded to a whole group. Zero columns never step, so
-/// they never make an edge.
-fn padded_group(row: &[u8], start: usize) -> [u8; EDGE_LANES] {
+/// Up to EDGE_LANES of `pixels` from `start` on, zero-padded past their end. Zero columns never
+/// step, so they never make an edge (and a lane masked off in `step_lanes` does not step).
+pub(crate) fn padded_group(pixels: &[u8], start: usize) -> [u8; EDGE_LANES] {
     let mut group = [0u8; EDGE_LANES];
-    let rest = &row[start..];
+    let rest = &pixels[start..pixels.len().min(start + EDGE_LANES)];
     group[..rest.len()].copy_from_slice(rest);
     group
 }

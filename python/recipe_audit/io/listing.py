@@ -255,7 +255,7 @@ def scan_rows(
         # twice; a name that is not UTF-8 is shown escaped but opened by its key).
         raw = local["_raw"].to_list()
         columns = _core.scan_listed(
-            [key if path is None else os.fsdecode(path) for key, path in zip(local["_key"], raw)],
+            [key if path_bytes is None else os.fsdecode(path_bytes) for key, path_bytes in zip(local["_key"], raw)],
             local["path"].to_list(),
             threads=settings.threads,
             max_pixels=settings.max_pixels,
