@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 import recipe_audit
@@ -17,6 +21,23 @@ ray = pytest.importorskip("ray")
 def cluster(ray_cluster) -> str:
     """The address of the session's two-node cluster (tests/conftest.py, tests/ray_cluster.py)."""
     return ray_cluster.address
+
+
+@pytest.fixture
+def own_connection(cluster: str) -> Iterator[None]:
+    """No Ray connection for the test to start with (it connects as a user would), and afterwards
+    the state the other tests expect: connected through an engine, the package shipped, if it was
+    connected before."""
+    from recipe_audit.distributed import RayEngine
+
+    connected = ray.is_initialized()
+    ray.shutdown()
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        if connected:
+            RayEngine(address=cluster)
 
 
 def test_ray_run_equals_the_local_run(cluster: str, example_root: Path, tmp_path: Path) -> None:
@@ -154,3 +175,72 @@ def test_an_engine_the_cluster_cannot_serve_is_refused_at_once(cluster: str, tmp
     )  # fmt: skip
     assert cli.returncode == 2 and "cannot reach" in cli.stderr and "Traceback" not in cli.stderr
     assert time.monotonic() - started < 60
+
+
+def test_an_engine_on_a_connection_made_before_it_warns(cluster: str, own_connection: None) -> None:
+    """The user's own `ray.init` keeps its runtime environment: the engine says that its package
+    and thread cap are not applied (and they indeed are not), then runs on that connection."""
+    import warnings
+
+    from recipe_audit.distributed import RayEngine
+
+    def _thread_cap() -> str | None:  # a worker's (defined here: sent by value, not imported)
+        return os.environ.get("RAYON_NUM_THREADS")
+
+    # The engine's own connection first (as an earlier cell of a notebook), then the user's.
+    RayEngine(address=cluster)
+    ray.shutdown()
+    ray.init(address=cluster, log_to_driver=False, include_dashboard=False)
+    with pytest.warns(RuntimeWarning, match="connected before this engine; its runtime environment stays"):
+        engine = RayEngine(address=cluster, cpus_per_task=1)
+    assert set(engine.map(_thread_cap, [()] * 2)) == {None}, "no thread cap: the warning is true"
+    ray.shutdown()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        RayEngine(address=cluster)  # its own connection: nothing to warn about, for a second engine either
+        assert set(RayEngine(address="auto").map(_thread_cap, [()] * 2)) == {"1"}
+    assert not [w for w in seen if "connected before this engine" in str(w.message)]
+
+
+def test_workers_of_another_build_are_refused(cluster: str, own_connection: None, tmp_path: Path) -> None:
+    """Workers that import another recipe_audit (here: this package with another thumbnail code
+    revision, shipped by the user's own `ray.init`) would write rows of another build into the
+    dataset: the engine refuses them, naming what they run."""
+    import recipe_audit.thumbcode as thumbcode
+    from recipe_audit.distributed import RayEngine
+
+    package = Path(recipe_audit.__file__).parent
+    other = tmp_path / "recipe_audit"
+    shutil.copytree(package, other, ignore=shutil.ignore_patterns("__pycache__"))
+    code = other / "thumbcode.py"
+    line = f"REVISION = {thumbcode.REVISION}\n"
+    assert code.read_text().count(line) == 1
+    code.write_text(code.read_text().replace(line, f"REVISION = {thumbcode.REVISION + 1000}\n"))
+    ray.init(address=cluster, runtime_env={"py_modules": [str(other)]}, log_to_driver=False, include_dashboard=False)
+    with pytest.warns(RuntimeWarning, match="connected before this engine"):
+        with pytest.raises(RuntimeError, match="the workers import another recipe_audit") as refused:
+            RayEngine(address=cluster)
+    assert f"thumb_code={thumbcode.REVISION + 1000} " in str(refused.value)
+
+
+def test_tile_progress_of_the_window_rule_on_the_cluster(
+    cluster: str, photos: list[Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """``progress=True`` draws the tiles done on stderr (several tiles: chunks of 20 of 80 real
+    photos); ``progress=False``, and None when stderr is not a terminal, draw nothing; the groups
+    are the same."""
+    from recipe_audit.distributed import RayEngine, find_duplicates
+
+    engine = RayEngine(address=cluster)
+    files = recipe_audit.scan(photos[0].parent, progress=False).filter(pl.col("status") == "ok")
+    capfd.readouterr()
+    shown = find_duplicates(files, engine, chunk_size=20, progress=True)
+    err = capfd.readouterr().err
+    # Redrawn in place (a carriage return before each), one draw a tile, a newline after the last.
+    drawn = [(int(done), int(total)) for done, total in re.findall(r"\rnear duplicates: tile (\d+)/(\d+), \d+ s", err)]
+    total = drawn[-1][1] if drawn else 0
+    assert total >= 3 and drawn == [(done, total) for done in range(1, total + 1)], err
+    assert re.search(rf"tile {total}/{total}, \d+ s\n", err), err
+    for quiet in (False, None):
+        assert find_duplicates(files, engine, chunk_size=20, progress=quiet).equals(shown)
+        assert "near duplicates" not in capfd.readouterr().err

@@ -179,6 +179,65 @@ def test_a_second_writer_is_refused_while_one_runs(photos: list[Path], tmp_path:
     assert recipe_audit.scan(folder, out=out, progress=False).shards_written == 0  # free again
 
 
+NOBODY = 65534
+
+
+def _without_permission_override() -> None:
+    """In the child, before it runs Python: uid 0 without the capabilities that let root open any
+    file (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER), so the kernel checks a file's owner
+    and mode for it as for any user: a file of `NOBODY` with mode 0644 is read-only to it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2, 3):
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP: gone from the exec'd process
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_another_users_lock_still_locks(photos: list[Path], tmp_path: Path) -> None:
+    """A dataset written by another user: its files (the `.lock` included) are theirs, mode 0644, in
+    a folder everyone may write. A run by someone else must take the lock (read-only) and end in
+    the fresh rows, and be refused, exit 2, while a run holds it."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: to hand the dataset's files to another user")
+    # Not `nobody` itself: this machine's Python (under /root, 0700) is not reachable for it. The
+    # second run is uid 0 without the capabilities that override a file's mode: the kernel checks
+    # owner and mode as for any user, so a 0644 file of `nobody` cannot be opened for writing.
+    theirs = tmp_path / "theirs"
+    theirs.write_bytes(b"")
+    os.chown(theirs, NOBODY, NOBODY)
+    os.chmod(theirs, 0o644)
+    probe = subprocess.run(
+        [sys.executable, "-c", f"import recipe_audit; open({str(theirs)!r}, 'ab')"],
+        preexec_fn=_without_permission_override,
+        capture_output=True,
+        text=True,
+    )
+    if "PermissionError" not in probe.stderr:
+        pytest.skip(f"cannot drop the capabilities that override file permissions here: {probe.stderr[-300:]}")
+    folder, out = _folder(photos, tmp_path / "imgs", 3), tmp_path / "run"
+    recipe_audit.scan(folder, out=out, progress=False)
+    for path in [out, *out.iterdir()]:
+        os.chown(path, NOBODY, NOBODY)
+        os.chmod(path, 0o777 if path == out else 0o644)
+    lock = out / LOCK
+    assert (lock.stat().st_uid, lock.stat().st_mode & 0o777) == (NOBODY, 0o644)
+    shutil.copy2(photos[3], folder / photos[3].name)  # something new for the second run to write
+    command = [sys.executable, "-m", "recipe_audit.cli", "scan", str(folder), "--dataset", str(out)]
+    with open(lock, "rb") as held:  # a run of the owner holds the lock
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        busy = subprocess.run(command, preexec_fn=_without_permission_override, capture_output=True, text=True)
+    assert busy.returncode == 2 and "another run" in busy.stderr and "Traceback" not in busy.stderr, busy.stderr
+    second = subprocess.run(command, preexec_fn=_without_permission_override, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert "1 shards written, 1 files read, 3 rows reused" in second.stdout, second.stdout
+    assert lock.stat().st_uid == NOBODY  # still theirs: taken, not replaced
+    # What the second run recorded is complete: a rerun reads nothing and equals a fresh scan.
+    again = recipe_audit.scan(folder, out=out, progress=False)
+    assert again.shards_written == 0 and again.rows_read == 0 and again.rows == 4
+    _same_as_fresh(again, folder)
+
+
 def test_a_dataset_inside_the_scanned_folder_does_not_scan_itself(photos: list[Path], tmp_path: Path) -> None:
     folder = _folder(photos, tmp_path / "data", 5)
     first = recipe_audit.scan(folder, out=folder / "audit", shard_size=2, progress=False)

@@ -20,8 +20,10 @@ def _same_cluster(address: str, connected: str) -> bool:
     return address.startswith("ray://") or address == connected
 
 
-_connected_here: list[str | None] = []
-"""Addresses this module connected to with its own runtime environment (the package shipped)."""
+_connected_here: set[str] = set()
+"""The Ray jobs (one per `ray.init`) this module connected with its own runtime environment (the
+package shipped): not addresses, since a `ray.shutdown()` and the user's own `ray.init` of the
+same address are another connection, with the user's runtime environment."""
 
 
 def _fingerprint() -> str:
@@ -91,7 +93,7 @@ class RayEngine:
                     f"this process is already connected to the Ray cluster at {connected}, not "
                     f"{address}; call ray.shutdown() first, or use address='auto'"
                 )
-            if not _connected_here:
+            if ray.get_runtime_context().get_job_id() not in _connected_here:
                 # Someone else's connection: its runtime environment stays, so this package is
                 # not shipped and the thread cap not set; the workers' own package must match.
                 warnings.warn(
@@ -109,7 +111,7 @@ class RayEngine:
             if ship_package:
                 runtime_env["py_modules"] = [package]
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, include_dashboard=False)
-            _connected_here.append(address)
+            _connected_here.add(ray.get_runtime_context().get_job_id())
             if not ship_package:
                 self._check_workers()
         largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
