@@ -99,6 +99,28 @@ def test_a_chain_of_families_falls_apart_into_the_families() -> None:
     assert sum(len(group) for group in found) >= 0.99 * size * count
 
 
+def test_look_alikes_of_look_alikes_do_not_chain_families_together() -> None:
+    """Past about one look-alike link a picture (a lake of 1e8 photographs at the measured rate of
+    unrelated links), single pictures linked at random chain every family into one group, with no
+    sparse cut anywhere: a random graph is an expander. Each picture outside a family keeps only the
+    loose link it holds on by, so no group grows past a family and a few look-alikes, and no family
+    is broken."""
+    size, count, singles = 12, 100, 4_800
+    n = size * count + singles
+    rng = np.random.default_rng(6)
+    inner = [(f * size + i, f * size + j) for f in range(count) for i, j in clique(range(size)) if rng.random() < 0.7]
+    ends = rng.integers(0, n, (3 * n // 2, 2))  # three look-alike links a picture
+    look_alike = [(int(x), int(y)) for x, y in ends if x != y]
+    links = inner + look_alike
+    assert max(len(g) for g in groups(n, set(links))) > 0.9 * n
+    found = groups(n, kept(n, links))
+    assert max(len(g) for g in found) <= 100
+    group_of = {x: i for i, g in enumerate(found) for x in g}
+    for f in range(count):
+        members = [group_of.get(x, -1 - x) for x in range(f * size, (f + 1) * size)]
+        assert max(members.count(m) for m in members) >= size - 1, f
+
+
 def test_the_result_does_not_depend_on_the_order_of_the_links() -> None:
     links = clique(range(9)) + clique(range(9, 20)) + [(2, 11), (3, 15)] + [(20, 21)]
     rng = np.random.default_rng(3)
