@@ -19,10 +19,8 @@ chain of single pictures linked one after the other (look-alikes, not copies) is
 pieces of about ten.
 
 Groups of over DENSE_UP_TO pictures first lose the look-alike links between two families that
-close no triangle, and the loose links between pictures outside every family that neither of the
-two holds on by (`_loose_links`), then are cut the same way by power iteration, at most
-MAX_LARGE_CUTS times each. Such groups come from chains of look-alikes, which a collection of
-about 1e8 photographs has (BENCHMARKS.md, "Near duplicates: look-alikes of look-alikes").
+close no triangle (`_loose_links`), then are cut the same way by power iteration, at most
+MAX_LARGE_CUTS times each.
 
 `MAX_CONDUCTANCE` was chosen on the tuning seeds of `benches/studies/dup_corpus.py` (the middle
 of the values that split no true family there) and is reported on fresh seeds (BENCHMARKS.md,
@@ -153,11 +151,10 @@ def _loose_links(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     none); a family is a core, at least CORE_SIZE pictures joined by links in triangles:
 
     - links joining two cores, fewer between them than MAX_CONDUCTANCE of the smaller's links;
-    - the links of a picture outside every core to cores, when they reach two or more cores;
-    - links between two pictures outside every core that neither holds on by (`_anchors`).
+    - the links of a picture outside every core to cores, when they reach two or more cores.
 
-    A picture outside the cores that reaches one core (a copy found by one or two links) keeps
-    its links to it, and the pictures that hold on by it keep theirs."""
+    A picture outside the cores that reaches one core (a copy found by one or two links), and
+    chains of such pictures, keep their links here and are left to the spectral cut."""
     nodes, local = np.unique(edges, return_inverse=True)
     local = local.reshape(-1, 2)
     m = len(nodes)
@@ -204,33 +201,8 @@ def _loose_links(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     families_reached = np.bincount(reached, minlength=m)
     hanging = np.zeros(len(local), dtype=bool)
     hanging[np.flatnonzero(outside)] = families_reached[picture] >= 2
-    # Between two pictures outside every family, a loose link stays only where one of them holds
-    # on by it: each picture holds on by its link to the neighbour that is in a family, else has
-    # the most links (then the first). Look-alikes of look-alikes chain at random, and a chain's
-    # links are no sparser than a family's, so no cut finds them; held on this way, each picture
-    # keeps one way in, and the groups are trees around a family or a picture many others match.
-    anchor = _anchors(ends, start, in_core, degree)
-    held = (anchor[x] == y) | (anchor[y] == x)
-    chained = loose & ~in_core[x] & ~in_core[y] & ~held
-    loose_links: npt.NDArray[np.bool_] = between | hanging | chained
+    loose_links: npt.NDArray[np.bool_] = between | hanging
     return loose_links
-
-
-def _anchors(
-    ends: npt.NDArray[np.int64],
-    start: npt.NDArray[np.int64],
-    in_core: npt.NDArray[np.bool_],
-    degree: npt.NDArray[np.int64],
-) -> npt.NDArray[np.int64]:
-    """Each node's neighbour that is in a family, else has the most links, else comes first
-    (`ends`: both directions of every link, sorted by their first end; `start`: each node's first
-    row in it). Every node has a link, so every node has one."""
-    m = len(degree)
-    v = ends[:, 1]
-    rank = (in_core[v].astype(np.int64) * (m + 1) + degree[v]) * m + (m - 1 - v)
-    best = np.maximum.reduceat(rank, start[:-1])
-    anchor: npt.NDArray[np.int64] = m - 1 - best % m
-    return anchor
 
 
 def _edge_index(
