@@ -29,26 +29,14 @@ import numpy as np
 import polars as pl
 
 import recipe_audit
-import recipe_audit._core as _core
 from recipe_audit.dedup import cuts, thumbmatch
 from recipe_audit.dedup.rule import window_rule_rows
 
-
-def grouped(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return _core.hamming_components(n, a.astype(np.uint32), b.astype(np.uint32)).astype(np.int64)
+from benches.studies.dup_percolation import judged
 
 
-def judged(roots: np.ndarray, source: np.ndarray, a: np.ndarray, b: np.ndarray, same: np.ndarray) -> str:
-    """Largest group, share of files in a group with another source, share of same-original links
-    whose ends share a group."""
-    largest = int(np.bincount(roots).max())
-    codes = np.unique(source, return_inverse=True)[1]
-    low = np.full(len(roots), np.iinfo(np.int64).max)
-    high = np.full(len(roots), -1)
-    np.minimum.at(low, roots, codes)
-    np.maximum.at(high, roots, codes)
-    mixed = float((low[roots] != high[roots]).mean())
-    kept = float((roots[a[same]] == roots[b[same]]).mean()) if same.any() else 1.0
+def _cells(judgement: tuple[int, float, float]) -> str:
+    largest, mixed, kept = judgement
     return f"{largest:,} | {mixed:.1%} | {kept:.4f}"
 
 
@@ -69,6 +57,7 @@ def main() -> None:
     files = window_rule_rows(scanned).join(table, on="path")
     thumbs, shape, signs = thumbmatch.thumbnails(files), thumbmatch.shapes(files), thumbmatch.sign_maps(files)
     source = files["source"].to_numpy()
+    codes = np.unique(source, return_inverse=True)[1]  # a group mixes when it holds two sources
     original = files["original"].to_numpy()
     n = files.height
     print(f"{n:,} photograph files of {len(set(source))} sources\n")
@@ -88,11 +77,11 @@ def main() -> None:
             a, b = pairs["a"].to_numpy().astype(np.int64), pairs["b"].to_numpy().astype(np.int64)
             d = 2 * float((source[a] != source[b]).sum()) / n
             same = original[a] == original[b]
-            plain = judged(grouped(n, a, b), source, a, b, same)
+            plain = _cells(judged(n, a, b, codes, a[same], b[same]))
             start = time.perf_counter()
             keep = cuts.kept_links(n, a, b)
             seconds = time.perf_counter() - start
-            cut = judged(grouped(n, a[keep], b[keep]), source, a, b, same)
+            cut = _cells(judged(n, a[keep], b[keep], codes, a[same], b[same]))
             print(
                 f"| {correlation:g}, {share:g}, {radius:g} | {d:.2f} | {plain} | {cut} | {seconds:.1f} s |", flush=True
             )
