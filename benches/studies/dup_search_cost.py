@@ -110,7 +110,7 @@ def tile_cost(first: Path, second: Path) -> None:
     thumbmatch._candidates, thumbmatch._with_correlations = counted_candidates, counted_scores  # type: ignore[assignment]
     try:
         cpu, wall = time.process_time(), time.time()
-        links, _ = thumbmatch.tile_links(a, b, (0, 0))
+        links, _, _ = thumbmatch.tile_links(a, b, (0, 0))
         cpu, wall = time.process_time() - cpu, time.time() - wall
     finally:
         thumbmatch._candidates, thumbmatch._with_correlations = candidates, scored  # type: ignore[assignment]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 from PIL import Image, ImageEnhance
 
 import recipe_audit
@@ -17,9 +18,9 @@ def clique(nodes: range) -> list[tuple[int, int]]:
     return list(itertools.combinations(nodes, 2))
 
 
-def kept(n: int, links: list[tuple[int, int]]) -> set[tuple[int, int]]:
+def kept(n: int, links: list[tuple[int, int]], score: list[float] | None = None) -> set[tuple[int, int]]:
     a, b = np.array([x for x, _ in links]), np.array([y for _, y in links])
-    keep = cuts.kept_links(n, a, b)
+    keep = cuts.kept_links(n, a, b, None if score is None else np.array(score))
     return {link for link, k in zip(links, keep) if k}
 
 
@@ -176,3 +177,74 @@ def test_a_burst_of_noisy_copies_larger_than_the_exact_limit_is_one_group(photos
     copies = np.clip(picture + rng.normal(0, 0.12 * picture.std(), (cuts.DENSE_UP_TO + 50, picture.size)), 0, 255)
     roots = thumbmatch.matched_groups(copies.round())
     assert len(set(roots.tolist())) == 1
+
+
+def lake(
+    rng: np.random.Generator, pictures: int, families: int, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Links among `pictures`: the first `families` * `size` in families of copies (each pair
+    linked with probability 0.7), the rest alone; and each picture's family (its own number
+    when alone)."""
+    family = np.arange(pictures)
+    family[: families * size] = np.arange(families * size) // size * size
+    pairs = np.array([(f * size + i, f * size + j) for f in range(families) for i, j in clique(range(size))])
+    pairs = pairs[rng.random(len(pairs)) < 0.7]
+    return pairs[:, 0], pairs[:, 1], family
+
+
+def families_per_group(
+    pictures: int, keep_a: np.ndarray, keep_b: np.ndarray, family: np.ndarray, in_family: np.ndarray
+) -> int:
+    """The most families of copies any group holds."""
+    found = groups(pictures, set(zip(keep_a.tolist(), keep_b.tolist())))
+    return max((len({int(family[x]) for x in group if in_family[x]}) for group in found), default=0)
+
+
+def test_no_density_of_look_alike_links_joins_two_families() -> None:
+    """100 families of 12 copies among 6,000 pictures, with 3 random look-alike links a picture
+    scoring as well as the copies' links (a 1e8 lake has 1 to 10 at the measured rates): nearly
+    all in one component, yet no group holds two families, and the families stay whole."""
+    rng = np.random.default_rng(7)
+    n = 6_000
+    fa, fb, family = lake(rng, n, 100, 12)
+    ra, rb = rng.integers(0, n, (2, 9_000))
+    a, b = np.concatenate([fa, ra]), np.concatenate([fb, rb])
+    assert max(len(g) for g in groups(n, set(zip(a.tolist(), b.tolist())))) > 0.9 * n
+    keep = cuts.kept_links(n, a, b)
+    assert families_per_group(n, a[keep], b[keep], family, np.arange(n) < 1_200) == 1
+    assert keep[: len(fa)].mean() >= 0.999
+    assert max(len(g) for g in groups(n, set(zip(a[keep].tolist(), b[keep].tolist())))) < 100
+
+
+def test_look_alikes_that_gather_in_themes_join_no_two_families() -> None:
+    """Look-alike links that close triangles among the pictures of one theme (themes of 30, 3 a
+    picture inside, 1 anywhere), with the members of each family of copies spread over many
+    themes: a theme holding one copy of a family must not join that family to the others."""
+    rng = np.random.default_rng(8)
+    n, theme_size = 6_000, 30
+    fa, fb, family = lake(rng, n, 100, 12)
+    theme = rng.permutation(n) // theme_size
+    members = np.argsort(theme, kind="stable")
+    x = rng.integers(0, n, 9_000)
+    y = members[theme[x] * theme_size + rng.integers(0, theme_size, len(x))]
+    ra, rb = rng.integers(0, n, (2, 3_000))
+    a, b = np.concatenate([fa, x, ra]), np.concatenate([fb, y, rb])
+    keep = cuts.kept_links(n, a, b)
+    assert families_per_group(n, a[keep], b[keep], family, np.arange(n) < 1_200) == 1
+    assert keep[: len(fa)].mean() >= 0.999
+
+
+def test_a_pair_of_copies_keeps_its_link_in_a_large_group() -> None:
+    """An exact pair (p, q) inside a group of over 400 pictures, each also a look-alike of
+    another picture: the pair's own link scores higher and holds them together."""
+    p, q, r = 10, 11, 12
+    links = clique(range(5)) + [(0, p), (p, q), (q, r)] + [(r, 100 + i) for i in range(400)]
+    score = [0.99] * 10 + [0.8, 1.0, 0.8] + [0.97] * 400
+    together = groups(500, kept(500, links, score))
+    assert any({p, q} <= group for group in together)
+    assert not any({p, 0} <= group for group in together)
+
+
+def test_scores_must_match_the_links() -> None:
+    with pytest.raises(ValueError, match="score"):
+        cuts.kept_links(3, np.array([0, 1]), np.array([1, 2]), np.array([0.9]))

@@ -18,9 +18,11 @@ is 1), nor is a pair, and no group of fewer than 8 pictures is cut (`_smallest_c
 chain of single pictures linked one after the other (look-alikes, not copies) is cut into
 pieces of about ten.
 
-Groups of over DENSE_UP_TO pictures first lose the look-alike links between two families that
-close no triangle (`_loose_links`), then are cut the same way by power iteration, at most
-MAX_LARGE_CUTS times each.
+Groups of over DENSE_UP_TO pictures (a large collection, where look-alike links chain single
+pictures into a random graph, which has no sparse cut) first lose their look-alike links
+(`_loose_links`): families are links joined by triangles, and every picture outside them keeps
+its best-scored link only, so a group holds at most one family however dense the look-alikes.
+They are then cut the same way by power iteration, at most MAX_LARGE_CUTS times each.
 
 `MAX_CONDUCTANCE` was chosen on the tuning seeds of `benches/studies/dup_corpus.py` (the middle
 of the values that split no true family there) and is reported on fresh seeds (BENCHMARKS.md,
@@ -62,14 +64,25 @@ BATCH_CELLS = 4_000_000
 """Adjacency cells per screening batch (32 MB of float64)."""
 
 
-def kept_links(n: int, a: npt.NDArray[np.integer], b: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
+def kept_links(
+    n: int,
+    a: npt.NDArray[np.integer],
+    b: npt.NDArray[np.integer],
+    score: npt.NDArray[np.floating] | None = None,
+) -> npt.NDArray[np.bool_]:
     """Which links ``(a[i], b[i])`` among nodes ``0..n`` stay once every group is cut along its
-    sparse cuts (the connected components of the kept links are the groups)."""
+    sparse cuts (the connected components of the kept links are the groups). `score` says how
+    well each link matched (the window correlation; higher is closer): in a group of over
+    DENSE_UP_TO pictures, a picture outside every family keeps its best link only
+    (`_loose_links`). Without scores every link counts the same."""
     x: npt.NDArray[np.int64] = np.asarray(a, dtype=np.int64)
     y: npt.NDArray[np.int64] = np.asarray(b, dtype=np.int64)
     if len(x) == 0:
         return np.ones(0, dtype=bool)
-    part = _parts(n, x, y)
+    weight = np.ones(len(x)) if score is None else np.nan_to_num(np.asarray(score, dtype=np.float64), nan=-np.inf)
+    if weight.shape != x.shape:
+        raise ValueError(f"score holds {len(weight)} values for {len(x)} links")
+    part = _parts(n, x, y, weight)
     kept: npt.NDArray[np.bool_] = part[x] == part[y]
     return kept
 
@@ -83,14 +96,20 @@ def _smallest_cut_group() -> int:
     return 2 * side
 
 
-def _parts(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _parts(
+    n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], score: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int64]:
     """A part label per node: its component's, refined by every sparse cut."""
     real = a != b
     u, v = np.minimum(a[real], b[real]), np.maximum(a[real], b[real])
-    key = np.sort(u * n + v)  # one int64 per link; sorted, repeats are neighbours
-    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
+    # One int64 per link, sorted with the best score first among repeats, which then go.
+    order = np.lexsort((-score[real], u * n + v))
+    key, score = (u * n + v)[order], score[real][order]
+    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.ones(0, dtype=bool)
+    key, score = key[first], score[first]
     edges = np.stack([key // n, key % n], axis=1)
-    root, edges, bounds = _grouped(n, edges)
+    root, edges, bounds, order = _grouped(n, edges)
+    score = score[order]
     sizes = np.bincount(root, minlength=n)
     large = np.flatnonzero(sizes > DENSE_UP_TO)
     if len(large):
@@ -99,8 +118,9 @@ def _parts(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.ND
         # cuts below do not peel such a chain one family at a time.
         drop = np.zeros(len(edges), dtype=bool)
         for r in large:
-            drop[bounds[r] : bounds[r + 1]] = _loose_links(edges[bounds[r] : bounds[r + 1]])
-        root, edges, bounds = _grouped(n, edges[~drop])
+            span = slice(bounds[r], bounds[r + 1])
+            drop[span] = _loose_links(edges[span], score[span])
+        root, edges, bounds, _ = _grouped(n, edges[~drop])
         sizes = np.bincount(root, minlength=n)
     part = root.copy()
     candidates = np.flatnonzero(sizes >= _smallest_cut_group())
@@ -138,23 +158,25 @@ def _parts(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.ND
 
 
 def _grouped(n: int, edges: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
-    """Each node's component root, and the edges sorted by component with each component's
-    bounds in them: a cut only ever looks inside one component."""
+    """Each node's component root, the edges sorted by component with each component's bounds
+    in them (a cut only ever looks inside one component), and that order of the edges."""
     root = _core.hamming_components(n, edges[:, 0].astype(np.uint32), edges[:, 1].astype(np.uint32)).astype(np.int64)
-    edges = edges[np.argsort(root[edges[:, 0]], kind="stable")]
-    return root, edges, np.searchsorted(root[edges[:, 0]], np.arange(n + 1))
+    order = np.argsort(root[edges[:, 0]], kind="stable")
+    edges = edges[order]
+    return root, edges, np.searchsorted(root[edges[:, 0]], np.arange(n + 1)), order
 
 
-def _loose_links(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Which of one large component's edges are look-alike links between families, among the
-    links in no triangle (copies of one picture close many triangles, random look-alike links
-    none); a family is a core, at least CORE_SIZE pictures joined by links in triangles:
+def _loose_links(edges: npt.NDArray[np.int64], score: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Which of one large component's edges are look-alike links, judged by the links in no
+    triangle (copies of one picture close many triangles, random look-alike links none) and the
+    links' `score`. A family is a core: at least CORE_SIZE pictures joined by links in triangles.
 
-    - links joining two cores, fewer between them than MAX_CONDUCTANCE of the smaller's links;
-    - the links of a picture outside every core to cores, when they reach two or more cores.
+    - Links joining two cores go when they are fewer than MAX_CONDUCTANCE of the smaller's links.
+    - Every other unit (a picture outside the cores, or a few joined by links in triangles) keeps
+      its best-scored link to another unit, and the links other units chose; the rest go.
 
-    A picture outside the cores that reaches one core (a copy found by one or two links), and
-    chains of such pictures, keep their links here and are left to the spectral cut."""
+    So no chain of look-alikes joins two families, whatever the density of look-alike links; a
+    copy found by one link stays with its family unless a look-alike scores above it."""
     nodes, local = np.unique(edges, return_inverse=True)
     local = local.reshape(-1, 2)
     m = len(nodes)
@@ -167,10 +189,15 @@ def _loose_links(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     key = key[order]
     x, y = local[:, 0], local[:, 1]
     # Links between two pictures that both have over HUB_DEGREE links are taken as supported:
-    # such pictures sit in dense families, and their triangles are not listed (below).
-    closed = (degree[x] > HUB_DEGREE) & (degree[y] > HUB_DEGREE)
+    # such pictures sit in dense families, and their triangles are not listed (below). They
+    # join one family wherever they meet.
+    hubs = np.flatnonzero((degree[x] > HUB_DEGREE) & (degree[y] > HUB_DEGREE))
+    first_hub_link = np.full(m, len(local))
+    np.minimum.at(first_hub_link, x[hubs], hubs)
+    np.minimum.at(first_hub_link, y[hubs], hubs)
+    same_family = [(hubs, first_hub_link[x[hubs]]), (hubs, first_hub_link[y[hubs]])]
     # Every pair of a node's neighbours (a wedge), one batch per degree; a wedge whose two ends
-    # are linked closes a triangle, and all three of its edges are supported.
+    # are linked closes a triangle, and its three links belong to one family.
     for k in np.unique(degree[(degree >= 2) & (degree <= HUB_DEGREE)]):
         centres = np.flatnonzero(degree == k)
         first, second = np.triu_indices(k, 1)
@@ -178,31 +205,72 @@ def _loose_links(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
             around = ends[start[batch][:, None] + np.arange(k)[None, :], 1]
             u, v = around[:, first].ravel(), around[:, second].ravel()
             w = np.repeat(batch, len(first))
-            hit = _edge_index(key, m, u, v) >= 0
-            for p, q in ((u, v), (w, u), (w, v)):
-                closed[order[_edge_index(key, m, p[hit], q[hit])]] = True
-    core = _core.hamming_components(m, x[closed].astype(np.uint32), y[closed].astype(np.uint32)).astype(np.int64)
-    in_core = np.bincount(core, minlength=m)[core] >= CORE_SIZE
-    loose = ~closed
-    # Two families joined by links in no triangle, fewer than MAX_CONDUCTANCE of the smaller's.
-    between = loose & in_core[x] & in_core[y] & (core[x] != core[y])
-    volume = np.bincount(core, weights=degree, minlength=m)
-    cx, cy = np.minimum(core[x], core[y]), np.maximum(core[x], core[y])
-    pair = np.where(between, cx * m + cy, -1)
+            at = _edge_index(key, m, u, v)
+            hit = at >= 0
+            uv, wu, wv = (
+                order[at[hit]],
+                order[_edge_index(key, m, w[hit], u[hit])],
+                order[_edge_index(key, m, w[hit], v[hit])],
+            )
+            same_family += [(uv, wu), (uv, wv)]
+    # Families are the links joined by triangles that share a link (a picture in two families
+    # of triangles, a copy of one that looks like the pictures of a theme, does not join them);
+    # each picture belongs to the family holding most of its links in triangles.
+    pa = np.concatenate([p for p, _ in same_family]).astype(np.uint32)
+    pb = np.concatenate([q for _, q in same_family]).astype(np.uint32)
+    closed = np.zeros(len(local), dtype=bool)
+    closed[pa] = closed[pb] = True
+    family = _core.hamming_components(len(local), pa, pb).astype(np.int64)
+    unit = _families(m, x, y, closed, family)
+    size = np.bincount(unit)
+    in_core = size[unit] >= CORE_SIZE
+    across = unit[x] != unit[y]
+    # Two families joined by few links, fewer than MAX_CONDUCTANCE of the smaller's.
+    between = across & in_core[x] & in_core[y]
+    volume = np.bincount(unit, weights=degree, minlength=len(size))
+    cx, cy = np.minimum(unit[x], unit[y]), np.maximum(unit[x], unit[y])
+    pair = np.where(between, cx * len(size) + cy, -1)
     _, which, count = np.unique(pair, return_inverse=True, return_counts=True)
     between &= count[which] < MAX_CONDUCTANCE * np.minimum(volume[cx], volume[cy])
-    # A picture outside every family whose loose links reach two or more families: a look-alike
-    # of both (or a copy of one that looks like the other); it keeps no link to either. One that
-    # reaches a single family stays with it.
-    outside = loose & (in_core[x] ^ in_core[y])
-    picture = np.where(in_core[x], y, x)[outside]
-    family = np.where(in_core[x], core[x], core[y])[outside]
-    reached = np.unique(picture * m + family) // m
-    families_reached = np.bincount(reached, minlength=m)
-    hanging = np.zeros(len(local), dtype=bool)
-    hanging[np.flatnonzero(outside)] = families_reached[picture] >= 2
-    loose_links: npt.NDArray[np.bool_] = between | hanging
+    # Outside the families, each unit (a picture, or a few joined by triangles, such as three
+    # copies) holds on by its one best-scored link to another unit (ties: the neighbour with
+    # more links, then the lower number); its other links go, unless the unit at the other end
+    # chose them. Each unit then hangs on at most one other, so a group holds at most one family
+    # however densely look-alikes link, and a copy keeps its link to its original where that
+    # scores above its look-alikes.
+    from_x, from_y = across & ~in_core[x], across & ~in_core[y]
+    links = np.concatenate([np.flatnonzero(from_x), np.flatnonzero(from_y)])
+    chooser = np.concatenate([unit[x[from_x]], unit[y[from_y]]])
+    other = np.concatenate([y[from_x], x[from_y]])
+    pick = np.lexsort((other, -degree[other], -score[links], chooser))
+    best = np.r_[True, chooser[pick][1:] != chooser[pick][:-1]] if len(pick) else np.ones(0, dtype=bool)
+    chosen = np.zeros(len(local), dtype=bool)
+    chosen[links[pick[best]]] = True
+    unchosen = across & ~(in_core[x] & in_core[y]) & ~chosen
+    loose_links: npt.NDArray[np.bool_] = between | unchosen
     return loose_links
+
+
+def _families(
+    m: int,
+    x: npt.NDArray[np.int64],
+    y: npt.NDArray[np.int64],
+    closed: npt.NDArray[np.bool_],
+    family: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """Each node's unit: the family (label of `family`, per link) holding most of its links in
+    triangles (ties: the larger family, then the lower label), or a label of its own (m + node
+    number, past every link's) where it has none."""
+    nodes = np.concatenate([x[closed], y[closed]])
+    labels = np.concatenate([family[closed], family[closed]])
+    family_links = np.bincount(family[closed], minlength=len(family))
+    key, count = np.unique(nodes * len(family) + labels, return_counts=True)
+    node, label = key // len(family), key % len(family)
+    pick = np.lexsort((label, -family_links[label], -count, node))
+    best = pick[np.r_[True, node[pick][1:] != node[pick][:-1]]] if len(pick) else pick
+    unit = len(family) + np.arange(m)
+    unit[node[best]] = label[best]
+    return unit
 
 
 def _edge_index(

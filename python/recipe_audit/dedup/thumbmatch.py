@@ -1176,16 +1176,23 @@ def chunk(thumbs: np.ndarray, shape: np.ndarray, signs: np.ndarray | None) -> Ch
     return thumbs, shape, signs, window_hashes(thumbs, shape)
 
 
-def tile_links(mine: Chunk, theirs: Chunk | None, first: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def tile_links(mine: Chunk, theirs: Chunk | None, first: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The links of one tile of a search split in chunks: within chunk `mine` (``theirs`` None)
     or between two chunks, each given as (thumbnails, shapes, sign maps) of textured pictures;
-    row numbers are offset by `first` (the chunks' first rows). Every pair of rows is in exactly
-    one tile, so the tiles' links together are the links of one search."""
+    row numbers are offset by `first` (the chunks' first rows), and each link comes with its
+    window correlation. Every pair of rows is in exactly one tile, so the tiles' links together
+    are the links of one search."""
     if theirs is None:
         pairs = matched_pairs(mine[0], mine[1], signs=mine[2], hashes=mine[3])
-        return pairs["a"].to_numpy().astype(np.int64) + first[0], pairs["b"].to_numpy().astype(np.int64) + first[0]
-    pairs = chunk_pairs_across(mine, theirs)
-    return pairs["a"].to_numpy().astype(np.int64) + first[0], pairs["b"].to_numpy().astype(np.int64) + first[1]
+        offset = first[0], first[0]
+    else:
+        pairs = chunk_pairs_across(mine, theirs)
+        offset = first
+    return (
+        pairs["a"].to_numpy().astype(np.int64) + offset[0],
+        pairs["b"].to_numpy().astype(np.int64) + offset[1],
+        pairs["correlation"].to_numpy().astype(np.float32),
+    )
 
 
 def chunk_pairs_across(mine: Chunk, theirs: Chunk, max_flat_pairs: int | None = None) -> pl.DataFrame:
@@ -1209,7 +1216,7 @@ def matched_groups(
     *,
     signs: np.ndarray | None = None,
     chunk_size: int | None = None,
-    run_tiles: Callable[[list[tuple[Any, Any, tuple[int, int]]]], Iterable[tuple[np.ndarray, np.ndarray]]]
+    run_tiles: Callable[[list[tuple[Any, Any, tuple[int, int]]]], Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]]
     | None = None,
     put: Callable[[Any], Any] = lambda value: value,
     cut: bool = True,
@@ -1271,7 +1278,7 @@ def matched_groups(
     run = run_tiles or (lambda work: (tile_links(*tile) for tile in work))
     total, done = len(follower_tiles) + len(tiles), 0
 
-    def runner(work: list[tuple[Any, Any, tuple[int, int]]]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    def runner(work: list[tuple[Any, Any, tuple[int, int]]]) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         nonlocal done
         for found in run(work) if work else ():
             done += 1
@@ -1279,15 +1286,16 @@ def matched_groups(
                 on_tile(done, total)
             yield found
 
-    links = [(follower_rows, textured[leader[followers]])]
-    links += [(follower_rows[a], leader_rows[b]) for a, b in runner(follower_tiles)]
-    links += [(leader_rows[a], leader_rows[b]) for a, b in runner(tiles)]
-    la = np.concatenate([x for x, _ in links]).astype(np.int64)
-    lb = np.concatenate([y for _, y in links]).astype(np.int64)
+    # A follower is near-identical to its leader: the best score a link can have.
+    links = [(follower_rows, textured[leader[followers]], np.ones(len(followers), np.float32))]
+    links += [(follower_rows[a], leader_rows[b], score) for a, b, score in runner(follower_tiles)]
+    links += [(leader_rows[a], leader_rows[b], score) for a, b, score in runner(tiles)]
+    la = np.concatenate([x for x, _, _ in links]).astype(np.int64)
+    lb = np.concatenate([y for _, y, _ in links]).astype(np.int64)
     # A group that hangs on a few look-alike links is cut there (`cuts`); flat pictures, linked
     # in chains by level, are not.
     if cut:
-        keep = cuts.kept_links(k, la, lb)
+        keep = cuts.kept_links(k, la, lb, np.concatenate([s for _, _, s in links]))
         la, lb = la[keep], lb[keep]
     # Nodes 0..n are the pictures, n..n+k the distinct thumbnails; each picture joins its own.
     a = np.concatenate([np.arange(n), n + fa, n + la]).astype(np.uint32)
