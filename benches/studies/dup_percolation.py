@@ -14,8 +14,10 @@ that gather and close triangles, the members of a family spread over many themes
 
 Every link has a score: 1 for all without ``--scores-from``; else the copies' links draw theirs
 from the window correlations of real copies, the unrelated ones from those of real unrelated
-pairs the default rule linked, on one half (``--half``) of `dup_heldout` folders (each with its
-`table.parquet` and `scan.parquet`).
+pairs the default rule linked (few: 4 on the held-out halves of six corpora, 30 on both), on one
+half (``--half``; ``both``) of `dup_heldout` folders (each with its `table.parquet` and
+`scan.parquet`); with ``--look-alikes-as-copies`` the unrelated ones draw from the copies' scores
+too, so that a copy's look-alike outscores its copy as often as another copy would.
 
 For each d, prints the largest group, the share of pictures whose group holds pictures of another
 family or singles, and the pairs of pictures of different families that share a group, per
@@ -66,16 +68,20 @@ def real_scores(dirs: list[str], half: str) -> tuple[np.ndarray, np.ndarray]:
     original, and between pictures of different sources, on `half` of `dup_heldout` folders."""
     copies, unrelated = [], []
     for folder in dirs:
-        table = pl.read_parquet(f"{folder}/table.parquet").filter(pl.col("half") == half)
+        table = pl.read_parquet(f"{folder}/table.parquet")
         files = window_rule_rows(pl.read_parquet(f"{folder}/scan.parquet")).join(table, on="path")
+        # Links only within a half, as `dup_heldout` judges them.
+        files = files.filter(pl.col("half") == half) if half != "both" else files
         pairs = thumbmatch.matched_pairs(
             thumbmatch.thumbnails(files), thumbmatch.shapes(files), signs=thumbmatch.sign_maps(files)
         ).drop_nulls("correlation")
         a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
         original, source = files["original"].to_numpy(), files["source"].to_numpy()
         score = pairs["correlation"].to_numpy()
-        copies.append(score[original[a] == original[b]])
-        unrelated.append(score[source[a] != source[b]])
+        halves = files["half"].to_numpy()
+        within = halves[a] == halves[b]
+        copies.append(score[within & (original[a] == original[b])])
+        unrelated.append(score[within & (source[a] != source[b])])
     return np.concatenate(copies), np.concatenate(unrelated)
 
 
@@ -116,7 +122,12 @@ def main() -> None:
     ap.add_argument("--degrees", type=float, nargs="+", default=DEGREES, help="unrelated links per picture, d")
     ap.add_argument("--themes", help="T:D, D of the d unrelated links a picture inside themes of T pictures")
     ap.add_argument("--scores-from", nargs="+", help="dup_heldout folders whose real links give the scores")
-    ap.add_argument("--half", default="heldout", choices=("tuning", "heldout"))
+    ap.add_argument("--half", default="heldout", choices=("tuning", "heldout", "both"))
+    ap.add_argument(
+        "--look-alikes-as-copies",
+        action="store_true",
+        help="the unrelated links draw their scores from the copies' (the worst case for the copies' links)",
+    )
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     n = args.images
@@ -124,14 +135,16 @@ def main() -> None:
     copy_scores, unrelated_scores = (
         real_scores(args.scores_from, args.half) if args.scores_from else (np.ones(1), np.ones(1))
     )
-    theme_size, inside = (
-        (int(v) if i == 0 else float(v) for i, v in enumerate(args.themes.split(":"))) if args.themes else (1, 0.0)
-    )
+    if args.look_alikes_as_copies:
+        unrelated_scores = copy_scores
+    size_text, inside_text = args.themes.split(":") if args.themes else ("1", "0")
+    theme_size, inside = int(size_text), float(inside_text)
     members = np.argsort(rng.permutation(n) // theme_size, kind="stable")
     print(
         f"{n:,} pictures, {args.family_share:.0%} in families of {'/'.join(map(str, args.family_size))}; unrelated links "
         + (f"{inside:g} a picture inside themes of {theme_size}, the rest uniform" if args.themes else "uniform")
         + f"; scores: {f'real, {args.half} half ({len(copy_scores):,} copies, {len(unrelated_scores):,} unrelated)' if args.scores_from else 'all 1'}"
+        + (", unrelated ones drawn from the copies'" if args.look_alikes_as_copies else "")
         + "\n"
     )
     print(

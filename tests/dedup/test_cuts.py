@@ -248,3 +248,16 @@ def test_a_pair_of_copies_keeps_its_link_in_a_large_group() -> None:
 def test_scores_must_match_the_links() -> None:
     with pytest.raises(ValueError, match="score"):
         cuts.kept_links(3, np.array([0, 1]), np.array([1, 2]), np.array([0.9]))
+
+
+def test_a_tree_of_crops_scoring_as_copies_stays_whole_in_a_large_group() -> None:
+    """An original with 150 crops, each cropped again twice (no triangle anywhere: 451
+    pictures), plus a few look-alike links to a family of 12: links a copy scores hold the tree
+    together, and the look-alikes do not pull it into the family."""
+    crops = [(0, c) for c in range(1, 151)]
+    recrops = [(c, 151 + 2 * (c - 1) + k) for c in range(1, 151) for k in range(2)]
+    family = clique(range(500, 512))
+    look_alikes = [(5, 500), (160, 501), (300, 502)]
+    links = crops + recrops + family + look_alikes
+    score = [0.975] * len(crops) + [0.99] * len(recrops) + [0.99] * len(family) + [0.9] * len(look_alikes)
+    assert groups(512, kept(512, links, score)) == [set(range(451)), set(range(500, 512))]
