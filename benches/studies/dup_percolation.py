@@ -12,7 +12,8 @@ the measured rate P of unrelated links per pair has d = P N (BENCHMARKS.md: P = 
 so d = 0.9 at 1e8). With ``--themes T:D``, D of the d fall inside themes of T pictures (look-alikes
 that gather and close triangles, the members of a family spread over many themes).
 
-Every link has a score: 1 for all without ``--scores-from``; else the copies' links draw theirs
+Without ``--scores-from`` the links have no score (all count the same, none as surely a copy's);
+with it, the copies' links draw theirs
 from the window correlations of real copies, the unrelated ones from those of real unrelated
 pairs the default rule linked (few: 4 on the held-out halves of six corpora, 30 on both), on one
 half (``--half``; ``both``) of `dup_heldout` folders (each with its `table.parquet` and
@@ -143,7 +144,7 @@ def main() -> None:
     print(
         f"{n:,} pictures, {args.family_share:.0%} in families of {'/'.join(map(str, args.family_size))}; unrelated links "
         + (f"{inside:g} a picture inside themes of {theme_size}, the rest uniform" if args.themes else "uniform")
-        + f"; scores: {f'real, {args.half} half ({len(copy_scores):,} copies, {len(unrelated_scores):,} unrelated)' if args.scores_from else 'all 1'}"
+        + f"; scores: {f'real, {args.half} half ({len(copy_scores):,} copies, {len(unrelated_scores):,} unrelated)' if args.scores_from else 'none'}"
         + (", unrelated ones drawn from the copies'" if args.look_alikes_as_copies else "")
         + "\n"
     )
@@ -165,7 +166,7 @@ def main() -> None:
         score = np.concatenate([family_score, rng.choice(unrelated_scores, len(ra))])
         plain = judged(n, a, b, family, fa, fb)
         start = time.perf_counter()
-        keep = cuts.kept_links(n, a, b, score)
+        keep = cuts.kept_links(n, a, b, score if args.scores_from else None)
         seconds = time.perf_counter() - start
         cut = judged(n, a[keep], b[keep], family, fa, fb)
         print(
