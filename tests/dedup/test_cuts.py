@@ -261,3 +261,28 @@ def test_a_tree_of_crops_scoring_as_copies_stays_whole_in_a_large_group() -> Non
     links = crops + recrops + family + look_alikes
     score = [0.975] * len(crops) + [0.99] * len(recrops) + [0.99] * len(family) + [0.9] * len(look_alikes)
     assert groups(512, kept(512, links, score)) == [set(range(451)), set(range(500, 512))]
+
+
+def test_a_look_alike_link_between_two_families_of_hubs_goes_before_the_spectral_cut() -> None:
+    """Two families of 270 copies each (every picture over HUB_DEGREE links, so their triangles
+    are sampled, not listed) joined by one look-alike link: that link, and only it, goes in
+    linear time, not left to the spectral cuts (of which a long chain of such families would
+    exhaust MAX_LARGE_CUTS)."""
+    links = clique(range(270)) + clique(range(270, 540)) + [(5, 300)]
+    edges = np.array(links, dtype=np.int64)
+    dropped = cuts._loose_links(edges, np.full(len(links), 0.99))
+    assert np.flatnonzero(dropped).tolist() == [len(links) - 1]
+
+
+def test_look_alikes_that_chose_a_crop_do_not_cut_it_from_its_original() -> None:
+    """In a group of over 400 pictures, five lone look-alikes whose best link is one crop of an
+    original with 150 crops: the crop's link to its original scores as a copy's, so the spectral
+    cut afterwards (1 link across, 11 on the small side) does not take the crop with them."""
+    crops = [(0, c) for c in range(1, 151)]
+    hangers = [(7, h) for h in range(151, 156)]
+    family = clique(range(160, 420))
+    links = crops + hangers + family + [(100, 160)]
+    score = [0.99] * len(crops) + [0.9] * len(hangers) + [0.99] * len(family) + [0.8]
+    found = groups(420, kept(420, links, score))
+    assert any({0, 7} <= group for group in found)
+    assert not any({0, 160} <= group for group in found)

@@ -56,8 +56,9 @@ links in triangles is cut this many times and then left, with a warning."""
 HUB_DEGREE = 256
 """Triangles are looked for from pictures with at most this many links: a burst of 100,000
 re-encodes around one leader would otherwise list 5e9 pairs of its neighbours. A triangle with a
-corner under it is found from that corner; a link between two pictures over it is taken as
-supported."""
+corner under it is found from that corner; a link between two pictures over it is looked for in
+triangles through HUB_SAMPLES of one end's neighbours."""
+HUB_SAMPLES = 16
 STRONG_SCORE = 0.97
 """A link scoring this (the window correlation) is taken for a copy's in `_loose_links`: 0.60 of
 the links between copies on the tuning halves of six `dup_heldout` corpora, none of the 26 between
@@ -127,8 +128,17 @@ def _parts(
         for r in large:
             span = slice(bounds[r], bounds[r + 1])
             drop[span] = _loose_links(edges[span], score[span])
-        root, edges, bounds, _ = _grouped(n, edges[~drop])
+        in_large = np.isin(root, large)
+        score = score[~drop]
+        root, edges, bounds, order = _grouped(n, edges[~drop])
+        score = score[order]
         sizes = np.bincount(root, minlength=n)
+        # Pictures that a copy's link joins in those groups stay on one side of every cut: the
+        # look-alikes that chose a crop as their best link must not take it from its original.
+        strong = (score >= STRONG_SCORE) & in_large[edges[:, 0]]
+        tie = _joined(n, [(edges[strong, 0], edges[strong, 1])])
+    else:
+        tie = np.arange(n)
     part = root.copy()
     candidates = np.flatnonzero(sizes >= _smallest_cut_group())
     small = candidates[sizes[candidates] <= DENSE_UP_TO]
@@ -151,7 +161,7 @@ def _parts(
                     )
                     continue
                 large_cuts += 1
-            halves = _cut(group)
+            halves = _cut(group, tie)
             if halves is None:
                 continue
             for half in halves:
@@ -195,17 +205,25 @@ def _loose_links(edges: npt.NDArray[np.int64], score: npt.NDArray[np.float64]) -
     order = np.argsort(key, kind="stable")  # key[order] is sorted; order maps back to edges
     key = key[order]
     x, y = local[:, 0], local[:, 1]
-    # Links between two pictures that both have over HUB_DEGREE links are taken as supported:
-    # such pictures sit in dense families, and their triangles are not listed (below). They
-    # join one family wherever they meet.
+    # Between two pictures that both have over HUB_DEGREE links (dense families) the triangles
+    # are not listed (below): a link between them is looked for in triangles through
+    # HUB_SAMPLES of one end's neighbours, spread over its list. In a family most close one; a
+    # look-alike link between two such families closes none.
     hubs = np.flatnonzero((degree[x] > HUB_DEGREE) & (degree[y] > HUB_DEGREE))
-    first_hub_link = np.full(m, len(local))
-    np.minimum.at(first_hub_link, x[hubs], hubs)
-    np.minimum.at(first_hub_link, y[hubs], hubs)
     closed = np.zeros(len(local), dtype=bool)
-    closed[hubs] = True
     family = np.arange(len(local))
-    pending = [(hubs, first_hub_link[x[hubs]]), (hubs, first_hub_link[y[hubs]])]
+    pending = []
+    for links in np.array_split(hubs, max(1, -(-len(hubs) * HUB_SAMPLES // BATCH_CELLS))):
+        for p, q in ((x[links], y[links]), (y[links], x[links])):
+            spread = start[p][:, None] + np.arange(HUB_SAMPLES)[None, :] * degree[p][:, None] // HUB_SAMPLES
+            w = ends[spread, 1].ravel()
+            link = np.repeat(links, HUB_SAMPLES)
+            far = _edge_index(key, m, w, np.repeat(q, HUB_SAMPLES))
+            hit = far >= 0
+            near = order[_edge_index(key, m, np.repeat(p, HUB_SAMPLES)[hit], w[hit])]
+            closed[link[hit]] = closed[near] = closed[order[far[hit]]] = True
+            pending += [(link[hit], near), (link[hit], order[far[hit]])]
+        family, pending = _joined(len(local), [(np.arange(len(local)), family), *pending]), []
     # Every pair of a node's neighbours (a wedge), one batch per degree; a wedge whose two ends
     # are linked closes a triangle, and its three links belong to one family.
     for k in np.unique(degree[(degree >= 2) & (degree <= HUB_DEGREE)]):
@@ -346,9 +364,12 @@ def _screened(
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
-def _cut(edges: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+def _cut(
+    edges: npt.NDArray[np.int64], tie: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
     """The edges inside each side of the group's sparsest sweep cut, or None when it is not
-    sparser than `MAX_CONDUCTANCE` (the group holds together)."""
+    sparser than `MAX_CONDUCTANCE` (the group holds together). Nodes of one `tie` label (per
+    node) go to the side that holds most of them."""
     nodes, local = np.unique(edges, return_inverse=True)
     local = local.reshape(-1, 2)
     m = len(nodes)
@@ -360,6 +381,8 @@ def _cut(edges: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArr
     if side is None:
         return None
     side = _settle(side, x, y, degree)
+    _, tied = np.unique(tie[nodes], return_inverse=True)
+    side = (np.bincount(tied, weights=side) * 2 > np.bincount(tied))[tied]
     across = side[x] != side[y]
     counts = np.bincount(side.astype(np.int64), minlength=2)
     if counts.min() < MIN_SIDE:
