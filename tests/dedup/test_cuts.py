@@ -250,6 +250,12 @@ def test_scores_must_match_the_links() -> None:
         cuts.kept_links(3, np.array([0, 1]), np.array([1, 2]), np.array([0.9]))
 
 
+def test_links_must_join_nodes_in_range() -> None:
+    for a, b in (([0], [5]), ([-1], [1])):
+        with pytest.raises(ValueError, match=r"nodes 0\.\.2"):
+            cuts.kept_links(3, np.array(a), np.array(b))
+
+
 def test_a_tree_of_crops_scoring_as_copies_stays_whole_in_a_large_group() -> None:
     """An original with 150 crops, each cropped again twice (no triangle anywhere: 451
     pictures), plus a few look-alike links to a family of 12: links a copy scores hold the tree

@@ -57,8 +57,10 @@ HUB_DEGREE = 256
 """Triangles are looked for from pictures with at most this many links: a burst of 100,000
 re-encodes around one leader would otherwise list 5e9 pairs of its neighbours. A triangle with a
 corner under it is found from that corner; a link between two pictures over it is looked for in
-triangles through HUB_SAMPLES of one end's neighbours."""
+triangles through up to HUB_SAMPLES of each end's neighbours."""
 HUB_SAMPLES = 16
+_HUB_SAMPLE_ROUNDS = [np.array(r) for r in ([0], [8], [4, 12], [2, 6, 10, 14], [1, 3, 5, 7, 9, 11, 13, 15])]
+"""The HUB_SAMPLES positions (in sixteenths of a neighbour list) tried in turn, coarse to fine."""
 STRONG_SCORE = 0.97
 """A link scoring this (the window correlation) is taken for a copy's in `_loose_links`: 0.60 of
 the links between copies on the tuning halves of six `dup_heldout` corpora, none of the 26 between
@@ -84,12 +86,15 @@ def kept_links(
     y: npt.NDArray[np.int64] = np.asarray(b, dtype=np.int64)
     if x.ndim != 1 or x.shape != y.shape:
         raise ValueError(f"a and b must be two lists of one length, not of shapes {x.shape} and {y.shape}")
-    # A link without a score (NaN) counts below every scored one.
-    weight = np.zeros(len(x)) if score is None else np.nan_to_num(np.asarray(score, dtype=np.float64), nan=-np.inf)
+    weight = np.zeros(len(x)) if score is None else np.asarray(score, dtype=np.float64)
     if weight.shape != x.shape:
         raise ValueError(f"score must hold one value a link: shape {weight.shape} for {len(x)} links")
     if len(x) == 0:
         return np.ones(0, dtype=bool)
+    if min(x.min(), y.min()) < 0 or max(x.max(), y.max()) >= n:
+        raise ValueError(f"links must join nodes 0..{n - 1}, not {min(x.min(), y.min())}..{max(x.max(), y.max())}")
+    # A link without a score (NaN) counts below every scored one.
+    weight = np.where(np.isnan(weight), -np.inf, weight)
     part = _parts(n, x, y, weight)
     kept: npt.NDArray[np.bool_] = part[x] == part[y]
     return kept
@@ -206,24 +211,28 @@ def _loose_links(edges: npt.NDArray[np.int64], score: npt.NDArray[np.float64]) -
     key = key[order]
     x, y = local[:, 0], local[:, 1]
     # Between two pictures that both have over HUB_DEGREE links (dense families) the triangles
-    # are not listed (below): a link between them is looked for in triangles through
-    # HUB_SAMPLES of one end's neighbours, spread over its list. In a family most close one; a
-    # look-alike link between two such families closes none.
+    # are not listed (below): a link between them is looked for in triangles through up to
+    # HUB_SAMPLES of each end's neighbours, spread over its list, a few at a time, so that a link
+    # stops being sampled once it closes one (in a family almost every link closes one at the
+    # first try); a look-alike link between two such families closes none.
     hubs = np.flatnonzero((degree[x] > HUB_DEGREE) & (degree[y] > HUB_DEGREE))
     closed = np.zeros(len(local), dtype=bool)
     family = np.arange(len(local))
-    pending = []
-    for links in np.array_split(hubs, max(1, -(-len(hubs) * HUB_SAMPLES // BATCH_CELLS))):
-        for p, q in ((x[links], y[links]), (y[links], x[links])):
-            spread = start[p][:, None] + np.arange(HUB_SAMPLES)[None, :] * degree[p][:, None] // HUB_SAMPLES
-            w = ends[spread, 1].ravel()
-            link = np.repeat(links, HUB_SAMPLES)
-            far = _edge_index(key, m, w, np.repeat(q, HUB_SAMPLES))
-            hit = far >= 0
-            near = order[_edge_index(key, m, np.repeat(p, HUB_SAMPLES)[hit], w[hit])]
-            closed[link[hit]] = closed[near] = closed[order[far[hit]]] = True
-            pending += [(link[hit], near), (link[hit], order[far[hit]])]
-        family, pending = _joined(len(local), [(np.arange(len(local)), family), *pending]), []
+    pending: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+    for samples in _HUB_SAMPLE_ROUNDS:
+        hubs = hubs[~closed[hubs]]
+        for links in np.array_split(hubs, max(1, -(-len(hubs) * len(samples) // BATCH_CELLS))):
+            for p, q in ((x[links], y[links]), (y[links], x[links])):
+                spread = start[p][:, None] + samples[None, :] * degree[p][:, None] // HUB_SAMPLES
+                w = ends[spread, 1].ravel()
+                link = np.repeat(links, len(samples))
+                far = _edge_index(key, m, w, np.repeat(q, len(samples)))
+                hit = far >= 0
+                near = order[_edge_index(key, m, np.repeat(p, len(samples))[hit], w[hit])]
+                closed[link[hit]] = closed[near] = closed[order[far[hit]]] = True
+                pending += [(link[hit], near), (link[hit], order[far[hit]])]
+            if sum(len(p) for p, _ in pending) > max(BATCH_CELLS, len(local)):
+                family, pending = _joined(len(local), [(np.arange(len(local)), family), *pending]), []
     # Every pair of a node's neighbours (a wedge), one batch per degree; a wedge whose two ends
     # are linked closes a triangle, and its three links belong to one family.
     for k in np.unique(degree[(degree >= 2) & (degree <= HUB_DEGREE)]):
