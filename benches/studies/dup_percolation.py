@@ -16,15 +16,16 @@ Without ``--scores-from`` the links have no score (all count the same, none as s
 with it, the copies' links draw theirs
 from the window correlations of real copies, the unrelated ones from those of real unrelated
 pairs the default rule linked (few: 4 on the held-out halves of six corpora, 30 on both), on one
-half (``--half``; ``both``) of `dup_heldout` folders (each with its `table.parquet` and
-`scan.parquet`); with ``--look-alikes-as-copies`` the unrelated ones draw from the copies' scores
+half (``--half``; ``both``) of `dup_heldout` folders (each with its `table.parquet`, and its
+`scan.parquet`, scanned now where missing); with ``--look-alikes-as-copies`` the unrelated ones draw from the copies' scores
 too, so that a copy's look-alike outscores its copy as often as another copy would.
 
 For each d, prints the largest group, the share of pictures whose group holds pictures of another
 family or singles, and the pairs of pictures of different families that share a group, per
 picture (a pair rule alone makes d / 2 a picture), with plain connected components and with the
-cut groups, and the share of the families' links whose ends the cut keeps together (all, and
-those of families of two, which hang on their one link).
+cut groups, the share of the families' links whose ends the cut keeps together (all, and
+those of families of two, which hang on their one link), and per family size the share of the
+families joined by their own links that the cut leaves in more than one group.
 
 Uniform random links are the textbook percolation model: real look-alike links gather among
 look-alike pictures (smooth wallpapers, skies), so this shows what the grouping does with the
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -42,6 +44,8 @@ import polars as pl
 import recipe_audit._core as _core
 from recipe_audit.dedup import cuts, thumbmatch
 from recipe_audit.dedup.rule import window_rule_rows
+
+from benches.studies.dup_search_cost import scans
 
 DEGREES = (0.1, 0.3, 0.6, 0.9, 1.5, 3.0, 3.4)
 
@@ -71,7 +75,7 @@ def real_scores(dirs: list[str], half: str) -> tuple[np.ndarray, np.ndarray]:
     copies, unrelated = [], []
     for folder in dirs:
         table = pl.read_parquet(f"{folder}/table.parquet")
-        files = window_rule_rows(pl.read_parquet(f"{folder}/scan.parquet")).join(table, on="path")
+        files = window_rule_rows(pl.read_parquet(scans([Path(folder)])[0])).join(table, on="path")
         # Links only within a half, as `dup_heldout` judges them.
         files = files.filter(pl.col("half") == half) if half != "both" else files
         pairs = thumbmatch.matched_pairs(
@@ -115,6 +119,29 @@ def judged(
     return largest, float((low[roots] != high[roots]).mean()), kept
 
 
+def _spread(images: int, label: np.ndarray, family: np.ndarray) -> np.ndarray:
+    """Per family id, whether its members carry more than one `label`."""
+    low = np.full(images, np.iinfo(np.int64).max)
+    high = np.full(images, -1)
+    np.minimum.at(low, family, label)
+    np.maximum.at(high, family, label)
+    spread: np.ndarray = low != high
+    return spread
+
+
+def split_by_size(images: int, a: np.ndarray, b: np.ndarray, family: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> str:
+    """Per family size, the share of the families that their own links join but that end in more
+    than one group (a family of three linked o-c1, o-c2 closes no triangle and fares like pairs)."""
+    sizes = np.bincount(family, minlength=images)
+    whole = ~_spread(images, groups(images, fa, fb), family)
+    split = _spread(images, groups(images, a, b), family)
+    shares = []
+    for size in np.unique(sizes[sizes >= 2]):
+        ids = np.flatnonzero((sizes == size) & whole)
+        shares.append(f"{size}: {split[ids].mean():.3f}" if len(ids) else f"{size}: -")
+    return ", ".join(shares)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=1_000_000)
@@ -151,9 +178,10 @@ def main() -> None:
     )
     print(
         "| d | images at P = 9.0e-9 | components: largest group | mixed | false pairs a picture "
-        "| cut groups: largest group | mixed | false pairs a picture | copies' links kept | pairs' links kept | cut time |"
+        "| cut groups: largest group | mixed | false pairs a picture | copies' links kept | pairs' links kept "
+        "| families split, by size | cut time |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     family_score = rng.choice(copy_scores, len(fa))
     # The links of families of two: a pair has no triangle, and holds on by its one link.
     in_pairs = np.bincount(family, minlength=n)[family[fa]] == 2
@@ -178,7 +206,7 @@ def main() -> None:
         print(
             f"| {d:g} | {d / 9.0e-9:.1e} | {plain[0]:,} | {plain[1]:.1%} | {false_pairs(n, groups(n, a, b), family):.3g} "
             f"| {cut[0]:,} | {cut[1]:.1%} | {false_pairs(n, groups(n, a[keep], b[keep]), family):.3g} | {cut[2]:.4f} | {kept_pairs:.4f} "
-            f"| {seconds:.1f} s |",
+            f"| {split_by_size(n, a[keep], b[keep], family, fa, fb)} | {seconds:.1f} s |",
             flush=True,
         )
 

@@ -198,7 +198,10 @@ def _loose_links(edges: npt.NDArray[np.int64], score: npt.NDArray[np.float64]) -
       its best-scored link to another unit, and the links other units chose; the rest go.
 
     So no chain of look-alikes joins two families, whatever the density of look-alike links; a
-    copy found by one link stays with its family unless a look-alike scores above it."""
+    copy found by one link stays with its family unless a look-alike scores above it (pairs, and
+    small families whose copies close no triangle, pay for that). Three look-alike links that
+    close triangles on both sides (p-q, p'-q, q'-p) make two families one; the spectral cut is
+    then what parts them."""
     nodes, local = np.unique(edges, return_inverse=True)
     local = local.reshape(-1, 2)
     m = len(nodes)
