@@ -112,19 +112,15 @@ def judged(
     largest = int(np.bincount(roots).max())
     kept = float((roots[fa] == roots[fb]).mean()) if len(fa) else 1.0
     # A group mixes when its members' family ids are not all one.
-    low = np.full(images, np.iinfo(np.int64).max)
-    high = np.full(images, -1)
-    np.minimum.at(low, roots, family)
-    np.maximum.at(high, roots, family)
-    return largest, float((low[roots] != high[roots]).mean()), kept
+    return largest, float(_spread(images, family, roots)[roots].mean()), kept
 
 
-def _spread(images: int, label: np.ndarray, family: np.ndarray) -> np.ndarray:
-    """Per family id, whether its members carry more than one `label`."""
+def _spread(images: int, label: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Per owner id (a family, a group), whether its members carry more than one `label`."""
     low = np.full(images, np.iinfo(np.int64).max)
     high = np.full(images, -1)
-    np.minimum.at(low, family, label)
-    np.maximum.at(high, family, label)
+    np.minimum.at(low, owner, label)
+    np.maximum.at(high, owner, label)
     spread: np.ndarray = low != high
     return spread
 

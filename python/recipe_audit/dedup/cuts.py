@@ -116,8 +116,9 @@ def _parts(
     real = a != b
     u, v = np.minimum(a[real], b[real]), np.maximum(a[real], b[real])
     # One int64 per link, sorted with the best score first among repeats, which then go.
-    order = np.lexsort((-score[real], u * n + v))
-    key, score = (u * n + v)[order], score[real][order]
+    pair = u * n + v
+    order = np.lexsort((-score[real], pair))
+    key, score = pair[order], score[real][order]
     first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.ones(0, dtype=bool)
     key, score = key[first], score[first]
     edges = np.stack([key // n, key % n], axis=1)
@@ -234,8 +235,7 @@ def _loose_links(edges: npt.NDArray[np.int64], score: npt.NDArray[np.float64]) -
                 near = order[_edge_index(key, m, np.repeat(p, len(samples))[hit], w[hit])]
                 closed[link[hit]] = closed[near] = closed[order[far[hit]]] = True
                 pending += [(link[hit], near), (link[hit], order[far[hit]])]
-            if sum(len(p) for p, _ in pending) > max(BATCH_CELLS, len(local)):
-                family, pending = _joined(len(local), [(np.arange(len(local)), family), *pending]), []
+            family, pending = _folded(family, pending, max(BATCH_CELLS, len(local)))
     # Every pair of a node's neighbours (a wedge), one batch per degree; a wedge whose two ends
     # are linked closes a triangle, and its three links belong to one family.
     for k in np.unique(degree[(degree >= 2) & (degree <= HUB_DEGREE)]):
@@ -255,12 +255,11 @@ def _loose_links(edges: npt.NDArray[np.int64], score: npt.NDArray[np.float64]) -
             closed[uv] = closed[wu] = closed[wv] = True
             pending += [(uv, wu), (uv, wv)]
             # Joined as they come: a family of 250 copies closes millions of triangles.
-            if sum(len(p) for p, _ in pending) > max(BATCH_CELLS, len(local)):
-                family, pending = _joined(len(local), [(np.arange(len(local)), family), *pending]), []
+            family, pending = _folded(family, pending, max(BATCH_CELLS, len(local)))
     # Families are the links joined by triangles that share a link (a picture in two families
     # of triangles, a copy of one that looks like the pictures of a theme, does not join them);
     # each picture belongs to the family holding most of its links in triangles.
-    family = _joined(len(local), [(np.arange(len(local)), family), *pending])
+    family, _ = _folded(family, pending)
     unit = _families(m, x, y, closed, family)
     # Pictures outside the families joined by links only a copy scores (STRONG_SCORE: an original
     # and its crops, a crop of a crop, frames of a video close no triangle) are one unit too.
@@ -305,6 +304,18 @@ def _joined(count: int, links: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.
     b = np.concatenate([q for _, q in links]).astype(np.uint32)
     joined: npt.NDArray[np.int64] = _core.hamming_components(count, a, b).astype(np.int64)
     return joined
+
+
+def _folded(
+    family: npt.NDArray[np.int64],
+    pending: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+    beyond: int = 0,
+) -> tuple[npt.NDArray[np.int64], list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]]:
+    """`family` (per link, the lowest link it is joined to) with the `pending` joins folded in and
+    none left pending, once those hold over `beyond` pairs; else both as they are."""
+    if sum(len(p) for p, _ in pending) <= beyond:
+        return family, pending
+    return _joined(len(family), [(np.arange(len(family)), family), *pending]), []
 
 
 def _families(
